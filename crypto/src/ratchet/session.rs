@@ -1,0 +1,489 @@
+//! A Double Ratchet session between two devices, started by X3DH.
+
+use rand_core::CryptoRngCore;
+use zeroize::Zeroizing;
+
+use super::chain_key::ChainKey;
+use super::message_key::MessageKey;
+use super::root_key::RootKey;
+use super::skipped::SkippedKeys;
+use super::{MAX_PREVIOUS_CHAINS, MAX_SKIPPED_KEYS};
+use crate::codec::{Reader, Writer};
+use crate::error::{DecodeError, Error, Result};
+use crate::identity::{IdentityKey, IdentityKeyPair};
+use crate::message::{Header, Message, PreKeyFields, PreKeyMessage, RatchetMessage};
+use crate::prekeys::{OneTimePreKeyPair, PreKeyBundle, PreKeyId, SignedPreKeyPair};
+use crate::primitives::x25519::{AgreementPublic, AgreementSecret};
+use crate::x3dh;
+
+const FORMAT_VERSION: u8 = 1;
+
+/// Which side of X3DH this session was on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Fetched the other device's bundle and sent the first message.
+    Initiator,
+    /// Published the prekeys and accepted the first message.
+    Responder,
+}
+
+/// One end of a Double Ratchet session. Holds secrets: zeroized on drop,
+/// and its `Debug` shows only counters and public keys.
+///
+/// Persist it with [`Session::to_bytes`] (inside the encrypted local store)
+/// after every successful `encrypt` or `decrypt`.
+#[derive(Clone)]
+pub struct Session {
+    role: Role,
+    local_identity: IdentityKey,
+    remote_identity: IdentityKey,
+    /// Session associated data, derived from the identities and role.
+    ad: Vec<u8>,
+    root: RootKey,
+    sending_ratchet: AgreementSecret,
+    /// Cached public half of `sending_ratchet`.
+    sending_ratchet_public: AgreementPublic,
+    sending_chain: ChainKey,
+    previous_chain_len: u32,
+    remote_ratchet: Option<AgreementPublic>,
+    receiving_chain: Option<ChainKey>,
+    /// Remote ratchet keys of earlier receiving chains, newest last.
+    previous_remote_ratchets: Vec<AgreementPublic>,
+    skipped: SkippedKeys,
+    /// Sent with every message until the peer answers, so that it can run X3DH.
+    pending_prekey: Option<PreKeyFields>,
+}
+
+/// The result of receiving on a new ratchet key, before anything is committed.
+struct ReceivedStep {
+    root: RootKey,
+    skipped: Vec<MessageKey>,
+    receiving_chain: ChainKey,
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// Derives the receiving chain for a new remote ratchet key and decrypts
+/// `message` with it. Pure: nothing is committed.
+fn receive_on_new_chain(
+    root: &RootKey,
+    our_ratchet: &AgreementSecret,
+    ad: &[u8],
+    message: &RatchetMessage,
+) -> Result<ReceivedStep> {
+    let header = &message.header;
+    let dh = our_ratchet.diffie_hellman(&header.ratchet_key)?;
+    let (root, chain) = root.advance(&dh)?;
+    let (skipped, chain) = chain.skip_to(header.index)?;
+    let plaintext = chain.message_key().decrypt(ad, header, &message.ciphertext)?;
+    Ok(ReceivedStep {
+        root,
+        skipped,
+        receiving_chain: chain.next()?,
+        plaintext,
+    })
+}
+
+/// Starts a new sending chain against `their_ratchet` with a fresh ratchet key.
+fn new_sending_chain(
+    root: &RootKey,
+    their_ratchet: &AgreementPublic,
+    rng: &mut impl CryptoRngCore,
+) -> Result<(RootKey, AgreementSecret, ChainKey)> {
+    let ratchet = AgreementSecret::generate(rng);
+    let dh = ratchet.diffie_hellman(their_ratchet)?;
+    let (root, chain) = root.advance(&dh)?;
+    Ok((root, ratchet, chain))
+}
+
+impl Session {
+    /// Starts a session as initiator from a (verified) prekey bundle. Draws
+    /// the ephemeral key, then the first ratchet key, from `rng` (32 bytes each).
+    /// Every message sent is a [`Message::PreKey`] until the peer answers.
+    pub fn initiate(
+        ours: &IdentityKeyPair,
+        bundle: &PreKeyBundle,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Self> {
+        let ephemeral = AgreementSecret::generate(rng);
+        let sk = x3dh::initiate(ours, &ephemeral, bundle)?;
+        let their_ratchet = *bundle.signed_prekey().public_key();
+        let (root, sending_ratchet, sending_chain) =
+            new_sending_chain(&RootKey::new(sk.0), &their_ratchet, rng)?;
+        let local_identity = *ours.public();
+        let remote_identity = *bundle.identity();
+        Ok(Self {
+            role: Role::Initiator,
+            ad: x3dh::associated_data(&local_identity, &remote_identity),
+            local_identity,
+            remote_identity,
+            root,
+            sending_ratchet_public: sending_ratchet.public_key(),
+            sending_ratchet,
+            sending_chain,
+            previous_chain_len: 0,
+            remote_ratchet: Some(their_ratchet),
+            receiving_chain: None,
+            previous_remote_ratchets: Vec::new(),
+            skipped: SkippedKeys::default(),
+            pending_prekey: Some(PreKeyFields {
+                identity: local_identity,
+                base_key: ephemeral.public_key(),
+                signed_prekey_id: bundle.signed_prekey().id(),
+                one_time_prekey_id: bundle.one_time_prekey().map(|k| k.id),
+            }),
+        })
+    }
+
+    /// Accepts a prekey message as responder, returning the new session and
+    /// the first plaintext. The caller looks up the prekeys the message names
+    /// ([`PreKeyMessage::prekey`]) and, on success only, deletes the one-time prekey.
+    /// Draws one ratchet key (32 bytes) from `rng`, after decryption succeeded.
+    pub fn accept(
+        ours: &IdentityKeyPair,
+        signed_prekey: &SignedPreKeyPair,
+        one_time_prekey: Option<&OneTimePreKeyPair>,
+        message: &PreKeyMessage,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Self, Zeroizing<Vec<u8>>)> {
+        let fields = &message.prekey;
+        if fields.signed_prekey_id != signed_prekey.id() {
+            return Err(Error::SignedPreKeyMismatch(fields.signed_prekey_id.0));
+        }
+        match (fields.one_time_prekey_id, one_time_prekey) {
+            (None, None) => {}
+            (Some(id), Some(key)) if id == key.id() => {}
+            _ => return Err(Error::OneTimePreKeyMismatch),
+        }
+        let sk = x3dh::respond(
+            ours,
+            signed_prekey,
+            one_time_prekey,
+            &fields.identity,
+            &fields.base_key,
+        )?;
+        let local_identity = *ours.public();
+        let remote_identity = fields.identity;
+        let ad = x3dh::associated_data(&remote_identity, &local_identity);
+        let step = receive_on_new_chain(&RootKey::new(sk.0), signed_prekey.secret(), &ad, &message.message)?;
+        let their_ratchet = message.message.header.ratchet_key;
+        let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &their_ratchet, rng)?;
+        let mut skipped = SkippedKeys::default();
+        skipped.extend(their_ratchet, step.skipped);
+        let session = Self {
+            role: Role::Responder,
+            ad,
+            local_identity,
+            remote_identity,
+            root,
+            sending_ratchet_public: sending_ratchet.public_key(),
+            sending_ratchet,
+            sending_chain,
+            previous_chain_len: 0,
+            remote_ratchet: Some(their_ratchet),
+            receiving_chain: Some(step.receiving_chain),
+            previous_remote_ratchets: Vec::new(),
+            skipped,
+            pending_prekey: None,
+        };
+        Ok((session, step.plaintext))
+    }
+
+    /// Encrypts `plaintext` with the next sending message key.
+    pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Message> {
+        let message_key = self.sending_chain.message_key();
+        let next = self.sending_chain.next()?;
+        let header = Header {
+            ratchet_key: self.sending_ratchet_public,
+            previous_chain_len: self.previous_chain_len,
+            index: message_key.index(),
+        };
+        let ciphertext = message_key.encrypt(&self.ad, &header, plaintext)?;
+        self.sending_chain = next;
+        let message = RatchetMessage { header, ciphertext };
+        Ok(match self.pending_prekey {
+            Some(prekey) => Message::PreKey(PreKeyMessage { prekey, message }),
+            None => Message::Ratchet(message),
+        })
+    }
+
+    /// Decrypts a message of this session. A prekey message is accepted only
+    /// if it comes from this session's peer (the initiator repeats the X3DH
+    /// fields until it hears back). On any error the session is unchanged.
+    pub fn decrypt(&mut self, message: &Message, rng: &mut impl CryptoRngCore) -> Result<Zeroizing<Vec<u8>>> {
+        if let Message::PreKey(m) = message {
+            if m.prekey.identity != self.remote_identity {
+                return Err(Error::DecryptionFailed);
+            }
+        }
+        self.decrypt_ratchet(message.ratchet_message(), rng)
+    }
+
+    /// Decrypts a ratchet message. On any error the session is unchanged.
+    pub fn decrypt_ratchet(
+        &mut self,
+        message: &RatchetMessage,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let header = &message.header;
+        let on_current_chain = self.remote_ratchet.as_ref() == Some(&header.ratchet_key);
+        let ahead_in_current = on_current_chain
+            && self
+                .receiving_chain
+                .as_ref()
+                .is_some_and(|chain| header.index >= chain.index());
+
+        if !ahead_in_current {
+            if let Some(position) = self.skipped.find(&header.ratchet_key, header.index) {
+                let key = self.skipped.get(position).ok_or(Error::DuplicateMessage)?;
+                let plaintext = key.decrypt(&self.ad, header, &message.ciphertext)?;
+                self.skipped.remove(position);
+                self.pending_prekey = None;
+                return Ok(plaintext);
+            }
+            if on_current_chain || self.previous_remote_ratchets.contains(&header.ratchet_key) {
+                // A known chain, and not among the skipped keys: already used or evicted.
+                return Err(Error::DuplicateMessage);
+            }
+        }
+
+        if on_current_chain {
+            let chain = self.receiving_chain.as_ref().ok_or(Error::DecryptionFailed)?;
+            let (skipped, chain) = chain.skip_to(header.index)?;
+            let plaintext = chain
+                .message_key()
+                .decrypt(&self.ad, header, &message.ciphertext)?;
+            let next = chain.next()?;
+            self.skipped.extend(header.ratchet_key, skipped);
+            self.receiving_chain = Some(next);
+            self.pending_prekey = None;
+            return Ok(plaintext);
+        }
+
+        // A new ratchet key: first the keys left in the current receiving chain.
+        let leftover = match &self.receiving_chain {
+            Some(chain) => chain.skip_to(header.previous_chain_len)?.0,
+            None => Vec::new(),
+        };
+        let step = receive_on_new_chain(&self.root, &self.sending_ratchet, &self.ad, message)?;
+        let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &header.ratchet_key, rng)?;
+
+        // Commit.
+        if let Some(old) = self.remote_ratchet {
+            self.skipped.extend(old, leftover);
+            self.previous_remote_ratchets.push(old);
+            if self.previous_remote_ratchets.len() > MAX_PREVIOUS_CHAINS {
+                self.previous_remote_ratchets.remove(0);
+            }
+        }
+        self.skipped.extend(header.ratchet_key, step.skipped);
+        self.previous_chain_len = self.sending_chain.index();
+        self.remote_ratchet = Some(header.ratchet_key);
+        self.receiving_chain = Some(step.receiving_chain);
+        self.root = root;
+        self.sending_ratchet_public = sending_ratchet.public_key();
+        self.sending_ratchet = sending_ratchet;
+        self.sending_chain = sending_chain;
+        self.pending_prekey = None;
+        Ok(step.plaintext)
+    }
+
+    /// Which side of X3DH this session was on.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Our device identity.
+    #[must_use]
+    pub fn local_identity(&self) -> &IdentityKey {
+        &self.local_identity
+    }
+
+    /// The peer device's identity, as authenticated by X3DH.
+    #[must_use]
+    pub fn remote_identity(&self) -> &IdentityKey {
+        &self.remote_identity
+    }
+
+    /// The session associated data (public; binds both identities).
+    #[must_use]
+    pub fn associated_data(&self) -> &[u8] {
+        &self.ad
+    }
+
+    /// True while outgoing messages still carry the X3DH fields (the peer has not answered yet).
+    #[must_use]
+    pub fn awaiting_first_reply(&self) -> bool {
+        self.pending_prekey.is_some()
+    }
+
+    /// Number of skipped message keys currently stored.
+    #[must_use]
+    pub fn skipped_key_count(&self) -> usize {
+        self.skipped.len()
+    }
+
+    /// The root key, for the published test vectors only.
+    #[cfg(test)]
+    pub(crate) fn root_key_bytes(&self) -> [u8; 32] {
+        *self.root.as_bytes()
+    }
+
+    /// Versioned encoding of the whole state. Contains secrets: store it only
+    /// sealed (see [`crate::local_store`]).
+    ///
+    /// ```text
+    /// version(1)=1 ‖ role(1) ‖ local identity(128) ‖ remote identity(128) ‖ root key(32)
+    /// ‖ sending ratchet secret(32) ‖ sending chain key(32) ‖ sending index(u32) ‖ pn(u32)
+    /// ‖ flag ‖ [remote ratchet key(32)] ‖ flag ‖ [receiving chain key(32) ‖ index(u32)]
+    /// ‖ flag ‖ [base key(32) ‖ signed prekey id(u32) ‖ flag ‖ [one-time prekey id(u32)]]
+    /// ‖ previous count(u8) ‖ count × ratchet key(32)
+    /// ‖ skipped count(u32) ‖ count × (ratchet key(32) ‖ index(u32) ‖ seed(32))
+    /// ```
+    #[must_use]
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(400 + 68 * self.skipped.len()));
+        out.put_u8(FORMAT_VERSION);
+        out.put_u8(match self.role {
+            Role::Initiator => 0,
+            Role::Responder => 1,
+        });
+        out.put(&self.local_identity.to_bytes());
+        out.put(&self.remote_identity.to_bytes());
+        out.put(self.root.as_bytes());
+        out.put(self.sending_ratchet.to_bytes().as_ref());
+        out.put(self.sending_chain.key_bytes());
+        out.put_u32(self.sending_chain.index());
+        out.put_u32(self.previous_chain_len);
+        out.put_flag(self.remote_ratchet.is_some());
+        if let Some(key) = &self.remote_ratchet {
+            out.put(key.as_bytes());
+        }
+        out.put_flag(self.receiving_chain.is_some());
+        if let Some(chain) = &self.receiving_chain {
+            out.put(chain.key_bytes());
+            out.put_u32(chain.index());
+        }
+        out.put_flag(self.pending_prekey.is_some());
+        if let Some(p) = &self.pending_prekey {
+            out.put(p.base_key.as_bytes());
+            out.put_u32(p.signed_prekey_id.0);
+            out.put_flag(p.one_time_prekey_id.is_some());
+            if let Some(id) = p.one_time_prekey_id {
+                out.put_u32(id.0);
+            }
+        }
+        // Bounded by MAX_PREVIOUS_CHAINS and MAX_SKIPPED_KEYS, far below the field sizes.
+        out.put_u8(u8::try_from(self.previous_remote_ratchets.len()).unwrap_or(u8::MAX));
+        for key in &self.previous_remote_ratchets {
+            out.put(key.as_bytes());
+        }
+        out.put_u32(u32::try_from(self.skipped.len()).unwrap_or(u32::MAX));
+        for (key, mk) in self.skipped.iter() {
+            out.put(key.as_bytes());
+            out.put_u32(mk.index());
+            out.put(mk.seed());
+        }
+        out
+    }
+
+    /// Parses [`Session::to_bytes`] output. Unknown versions, bad identity
+    /// signatures, counts above the bounds and trailing bytes are errors.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        let role = match r.u8()? {
+            0 => Role::Initiator,
+            1 => Role::Responder,
+            other => return Err(DecodeError::InvalidTag(other).into()),
+        };
+        let local_identity = IdentityKey::read(&mut r)?;
+        let remote_identity = IdentityKey::read(&mut r)?;
+        let root = RootKey::new(Zeroizing::new(r.array()?));
+        let sending_ratchet = AgreementSecret::from_bytes(*Zeroizing::new(r.array::<32>()?));
+        let sending_chain = ChainKey::new(Zeroizing::new(r.array()?), r.u32()?);
+        let previous_chain_len = r.u32()?;
+        let remote_ratchet = if r.flag()? {
+            Some(AgreementPublic::from_bytes(r.array()?))
+        } else {
+            None
+        };
+        let receiving_chain = if r.flag()? {
+            Some(ChainKey::new(Zeroizing::new(r.array()?), r.u32()?))
+        } else {
+            None
+        };
+        let pending_prekey = if r.flag()? {
+            let base_key = AgreementPublic::from_bytes(r.array()?);
+            let signed_prekey_id = PreKeyId(r.u32()?);
+            let one_time_prekey_id = if r.flag()? { Some(PreKeyId(r.u32()?)) } else { None };
+            Some(PreKeyFields {
+                identity: local_identity,
+                base_key,
+                signed_prekey_id,
+                one_time_prekey_id,
+            })
+        } else {
+            None
+        };
+        let previous_count = usize::from(r.u8()?);
+        if previous_count > MAX_PREVIOUS_CHAINS {
+            return Err(DecodeError::TooLong.into());
+        }
+        let mut previous_remote_ratchets = Vec::with_capacity(previous_count);
+        for _ in 0..previous_count {
+            previous_remote_ratchets.push(AgreementPublic::from_bytes(r.array()?));
+        }
+        let count = r.u32()? as usize;
+        if count > MAX_SKIPPED_KEYS {
+            return Err(DecodeError::TooLong.into());
+        }
+        let mut skipped = SkippedKeys::default();
+        for _ in 0..count {
+            let key = AgreementPublic::from_bytes(r.array()?);
+            let index = r.u32()?;
+            let seed = Zeroizing::new(r.array()?);
+            skipped.extend(key, vec![MessageKey::new(seed, index)]);
+        }
+        r.finish()?;
+        let ad = match role {
+            Role::Initiator => x3dh::associated_data(&local_identity, &remote_identity),
+            Role::Responder => x3dh::associated_data(&remote_identity, &local_identity),
+        };
+        Ok(Self {
+            role,
+            ad,
+            local_identity,
+            remote_identity,
+            root,
+            sending_ratchet_public: sending_ratchet.public_key(),
+            sending_ratchet,
+            sending_chain,
+            previous_chain_len,
+            remote_ratchet,
+            receiving_chain,
+            previous_remote_ratchets,
+            skipped,
+            pending_prekey,
+        })
+    }
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("role", &self.role)
+            .field("remote_identity", &self.remote_identity)
+            .field("sending_index", &self.sending_chain.index())
+            .field(
+                "receiving_index",
+                &self.receiving_chain.as_ref().map(ChainKey::index),
+            )
+            .field("skipped_keys", &self.skipped.len())
+            .field("awaiting_first_reply", &self.pending_prekey.is_some())
+            .finish_non_exhaustive()
+    }
+}
