@@ -1,0 +1,155 @@
+//! Stable, machine-readable error codes. Clients match on the code; the
+//! message is for people and may change.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error code a Curbside server sends (in an `error` frame or an HTTP
+/// error body). Codes are stable: new ones may be added, none is renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame is not valid JSON (or not UTF-8 text).
+    MalformedJson,
+    /// Valid JSON, but not a valid frame of its type (missing or wrong fields).
+    InvalidFrame,
+    /// The `type` field names no frame this server knows.
+    UnknownType,
+    /// A binary field is not valid base64.
+    BadBase64,
+    /// The frame exceeds the maximum frame size.
+    FrameTooLarge,
+    /// No protocol version in common.
+    UnsupportedVersion,
+    /// A frame other than `auth` arrived before authentication.
+    AuthRequired,
+    /// The authentication signature did not verify (or the user/device is unknown).
+    AuthFailed,
+    /// No valid `auth` frame arrived within the authentication deadline.
+    AuthTimeout,
+    /// The challenge was already answered (a replayed authentication).
+    ChallengeReplayed,
+    /// The device was revoked.
+    DeviceRevoked,
+    /// A send names more recipient devices than allowed.
+    TooManyRecipients,
+    /// A send omits a current device of a recipient, or names one that is not current.
+    StaleDevices,
+    /// Too many frames or requests in the current window.
+    RateLimited,
+    /// The named user, device, invite, blob or record does not exist.
+    NotFound,
+    /// Authenticated, but not allowed to do this (wrong role or owner).
+    Forbidden,
+    /// The invite or bootstrap token is unknown or already used.
+    InvalidInvite,
+    /// The invite has expired.
+    InviteExpired,
+    /// The NPI does not have a valid check digit.
+    InvalidNpi,
+    /// A field has an invalid value (the message names it).
+    InvalidRequest,
+    /// The same id was used for something different.
+    Conflict,
+    /// An upload exceeds the configured size limit.
+    PayloadTooLarge,
+    /// The session token is missing, unknown or expired (idle or absolute timeout).
+    TokenExpired,
+    /// The server is shutting down; reconnect later.
+    ShuttingDown,
+    /// An unexpected server error; details are in the server's log, not here.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status an HTTP API answers with for this code.
+    #[must_use]
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::MalformedJson
+            | Self::InvalidFrame
+            | Self::UnknownType
+            | Self::BadBase64
+            | Self::UnsupportedVersion
+            | Self::InvalidNpi
+            | Self::InvalidRequest
+            | Self::TooManyRecipients => 400,
+            Self::AuthRequired | Self::AuthFailed | Self::AuthTimeout | Self::TokenExpired => 401,
+            Self::ChallengeReplayed | Self::DeviceRevoked | Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::StaleDevices | Self::Conflict => 409,
+            Self::InvalidInvite | Self::InviteExpired => 410,
+            Self::FrameTooLarge | Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::ShuttingDown => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// The code as it appears on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidFrame => "invalid_frame",
+            Self::UnknownType => "unknown_type",
+            Self::BadBase64 => "bad_base64",
+            Self::FrameTooLarge => "frame_too_large",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::AuthRequired => "auth_required",
+            Self::AuthFailed => "auth_failed",
+            Self::AuthTimeout => "auth_timeout",
+            Self::ChallengeReplayed => "challenge_replayed",
+            Self::DeviceRevoked => "device_revoked",
+            Self::TooManyRecipients => "too_many_recipients",
+            Self::StaleDevices => "stale_devices",
+            Self::RateLimited => "rate_limited",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::InvalidInvite => "invalid_invite",
+            Self::InviteExpired => "invite_expired",
+            Self::InvalidNpi => "invalid_npi",
+            Self::InvalidRequest => "invalid_request",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::TokenExpired => "token_expired",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl core::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every HTTP error response, and the payload of an `error` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// A human-readable explanation (never contains secrets or content).
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for code in [
+            ErrorCode::MalformedJson,
+            ErrorCode::StaleDevices,
+            ErrorCode::ChallengeReplayed,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! WebSocket frames. Every frame is one JSON text message with a `type`.
+//! Requests that expect a reply carry a client-chosen `id`, echoed in the reply.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::{Base64, BAD_BASE64};
+use crate::error::ErrorCode;
+use crate::ids::{Address, DeliveryId, DeviceId, MessageId, RequestId, UserId};
+
+/// What a message is, as far as the server needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// A chat message.
+    Message,
+    /// A referral's encrypted content.
+    Referral,
+    /// An end-to-end-encrypted read receipt.
+    Receipt,
+    /// An end-to-end-encrypted control message (team membership, device changes).
+    Control,
+}
+
+impl MessageKind {
+    /// The kind as it appears on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Referral => "referral",
+            Self::Receipt => "receipt",
+            Self::Control => "control",
+        }
+    }
+}
+
+/// A one-time prekey as uploaded: its id and 32-byte X25519 public key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimePrekey {
+    /// The prekey id.
+    pub id: u32,
+    /// The X25519 public key (32 bytes).
+    pub public_key: Base64,
+}
+
+/// One ciphertext for one recipient device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The recipient user.
+    pub user_id: UserId,
+    /// The recipient device.
+    pub device_id: DeviceId,
+    /// The end-to-end-encrypted message for that device.
+    pub ciphertext: Base64,
+}
+
+/// What a device needs to open a session with another device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceBundle {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its identity key (128 bytes: Ed25519 key, X25519 key, signature).
+    pub identity_key: Base64,
+    /// Its signed prekey (100 bytes: id, X25519 key, signature).
+    pub signed_prekey: Base64,
+    /// A one-time prekey claimed for this fetch, if any were left.
+    pub one_time_prekey: Option<OneTimePrekey>,
+}
+
+/// A verified clinician, as listed in the directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// The clinician's user id.
+    pub user_id: UserId,
+    /// Display name.
+    pub display_name: String,
+    /// Specialty.
+    pub specialty: String,
+    /// National Provider Identifier.
+    pub npi: String,
+}
+
+/// Extra detail of an error, for the codes that have some.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ErrorDetails {
+    /// For `stale_devices`: devices to add and devices to drop.
+    StaleDevices {
+        /// Current devices the send omitted.
+        missing: Vec<Address>,
+        /// Devices the send named that are not current (revoked or unknown).
+        extra: Vec<Address>,
+    },
+    /// For `rate_limited`: when to retry.
+    RetryAfter {
+        /// Milliseconds to wait.
+        retry_after_ms: u64,
+    },
+}
+
+/// Frames a client sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Answers the server's `hello`: chosen version and the signed transcript
+    /// ([`crate::auth::transcript`] with purpose WebSocket).
+    Auth {
+        /// The protocol version chosen from the server's list.
+        version: u16,
+        /// Who is connecting.
+        user_id: UserId,
+        /// Which device.
+        device_id: DeviceId,
+        /// Ed25519 signature of the transcript (64 bytes).
+        signature: Base64,
+    },
+    /// Uploads a new signed prekey and/or more one-time prekeys.
+    PublishPrekeys {
+        /// Request id.
+        id: RequestId,
+        /// A new signed prekey (100 bytes), if rotating.
+        signed_prekey: Option<Base64>,
+        /// New one-time prekeys.
+        #[serde(default)]
+        one_time_prekeys: Vec<OneTimePrekey>,
+    },
+    /// Fetches the bundles of every current device of a user, claiming one
+    /// one-time prekey of each device.
+    FetchBundles {
+        /// Request id.
+        id: RequestId,
+        /// Whose devices.
+        user_id: UserId,
+    },
+    /// Sends one message: one ciphertext per recipient device.
+    Send {
+        /// Request id.
+        id: RequestId,
+        /// The client-chosen message id (idempotent).
+        message_id: MessageId,
+        /// What the message is.
+        kind: MessageKind,
+        /// One envelope per device of every recipient, and of the sender's other devices.
+        recipients: Vec<Envelope>,
+    },
+    /// Acknowledges deliveries: the server deletes their ciphertext.
+    Ack {
+        /// The deliveries received and stored.
+        delivery_ids: Vec<DeliveryId>,
+    },
+    /// Searches the directory of verified clinicians.
+    DirectorySearch {
+        /// Request id.
+        id: RequestId,
+        /// Text found in the name (case-insensitive), if any.
+        #[serde(default)]
+        name: Option<String>,
+        /// Exact specialty (case-insensitive), if any.
+        #[serde(default)]
+        specialty: Option<String>,
+    },
+    /// Keep-alive.
+    Ping {
+        /// Request id.
+        id: RequestId,
+    },
+}
+
+/// The `type` of every [`ClientFrame`].
+pub const CLIENT_FRAME_TYPES: &[&str] = &[
+    "auth",
+    "publish_prekeys",
+    "fetch_bundles",
+    "send",
+    "ack",
+    "directory_search",
+    "ping",
+];
+
+/// Frames a server sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Hello {
+        /// Versions the server speaks, newest first.
+        versions: Vec<u16>,
+        /// A fresh 32-byte challenge for this connection.
+        challenge: Base64,
+        /// The name the transcript must contain.
+        server_name: String,
+        /// The largest frame the server accepts, in bytes.
+        max_frame_bytes: u64,
+        /// How long the client has to authenticate, in milliseconds.
+        auth_deadline_ms: u64,
+    },
+    /// Authentication succeeded.
+    AuthOk {
+        /// The version in use.
+        version: u16,
+        /// The authenticated user.
+        user_id: UserId,
+        /// The authenticated device.
+        device_id: DeviceId,
+        /// One-time prekeys the device has left on the server.
+        one_time_prekeys: u32,
+    },
+    /// A request failed, or the connection is being closed.
+    Error {
+        /// The request this answers, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<RequestId>,
+        /// The stable code.
+        code: ErrorCode,
+        /// A human-readable message.
+        message: String,
+        /// Extra detail, for some codes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<ErrorDetails>,
+    },
+    /// Prekeys were stored.
+    PrekeysPublished {
+        /// Request id.
+        id: RequestId,
+        /// One-time prekeys now on the server for this device.
+        one_time_prekeys: u32,
+    },
+    /// The bundles of a user's current devices.
+    Bundles {
+        /// Request id.
+        id: RequestId,
+        /// Whose.
+        user_id: UserId,
+        /// One per current device.
+        devices: Vec<DeviceBundle>,
+    },
+    /// The send is durable (committed); delivery is under way.
+    Accepted {
+        /// Request id.
+        id: RequestId,
+        /// The message.
+        message_id: MessageId,
+        /// True if this message id had already been accepted (nothing new was stored).
+        duplicate: bool,
+        /// Server time of acceptance (ms since the epoch).
+        accepted_at: i64,
+    },
+    /// A message for this device. Acknowledge it with `ack`.
+    Deliver {
+        /// The delivery to acknowledge.
+        delivery_id: DeliveryId,
+        /// The message id chosen by the sender.
+        message_id: MessageId,
+        /// Who sent it.
+        sender: Address,
+        /// What it is.
+        kind: MessageKind,
+        /// The ciphertext for this device.
+        ciphertext: Base64,
+        /// When the server accepted it (ms since the epoch).
+        sent_at: i64,
+    },
+    /// A receipt: one recipient device acknowledged a message this user sent.
+    Delivered {
+        /// The message.
+        message_id: MessageId,
+        /// The device that received it.
+        recipient: Address,
+        /// When (ms since the epoch).
+        delivered_at: i64,
+    },
+    /// The device should upload more one-time prekeys.
+    PrekeysLow {
+        /// How many are left.
+        remaining: u32,
+    },
+    /// Directory search results.
+    DirectoryResults {
+        /// Request id.
+        id: RequestId,
+        /// Matching verified clinicians.
+        clinicians: Vec<DirectoryEntry>,
+    },
+    /// Answer to `ping`.
+    Pong {
+        /// Request id.
+        id: RequestId,
+    },
+}
+
+/// Why a client frame was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    /// The code to send back.
+    pub code: ErrorCode,
+    /// A human-readable message.
+    pub message: String,
+    /// The request id, if the frame had a readable one.
+    pub id: Option<RequestId>,
+}
+
+/// Parses one client frame, classifying every failure into its error code:
+/// malformed JSON, unknown `type`, bad base64, or otherwise invalid.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| FrameError {
+        code: ErrorCode::MalformedJson,
+        message: format!("not valid JSON: {e}"),
+        id: None,
+    })?;
+    let id = value
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| RequestId::new(s).ok());
+    let Some(kind) = value.get("type").and_then(serde_json::Value::as_str) else {
+        return Err(FrameError {
+            code: ErrorCode::InvalidFrame,
+            message: "frame has no string `type`".into(),
+            id,
+        });
+    };
+    if !CLIENT_FRAME_TYPES.contains(&kind) {
+        return Err(FrameError {
+            code: ErrorCode::UnknownType,
+            message: format!(
+                "unknown frame type {:?}",
+                kind.chars().take(40).collect::<String>()
+            ),
+            id,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        let code = if message.contains(BAD_BASE64) {
+            ErrorCode::BadBase64
+        } else {
+            ErrorCode::InvalidFrame
+        };
+        FrameError { code, message, id }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_has_its_code() {
+        let code = |t: &str| parse_client_frame(t).unwrap_err().code;
+        assert_eq!(code("{not json"), ErrorCode::MalformedJson);
+        assert_eq!(code("[1,2]"), ErrorCode::InvalidFrame);
+        assert_eq!(code(r#"{"type":"launch_missiles"}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"type":"send","id":"r1"}"#), ErrorCode::InvalidFrame);
+        let bad = r#"{"type":"send","id":"r1","message_id":"m","kind":"message","recipients":[{"user_id":"u","device_id":1,"ciphertext":"!!"}]}"#;
+        let err = parse_client_frame(bad).unwrap_err();
+        assert_eq!(
+            (err.code, err.id),
+            (ErrorCode::BadBase64, Some(RequestId::new("r1").unwrap()))
+        );
+        let good = bad.replace("!!", "AAEC");
+        assert!(matches!(parse_client_frame(&good), Ok(ClientFrame::Send { .. })));
+    }
+
+    #[test]
+    fn every_client_type_is_listed() {
+        let frames = [
+            ClientFrame::Ping {
+                id: RequestId::new("p").unwrap(),
+            },
+            ClientFrame::Ack {
+                delivery_ids: vec![DeliveryId(1)],
+            },
+        ];
+        for f in frames {
+            let text = serde_json::to_string(&f).unwrap();
+            assert_eq!(parse_client_frame(&text).unwrap(), f);
+        }
+    }
+}

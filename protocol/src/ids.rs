@@ -1,0 +1,131 @@
+//! Typed identifiers. Each kind of id is its own type.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {kind}: 1 to {max} characters of A-Z a-z 0-9 - _ expected")]
+pub struct InvalidId {
+    kind: &'static str,
+    max: usize,
+}
+
+fn valid(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest accepted id.
+            pub const MAX_LEN: usize = $max;
+
+            /// Validates and wraps an id.
+            pub fn new(s: impl Into<String>) -> Result<Self, InvalidId> {
+                let s = s.into();
+                if valid(&s, $max) {
+                    Ok(Self(s))
+                } else {
+                    Err(InvalidId { kind: $kind, max: $max })
+                }
+            }
+
+            /// The id as text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(s: String) -> Result<Self, InvalidId> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl core::str::FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A user (a clinician, compliance officer or admin), assigned by the server.
+    UserId, "user id", 64
+);
+string_id!(
+    /// A message, chosen by the sending client (a UUID is recommended); the
+    /// same id sent twice is the same message.
+    MessageId, "message id", 64
+);
+string_id!(
+    /// A request id chosen by the client to match a reply to its request.
+    RequestId, "request id", 64
+);
+
+/// A device of a user, numbered by the server from 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeviceId(pub u32);
+
+impl core::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One queued delivery of a message to one device, numbered by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeliveryId(pub i64);
+
+/// A device address: a user and one of their devices.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Address {
+    /// The user.
+    pub user_id: UserId,
+    /// The device.
+    pub device_id: DeviceId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_validated_on_deserialize() {
+        assert!(UserId::new("u-1_A").is_ok());
+        assert!(UserId::new("").is_err());
+        assert!(UserId::new("a b").is_err());
+        assert!(UserId::new("x".repeat(65)).is_err());
+        assert!(serde_json::from_str::<MessageId>("\"../etc\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<MessageId>("\"m-1\"").unwrap().as_str(),
+            "m-1"
+        );
+    }
+}

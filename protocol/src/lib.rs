@@ -1,0 +1,32 @@
+//! # curbside-protocol
+//!
+//! The wire protocol between Curbside clients and servers: the JSON frames
+//! exchanged over the WebSocket at `/v1/ws`, the JSON bodies of the HTTP
+//! APIs, the stable error codes, and the byte string a device signs to
+//! authenticate. No I/O: both the server and the client depend on this crate.
+//! PROTOCOL.md at the repository root is the human-readable specification.
+//!
+//! ## Layout
+//! - [`ids`]: typed identifiers (a [`ids::UserId`] is not a [`ids::DeviceId`]).
+//! - [`bytes`]: base64-encoded binary payloads.
+//! - [`error`]: [`error::ErrorCode`], the stable machine-readable codes.
+//! - [`frames`]: WebSocket frames in both directions, and their parser.
+//! - [`auth`]: the authentication transcript.
+//! - [`http`]: HTTP request and response bodies.
+//! - [`npi`]: National Provider Identifier check-digit validation.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod bytes;
+pub mod error;
+pub mod frames;
+pub mod http;
+pub mod ids;
+pub mod npi;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Every version this build accepts, newest first.
+pub const SUPPORTED_VERSIONS: &[u16] = &[PROTOCOL_VERSION];
