@@ -1,0 +1,165 @@
+//! Admin APIs (admin role), and a user's own device management.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::http::{
+    CreateInviteRequest, GrantRoleRequest, InviteResponse, InviteTarget, Role, UserSummary,
+};
+use curbside_protocol::ids::{Address, DeviceId, UserId};
+
+use super::Caller;
+use crate::auth::new_token;
+use crate::error::ApiError;
+use crate::hub::HubEvent;
+use crate::store::{now_ms, Grant};
+use crate::AppState;
+
+/// Longest invite lifetime: 30 days.
+const MAX_INVITE_SECS: u64 = 30 * 24 * 3600;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/invites", post(admin_invite))
+        .route("/v1/admin/users", get(list_users))
+        .route("/v1/admin/users/{user_id}/verify", post(verify))
+        .route("/v1/admin/users/{user_id}/roles", post(grant_role))
+        .route(
+            "/v1/admin/users/{user_id}/devices/{device_id}/revoke",
+            post(admin_revoke),
+        )
+        .route("/v1/devices/invites", post(device_invite))
+        .route("/v1/devices/{device_id}/revoke", post(own_revoke))
+}
+
+fn parse_user(raw: &str) -> Result<UserId, ApiError> {
+    UserId::new(raw).map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))
+}
+
+async fn issue(
+    state: &AppState,
+    grant: Grant,
+    by: &UserId,
+    secs: Option<u64>,
+) -> Result<InviteResponse, ApiError> {
+    let secs = secs
+        .unwrap_or(state.config.limits.invite_ttl_secs)
+        .clamp(60, MAX_INVITE_SECS);
+    let (invite, hash) = new_token("cbs_inv_");
+    let expires_at = state
+        .store
+        .create_invite(&hash, &grant, by, now_ms(), Duration::from_secs(secs))
+        .await?;
+    tracing::info!(by = %by, grant = ?grant, "invite issued");
+    Ok(InviteResponse { invite, expires_at })
+}
+
+async fn admin_invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateInviteRequest>,
+) -> Result<Json<InviteResponse>, ApiError> {
+    caller.require(Role::Admin)?;
+    let grant = match req.target {
+        InviteTarget::NewUser { role } => Grant::NewUser(role),
+        InviteTarget::NewDevice { user_id } => {
+            if !state.store.user_exists(&user_id).await? {
+                return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+            }
+            Grant::NewDevice(user_id)
+        }
+    };
+    Ok(Json(
+        issue(&state, grant, &caller.device.user_id, req.expires_in_secs).await?,
+    ))
+}
+
+async fn device_invite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateInviteRequest>,
+) -> Result<Json<InviteResponse>, ApiError> {
+    let grant = Grant::NewDevice(caller.device.user_id.clone());
+    Ok(Json(
+        issue(&state, grant, &caller.device.user_id, req.expires_in_secs).await?,
+    ))
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserSummary>>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.store.list_users().await?))
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let user = parse_user(&user)?;
+    if !state.store.verify_user(&user).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    tracing::info!(by = %caller.device.user_id, user = %user, "user verified");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn grant_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    Json(req): Json<GrantRoleRequest>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let user = parse_user(&user)?;
+    if !state.store.grant_role(&user, req.role, now_ms()).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    tracing::info!(by = %caller.device.user_id, user = %user, role = req.role.as_str(), "role granted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke(state: &AppState, device: Address, by: &UserId) -> Result<StatusCode, ApiError> {
+    if !state
+        .store
+        .revoke_device(&device.user_id, device.device_id, now_ms())
+        .await?
+    {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such current device"));
+    }
+    state.hub.notify(&device, HubEvent::Revoked);
+    tracing::info!(by = %by, user = %device.user_id, device = %device.device_id, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn admin_revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((user, device)): Path<(String, u32)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let device = Address {
+        user_id: parse_user(&user)?,
+        device_id: DeviceId(device),
+    };
+    revoke(&state, device, &caller.device.user_id).await
+}
+
+async fn own_revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(device): Path<u32>,
+) -> Result<StatusCode, ApiError> {
+    let device = Address {
+        user_id: caller.device.user_id.clone(),
+        device_id: DeviceId(device),
+    };
+    revoke(&state, device, &caller.device.user_id).await
+}

@@ -1,0 +1,140 @@
+//! `POST /v1/enroll`: a new user (invite or bootstrap token) or a new device
+//! (device invite) registers its identity key and prekeys.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use curbside_protocol::auth::enrollment_transcript;
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::http::{EnrollRequest, EnrollResponse};
+use curbside_protocol::ids::UserId;
+use curbside_protocol::npi;
+
+use crate::auth::{
+    new_user_id, token_hash, verify_device_signature, IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN,
+};
+use crate::error::ApiError;
+use crate::store::{now_ms, DeviceKeys, EnrollProblem, InviteProblem, Profile};
+use crate::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/enroll", post(enroll))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, message)
+}
+
+/// Checks the keys and the proof of possession.
+fn check_keys(state: &AppState, req: &EnrollRequest) -> Result<DeviceKeys, ApiError> {
+    if req.identity_key.len() != IDENTITY_KEY_LEN {
+        return Err(invalid("identity_key must be 128 bytes"));
+    }
+    if req.signed_prekey.len() != SIGNED_PREKEY_LEN {
+        return Err(invalid("signed_prekey must be 100 bytes"));
+    }
+    if req.one_time_prekeys.len() > state.config.limits.max_one_time_prekeys {
+        return Err(invalid("too many one_time_prekeys"));
+    }
+    if req
+        .one_time_prekeys
+        .iter()
+        .any(|k| k.public_key.len() != PUBLIC_KEY_LEN)
+    {
+        return Err(invalid("every one-time prekey must be 32 bytes"));
+    }
+    let transcript = enrollment_transcript(&state.config.server_name, req.identity_key.as_slice());
+    if !verify_device_signature(req.identity_key.as_slice(), &transcript, req.signature.as_slice()) {
+        return Err(ApiError::new(
+            ErrorCode::AuthFailed,
+            "enrollment signature does not verify",
+        ));
+    }
+    Ok(DeviceKeys {
+        identity_key: req.identity_key.0.clone(),
+        signed_prekey: req.signed_prekey.0.clone(),
+        one_time_prekeys: req
+            .one_time_prekeys
+            .iter()
+            .map(|k| (k.id, k.public_key.0.clone()))
+            .collect(),
+    })
+}
+
+fn check_profile(req: &EnrollRequest) -> Result<Profile, ApiError> {
+    let name = req.display_name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(invalid("display_name must be 1 to 200 characters"));
+    }
+    let npi = req.npi.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(npi) = npi {
+        if !npi::is_valid(npi) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidNpi,
+                "the NPI's check digit is not valid",
+            ));
+        }
+    }
+    let specialty = req.specialty.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if specialty.is_some_and(|s| s.len() > 100) {
+        return Err(invalid("specialty must be at most 100 characters"));
+    }
+    Ok(Profile {
+        display_name: name.to_owned(),
+        npi: npi.map(str::to_owned),
+        specialty: specialty.map(str::to_owned),
+    })
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    Json(req): Json<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let keys = check_keys(&state, &req)?;
+    let hash = token_hash(&req.invite);
+    // A device invite ignores the profile; a new user needs one. The store
+    // decides which applies when it consumes the invite, so validate leniently
+    // here and strictly for clinicians below.
+    let profile = check_profile(&req).or_else(|e| {
+        if req.display_name.trim().is_empty() {
+            Ok(Profile {
+                display_name: String::new(),
+                npi: None,
+                specialty: None,
+            })
+        } else {
+            Err(e)
+        }
+    })?;
+    let new_id =
+        UserId::new(new_user_id()).map_err(|_| ApiError::new(ErrorCode::Internal, "id generation"))?;
+    let outcome = state
+        .store
+        .enroll(&hash, &profile, &keys, &new_id, now_ms())
+        .await?;
+    match outcome {
+        Ok(enrolled) => {
+            tracing::info!(user = %enrolled.user_id, device = %enrolled.device_id, "device enrolled");
+            Ok(Json(EnrollResponse {
+                user_id: enrolled.user_id,
+                device_id: enrolled.device_id,
+                roles: enrolled.roles,
+                verified: enrolled.verified,
+            }))
+        }
+        Err(EnrollProblem::Invite(InviteProblem::Invalid)) => Err(ApiError::new(
+            ErrorCode::InvalidInvite,
+            "the invite is unknown or was already used",
+        )),
+        Err(EnrollProblem::Invite(InviteProblem::Expired)) => {
+            Err(ApiError::new(ErrorCode::InviteExpired, "the invite has expired"))
+        }
+        Err(EnrollProblem::ProfileRequired) => Err(invalid(
+            "a new user needs display_name; a clinician also needs a valid npi and a specialty",
+        )),
+        Err(EnrollProblem::NpiTaken) => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "a user with this NPI is already enrolled",
+        )),
+    }
+}

@@ -1,0 +1,91 @@
+//! HTTP sessions: `GET /v1/auth/challenge`, then `POST /v1/auth/session`
+//! with the device's signature over the transcript (purpose HTTP session).
+//! The token ends after the configured idle time (automatic logoff) or
+//! maximum lifetime, and when the device is revoked.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use curbside_protocol::auth::{transcript, Purpose, CHALLENGE_LEN};
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::http::{ChallengeResponse, SessionRequest, SessionResponse};
+use curbside_protocol::ids::Address;
+
+use crate::auth::{new_token, random32, verify_device_signature};
+use crate::error::ApiError;
+use crate::store::now_ms;
+use crate::AppState;
+
+/// How long an HTTP challenge stays valid.
+const CHALLENGE_TTL_MS: i64 = 60_000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/challenge", get(challenge))
+        .route("/v1/auth/session", post(session))
+}
+
+async fn challenge(State(state): State<AppState>) -> Result<Json<ChallengeResponse>, ApiError> {
+    let challenge = random32();
+    state
+        .store
+        .create_challenge(&challenge, now_ms().saturating_add(CHALLENGE_TTL_MS))
+        .await?;
+    Ok(Json(ChallengeResponse {
+        challenge: challenge.to_vec().into(),
+        server_name: state.config.server_name.clone(),
+    }))
+}
+
+async fn session(
+    State(state): State<AppState>,
+    Json(req): Json<SessionRequest>,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let failed = || ApiError::new(ErrorCode::AuthFailed, "authentication failed");
+    let challenge: [u8; CHALLENGE_LEN] = req.challenge.as_slice().try_into().map_err(|_| failed())?;
+    let now = now_ms();
+    if !state.store.consume_challenge(&challenge, now).await? {
+        tracing::warn!(user = %req.user_id, device = %req.device_id, "session refused: challenge unknown, expired or reused");
+        return Err(ApiError::new(
+            ErrorCode::ChallengeReplayed,
+            "challenge unknown, expired or already used",
+        ));
+    }
+    let device = state
+        .store
+        .device(&req.user_id, req.device_id)
+        .await?
+        .ok_or_else(failed)?;
+    if device.revoked_at.is_some() {
+        return Err(ApiError::new(ErrorCode::DeviceRevoked, "this device was revoked"));
+    }
+    let message = transcript(
+        Purpose::HttpSession,
+        &state.config.server_name,
+        &req.user_id,
+        req.device_id,
+        &challenge,
+    );
+    if !verify_device_signature(&device.identity_key, &message, req.signature.as_slice()) {
+        tracing::warn!(user = %req.user_id, device = %req.device_id, "session refused: bad signature");
+        return Err(failed());
+    }
+    let limits = &state.config.limits;
+    let (token, hash) = new_token("cbs_sess_");
+    let address = Address {
+        user_id: req.user_id,
+        device_id: req.device_id,
+    };
+    state
+        .store
+        .create_session(&hash, &address, now, Duration::from_secs(limits.session_max_secs))
+        .await?;
+    tracing::info!(user = %address.user_id, device = %address.device_id, "http session started");
+    Ok(Json(SessionResponse {
+        token,
+        idle_timeout_secs: limits.session_idle_secs,
+        max_lifetime_secs: limits.session_max_secs,
+    }))
+}

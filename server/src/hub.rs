@@ -1,0 +1,78 @@
+//! Connected devices, so that a commit can wake the connection of each
+//! recipient device at once. The queue in the database stays the source of
+//! truth: a wake only tells a connection to read it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use curbside_protocol::frames::ServerFrame;
+use curbside_protocol::ids::Address;
+use tokio::sync::mpsc;
+
+/// What a connection is told.
+#[derive(Debug, Clone)]
+pub enum HubEvent {
+    /// New deliveries may be queued for the device.
+    Wake,
+    /// A frame to forward as is (receipts, prekey warnings).
+    Frame(Box<ServerFrame>),
+    /// The device was revoked: close the connection.
+    Revoked,
+    /// Another connection of the same device authenticated: close this one.
+    Replaced,
+}
+
+/// Capacity of each connection's event channel. When it is full, wakes are
+/// dropped (one pending wake is enough) and so are forwarded frames.
+pub const EVENT_CAPACITY: usize = 64;
+
+type Registry = HashMap<Address, (u64, mpsc::Sender<HubEvent>)>;
+
+/// The registry of connected devices.
+#[derive(Clone, Default, Debug)]
+pub struct Hub {
+    inner: Arc<Mutex<Registry>>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Hub {
+    /// Registers a connection for `device`, replacing (and closing) an older one.
+    pub fn register(&self, device: &Address) -> (u64, mpsc::Receiver<HubEvent>) {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
+        let old = self.lock().insert(device.clone(), (id, tx));
+        if let Some((_, old)) = old {
+            let _ = old.try_send(HubEvent::Replaced);
+        }
+        (id, rx)
+    }
+
+    /// Removes a connection (only if it is still the registered one).
+    pub fn unregister(&self, device: &Address, id: u64) {
+        let mut map = self.lock();
+        if map.get(device).is_some_and(|(current, _)| *current == id) {
+            map.remove(device);
+        }
+    }
+
+    /// Sends an event to a device's connection, if it is connected.
+    pub fn notify(&self, device: &Address, event: HubEvent) {
+        if let Some((_, tx)) = self.lock().get(device) {
+            let _ = tx.try_send(event);
+        }
+    }
+
+    /// Number of connected devices.
+    #[must_use]
+    pub fn connected(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (every operation is a single insert/remove/get), so recover from poisoning.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

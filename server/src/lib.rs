@@ -1,0 +1,195 @@
+//! # curbside-server
+//!
+//! The relay: clients connect over TLS WebSockets, authenticate each device
+//! with an Ed25519 challenge signature, publish prekeys, and exchange
+//! end-to-end-encrypted messages that the server stores only as ciphertext
+//! until each recipient device acknowledges them. The server never sees
+//! plaintext or ratchet state (it does not depend on `curbside-crypto`).
+//!
+//! ## Layout
+//! - [`config`]: defaults, TOML, `CURBSIDE_*` environment.
+//! - [`tls`]: rustls configuration and the self-signed default certificate.
+//! - [`store`]: the storage interface over SQLite or PostgreSQL.
+//! - [`hub`]: which devices are connected, to wake them on new messages.
+//! - `http`: enrollment, sessions, admin, directory, health (one module each).
+//! - `ws`: one WebSocket connection.
+//! - [`start`]: binds, serves, and returns a [`Server`] handle.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod http;
+pub mod hub;
+pub mod store;
+pub mod tls;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::{watch, Semaphore};
+
+pub use crate::config::Config;
+use crate::error::ServerError;
+use crate::hub::Hub;
+use crate::store::{now_ms, Store};
+
+/// Shared state of every request and connection.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Storage.
+    pub store: Store,
+    /// Connected devices.
+    pub hub: Hub,
+    /// Becomes `true` when the server shuts down.
+    pub shutdown: watch::Receiver<bool>,
+    connections: Arc<Semaphore>,
+}
+
+/// The whole application: HTTP routes and the WebSocket at `/v1/ws`.
+pub fn app(state: AppState) -> Router {
+    http::router().route("/v1/ws", get(websocket)).with_state(state)
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        tracing::warn!(%peer, "connection refused: connection limit reached");
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
+    };
+    let max = state.config.limits.max_frame_bytes;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| async move {
+            ws::serve(socket, state, peer).await;
+            drop(permit);
+        })
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// The one-time admin bootstrap token, issued while no admin exists.
+    pub bootstrap_token: Option<String>,
+    /// The TLS certificate in use (PEM), for clients to pin.
+    pub cert_pem: String,
+    /// The database backend in use.
+    pub backend: store::Backend,
+    state: AppState,
+    stop: watch::Sender<bool>,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// Prepares the data directory, database, certificate and bootstrap token,
+/// then starts serving.
+pub async fn start(config: Config) -> Result<Server, ServerError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServerError::io("creating the data directory", e))?;
+    let store = Store::connect(&config.database_url()).await?;
+    let files = tls::ensure_certificate(
+        &config.data_dir,
+        &config.server_name,
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+    )?;
+    let cert_pem =
+        std::fs::read_to_string(&files.cert).map_err(|e| ServerError::io("reading the certificate", e))?;
+    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&files)?);
+
+    let bootstrap_token = if store.has_admin().await? {
+        None
+    } else {
+        let (token, hash) = auth::new_token("cbs_boot_");
+        store
+            .replace_bootstrap(&hash, now_ms(), Duration::from_secs(24 * 3600))
+            .await?;
+        Some(token)
+    };
+
+    let (stop, shutdown) = watch::channel(false);
+    let state = AppState {
+        connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+        config: Arc::new(config),
+        store: store.clone(),
+        hub: Hub::default(),
+        shutdown,
+    };
+    let listener = std::net::TcpListener::bind(state.config.listen)
+        .map_err(|e| ServerError::io("binding the listen address", e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServerError::io("configuring the listener", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::io("reading the listen address", e))?;
+    let handle = axum_server::Handle::new();
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(
+        axum_server::from_tcp_rustls(listener, rustls_config)
+            .handle(handle.clone())
+            .serve(service),
+    );
+    let sweeper = tokio::spawn(sweep(store.clone()));
+    tracing::info!(%addr, backend = ?store.backend(), "curbside server listening");
+    Ok(Server {
+        addr,
+        bootstrap_token,
+        cert_pem,
+        backend: store.backend(),
+        state,
+        stop,
+        handle,
+        task,
+        sweeper,
+    })
+}
+
+/// Deletes expired ciphertext once a minute.
+async fn sweep(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.expire(now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired undelivered ciphertext deleted"),
+            Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+        }
+    }
+}
+
+impl Server {
+    /// The shared state (for tests and the binary).
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Graceful shutdown: connections are told and closed, in-flight
+    /// requests (and so their commits) finish, then the database is closed.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        let _ = self.task.await;
+        self.sweeper.abort();
+        self.state.store.close().await;
+        tracing::info!("curbside server stopped");
+    }
+}

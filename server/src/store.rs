@@ -1,0 +1,987 @@
+//! Storage: one interface, two backends (SQLite, PostgreSQL) behind sqlx's
+//! `Any` driver. The SQL is shared (`$N` placeholders work on both); the few
+//! statements that differ are chosen by [`Backend`].
+//!
+//! SQLite (the embedded default) runs on a single connection, so every
+//! transaction is serialised and the one-time-prekey claim is atomic. On
+//! PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so concurrent fetches
+//! never hand out the same prekey and never wait on each other.
+//!
+//! The store never holds plaintext: messages are opaque ciphertext, and
+//! invites, bootstrap and session tokens are stored as SHA-256 hashes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
+use curbside_protocol::http::{DeviceSummary, Role, UserSummary};
+use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use crate::error::ServerError;
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file (embedded default).
+    Sqlite,
+    /// PostgreSQL server (scale-out).
+    Postgres,
+}
+
+/// The storage interface of the server.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A registered device.
+#[derive(Clone, Debug)]
+pub struct DeviceRecord {
+    /// The 128-byte identity key.
+    pub identity_key: Vec<u8>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// What an invite, once consumed, grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// A new user with this role (bootstrap invites grant admin).
+    NewUser(Role),
+    /// A new device of this user.
+    NewDevice(UserId),
+}
+
+/// Why an invite could not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteProblem {
+    /// Unknown or already used.
+    Invalid,
+    /// Past its expiry.
+    Expired,
+}
+
+/// Why an enrollment was refused (nothing was stored, the invite stays usable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrollProblem {
+    /// The invite cannot be used.
+    Invite(InviteProblem),
+    /// A new user needs a display name; a clinician also an NPI and a specialty.
+    ProfileRequired,
+    /// Another user already enrolled with this NPI.
+    NpiTaken,
+}
+
+/// A new user's professional details.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// Display name.
+    pub display_name: String,
+    /// NPI (validated by the caller).
+    pub npi: Option<String>,
+    /// Specialty.
+    pub specialty: Option<String>,
+}
+
+/// The keys a device registers when it enrolls.
+#[derive(Clone, Debug)]
+pub struct DeviceKeys {
+    /// 128-byte identity key.
+    pub identity_key: Vec<u8>,
+    /// 100-byte signed prekey.
+    pub signed_prekey: Vec<u8>,
+    /// One-time prekeys.
+    pub one_time_prekeys: Vec<(u32, Vec<u8>)>,
+}
+
+/// The outcome of an enrollment.
+#[derive(Clone, Debug)]
+pub struct Enrolled {
+    /// The user.
+    pub user_id: UserId,
+    /// The new device.
+    pub device_id: DeviceId,
+    /// The user's roles.
+    pub roles: Vec<Role>,
+    /// Whether the user is verified.
+    pub verified: bool,
+}
+
+/// A queued delivery.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    /// Its id.
+    pub delivery_id: DeliveryId,
+    /// Sender.
+    pub sender: Address,
+    /// Message id.
+    pub message_id: MessageId,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Ciphertext for this device.
+    pub ciphertext: Vec<u8>,
+    /// Accepted at.
+    pub sent_at: i64,
+}
+
+/// An acknowledged delivery, for the sender's receipt.
+#[derive(Clone, Debug)]
+pub struct Acked {
+    /// Who sent it.
+    pub sender: Address,
+    /// Which message.
+    pub message_id: MessageId,
+}
+
+fn kind_from_str(s: &str) -> MessageKind {
+    match s {
+        "referral" => MessageKind::Referral,
+        "receipt" => MessageKind::Receipt,
+        "control" => MessageKind::Control,
+        _ => MessageKind::Message,
+    }
+}
+
+fn corrupt(what: &str) -> ServerError {
+    ServerError::Database(sqlx::Error::Protocol(format!("invalid {what} in database")))
+}
+
+fn user_id(row: &AnyRow, col: &str) -> Result<UserId, ServerError> {
+    UserId::new(row.try_get::<String, _>(col)?).map_err(|_| corrupt("user id"))
+}
+
+fn device_id(row: &AnyRow, col: &str) -> Result<DeviceId, ServerError> {
+    u32::try_from(row.try_get::<i64, _>(col)?)
+        .map(DeviceId)
+        .map_err(|_| corrupt("device id"))
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Connects and runs the migrations for the backend named by the URL.
+    pub async fn connect(url: &str) -> Result<Self, ServerError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(ServerError::Config(
+                "database URL must start with sqlite: or postgres://".into(),
+            ));
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor as _;
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = FULL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 5000",
+                            ] {
+                                conn.execute(pragma).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+        };
+        let store = Self { pool, backend };
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&store.pool).await?,
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&store.pool).await?,
+        }
+        Ok(store)
+    }
+
+    /// The backend in use.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True if the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes the pool, waiting for in-flight queries.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Any>, ServerError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    // ---- bootstrap and invites -------------------------------------------------
+
+    /// True once any admin exists.
+    pub async fn has_admin(&self) -> Result<bool, ServerError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = 'admin'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Replaces any unused bootstrap token with a new one (only its hash is stored).
+    pub async fn replace_bootstrap(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        ttl: Duration,
+    ) -> Result<(), ServerError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM invites WHERE purpose = 'bootstrap' AND used_at IS NULL")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO invites (token_hash, purpose, role, user_id, created_by, created_at, expires_at) \
+             VALUES ($1, 'bootstrap', 'admin', NULL, NULL, $2, $3)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .bind(now.saturating_add(ms(ttl)))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a new invite.
+    pub async fn create_invite(
+        &self,
+        token_hash: &[u8],
+        grant: &Grant,
+        created_by: &UserId,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<i64, ServerError> {
+        let (purpose, role, user) = match grant {
+            Grant::NewUser(role) => ("user", Some(role.as_str()), None),
+            Grant::NewDevice(user) => ("device", None, Some(user.as_str().to_owned())),
+        };
+        let expires_at = now.saturating_add(ms(ttl));
+        sqlx::query(
+            "INSERT INTO invites (token_hash, purpose, role, user_id, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(purpose)
+        .bind(role)
+        .bind(user)
+        .bind(created_by.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(expires_at)
+    }
+
+    /// Consumes an invite and registers the user and/or device, all in one
+    /// transaction: either everything is stored or nothing is.
+    pub async fn enroll(
+        &self,
+        invite_hash: &[u8],
+        profile: &Profile,
+        keys: &DeviceKeys,
+        new_user_id: &UserId,
+        now: i64,
+    ) -> Result<Result<Enrolled, EnrollProblem>, ServerError> {
+        let mut tx = self.begin().await?;
+        let Some(invite) = sqlx::query(
+            "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+             RETURNING purpose, role, user_id",
+        )
+        .bind(invite_hash.to_vec())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            let expired = sqlx::query("SELECT 1 AS x FROM invites WHERE token_hash = $1 AND used_at IS NULL")
+                .bind(invite_hash.to_vec())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            let problem = if expired {
+                InviteProblem::Expired
+            } else {
+                InviteProblem::Invalid
+            };
+            return Ok(Err(EnrollProblem::Invite(problem)));
+        };
+        let purpose: String = invite.try_get("purpose")?;
+        let grant = if purpose == "device" {
+            Grant::NewDevice(user_id(&invite, "user_id")?)
+        } else {
+            let role: Option<String> = invite.try_get("role")?;
+            Grant::NewUser(
+                role.as_deref()
+                    .and_then(Role::parse)
+                    .ok_or_else(|| corrupt("invite role"))?,
+            )
+        };
+        let user = match &grant {
+            Grant::NewUser(role) => {
+                let clinician_ok = profile.npi.is_some() && profile.specialty.is_some();
+                if profile.display_name.is_empty() || (*role == Role::Clinician && !clinician_ok) {
+                    return Ok(Err(EnrollProblem::ProfileRequired));
+                }
+                if let Some(npi) = &profile.npi {
+                    let taken = sqlx::query("SELECT 1 AS x FROM users WHERE npi = $1")
+                        .bind(npi.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                    if taken {
+                        return Ok(Err(EnrollProblem::NpiTaken));
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO users (user_id, display_name, npi, specialty, verified, created_at) \
+                     VALUES ($1, $2, $3, $4, 0, $5)",
+                )
+                .bind(new_user_id.as_str())
+                .bind(&profile.display_name)
+                .bind(profile.npi.as_deref())
+                .bind(profile.specialty.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3)")
+                    .bind(new_user_id.as_str())
+                    .bind(role.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                new_user_id.clone()
+            }
+            Grant::NewDevice(user) => user.clone(),
+        };
+        let row = sqlx::query(
+            "UPDATE users SET next_device_id = next_device_id + 1 WHERE user_id = $1 RETURNING next_device_id - 1 AS d",
+        )
+        .bind(user.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let device = device_id(&row, "d")?;
+        sqlx::query(
+            "INSERT INTO devices (user_id, device_id, identity_key, signed_prekey, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(device.0))
+        .bind(keys.identity_key.clone())
+        .bind(keys.signed_prekey.clone())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_prekeys(&mut tx, &user, device, &keys.one_time_prekeys).await?;
+        let roles = roles_in(&mut tx, &user).await?;
+        let verified: i64 = sqlx::query("SELECT verified FROM users WHERE user_id = $1")
+            .bind(user.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("verified")?;
+        tx.commit().await?;
+        Ok(Ok(Enrolled {
+            user_id: user,
+            device_id: device,
+            roles,
+            verified: verified != 0,
+        }))
+    }
+
+    // ---- users, roles, directory ------------------------------------------------
+
+    /// A user's roles.
+    pub async fn roles(&self, user: &UserId) -> Result<Vec<Role>, ServerError> {
+        let mut conn = self.pool.acquire().await?;
+        roles_in(&mut conn, user).await
+    }
+
+    /// Whether a user exists.
+    pub async fn user_exists(&self, user: &UserId) -> Result<bool, ServerError> {
+        Ok(sqlx::query("SELECT 1 AS x FROM users WHERE user_id = $1")
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Marks a user's professional details as verified. False if no such user.
+    pub async fn verify_user(&self, user: &UserId) -> Result<bool, ServerError> {
+        let done = sqlx::query("UPDATE users SET verified = 1 WHERE user_id = $1")
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Grants a role (idempotent). False if no such user.
+    pub async fn grant_role(&self, user: &UserId, role: Role, now: i64) -> Result<bool, ServerError> {
+        if !self.user_exists(user).await? {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(user.as_str())
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(true)
+    }
+
+    /// Every user with roles and devices, for admins.
+    pub async fn list_users(&self) -> Result<Vec<UserSummary>, ServerError> {
+        let users = sqlx::query(
+            "SELECT user_id, display_name, npi, specialty, verified FROM users ORDER BY created_at, user_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(users.len());
+        for row in users {
+            let user = user_id(&row, "user_id")?;
+            let devices = sqlx::query(
+                "SELECT device_id, created_at, revoked_at FROM devices WHERE user_id = $1 ORDER BY device_id",
+            )
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|d| {
+                Ok(DeviceSummary {
+                    device_id: device_id(d, "device_id")?,
+                    created_at: d.try_get("created_at")?,
+                    revoked_at: d.try_get("revoked_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, ServerError>>()?;
+            out.push(UserSummary {
+                roles: self.roles(&user).await?,
+                display_name: row.try_get("display_name")?,
+                npi: row.try_get("npi")?,
+                specialty: row.try_get("specialty")?,
+                verified: row.try_get::<i64, _>("verified")? != 0,
+                devices,
+                user_id: user,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Verified clinicians whose name contains `name` and whose specialty is
+    /// `specialty` (both case-insensitive, both optional), at most 100.
+    pub async fn directory(
+        &self,
+        name: Option<&str>,
+        specialty: Option<&str>,
+    ) -> Result<Vec<DirectoryEntry>, ServerError> {
+        let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace(['%', '_'], "")));
+        let rows = sqlx::query(
+            "SELECT u.user_id, u.display_name, u.specialty, u.npi FROM users u \
+             JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
+             WHERE u.verified = 1 \
+               AND ($1 IS NULL OR LOWER(u.display_name) LIKE $1) \
+               AND ($2 IS NULL OR LOWER(u.specialty) = $2) \
+             ORDER BY u.display_name LIMIT 100",
+        )
+        .bind(pattern)
+        .bind(specialty.map(str::to_lowercase))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DirectoryEntry {
+                    user_id: user_id(r, "user_id")?,
+                    display_name: r.try_get("display_name")?,
+                    specialty: r.try_get::<Option<String>, _>("specialty")?.unwrap_or_default(),
+                    npi: r.try_get::<Option<String>, _>("npi")?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    // ---- devices and prekeys ------------------------------------------------------
+
+    /// A device, revoked or not.
+    pub async fn device(&self, user: &UserId, device: DeviceId) -> Result<Option<DeviceRecord>, ServerError> {
+        let row =
+            sqlx::query("SELECT identity_key, revoked_at FROM devices WHERE user_id = $1 AND device_id = $2")
+                .bind(user.as_str())
+                .bind(i64::from(device.0))
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(DeviceRecord {
+                identity_key: r.try_get("identity_key")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The current (not revoked) devices of a user.
+    pub async fn current_devices(&self, user: &UserId) -> Result<Vec<DeviceId>, ServerError> {
+        let mut conn = self.pool.acquire().await?;
+        current_devices_in(&mut conn, user).await
+    }
+
+    /// Revokes a device: it can no longer connect, its queue and one-time
+    /// prekeys are deleted and its HTTP sessions end. False if unknown or already revoked.
+    pub async fn revoke_device(
+        &self,
+        user: &UserId,
+        device: DeviceId,
+        now: i64,
+    ) -> Result<bool, ServerError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE devices SET revoked_at = $3 WHERE user_id = $1 AND device_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(device.0))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for sql in [
+            "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+            "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(user.as_str())
+                .bind(i64::from(device.0))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE http_sessions SET ended_at = $3 WHERE user_id = $1 AND device_id = $2 AND ended_at IS NULL",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(device.0))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Stores a new signed prekey and/or one-time prekeys, keeping at most
+    /// `max` one-time prekeys. Returns how many one-time prekeys the device has.
+    pub async fn publish_prekeys(
+        &self,
+        user: &UserId,
+        device: DeviceId,
+        signed_prekey: Option<&[u8]>,
+        one_time: &[(u32, Vec<u8>)],
+        max: usize,
+    ) -> Result<u32, ServerError> {
+        let mut tx = self.begin().await?;
+        if let Some(spk) = signed_prekey {
+            sqlx::query("UPDATE devices SET signed_prekey = $3 WHERE user_id = $1 AND device_id = $2")
+                .bind(user.as_str())
+                .bind(i64::from(device.0))
+                .bind(spk.to_vec())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let existing = count_prekeys_in(&mut tx, user, device).await?;
+        let room = max.saturating_sub(existing as usize);
+        let take = one_time.len().min(room);
+        insert_prekeys(&mut tx, user, device, one_time.get(..take).unwrap_or_default()).await?;
+        let count = count_prekeys_in(&mut tx, user, device).await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// How many one-time prekeys a device has left.
+    pub async fn count_prekeys(&self, user: &UserId, device: DeviceId) -> Result<u32, ServerError> {
+        let mut conn = self.pool.acquire().await?;
+        count_prekeys_in(&mut conn, user, device).await
+    }
+
+    /// The bundle of every current device of `user`, each claiming (deleting)
+    /// one one-time prekey atomically. Returns the bundles and, per device,
+    /// how many one-time prekeys it has left.
+    pub async fn fetch_bundles(&self, user: &UserId) -> Result<Vec<(DeviceBundle, u32)>, ServerError> {
+        let claim = match self.backend {
+            Backend::Sqlite => {
+                "DELETE FROM one_time_prekeys WHERE (user_id, device_id, prekey_id) = \
+                 (SELECT user_id, device_id, prekey_id FROM one_time_prekeys \
+                  WHERE user_id = $1 AND device_id = $2 ORDER BY prekey_id LIMIT 1) \
+                 RETURNING prekey_id, public_key"
+            }
+            Backend::Postgres => {
+                "DELETE FROM one_time_prekeys WHERE (user_id, device_id, prekey_id) = \
+                 (SELECT user_id, device_id, prekey_id FROM one_time_prekeys \
+                  WHERE user_id = $1 AND device_id = $2 ORDER BY prekey_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                 RETURNING prekey_id, public_key"
+            }
+        };
+        let mut tx = self.begin().await?;
+        let devices = sqlx::query(
+            "SELECT device_id, identity_key, signed_prekey FROM devices \
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY device_id",
+        )
+        .bind(user.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(devices.len());
+        for row in devices {
+            let device = device_id(&row, "device_id")?;
+            let otk = sqlx::query(claim)
+                .bind(user.as_str())
+                .bind(i64::from(device.0))
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| {
+                    Ok::<_, ServerError>(OneTimePrekey {
+                        id: u32::try_from(r.try_get::<i64, _>("prekey_id")?)
+                            .map_err(|_| corrupt("prekey id"))?,
+                        public_key: r.try_get::<Vec<u8>, _>("public_key")?.into(),
+                    })
+                })
+                .transpose()?;
+            let remaining = count_prekeys_in(&mut tx, user, device).await?;
+            out.push((
+                DeviceBundle {
+                    device_id: device,
+                    identity_key: row.try_get::<Vec<u8>, _>("identity_key")?.into(),
+                    signed_prekey: row.try_get::<Vec<u8>, _>("signed_prekey")?.into(),
+                    one_time_prekey: otk,
+                },
+                remaining,
+            ));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    // ---- messages --------------------------------------------------------------------
+
+    /// Stores a message and one queue row per envelope in one transaction.
+    /// Returns `false` (and stores nothing) if this sender already used this message id.
+    pub async fn accept_message(
+        &self,
+        sender: &Address,
+        message_id: &MessageId,
+        kind: MessageKind,
+        envelopes: &[Envelope],
+        now: i64,
+        ttl: Duration,
+    ) -> Result<bool, ServerError> {
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(sender.user_id.as_str())
+        .bind(message_id.as_str())
+        .bind(i64::from(sender.device_id.0))
+        .bind(kind.as_str())
+        .bind(now)
+        .bind(i64::try_from(envelopes.len()).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let expires_at = now.saturating_add(ms(ttl));
+        for e in envelopes {
+            sqlx::query(
+                "INSERT INTO queue (recipient_user, recipient_device, sender_user, sender_device, message_id, \
+                 kind, ciphertext, sent_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(e.user_id.as_str())
+            .bind(i64::from(e.device_id.0))
+            .bind(sender.user_id.as_str())
+            .bind(i64::from(sender.device_id.0))
+            .bind(message_id.as_str())
+            .bind(kind.as_str())
+            .bind(e.ciphertext.0.clone())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Up to `limit` queued deliveries for a device after `after`, oldest first.
+    pub async fn queued(
+        &self,
+        device: &Address,
+        after: DeliveryId,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Queued>, ServerError> {
+        let rows = sqlx::query(
+            "SELECT delivery_id, sender_user, sender_device, message_id, kind, ciphertext, sent_at FROM queue \
+             WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id > $3 AND expires_at > $4 \
+             ORDER BY delivery_id LIMIT $5",
+        )
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .bind(after.0)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Queued {
+                    delivery_id: DeliveryId(r.try_get("delivery_id")?),
+                    sender: Address {
+                        user_id: user_id(r, "sender_user")?,
+                        device_id: device_id(r, "sender_device")?,
+                    },
+                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
+                        .map_err(|_| corrupt("message id"))?,
+                    kind: kind_from_str(&r.try_get::<String, _>("kind")?),
+                    ciphertext: r.try_get("ciphertext")?,
+                    sent_at: r.try_get("sent_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes acknowledged deliveries of this device (only its own) and
+    /// returns what was deleted, for receipts.
+    pub async fn acknowledge(&self, device: &Address, ids: &[DeliveryId]) -> Result<Vec<Acked>, ServerError> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(
+                "DELETE FROM queue WHERE delivery_id = $1 AND recipient_user = $2 AND recipient_device = $3 \
+                 RETURNING sender_user, sender_device, message_id",
+            )
+            .bind(id.0)
+            .bind(device.user_id.as_str())
+            .bind(i64::from(device.device_id.0))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                out.push(Acked {
+                    sender: Address {
+                        user_id: user_id(&r, "sender_user")?,
+                        device_id: device_id(&r, "sender_device")?,
+                    },
+                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
+                        .map_err(|_| corrupt("message id"))?,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Number of deliveries queued for a device.
+    pub async fn queue_depth(&self, device: &Address) -> Result<u64, ServerError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+        )
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
+    /// Deletes expired ciphertext, challenges and sessions. Returns how many deliveries expired.
+    pub async fn expire(&self, now: i64) -> Result<u64, ServerError> {
+        let expired = sqlx::query("DELETE FROM queue WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(expired)
+    }
+
+    // ---- HTTP sessions ----------------------------------------------------------------
+
+    /// Stores a single-use challenge.
+    pub async fn create_challenge(&self, challenge: &[u8], expires_at: i64) -> Result<(), ServerError> {
+        sqlx::query("INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2)")
+            .bind(challenge.to_vec())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a challenge used; false if unknown, expired or already used.
+    pub async fn consume_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, ServerError> {
+        let done = sqlx::query(
+            "UPDATE challenges SET used_at = $2 WHERE challenge = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(challenge.to_vec())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a new HTTP session (by token hash).
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8],
+        device: &Address,
+        now: i64,
+        max: Duration,
+    ) -> Result<(), ServerError> {
+        sqlx::query(
+            "INSERT INTO http_sessions (token_hash, user_id, device_id, created_at, last_used_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .bind(now)
+        .bind(now.saturating_add(ms(max)))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Looks up a session and records its use. `None` if unknown, ended,
+    /// past its lifetime, idle for longer than `idle` (it is then ended), or
+    /// if its device was revoked.
+    pub async fn use_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        idle: Duration,
+    ) -> Result<Option<Address>, ServerError> {
+        let mut tx = self.begin().await?;
+        let Some(row) = sqlx::query(
+            "SELECT s.user_id, s.device_id, s.last_used_at, s.expires_at FROM http_sessions s \
+             JOIN devices d ON d.user_id = s.user_id AND d.device_id = s.device_id \
+             WHERE s.token_hash = $1 AND s.ended_at IS NULL AND d.revoked_at IS NULL",
+        )
+        .bind(token_hash.to_vec())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let last: i64 = row.try_get("last_used_at")?;
+        let expires: i64 = row.try_get("expires_at")?;
+        if now >= expires || now.saturating_sub(last) > ms(idle) {
+            sqlx::query("UPDATE http_sessions SET ended_at = $2 WHERE token_hash = $1")
+                .bind(token_hash.to_vec())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        sqlx::query("UPDATE http_sessions SET last_used_at = $2 WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let address = Address {
+            user_id: user_id(&row, "user_id")?,
+            device_id: device_id(&row, "device_id")?,
+        };
+        tx.commit().await?;
+        Ok(Some(address))
+    }
+}
+
+async fn roles_in(conn: &mut sqlx::AnyConnection, user: &UserId) -> Result<Vec<Role>, ServerError> {
+    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+        .bind(user.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut roles: Vec<Role> = rows
+        .iter()
+        .filter_map(|r| {
+            r.try_get::<String, _>("role")
+                .ok()
+                .as_deref()
+                .and_then(Role::parse)
+        })
+        .collect();
+    roles.sort();
+    Ok(roles)
+}
+
+async fn current_devices_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+) -> Result<Vec<DeviceId>, ServerError> {
+    let rows = sqlx::query(
+        "SELECT device_id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY device_id",
+    )
+    .bind(user.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| device_id(r, "device_id")).collect()
+}
+
+async fn count_prekeys_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    device: DeviceId,
+) -> Result<u32, ServerError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2")
+        .bind(user.as_str())
+        .bind(i64::from(device.0))
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(u32::try_from(row.try_get::<i64, _>("n")?).unwrap_or(u32::MAX))
+}
+
+async fn insert_prekeys(
+    conn: &mut sqlx::AnyConnection,
+    user: &UserId,
+    device: DeviceId,
+    keys: &[(u32, Vec<u8>)],
+) -> Result<(), ServerError> {
+    for (id, public) in keys {
+        sqlx::query(
+            "INSERT INTO one_time_prekeys (user_id, device_id, prekey_id, public_key) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(device.0))
+        .bind(i64::from(*id))
+        .bind(public.clone())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,657 @@
+//! One WebSocket connection: challenge, authentication, then requests and pushes.
+//!
+//! Before authentication the only frame accepted is `auth`, within the
+//! deadline; anything else closes the connection with its error code. After
+//! it, a bad frame is answered with an `error` frame and the connection stays
+//! open, except for a second `auth` (`challenge_replayed`) and oversized
+//! frames, which close it. No input can make the task panic, and no error
+//! deletes a queued message: ciphertext is deleted only when its device
+//! acknowledges it.
+//!
+//! Pushes are bounded: at most `max_unacked_deliveries` are outstanding per
+//! connection, and a write that does not complete within `write_timeout_secs`
+//! (a reader that never drains its socket) closes the connection. Undelivered
+//! messages stay queued for the next connection.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use curbside_protocol::auth::{transcript, Purpose};
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::{
+    parse_client_frame, ClientFrame, Envelope, ErrorDetails, MessageKind, OneTimePrekey, ServerFrame,
+};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, RequestId, UserId};
+use curbside_protocol::{PROTOCOL_VERSION, SUPPORTED_VERSIONS};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+
+use crate::auth::{random32, verify_device_signature, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
+use crate::error::{ApiError, ServerError};
+use crate::hub::HubEvent;
+use crate::store::now_ms;
+use crate::AppState;
+
+/// Why a connection ends.
+enum End {
+    /// The peer closed or went away.
+    Gone,
+    /// Close with this error frame.
+    Error(ErrorCode, String),
+}
+
+impl From<ServerError> for End {
+    fn from(e: ServerError) -> Self {
+        tracing::error!(error = %e, "connection ended by a server error");
+        Self::Error(ErrorCode::Internal, "internal server error".into())
+    }
+}
+
+/// A token bucket: `rate` frames per second on average, `burst` at once.
+struct RateLimit {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes one token, or returns how many milliseconds until one is available.
+    fn take(&mut self) -> Result<(), u64> {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            // Bounded: at most 1000 / rate ms.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let wait = ((1.0 - self.tokens) / self.rate * 1000.0).ceil() as u64;
+            Err(wait)
+        }
+    }
+}
+
+struct Connection {
+    state: AppState,
+    sink: SplitSink<WebSocket, Message>,
+    write_timeout: Duration,
+}
+
+impl Connection {
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
+        let text =
+            serde_json::to_string(frame).map_err(|_| End::Error(ErrorCode::Internal, "encoding".into()))?;
+        match tokio::time::timeout(self.write_timeout, self.sink.send(Message::Text(text.into()))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => {
+                tracing::warn!("closing a connection whose peer does not read (write timeout)");
+                Err(End::Gone)
+            }
+        }
+    }
+
+    async fn send_error(
+        &mut self,
+        id: Option<RequestId>,
+        code: ErrorCode,
+        message: String,
+        details: Option<ErrorDetails>,
+    ) -> Result<(), End> {
+        self.send(&ServerFrame::Error {
+            id,
+            code,
+            message,
+            details,
+        })
+        .await
+    }
+
+    /// Sends an error frame (if possible) and a close frame.
+    async fn close(mut self, end: End) {
+        if let End::Error(code, message) = end {
+            tracing::info!(code = code.as_str(), "closing connection");
+            let _ = self.send_error(None, code, message, None).await;
+            let close = CloseFrame {
+                code: close_code(code),
+                reason: code.as_str().into(),
+            };
+            let _ =
+                tokio::time::timeout(self.write_timeout, self.sink.send(Message::Close(Some(close)))).await;
+        }
+        let _ = tokio::time::timeout(self.write_timeout, self.sink.close()).await;
+    }
+}
+
+fn close_code(code: ErrorCode) -> u16 {
+    match code {
+        ErrorCode::FrameTooLarge => 1009,
+        ErrorCode::Internal => 1011,
+        ErrorCode::ShuttingDown => 1001,
+        _ => 1008,
+    }
+}
+
+fn read_error(e: &axum::Error) -> End {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("Space limit") {
+        End::Error(
+            ErrorCode::FrameTooLarge,
+            "frame exceeds the maximum frame size".into(),
+        )
+    } else {
+        End::Gone
+    }
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) {
+    let limits = state.config.limits.clone();
+    let (sink, mut stream) = socket.split();
+    let mut conn = Connection {
+        state: state.clone(),
+        sink,
+        write_timeout: Duration::from_secs(limits.write_timeout_secs),
+    };
+    let challenge = random32();
+    let hello = ServerFrame::Hello {
+        versions: SUPPORTED_VERSIONS.to_vec(),
+        challenge: challenge.to_vec().into(),
+        server_name: state.config.server_name.clone(),
+        max_frame_bytes: limits.max_frame_bytes as u64,
+        auth_deadline_ms: limits.auth_deadline_secs.saturating_mul(1000),
+    };
+    if conn.send(&hello).await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.auth_deadline_secs);
+    let device = match authenticate(&state, &mut stream, &challenge, deadline).await {
+        Ok(device) => device,
+        Err(end) => {
+            if let End::Error(code, _) = &end {
+                tracing::warn!(%peer, code = code.as_str(), "authentication failed");
+            }
+            conn.close(end).await;
+            return;
+        }
+    };
+    tracing::info!(%peer, user = %device.user_id, device = %device.device_id, "device connected");
+    let (hub_id, events) = state.hub.register(&device);
+    let end = authenticated(&mut conn, &mut stream, &device, events).await;
+    state.hub.unregister(&device, hub_id);
+    tracing::info!(user = %device.user_id, device = %device.device_id, "device disconnected");
+    conn.close(end).await;
+}
+
+async fn authenticate(
+    state: &AppState,
+    stream: &mut SplitStream<WebSocket>,
+    challenge: &[u8; 32],
+    deadline: tokio::time::Instant,
+) -> Result<Address, End> {
+    loop {
+        let message = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return Err(End::Error(
+                    ErrorCode::AuthTimeout,
+                    "no authentication before the deadline".into(),
+                ))
+            }
+            Ok(None) => return Err(End::Gone),
+            Ok(Some(Err(e))) => return Err(read_error(&e)),
+            Ok(Some(Ok(m))) => m,
+        };
+        let text = match message {
+            Message::Text(t) => t,
+            Message::Binary(_) => {
+                return Err(End::Error(
+                    ErrorCode::InvalidFrame,
+                    "binary frames are not used".into(),
+                ))
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(_) => return Err(End::Gone),
+        };
+        let frame = parse_client_frame(text.as_str()).map_err(|e| End::Error(e.code, e.message))?;
+        let ClientFrame::Auth {
+            version,
+            user_id,
+            device_id,
+            signature,
+        } = frame
+        else {
+            return Err(End::Error(ErrorCode::AuthRequired, "authenticate first".into()));
+        };
+        if !SUPPORTED_VERSIONS.contains(&version) {
+            return Err(End::Error(
+                ErrorCode::UnsupportedVersion,
+                format!("this server speaks versions {SUPPORTED_VERSIONS:?}"),
+            ));
+        }
+        let failed = || End::Error(ErrorCode::AuthFailed, "authentication failed".into());
+        let record = state
+            .store
+            .device(&user_id, device_id)
+            .await?
+            .ok_or_else(failed)?;
+        let signed = transcript(
+            Purpose::WebSocket,
+            &state.config.server_name,
+            &user_id,
+            device_id,
+            challenge,
+        );
+        if !verify_device_signature(&record.identity_key, &signed, signature.as_slice()) {
+            return Err(failed());
+        }
+        if record.revoked_at.is_some() {
+            return Err(End::Error(
+                ErrorCode::DeviceRevoked,
+                "this device was revoked".into(),
+            ));
+        }
+        return Ok(Address { user_id, device_id });
+    }
+}
+
+/// Per-connection state after authentication.
+struct Session<'a> {
+    device: &'a Address,
+    last_pushed: DeliveryId,
+    in_flight: BTreeSet<DeliveryId>,
+    rate: RateLimit,
+}
+
+async fn authenticated(
+    conn: &mut Connection,
+    stream: &mut SplitStream<WebSocket>,
+    device: &Address,
+    mut events: tokio::sync::mpsc::Receiver<HubEvent>,
+) -> End {
+    let state = conn.state.clone();
+    let limits = state.config.limits.clone();
+    let mut session = Session {
+        device,
+        last_pushed: DeliveryId(0),
+        in_flight: BTreeSet::new(),
+        rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
+    };
+    let mut shutdown = state.shutdown.clone();
+    let start = async {
+        let remaining = state
+            .store
+            .count_prekeys(&device.user_id, device.device_id)
+            .await?;
+        conn.send(&ServerFrame::AuthOk {
+            version: PROTOCOL_VERSION,
+            user_id: device.user_id.clone(),
+            device_id: device.device_id,
+            one_time_prekeys: remaining,
+        })
+        .await?;
+        if remaining < limits.prekeys_low_threshold {
+            conn.send(&ServerFrame::PrekeysLow { remaining }).await?;
+        }
+        Ok::<(), End>(())
+    };
+    if let Err(end) = start.await {
+        return end;
+    }
+    if let Err(end) = push_pending(conn, &mut session).await {
+        return end;
+    }
+    if *shutdown.borrow_and_update() {
+        return End::Error(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down; reconnect later".into(),
+        );
+    }
+    loop {
+        let step = tokio::select! {
+            biased;
+            _ = shutdown.changed() => {
+                return End::Error(ErrorCode::ShuttingDown, "the server is shutting down; reconnect later".into());
+            }
+            event = events.recv() => match event {
+                Some(HubEvent::Wake) => push_pending(conn, &mut session).await,
+                Some(HubEvent::Frame(frame)) => conn.send(&frame).await,
+                Some(HubEvent::Revoked) => return End::Error(ErrorCode::DeviceRevoked, "this device was revoked".into()),
+                Some(HubEvent::Replaced) => return End::Error(ErrorCode::Conflict, "this device connected again elsewhere".into()),
+                None => return End::Gone,
+            },
+            message = stream.next() => match message {
+                None => return End::Gone,
+                Some(Err(e)) => return read_error(&e),
+                Some(Ok(Message::Text(text))) => handle_text(conn, &mut session, text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+                Some(Ok(Message::Close(_))) => return End::Gone,
+            },
+        };
+        if let Err(end) = step {
+            return end;
+        }
+    }
+}
+
+/// Pushes queued deliveries until the unacknowledged window is full.
+async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
+    let max = conn.state.config.limits.max_unacked_deliveries;
+    loop {
+        let room = max.saturating_sub(session.in_flight.len()).min(64);
+        if room == 0 {
+            return Ok(());
+        }
+        let batch = conn
+            .state
+            .store
+            .queued(session.device, session.last_pushed, room, now_ms())
+            .await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for q in batch {
+            session.last_pushed = q.delivery_id;
+            session.in_flight.insert(q.delivery_id);
+            conn.send(&ServerFrame::Deliver {
+                delivery_id: q.delivery_id,
+                message_id: q.message_id,
+                sender: q.sender,
+                kind: q.kind,
+                ciphertext: q.ciphertext.into(),
+                sent_at: q.sent_at,
+            })
+            .await?;
+        }
+    }
+}
+
+async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &str) -> Result<(), End> {
+    if let Err(wait) = session.rate.take() {
+        return conn
+            .send_error(
+                None,
+                ErrorCode::RateLimited,
+                "too many frames".into(),
+                Some(ErrorDetails::RetryAfter { retry_after_ms: wait }),
+            )
+            .await;
+    }
+    let frame = match parse_client_frame(text) {
+        Ok(frame) => frame,
+        Err(e) => return conn.send_error(e.id, e.code, e.message, None).await,
+    };
+    let result = match frame {
+        ClientFrame::Auth { .. } => {
+            return Err(End::Error(
+                ErrorCode::ChallengeReplayed,
+                "this connection is already authenticated".into(),
+            ));
+        }
+        ClientFrame::Ping { id } => return conn.send(&ServerFrame::Pong { id }).await,
+        ClientFrame::Ack { delivery_ids } => return acknowledge(conn, session, &delivery_ids).await,
+        ClientFrame::PublishPrekeys {
+            id,
+            signed_prekey,
+            one_time_prekeys,
+        } => publish(
+            conn,
+            session,
+            signed_prekey.as_ref().map(|s| s.as_slice()),
+            &one_time_prekeys,
+        )
+        .await
+        .map(|n| (id, n))
+        .map(|(id, one_time_prekeys)| ServerFrame::PrekeysPublished { id, one_time_prekeys })
+        .map_err(|e| (e, None)),
+        ClientFrame::FetchBundles { id, user_id } => fetch_bundles(conn, &user_id)
+            .await
+            .map(|devices| ServerFrame::Bundles { id, user_id, devices })
+            .map_err(|e| (e, None)),
+        ClientFrame::DirectorySearch { id, name, specialty } => conn
+            .state
+            .store
+            .directory(name.as_deref(), specialty.as_deref())
+            .await
+            .map(|clinicians| ServerFrame::DirectoryResults { id, clinicians })
+            .map_err(|e| (ApiError::from(e), None)),
+        ClientFrame::Send {
+            id,
+            message_id,
+            kind,
+            recipients,
+        } => send(conn, session, id, message_id, kind, recipients).await,
+    };
+    match result {
+        Ok(reply) => conn.send(&reply).await,
+        Err((error, details)) => {
+            let id = request_id(text);
+            conn.send_error(id, error.code, error.message, details).await
+        }
+    }
+}
+
+fn request_id(text: &str) -> Option<RequestId> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.get("id")
+                .and_then(|i| i.as_str())
+                .and_then(|s| RequestId::new(s).ok())
+        })
+}
+
+async fn acknowledge(
+    conn: &mut Connection,
+    session: &mut Session<'_>,
+    ids: &[DeliveryId],
+) -> Result<(), End> {
+    if ids.len() > conn.state.config.limits.max_unacked_deliveries.max(1) * 4 {
+        return conn
+            .send_error(
+                None,
+                ErrorCode::InvalidRequest,
+                "too many delivery ids in one ack".into(),
+                None,
+            )
+            .await;
+    }
+    let acked = conn.state.store.acknowledge(session.device, ids).await?;
+    for id in ids {
+        session.in_flight.remove(id);
+    }
+    let now = now_ms();
+    for a in acked {
+        let receipt = ServerFrame::Delivered {
+            message_id: a.message_id,
+            recipient: session.device.clone(),
+            delivered_at: now,
+        };
+        conn.state
+            .hub
+            .notify(&a.sender, HubEvent::Frame(Box::new(receipt)));
+    }
+    push_pending(conn, session).await
+}
+
+async fn publish(
+    conn: &Connection,
+    session: &Session<'_>,
+    signed_prekey: Option<&[u8]>,
+    one_time: &[OneTimePrekey],
+) -> Result<u32, ApiError> {
+    let limits = &conn.state.config.limits;
+    if signed_prekey.is_some_and(|s| s.len() != SIGNED_PREKEY_LEN) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "signed_prekey must be 100 bytes",
+        ));
+    }
+    if one_time.len() > limits.max_one_time_prekeys
+        || one_time.iter().any(|k| k.public_key.len() != PUBLIC_KEY_LEN)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "one_time_prekeys: too many, or not 32 bytes each",
+        ));
+    }
+    let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
+    let d = session.device;
+    Ok(conn
+        .state
+        .store
+        .publish_prekeys(
+            &d.user_id,
+            d.device_id,
+            signed_prekey,
+            &keys,
+            limits.max_one_time_prekeys,
+        )
+        .await?)
+}
+
+async fn fetch_bundles(
+    conn: &Connection,
+    user: &UserId,
+) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
+    if !conn.state.store.user_exists(user).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    let threshold = conn.state.config.limits.prekeys_low_threshold;
+    let bundles = conn.state.store.fetch_bundles(user).await?;
+    let mut out = Vec::with_capacity(bundles.len());
+    for (bundle, remaining) in bundles {
+        if remaining < threshold {
+            let owner = Address {
+                user_id: user.clone(),
+                device_id: bundle.device_id,
+            };
+            conn.state.hub.notify(
+                &owner,
+                HubEvent::Frame(Box::new(ServerFrame::PrekeysLow { remaining })),
+            );
+        }
+        out.push(bundle);
+    }
+    Ok(out)
+}
+
+type SendResult = Result<ServerFrame, (ApiError, Option<ErrorDetails>)>;
+
+async fn send(
+    conn: &Connection,
+    session: &Session<'_>,
+    id: RequestId,
+    message_id: MessageId,
+    kind: MessageKind,
+    recipients: Vec<Envelope>,
+) -> SendResult {
+    let plain = |e: ApiError| (e, None);
+    let limits = &conn.state.config.limits;
+    if recipients.is_empty() {
+        return Err(plain(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "a send needs at least one recipient",
+        )));
+    }
+    if recipients.len() > limits.max_recipients {
+        return Err(plain(ApiError::new(
+            ErrorCode::TooManyRecipients,
+            format!("at most {} recipient devices", limits.max_recipients),
+        )));
+    }
+    if recipients.iter().any(|e| e.ciphertext.is_empty()) {
+        return Err(plain(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "empty ciphertext",
+        )));
+    }
+    let store = &conn.state.store;
+    let sender = session.device;
+    let named: HashSet<Address> = recipients
+        .iter()
+        .map(|e| Address {
+            user_id: e.user_id.clone(),
+            device_id: e.device_id,
+        })
+        .collect();
+    if named.len() != recipients.len() {
+        return Err(plain(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "a device is named twice",
+        )));
+    }
+    let mut users: Vec<UserId> = recipients.iter().map(|e| e.user_id.clone()).collect();
+    users.push(sender.user_id.clone());
+    users.sort();
+    users.dedup();
+    let mut required: HashSet<Address> = HashSet::new();
+    for user in &users {
+        if *user != sender.user_id && !store.user_exists(user).await.map_err(|e| plain(e.into()))? {
+            return Err(plain(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no such user {user}"),
+            )));
+        }
+        for device_id in store.current_devices(user).await.map_err(|e| plain(e.into()))? {
+            let address = Address {
+                user_id: user.clone(),
+                device_id,
+            };
+            if address != *sender {
+                required.insert(address);
+            }
+        }
+    }
+    let mut missing: Vec<Address> = required.difference(&named).cloned().collect();
+    let mut extra: Vec<Address> = named.difference(&required).cloned().collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        missing.sort();
+        extra.sort();
+        return Err((
+            ApiError::new(
+                ErrorCode::StaleDevices,
+                "the device list is out of date: fetch bundles and encrypt for the current devices",
+            ),
+            Some(ErrorDetails::StaleDevices { missing, extra }),
+        ));
+    }
+    let now = now_ms();
+    let ttl = Duration::from_secs(limits.queue_ttl_secs);
+    let stored = store
+        .accept_message(sender, &message_id, kind, &recipients, now, ttl)
+        .await
+        .map_err(|e| plain(e.into()))?;
+    if stored {
+        let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
+        tracing::info!(user = %sender.user_id, device = %sender.device_id, message = %message_id, recipients = recipients.len(), bytes, "message accepted");
+        for e in &recipients {
+            conn.state.hub.notify(
+                &Address {
+                    user_id: e.user_id.clone(),
+                    device_id: e.device_id,
+                },
+                HubEvent::Wake,
+            );
+        }
+    }
+    Ok(ServerFrame::Accepted {
+        id,
+        message_id,
+        duplicate: !stored,
+        accepted_at: now,
+    })
+}

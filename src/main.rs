@@ -1,0 +1,167 @@
+//! `curbside`: one binary for every user of Curbside.
+//!
+//! - `curbside serve`: run the server (embedded default: SQLite in
+//!   `./curbside-data/`, a self-signed certificate for localhost, 127.0.0.1:8443).
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use curbside_server::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "curbside",
+    version,
+    about = "End-to-end-encrypted messaging for clinicians"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file (overridden by CURBSIDE_* variables and by flags).
+    #[arg(long, env = "CURBSIDE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8443].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Data directory [default: ./curbside-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://… or postgres://… [default: SQLite in the data directory].
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Server name clients connect to and sign [default: localhost].
+    #[arg(long)]
+    server_name: Option<String>,
+    /// PEM certificate chain [default: self-signed, generated in the data directory].
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Pretty,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CURBSIDE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => { r.context("waiting for SIGINT")?; Ok("SIGINT") }
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl+C")?;
+        Ok("Ctrl+C")
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let mut config = Config::load(args.config.as_deref()).context("reading the configuration")?;
+    if let Some(v) = args.listen {
+        config.listen = v;
+    }
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.database_url {
+        config.database_url = Some(v);
+    }
+    if let Some(v) = args.server_name {
+        config.server_name = v;
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls_cert = Some(cert);
+        config.tls_key = Some(key);
+    }
+    let data_dir = config.data_dir.clone();
+    let server = curbside_server::start(config)
+        .await
+        .context("starting the server")?;
+    let cert_path = data_dir.join("tls").join("cert.pem");
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Curbside is listening on https://{} (WebSocket: wss://{}/v1/ws)\n",
+        server.addr, server.addr
+    ));
+    out.push_str(&format!(
+        "Database: {:?}. Data directory: {}\n",
+        server.backend,
+        data_dir.display()
+    ));
+    if cert_path.exists() {
+        out.push_str(&format!(
+            "TLS certificate: {} (SHA-256 of PEM {})\n",
+            cert_path.display(),
+            sha256_hex(server.cert_pem.as_bytes())
+        ));
+    }
+    if let Some(token) = &server.bootstrap_token {
+        out.push_str("\nNo administrator yet. One-time admin bootstrap token (valid 24 hours, replaced at each start until used):\n\n");
+        out.push_str(&format!("    {token}\n\n"));
+        out.push_str("Enroll the first administrator with it (see README.md).\n");
+    }
+    out.push_str("Press Ctrl+C to stop.\n");
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(out.as_bytes()).context("writing to stdout")?;
+        stdout.flush().context("writing to stdout")?;
+    }
+    let signal = wait_for_signal().await?;
+    tracing::info!(signal, "shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
