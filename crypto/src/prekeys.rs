@@ -110,6 +110,22 @@ impl SignedPreKey {
         &self.signature
     }
 
+    /// id ‖ public key ‖ signature (100 bytes), as the server relays it.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::ENCODED_LEN);
+        self.write(&mut out);
+        out
+    }
+
+    /// Parses [`SignedPreKey::to_bytes`] output, verifying the signature with `owner`'s key.
+    pub fn from_bytes(owner: &IdentityKey, bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes);
+        let key = Self::read(&mut r, owner)?;
+        r.finish()?;
+        Ok(key)
+    }
+
     fn write(&self, out: &mut Vec<u8>) {
         out.put_u32(self.id.0);
         out.put(self.public.as_bytes());

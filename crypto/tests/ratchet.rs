@@ -413,3 +413,21 @@ fn low_order_keys_in_bundles_and_headers_are_refused() {
         Some(Error::NonContributory)
     );
 }
+
+#[test]
+fn signed_prekey_round_trips_and_is_verified_on_parse() {
+    let mut rng = rng(20);
+    let bob = Device::new(&mut rng);
+    let other = Device::new(&mut rng);
+    let bytes = bob.signed_prekey.public().to_bytes();
+    assert_eq!(bytes.len(), SignedPreKey::ENCODED_LEN);
+    assert_eq!(
+        &SignedPreKey::from_bytes(bob.identity.public(), &bytes).unwrap(),
+        bob.signed_prekey.public()
+    );
+    assert_eq!(
+        SignedPreKey::from_bytes(other.identity.public(), &bytes).err(),
+        Some(Error::BadSignature)
+    );
+    assert!(SignedPreKey::from_bytes(bob.identity.public(), &bytes[..99]).is_err());
+}

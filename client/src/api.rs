@@ -1,0 +1,201 @@
+//! The HTTPS APIs: enrollment, sessions, admin, directory.
+
+use curbside_crypto::IdentityKeyPair;
+use curbside_protocol::auth::{transcript, Purpose};
+use curbside_protocol::error::ErrorBody;
+use curbside_protocol::frames::DirectoryEntry;
+use curbside_protocol::http::{
+    ChallengeResponse, CreateInviteRequest, EnrollRequest, EnrollResponse, GrantRoleRequest, InviteResponse,
+    Role, SessionRequest, SessionResponse, UserSummary,
+};
+use curbside_protocol::ids::{Address, DeviceId, UserId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{ClientError, Result};
+use crate::ServerInfo;
+
+/// An HTTPS client for one server.
+#[derive(Clone, Debug)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    server_name: String,
+}
+
+impl Api {
+    /// A client trusting the server's pinned certificate.
+    pub fn new(server: &ServerInfo) -> Result<Self> {
+        let tls = crate::tls::client_config(&server.cert_pem)?;
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .https_only(true);
+        // Connect to the configured address whatever the name resolves to.
+        if let Ok(addr) = server.address.parse::<std::net::SocketAddr>() {
+            builder = builder.resolve(&server.server_name, addr);
+        }
+        let http = builder.build().map_err(|e| ClientError::Http(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: server.base_url(),
+            server_name: server.server_name.clone(),
+        })
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<R> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| ClientError::Http(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Http(e.to_string()))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => ClientError::Server {
+                    code: e.code,
+                    message: e.message,
+                    details: None,
+                },
+                Err(_) => ClientError::Http(format!("HTTP {status}")),
+            });
+        }
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(body)
+            .map_err(|e| ClientError::Protocol(format!("unexpected response to {path}: {e}")))
+    }
+
+    /// `POST /v1/enroll`.
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse> {
+        self.call(reqwest::Method::POST, "/v1/enroll", None, Some(req))
+            .await
+    }
+
+    /// Obtains an HTTP session token by signing a fresh challenge.
+    pub async fn login(
+        &self,
+        user_id: &UserId,
+        device_id: DeviceId,
+        identity: &IdentityKeyPair,
+    ) -> Result<String> {
+        let challenge: ChallengeResponse = self
+            .call::<(), _>(reqwest::Method::GET, "/v1/auth/challenge", None, None)
+            .await?;
+        let bytes: [u8; 32] = challenge
+            .challenge
+            .as_slice()
+            .try_into()
+            .map_err(|_| ClientError::Protocol("challenge length".into()))?;
+        if challenge.server_name != self.server_name {
+            return Err(ClientError::Protocol(format!(
+                "server calls itself {:?}, expected {:?}",
+                challenge.server_name, self.server_name
+            )));
+        }
+        let signature = identity.sign(&transcript(
+            Purpose::HttpSession,
+            &self.server_name,
+            user_id,
+            device_id,
+            &bytes,
+        ))?;
+        let req = SessionRequest {
+            user_id: user_id.clone(),
+            device_id,
+            challenge: challenge.challenge,
+            signature: signature.as_bytes().to_vec().into(),
+        };
+        let session: SessionResponse = self
+            .call(reqwest::Method::POST, "/v1/auth/session", None, Some(&req))
+            .await?;
+        Ok(session.token)
+    }
+
+    /// `POST /v1/admin/invites`.
+    pub async fn create_invite(&self, token: &str, req: &CreateInviteRequest) -> Result<InviteResponse> {
+        self.call(reqwest::Method::POST, "/v1/admin/invites", Some(token), Some(req))
+            .await
+    }
+
+    /// `POST /v1/devices/invites`: an invite for a new device of the caller.
+    pub async fn create_device_invite(
+        &self,
+        token: &str,
+        req: &CreateInviteRequest,
+    ) -> Result<InviteResponse> {
+        self.call(
+            reqwest::Method::POST,
+            "/v1/devices/invites",
+            Some(token),
+            Some(req),
+        )
+        .await
+    }
+
+    /// `GET /v1/admin/users`.
+    pub async fn list_users(&self, token: &str) -> Result<Vec<UserSummary>> {
+        self.call::<(), _>(reqwest::Method::GET, "/v1/admin/users", Some(token), None)
+            .await
+    }
+
+    /// `POST /v1/admin/users/{user}/verify`.
+    pub async fn verify_user(&self, token: &str, user: &UserId) -> Result<()> {
+        self.call::<(), ()>(
+            reqwest::Method::POST,
+            &format!("/v1/admin/users/{user}/verify"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/admin/users/{user}/roles`.
+    pub async fn grant_role(&self, token: &str, user: &UserId, role: Role) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/admin/users/{user}/roles"),
+            Some(token),
+            Some(&GrantRoleRequest { role }),
+        )
+        .await
+    }
+
+    /// `POST /v1/admin/users/{user}/devices/{device}/revoke`.
+    pub async fn revoke_device(&self, token: &str, device: &Address) -> Result<()> {
+        let path = format!(
+            "/v1/admin/users/{}/devices/{}/revoke",
+            device.user_id, device.device_id
+        );
+        self.call::<(), ()>(reqwest::Method::POST, &path, Some(token), None)
+            .await
+    }
+
+    /// `GET /v1/directory`.
+    pub async fn directory(
+        &self,
+        token: &str,
+        name: Option<&str>,
+        specialty: Option<&str>,
+    ) -> Result<Vec<DirectoryEntry>> {
+        let mut url = url::Url::parse(&format!("{}/v1/directory", self.base))
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        if let Some(n) = name {
+            url.query_pairs_mut().append_pair("name", n);
+        }
+        if let Some(s) = specialty {
+            url.query_pairs_mut().append_pair("specialty", s);
+        }
+        let path = format!("/v1/directory?{}", url.query().unwrap_or_default());
+        self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
+            .await
+    }
+}

@@ -1,0 +1,58 @@
+//! The client library's error type.
+
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::ErrorDetails;
+
+/// Errors of the client library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Network or file I/O failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// TLS configuration or handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The WebSocket failed.
+    #[error("WebSocket: {0}")]
+    WebSocket(String),
+    /// An HTTP request failed before the server answered.
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// The server refused a request.
+    #[error("server refused ({code}): {message}")]
+    Server {
+        /// The stable code.
+        code: ErrorCode,
+        /// The server's message.
+        message: String,
+        /// Extra detail, for some codes.
+        details: Option<ErrorDetails>,
+    },
+    /// Cryptography failed (a bad bundle signature, a message that does not decrypt…).
+    #[error("crypto: {0}")]
+    Crypto(#[from] curbside_crypto::Error),
+    /// The server sent something that does not follow the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// The local profile could not be read or written.
+    #[error("profile: {0}")]
+    Profile(String),
+}
+
+impl ClientError {
+    /// The server's error code, if the server refused the request.
+    #[must_use]
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = ClientError> = core::result::Result<T, E>;

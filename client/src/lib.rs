@@ -1,0 +1,56 @@
+//! # curbside-client
+//!
+//! The client library: everything a clinician's device does with a Curbside
+//! server, on top of `curbside-crypto` (which does the cryptography) and
+//! `curbside-protocol` (which defines the frames).
+//!
+//! ## Layout
+//! - [`tls`]: rustls trusting only the server's pinned certificate (or a configured CA).
+//! - [`api`]: the HTTPS APIs (enrollment, sessions, admin, directory).
+//! - [`connection`]: the authenticated WebSocket, with request/reply routing.
+//! - [`account`]: the device's keys and ratchet sessions, and their encoding.
+//! - [`client`]: enroll, connect, send to users, receive and acknowledge.
+
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod api;
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod tls;
+
+use serde::{Deserialize, Serialize};
+
+pub use account::Account;
+pub use client::{enroll, Client, Profile, Received};
+pub use error::{ClientError, Result};
+
+/// How to reach a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// `host:port` to connect to.
+    pub address: String,
+    /// The TLS name and the name in the authentication transcript.
+    pub server_name: String,
+    /// The PEM certificate (or CA) trusted for this server.
+    pub cert_pem: String,
+}
+
+impl ServerInfo {
+    fn port(&self) -> &str {
+        self.address.rsplit_once(':').map_or("443", |(_, p)| p)
+    }
+
+    /// `https://server_name:port`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("https://{}:{}", self.server_name, self.port())
+    }
+
+    /// `wss://server_name:port`.
+    #[must_use]
+    pub fn ws_url(&self) -> String {
+        format!("wss://{}:{}", self.server_name, self.port())
+    }
+}

@@ -1,0 +1,291 @@
+//! Test harness: a real server (in-process on port 0, or the real binary),
+//! real TLS, a fresh SQLite file or PostgreSQL database per test, real clients.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::time::Duration;
+
+use curbside_client::api::Api;
+use curbside_client::{enroll, Account, Client, Profile, ServerInfo};
+use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
+use curbside_protocol::ids::{MessageId, UserId};
+use curbside_server::config::Config;
+use curbside_server::store::Backend;
+use sqlx::Connection as _;
+
+/// Valid NPIs (check digit correct) for test clinicians.
+pub const NPIS: &[&str] = &[
+    "1234567893",
+    "1245319599",
+    "1679576722",
+    "1003000126",
+    "1497758544",
+    "1881697878",
+];
+
+/// Where a test's data lives.
+pub struct Db {
+    pub backend: Backend,
+    pub url: String,
+    pg_name: Option<String>,
+    pub dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL URL from `CURBSIDE_TEST_POSTGRES_URL`, or `None` (the test
+/// is skipped, except under CI where that is a failure).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("CURBSIDE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!(
+                    "CI=true but CURBSIDE_TEST_POSTGRES_URL is not set: PostgreSQL tests must run under CI"
+                );
+            }
+            eprintln!(
+                "SKIPPED on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run this test against PostgreSQL"
+            );
+            None
+        }
+    }
+}
+
+impl Db {
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Some(Self {
+                backend,
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("curbside.db").display()),
+                pg_name: None,
+                dir,
+            }),
+            Backend::Postgres => {
+                let base = postgres_url()?;
+                let name = format!(
+                    "curbside_t_{:016x}",
+                    rand_core::RngCore::next_u64(&mut rand_core::OsRng)
+                );
+                let mut admin = sqlx::PgConnection::connect(&base)
+                    .await
+                    .expect("connecting to PostgreSQL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let url = match base.rsplit_once('/') {
+                    Some((prefix, _)) => format!("{prefix}/{name}"),
+                    None => panic!("CURBSIDE_TEST_POSTGRES_URL needs a database path"),
+                };
+                Some(Self {
+                    backend,
+                    url,
+                    pg_name: Some(name),
+                    dir,
+                })
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database (best effort).
+    pub async fn drop_database(&self) {
+        if let (Some(name), Some(base)) = (&self.pg_name, std::env::var("CURBSIDE_TEST_POSTGRES_URL").ok()) {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: self.dir.path().to_path_buf(),
+            database_url: Some(self.url.clone()),
+            ..Config::default()
+        }
+    }
+}
+
+/// Runs `test` once per backend: SQLite always, PostgreSQL when configured.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = common::Db::new(curbside_server::store::Backend::Sqlite)
+                    .await
+                    .unwrap();
+                ($body)(db).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = common::Db::new(curbside_server::store::Backend::Postgres).await else {
+                    return;
+                };
+                let name = db.url.clone();
+                ($body)(db).await;
+                let _ = name;
+            }
+        }
+    };
+}
+
+/// A running server with an enrolled admin.
+pub struct World {
+    pub db: Db,
+    pub server: Option<curbside_server::Server>,
+    pub info: ServerInfo,
+    pub admin: Account,
+    pub admin_token: String,
+}
+
+pub fn server_info(server: &curbside_server::Server) -> ServerInfo {
+    ServerInfo {
+        address: server.addr.to_string(),
+        server_name: "localhost".into(),
+        cert_pem: server.cert_pem.clone(),
+    }
+}
+
+impl World {
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = db.config();
+        tweak(&mut config);
+        let server = curbside_server::start(config).await.unwrap();
+        let info = server_info(&server);
+        let token = server
+            .bootstrap_token
+            .clone()
+            .expect("a fresh server issues a bootstrap token");
+        let admin = enroll(
+            info.clone(),
+            &token,
+            &Profile {
+                display_name: "Site Admin".into(),
+                ..Profile::default()
+            },
+        )
+        .await
+        .unwrap();
+        let address = admin.address.clone().unwrap();
+        let admin_token = Api::new(&info)
+            .unwrap()
+            .login(&address.user_id, address.device_id, admin.identity())
+            .await
+            .unwrap();
+        Self {
+            db,
+            server: Some(server),
+            info,
+            admin,
+            admin_token,
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.info).unwrap()
+    }
+
+    pub fn server(&self) -> &curbside_server::Server {
+        self.server.as_ref().unwrap()
+    }
+
+    pub async fn invite(&self, target: InviteTarget) -> String {
+        let req = CreateInviteRequest {
+            target,
+            expires_in_secs: None,
+        };
+        self.api()
+            .create_invite(&self.admin_token, &req)
+            .await
+            .unwrap()
+            .invite
+    }
+
+    /// Enrolls and verifies a clinician.
+    pub async fn clinician(&self, name: &str, npi: &str, specialty: &str) -> Account {
+        let invite = self
+            .invite(InviteTarget::NewUser {
+                role: Role::Clinician,
+            })
+            .await;
+        let profile = Profile {
+            display_name: name.into(),
+            npi: Some(npi.into()),
+            specialty: Some(specialty.into()),
+        };
+        let account = enroll(self.info.clone(), &invite, &profile).await.unwrap();
+        self.api()
+            .verify_user(&self.admin_token, &account.address.as_ref().unwrap().user_id)
+            .await
+            .unwrap();
+        account
+    }
+
+    /// Enrolls another device of `user`.
+    pub async fn second_device(&self, user: &UserId) -> Account {
+        let invite = self
+            .invite(InviteTarget::NewDevice {
+                user_id: user.clone(),
+            })
+            .await;
+        enroll(self.info.clone(), &invite, &Profile::default())
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        self.db.drop_database().await;
+    }
+}
+
+pub fn mid(s: &str) -> MessageId {
+    MessageId::new(s).unwrap()
+}
+
+pub const WAIT: Duration = Duration::from_secs(5);
+pub const QUIET: Duration = Duration::from_millis(400);
+
+/// Receives exactly `n` messages (acknowledging each), then checks that
+/// nothing more arrives; returns (sender user, text) in arrival order.
+pub async fn texts(client: &mut Client, n: usize) -> Vec<(UserId, String)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let r = client
+            .next_message(WAIT)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("only {} of {n} messages arrived", out.len()));
+        client.ack(&[r.delivery_id]).await.unwrap();
+        out.push((
+            r.sender.user_id,
+            String::from_utf8(r.content.expect("decrypts").to_vec()).unwrap(),
+        ));
+    }
+    assert!(
+        client.next_message(QUIET).await.unwrap().is_none(),
+        "more than {n} messages arrived"
+    );
+    out
+}
+
+pub fn uid(account: &Account) -> UserId {
+    account.address.as_ref().unwrap().user_id.clone()
+}

@@ -1,0 +1,179 @@
+//! End to end over real TLS WebSockets: enrollment, sessions, messages, devices, queues.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cloned_ref_to_slice_refs)]
+
+mod common;
+
+use common::{mid, texts, uid, World, NPIS, WAIT};
+use curbside_client::Client;
+use curbside_protocol::frames::MessageKind;
+
+on_every_backend!(
+    two_clinicians_exchange_messages_and_a_new_device_joins,
+    |db| async move {
+        let world = World::start(db).await;
+        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        let bob = world
+            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+            .await;
+        let (a_id, b_id) = (uid(&alice), uid(&bob));
+        let mut a = Client::connect(alice).await.unwrap();
+        let mut b = Client::connect(bob).await.unwrap();
+
+        assert!(!a
+            .send(
+                &[b_id.clone()],
+                MessageKind::Message,
+                &mid("m1"),
+                b"Curbside: rash on the forearm, 3 days"
+            )
+            .await
+            .unwrap());
+        assert_eq!(
+            texts(&mut b, 1).await,
+            vec![(a_id.clone(), "Curbside: rash on the forearm, 3 days".into())]
+        );
+        b.send(
+            &[a_id.clone()],
+            MessageKind::Message,
+            &mid("m2"),
+            b"Itchy? Send a photo",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            texts(&mut a, 1).await,
+            vec![(b_id.clone(), "Itchy? Send a photo".into())]
+        );
+        // Bob's device acknowledged m1: Alice gets a delivery receipt.
+        let receipts = a.wait_for_receipts(1, WAIT).await.unwrap();
+        assert!(receipts
+            .iter()
+            .any(|(m, r, _)| m.as_str() == "m1" && r.user_id == b_id));
+
+        // Bob adds a second device: Alice's next send is refused as stale, her
+        // client opens a session with the new device and resends.
+        let mut b2 = Client::connect(world.second_device(&b_id).await).await.unwrap();
+        a.send(
+            &[b_id.clone()],
+            MessageKind::Message,
+            &mid("m3"),
+            b"photo to follow",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            texts(&mut b, 1).await,
+            vec![(a_id.clone(), "photo to follow".into())]
+        );
+        assert_eq!(
+            texts(&mut b2, 1).await,
+            vec![(a_id.clone(), "photo to follow".into())]
+        );
+        // The new device's messages reach Alice and Bob's other device too.
+        b2.send(
+            &[a_id.clone()],
+            MessageKind::Message,
+            &mid("m4"),
+            b"from my phone",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            texts(&mut a, 1).await,
+            vec![(b_id.clone(), "from my phone".into())]
+        );
+        assert_eq!(
+            texts(&mut b, 1).await,
+            vec![(b_id.clone(), "from my phone".into())]
+        );
+
+        a.close().await;
+        b.close().await;
+        b2.close().await;
+        world.stop().await;
+    }
+);
+
+on_every_backend!(offline_recipient_receives_its_queue_in_order, |db| async move {
+    let world = World::start(db).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let (a_id, b_id) = (uid(&alice), uid(&bob));
+    let mut a = Client::connect(alice).await.unwrap();
+    let expected: Vec<_> = (0..30).map(|i| (a_id.clone(), format!("update {i}"))).collect();
+    for (i, (_, text)) in expected.iter().enumerate() {
+        a.send(
+            &[b_id.clone()],
+            MessageKind::Message,
+            &mid(&format!("q{i}")),
+            text.as_bytes(),
+        )
+        .await
+        .unwrap();
+    }
+    // Bob was offline for all of it.
+    let mut b = Client::connect(bob).await.unwrap();
+    assert_eq!(texts(&mut b, 30).await, expected);
+    a.close().await;
+    b.close().await;
+    world.stop().await;
+});
+
+on_every_backend!(
+    restart_loses_nothing_and_a_resent_id_is_delivered_once,
+    |db| async move {
+        let mut world = World::start(db).await;
+        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        let bob = world
+            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+            .await;
+        let (a_id, b_id) = (uid(&alice), uid(&bob));
+        let mut a = Client::connect(alice).await.unwrap();
+        a.send(
+            &[b_id.clone()],
+            MessageKind::Referral,
+            &mid("durable"),
+            b"acknowledged before the restart",
+        )
+        .await
+        .unwrap();
+        let alice = a.close().await;
+
+        // Restart on the same data.
+        world.server.take().unwrap().shutdown().await;
+        let server = curbside_server::start(world.db.config()).await.unwrap();
+        assert!(
+            server.bootstrap_token.is_none(),
+            "an admin exists: no new bootstrap token"
+        );
+        world.info = common::server_info(&server);
+        world.server = Some(server);
+        let mut alice = alice;
+        alice.server = world.info.clone();
+        let mut bob = bob;
+        bob.server = world.info.clone();
+
+        let mut a = Client::connect(alice).await.unwrap();
+        // The client resends the same id (it never saw the ack, say): not stored twice.
+        assert!(a
+            .send(
+                &[b_id.clone()],
+                MessageKind::Referral,
+                &mid("durable"),
+                b"acknowledged before the restart"
+            )
+            .await
+            .unwrap());
+        let mut b = Client::connect(bob).await.unwrap();
+        assert_eq!(
+            texts(&mut b, 1).await,
+            vec![(a_id, "acknowledged before the restart".into())]
+        );
+        a.close().await;
+        b.close().await;
+        world.stop().await;
+    }
+);
