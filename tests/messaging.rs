@@ -1,6 +1,11 @@
 //! End to end over real TLS WebSockets: enrollment, sessions, messages, devices, queues.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::cloned_ref_to_slice_refs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs
+)]
 
 mod common;
 

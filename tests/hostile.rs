@@ -1,0 +1,261 @@
+//! Hostile input: every malformed or abusive frame gets its error code, no
+//! frame crashes the connection task or the server, and no queued message is lost.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use curbside_client::Client;
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::Address;
+use curbside_server::store::Backend;
+
+async fn world_with(tweak: impl FnOnce(&mut curbside_server::Config)) -> World {
+    World::start_with(Db::new(Backend::Sqlite).await.unwrap(), tweak).await
+}
+
+/// Alice sends one message to offline Bob; returns the world and both accounts.
+async fn with_queued_message(world: &World) -> (curbside_client::Account, curbside_client::Account) {
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let mut a = Client::connect(alice).await.unwrap();
+    a.send(
+        &[uid(&bob)],
+        MessageKind::Message,
+        &mid("queued"),
+        b"must survive",
+    )
+    .await
+    .unwrap();
+    (a.close().await, bob)
+}
+
+async fn assert_bob_still_gets_it(bob: curbside_client::Account) {
+    let mut b = Client::connect(bob).await.unwrap();
+    let got = texts(&mut b, 1).await;
+    assert_eq!(got[0].1, "must survive");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_but_auth_is_accepted_before_authentication() {
+    let world = world_with(|_| {}).await;
+    let (_, bob) = with_queued_message(&world).await;
+    for (frame, code) in [
+        (r#"{"type":"ping","id":"p1"}"#, "auth_required"),
+        ("{not json", "malformed_json"),
+        (r#"{"type":"teleport"}"#, "unknown_type"),
+        (
+            r#"{"type":"auth","version":1,"user_id":"u","device_id":1,"signature":"%%%"}"#,
+            "bad_base64",
+        ),
+        (
+            r#"{"type":"auth","version":1,"user_id":"nobody","device_id":1,"signature":"AAAA"}"#,
+            "auth_failed",
+        ),
+    ] {
+        let mut ws = raw_ws(&world.info).await;
+        let hello = next_json(&mut ws, WAIT).await.unwrap();
+        assert_eq!(hello["type"], "hello");
+        send_text(&mut ws, frame).await;
+        expect_error(&mut ws, code).await;
+        expect_closed(&mut ws).await;
+    }
+    assert_bob_still_gets_it(bob).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_deadline_is_enforced() {
+    let world = world_with(|c| c.limits.auth_deadline_secs = 1).await;
+    let mut ws = raw_ws(&world.info).await;
+    let hello = next_json(&mut ws, WAIT).await.unwrap();
+    assert_eq!(hello["auth_deadline_ms"], 1000);
+    expect_error(&mut ws, "auth_timeout").await;
+    expect_closed(&mut ws).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_authentication_is_refused() {
+    let world = world_with(|_| {}).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let (mut ws, auth) = raw_authenticated(&world.info, &alice).await;
+    // The same auth frame again on the same connection.
+    send_text(&mut ws, auth.clone()).await;
+    expect_error(&mut ws, "challenge_replayed").await;
+    expect_closed(&mut ws).await;
+    // A captured auth frame replayed on a new connection (new challenge) fails.
+    let mut ws = raw_ws(&world.info).await;
+    next_json(&mut ws, WAIT).await.unwrap();
+    send_text(&mut ws, auth).await;
+    expect_error(&mut ws, "auth_failed").await;
+    expect_closed(&mut ws).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_after_authentication_get_codes_and_the_connection_survives() {
+    let world = world_with(|_| {}).await;
+    let (alice, bob) = with_queued_message(&world).await;
+    let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
+    let b = uid(&bob);
+    let cases = [
+        ("{\"type\":\"send\",".to_owned(), "malformed_json"),
+        (r#"{"type":"warp","id":"x1"}"#.to_owned(), "unknown_type"),
+        (r#"{"type":"send","id":"x2"}"#.to_owned(), "invalid_frame"),
+        (
+            format!(
+                r#"{{"type":"send","id":"x3","message_id":"m","kind":"message","recipients":[{{"user_id":"{b}","device_id":1,"ciphertext":"not*base64"}}]}}"#
+            ),
+            "bad_base64",
+        ),
+        (
+            r#"{"type":"fetch_bundles","id":"x4","user_id":"u000000000000000000000000"}"#.to_owned(),
+            "not_found",
+        ),
+    ];
+    for (frame, code) in cases {
+        send_text(&mut ws, frame).await;
+        let err = expect_error(&mut ws, code).await;
+        if code == "bad_base64" {
+            assert_eq!(err["id"], "x3", "the request id is echoed");
+        }
+    }
+    {
+        use futures_util::SinkExt;
+        ws.send(WsMessage::binary(vec![1, 2, 3])).await.unwrap();
+    }
+    expect_error(&mut ws, "invalid_frame").await;
+    send_text(&mut ws, r#"{"type":"ping","id":"alive"}"#).await;
+    assert_eq!(
+        next_json(&mut ws, WAIT).await.unwrap(),
+        serde_json::json!({"type":"pong","id":"alive"})
+    );
+    assert_bob_still_gets_it(bob).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frame_closes_only_that_connection() {
+    let world = world_with(|c| c.limits.max_frame_bytes = 16 * 1024).await;
+    let (alice, bob) = with_queued_message(&world).await;
+    let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
+    send_text(
+        &mut ws,
+        format!(r#"{{"type":"ping","id":"{}"}}"#, "x".repeat(64 * 1024)),
+    )
+    .await;
+    expect_error(&mut ws, "frame_too_large").await;
+    expect_closed(&mut ws).await;
+    // The server and the queue are fine.
+    assert_bob_still_gets_it(bob).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_recipients_is_refused() {
+    let world = world_with(|c| c.limits.max_recipients = 2).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
+    let a = uid(&alice);
+    let recipients: Vec<_> = (1..=3)
+        .map(|d| serde_json::json!({"user_id": a, "device_id": d, "ciphertext": "AAAA"}))
+        .collect();
+    let frame = serde_json::json!({"type":"send","id":"s1","message_id":"m1","kind":"message","recipients":recipients});
+    send_text(&mut ws, frame.to_string()).await;
+    expect_error(&mut ws, "too_many_recipients").await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_with_retry_after_and_keeps_the_connection() {
+    let world = world_with(|c| {
+        c.limits.rate_per_sec = 2;
+        c.limits.rate_burst = 3;
+    })
+    .await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
+    for i in 0..10 {
+        send_text(&mut ws, format!(r#"{{"type":"ping","id":"p{i}"}}"#)).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while let Some(frame) = next_json(&mut ws, Duration::from_millis(500)).await {
+        match (frame["type"].as_str(), frame["code"].as_str()) {
+            (Some("pong"), _) => pongs += 1,
+            (Some("error"), Some("rate_limited")) => {
+                assert!(frame["details"]["retry_after_ms"].as_u64().unwrap() > 0);
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(pongs + limited, 10);
+    assert!(
+        (3..10).contains(&pongs) && limited > 0,
+        "pongs {pongs}, limited {limited}"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    send_text(&mut ws, r#"{"type":"ping","id":"later"}"#).await;
+    assert_eq!(next_json(&mut ws, WAIT).await.unwrap()["type"], "pong");
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_never_acknowledges_gets_a_bounded_window_and_loses_nothing() {
+    let world = world_with(|c| c.limits.max_unacked_deliveries = 8).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let b = uid(&bob);
+    let mut a = Client::connect(alice).await.unwrap();
+    for i in 0..40 {
+        a.send(
+            &[b.clone()],
+            MessageKind::Message,
+            &mid(&format!("w{i}")),
+            format!("n{i}").as_bytes(),
+        )
+        .await
+        .unwrap();
+    }
+    // Bob's raw connection reads but never acknowledges: exactly the window arrives.
+    let (mut ws, _) = raw_authenticated(&world.info, &bob).await;
+    let mut delivered = 0;
+    while let Some(frame) = next_json(&mut ws, Duration::from_millis(700)).await {
+        if frame["type"] == "deliver" {
+            delivered += 1;
+        }
+    }
+    assert_eq!(delivered, 8, "the server must stop at the unacknowledged window");
+    let device = Address {
+        user_id: b.clone(),
+        device_id: bob.address.as_ref().unwrap().device_id,
+    };
+    assert_eq!(
+        world.server().state().store.queue_depth(&device).await.unwrap(),
+        40
+    );
+    drop(ws);
+    // A well-behaved client then receives all 40, in order.
+    let mut client = Client::connect(bob).await.unwrap();
+    let got = texts(&mut client, 40).await;
+    assert_eq!(
+        got.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
+        (0..40).map(|i| format!("n{i}")).collect::<Vec<_>>()
+    );
+    a.close().await;
+    world.stop().await;
+}
