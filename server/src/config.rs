@@ -102,6 +102,16 @@ impl Default for Limits {
     }
 }
 
+/// The top-level settings that `CURBSIDE_*` variables may set.
+const SETTINGS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "server_name",
+    "tls_cert",
+    "tls_key",
+];
+
 impl Config {
     /// Defaults, then `file` (if given and present), then `CURBSIDE_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
@@ -109,14 +119,15 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
-            .merge(Env::prefixed("CURBSIDE_").split("__").ignore(&[
-                "config",
-                "passphrase",
-                "test_postgres_url",
-            ]))
-            .extract()
-            .map_err(Box::new)
+        // Other tools share the CURBSIDE_ prefix (CURBSIDE_LOG, CURBSIDE_CONFIG,
+        // client settings…): read only the variables that name a server setting.
+        let env = Env::prefixed("CURBSIDE_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                SETTINGS.contains(&key.as_str()) || key.starts_with("limits__")
+            })
+            .split("__");
+        figment.merge(env).extract().map_err(Box::new)
     }
 
     /// The database URL in effect.
@@ -128,5 +139,39 @@ impl Config {
                 self.data_dir.join("curbside.db").display()
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults_and_other_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "curbside.toml",
+                "server_name = \"clinic.example\"\n[limits]\nmax_recipients = 7\n",
+            )?;
+            jail.set_env("CURBSIDE_LIMITS__MAX_RECIPIENTS", "9");
+            jail.set_env("CURBSIDE_LISTEN", "127.0.0.1:9999");
+            jail.set_env("CURBSIDE_LOG", "debug");
+            jail.set_env("CURBSIDE_TEST_POSTGRES_URL", "postgres://x/y");
+            let config = Config::load(Some(Path::new("curbside.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.server_name, "clinic.example");
+            assert_eq!(config.limits.max_recipients, 9);
+            assert_eq!(config.listen.port(), 9999);
+            assert_eq!(config.limits.rate_burst, Limits::default().rate_burst);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "listn = \"127.0.0.1:1\"\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            Ok(())
+        });
     }
 }

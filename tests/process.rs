@@ -1,0 +1,240 @@
+//! The real `curbside` binary: SIGKILL after an acknowledged send loses
+//! nothing, and a marker sent inside messages appears nowhere in the
+//! database (SQLite file and WAL, or every PostgreSQL table) or in the logs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use curbside_client::api::Api;
+use curbside_client::{enroll, Client, Profile, ServerInfo};
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
+use curbside_server::store::Backend;
+use sqlx::{Connection as _, Row as _};
+
+const MARKER: &str = "ZZ-MARKER-PATIENT-7f3a9c";
+
+struct Process {
+    child: Child,
+    addr: String,
+    token: Option<String>,
+}
+
+fn spawn(db: &Db, log: &Path) -> Process {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_curbside"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .arg("--data-dir")
+        .arg(db.dir.path())
+        .env("CURBSIDE_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut addr, mut token) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Curbside is listening on https://") {
+            addr = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(t) = line.trim().strip_prefix("cbs_boot_") {
+            token = Some(format!("cbs_boot_{t}"));
+        }
+        if line.starts_with("Press Ctrl+C") {
+            break;
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Process {
+        child,
+        addr: addr.expect("the server printed its address"),
+        token,
+    }
+}
+
+fn info(db: &Db, p: &Process) -> ServerInfo {
+    ServerInfo {
+        address: p.addr.clone(),
+        server_name: "localhost".into(),
+        cert_pem: std::fs::read_to_string(db.dir.path().join("tls/cert.pem")).unwrap(),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn assert_marker_absent(db: &Db, log: &Path) {
+    assert!(
+        !contains(&std::fs::read(log).unwrap(), MARKER.as_bytes()),
+        "marker found in the server log"
+    );
+    match db.backend {
+        Backend::Sqlite => {
+            let mut files = 0;
+            for entry in std::fs::read_dir(db.dir.path()).unwrap() {
+                let path = entry.unwrap().path();
+                if path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("curbside.db")
+                {
+                    files += 1;
+                    assert!(
+                        !contains(&std::fs::read(&path).unwrap(), MARKER.as_bytes()),
+                        "marker found in {}",
+                        path.display()
+                    );
+                }
+            }
+            assert!(files >= 1);
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let tables: Vec<String> =
+                sqlx::query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get::<String, _>(0))
+                    .collect();
+            assert!(tables.iter().any(|t| t == "queue"));
+            for table in tables {
+                // Every row of every table as text (bytea as hex, so also search the hex form).
+                let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) FROM {table} t"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                let hex: String = MARKER.bytes().map(|b| format!("{b:02x}")).collect();
+                for row in rows {
+                    let text: String = row.get(0);
+                    assert!(
+                        !text.contains(MARKER) && !text.contains(&hex),
+                        "marker found in table {table}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn kill_restart_and_scan(db: Db) {
+    let log = db.dir.path().join("server.log");
+    let mut first = spawn(&db, &log);
+    let server = info(&db, &first);
+    let admin = enroll(
+        server.clone(),
+        first.token.as_deref().unwrap(),
+        &Profile {
+            display_name: "Admin".into(),
+            ..Profile::default()
+        },
+    )
+    .await
+    .unwrap();
+    let admin_address = admin.address.clone().unwrap();
+    let api = Api::new(&server).unwrap();
+    let token = api
+        .login(&admin_address.user_id, admin_address.device_id, admin.identity())
+        .await
+        .unwrap();
+    let mut accounts = Vec::new();
+    for (name, npi) in [("Dr. Alice Adeyemi", NPIS[0]), ("Dr. Bob Brennan", NPIS[1])] {
+        let req = CreateInviteRequest {
+            target: InviteTarget::NewUser {
+                role: Role::Clinician,
+            },
+            expires_in_secs: None,
+        };
+        let invite = api.create_invite(&token, &req).await.unwrap().invite;
+        let profile = Profile {
+            display_name: name.into(),
+            npi: Some(npi.into()),
+            specialty: Some("Dermatology".into()),
+        };
+        accounts.push(enroll(server.clone(), &invite, &profile).await.unwrap());
+    }
+    let (alice, mut bob) = (accounts.remove(0), accounts.remove(0));
+    let (a_id, b_id) = (uid(&alice), uid(&bob));
+    let mut a = Client::connect(alice).await.unwrap();
+    let text = format!("Patient {MARKER}, 54 y, pruritic rash");
+    a.send(
+        &[b_id.clone()],
+        MessageKind::Message,
+        &mid("acked-then-killed"),
+        text.as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Acknowledged: now SIGKILL (no graceful shutdown).
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let mut alice = a.close().await;
+
+    let mut second = spawn(&db, &log);
+    assert!(second.token.is_none());
+    let server = info(&db, &second);
+    alice.server = server.clone();
+    bob.server = server.clone();
+    let mut a = Client::connect(alice).await.unwrap();
+    // The sender did not see the ack (say) and resends the same id: one delivery only.
+    assert!(a
+        .send(
+            &[b_id.clone()],
+            MessageKind::Message,
+            &mid("acked-then-killed"),
+            text.as_bytes()
+        )
+        .await
+        .unwrap());
+    let mut b = Client::connect(bob).await.unwrap();
+    assert_eq!(texts(&mut b, 1).await, vec![(a_id, text.clone())]);
+    b.send(
+        &[uid(&a.account)],
+        MessageKind::Message,
+        &mid("reply"),
+        format!("re {MARKER}").as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(texts(&mut a, 1).await.len(), 1);
+    a.close().await;
+    b.close().await;
+    // Graceful stop (SIGTERM), then scan.
+    let pid = second.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || second.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_marker_absent(&db, &log).await;
+    db.drop_database().await;
+}
+
+on_every_backend!(
+    sigkill_after_ack_loses_nothing_and_no_marker_is_stored,
+    |db| async move {
+        kill_restart_and_scan(db).await;
+    }
+);
