@@ -2,8 +2,13 @@
 //!
 //! - `curbside serve`: run the server (embedded default: SQLite in
 //!   `./curbside-data/`, a self-signed certificate for localhost, 127.0.0.1:8443).
+//! - `curbside enroll | whoami | send | inbox | directory`: a clinician's device.
+//! - `curbside admin invite | verify | users | grant | revoke`: administrators.
 
 #![forbid(unsafe_code)]
+
+mod commands;
+mod profile;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +32,19 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Enroll this device with an invite (or, for the first admin, the bootstrap token).
+    Enroll(commands::EnrollArgs),
+    /// Show this profile's user and device.
+    Whoami(commands::ProfileArg),
+    /// Send an end-to-end-encrypted message.
+    Send(commands::SendArgs),
+    /// Receive, decrypt and show new messages.
+    Inbox(commands::InboxArgs),
+    /// Search verified clinicians by name or specialty.
+    Directory(commands::DirectoryArgs),
+    /// Administration (admin role).
+    #[command(subcommand)]
+    Admin(commands::AdminCommand),
 }
 
 #[derive(clap::Args)]
@@ -163,5 +181,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Enroll(args) => commands::enroll(args).await,
+        Command::Whoami(args) => commands::whoami(&args),
+        Command::Send(args) => commands::send(args).await,
+        Command::Inbox(args) => commands::inbox(args).await,
+        Command::Directory(args) => commands::directory(args).await,
+        Command::Admin(cmd) => commands::admin(cmd).await,
     }
 }

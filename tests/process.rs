@@ -11,72 +11,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use curbside_client::api::Api;
-use curbside_client::{enroll, Client, Profile, ServerInfo};
+use curbside_client::{enroll, Client, Profile};
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
 use curbside_server::store::Backend;
 use sqlx::{Connection as _, Row as _};
 
 const MARKER: &str = "ZZ-MARKER-PATIENT-7f3a9c";
-
-struct Process {
-    child: Child,
-    addr: String,
-    token: Option<String>,
-}
-
-fn spawn(db: &Db, log: &Path) -> Process {
-    let stderr = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_curbside"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
-        .arg("--data-dir")
-        .arg(db.dir.path())
-        .env("CURBSIDE_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut addr, mut token) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("Curbside is listening on https://") {
-            addr = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(t) = line.trim().strip_prefix("cbs_boot_") {
-            token = Some(format!("cbs_boot_{t}"));
-        }
-        if line.starts_with("Press Ctrl+C") {
-            break;
-        }
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Process {
-        child,
-        addr: addr.expect("the server printed its address"),
-        token,
-    }
-}
-
-fn info(db: &Db, p: &Process) -> ServerInfo {
-    ServerInfo {
-        address: p.addr.clone(),
-        server_name: "localhost".into(),
-        cert_pem: std::fs::read_to_string(db.dir.path().join("tls/cert.pem")).unwrap(),
-    }
-}
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -141,7 +88,7 @@ async fn assert_marker_absent(db: &Db, log: &Path) {
 async fn kill_restart_and_scan(db: Db) {
     let log = db.dir.path().join("server.log");
     let mut first = spawn(&db, &log);
-    let server = info(&db, &first);
+    let server = process_info(&db, &first);
     let admin = enroll(
         server.clone(),
         first.token.as_deref().unwrap(),
@@ -193,7 +140,7 @@ async fn kill_restart_and_scan(db: Db) {
 
     let mut second = spawn(&db, &log);
     assert!(second.token.is_none());
-    let server = info(&db, &second);
+    let server = process_info(&db, &second);
     alice.server = server.clone();
     bob.server = server.clone();
     let mut a = Client::connect(alice).await.unwrap();

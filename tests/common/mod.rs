@@ -383,3 +383,60 @@ pub async fn expect_closed(ws: &mut RawWs) {
         "the connection should have been closed"
     );
 }
+
+// ---- the real binary -------------------------------------------------------------
+
+use std::io::BufRead as _;
+use std::path::Path;
+
+pub struct Process {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub token: Option<String>,
+}
+
+pub fn spawn(db: &Db, log: &Path) -> Process {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .arg("--data-dir")
+        .arg(db.dir.path())
+        .env("CURBSIDE_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(stderr))
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut addr, mut token) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Curbside is listening on https://") {
+            addr = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(t) = line.trim().strip_prefix("cbs_boot_") {
+            token = Some(format!("cbs_boot_{t}"));
+        }
+        if line.starts_with("Press Ctrl+C") {
+            break;
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Process {
+        child,
+        addr: addr.expect("the server printed its address"),
+        token,
+    }
+}
+
+pub fn process_info(db: &Db, p: &Process) -> ServerInfo {
+    ServerInfo {
+        address: p.addr.clone(),
+        server_name: "localhost".into(),
+        cert_pem: std::fs::read_to_string(db.dir.path().join("tls/cert.pem")).unwrap(),
+    }
+}

@@ -1,0 +1,371 @@
+//! The clinician and admin commands. Output is stable text, with `--json`
+//! where a script would want it; failures exit non-zero with the reason.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use curbside_client::api::Api;
+use curbside_client::{Client, ServerInfo};
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
+use curbside_protocol::ids::{Address, DeviceId, MessageId, UserId};
+use rand_core::RngCore as _;
+
+use crate::profile::Profile;
+
+/// Where the local profile lives.
+#[derive(Args, Clone)]
+pub(crate) struct ProfileArg {
+    /// Profile directory (keys, sessions; sealed with your passphrase).
+    #[arg(long, env = "CURBSIDE_PROFILE", default_value = "curbside-profile")]
+    pub(crate) profile: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct EnrollArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Server address (host:port).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    server: String,
+    /// The server's TLS name (also signed when authenticating).
+    #[arg(long, default_value = "localhost")]
+    server_name: String,
+    /// The server certificate (or CA) to trust, PEM.
+    #[arg(long, default_value = "curbside-data/tls/cert.pem")]
+    cert: PathBuf,
+    /// The invite (or the admin bootstrap token).
+    #[arg(long)]
+    invite: String,
+    /// Your name as colleagues will see it (new users).
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Your National Provider Identifier (clinicians).
+    #[arg(long)]
+    npi: Option<String>,
+    /// Your specialty (clinicians).
+    #[arg(long)]
+    specialty: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Recipient user id (repeat for several).
+    #[arg(long, required = true)]
+    to: Vec<UserId>,
+    /// Message id (default: random); resending with the same id never duplicates.
+    #[arg(long)]
+    id: Option<MessageId>,
+    /// The text.
+    text: String,
+}
+
+#[derive(Args)]
+pub(crate) struct InboxArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Seconds to wait for more messages.
+    #[arg(long, default_value_t = 2)]
+    wait: u64,
+    /// One JSON object per message.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct DirectoryArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Part of the name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Exact specialty.
+    #[arg(long)]
+    specialty: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Issue a one-time invite for a new user.
+    Invite {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// Role of the new user: clinician, compliance_officer or admin.
+        #[arg(long, default_value = "clinician", value_parser = parse_role)]
+        role: Role,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 72)]
+        expires_in_hours: u64,
+    },
+    /// Mark a user's professional details as verified.
+    Verify {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The user.
+        user: UserId,
+    },
+    /// List users, roles and devices.
+    Users {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant a role.
+    Grant {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The user.
+        user: UserId,
+        /// clinician, compliance_officer or admin.
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
+    /// Revoke a device: it can no longer connect and its queue is dropped.
+    Revoke {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The user.
+        user: UserId,
+        /// The device.
+        device: u32,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: clinician, compliance_officer or admin"))
+}
+
+fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(b"\n")?;
+    Ok(())
+}
+
+fn random_message_id() -> anyhow::Result<MessageId> {
+    let mut bytes = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    Ok(MessageId::new(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    )?)
+}
+
+pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
+    let cert_pem = std::fs::read_to_string(&args.cert)
+        .with_context(|| format!("reading the certificate {}", args.cert.display()))?;
+    let server = ServerInfo {
+        address: args.server,
+        server_name: args.server_name,
+        cert_pem,
+    };
+    let details = curbside_client::Profile {
+        display_name: args.name,
+        npi: args.npi,
+        specialty: args.specialty,
+    };
+    if args.profile.profile.join("profile.sealed").exists() {
+        bail!(
+            "{} already holds a profile; choose another --profile",
+            args.profile.profile.display()
+        );
+    }
+    let account = curbside_client::enroll(server, &args.invite, &details).await?;
+    let address = account.address()?.clone();
+    Profile::create(&args.profile.profile, &account)?;
+    out(&format!(
+        "Enrolled: user {} device {}",
+        address.user_id, address.device_id
+    ))
+}
+
+pub(crate) fn whoami(args: &ProfileArg) -> anyhow::Result<()> {
+    let (_, account) = Profile::open(&args.profile)?;
+    let a = account.address()?;
+    out(&format!(
+        "user {} device {} on {} ({})",
+        a.user_id, a.device_id, account.server.server_name, account.server.address
+    ))
+}
+
+pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let id = match args.id {
+        Some(id) => id,
+        None => random_message_id()?,
+    };
+    let mut client = Client::connect(account).await?;
+    let result = client
+        .send(&args.to, MessageKind::Message, &id, args.text.as_bytes())
+        .await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    let duplicate = result?;
+    out(&format!(
+        "{} {id}",
+        if duplicate {
+            "Already accepted:"
+        } else {
+            "Accepted:"
+        }
+    ))
+}
+
+pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut client = Client::connect(account).await?;
+    let mut lines = Vec::new();
+    let mut pending = Vec::new();
+    let outcome: anyhow::Result<()> = async {
+        while let Some(r) = client.next_message(Duration::from_secs(args.wait)).await? {
+            pending.push(r.delivery_id);
+            let text = match &r.content {
+                Ok(p) => String::from_utf8_lossy(p).into_owned(),
+                Err(e) => format!("[could not decrypt: {e}]"),
+            };
+            lines.push(if args.json {
+                serde_json::json!({
+                    "message_id": r.message_id, "from": r.sender.user_id, "device": r.sender.device_id,
+                    "kind": r.kind, "sent_at": r.sent_at, "text": text, "decrypted": r.content.is_ok(),
+                })
+                .to_string()
+            } else {
+                format!(
+                    "[{}] from {} (device {}): {text}",
+                    r.message_id, r.sender.user_id, r.sender.device_id
+                )
+            });
+        }
+        Ok(())
+    }
+    .await;
+    // Persist the ratchet state first, then acknowledge: a crash in between
+    // means a re-delivery (suppressed as a duplicate), never a lost message.
+    profile.save(&client.account)?;
+    if !pending.is_empty() {
+        client.ack(&pending).await?;
+    }
+    client.close().await;
+    outcome?;
+    if lines.is_empty() && !args.json {
+        return out("No new messages.");
+    }
+    out(&lines.join("\n"))
+}
+
+async fn session(dir: &ProfileArg) -> anyhow::Result<(Api, String)> {
+    let (_, account) = Profile::open(&dir.profile)?;
+    let api = Api::new(&account.server)?;
+    let a = account.address()?;
+    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    Ok((api, token))
+}
+
+pub(crate) async fn directory(args: DirectoryArgs) -> anyhow::Result<()> {
+    let (api, token) = session(&args.profile).await?;
+    let entries = api
+        .directory(&token, args.name.as_deref(), args.specialty.as_deref())
+        .await?;
+    if args.json {
+        return out(&serde_json::to_string_pretty(&entries)?);
+    }
+    if entries.is_empty() {
+        return out("No verified clinician matches.");
+    }
+    let rows: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{}  {}  {}  NPI {}",
+                e.user_id, e.display_name, e.specialty, e.npi
+            )
+        })
+        .collect();
+    out(&rows.join("\n"))
+}
+
+pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::Invite {
+            profile,
+            role,
+            expires_in_hours,
+        } => {
+            let (api, token) = session(&profile).await?;
+            let req = CreateInviteRequest {
+                target: InviteTarget::NewUser { role },
+                expires_in_secs: Some(expires_in_hours.saturating_mul(3600)),
+            };
+            let invite = api.create_invite(&token, &req).await?;
+            out(&invite.invite)
+        }
+        AdminCommand::Verify { profile, user } => {
+            let (api, token) = session(&profile).await?;
+            api.verify_user(&token, &user).await?;
+            out(&format!("Verified {user}"))
+        }
+        AdminCommand::Users { profile, json } => {
+            let (api, token) = session(&profile).await?;
+            let users = api.list_users(&token).await?;
+            if json {
+                return out(&serde_json::to_string_pretty(&users)?);
+            }
+            let rows: Vec<String> = users
+                .iter()
+                .map(|u| {
+                    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                    let devices: Vec<String> = u
+                        .devices
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{}{}",
+                                d.device_id,
+                                if d.revoked_at.is_some() { " (revoked)" } else { "" }
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "{}  {}  [{}]  {}  devices: {}",
+                        u.user_id,
+                        u.display_name,
+                        roles.join(","),
+                        if u.verified { "verified" } else { "unverified" },
+                        devices.join(", ")
+                    )
+                })
+                .collect();
+            out(&rows.join("\n"))
+        }
+        AdminCommand::Grant { profile, user, role } => {
+            let (api, token) = session(&profile).await?;
+            api.grant_role(&token, &user, role).await?;
+            out(&format!("Granted {} to {user}", role.as_str()))
+        }
+        AdminCommand::Revoke {
+            profile,
+            user,
+            device,
+        } => {
+            let (api, token) = session(&profile).await?;
+            api.revoke_device(
+                &token,
+                &Address {
+                    user_id: user.clone(),
+                    device_id: DeviceId(device),
+                },
+            )
+            .await?;
+            out(&format!("Revoked device {device} of {user}"))
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The clinician's local profile: the device account, sealed at rest with a
+//! key derived from the passphrase (Argon2id, then XChaCha20-Poly1305; see
+//! SECURITY.md). Written atomically (temporary file, then rename), so a
+//! crash never leaves a half-written profile, and never overwritten when it
+//! cannot be opened.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use curbside_client::Account;
+use curbside_crypto::local_store::{KdfParams, StoreKey};
+use rand_core::OsRng;
+
+const CONTEXT: &[u8] = b"curbside profile v1";
+const FILE: &str = "profile.sealed";
+
+/// An opened profile: where it lives and the key that seals it. The account
+/// itself is handed out separately, so it can move into a `Client`.
+pub(crate) struct Profile {
+    dir: PathBuf,
+    key: StoreKey,
+}
+
+/// The passphrase from `CURBSIDE_PASSPHRASE`, or asked for on the terminal.
+fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    if let Ok(p) = std::env::var("CURBSIDE_PASSPHRASE") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    let first =
+        zeroize::Zeroizing::new(rpassword::prompt_password(prompt).context("reading the passphrase")?);
+    if confirm {
+        let again = zeroize::Zeroizing::new(
+            rpassword::prompt_password("Repeat the passphrase: ").context("reading the passphrase")?,
+        );
+        if *first != *again {
+            bail!("the passphrases differ");
+        }
+    }
+    if first.len() < 8 {
+        bail!("use a passphrase of at least 8 characters");
+    }
+    Ok(first)
+}
+
+impl Profile {
+    /// Creates a new profile directory for a freshly enrolled account.
+    pub(crate) fn create(dir: &Path, account: &Account) -> anyhow::Result<Self> {
+        if dir.join(FILE).exists() {
+            bail!(
+                "{} already holds a profile; choose another --profile",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let pass = passphrase("Choose a passphrase for this device's profile: ", true)?;
+        let key = StoreKey::create(pass.as_bytes(), KdfParams::RECOMMENDED, &mut OsRng)?;
+        let profile = Self {
+            dir: dir.to_path_buf(),
+            key,
+        };
+        profile.save(account)?;
+        Ok(profile)
+    }
+
+    /// Opens an existing profile (asks for the passphrase once).
+    pub(crate) fn open(dir: &Path) -> anyhow::Result<(Self, Account)> {
+        let path = dir.join(FILE);
+        let sealed = std::fs::read(&path)
+            .with_context(|| format!("no profile at {} (run `curbside enroll` first)", path.display()))?;
+        let pass = passphrase("Passphrase: ", false)?;
+        let key = StoreKey::derive_for(pass.as_bytes(), &sealed).context("the profile file is corrupt")?;
+        let plain = key
+            .open(CONTEXT, &sealed)
+            .context("wrong passphrase, or the profile file is corrupt")?;
+        let account = Account::from_bytes(&plain).context("the profile contents are corrupt")?;
+        Ok((
+            Self {
+                dir: dir.to_path_buf(),
+                key,
+            },
+            account,
+        ))
+    }
+
+    /// Seals and writes the profile atomically.
+    pub(crate) fn save(&self, account: &Account) -> anyhow::Result<()> {
+        let plain = account.to_bytes()?;
+        let sealed = self.key.seal(CONTEXT, &plain, &mut OsRng)?;
+        let tmp = self.dir.join(format!("{FILE}.tmp"));
+        std::fs::write(&tmp, sealed).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, self.dir.join(FILE)).context("replacing the profile")?;
+        Ok(())
+    }
+}
