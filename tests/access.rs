@@ -369,3 +369,38 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_are_served() {
+    let world = World::start(Db::new(curbside_server::store::Backend::Sqlite).await.unwrap()).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let mut a = Client::connect(alice).await.unwrap();
+    a.send(&[uid(&bob)], MessageKind::Message, &mid("counted"), b"x")
+        .await
+        .unwrap();
+    let tls = curbside_client::tls::client_config(&world.info.cert_pem).unwrap();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .resolve("localhost", world.server().addr)
+        .build()
+        .unwrap();
+    let get = |path: &str| http.get(format!("{}{path}", world.info.base_url())).send();
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    assert_eq!(get("/v1/admin/users").await.unwrap().status(), 401);
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    for name in [
+        "curbside_connections",
+        "curbside_messages_accepted_total",
+        "curbside_queue_depth 1",
+        "curbside_send_latency_seconds_count",
+        "curbside_errors_total{code=\"token_expired\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics:\n{metrics}");
+    }
+    a.close().await;
+    world.stop().await;
+}

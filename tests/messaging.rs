@@ -182,3 +182,33 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+on_every_backend!(undelivered_ciphertext_expires, |db| async move {
+    let world = World::start_with(db, |c| c.limits.queue_ttl_secs = 1).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let b_id = uid(&bob);
+    let bob_device = bob.address.clone().unwrap();
+    let mut a = Client::connect(alice).await.unwrap();
+    a.send(
+        &[b_id.clone()],
+        MessageKind::Message,
+        &mid("stale"),
+        b"never read",
+    )
+    .await
+    .unwrap();
+    let store = &world.server().state().store;
+    assert_eq!(store.queue_depth(&bob_device).await.unwrap(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Expired rows are never pushed, and the sweep deletes them.
+    let mut b = Client::connect(bob).await.unwrap();
+    assert!(b.next_message(common::QUIET).await.unwrap().is_none());
+    assert_eq!(store.expire(curbside_server::store::now_ms()).await.unwrap(), 1);
+    assert_eq!(store.queue_depth(&bob_device).await.unwrap(), 0);
+    a.close().await;
+    b.close().await;
+    world.stop().await;
+});

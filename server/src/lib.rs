@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 mod http;
 pub mod hub;
+pub mod metrics;
 pub mod store;
 pub mod tls;
 mod ws;
@@ -58,7 +59,10 @@ pub struct AppState {
 
 /// The whole application: HTTP routes and the WebSocket at `/v1/ws`.
 pub fn app(state: AppState) -> Router {
-    http::router().route("/v1/ws", get(websocket)).with_state(state)
+    http::router()
+        .merge(metrics::router())
+        .route("/v1/ws", get(websocket))
+        .with_state(state)
 }
 
 async fn websocket(

@@ -815,6 +815,14 @@ impl Store {
         Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
     }
 
+    /// Number of deliveries queued for all devices.
+    pub async fn total_queue_depth(&self) -> Result<u64, ServerError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM queue")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
     /// Deletes expired ciphertext, challenges and sessions. Returns how many deliveries expired.
     pub async fn expire(&self, now: i64) -> Result<u64, ServerError> {
         let expired = sqlx::query("DELETE FROM queue WHERE expires_at <= $1")

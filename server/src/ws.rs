@@ -111,6 +111,7 @@ impl Connection {
         message: String,
         details: Option<ErrorDetails>,
     ) -> Result<(), End> {
+        crate::metrics::count_error(code);
         self.send(&ServerFrame::Error {
             id,
             code,
@@ -190,7 +191,9 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
     };
     tracing::info!(%peer, user = %device.user_id, device = %device.device_id, "device connected");
     let (hub_id, events) = state.hub.register(&device);
+    crate::metrics::with(|m| m.connections.inc());
     let end = authenticated(&mut conn, &mut stream, &device, events).await;
+    crate::metrics::with(|m| m.connections.dec());
     state.hub.unregister(&device, hub_id);
     tracing::info!(user = %device.user_id, device = %device.device_id, "device disconnected");
     conn.close(end).await;
@@ -433,7 +436,12 @@ async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &st
             message_id,
             kind,
             recipients,
-        } => send(conn, session, id, message_id, kind, recipients).await,
+        } => {
+            let started = Instant::now();
+            let result = send(conn, session, id, message_id, kind, recipients).await;
+            crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
+            result
+        }
     };
     match result {
         Ok(reply) => conn.send(&reply).await,
@@ -470,6 +478,7 @@ async fn acknowledge(
             .await;
     }
     let acked = conn.state.store.acknowledge(session.device, ids).await?;
+    crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
     for id in ids {
         session.in_flight.remove(id);
     }
@@ -636,6 +645,7 @@ async fn send(
         .await
         .map_err(|e| plain(e.into()))?;
     if stored {
+        crate::metrics::with(|m| m.messages_accepted.inc());
         let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
         tracing::info!(user = %sender.user_id, device = %sender.device_id, message = %message_id, recipients = recipients.len(), bytes, "message accepted");
         for e in &recipients {
