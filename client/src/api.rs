@@ -5,8 +5,8 @@ use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorBody;
 use curbside_protocol::frames::DirectoryEntry;
 use curbside_protocol::http::{
-    ChallengeResponse, CreateInviteRequest, EnrollRequest, EnrollResponse, GrantRoleRequest, InviteResponse,
-    Role, SessionRequest, SessionResponse, UserSummary,
+    AttachmentStored, ChallengeResponse, CreateInviteRequest, EnrollRequest, EnrollResponse,
+    GrantRoleRequest, InviteResponse, Role, SessionRequest, SessionResponse, UserSummary,
 };
 use curbside_protocol::ids::{Address, DeviceId, UserId};
 use serde::de::DeserializeOwned;
@@ -57,21 +57,7 @@ impl Api {
             req = req.json(body);
         }
         let resp = req.send().await.map_err(|e| ClientError::Http(e.to_string()))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| ClientError::Http(e.to_string()))?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(e) => ClientError::Server {
-                    code: e.code,
-                    message: e.message,
-                    details: None,
-                },
-                Err(_) => ClientError::Http(format!("HTTP {status}")),
-            });
-        }
-        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(body)
-            .map_err(|e| ClientError::Protocol(format!("unexpected response to {path}: {e}")))
+        Self::json(resp, path).await
     }
 
     /// `POST /v1/enroll`.
@@ -177,6 +163,71 @@ impl Api {
         );
         self.call::<(), ()>(reqwest::Method::POST, &path, Some(token), None)
             .await
+    }
+
+    /// `POST /v1/attachments`: streams an encrypted blob from `file`.
+    pub async fn upload_attachment(&self, token: &str, file: tokio::fs::File) -> Result<AttachmentStored> {
+        let len = file.metadata().await?.len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
+        let resp = self
+            .http
+            .post(format!("{}/v1/attachments", self.base))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        Self::json(resp, "/v1/attachments").await
+    }
+
+    /// `GET /v1/attachments/{id}`: streams the blob into `out`; returns its size.
+    pub async fn download_attachment(
+        &self,
+        token: &str,
+        id: &str,
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    ) -> Result<u64> {
+        use futures_util::StreamExt as _;
+        use tokio::io::AsyncWriteExt as _;
+        let resp = self
+            .http
+            .get(format!("{}/v1/attachments/{id}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Self::json::<()>(resp, "/v1/attachments").await.map(|()| 0);
+        }
+        let mut stream = resp.bytes_stream();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ClientError::Http(e.to_string()))?;
+            out.write_all(&chunk).await?;
+            size = size.saturating_add(chunk.len() as u64);
+        }
+        out.flush().await?;
+        Ok(size)
+    }
+
+    async fn json<R: DeserializeOwned>(resp: reqwest::Response, path: &str) -> Result<R> {
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Http(e.to_string()))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => ClientError::Server {
+                    code: e.code,
+                    message: e.message,
+                    details: None,
+                },
+                Err(_) => ClientError::Http(format!("HTTP {status}")),
+            });
+        }
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(body)
+            .map_err(|e| ClientError::Protocol(format!("unexpected response to {path}: {e}")))
     }
 
     /// `GET /v1/directory`.

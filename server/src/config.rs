@@ -65,6 +65,10 @@ pub struct Limits {
     pub prekeys_low_threshold: u32,
     /// Most concurrent connections.
     pub max_connections: usize,
+    /// Largest attachment blob accepted, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Seconds an attachment blob is kept.
+    pub attachment_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -98,6 +102,8 @@ impl Default for Limits {
             max_one_time_prekeys: 500,
             prekeys_low_threshold: 10,
             max_connections: 20_000,
+            max_attachment_bytes: 100 << 20,
+            attachment_ttl_secs: 30 * 24 * 3600,
         }
     }
 }

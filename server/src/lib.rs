@@ -151,7 +151,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
             .handle(handle.clone())
             .serve(service),
     );
-    let sweeper = tokio::spawn(sweep(store.clone()));
+    let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state)));
     tracing::info!(%addr, backend = ?store.backend(), "curbside server listening");
     Ok(Server {
         addr,
@@ -166,16 +166,33 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     })
 }
 
-/// Deletes expired ciphertext once a minute.
-async fn sweep(store: Store) {
+/// Deletes expired ciphertext and attachment blobs once a minute.
+async fn sweep(store: Store, attachments: std::path::PathBuf) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        match store.expire(now_ms()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired undelivered ciphertext deleted"),
-            Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+        sweep_once(&store, &attachments).await;
+    }
+}
+
+/// One expiry pass (also used by tests).
+pub async fn sweep_once(store: &Store, attachments: &std::path::Path) {
+    let now = now_ms();
+    match store.expire(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(expired = n, "expired undelivered ciphertext deleted"),
+        Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
+    }
+    match store.expire_attachments(now).await {
+        Ok(ids) => {
+            for id in &ids {
+                let _ = tokio::fs::remove_file(attachments.join(id)).await;
+            }
+            if !ids.is_empty() {
+                tracing::info!(expired = ids.len(), "expired attachments deleted");
+            }
         }
+        Err(e) => tracing::error!(error = %e, "attachment expiry failed"),
     }
 }
 

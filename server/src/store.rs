@@ -815,6 +815,53 @@ impl Store {
         Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
     }
 
+    /// Records a stored attachment blob.
+    pub async fn add_attachment(
+        &self,
+        id: &str,
+        owner: &Address,
+        size: u64,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<i64, ServerError> {
+        let expires_at = now.saturating_add(ms(ttl));
+        sqlx::query(
+            "INSERT INTO attachments (attachment_id, owner_user, owner_device, size, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(owner.user_id.as_str())
+        .bind(i64::from(owner.device_id.0))
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(expires_at)
+    }
+
+    /// The size of an attachment that has not expired.
+    pub async fn attachment_size(&self, id: &str, now: i64) -> Result<Option<u64>, ServerError> {
+        let row = sqlx::query("SELECT size FROM attachments WHERE attachment_id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0)))
+            .transpose()
+    }
+
+    /// Deletes the records of expired attachments and returns their ids (the caller deletes the files).
+    pub async fn expire_attachments(&self, now: i64) -> Result<Vec<String>, ServerError> {
+        let rows = sqlx::query("DELETE FROM attachments WHERE expires_at <= $1 RETURNING attachment_id")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("attachment_id")?))
+            .collect()
+    }
+
     /// Number of deliveries queued for all devices.
     pub async fn total_queue_depth(&self) -> Result<u64, ServerError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM queue")

@@ -1,6 +1,7 @@
 //! HTTP routes. One module per resource, merged in [`router`].
 
 mod admin;
+pub(crate) mod attachments;
 mod directory;
 mod enroll;
 mod health;
@@ -26,6 +27,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(session::router())
         .merge(admin::router())
         .merge(directory::router())
+        .merge(attachments::router())
 }
 
 /// The caller of an HTTP API, authenticated by `Authorization: Bearer <session token>`.

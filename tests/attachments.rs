@@ -1,0 +1,171 @@
+//! Encrypted attachments over HTTPS: streamed upload and download, size
+//! limit, authentication, expiry. The server only ever holds ciphertext.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{Read, Seek, Write};
+use std::time::Duration;
+
+use common::*;
+use curbside_client::ClientError;
+use curbside_crypto::attachment;
+use curbside_protocol::error::ErrorCode;
+
+fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> ErrorCode {
+    r.expect_err("expected a refusal")
+        .code()
+        .expect("a server error code")
+}
+
+async fn login(world: &World, account: &curbside_client::Account) -> String {
+    let a = account.address.clone().unwrap();
+    world
+        .api()
+        .login(&a.user_id, a.device_id, account.identity())
+        .await
+        .unwrap()
+}
+
+on_every_backend!(a_20_mib_encrypted_attachment_round_trips, |db| async move {
+    let world = World::start(db).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let (alice_token, bob_token) = (login(&world, &alice).await, login(&world, &bob).await);
+
+    // Alice encrypts a 20 MiB "radiograph" to a file and uploads the ciphertext.
+    let mut plain = tempfile::tempfile().unwrap();
+    let chunk: Vec<u8> = (0..1u32 << 20).map(|i| u8::try_from(i % 251).unwrap()).collect();
+    for _ in 0..20 {
+        plain.write_all(&chunk).unwrap();
+    }
+    plain.rewind().unwrap();
+    let mut sealed = tempfile::NamedTempFile::new().unwrap();
+    let info = attachment::encrypt(&mut plain, sealed.as_file_mut(), &mut rand_core::OsRng).unwrap();
+    let upload = tokio::fs::File::open(sealed.path()).await.unwrap();
+    let stored = world.api().upload_attachment(&alice_token, upload).await.unwrap();
+    assert_eq!(stored.size, info.ciphertext_len);
+    // What the server holds is the ciphertext, byte for byte.
+    let on_disk = std::fs::read(
+        world
+            .db
+            .dir
+            .path()
+            .join("attachments")
+            .join(&stored.attachment_id),
+    )
+    .unwrap();
+    assert_eq!(on_disk, std::fs::read(sealed.path()).unwrap());
+    assert!(!on_disk
+        .windows(chunk.len().min(4096))
+        .any(|w| w == &chunk[..4096]));
+
+    // Bob downloads it (id, key and digest would reach him inside a ratchet message).
+    let mut fetched = tokio::fs::File::from_std(tempfile::tempfile().unwrap());
+    let size = world
+        .api()
+        .download_attachment(&bob_token, &stored.attachment_id, &mut fetched)
+        .await
+        .unwrap();
+    assert_eq!(size, info.ciphertext_len);
+    let mut fetched = fetched.into_std().await;
+    fetched.rewind().unwrap();
+    let mut out = Vec::new();
+    attachment::decrypt(&mut fetched, &mut out, &info.key, &info.digest).unwrap();
+    assert_eq!(out.len(), 20 << 20);
+    plain.rewind().unwrap();
+    let mut original = Vec::new();
+    plain.read_to_end(&mut original).unwrap();
+    assert!(out == original);
+    world.stop().await;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_limit_authentication_and_expiry() {
+    let db = Db::new(curbside_server::store::Backend::Sqlite).await.unwrap();
+    let world = World::start_with(db, |c| {
+        c.limits.max_attachment_bytes = 1 << 20;
+        c.limits.attachment_ttl_secs = 1;
+    })
+    .await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let token = login(&world, &alice).await;
+    let dir = world.db.dir.path().join("attachments");
+
+    let mut big = tempfile::NamedTempFile::new().unwrap();
+    big.write_all(&vec![7u8; 2 << 20]).unwrap();
+    let refused = world
+        .api()
+        .upload_attachment(&token, tokio::fs::File::open(big.path()).await.unwrap())
+        .await;
+    assert_eq!(code(refused), ErrorCode::PayloadTooLarge);
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "a refused upload leaves nothing behind"
+    );
+
+    let mut small = tempfile::NamedTempFile::new().unwrap();
+    small.write_all(&[1u8; 1000]).unwrap();
+    let unauthenticated = world
+        .api()
+        .upload_attachment(
+            "cbs_sess_forged",
+            tokio::fs::File::open(small.path()).await.unwrap(),
+        )
+        .await;
+    assert_eq!(code(unauthenticated), ErrorCode::TokenExpired);
+    let stored = world
+        .api()
+        .upload_attachment(&token, tokio::fs::File::open(small.path()).await.unwrap())
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    assert_eq!(
+        code(
+            world
+                .api()
+                .download_attachment("cbs_sess_forged", &stored.attachment_id, &mut sink)
+                .await
+        ),
+        ErrorCode::TokenExpired
+    );
+    assert_eq!(
+        code(
+            world
+                .api()
+                .download_attachment(&token, "00000000000000000000000000000000", &mut sink)
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        code(
+            world
+                .api()
+                .download_attachment(&token, "..%2F..%2Fcurbside.db", &mut sink)
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        code(
+            world
+                .api()
+                .download_attachment(&token, &stored.attachment_id, &mut sink)
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+    curbside_server::sweep_once(&world.server().state().store, &dir).await;
+    assert!(
+        !dir.join(&stored.attachment_id).exists(),
+        "the expired blob is deleted"
+    );
+    world.stop().await;
+}
