@@ -212,3 +212,118 @@ on_every_backend!(undelivered_ciphertext_expires, |db| async move {
     b.close().await;
     world.stop().await;
 });
+
+on_every_backend!(
+    client_reconnects_with_backoff_and_resends_its_outbox,
+    |db| async move {
+        let mut world = World::start(db).await;
+        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        let bob = world
+            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+            .await;
+        let (a_id, b_id) = (uid(&alice), uid(&bob));
+        let mut a = Client::connect(alice).await.unwrap();
+        a.send(
+            &[b_id.clone()],
+            MessageKind::Message,
+            &mid("first"),
+            b"before the outage",
+        )
+        .await
+        .unwrap();
+
+        // The server goes away: Alice's connection is told and closed.
+        world.server.take().unwrap().shutdown().await;
+        let outcome = a
+            .send_or_queue(
+                &[b_id.clone()],
+                MessageKind::Message,
+                &mid("during"),
+                b"written during the outage",
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome, curbside_client::SendOutcome::Queued);
+        assert_eq!(a.outbox_len(), 1);
+
+        // It comes back (on a new port); Alice reconnects with backoff and the outbox drains.
+        let server = curbside_server::start(world.db.config()).await.unwrap();
+        world.info = common::server_info(&server);
+        world.server = Some(server);
+        a.account.server = world.info.clone();
+        a.reconnect(10).await.unwrap();
+        assert_eq!(a.outbox_len(), 0);
+        let mut bob = bob;
+        bob.server = world.info.clone();
+        let mut b = Client::connect(bob).await.unwrap();
+        let got: Vec<String> = texts(&mut b, 2)
+            .await
+            .into_iter()
+            .map(|(from, t)| {
+                assert_eq!(from, a_id);
+                t
+            })
+            .collect();
+        assert_eq!(got, ["before the outage", "written during the outage"]);
+        a.close().await;
+        b.close().await;
+        world.stop().await;
+    }
+);
+
+on_every_backend!(graceful_shutdown_tells_connected_devices, |db| async move {
+    let mut world = World::start(db).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let mut a = Client::connect(alice).await.unwrap();
+    world.server.take().unwrap().shutdown().await;
+    let err = a.next_message(WAIT).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(curbside_protocol::error::ErrorCode::ShuttingDown)
+    );
+    world.stop().await;
+});
+
+on_every_backend!(
+    the_owner_is_told_when_prekeys_run_low_and_replenishes,
+    |db| async move {
+        let world = World::start(db).await;
+        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        let bob = world
+            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+            .await;
+        let bob_device = bob.address.clone().unwrap();
+        let mut b = Client::connect(bob).await.unwrap();
+        let a = Client::connect(alice).await.unwrap();
+        // Alice fetches Bob's bundle until fewer than the threshold (10) remain.
+        for _ in 0..95 {
+            a.connection()
+                .request(|id| curbside_protocol::frames::ClientFrame::FetchBundles {
+                    id,
+                    user_id: bob_device.user_id.clone(),
+                })
+                .await
+                .unwrap();
+        }
+        let store = &world.server().state().store;
+        assert_eq!(
+            store
+                .count_prekeys(&bob_device.user_id, bob_device.device_id)
+                .await
+                .unwrap(),
+            5
+        );
+        // Bob's client is told and uploads a new batch while it waits for messages.
+        assert!(b.next_message(common::QUIET).await.unwrap().is_none());
+        assert_eq!(
+            store
+                .count_prekeys(&bob_device.user_id, bob_device.device_id)
+                .await
+                .unwrap(),
+            105
+        );
+        a.close().await;
+        b.close().await;
+        world.stop().await;
+    }
+);

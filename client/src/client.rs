@@ -90,12 +90,48 @@ pub async fn enroll(server: ServerInfo, invite: &str, profile: &Profile) -> Resu
     Ok(account)
 }
 
+/// A message not yet acknowledged by the server, to resend after reconnecting.
+#[derive(Debug)]
+struct Outgoing {
+    to: Vec<UserId>,
+    kind: MessageKind,
+    message_id: MessageId,
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// The outcome of [`Client::send_or_queue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Durably accepted by the server.
+    Accepted,
+    /// The server had already accepted this id.
+    Duplicate,
+    /// The connection failed: kept in the outbox, resent by [`Client::reconnect`].
+    Queued,
+}
+
+/// Whether an error means the connection is gone (retry later) rather than a refusal.
+fn is_transport(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Io(_)
+            | ClientError::Tls(_)
+            | ClientError::WebSocket(_)
+            | ClientError::Closed
+            | ClientError::Protocol(_)
+    ) || matches!(
+        e.code(),
+        Some(ErrorCode::ShuttingDown | ErrorCode::Internal | ErrorCode::RateLimited)
+    )
+}
+
 /// A connected, authenticated client.
 #[derive(Debug)]
 pub struct Client {
     /// Keys and sessions (persist after every send and receive).
     pub account: Account,
     conn: Connection,
+    outbox: Vec<Outgoing>,
     seen: VecDeque<(Address, MessageId)>,
     /// Delivery receipts received so far: (message, recipient device, time).
     pub receipts: Vec<(MessageId, Address, i64)>,
@@ -110,6 +146,7 @@ impl Client {
         let mut client = Self {
             account,
             conn,
+            outbox: Vec::new(),
             seen: VecDeque::new(),
             receipts: Vec::new(),
         };
@@ -128,6 +165,82 @@ impl Client {
     #[must_use]
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Sends like [`Client::send`], but if the connection fails the message is
+    /// kept in the outbox and resent (same id, so never duplicated) by
+    /// [`Client::reconnect`]. Refusals by the server are still errors.
+    pub async fn send_or_queue(
+        &mut self,
+        to: &[UserId],
+        kind: MessageKind,
+        message_id: &MessageId,
+        plaintext: &[u8],
+    ) -> Result<SendOutcome> {
+        match self.send(to, kind, message_id, plaintext).await {
+            Ok(true) => Ok(SendOutcome::Duplicate),
+            Ok(false) => Ok(SendOutcome::Accepted),
+            Err(e) if is_transport(&e) => {
+                tracing::info!(message = %message_id, "send failed in transport; queued for resend");
+                self.outbox.push(Outgoing {
+                    to: to.to_vec(),
+                    kind,
+                    message_id: message_id.clone(),
+                    plaintext: Zeroizing::new(plaintext.to_vec()),
+                });
+                Ok(SendOutcome::Queued)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Messages waiting in the outbox.
+    #[must_use]
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Reconnects with exponential backoff (100 ms doubling to 10 s, with
+    /// jitter), up to `max_attempts`, then resends the outbox in order.
+    /// Authentication refusals (revoked device, bad key) are not retried.
+    pub async fn reconnect(&mut self, max_attempts: u32) -> Result<()> {
+        let address = self.address()?;
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
+        let conn = loop {
+            attempt += 1;
+            match Connection::connect(&self.account.server, &address, &self.account.identity).await {
+                Ok(conn) => break conn,
+                Err(e) if is_transport(&e) && attempt < max_attempts => {
+                    let jitter =
+                        Duration::from_millis(u64::from(rand_core::RngCore::next_u32(&mut OsRng) % 100));
+                    tracing::info!(attempt, error = %e, "reconnect failed; backing off");
+                    tokio::time::sleep(delay + jitter).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let old = std::mem::replace(&mut self.conn, conn);
+        drop(old);
+        let pending = std::mem::take(&mut self.outbox);
+        let mut failed = Vec::new();
+        for (i, m) in pending.into_iter().enumerate() {
+            if !failed.is_empty() {
+                failed.push(m);
+                continue;
+            }
+            match self.send(&m.to, m.kind, &m.message_id, &m.plaintext).await {
+                Ok(_) => {}
+                Err(e) if is_transport(&e) => {
+                    tracing::info!(index = i, "resend failed in transport; kept in the outbox");
+                    failed.push(m);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.outbox = failed;
+        Ok(())
     }
 
     /// Closes the connection and returns the account.

@@ -5,7 +5,7 @@
 //! a writer task owns the socket's sink.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +34,8 @@ pub struct Connection {
     pending: Pending,
     events: mpsc::Receiver<ServerFrame>,
     next_id: AtomicU64,
+    /// Set by the reader task when the connection is gone.
+    closed: Arc<AtomicBool>,
     /// One-time prekeys the server holds for this device, at login.
     pub one_time_prekeys: u32,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -134,6 +136,8 @@ impl Connection {
             let _ = sink.close().await;
         });
         let reader_pending = pending.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let reader_closed = closed.clone();
         let reader = tokio::spawn(async move {
             while let Some(Ok(message)) = stream.next().await {
                 let Message::Text(text) = message else { continue };
@@ -162,7 +166,8 @@ impl Connection {
                     }
                 }
             }
-            // Fail every request still waiting.
+            // Fail every request still waiting, and every later one.
+            reader_closed.store(true, Ordering::SeqCst);
             lock(&reader_pending).clear();
         });
         Ok(Self {
@@ -170,6 +175,7 @@ impl Connection {
             pending,
             events,
             next_id: AtomicU64::new(1),
+            closed,
             one_time_prekeys,
             tasks: vec![writer, reader],
         })
@@ -187,6 +193,10 @@ impl Connection {
         let id = self.request_id()?;
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id.as_str().to_owned(), tx);
+        if self.closed.load(Ordering::SeqCst) {
+            lock(&self.pending).remove(id.as_str());
+            return Err(ClientError::Closed);
+        }
         self.send(&build(id)).await?;
         match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
             Ok(Ok(ServerFrame::Error {

@@ -23,7 +23,7 @@ pub mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use account::Account;
-pub use client::{enroll, Client, Profile, Received};
+pub use client::{enroll, Client, Profile, Received, SendOutcome};
 pub use error::{ClientError, Result};
 
 /// How to reach a server.

@@ -209,6 +209,16 @@ impl Server {
         let _ = self.stop.send(true);
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         let _ = self.task.await;
+        // Upgraded WebSocket connections are not tracked by the HTTP server:
+        // wait (bounded) until every connection task has returned its permit,
+        // so that none is cut off in the middle of a commit.
+        let all = u32::try_from(self.state.config.limits.max_connections).unwrap_or(u32::MAX);
+        if tokio::time::timeout(Duration::from_secs(10), self.state.connections.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 10 s; closing anyway");
+        }
         self.sweeper.abort();
         self.state.store.close().await;
         tracing::info!("curbside server stopped");

@@ -543,7 +543,9 @@ async fn fetch_bundles(
     let bundles = conn.state.store.fetch_bundles(user).await?;
     let mut out = Vec::with_capacity(bundles.len());
     for (bundle, remaining) in bundles {
-        if remaining < threshold {
+        // Warn once when the count crosses the threshold, and again when it
+        // runs out (the owner is also warned at every login while low).
+        if remaining.saturating_add(1) == threshold || (remaining == 0 && bundle.one_time_prekey.is_some()) {
             let owner = Address {
                 user_id: user.clone(),
                 device_id: bundle.device_id,
