@@ -327,3 +327,42 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+on_every_backend!(receipts_reach_a_sender_that_was_offline, |db| async move {
+    let world = World::start(db).await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let b_id = uid(&bob);
+    let mut a = Client::connect(alice).await.unwrap();
+    a.send(
+        &[b_id.clone()],
+        MessageKind::Message,
+        &mid("while-away"),
+        b"read this later",
+    )
+    .await
+    .unwrap();
+    let alice = a.close().await;
+    // Bob reads it while Alice is offline.
+    let mut b = Client::connect(bob).await.unwrap();
+    texts(&mut b, 1).await;
+    // Alice's next connection gets the receipt, and acknowledges it.
+    let mut a = Client::connect(alice).await.unwrap();
+    let receipts = a.wait_for_receipts(1, WAIT).await.unwrap().to_vec();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(
+        (receipts[0].0.as_str(), &receipts[0].1.user_id),
+        ("while-away", &b_id)
+    );
+    let alice = a.close().await;
+    let mut a = Client::connect(alice).await.unwrap();
+    assert!(
+        a.wait_for_receipts(1, common::QUIET).await.unwrap().is_empty(),
+        "an acknowledged receipt is not sent again"
+    );
+    a.close().await;
+    b.close().await;
+    world.stop().await;
+});

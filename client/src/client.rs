@@ -468,11 +468,13 @@ impl Client {
                     }));
                 }
                 ServerFrame::Delivered {
+                    receipt_id,
                     message_id,
                     recipient,
                     delivered_at,
                 } => {
-                    self.receipts.push((message_id, recipient, delivered_at));
+                    self.record_receipt(receipt_id, message_id, recipient, delivered_at)
+                        .await?;
                 }
                 ServerFrame::PrekeysLow { .. } => {
                     self.replenish_prekeys().await?;
@@ -506,11 +508,29 @@ impl Client {
         Ok(out)
     }
 
+    /// Records a delivery receipt and acknowledges it, so the server deletes it.
+    async fn record_receipt(
+        &mut self,
+        receipt_id: i64,
+        message_id: MessageId,
+        recipient: Address,
+        at: i64,
+    ) -> Result<()> {
+        self.receipts.push((message_id, recipient, at));
+        self.conn
+            .send(&ClientFrame::Ack {
+                delivery_ids: Vec::new(),
+                receipt_ids: vec![receipt_id],
+            })
+            .await
+    }
+
     /// Acknowledges deliveries: the server deletes their ciphertext.
     pub async fn ack(&self, ids: &[DeliveryId]) -> Result<()> {
         self.conn
             .send(&ClientFrame::Ack {
                 delivery_ids: ids.to_vec(),
+                receipt_ids: Vec::new(),
             })
             .await
     }
@@ -528,12 +548,14 @@ impl Client {
                 break;
             }
             if let Some(ServerFrame::Delivered {
+                receipt_id,
                 message_id,
                 recipient,
                 delivered_at,
             }) = self.conn.next_event_within(left).await
             {
-                self.receipts.push((message_id, recipient, delivered_at));
+                self.record_receipt(receipt_id, message_id, recipient, delivered_at)
+                    .await?;
             }
         }
         Ok(&self.receipts)

@@ -143,10 +143,14 @@ pub enum ClientFrame {
         /// One envelope per device of every recipient, and of the sender's other devices.
         recipients: Vec<Envelope>,
     },
-    /// Acknowledges deliveries: the server deletes their ciphertext.
+    /// Acknowledges deliveries (the server deletes their ciphertext) and receipts.
     Ack {
         /// The deliveries received and stored.
+        #[serde(default)]
         delivery_ids: Vec<DeliveryId>,
+        /// The receipts received.
+        #[serde(default)]
+        receipt_ids: Vec<i64>,
     },
     /// Searches the directory of verified clinicians.
     DirectorySearch {
@@ -260,8 +264,11 @@ pub enum ServerFrame {
         /// When the server accepted it (ms since the epoch).
         sent_at: i64,
     },
-    /// A receipt: one recipient device acknowledged a message this user sent.
+    /// A receipt: one recipient device acknowledged a message this device
+    /// sent. Kept until acknowledged with `ack` (`receipt_ids`).
     Delivered {
+        /// The receipt, to acknowledge.
+        receipt_id: i64,
         /// The message.
         message_id: MessageId,
         /// The device that received it.

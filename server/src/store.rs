@@ -144,6 +144,19 @@ pub struct Acked {
     pub message_id: MessageId,
 }
 
+/// A delivery receipt waiting for its sending device.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// Its id.
+    pub receipt_id: i64,
+    /// The message.
+    pub message_id: MessageId,
+    /// The device that received it.
+    pub recipient: Address,
+    /// When.
+    pub delivered_at: i64,
+}
+
 fn kind_from_str(s: &str) -> MessageKind {
     match s {
         "referral" => MessageKind::Referral,
@@ -773,9 +786,16 @@ impl Store {
             .collect()
     }
 
-    /// Deletes acknowledged deliveries of this device (only its own) and
-    /// returns what was deleted, for receipts.
-    pub async fn acknowledge(&self, device: &Address, ids: &[DeliveryId]) -> Result<Vec<Acked>, ServerError> {
+    /// Deletes acknowledged deliveries of this device (only its own) and, in
+    /// the same transaction, records a receipt for each sender. Returns what
+    /// was deleted, to wake the senders.
+    pub async fn acknowledge(
+        &self,
+        device: &Address,
+        ids: &[DeliveryId],
+        now: i64,
+        receipt_ttl: Duration,
+    ) -> Result<Vec<Acked>, ServerError> {
         let mut tx = self.begin().await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -789,18 +809,82 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(r) = row {
-                out.push(Acked {
+                let acked = Acked {
                     sender: Address {
                         user_id: user_id(&r, "sender_user")?,
                         device_id: device_id(&r, "sender_device")?,
                     },
                     message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
                         .map_err(|_| corrupt("message id"))?,
-                });
+                };
+                sqlx::query(
+                    "INSERT INTO receipts (sender_user, sender_device, message_id, recipient_user, \
+                     recipient_device, delivered_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(acked.sender.user_id.as_str())
+                .bind(i64::from(acked.sender.device_id.0))
+                .bind(acked.message_id.as_str())
+                .bind(device.user_id.as_str())
+                .bind(i64::from(device.device_id.0))
+                .bind(now)
+                .bind(now.saturating_add(ms(receipt_ttl)))
+                .execute(&mut *tx)
+                .await?;
+                out.push(acked);
             }
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// Up to `limit` receipts waiting for a sending device after `after`.
+    pub async fn receipts(
+        &self,
+        device: &Address,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, ServerError> {
+        let rows = sqlx::query(
+            "SELECT receipt_id, message_id, recipient_user, recipient_device, delivered_at FROM receipts \
+             WHERE sender_user = $1 AND sender_device = $2 AND receipt_id > $3 ORDER BY receipt_id LIMIT $4",
+        )
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Receipt {
+                    receipt_id: r.try_get("receipt_id")?,
+                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
+                        .map_err(|_| corrupt("message id"))?,
+                    recipient: Address {
+                        user_id: user_id(r, "recipient_user")?,
+                        device_id: device_id(r, "recipient_device")?,
+                    },
+                    delivered_at: r.try_get("delivered_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes receipts the sending device acknowledged (only its own).
+    pub async fn acknowledge_receipts(&self, device: &Address, ids: &[i64]) -> Result<(), ServerError> {
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query(
+                "DELETE FROM receipts WHERE receipt_id = $1 AND sender_user = $2 AND sender_device = $3",
+            )
+            .bind(*id)
+            .bind(device.user_id.as_str())
+            .bind(i64::from(device.device_id.0))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Number of deliveries queued for a device.
@@ -877,6 +961,10 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM receipts WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)

@@ -274,6 +274,7 @@ async fn authenticate(
 struct Session<'a> {
     device: &'a Address,
     last_pushed: DeliveryId,
+    last_receipt: i64,
     in_flight: BTreeSet<DeliveryId>,
     rate: RateLimit,
 }
@@ -289,6 +290,7 @@ async fn authenticated(
     let mut session = Session {
         device,
         last_pushed: DeliveryId(0),
+        last_receipt: 0,
         in_flight: BTreeSet::new(),
         rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
     };
@@ -350,8 +352,24 @@ async fn authenticated(
     }
 }
 
-/// Pushes queued deliveries until the unacknowledged window is full.
+/// Pushes waiting receipts, then queued deliveries until the
+/// unacknowledged window is full.
 async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
+    let receipts = conn
+        .state
+        .store
+        .receipts(session.device, session.last_receipt, 64)
+        .await?;
+    for r in receipts {
+        session.last_receipt = r.receipt_id;
+        conn.send(&ServerFrame::Delivered {
+            receipt_id: r.receipt_id,
+            message_id: r.message_id,
+            recipient: r.recipient,
+            delivered_at: r.delivered_at,
+        })
+        .await?;
+    }
     let max = conn.state.config.limits.max_unacked_deliveries;
     loop {
         let room = max.saturating_sub(session.in_flight.len()).min(64);
@@ -405,7 +423,10 @@ async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &st
             ));
         }
         ClientFrame::Ping { id } => return conn.send(&ServerFrame::Pong { id }).await,
-        ClientFrame::Ack { delivery_ids } => return acknowledge(conn, session, &delivery_ids).await,
+        ClientFrame::Ack {
+            delivery_ids,
+            receipt_ids,
+        } => return acknowledge(conn, session, &delivery_ids, &receipt_ids).await,
         ClientFrame::PublishPrekeys {
             id,
             signed_prekey,
@@ -466,32 +487,41 @@ async fn acknowledge(
     conn: &mut Connection,
     session: &mut Session<'_>,
     ids: &[DeliveryId],
+    receipt_ids: &[i64],
 ) -> Result<(), End> {
-    if ids.len() > conn.state.config.limits.max_unacked_deliveries.max(1) * 4 {
+    let most = conn.state.config.limits.max_unacked_deliveries.max(1) * 4;
+    if ids.len() > most || receipt_ids.len() > most {
         return conn
             .send_error(
                 None,
                 ErrorCode::InvalidRequest,
-                "too many delivery ids in one ack".into(),
+                "too many ids in one ack".into(),
                 None,
             )
             .await;
     }
-    let acked = conn.state.store.acknowledge(session.device, ids).await?;
+    if !receipt_ids.is_empty() {
+        conn.state
+            .store
+            .acknowledge_receipts(session.device, receipt_ids)
+            .await?;
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ttl = Duration::from_secs(conn.state.config.limits.queue_ttl_secs);
+    let acked = conn
+        .state
+        .store
+        .acknowledge(session.device, ids, now_ms(), ttl)
+        .await?;
     crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
     for id in ids {
         session.in_flight.remove(id);
     }
-    let now = now_ms();
+    // The receipts are stored: wake each sender's connection to push them.
     for a in acked {
-        let receipt = ServerFrame::Delivered {
-            message_id: a.message_id,
-            recipient: session.device.clone(),
-            delivered_at: now,
-        };
-        conn.state
-            .hub
-            .notify(&a.sender, HubEvent::Frame(Box::new(receipt)));
+        conn.state.hub.notify(&a.sender, HubEvent::Wake);
     }
     push_pending(conn, session).await
 }
