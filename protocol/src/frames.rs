@@ -375,6 +375,7 @@ mod tests {
             },
             ClientFrame::Ack {
                 delivery_ids: vec![DeliveryId(1)],
+                receipt_ids: vec![7],
             },
         ];
         for f in frames {
