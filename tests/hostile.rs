@@ -259,3 +259,60 @@ async fn a_reader_that_never_acknowledges_gets_a_bounded_window_and_loses_nothin
     a.close().await;
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_never_drains_its_socket_is_dropped_and_nothing_is_lost() {
+    let world = world_with(|c| {
+        c.limits.max_unacked_deliveries = 10_000;
+        c.limits.write_timeout_secs = 1;
+    })
+    .await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let bob = world
+        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+        .await;
+    let b = uid(&bob);
+    // Bob authenticates, then never reads again.
+    let (stalled, _) = raw_authenticated(&world.info, &bob).await;
+    let mut a = Client::connect(alice).await.unwrap();
+    assert_eq!(world.server().state().hub.connected(), 2);
+    // About 13 MB of pushes on the wire: far more than the socket buffers hold.
+    let body = vec![b'x'; 64 * 1024];
+    for i in 0..150 {
+        a.send(
+            &[b.clone()],
+            MessageKind::Message,
+            &mid(&format!("big{i}")),
+            &body,
+        )
+        .await
+        .unwrap();
+    }
+    // The server gives up on the stalled socket after the write timeout…
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while world.server().state().hub.connected() > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled connection was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // …keeps every message queued, and keeps serving others.
+    let device = Address {
+        user_id: b.clone(),
+        device_id: bob.address.as_ref().unwrap().device_id,
+    };
+    assert_eq!(
+        world.server().state().store.queue_depth(&device).await.unwrap(),
+        150
+    );
+    a.connection()
+        .request(|id| curbside_protocol::frames::ClientFrame::Ping { id })
+        .await
+        .unwrap();
+    drop(stalled);
+    let mut client = Client::connect(bob).await.unwrap();
+    assert_eq!(texts(&mut client, 150).await.len(), 150);
+    a.close().await;
+    world.stop().await;
+}
