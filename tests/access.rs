@@ -29,10 +29,7 @@ on_every_backend!(
     a_clinician_cannot_touch_another_clinicians_queue,
     |db| async move {
         let world = World::start(db).await;
-        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-        let bob = world
-            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-            .await;
+        let (alice, bob) = world.alice_and_bob().await;
         let carol = world.clinician("Dr. Carol Chen", NPIS[2], "Cardiology").await;
         let mut a = Client::connect(alice).await.unwrap();
         a.send(
@@ -63,10 +60,7 @@ on_every_backend!(
     revoked_device_cannot_connect_and_its_queue_is_dropped,
     |db| async move {
         let world = World::start(db).await;
-        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-        let bob = world
-            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-            .await;
+        let (alice, bob) = world.alice_and_bob().await;
         let b = uid(&bob);
         let bob2 = world.second_device(&b).await;
         let bob2_address = bob2.address.clone().unwrap();
@@ -373,10 +367,7 @@ on_every_backend!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_are_served() {
     let world = World::start(Db::new(curbside_server::store::Backend::Sqlite).await.unwrap()).await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let mut a = Client::connect(alice).await.unwrap();
     a.send(&[uid(&bob)], MessageKind::Message, &mid("counted"), b"x")
         .await

@@ -30,10 +30,7 @@ async fn login(world: &World, account: &curbside_client::Account) -> String {
 
 on_every_backend!(a_20_mib_encrypted_attachment_round_trips, |db| async move {
     let world = World::start(db).await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let (alice_token, bob_token) = (login(&world, &alice).await, login(&world, &bob).await);
 
     // Alice encrypts a 20 MiB "radiograph" to a file and uploads the ciphertext.

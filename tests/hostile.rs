@@ -24,10 +24,7 @@ async fn world_with(tweak: impl FnOnce(&mut curbside_server::Config)) -> World {
 
 /// Alice sends one message to offline Bob; returns the world and both accounts.
 async fn with_queued_message(world: &World) -> (curbside_client::Account, curbside_client::Account) {
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let mut a = Client::connect(alice).await.unwrap();
     a.send(
         &[uid(&bob)],
@@ -215,10 +212,7 @@ async fn rate_limit_answers_with_retry_after_and_keeps_the_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_never_acknowledges_gets_a_bounded_window_and_loses_nothing() {
     let world = world_with(|c| c.limits.max_unacked_deliveries = 8).await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let b = uid(&bob);
     let mut a = Client::connect(alice).await.unwrap();
     for i in 0..40 {
@@ -267,10 +261,7 @@ async fn a_reader_that_never_drains_its_socket_is_dropped_and_nothing_is_lost() 
         c.limits.write_timeout_secs = 1;
     })
     .await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let b = uid(&bob);
     // Bob authenticates, then never reads again.
     let (stalled, _) = raw_authenticated(&world.info, &bob).await;

@@ -17,10 +17,7 @@ on_every_backend!(
     two_clinicians_exchange_messages_and_a_new_device_joins,
     |db| async move {
         let world = World::start(db).await;
-        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-        let bob = world
-            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-            .await;
+        let (alice, bob) = world.alice_and_bob().await;
         let (a_id, b_id) = (uid(&alice), uid(&bob));
         let mut a = Client::connect(alice).await.unwrap();
         let mut b = Client::connect(bob).await.unwrap();
@@ -102,10 +99,7 @@ on_every_backend!(
 
 on_every_backend!(offline_recipient_receives_its_queue_in_order, |db| async move {
     let world = World::start(db).await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let (a_id, b_id) = (uid(&alice), uid(&bob));
     let mut a = Client::connect(alice).await.unwrap();
     let expected: Vec<_> = (0..30).map(|i| (a_id.clone(), format!("update {i}"))).collect();
@@ -131,10 +125,7 @@ on_every_backend!(
     restart_loses_nothing_and_a_resent_id_is_delivered_once,
     |db| async move {
         let mut world = World::start(db).await;
-        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-        let bob = world
-            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-            .await;
+        let (alice, bob) = world.alice_and_bob().await;
         let (a_id, b_id) = (uid(&alice), uid(&bob));
         let mut a = Client::connect(alice).await.unwrap();
         a.send(
@@ -185,10 +176,7 @@ on_every_backend!(
 
 on_every_backend!(undelivered_ciphertext_expires, |db| async move {
     let world = World::start_with(db, |c| c.limits.queue_ttl_secs = 1).await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let b_id = uid(&bob);
     let bob_device = bob.address.clone().unwrap();
     let mut a = Client::connect(alice).await.unwrap();
@@ -217,10 +205,7 @@ on_every_backend!(
     client_reconnects_with_backoff_and_resends_its_outbox,
     |db| async move {
         let mut world = World::start(db).await;
-        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-        let bob = world
-            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-            .await;
+        let (alice, bob) = world.alice_and_bob().await;
         let (a_id, b_id) = (uid(&alice), uid(&bob));
         let mut a = Client::connect(alice).await.unwrap();
         a.send(
@@ -288,10 +273,7 @@ on_every_backend!(
     the_owner_is_told_when_prekeys_run_low_and_replenishes,
     |db| async move {
         let world = World::start(db).await;
-        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-        let bob = world
-            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-            .await;
+        let (alice, bob) = world.alice_and_bob().await;
         let bob_device = bob.address.clone().unwrap();
         let mut b = Client::connect(bob).await.unwrap();
         let a = Client::connect(alice).await.unwrap();
@@ -330,10 +312,7 @@ on_every_backend!(
 
 on_every_backend!(receipts_reach_a_sender_that_was_offline, |db| async move {
     let world = World::start(db).await;
-    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let bob = world
-        .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
-        .await;
+    let (alice, bob) = world.alice_and_bob().await;
     let b_id = uid(&bob);
     let mut a = Client::connect(alice).await.unwrap();
     a.send(

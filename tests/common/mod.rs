@@ -236,6 +236,16 @@ impl World {
         account
     }
 
+    /// Two verified clinicians: Dr. Alice Adeyemi (dermatology) and Dr. Bob
+    /// Brennan (internal medicine).
+    pub async fn alice_and_bob(&self) -> (Account, Account) {
+        let alice = self.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        let bob = self
+            .clinician("Dr. Bob Brennan", NPIS[1], "Internal Medicine")
+            .await;
+        (alice, bob)
+    }
+
     /// Enrolls another device of `user`.
     pub async fn second_device(&self, user: &UserId) -> Account {
         let invite = self
