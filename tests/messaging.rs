@@ -139,14 +139,12 @@ on_every_backend!(
         let alice = a.close().await;
 
         // Restart on the same data.
-        world.server.take().unwrap().shutdown().await;
-        let server = curbside_server::start(world.db.config()).await.unwrap();
+        world.stop_server().await;
+        world.start_server().await;
         assert!(
-            server.bootstrap_token.is_none(),
+            world.server().bootstrap_token.is_none(),
             "an admin exists: no new bootstrap token"
         );
-        world.info = common::server_info(&server);
-        world.server = Some(server);
         let mut alice = alice;
         alice.server = world.info.clone();
         let mut bob = bob;
@@ -218,7 +216,7 @@ on_every_backend!(
         .unwrap();
 
         // The server goes away: Alice's connection is told and closed.
-        world.server.take().unwrap().shutdown().await;
+        world.stop_server().await;
         let outcome = a
             .send_or_queue(
                 &[b_id.clone()],
@@ -232,9 +230,7 @@ on_every_backend!(
         assert_eq!(a.outbox_len(), 1);
 
         // It comes back (on a new port); Alice reconnects with backoff and the outbox drains.
-        let server = curbside_server::start(world.db.config()).await.unwrap();
-        world.info = common::server_info(&server);
-        world.server = Some(server);
+        world.start_server().await;
         a.account.server = world.info.clone();
         a.reconnect(10).await.unwrap();
         assert_eq!(a.outbox_len(), 0);
@@ -260,7 +256,7 @@ on_every_backend!(graceful_shutdown_tells_connected_devices, |db| async move {
     let mut world = World::start(db).await;
     let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
     let mut a = Client::connect(alice).await.unwrap();
-    world.server.take().unwrap().shutdown().await;
+    world.stop_server().await;
     let err = a.next_message(WAIT).await.unwrap_err();
     assert_eq!(
         err.code(),

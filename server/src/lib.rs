@@ -180,7 +180,7 @@ pub async fn sweep_once(store: &Store, attachments: &std::path::Path) {
     let now = now_ms();
     match store.expire(now).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(expired = n, "expired undelivered ciphertext deleted"),
+        Ok(n) => tracing::info!(expired = n, "expired undelivered messages deleted"),
         Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
     }
     match store.expire_attachments(now).await {

@@ -258,6 +258,21 @@ impl World {
             .unwrap()
     }
 
+    /// Stops the server gracefully (connected clients are told).
+    pub async fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Starts the server again on the same data (on a new port: `info` is updated).
+    pub async fn start_server(&mut self) -> ServerInfo {
+        let server = curbside_server::start(self.db.config()).await.unwrap();
+        self.info = server_info(&server);
+        self.server = Some(server);
+        self.info.clone()
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await;
