@@ -19,6 +19,11 @@ fn code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> ErrorCode {
         .expect("a server error code")
 }
 
+/// Files in the attachment directory (which exists once a first upload began).
+fn blobs(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(Iterator::count).unwrap_or(0)
+}
+
 async fn login(world: &World, account: &curbside_client::Account) -> String {
     let a = account.address.clone().unwrap();
     world
@@ -99,11 +104,27 @@ async fn size_limit_authentication_and_expiry() {
         .upload_attachment(&token, tokio::fs::File::open(big.path()).await.unwrap())
         .await;
     assert_eq!(code(refused), ErrorCode::PayloadTooLarge);
-    assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        0,
-        "a refused upload leaves nothing behind"
-    );
+    assert_eq!(blobs(&dir), 0, "a refused upload leaves nothing behind");
+
+    // Without a Content-Length (chunked), the limit is enforced while streaming.
+    let tls = curbside_client::tls::client_config(&world.info.cert_pem).unwrap();
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .resolve("localhost", world.server().addr)
+        .build()
+        .unwrap();
+    let chunks = futures_util::stream::iter((0..32).map(|_| Ok::<_, std::io::Error>(vec![9u8; 64 * 1024])));
+    let resp = http
+        .post(format!("{}/v1/attachments", world.info.base_url()))
+        .bearer_auth(&token)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large");
+    assert_eq!(blobs(&dir), 0, "a refused upload leaves nothing behind");
 
     let mut small = tempfile::NamedTempFile::new().unwrap();
     small.write_all(&[1u8; 1000]).unwrap();
@@ -159,7 +180,7 @@ async fn size_limit_authentication_and_expiry() {
         ),
         ErrorCode::NotFound
     );
-    curbside_server::sweep_once(&world.server().state().store, &dir).await;
+    curbside_server::sweep_once(&world.server().state().store, &dir, Duration::from_secs(1)).await;
     assert!(
         !dir.join(&stored.attachment_id).exists(),
         "the expired blob is deleted"

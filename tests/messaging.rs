@@ -192,8 +192,23 @@ on_every_backend!(undelivered_ciphertext_expires, |db| async move {
     // Expired rows are never pushed, and the sweep deletes them.
     let mut b = Client::connect(bob).await.unwrap();
     assert!(b.next_message(common::QUIET).await.unwrap().is_none());
-    assert_eq!(store.expire(curbside_server::store::now_ms()).await.unwrap(), 1);
+    let ttl = std::time::Duration::from_secs(1);
+    assert_eq!(
+        store.expire(curbside_server::store::now_ms(), ttl).await.unwrap(),
+        1
+    );
     assert_eq!(store.queue_depth(&bob_device).await.unwrap(), 0);
+    // Its id is forgotten with it: the idempotency window is the queue lifetime.
+    let again = a
+        .send(
+            &[b_id.clone()],
+            MessageKind::Message,
+            &mid("stale"),
+            b"never read",
+        )
+        .await
+        .unwrap();
+    assert!(!again, "an id older than the queue lifetime is accepted as new");
     a.close().await;
     b.close().await;
     world.stop().await;

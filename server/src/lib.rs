@@ -151,7 +151,8 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
             .handle(handle.clone())
             .serve(service),
     );
-    let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state)));
+    let retention = Duration::from_secs(state.config.limits.queue_ttl_secs);
+    let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state), retention));
     tracing::info!(%addr, backend = ?store.backend(), "curbside server listening");
     Ok(Server {
         addr,
@@ -167,18 +168,18 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
 }
 
 /// Deletes expired ciphertext and attachment blobs once a minute.
-async fn sweep(store: Store, attachments: std::path::PathBuf) {
+async fn sweep(store: Store, attachments: std::path::PathBuf, retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        sweep_once(&store, &attachments).await;
+        sweep_once(&store, &attachments, retention).await;
     }
 }
 
 /// One expiry pass (also used by tests).
-pub async fn sweep_once(store: &Store, attachments: &std::path::Path) {
+pub async fn sweep_once(store: &Store, attachments: &std::path::Path, message_retention: Duration) {
     let now = now_ms();
-    match store.expire(now).await {
+    match store.expire(now, message_retention).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(expired = n, "expired undelivered messages deleted"),
         Err(e) => tracing::error!(error = %e, "expiry sweep failed"),

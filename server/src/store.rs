@@ -954,8 +954,15 @@ impl Store {
         Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
     }
 
-    /// Deletes expired ciphertext, challenges and sessions. Returns how many deliveries expired.
-    pub async fn expire(&self, now: i64) -> Result<u64, ServerError> {
+    /// Deletes expired ciphertext, receipts and challenges, and forgets the
+    /// ids of messages accepted more than `message_retention` ago (the
+    /// idempotency window equals the queue lifetime). Returns how many
+    /// deliveries expired.
+    pub async fn expire(&self, now: i64, message_retention: Duration) -> Result<u64, ServerError> {
+        sqlx::query("DELETE FROM messages WHERE accepted_at <= $1")
+            .bind(now.saturating_sub(ms(message_retention)))
+            .execute(&self.pool)
+            .await?;
         let expired = sqlx::query("DELETE FROM queue WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
