@@ -51,23 +51,30 @@ impl Caller {
     }
 }
 
+/// Authenticates a request by its bearer session token.
+pub(crate) async fn caller_from_headers(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Caller, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(ErrorCode::TokenExpired, "missing bearer session token"))?;
+    let idle = std::time::Duration::from_secs(state.config.limits.session_idle_secs);
+    let device = state
+        .store
+        .use_session(&token_hash(token), now_ms(), idle)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::TokenExpired, "session token unknown or expired"))?;
+    let roles = state.store.roles(&device.user_id).await?;
+    Ok(Caller { device, roles })
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(ErrorCode::TokenExpired, "missing bearer session token"))?;
-        let idle = std::time::Duration::from_secs(state.config.limits.session_idle_secs);
-        let device = state
-            .store
-            .use_session(&token_hash(token), now_ms(), idle)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::TokenExpired, "session token unknown or expired"))?;
-        let roles = state.store.roles(&device.user_id).await?;
-        Ok(Self { device, roles })
+        caller_from_headers(state, &parts.headers).await
     }
 }
