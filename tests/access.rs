@@ -372,12 +372,7 @@ async fn health_readiness_and_metrics_are_served() {
     a.send(&[uid(&bob)], MessageKind::Message, &mid("counted"), b"x")
         .await
         .unwrap();
-    let tls = curbside_client::tls::client_config(&world.info.cert_pem).unwrap();
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls((*tls).clone())
-        .resolve("localhost", world.server().addr)
-        .build()
-        .unwrap();
+    let http = world.http();
     let get = |path: &str| http.get(format!("{}{path}", world.info.base_url())).send();
     assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
     assert_eq!(get("/readyz").await.unwrap().status(), 200);

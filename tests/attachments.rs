@@ -118,12 +118,7 @@ async fn size_limit_authentication_and_expiry() {
     assert_eq!(blobs(&dir), 0, "a refused upload leaves nothing behind");
 
     // Without a Content-Length (chunked), the limit is enforced while streaming.
-    let tls = curbside_client::tls::client_config(&world.info.cert_pem).unwrap();
-    let http = reqwest::Client::builder()
-        .use_preconfigured_tls((*tls).clone())
-        .resolve("localhost", world.server().addr)
-        .build()
-        .unwrap();
+    let http = world.http();
     let chunks = futures_util::stream::iter((0..32).map(|_| Ok::<_, std::io::Error>(vec![9u8; 64 * 1024])));
     let resp = http
         .post(format!("{}/v1/attachments", world.info.base_url()))

@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 pub enum HubEvent {
     /// New deliveries may be queued for the device.
     Wake,
+    /// New delivery receipts may be waiting for the device.
+    Receipts,
     /// A frame to forward as is (receipts, prekey warnings).
     Frame(Box<ServerFrame>),
     /// The device was revoked: close the connection.

@@ -315,6 +315,9 @@ async fn authenticated(
     if let Err(end) = start.await {
         return end;
     }
+    if let Err(end) = push_receipts(conn, &mut session).await {
+        return end;
+    }
     if let Err(end) = push_pending(conn, &mut session).await {
         return end;
     }
@@ -332,6 +335,7 @@ async fn authenticated(
             }
             event = events.recv() => match event {
                 Some(HubEvent::Wake) => push_pending(conn, &mut session).await,
+                Some(HubEvent::Receipts) => push_receipts(conn, &mut session).await,
                 Some(HubEvent::Frame(frame)) => conn.send(&frame).await,
                 Some(HubEvent::Revoked) => return End::Error(ErrorCode::DeviceRevoked, "this device was revoked".into()),
                 Some(HubEvent::Replaced) => return End::Error(ErrorCode::Conflict, "this device connected again elsewhere".into()),
@@ -352,24 +356,34 @@ async fn authenticated(
     }
 }
 
-/// Pushes waiting receipts, then queued deliveries until the
-/// unacknowledged window is full.
-async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
-    let receipts = conn
-        .state
-        .store
-        .receipts(session.device, session.last_receipt, 64)
-        .await?;
-    for r in receipts {
-        session.last_receipt = r.receipt_id;
-        conn.send(&ServerFrame::Delivered {
-            receipt_id: r.receipt_id,
-            message_id: r.message_id,
-            recipient: r.recipient,
-            delivered_at: r.delivered_at,
-        })
-        .await?;
+/// Pushes the delivery receipts waiting for this device, in batches of 64
+/// (each write is bounded by the write timeout).
+async fn push_receipts(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
+    loop {
+        let receipts = conn
+            .state
+            .store
+            .receipts(session.device, session.last_receipt, 64)
+            .await?;
+        let done = receipts.len() < 64;
+        for r in receipts {
+            session.last_receipt = r.receipt_id;
+            conn.send(&ServerFrame::Delivered {
+                receipt_id: r.receipt_id,
+                message_id: r.message_id,
+                recipient: r.recipient,
+                delivered_at: r.delivered_at,
+            })
+            .await?;
+        }
+        if done {
+            return Ok(());
+        }
     }
+}
+
+/// Pushes queued deliveries until the unacknowledged window is full.
+async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
     let max = conn.state.config.limits.max_unacked_deliveries;
     loop {
         let room = max.saturating_sub(session.in_flight.len()).min(64);
@@ -521,7 +535,7 @@ async fn acknowledge(
     }
     // The receipts are stored: wake each sender's connection to push them.
     for a in acked {
-        conn.state.hub.notify(&a.sender, HubEvent::Wake);
+        conn.state.hub.notify(&a.sender, HubEvent::Receipts);
     }
     push_pending(conn, session).await
 }

@@ -200,6 +200,16 @@ impl World {
         Api::new(&self.info).unwrap()
     }
 
+    /// A raw HTTPS client trusting the server's pinned certificate.
+    pub fn http(&self) -> reqwest::Client {
+        let tls = curbside_client::tls::client_config(&self.info.cert_pem).unwrap();
+        reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .resolve("localhost", self.server().addr)
+            .build()
+            .unwrap()
+    }
+
     pub fn server(&self) -> &curbside_server::Server {
         self.server.as_ref().unwrap()
     }
