@@ -13,16 +13,20 @@
 //! - [`frames`]: WebSocket frames in both directions, and their parser.
 //! - [`auth`]: the authentication transcript.
 //! - [`http`]: HTTP request and response bodies.
+//! - [`merkle`]: RFC 6962 Merkle trees: incremental append, proofs, verification.
+//! - [`audit`]: audit entries, their canonical bytes, signed tree heads, compliance API bodies.
 //! - [`npi`]: National Provider Identifier check-digit validation.
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod bytes;
 pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod merkle;
 pub mod npi;
 
 /// The protocol version this build speaks.
