@@ -159,6 +159,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sha256_hex(server.cert_pem.as_bytes())
         ));
     }
+    out.push_str(&format!(
+        "Audit log key (Ed25519, compliance officers compare it on first use): {}\n",
+        server.log_key
+    ));
     if let Some(token) = &server.bootstrap_token {
         out.push_str("\nNo administrator yet. One-time admin bootstrap token (valid 24 hours, replaced at each start until used):\n\n");
         out.push_str(&format!("    {token}\n\n"));

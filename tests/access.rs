@@ -136,7 +136,8 @@ on_every_backend!(invites_are_single_use_and_expire, |db| async move {
     );
     // An invite that expired an hour ago.
     let (token, hash) = curbside_server::auth::new_token("cbs_inv_");
-    let admin = world.admin.address.clone().unwrap().user_id;
+    let admin =
+        curbside_server::audit::Actor::device(&world.admin.address.clone().unwrap(), Some(Role::Admin), None);
     let past = now_ms() - 2 * 3600 * 1000;
     world
         .server()

@@ -249,6 +249,9 @@ pub struct Details {
     /// An export format (`jsonl`, `csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Which timeout ended a session: `idle` or `absolute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
     /// Referral status before a change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_status: Option<String>,
@@ -490,6 +493,20 @@ pub struct ConsistencyProof {
     pub second: u64,
     /// The proof hashes.
     pub proof: Vec<HexHash>,
+}
+
+/// A time in ms since the epoch as RFC 3339 UTC with milliseconds
+/// (`2026-11-23T08:00:00.000Z`).
+#[must_use]
+pub fn format_time_ms(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// The header of a CSV export.

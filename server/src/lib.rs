@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -38,6 +39,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::{watch, Semaphore};
 
+use crate::audit::LogKey;
 pub use crate::config::Config;
 use crate::error::ServerError;
 use crate::hub::Hub;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub store: Store,
     /// Connected devices.
     pub hub: Hub,
+    /// The key that signs audit tree heads.
+    pub log_key: Arc<LogKey>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
     connections: Arc<Semaphore>,
@@ -95,6 +99,8 @@ pub struct Server {
     pub cert_pem: String,
     /// The database backend in use.
     pub backend: store::Backend,
+    /// The audit log's Ed25519 public key, base64 (compliance officers pin it).
+    pub log_key: String,
     state: AppState,
     stop: watch::Sender<bool>,
     handle: axum_server::Handle,
@@ -116,6 +122,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     )?;
     let cert_pem =
         std::fs::read_to_string(&files.cert).map_err(|e| ServerError::io("reading the certificate", e))?;
+    let log_key = Arc::new(LogKey::load_or_create(&config.data_dir)?);
     let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&files)?);
 
     let bootstrap_token = if store.has_admin().await? {
@@ -134,6 +141,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         config: Arc::new(config),
         store: store.clone(),
         hub: Hub::default(),
+        log_key,
         shutdown,
     };
     let listener = std::net::TcpListener::bind(state.config.listen)
@@ -159,6 +167,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         bootstrap_token,
         cert_pem,
         backend: store.backend(),
+        log_key: state.log_key.public_key_base64(),
         state,
         stop,
         handle,

@@ -10,14 +10,20 @@
 //! The store never holds plaintext: messages are opaque ciphertext, and
 //! invites, bootstrap and session tokens are stored as SHA-256 hashes.
 
+mod audit;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use self::audit::{AuditFilter, PageRequest};
+
+use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
 use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
 use curbside_protocol::http::{DeviceSummary, Role, UserSummary};
 use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 
 /// Milliseconds since the Unix epoch.
@@ -287,15 +293,25 @@ impl Store {
         &self,
         token_hash: &[u8],
         grant: &Grant,
-        created_by: &UserId,
+        actor: &Actor,
         now: i64,
         ttl: Duration,
     ) -> Result<i64, ServerError> {
+        let created_by = actor.user.as_ref().map(|u| u.as_str().to_owned());
+        let mut event = Event::new(actor, Action::InviteCreated);
+        event = match grant {
+            Grant::NewUser(role) => event.details(Details {
+                role: Some(*role),
+                ..Details::default()
+            }),
+            Grant::NewDevice(user) => event.counterpart(user, None),
+        };
         let (purpose, role, user) = match grant {
             Grant::NewUser(role) => ("user", Some(role.as_str()), None),
             Grant::NewDevice(user) => ("device", None, Some(user.as_str().to_owned())),
         };
         let expires_at = now.saturating_add(ms(ttl));
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO invites (token_hash, purpose, role, user_id, created_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -304,11 +320,13 @@ impl Store {
         .bind(purpose)
         .bind(role)
         .bind(user)
-        .bind(created_by.as_str())
+        .bind(created_by)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.commit().await?;
         Ok(expires_at)
     }
 
@@ -320,6 +338,7 @@ impl Store {
         profile: &Profile,
         keys: &DeviceKeys,
         new_user_id: &UserId,
+        source: &Actor,
         now: i64,
     ) -> Result<Result<Enrolled, EnrollProblem>, ServerError> {
         let mut tx = self.begin().await?;
@@ -399,6 +418,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let device = device_id(&row, "d")?;
+        let devices_before = device.0.saturating_sub(1);
         sqlx::query(
             "INSERT INTO devices (user_id, device_id, identity_key, signed_prekey, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -417,6 +437,30 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .try_get("verified")?;
+        let actor = Actor {
+            user: Some(user.clone()),
+            device: Some(device),
+            role: Actor::usual_role(&roles),
+            source: source.source.clone(),
+        };
+        let mut events = Vec::with_capacity(3);
+        if let Grant::NewUser(role) = &grant {
+            events.push(Event::new(&actor, Action::UserEnrolled).details(Details {
+                role: Some(*role),
+                ..Details::default()
+            }));
+        }
+        events.push(Event::new(&actor, Action::DeviceAdded));
+        let key_action = if devices_before == 0 {
+            Action::IdentityKeyPublished
+        } else {
+            Action::IdentityKeyChanged
+        };
+        events.push(Event::new(&actor, key_action).details(Details {
+            key_fingerprint: Some(sha256_hex(&keys.identity_key)),
+            ..Details::default()
+        }));
+        audit::append(&mut tx, self.backend, events, now).await?;
         tx.commit().await?;
         Ok(Ok(Enrolled {
             user_id: user,
@@ -444,27 +488,49 @@ impl Store {
     }
 
     /// Marks a user's professional details as verified. False if no such user.
-    pub async fn verify_user(&self, user: &UserId) -> Result<bool, ServerError> {
+    pub async fn verify_user(&self, user: &UserId, actor: &Actor) -> Result<bool, ServerError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE users SET verified = 1 WHERE user_id = $1")
             .bind(user.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let event = Event::new(actor, Action::UserVerified).counterpart(user, None);
+        audit::append(&mut tx, self.backend, vec![event], now_ms()).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Grants a role (idempotent). False if no such user.
-    pub async fn grant_role(&self, user: &UserId, role: Role, now: i64) -> Result<bool, ServerError> {
+    pub async fn grant_role(
+        &self,
+        user: &UserId,
+        role: Role,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<bool, ServerError> {
         if !self.user_exists(user).await? {
             return Ok(false);
         }
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(user.as_str())
         .bind(role.as_str())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let event = Event::new(actor, Action::RoleGranted)
+            .counterpart(user, None)
+            .details(Details {
+                role: Some(role),
+                ..Details::default()
+            });
+        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -569,6 +635,7 @@ impl Store {
         &self,
         user: &UserId,
         device: DeviceId,
+        actor: &Actor,
         now: i64,
     ) -> Result<bool, ServerError> {
         let mut tx = self.begin().await?;
@@ -601,6 +668,8 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let event = Event::new(actor, Action::DeviceRevoked).counterpart(user, Some(device));
+        audit::append(&mut tx, self.backend, vec![event], now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -642,7 +711,11 @@ impl Store {
     /// The bundle of every current device of `user`, each claiming (deleting)
     /// one one-time prekey atomically. Returns the bundles and, per device,
     /// how many one-time prekeys it has left.
-    pub async fn fetch_bundles(&self, user: &UserId) -> Result<Vec<(DeviceBundle, u32)>, ServerError> {
+    pub async fn fetch_bundles(
+        &self,
+        user: &UserId,
+        actor: &Actor,
+    ) -> Result<Vec<(DeviceBundle, u32)>, ServerError> {
         let claim = match self.backend {
             Backend::Sqlite => {
                 "DELETE FROM one_time_prekeys WHERE (user_id, device_id, prekey_id) = \
@@ -692,6 +765,13 @@ impl Store {
                 remaining,
             ));
         }
+        let event = Event::new(actor, Action::PrekeyBundleFetched)
+            .counterpart(user, None)
+            .details(Details {
+                devices: Some(out.iter().map(|(b, _)| b.device_id).collect()),
+                ..Details::default()
+            });
+        audit::append(&mut tx, self.backend, vec![event], now_ms()).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -700,12 +780,14 @@ impl Store {
 
     /// Stores a message and one queue row per envelope in one transaction.
     /// Returns `false` (and stores nothing) if this sender already used this message id.
+    #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
     pub async fn accept_message(
         &self,
         sender: &Address,
         message_id: &MessageId,
         kind: MessageKind,
         envelopes: &[Envelope],
+        actor: &Actor,
         now: i64,
         ttl: Duration,
     ) -> Result<bool, ServerError> {
@@ -744,6 +826,31 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        // One entry per recipient user, listing that user's devices with the
+        // size and SHA-256 of the ciphertext each received.
+        let mut per_user: std::collections::BTreeMap<&UserId, Vec<DeviceCiphertext>> =
+            std::collections::BTreeMap::new();
+        for e in envelopes {
+            per_user.entry(&e.user_id).or_default().push(DeviceCiphertext {
+                device: e.device_id,
+                size: e.ciphertext.len() as u64,
+                sha256: sha256_hex(e.ciphertext.as_slice()),
+            });
+        }
+        let events = per_user
+            .into_iter()
+            .map(|(user, ciphertexts)| {
+                Event::new(actor, Action::MessageAccepted)
+                    .counterpart(user, None)
+                    .message(message_id)
+                    .details(Details {
+                        kind: Some(kind.as_str().to_owned()),
+                        ciphertexts: Some(ciphertexts),
+                        ..Details::default()
+                    })
+            })
+            .collect();
+        audit::append(&mut tx, self.backend, events, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -793,6 +900,7 @@ impl Store {
         &self,
         device: &Address,
         ids: &[DeliveryId],
+        actor: &Actor,
         now: i64,
         receipt_ttl: Duration,
     ) -> Result<Vec<Acked>, ServerError> {
@@ -833,6 +941,15 @@ impl Store {
                 out.push(acked);
             }
         }
+        let events = out
+            .iter()
+            .map(|a| {
+                Event::new(actor, Action::MessageDelivered)
+                    .counterpart(&a.sender.user_id, Some(a.sender.device_id))
+                    .message(&a.message_id)
+            })
+            .collect();
+        audit::append(&mut tx, self.backend, events, now).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -905,10 +1022,12 @@ impl Store {
         id: &str,
         owner: &Address,
         size: u64,
+        actor: &Actor,
         now: i64,
         ttl: Duration,
     ) -> Result<i64, ServerError> {
         let expires_at = now.saturating_add(ms(ttl));
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO attachments (attachment_id, owner_user, owner_device, size, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -919,8 +1038,16 @@ impl Store {
         .bind(i64::try_from(size).unwrap_or(i64::MAX))
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let event = Event::new(actor, Action::AttachmentStored)
+            .attachment(id)
+            .details(Details {
+                size: Some(size),
+                ..Details::default()
+            });
+        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.commit().await?;
         Ok(expires_at)
     }
 
@@ -963,11 +1090,30 @@ impl Store {
             .bind(now.saturating_sub(ms(message_retention)))
             .execute(&self.pool)
             .await?;
-        let expired = sqlx::query("DELETE FROM queue WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "DELETE FROM queue WHERE expires_at <= $1 \
+             RETURNING recipient_user, recipient_device, message_id, sender_user, sender_device",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let message =
+                MessageId::new(r.try_get::<String, _>("message_id")?).map_err(|_| corrupt("message id"))?;
+            events.push(
+                Event::new(&Actor::server(), Action::MessageExpired)
+                    .counterpart(
+                        &user_id(r, "recipient_user")?,
+                        Some(device_id(r, "recipient_device")?),
+                    )
+                    .message(&message),
+            );
+        }
+        audit::append(&mut tx, self.backend, events, now).await?;
+        tx.commit().await?;
+        let expired = rows.len() as u64;
         sqlx::query("DELETE FROM receipts WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
@@ -1008,9 +1154,11 @@ impl Store {
         &self,
         token_hash: &[u8],
         device: &Address,
+        actor: &Actor,
         now: i64,
         max: Duration,
     ) -> Result<(), ServerError> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO http_sessions (token_hash, user_id, device_id, created_at, last_used_at, expires_at) \
              VALUES ($1, $2, $3, $4, $4, $5)",
@@ -1020,8 +1168,14 @@ impl Store {
         .bind(i64::from(device.device_id.0))
         .bind(now)
         .bind(now.saturating_add(ms(max)))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let event = Event::new(actor, Action::AuthSucceeded).details(Details {
+            transport: Some("https".into()),
+            ..Details::default()
+        });
+        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1033,6 +1187,7 @@ impl Store {
         token_hash: &[u8],
         now: i64,
         idle: Duration,
+        source: &Actor,
     ) -> Result<Option<Address>, ServerError> {
         let mut tx = self.begin().await?;
         let Some(row) = sqlx::query(
@@ -1054,6 +1209,19 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            let actor = Actor {
+                user: Some(user_id(&row, "user_id")?),
+                device: Some(device_id(&row, "device_id")?),
+                role: None,
+                source: source.source.clone(),
+            };
+            let reason = if now >= expires { "absolute" } else { "idle" };
+            let event = Event::new(&actor, Action::SessionExpired).details(Details {
+                transport: Some("https".into()),
+                timeout: Some(reason.into()),
+                ..Details::default()
+            });
+            audit::append(&mut tx, self.backend, vec![event], now).await?;
             tx.commit().await?;
             return Ok(None);
         }

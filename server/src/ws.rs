@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{
@@ -28,6 +29,7 @@ use curbside_protocol::{PROTOCOL_VERSION, SUPPORTED_VERSIONS};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
+use crate::audit::{Actor, Event};
 use crate::auth::{random32, verify_device_signature, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::{ApiError, ServerError};
 use crate::hub::HubEvent;
@@ -158,6 +160,13 @@ fn read_error(e: &axum::Error) -> End {
     }
 }
 
+fn websocket() -> Details {
+    Details {
+        transport: Some("websocket".into()),
+        ..Details::default()
+    }
+}
+
 /// Runs one connection to its end.
 pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) {
     let limits = state.config.limits.clone();
@@ -179,20 +188,42 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
         return;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.auth_deadline_secs);
-    let device = match authenticate(&state, &mut stream, &challenge, deadline).await {
+    let mut claimed = None;
+    let device = match authenticate(&state, &mut stream, &challenge, deadline, &mut claimed).await {
         Ok(device) => device,
         Err(end) => {
             if let End::Error(code, _) = &end {
                 tracing::warn!(%peer, code = code.as_str(), "authentication failed");
+                let mut event = Event::new(&Actor::anonymous(Some(peer.ip())), Action::AuthFailed)
+                    .failed(*code)
+                    .details(websocket());
+                if let Some(claimed) = &claimed {
+                    event = event.counterpart(&claimed.user_id, Some(claimed.device_id));
+                }
+                if let Err(e) = state.store.record(vec![event]).await {
+                    tracing::error!(error = %e, "could not record an authentication failure");
+                }
             }
             conn.close(end).await;
             return;
         }
     };
+    let actor = match state.store.roles(&device.user_id).await {
+        Ok(roles) => Actor::device(&device, Actor::usual_role(&roles), Some(peer.ip())),
+        Err(e) => {
+            conn.close(End::from(e)).await;
+            return;
+        }
+    };
+    let event = Event::new(&actor, Action::AuthSucceeded).details(websocket());
+    if let Err(e) = state.store.record(vec![event]).await {
+        conn.close(End::from(e)).await;
+        return;
+    }
     tracing::info!(%peer, user = %device.user_id, device = %device.device_id, "device connected");
     let (hub_id, events) = state.hub.register(&device);
     crate::metrics::with(|m| m.connections.inc());
-    let end = authenticated(&mut conn, &mut stream, &device, events).await;
+    let end = authenticated(&mut conn, &mut stream, &device, &actor, events).await;
     crate::metrics::with(|m| m.connections.dec());
     state.hub.unregister(&device, hub_id);
     tracing::info!(user = %device.user_id, device = %device.device_id, "device disconnected");
@@ -204,6 +235,7 @@ async fn authenticate(
     stream: &mut SplitStream<WebSocket>,
     challenge: &[u8; 32],
     deadline: tokio::time::Instant,
+    claimed: &mut Option<Address>,
 ) -> Result<Address, End> {
     loop {
         let message = match tokio::time::timeout_at(deadline, stream.next()).await {
@@ -244,6 +276,10 @@ async fn authenticate(
                 format!("this server speaks versions {SUPPORTED_VERSIONS:?}"),
             ));
         }
+        *claimed = Some(Address {
+            user_id: user_id.clone(),
+            device_id,
+        });
         let failed = || End::Error(ErrorCode::AuthFailed, "authentication failed".into());
         let record = state
             .store
@@ -273,6 +309,7 @@ async fn authenticate(
 /// Per-connection state after authentication.
 struct Session<'a> {
     device: &'a Address,
+    actor: &'a Actor,
     last_pushed: DeliveryId,
     last_receipt: i64,
     in_flight: BTreeSet<DeliveryId>,
@@ -283,12 +320,14 @@ async fn authenticated(
     conn: &mut Connection,
     stream: &mut SplitStream<WebSocket>,
     device: &Address,
+    actor: &Actor,
     mut events: tokio::sync::mpsc::Receiver<HubEvent>,
 ) -> End {
     let state = conn.state.clone();
     let limits = state.config.limits.clone();
     let mut session = Session {
         device,
+        actor,
         last_pushed: DeliveryId(0),
         last_receipt: 0,
         in_flight: BTreeSet::new(),
@@ -455,7 +494,7 @@ async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &st
         .map(|n| (id, n))
         .map(|(id, one_time_prekeys)| ServerFrame::PrekeysPublished { id, one_time_prekeys })
         .map_err(|e| (e, None)),
-        ClientFrame::FetchBundles { id, user_id } => fetch_bundles(conn, &user_id)
+        ClientFrame::FetchBundles { id, user_id } => fetch_bundles(conn, session, &user_id)
             .await
             .map(|devices| ServerFrame::Bundles { id, user_id, devices })
             .map_err(|e| (e, None)),
@@ -527,7 +566,7 @@ async fn acknowledge(
     let acked = conn
         .state
         .store
-        .acknowledge(session.device, ids, now_ms(), ttl)
+        .acknowledge(session.device, ids, session.actor, now_ms(), ttl)
         .await?;
     crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
     for id in ids {
@@ -578,13 +617,14 @@ async fn publish(
 
 async fn fetch_bundles(
     conn: &Connection,
+    session: &Session<'_>,
     user: &UserId,
 ) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
     if !conn.state.store.user_exists(user).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
     let threshold = conn.state.config.limits.prekeys_low_threshold;
-    let bundles = conn.state.store.fetch_bundles(user).await?;
+    let bundles = conn.state.store.fetch_bundles(user, session.actor).await?;
     let mut out = Vec::with_capacity(bundles.len());
     for (bundle, remaining) in bundles {
         // Warn once when the count crosses the threshold, and again when it
@@ -687,7 +727,7 @@ async fn send(
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
     let stored = store
-        .accept_message(sender, &message_id, kind, &recipients, now, ttl)
+        .accept_message(sender, &message_id, kind, &recipients, session.actor, now, ttl)
         .await
         .map_err(|e| plain(e.into()))?;
     if stored {

@@ -13,11 +13,13 @@ use curbside_protocol::http::{
 use curbside_protocol::ids::{Address, DeviceId, UserId};
 
 use super::Caller;
+use crate::audit::{Actor, Event};
 use crate::auth::new_token;
 use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::store::{now_ms, Grant};
 use crate::AppState;
+use curbside_protocol::audit::Action;
 
 /// Longest invite lifetime: 30 days.
 const MAX_INVITE_SECS: u64 = 30 * 24 * 3600;
@@ -43,7 +45,7 @@ fn parse_user(raw: &str) -> Result<UserId, ApiError> {
 async fn issue(
     state: &AppState,
     grant: Grant,
-    by: &UserId,
+    by: &Actor,
     secs: Option<u64>,
 ) -> Result<InviteResponse, ApiError> {
     let secs = secs
@@ -54,7 +56,7 @@ async fn issue(
         .store
         .create_invite(&hash, &grant, by, now_ms(), Duration::from_secs(secs))
         .await?;
-    tracing::info!(by = %by, grant = ?grant, "invite issued");
+    tracing::info!(by = ?by.user, grant = ?grant, "invite issued");
     Ok(InviteResponse { invite, expires_at })
 }
 
@@ -63,7 +65,7 @@ async fn admin_invite(
     caller: Caller,
     Json(req): Json<CreateInviteRequest>,
 ) -> Result<Json<InviteResponse>, ApiError> {
-    caller.require(Role::Admin)?;
+    let actor = caller.require(&state, Role::Admin, Action::InviteCreated).await?;
     let grant = match req.target {
         InviteTarget::NewUser { role } => Grant::NewUser(role),
         InviteTarget::NewDevice { user_id } => {
@@ -73,9 +75,7 @@ async fn admin_invite(
             Grant::NewDevice(user_id)
         }
     };
-    Ok(Json(
-        issue(&state, grant, &caller.device.user_id, req.expires_in_secs).await?,
-    ))
+    Ok(Json(issue(&state, grant, &actor, req.expires_in_secs).await?))
 }
 
 async fn device_invite(
@@ -85,7 +85,7 @@ async fn device_invite(
 ) -> Result<Json<InviteResponse>, ApiError> {
     let grant = Grant::NewDevice(caller.device.user_id.clone());
     Ok(Json(
-        issue(&state, grant, &caller.device.user_id, req.expires_in_secs).await?,
+        issue(&state, grant, &caller.actor(None), req.expires_in_secs).await?,
     ))
 }
 
@@ -93,8 +93,13 @@ async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    caller.require(Role::Admin)?;
-    Ok(Json(state.store.list_users().await?))
+    let actor = caller.require(&state, Role::Admin, Action::UsersListed).await?;
+    let users = state.store.list_users().await?;
+    state
+        .store
+        .record(vec![Event::new(&actor, Action::UsersListed)])
+        .await?;
+    Ok(Json(users))
 }
 
 async fn verify(
@@ -102,9 +107,9 @@ async fn verify(
     caller: Caller,
     Path(user): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
+    let actor = caller.require(&state, Role::Admin, Action::UserVerified).await?;
     let user = parse_user(&user)?;
-    if !state.store.verify_user(&user).await? {
+    if !state.store.verify_user(&user, &actor).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
     tracing::info!(by = %caller.device.user_id, user = %user, "user verified");
@@ -117,25 +122,25 @@ async fn grant_role(
     Path(user): Path<String>,
     Json(req): Json<GrantRoleRequest>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
+    let actor = caller.require(&state, Role::Admin, Action::RoleGranted).await?;
     let user = parse_user(&user)?;
-    if !state.store.grant_role(&user, req.role, now_ms()).await? {
+    if !state.store.grant_role(&user, req.role, &actor, now_ms()).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
     tracing::info!(by = %caller.device.user_id, user = %user, role = req.role.as_str(), "role granted");
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn revoke(state: &AppState, device: Address, by: &UserId) -> Result<StatusCode, ApiError> {
+async fn revoke(state: &AppState, device: Address, by: &Actor) -> Result<StatusCode, ApiError> {
     if !state
         .store
-        .revoke_device(&device.user_id, device.device_id, now_ms())
+        .revoke_device(&device.user_id, device.device_id, by, now_ms())
         .await?
     {
         return Err(ApiError::new(ErrorCode::NotFound, "no such current device"));
     }
     state.hub.notify(&device, HubEvent::Revoked);
-    tracing::info!(by = %by, user = %device.user_id, device = %device.device_id, "device revoked");
+    tracing::info!(by = ?by.user, user = %device.user_id, device = %device.device_id, "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,12 +149,12 @@ async fn admin_revoke(
     caller: Caller,
     Path((user, device)): Path<(String, u32)>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
+    let actor = caller.require(&state, Role::Admin, Action::DeviceRevoked).await?;
     let device = Address {
         user_id: parse_user(&user)?,
         device_id: DeviceId(device),
     };
-    revoke(&state, device, &caller.device.user_id).await
+    revoke(&state, device, &actor).await
 }
 
 async fn own_revoke(
@@ -161,5 +166,5 @@ async fn own_revoke(
         user_id: caller.device.user_id.clone(),
         device_id: DeviceId(device),
     };
-    revoke(&state, device, &caller.device.user_id).await
+    revoke(&state, device, &caller.actor(None)).await
 }

@@ -18,10 +18,12 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::Caller;
+use crate::audit::Event;
 use crate::auth::random32;
 use crate::error::ApiError;
 use crate::store::now_ms;
 use crate::AppState;
+use curbside_protocol::audit::{Action, Details};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -72,7 +74,7 @@ async fn upload(
     let ttl = Duration::from_secs(state.config.limits.attachment_ttl_secs);
     let expires_at = state
         .store
-        .add_attachment(&id, &caller.device, size, now_ms(), ttl)
+        .add_attachment(&id, &caller.device, size, &caller.actor(None), now_ms(), ttl)
         .await?;
     tracing::info!(user = %caller.device.user_id, device = %caller.device.device_id, attachment = %id, size, "attachment stored");
     Ok(Json(AttachmentStored {
@@ -128,6 +130,13 @@ async fn download(
     let file = tokio::fs::File::open(dir(&state).join(&id))
         .await
         .map_err(|_| not_found())?;
+    let event = Event::new(&caller.actor(None), Action::AttachmentFetched)
+        .attachment(&id)
+        .details(Details {
+            size: Some(size),
+            ..Details::default()
+        });
+    state.store.record(vec![event]).await?;
     tracing::info!(user = %caller.device.user_id, device = %caller.device.device_id, attachment = %id, size, "attachment fetched");
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
     Ok((

@@ -10,12 +10,15 @@ use curbside_protocol::http::{EnrollRequest, EnrollResponse};
 use curbside_protocol::ids::UserId;
 use curbside_protocol::npi;
 
+use super::Source;
+use crate::audit::{Actor, Event};
 use crate::auth::{
     new_user_id, token_hash, verify_device_signature, IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN,
 };
 use crate::error::ApiError;
 use crate::store::{now_ms, DeviceKeys, EnrollProblem, InviteProblem, Profile};
 use crate::AppState;
+use curbside_protocol::audit::Action;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/enroll", post(enroll))
@@ -88,14 +91,31 @@ fn check_profile(req: &EnrollRequest) -> Result<Profile, ApiError> {
 
 async fn enroll(
     State(state): State<AppState>,
+    Source(source): Source,
     Json(req): Json<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
-    let keys = check_keys(&state, &req)?;
+    let actor = Actor::anonymous(source);
+    let result = enroll_checked(&state, &req, &actor).await;
+    if let Err(e) = &result {
+        if e.code != ErrorCode::Internal {
+            let event = Event::new(&actor, Action::UserEnrolled).failed(e.code);
+            state.store.record(vec![event]).await?;
+        }
+    }
+    result
+}
+
+async fn enroll_checked(
+    state: &AppState,
+    req: &EnrollRequest,
+    actor: &Actor,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let keys = check_keys(state, req)?;
     let hash = token_hash(&req.invite);
     // A device invite ignores the profile; a new user needs one. The store
     // decides which applies when it consumes the invite, so validate leniently
     // here and strictly for clinicians below.
-    let profile = check_profile(&req).or_else(|e| {
+    let profile = check_profile(req).or_else(|e| {
         if req.display_name.trim().is_empty() {
             Ok(Profile {
                 display_name: String::new(),
@@ -110,7 +130,7 @@ async fn enroll(
         UserId::new(new_user_id()).map_err(|_| ApiError::new(ErrorCode::Internal, "id generation"))?;
     let outcome = state
         .store
-        .enroll(&hash, &profile, &keys, &new_id, now_ms())
+        .enroll(&hash, &profile, &keys, &new_id, actor, now_ms())
         .await?;
     match outcome {
         Ok(enrolled) => {

@@ -2,18 +2,23 @@
 
 mod admin;
 pub(crate) mod attachments;
+mod audit;
 mod directory;
 mod enroll;
 mod health;
 mod session;
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::Router;
+use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::Role;
 use curbside_protocol::ids::Address;
 
+use crate::audit::{Actor, Event};
 use crate::auth::token_hash;
 use crate::error::ApiError;
 use crate::store::now_ms;
@@ -28,6 +33,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(directory::router())
         .merge(attachments::router())
+        .merge(audit::router())
 }
 
 /// The caller of an HTTP API, authenticated by `Authorization: Bearer <session token>`.
@@ -35,28 +41,72 @@ pub(crate) fn router() -> Router<AppState> {
 pub(crate) struct Caller {
     pub(crate) device: Address,
     pub(crate) roles: Vec<Role>,
+    pub(crate) source: Option<IpAddr>,
+    pub(crate) endpoint: String,
 }
 
 impl Caller {
-    pub(crate) fn require(&self, role: Role) -> Result<(), ApiError> {
+    /// The caller as an audit actor, acting in `role` (or their usual role).
+    pub(crate) fn actor(&self, role: Option<Role>) -> Actor {
+        Actor::device(
+            &self.device,
+            role.or_else(|| Actor::usual_role(&self.roles)),
+            self.source,
+        )
+    }
+
+    /// Succeeds, with the actor acting in `role`, if the caller has it.
+    /// Otherwise answers 403 and records the refused `action` in the audit log.
+    pub(crate) async fn require(
+        &self,
+        state: &AppState,
+        role: Role,
+        action: Action,
+    ) -> Result<Actor, ApiError> {
         if self.roles.contains(&role) {
-            Ok(())
-        } else {
-            tracing::warn!(user = %self.device.user_id, role = role.as_str(), "forbidden: role missing");
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("this requires the {} role", role.as_str()),
-            ))
+            return Ok(self.actor(Some(role)));
         }
+        tracing::warn!(user = %self.device.user_id, role = role.as_str(), endpoint = %self.endpoint, "forbidden: role missing");
+        let event = Event::new(&self.actor(None), action)
+            .failed(ErrorCode::Forbidden)
+            .details(Details {
+                endpoint: Some(self.endpoint.clone()),
+                role: Some(role),
+                ..Details::default()
+            });
+        state.store.record(vec![event]).await?;
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this requires the {} role", role.as_str()),
+        ))
+    }
+}
+
+/// The caller's IP address, from the connection.
+pub(crate) fn source(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The caller's IP address as an extractor (absent if the server was not
+/// started with connection info).
+pub(crate) struct Source(pub(crate) Option<IpAddr>);
+
+impl FromRequestParts<AppState> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(source(parts)))
     }
 }
 
 /// Authenticates a request by its bearer session token.
-pub(crate) async fn caller_from_headers(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> Result<Caller, ApiError> {
-    let token = headers
+pub(crate) async fn caller_from_parts(state: &AppState, parts: &Parts) -> Result<Caller, ApiError> {
+    let source = source(parts);
+    let token = parts
+        .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -64,17 +114,42 @@ pub(crate) async fn caller_from_headers(
     let idle = std::time::Duration::from_secs(state.config.limits.session_idle_secs);
     let device = state
         .store
-        .use_session(&token_hash(token), now_ms(), idle)
+        .use_session(&token_hash(token), now_ms(), idle, &Actor::anonymous(source))
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::TokenExpired, "session token unknown or expired"))?;
     let roles = state.store.roles(&device.user_id).await?;
-    Ok(Caller { device, roles })
+    Ok(Caller {
+        device,
+        roles,
+        source,
+        endpoint: parts.uri.path().to_owned(),
+    })
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        caller_from_headers(state, &parts.headers).await
+        caller_from_parts(state, parts).await
+    }
+}
+
+/// A caller whose authentication may have failed: for endpoints that record
+/// unauthenticated attempts in the audit log (the compliance API).
+pub(crate) struct MaybeCaller {
+    pub(crate) caller: Result<Caller, ApiError>,
+    pub(crate) source: Option<IpAddr>,
+    pub(crate) endpoint: String,
+}
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            caller: caller_from_parts(state, parts).await,
+            source: source(parts),
+            endpoint: parts.uri.path().to_owned(),
+        })
     }
 }

@@ -13,10 +13,13 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{ChallengeResponse, SessionRequest, SessionResponse};
 use curbside_protocol::ids::Address;
 
+use super::Source;
+use crate::audit::{Actor, Event};
 use crate::auth::{new_token, random32, verify_device_signature};
 use crate::error::ApiError;
 use crate::store::now_ms;
 use crate::AppState;
+use curbside_protocol::audit::{Action, Details};
 
 /// How long an HTTP challenge stays valid.
 const CHALLENGE_TTL_MS: i64 = 60_000;
@@ -41,7 +44,30 @@ async fn challenge(State(state): State<AppState>) -> Result<Json<ChallengeRespon
 
 async fn session(
     State(state): State<AppState>,
+    Source(source): Source,
     Json(req): Json<SessionRequest>,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let result = start_session(&state, &req, source).await;
+    if let Err(e) = &result {
+        if e.code != ErrorCode::Internal {
+            // The claimed account is the counterpart: nobody was authenticated.
+            let event = Event::new(&Actor::anonymous(source), Action::AuthFailed)
+                .counterpart(&req.user_id, Some(req.device_id))
+                .failed(e.code)
+                .details(Details {
+                    transport: Some("https".into()),
+                    ..Details::default()
+                });
+            state.store.record(vec![event]).await?;
+        }
+    }
+    result
+}
+
+async fn start_session(
+    state: &AppState,
+    req: &SessionRequest,
+    source: Option<std::net::IpAddr>,
 ) -> Result<Json<SessionResponse>, ApiError> {
     let failed = || ApiError::new(ErrorCode::AuthFailed, "authentication failed");
     let challenge: [u8; CHALLENGE_LEN] = req.challenge.as_slice().try_into().map_err(|_| failed())?;
@@ -75,12 +101,20 @@ async fn session(
     let limits = &state.config.limits;
     let (token, hash) = new_token("cbs_sess_");
     let address = Address {
-        user_id: req.user_id,
+        user_id: req.user_id.clone(),
         device_id: req.device_id,
     };
+    let roles = state.store.roles(&address.user_id).await?;
+    let actor = Actor::device(&address, Actor::usual_role(&roles), source);
     state
         .store
-        .create_session(&hash, &address, now, Duration::from_secs(limits.session_max_secs))
+        .create_session(
+            &hash,
+            &address,
+            &actor,
+            now,
+            Duration::from_secs(limits.session_max_secs),
+        )
         .await?;
     tracing::info!(user = %address.user_id, device = %address.device_id, "http session started");
     Ok(Json(SessionResponse {
