@@ -144,7 +144,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: clinician, compliance_officer or admin"))
 }
 
-fn out(text: &str) -> anyhow::Result<()> {
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
@@ -262,7 +262,7 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     out(&lines.join("\n"))
 }
 
-async fn session(dir: &ProfileArg) -> anyhow::Result<(Api, String)> {
+pub(crate) async fn session(dir: &ProfileArg) -> anyhow::Result<(Api, String)> {
     let (_, account) = Profile::open(&dir.profile)?;
     let api = Api::new(&account.server)?;
     let a = account.address()?;

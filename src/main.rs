@@ -4,9 +4,11 @@
 //!   `./curbside-data/`, a self-signed certificate for localhost, 127.0.0.1:8443).
 //! - `curbside enroll | whoami | send | inbox | directory`: a clinician's device.
 //! - `curbside admin invite | verify | users | grant | revoke`: administrators.
+//! - `curbside audit query | export | verify | proof`: compliance officers.
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod commands;
 mod profile;
 
@@ -45,6 +47,9 @@ enum Command {
     /// Administration (admin role).
     #[command(subcommand)]
     Admin(commands::AdminCommand),
+    /// The audit log (compliance officer role): query, export, verify, proof.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(clap::Args)]
@@ -191,5 +196,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Inbox(args) => commands::inbox(args).await,
         Command::Directory(args) => commands::directory(args).await,
         Command::Admin(cmd) => commands::admin(cmd).await,
+        Command::Audit(cmd) => audit::run(cmd).await,
     }
 }

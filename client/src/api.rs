@@ -1,6 +1,7 @@
 //! The HTTPS APIs: enrollment, sessions, admin, directory.
 
 use curbside_crypto::IdentityKeyPair;
+use curbside_protocol::audit::{AuditPage, AuditQuery, ConsistencyProof, InclusionProof, TreeHeadResponse};
 use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorBody;
 use curbside_protocol::frames::DirectoryEntry;
@@ -248,5 +249,92 @@ impl Api {
         let path = format!("/v1/directory?{}", url.query().unwrap_or_default());
         self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)
             .await
+    }
+
+    // ---- compliance API ---------------------------------------------------------------
+
+    async fn get_query<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        query: &Q,
+    ) -> Result<R> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        Self::json(resp, path).await
+    }
+
+    /// `GET /v1/audit/tree-head`: the current signed tree head and the log key.
+    pub async fn audit_tree_head(&self, token: &str) -> Result<TreeHeadResponse> {
+        self.get_query("/v1/audit/tree-head", token, &()).await
+    }
+
+    /// `GET /v1/audit/entries`: one page of a query.
+    pub async fn audit_entries(&self, token: &str, query: &AuditQuery) -> Result<AuditPage> {
+        self.get_query("/v1/audit/entries", token, query).await
+    }
+
+    /// `GET /v1/audit/proof/inclusion`.
+    pub async fn audit_inclusion(&self, token: &str, seq: u64, tree_size: u64) -> Result<InclusionProof> {
+        self.get_query(
+            "/v1/audit/proof/inclusion",
+            token,
+            &[("seq", seq), ("tree_size", tree_size)],
+        )
+        .await
+    }
+
+    /// `GET /v1/audit/proof/consistency`.
+    pub async fn audit_consistency(&self, token: &str, first: u64, second: u64) -> Result<ConsistencyProof> {
+        self.get_query(
+            "/v1/audit/proof/consistency",
+            token,
+            &[("first", first), ("second", second)],
+        )
+        .await
+    }
+
+    /// `GET /v1/audit/export`: streams the export into `out`. Returns the last
+    /// sequence number the export covers and the bytes written.
+    pub async fn audit_export(
+        &self,
+        token: &str,
+        query: &AuditQuery,
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    ) -> Result<(u64, u64)> {
+        use futures_util::StreamExt as _;
+        use tokio::io::AsyncWriteExt as _;
+        let resp = self
+            .http
+            .get(format!("{}/v1/audit/export", self.base))
+            .bearer_auth(token)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Self::json::<()>(resp, "/v1/audit/export").await.map(|()| (0, 0));
+        }
+        let through = resp
+            .headers()
+            .get("curbside-audit-through")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ClientError::Protocol("export without Curbside-Audit-Through".into()))?;
+        let mut stream = resp.bytes_stream();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ClientError::Http(format!("the export was cut off: {e}")))?;
+            out.write_all(&chunk).await?;
+            size = size.saturating_add(chunk.len() as u64);
+        }
+        out.flush().await?;
+        Ok((through, size))
     }
 }

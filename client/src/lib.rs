@@ -9,12 +9,14 @@
 //! - [`api`]: the HTTPS APIs (enrollment, sessions, admin, directory).
 //! - [`connection`]: the authenticated WebSocket, with request/reply routing.
 //! - [`account`]: the device's keys and ratchet sessions, and their encoding.
+//! - [`audit`]: the compliance officer's checks: pinned log key, tree head consistency, offline export verification.
 //! - [`client`]: enroll, connect, send to users, receive and acknowledge.
 
 #![forbid(unsafe_code)]
 
 pub mod account;
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod connection;
 pub mod error;
