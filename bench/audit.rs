@@ -3,7 +3,12 @@
 //! export. Run with `cargo bench --bench audit`; results in BENCHMARKS.md.
 //! Set `CURBSIDE_TEST_POSTGRES_URL` to also measure PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    clippy::cast_possible_truncation
+)]
 
 use std::time::Duration;
 
@@ -113,7 +118,7 @@ fn export(n: u64) -> (Vec<u8>, curbside_protocol::audit::SignedTreeHead, Vec<u8>
     for seq in 1..=n {
         let entry = AuditEntry {
             seq,
-            time_ms: 1_795_000_000_000 + seq as i64,
+            time_ms: 1_795_000_000_000 + i64::try_from(seq).unwrap(),
             actor_user: UserId::new("u_alice").ok(),
             actor_device: Some(DeviceId(1)),
             actor_role: None,

@@ -27,19 +27,10 @@ fn blobs(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir).map(Iterator::count).unwrap_or(0)
 }
 
-async fn login(world: &World, account: &curbside_client::Account) -> String {
-    let a = account.address.clone().unwrap();
-    world
-        .api()
-        .login(&a.user_id, a.device_id, account.identity())
-        .await
-        .unwrap()
-}
-
 on_every_backend!(a_20_mib_encrypted_attachment_round_trips, |db| async move {
     let world = World::start(db).await;
     let (alice, bob) = world.alice_and_bob().await;
-    let (alice_token, bob_token) = (login(&world, &alice).await, login(&world, &bob).await);
+    let (alice_token, bob_token) = (world.login(&alice).await, world.login(&bob).await);
 
     // Alice encrypts a 20 MiB "radiograph" to a file and uploads the ciphertext.
     let mut plain = tempfile::tempfile().unwrap();
@@ -97,7 +88,7 @@ async fn size_limit_authentication_and_expiry() {
     })
     .await;
     let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
-    let token = login(&world, &alice).await;
+    let token = world.login(&alice).await;
     let dir = world.db.dir.path().join("attachments");
 
     let mut big = tempfile::NamedTempFile::new().unwrap();

@@ -31,15 +31,6 @@ use curbside_server::audit::{Actor, Event};
 use curbside_server::store::{now_ms, Backend};
 use sqlx::Connection as _;
 
-async fn login(world: &World, account: &Account) -> String {
-    let a = account.address.clone().unwrap();
-    world
-        .api()
-        .login(&a.user_id, a.device_id, account.identity())
-        .await
-        .unwrap()
-}
-
 /// Enrolls a compliance officer and returns their session token.
 async fn officer(world: &World) -> (Account, String) {
     let invite = world
@@ -52,7 +43,7 @@ async fn officer(world: &World) -> (Account, String) {
         ..Profile::default()
     };
     let account = enroll(world.info.clone(), &invite, &profile).await.unwrap();
-    let token = login(world, &account).await;
+    let token = world.login(&account).await;
     (account, token)
 }
 
@@ -109,7 +100,7 @@ on_every_backend!(
 
         // Logins before the accounts move into clients: one good, one failed
         // (Bob's device id signed with Alice's key).
-        let alice_token = login(&world, &alice).await;
+        let alice_token = world.login(&alice).await;
         let bob_addr = bob.address.clone().unwrap();
         assert!(api
             .login(&bob_addr.user_id, bob_addr.device_id, alice.identity())
@@ -332,11 +323,11 @@ on_every_backend!(session_expiry_is_recorded, |db| async move {
     let world = World::start_with(db, |c| c.limits.session_idle_secs = 3).await;
     let (alice, _bob) = world.alice_and_bob().await;
     let (officer, _) = officer(&world).await;
-    let token = login(&world, &alice).await;
+    let token = world.login(&alice).await;
     tokio::time::sleep(Duration::from_millis(4500)).await;
     let refused = world.api().directory(&token, None, None).await.unwrap_err();
     assert_eq!(refused.code(), Some(ErrorCode::TokenExpired));
-    let officer_token = login(&world, &officer).await;
+    let officer_token = world.login(&officer).await;
     let expired = all(&world.api(), &officer_token, by_action(Action::SessionExpired)).await;
     let alice_expired: Vec<_> = expired
         .iter()
@@ -555,7 +546,7 @@ on_every_backend!(
     |db| async move {
         let world = World::start(db).await;
         let (alice, _bob) = world.alice_and_bob().await;
-        let alice_token = login(&world, &alice).await;
+        let alice_token = world.login(&alice).await;
         let http = world.http();
         let base = format!("https://localhost:{}", world.server().addr.port());
         let endpoints = [
@@ -809,7 +800,26 @@ on_every_backend!(served_proofs_verify_against_the_signed_head, |db| async move 
     let world = World::start(db).await;
     let (_, token) = officer(&world).await;
     bulk_append(&world.server().state().store, 300).await;
+    // Referral entries (written by the referral service) are found by referral id.
+    let referral = Event::new(&Actor::server(), Action::ReferralStatusChanged).referral("ref-42");
+    world
+        .server()
+        .state()
+        .store
+        .record(vec![referral.clone(), referral])
+        .await
+        .unwrap();
     let api = world.api();
+    let found = all(
+        &api,
+        &token,
+        AuditQuery {
+            referral_id: Some("ref-42".into()),
+            ..AuditQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(found.len(), 2);
     let head = api.audit_tree_head(&token).await.unwrap().tree_head;
     let key = world.server().state().log_key.public_key();
     for seq in [1, 2, 150, 255, 256, head.size] {

@@ -10,39 +10,19 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use common::*;
 use curbside_protocol::merkle::CompactRange;
 use curbside_server::store::Backend;
 use sqlx::{Connection as _, Row as _};
 
-fn curbside(dir: &Path, server: &Process, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_curbside"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("CURBSIDE_PASSPHRASE", "correct horse battery staple");
-    if args[0] == "enroll" {
-        command.args(["--server", &server.addr]);
-    }
-    command.output().unwrap()
-}
-
-/// Runs a command that must succeed; returns stdout.
 fn ok(dir: &Path, server: &Process, args: &[&str]) -> String {
-    let out = curbside(dir, server, args);
-    assert!(
-        out.status.success(),
-        "curbside {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    cli_ok(dir, server, args)
 }
 
 /// Runs a command that must fail; returns stderr.
 fn fails(dir: &Path, server: &Process, args: &[&str]) -> String {
-    let out = curbside(dir, server, args);
+    let out = cli(dir, server, args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         !out.status.success(),
@@ -157,6 +137,13 @@ on_every_backend!(tampering_is_caught_by_the_cli, |db: Db| async move {
     ]);
     assert!(table.starts_with("SEQ  TIME (UTC)"), "{table}");
     assert_eq!(table.lines().filter(|l| l.contains("user.enrolled")).count(), 2);
+    let witness: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("officer/audit-witness.json")).unwrap()).unwrap();
+    assert_eq!(
+        witness["log_key"].as_str(),
+        server.log_key.as_deref(),
+        "the pinned key is the one `serve` printed"
+    );
     let json = ok(&["audit", "query", "--profile", "officer", "--json", "--limit", "3"]);
     assert_eq!(json.lines().count(), 3);
     // Export and verify.

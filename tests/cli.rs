@@ -13,22 +13,7 @@ use curbside_server::store::Backend;
 
 /// Runs `curbside ARGS` in `dir`; returns stdout, panicking with stderr on failure.
 fn run(dir: &Path, server: &Process, args: &[&str]) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_curbside"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("CURBSIDE_PASSPHRASE", "correct horse battery staple");
-    if args[0] == "enroll" {
-        command.args(["--server", &server.addr]);
-    }
-    let output = command.output().unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "curbside {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout.trim().to_owned()
+    cli_ok(dir, server, args)
 }
 
 fn user_of(whoami: &str) -> String {

@@ -60,66 +60,45 @@ fn files(kind: &str) -> Vec<PathBuf> {
     out
 }
 
-#[derive(Default)]
-struct Tally {
-    accepted: usize,
-    rejected: usize,
+/// Runs every case of one kind through `accepts` (true if the proof
+/// verifies): a case must be accepted exactly when it does not want an error.
+fn run_cases(kind: &str, accepts: impl Fn(&Value) -> Option<()>) {
+    let (mut accepted, mut rejected) = (0, 0);
+    for path in files(kind) {
+        let case: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let want_err = case["wantErr"].as_bool().unwrap();
+        let ok = accepts(&case).is_some();
+        assert_eq!(ok, !want_err, "{}: {}", path.display(), case["desc"]);
+        if ok {
+            accepted += 1;
+        } else {
+            rejected += 1;
+        }
+    }
+    eprintln!("RFC 6962 {kind} vectors: {accepted} happy paths verified, {rejected} mutated proofs rejected");
+    assert!(accepted >= 5 && rejected >= 60);
 }
 
 #[test]
 fn inclusion_vectors() {
-    let mut t = Tally::default();
-    for path in files("inclusion") {
-        let case: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let want_err = case["wantErr"].as_bool().unwrap();
-        let ok = (|| {
-            let index = case["leafIdx"].as_u64()?;
-            let size = case["treeSize"].as_u64()?;
-            let leaf: Hash = b64(&case["leafHash"]).try_into().ok()?;
-            let root: Hash = b64(&case["root"]).try_into().ok()?;
-            let proof = hashes(&case["proof"])?;
-            verify_inclusion(index, size, &leaf, &proof, &root).ok()
-        })()
-        .is_some();
-        assert_eq!(ok, !want_err, "{}: {}", path.display(), case["desc"]);
-        if ok {
-            t.accepted += 1;
-        } else {
-            t.rejected += 1;
-        }
-    }
-    eprintln!(
-        "RFC 6962 inclusion vectors: {} happy paths verified, {} mutated proofs rejected",
-        t.accepted, t.rejected
-    );
-    assert!(t.accepted >= 5 && t.rejected >= 60);
+    run_cases("inclusion", |case| {
+        let index = case["leafIdx"].as_u64()?;
+        let size = case["treeSize"].as_u64()?;
+        let leaf: Hash = b64(&case["leafHash"]).try_into().ok()?;
+        let root: Hash = b64(&case["root"]).try_into().ok()?;
+        let proof = hashes(&case["proof"])?;
+        verify_inclusion(index, size, &leaf, &proof, &root).ok()
+    });
 }
 
 #[test]
 fn consistency_vectors() {
-    let mut t = Tally::default();
-    for path in files("consistency") {
-        let case: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let want_err = case["wantErr"].as_bool().unwrap();
-        let ok = (|| {
-            let size1 = case["size1"].as_u64()?;
-            let size2 = case["size2"].as_u64()?;
-            let proof = hashes(&case["proof"])?;
-            verify_consistency(size1, size2, &proof, &b64(&case["root1"]), &b64(&case["root2"])).ok()
-        })()
-        .is_some();
-        assert_eq!(ok, !want_err, "{}: {}", path.display(), case["desc"]);
-        if ok {
-            t.accepted += 1;
-        } else {
-            t.rejected += 1;
-        }
-    }
-    eprintln!(
-        "RFC 6962 consistency vectors: {} happy paths verified, {} mutated proofs rejected",
-        t.accepted, t.rejected
-    );
-    assert!(t.accepted >= 5 && t.rejected >= 60);
+    run_cases("consistency", |case| {
+        let size1 = case["size1"].as_u64()?;
+        let size2 = case["size2"].as_u64()?;
+        let proof = hashes(&case["proof"])?;
+        verify_consistency(size1, size2, &proof, &b64(&case["root1"]), &b64(&case["root2"])).ok()
+    });
 }
 
 fn reference() -> Value {

@@ -200,6 +200,15 @@ impl World {
         Api::new(&self.info).unwrap()
     }
 
+    /// An HTTP session token for `account`.
+    pub async fn login(&self, account: &Account) -> String {
+        let a = account.address.clone().unwrap();
+        self.api()
+            .login(&a.user_id, a.device_id, account.identity())
+            .await
+            .unwrap()
+    }
+
     /// A raw HTTPS client trusting the server's pinned certificate.
     pub fn http(&self) -> reqwest::Client {
         let tls = curbside_client::tls::client_config(&self.info.cert_pem).unwrap();
@@ -428,6 +437,32 @@ pub struct Process {
     pub child: std::process::Child,
     pub addr: String,
     pub token: Option<String>,
+    /// The audit log key `serve` printed.
+    pub log_key: Option<String>,
+}
+
+/// Runs `curbside ARGS` in `dir` (enroll is pointed at `server`).
+pub fn cli(dir: &Path, server: &Process, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("CURBSIDE_PASSPHRASE", "correct horse battery staple");
+    if args[0] == "enroll" {
+        command.args(["--server", &server.addr]);
+    }
+    command.output().unwrap()
+}
+
+/// Runs a command that must succeed; returns its stdout, trimmed.
+pub fn cli_ok(dir: &Path, server: &Process, args: &[&str]) -> String {
+    let out = cli(dir, server, args);
+    assert!(
+        out.status.success(),
+        "curbside {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 pub fn spawn(db: &Db, log: &Path) -> Process {
@@ -446,7 +481,7 @@ pub fn spawn(db: &Db, log: &Path) -> Process {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut addr, mut token) = (None, None);
+    let (mut addr, mut token, mut log_key) = (None, None, None);
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("Curbside is listening on https://") {
@@ -454,6 +489,9 @@ pub fn spawn(db: &Db, log: &Path) -> Process {
         }
         if let Some(t) = line.trim().strip_prefix("cbs_boot_") {
             token = Some(format!("cbs_boot_{t}"));
+        }
+        if let Some((_, key)) = line.split_once("Audit log key") {
+            log_key = key.rsplit(' ').next().map(str::to_owned);
         }
         if line.starts_with("Press Ctrl+C") {
             break;
@@ -465,6 +503,7 @@ pub fn spawn(db: &Db, log: &Path) -> Process {
         child,
         addr: addr.expect("the server printed its address"),
         token,
+        log_key,
     }
 }
 
