@@ -2,16 +2,13 @@
 //! where a script would want it; failures exit non-zero with the reason.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use curbside_client::api::Api;
-use curbside_client::{Client, ServerInfo};
-use curbside_protocol::frames::MessageKind;
+use curbside_client::ServerInfo;
 use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
-use curbside_protocol::ids::{Address, DeviceId, MessageId, UserId};
-use rand_core::RngCore as _;
+use curbside_protocol::ids::{Address, DeviceId, UserId};
 
 use crate::profile::Profile;
 
@@ -48,32 +45,6 @@ pub(crate) struct EnrollArgs {
     /// Your specialty (clinicians).
     #[arg(long)]
     specialty: Option<String>,
-}
-
-#[derive(Args)]
-pub(crate) struct SendArgs {
-    #[command(flatten)]
-    profile: ProfileArg,
-    /// Recipient user id (repeat for several).
-    #[arg(long, required = true)]
-    to: Vec<UserId>,
-    /// Message id (default: random); resending with the same id never duplicates.
-    #[arg(long)]
-    id: Option<MessageId>,
-    /// The text.
-    text: String,
-}
-
-#[derive(Args)]
-pub(crate) struct InboxArgs {
-    #[command(flatten)]
-    profile: ProfileArg,
-    /// Seconds to wait for more messages.
-    #[arg(long, default_value_t = 2)]
-    wait: u64,
-    /// One JSON object per message.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Args)]
@@ -152,14 +123,6 @@ pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn random_message_id() -> anyhow::Result<MessageId> {
-    let mut bytes = [0u8; 16];
-    rand_core::OsRng.fill_bytes(&mut bytes);
-    Ok(MessageId::new(
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-    )?)
-}
-
 pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     let cert_pem = std::fs::read_to_string(&args.cert)
         .with_context(|| format!("reading the certificate {}", args.cert.display()))?;
@@ -195,71 +158,6 @@ pub(crate) fn whoami(args: &ProfileArg) -> anyhow::Result<()> {
         "user {} device {} on {} ({})",
         a.user_id, a.device_id, account.server.server_name, account.server.address
     ))
-}
-
-pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
-    let (profile, account) = Profile::open(&args.profile.profile)?;
-    let id = match args.id {
-        Some(id) => id,
-        None => random_message_id()?,
-    };
-    let mut client = Client::connect(account).await?;
-    let result = client
-        .send(&args.to, MessageKind::Message, &id, args.text.as_bytes())
-        .await;
-    let account = client.close().await;
-    profile.save(&account)?;
-    let duplicate = result?;
-    out(&format!(
-        "{} {id}",
-        if duplicate {
-            "Already accepted:"
-        } else {
-            "Accepted:"
-        }
-    ))
-}
-
-pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
-    let (profile, account) = Profile::open(&args.profile.profile)?;
-    let mut client = Client::connect(account).await?;
-    let mut lines = Vec::new();
-    let mut pending = Vec::new();
-    let outcome: anyhow::Result<()> = async {
-        while let Some(r) = client.next_message(Duration::from_secs(args.wait)).await? {
-            pending.push(r.delivery_id);
-            let text = match &r.content {
-                Ok(p) => String::from_utf8_lossy(p).into_owned(),
-                Err(e) => format!("[could not decrypt: {e}]"),
-            };
-            lines.push(if args.json {
-                serde_json::json!({
-                    "message_id": r.message_id, "from": r.sender.user_id, "device": r.sender.device_id,
-                    "kind": r.kind, "sent_at": r.sent_at, "text": text, "decrypted": r.content.is_ok(),
-                })
-                .to_string()
-            } else {
-                format!(
-                    "[{}] from {} (device {}): {text}",
-                    r.message_id, r.sender.user_id, r.sender.device_id
-                )
-            });
-        }
-        Ok(())
-    }
-    .await;
-    // Persist the ratchet state first, then acknowledge: a crash in between
-    // means a re-delivery (suppressed as a duplicate), never a lost message.
-    profile.save(&client.account)?;
-    if !pending.is_empty() {
-        client.ack(&pending).await?;
-    }
-    client.close().await;
-    outcome?;
-    if lines.is_empty() && !args.json {
-        return out("No new messages.");
-    }
-    out(&lines.join("\n"))
 }
 
 pub(crate) async fn session(dir: &ProfileArg) -> anyhow::Result<(Api, String)> {

@@ -10,6 +10,7 @@
 
 mod audit;
 mod commands;
+mod messages;
 mod profile;
 
 use std::net::SocketAddr;
@@ -39,9 +40,18 @@ enum Command {
     /// Show this profile's user and device.
     Whoami(commands::ProfileArg),
     /// Send an end-to-end-encrypted message.
-    Send(commands::SendArgs),
+    Send(messages::SendArgs),
     /// Receive, decrypt and show new messages.
-    Inbox(commands::InboxArgs),
+    #[command(alias = "sync")]
+    Inbox(messages::InboxArgs),
+    /// Show the conversation with a colleague (from the sealed local history).
+    History(messages::HistoryArgs),
+    /// List the colleagues this profile has conversations with.
+    Contacts(messages::ContactsArgs),
+    /// Send a file, end-to-end encrypted (only the recipients can decrypt it).
+    Attach(messages::AttachArgs),
+    /// Download, verify and decrypt a received attachment.
+    Download(messages::DownloadArgs),
     /// Search verified clinicians by name or specialty.
     Directory(commands::DirectoryArgs),
     /// Administration (admin role).
@@ -192,8 +202,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Enroll(args) => commands::enroll(args).await,
         Command::Whoami(args) => commands::whoami(&args),
-        Command::Send(args) => commands::send(args).await,
-        Command::Inbox(args) => commands::inbox(args).await,
+        Command::Send(args) => messages::send(args).await,
+        Command::Inbox(args) => messages::inbox(args).await,
+        Command::History(args) => messages::history(args),
+        Command::Contacts(args) => messages::contacts(args),
+        Command::Attach(args) => messages::attach(args).await,
+        Command::Download(args) => messages::download(args).await,
         Command::Directory(args) => commands::directory(args).await,
         Command::Admin(cmd) => commands::admin(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,

@@ -7,12 +7,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
+use curbside_client::local::LocalState;
 use curbside_client::Account;
 use curbside_crypto::local_store::{KdfParams, StoreKey};
 use rand_core::OsRng;
 
 const CONTEXT: &[u8] = b"curbside profile v1";
 const FILE: &str = "profile.sealed";
+const STATE_CONTEXT: &[u8] = b"curbside local state v1";
+const STATE_FILE: &str = "state.sealed";
 
 /// An opened profile: where it lives and the key that seals it. The account
 /// itself is handed out separately, so it can move into a `Client`.
@@ -89,6 +92,35 @@ impl Profile {
         let tmp = self.dir.join(format!("{FILE}.tmp"));
         std::fs::write(&tmp, sealed).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, self.dir.join(FILE)).context("replacing the profile")?;
+        Ok(())
+    }
+
+    /// The sealed local state (contacts, conversations, history); empty if
+    /// there is none yet. A file that does not open is an error, never
+    /// replaced.
+    pub(crate) fn load_state(&self) -> anyhow::Result<LocalState> {
+        let path = self.dir.join(STATE_FILE);
+        let sealed = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalState::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let plain = zeroize::Zeroizing::new(
+            self.key
+                .open(STATE_CONTEXT, &sealed)
+                .with_context(|| format!("{} is corrupt (left untouched)", path.display()))?,
+        );
+        LocalState::from_bytes(&plain)
+            .with_context(|| format!("{} is corrupt (left untouched)", path.display()))
+    }
+
+    /// Seals and writes the local state atomically.
+    pub(crate) fn save_state(&self, state: &LocalState) -> anyhow::Result<()> {
+        let plain = zeroize::Zeroizing::new(state.to_bytes()?);
+        let sealed = self.key.seal(STATE_CONTEXT, &plain, &mut OsRng)?;
+        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
+        std::fs::write(&tmp, sealed).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, self.dir.join(STATE_FILE)).context("replacing the local state")?;
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 //! `curbside-protocol` (which defines the frames).
 //!
 //! ## Layout
+//! - [`content`]: what a message carries (text, attachment reference, read receipt), inside the encryption.
+//! - [`local`]: contacts, conversations, history and message status (sealed at rest by the binary).
 //! - [`tls`]: rustls trusting only the server's pinned certificate (or a configured CA).
 //! - [`api`]: the HTTPS APIs (enrollment, sessions, admin, directory).
 //! - [`connection`]: the authenticated WebSocket, with request/reply routing.
@@ -19,7 +21,9 @@ pub mod api;
 pub mod audit;
 pub mod client;
 pub mod connection;
+pub mod content;
 pub mod error;
+pub mod local;
 pub mod tls;
 
 use serde::{Deserialize, Serialize};

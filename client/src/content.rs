@@ -1,0 +1,117 @@
+//! What a message carries: the JSON the client encrypts. The server never
+//! sees it. Plaintext that is not such JSON (from a client that sends raw
+//! text) is read as text.
+
+use curbside_protocol::bytes::Base64;
+use curbside_protocol::ids::{MessageId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A reference to an encrypted attachment: everything the recipient needs to
+/// download, verify and decrypt it. Travels only inside an encrypted message.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRef {
+    /// The server's id for the encrypted blob.
+    pub attachment_id: String,
+    /// The per-file key (32 bytes).
+    pub key: Base64,
+    /// SHA-256 of the encrypted blob (32 bytes).
+    pub digest: Base64,
+    /// The file name the sender chose.
+    pub name: String,
+    /// Plaintext size in bytes.
+    pub size: u64,
+}
+
+impl core::fmt::Debug for AttachmentRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AttachmentRef")
+            .field("attachment_id", &self.attachment_id)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The content of a message.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    /// A text message to `to` (the sender's other devices learn the conversation from it).
+    Text {
+        /// The recipients.
+        to: Vec<UserId>,
+        /// The text.
+        text: String,
+    },
+    /// A file.
+    Attachment {
+        /// The recipients.
+        to: Vec<UserId>,
+        /// The encrypted blob and its key.
+        file: AttachmentRef,
+    },
+    /// The recipient read these messages (an end-to-end-encrypted read receipt).
+    Read {
+        /// The messages read.
+        message_ids: Vec<MessageId>,
+    },
+}
+
+impl core::fmt::Debug for Content {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Text { text, .. } => write!(f, "Text({} bytes)", text.len()),
+            Self::Attachment { file, .. } => write!(f, "Attachment({file:?})"),
+            Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
+        }
+    }
+}
+
+impl Content {
+    /// The bytes to encrypt.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads decrypted bytes; anything that is not Curbside content is text.
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        serde_json::from_slice(bytes).unwrap_or_else(|_| Self::Text {
+            to: Vec::new(),
+            text: String::from_utf8_lossy(bytes).into_owned(),
+        })
+    }
+
+    /// A one-line summary for lists and terminals.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Text { text, .. } => text.clone(),
+            Self::Attachment { file, .. } => format!("[attachment {} ({} bytes)]", file.name, file.size),
+            Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
+        }
+    }
+
+    /// The recipients a sender named.
+    #[must_use]
+    pub fn recipients(&self) -> &[UserId] {
+        match self {
+            Self::Text { to, .. } | Self::Attachment { to, .. } => to,
+            Self::Read { .. } => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_text_from_older_clients_reads_as_text_and_content_round_trips() {
+        assert_eq!(Content::from_bytes(b"plain hello").summary(), "plain hello");
+        let c = Content::Read {
+            message_ids: vec![MessageId::new("m1").unwrap()],
+        };
+        assert_eq!(Content::from_bytes(&c.to_bytes()), c);
+    }
+}

@@ -1,0 +1,198 @@
+//! The clinician's local state besides the device keys: contacts and
+//! conversations with their history and message status. The binary seals it
+//! at rest with the profile's passphrase-derived key; this module only
+//! defines it and how it changes.
+
+use std::collections::BTreeMap;
+
+use curbside_protocol::ids::{DeviceId, MessageId, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::content::Content;
+
+/// Where a message is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Accepted by the server.
+    Sent,
+    /// A recipient device acknowledged it.
+    Delivered,
+    /// The recipient read it (end-to-end-encrypted read receipt).
+    Read,
+    /// The server refused it.
+    Failed,
+    /// Received from someone else.
+    Received,
+}
+
+impl Status {
+    /// The stable name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+            Self::Failed => "failed",
+            Self::Received => "received",
+        }
+    }
+}
+
+/// One message in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// The sender's id for it.
+    pub message_id: MessageId,
+    /// Who sent it.
+    pub from: UserId,
+    /// From which device (for received messages).
+    pub device: Option<DeviceId>,
+    /// Server acceptance time (ms since the epoch).
+    pub at_ms: i64,
+    /// What it says.
+    pub content: Content,
+    /// Where it is.
+    pub status: Status,
+}
+
+/// Someone this profile has exchanged messages with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Messages not yet shown.
+    pub unread: u32,
+}
+
+/// Contacts and conversations (one per other user).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalState {
+    /// Format version.
+    pub version: u32,
+    /// Contacts by user.
+    pub contacts: BTreeMap<UserId, Contact>,
+    /// Conversations by the other user, oldest message first.
+    pub conversations: BTreeMap<UserId, Vec<StoredMessage>>,
+}
+
+impl LocalState {
+    /// The current format version.
+    pub const VERSION: u32 = 1;
+
+    /// An empty state.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            version: Self::VERSION,
+            ..Self::default()
+        }
+    }
+
+    /// Encodes for sealing.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// Decodes unsealed bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Records a message this user sent (from this or another of their
+    /// devices) in the conversation with `peer`. Returns false if it was
+    /// already recorded.
+    pub fn record_sent(&mut self, peer: &UserId, message: StoredMessage) -> bool {
+        self.contacts.entry(peer.clone()).or_default();
+        self.push(peer, message)
+    }
+
+    /// Records a message received from `peer`. Returns false if it was
+    /// already recorded (a re-delivery is never shown twice).
+    pub fn record_received(&mut self, peer: &UserId, message: StoredMessage) -> bool {
+        let added = self.push(peer, message);
+        if added {
+            self.contacts.entry(peer.clone()).or_default().unread += 1;
+        }
+        added
+    }
+
+    fn push(&mut self, peer: &UserId, message: StoredMessage) -> bool {
+        let conversation = self.conversations.entry(peer.clone()).or_default();
+        if conversation
+            .iter()
+            .any(|m| m.message_id == message.message_id && m.from == message.from)
+        {
+            return false;
+        }
+        conversation.push(message);
+        true
+    }
+
+    /// Raises the status of the messages `me` sent with these ids to `peer`
+    /// (never lowers it: a read message stays read when its delivery receipt
+    /// arrives late).
+    pub fn raise_status(&mut self, me: &UserId, peer: &UserId, ids: &[MessageId], status: Status) {
+        if let Some(conversation) = self.conversations.get_mut(peer) {
+            for m in conversation
+                .iter_mut()
+                .filter(|m| &m.from == me && ids.contains(&m.message_id))
+            {
+                if m.status < status {
+                    m.status = status;
+                }
+            }
+        }
+    }
+
+    /// Marks a conversation read; returns the received message ids that were unread.
+    pub fn mark_read(&mut self, peer: &UserId) -> u32 {
+        self.contacts
+            .get_mut(peer)
+            .map(|c| std::mem::take(&mut c.unread))
+            .unwrap_or(0)
+    }
+
+    /// Finds a message by id in any conversation.
+    #[must_use]
+    pub fn find(&self, id: &MessageId) -> Option<(&UserId, &StoredMessage)> {
+        self.conversations
+            .iter()
+            .find_map(|(peer, ms)| ms.iter().find(|m| &m.message_id == id).map(|m| (peer, m)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, from: &str, status: Status) -> StoredMessage {
+        StoredMessage {
+            message_id: MessageId::new(id).unwrap(),
+            from: UserId::new(from).unwrap(),
+            device: None,
+            at_ms: 1,
+            content: Content::Text {
+                to: Vec::new(),
+                text: "x".into(),
+            },
+            status,
+        }
+    }
+
+    #[test]
+    fn redelivery_is_recorded_once_and_status_only_rises() {
+        let (me, bob) = (UserId::new("u_me").unwrap(), UserId::new("u_bob").unwrap());
+        let mut s = LocalState::new();
+        assert!(s.record_received(&bob, msg("m1", "u_bob", Status::Received)));
+        assert!(!s.record_received(&bob, msg("m1", "u_bob", Status::Received)));
+        assert_eq!(s.contacts[&bob].unread, 1);
+        assert!(s.record_sent(&bob, msg("m2", "u_me", Status::Sent)));
+        let id = [MessageId::new("m2").unwrap()];
+        s.raise_status(&me, &bob, &id, Status::Read);
+        s.raise_status(&me, &bob, &id, Status::Delivered);
+        assert_eq!(s.conversations[&bob][1].status, Status::Read);
+        assert_eq!(s.mark_read(&bob), 1);
+        let back = LocalState::from_bytes(&s.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}

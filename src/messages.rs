@@ -1,0 +1,461 @@
+//! Conversations from the command line: `send`, `inbox` (alias `sync`),
+//! `history`, `contacts`, `attach`, `download`. Every message sent or
+//! received is kept in the profile's sealed local state (`state.sealed`),
+//! with its status: sent, delivered (server receipt), read (end-to-end
+//! read receipt), failed; or received.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use curbside_client::api::Api;
+use curbside_client::content::{AttachmentRef, Content};
+use curbside_client::local::{LocalState, Status, StoredMessage};
+use curbside_client::Client;
+use curbside_crypto::attachment;
+use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::{MessageId, UserId};
+use rand_core::RngCore as _;
+
+use crate::commands::{out, ProfileArg};
+use crate::profile::Profile;
+
+#[derive(Args)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Recipient user id (repeat for several).
+    #[arg(long, required = true)]
+    to: Vec<UserId>,
+    /// Message id (default: random); resending with the same id never duplicates.
+    #[arg(long)]
+    id: Option<MessageId>,
+    /// The text.
+    text: String,
+}
+
+#[derive(Args)]
+pub(crate) struct InboxArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Seconds to wait for more messages.
+    #[arg(long, default_value_t = 2)]
+    wait: u64,
+    /// One JSON object per message.
+    #[arg(long)]
+    json: bool,
+    /// Do not tell senders that their messages were read.
+    #[arg(long)]
+    no_read_receipts: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct HistoryArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The other clinician's user id.
+    #[arg(long)]
+    with: UserId,
+    /// Only the last N messages.
+    #[arg(long)]
+    last: Option<usize>,
+    /// One JSON object per message.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ContactsArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct AttachArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Recipient user id (repeat for several).
+    #[arg(long, required = true)]
+    to: Vec<UserId>,
+    /// The file to send.
+    file: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct DownloadArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The id of the message that carries the attachment.
+    message_id: MessageId,
+    /// Where to write the decrypted file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn random_message_id() -> anyhow::Result<MessageId> {
+    let mut bytes = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    Ok(MessageId::new(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    )?)
+}
+
+/// Sends `content` and records it in every recipient's conversation.
+async fn send_content(
+    profile: &Profile,
+    mut state: LocalState,
+    client: &mut Client,
+    to: &[UserId],
+    id: &MessageId,
+    content: Content,
+) -> anyhow::Result<bool> {
+    let me = client.address()?.user_id;
+    let result = client
+        .send(to, MessageKind::Message, id, &content.to_bytes())
+        .await;
+    let status = if result.is_ok() {
+        Status::Sent
+    } else {
+        Status::Failed
+    };
+    for peer in to {
+        state.record_sent(
+            peer,
+            StoredMessage {
+                message_id: id.clone(),
+                from: me.clone(),
+                device: None,
+                at_ms: now_ms(),
+                content: content.clone(),
+                status,
+            },
+        );
+    }
+    profile.save_state(&state)?;
+    Ok(result?)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let state = profile.load_state()?;
+    let id = match args.id {
+        Some(id) => id,
+        None => random_message_id()?,
+    };
+    let mut client = Client::connect(account).await?;
+    let content = Content::Text {
+        to: args.to.clone(),
+        text: args.text,
+    };
+    let result = send_content(&profile, state, &mut client, &args.to, &id, content).await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    let duplicate = result?;
+    out(&format!(
+        "{} {id}",
+        if duplicate {
+            "Already accepted:"
+        } else {
+            "Accepted:"
+        }
+    ))
+}
+
+pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let mut client = Client::connect(account).await?;
+    let me = client.address()?.user_id;
+    let mut lines = Vec::new();
+    let mut pending = Vec::new();
+    let mut to_acknowledge_read: Vec<(UserId, MessageId)> = Vec::new();
+    let outcome: anyhow::Result<()> = async {
+        while let Some(r) = client.next_message(Duration::from_secs(args.wait)).await? {
+            pending.push(r.delivery_id);
+            let content = match &r.content {
+                Ok(p) => Content::from_bytes(p),
+                Err(e) => {
+                    lines.push(format!(
+                        "[{}] from {}: [could not decrypt: {e}]",
+                        r.message_id, r.sender.user_id
+                    ));
+                    continue;
+                }
+            };
+            let from_me = r.sender.user_id == me;
+            match &content {
+                Content::Read { message_ids } => {
+                    if !from_me {
+                        state.raise_status(&me, &r.sender.user_id, message_ids, Status::Read);
+                    }
+                    continue;
+                }
+                Content::Text { .. } | Content::Attachment { .. } => {}
+            }
+            let stored = StoredMessage {
+                message_id: r.message_id.clone(),
+                from: r.sender.user_id.clone(),
+                device: Some(r.sender.device_id),
+                at_ms: r.sent_at,
+                content: content.clone(),
+                status: if from_me { Status::Sent } else { Status::Received },
+            };
+            if from_me {
+                // Sent from another of this user's devices: file it under its recipients.
+                for peer in content.recipients().iter().filter(|p| **p != me) {
+                    state.record_sent(peer, stored.clone());
+                }
+                continue;
+            }
+            if !state.record_received(&r.sender.user_id, stored) {
+                continue;
+            }
+            to_acknowledge_read.push((r.sender.user_id.clone(), r.message_id.clone()));
+            lines.push(if args.json {
+                serde_json::json!({
+                    "message_id": r.message_id, "from": r.sender.user_id, "device": r.sender.device_id,
+                    "kind": r.kind, "sent_at": r.sent_at, "content": content_json(&content),
+                    "text": content.summary(),
+                })
+                .to_string()
+            } else {
+                format!(
+                    "[{}] from {} (device {}): {}",
+                    r.message_id,
+                    r.sender.user_id,
+                    r.sender.device_id,
+                    content.summary()
+                )
+            });
+        }
+        Ok(())
+    }
+    .await;
+    for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {
+        state.raise_status(&me, &recipient.user_id, &[message_id], Status::Delivered);
+    }
+    // Persist the ratchet state and the history first, then acknowledge: a
+    // crash in between means a re-delivery (never shown twice), never a loss.
+    profile.save(&client.account)?;
+    profile.save_state(&state)?;
+    if !pending.is_empty() {
+        client.ack(&pending).await?;
+    }
+    if !args.no_read_receipts {
+        send_read_receipts(&mut client, &to_acknowledge_read).await;
+        profile.save(&client.account)?;
+    }
+    client.close().await;
+    outcome?;
+    if lines.is_empty() && !args.json {
+        return out("No new messages.");
+    }
+    out(&lines.join("\n"))
+}
+
+/// Shown is read: tells each sender, end to end, which of their messages were shown.
+async fn send_read_receipts(client: &mut Client, shown: &[(UserId, MessageId)]) {
+    let mut by_sender: std::collections::BTreeMap<&UserId, Vec<MessageId>> =
+        std::collections::BTreeMap::new();
+    for (sender, id) in shown {
+        by_sender.entry(sender).or_default().push(id.clone());
+    }
+    for (sender, ids) in by_sender {
+        let Ok(id) = random_message_id() else { continue };
+        let receipt = Content::Read { message_ids: ids };
+        // A lost read receipt only leaves a message shown as delivered.
+        if let Err(e) = client
+            .send(
+                std::slice::from_ref(sender),
+                MessageKind::Receipt,
+                &id,
+                &receipt.to_bytes(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "read receipt not sent");
+        }
+    }
+}
+
+fn content_json(content: &Content) -> serde_json::Value {
+    match content {
+        Content::Attachment { file, .. } => serde_json::json!({
+            "type": "attachment", "name": file.name, "size": file.size, "attachment_id": file.attachment_id,
+        }),
+        Content::Text { text, .. } => serde_json::json!({ "type": "text", "text": text }),
+        Content::Read { message_ids } => serde_json::json!({ "type": "read", "message_ids": message_ids }),
+    }
+}
+
+pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let me = account.address()?.user_id.clone();
+    let mut state = profile.load_state()?;
+    let messages = state.conversations.get(&args.with).cloned().unwrap_or_default();
+    let skip = args.last.map_or(0, |n| messages.len().saturating_sub(n));
+    let mut lines = Vec::new();
+    for m in messages.iter().skip(skip) {
+        lines.push(if args.json {
+            serde_json::json!({
+                "message_id": m.message_id, "from": m.from, "at_ms": m.at_ms,
+                "status": m.status.as_str(), "content": content_json(&m.content),
+            })
+            .to_string()
+        } else {
+            let who = if m.from == me { "me" } else { m.from.as_str() };
+            format!(
+                "{}  {:<28} {}  ({}, {})",
+                format_time_ms(m.at_ms),
+                who,
+                m.content.summary(),
+                m.status.as_str(),
+                m.message_id
+            )
+        });
+    }
+    if state.mark_read(&args.with) > 0 {
+        profile.save_state(&state)?;
+    }
+    if lines.is_empty() && !args.json {
+        return out(&format!("No messages with {}.", args.with));
+    }
+    out(&lines.join("\n"))
+}
+
+pub(crate) fn contacts(args: ContactsArgs) -> anyhow::Result<()> {
+    let (profile, _) = Profile::open(&args.profile.profile)?;
+    let state = profile.load_state()?;
+    let mut lines = Vec::new();
+    for (user, contact) in &state.contacts {
+        let conversation = state.conversations.get(user);
+        let last = conversation.and_then(|c| c.last()).map(|m| m.at_ms);
+        let count = conversation.map_or(0, Vec::len);
+        lines.push(if args.json {
+            serde_json::json!({"user_id": user, "unread": contact.unread, "messages": count, "last_at_ms": last})
+                .to_string()
+        } else {
+            format!(
+                "{user}  {count} messages, {} unread{}",
+                contact.unread,
+                last.map(|t| format!(", last {}", format_time_ms(t)))
+                    .unwrap_or_default()
+            )
+        });
+    }
+    if lines.is_empty() && !args.json {
+        return out("No contacts yet.");
+    }
+    out(&lines.join("\n"))
+}
+
+pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let state = profile.load_state()?;
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("the file has no name")?;
+    // Encrypt to a temporary file (streamed: the file is never held in memory).
+    let plain =
+        std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let mut sealed = tempfile::NamedTempFile::new().context("creating a temporary file")?;
+    let info = attachment::encrypt(
+        std::io::BufReader::new(plain),
+        std::io::BufWriter::new(sealed.as_file_mut()),
+        &mut rand_core::OsRng,
+    )
+    .context("encrypting the attachment")?;
+    let api = Api::new(&account.server)?;
+    let a = account.address()?.clone();
+    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    let upload = tokio::fs::File::open(sealed.path()).await?;
+    let stored = api.upload_attachment(&token, upload).await?;
+    let file = AttachmentRef {
+        attachment_id: stored.attachment_id,
+        key: info.key.as_bytes().to_vec().into(),
+        digest: info.digest.to_vec().into(),
+        name: name.clone(),
+        size: info.plaintext_len,
+    };
+    let id = random_message_id()?;
+    let mut client = Client::connect(account).await?;
+    let content = Content::Attachment {
+        to: args.to.clone(),
+        file,
+    };
+    let result = send_content(&profile, state, &mut client, &args.to, &id, content).await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    result?;
+    out(&format!(
+        "Sent {name} ({} bytes, encrypted {} bytes) as message {id}",
+        info.plaintext_len, info.ciphertext_len
+    ))
+}
+
+pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let state = profile.load_state()?;
+    let Some((_, message)) = state.find(&args.message_id) else {
+        bail!(
+            "no message {} in this profile's history (run `curbside sync`)",
+            args.message_id
+        );
+    };
+    let Content::Attachment { file, .. } = &message.content else {
+        bail!("message {} carries no attachment", args.message_id);
+    };
+    let key: [u8; 32] = file
+        .key
+        .as_slice()
+        .try_into()
+        .context("the attachment key is not 32 bytes")?;
+    let digest: [u8; 32] = file
+        .digest
+        .as_slice()
+        .try_into()
+        .context("the attachment digest is not 32 bytes")?;
+    let api = Api::new(&account.server)?;
+    let a = account.address()?.clone();
+    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    let blob = tempfile::NamedTempFile::new().context("creating a temporary file")?;
+    let mut writer = tokio::fs::File::create(blob.path()).await?;
+    api.download_attachment(&token, &file.attachment_id, &mut writer)
+        .await?;
+    drop(writer);
+    // Decrypt next to the destination, then move it into place: a file that
+    // fails verification is never left where the clinician would open it.
+    let partial = args.out.with_extension("partial");
+    let result = (|| {
+        let sealed = std::io::BufReader::new(std::fs::File::open(blob.path())?);
+        let out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        attachment::decrypt(sealed, out, &attachment::AttachmentKey::from_bytes(key), &digest)
+    })();
+    let size = match result {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            bail!("the attachment does not verify or decrypt: {e}");
+        }
+    };
+    std::fs::rename(&partial, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    out(&format!(
+        "Saved {} ({size} bytes) to {}",
+        file.name,
+        args.out.display()
+    ))
+}

@@ -1,0 +1,154 @@
+//! Conversations with the real binary: history and status in the sealed
+//! local state (sent, delivered, read via end-to-end read receipts),
+//! attachments sent and downloaded, nothing readable on disk.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use curbside_server::store::Backend;
+
+/// Every file under `dir`, concatenated.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_bytes(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_receipts_and_attachments_from_the_cli() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let mut server = spawn(&db, &dir.join("server.log"));
+    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
+    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let token = server.token.clone().unwrap();
+    let run = |args: &[&str]| cli_ok(&dir, &server, args);
+
+    run(&[
+        "enroll",
+        "--profile",
+        "admin",
+        "--invite",
+        &token,
+        "--name",
+        "Site Admin",
+    ]);
+    let mut ids = Vec::new();
+    for (who, name, npi) in [
+        ("alice", "Dr. Alice Adeyemi", NPIS[0]),
+        ("bob", "Dr. Bob Brennan", NPIS[1]),
+    ] {
+        let invite = run(&["admin", "invite", "--profile", "admin"]);
+        let enrolled = run(&[
+            "enroll",
+            "--profile",
+            who,
+            "--invite",
+            &invite,
+            "--name",
+            name,
+            "--npi",
+            npi,
+            "--specialty",
+            "Dermatology",
+        ]);
+        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
+        run(&["admin", "verify", "--profile", "admin", &id]);
+        ids.push(id);
+    }
+    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+
+    // A text, read by Bob; Alice sees it delivered, then read.
+    let marker = "MARKER-4c1d Jane Roe, 58, rash on both forearms";
+    run(&["send", "--profile", "alice", "--to", &bob, "--id", "q1", marker]);
+    let inbox = run(&["sync", "--profile", "bob", "--wait", "1"]);
+    assert_eq!(inbox, format!("[q1] from {alice} (device 1): {marker}"));
+    let history = run(&["history", "--profile", "bob", "--with", &alice]);
+    assert!(
+        history.contains(marker) && history.contains("(received, q1)"),
+        "{history}"
+    );
+    assert_eq!(
+        run(&["inbox", "--profile", "alice", "--wait", "1"]),
+        "No new messages."
+    );
+    let history = run(&["history", "--profile", "alice", "--with", &bob, "--json"]);
+    let first: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!(first["status"], "read", "{history}");
+    assert_eq!(first["content"]["text"], marker);
+
+    // An attachment: encrypted, uploaded, referenced in a message, downloaded and verified.
+    let image: Vec<u8> = (0..3_000_000u32)
+        .map(|i| u8::try_from((i * 7 + i / 251) % 256).unwrap())
+        .collect();
+    std::fs::write(dir.join("rash.jpg"), &image).unwrap();
+    let sent = run(&["attach", "--profile", "alice", "--to", &bob, "rash.jpg"]);
+    assert!(sent.starts_with("Sent rash.jpg (3000000 bytes"), "{sent}");
+    let message_id = sent.rsplit(' ').next().unwrap().to_owned();
+    let inbox = run(&["sync", "--profile", "bob", "--wait", "1", "--json"]);
+    let got: serde_json::Value = serde_json::from_str(&inbox).unwrap();
+    assert_eq!(got["content"]["type"], "attachment");
+    assert_eq!(got["content"]["name"], "rash.jpg");
+    assert_eq!(got["message_id"], message_id.as_str());
+    let saved = run(&[
+        "download",
+        "--profile",
+        "bob",
+        &message_id,
+        "--out",
+        "from-alice.jpg",
+    ]);
+    assert!(saved.starts_with("Saved rash.jpg (3000000 bytes)"), "{saved}");
+    assert_eq!(std::fs::read(dir.join("from-alice.jpg")).unwrap(), image);
+    let contacts = run(&["contacts", "--profile", "bob"]);
+    assert!(
+        contacts.starts_with(&format!("{alice}  2 messages")),
+        "{contacts}"
+    );
+
+    // Nothing readable on disk: not the text, not the image, not in either profile.
+    for profile in ["alice", "bob"] {
+        let bytes = all_bytes(&dir.join(profile));
+        assert!(
+            !contains(&bytes, b"MARKER-4c1d"),
+            "{profile} holds the message in clear"
+        );
+        assert!(
+            !contains(&bytes, &image[1000..1064]),
+            "{profile} holds the image in clear"
+        );
+        assert!(
+            !contains(&bytes, b"rash.jpg"),
+            "{profile} holds the file name in clear"
+        );
+    }
+    // A wrong passphrase is refused and the sealed state is left untouched.
+    let state = std::fs::read(dir.join("bob/state.sealed")).unwrap();
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"))
+        .current_dir(&dir)
+        .args(["history", "--profile", "bob", "--with", &alice])
+        .env("CURBSIDE_PASSPHRASE", "not the passphrase")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
+    assert_eq!(std::fs::read(dir.join("bob/state.sealed")).unwrap(), state);
+
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
