@@ -145,7 +145,7 @@ pub(crate) enum AuditCommand {
 }
 
 /// A note for the person at the terminal (stderr, so `--json` output stays clean).
-fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

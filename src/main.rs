@@ -12,6 +12,7 @@ mod audit;
 mod commands;
 mod messages;
 mod profile;
+mod trust;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +53,11 @@ enum Command {
     Attach(messages::AttachArgs),
     /// Download, verify and decrypt a received attachment.
     Download(messages::DownloadArgs),
+    /// Show the safety number with a colleague, or confirm it.
+    Verify(trust::VerifyArgs),
+    /// This user's devices: list, add (approve a new one), revoke.
+    #[command(subcommand)]
+    Devices(trust::DevicesCommand),
     /// Search verified clinicians by name or specialty.
     Directory(commands::DirectoryArgs),
     /// Administration (admin role).
@@ -208,6 +214,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Contacts(args) => messages::contacts(args),
         Command::Attach(args) => messages::attach(args).await,
         Command::Download(args) => messages::download(args).await,
+        Command::Verify(args) => trust::verify(args).await,
+        Command::Devices(cmd) => trust::devices(cmd).await,
         Command::Directory(args) => commands::directory(args).await,
         Command::Admin(cmd) => commands::admin(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,

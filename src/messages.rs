@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use curbside_client::api::Api;
 use curbside_client::content::{AttachmentRef, Content};
-use curbside_client::local::{LocalState, Status, StoredMessage};
+use curbside_client::local::{key_set_fingerprint, LocalState, Status, StoredMessage, Trust};
 use curbside_client::Client;
 use curbside_crypto::attachment;
 use curbside_protocol::audit::format_time_ms;
@@ -140,6 +140,20 @@ async fn send_content(
     Ok(result?)
 }
 
+/// Warns (on stderr) when a contact verified earlier now has other keys.
+fn warn_if_keys_changed(account: &curbside_client::Account, state: &LocalState, user: &UserId) {
+    let Some(contact) = state.contacts.get(user) else {
+        return;
+    };
+    let keys = account.identity_keys_of(user);
+    if contact.trust(&key_set_fingerprint(&keys)) == Trust::Changed {
+        crate::audit::note(&format!(
+            "WARNING: {user}'s identity keys changed since you verified them (a new device or a reinstall, \
+             or someone in the middle): compare safety numbers again with `curbside verify --with {user}`."
+        ));
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -243,6 +257,10 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         Ok(())
     }
     .await;
+    let senders: std::collections::BTreeSet<&UserId> = to_acknowledge_read.iter().map(|(u, _)| u).collect();
+    for sender in senders {
+        warn_if_keys_changed(&client.account, &state, sender);
+    }
     for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {
         state.raise_status(&me, &recipient.user_id, &[message_id], Status::Delivered);
     }
@@ -304,6 +322,7 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let me = account.address()?.user_id.clone();
     let mut state = profile.load_state()?;
+    warn_if_keys_changed(&account, &state, &args.with);
     let messages = state.conversations.get(&args.with).cloned().unwrap_or_default();
     let skip = args.last.map_or(0, |n| messages.len().saturating_sub(n));
     let mut lines = Vec::new();
@@ -336,19 +355,24 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn contacts(args: ContactsArgs) -> anyhow::Result<()> {
-    let (profile, _) = Profile::open(&args.profile.profile)?;
+    let (profile, account) = Profile::open(&args.profile.profile)?;
     let state = profile.load_state()?;
     let mut lines = Vec::new();
     for (user, contact) in &state.contacts {
+        let trust = match contact.trust(&key_set_fingerprint(&account.identity_keys_of(user))) {
+            Trust::Verified => "verified",
+            Trust::Unverified => "not verified",
+            Trust::Changed => "KEYS CHANGED",
+        };
         let conversation = state.conversations.get(user);
         let last = conversation.and_then(|c| c.last()).map(|m| m.at_ms);
         let count = conversation.map_or(0, Vec::len);
         lines.push(if args.json {
-            serde_json::json!({"user_id": user, "unread": contact.unread, "messages": count, "last_at_ms": last})
+            serde_json::json!({"user_id": user, "unread": contact.unread, "messages": count, "last_at_ms": last, "trust": trust})
                 .to_string()
         } else {
             format!(
-                "{user}  {count} messages, {} unread{}",
+                "{user}  {count} messages, {} unread, {trust}{}",
                 contact.unread,
                 last.map(|t| format!(", last {}", format_time_ms(t)))
                     .unwrap_or_default()

@@ -121,8 +121,79 @@ async fn history_receipts_and_attachments_from_the_cli() {
         "{contacts}"
     );
 
+    // Safety numbers: both sides compute the same number; confirming it marks Bob verified.
+    let alice_view = run(&["verify", "--profile", "alice", "--with", &bob]);
+    let bob_view = run(&["verify", "--profile", "bob", "--with", &alice]);
+    let digits = |view: &str| -> String {
+        view.lines()
+            .skip(1)
+            .take(2)
+            .flat_map(|l| l.chars().filter(char::is_ascii_digit))
+            .collect()
+    };
+    assert_eq!(digits(&alice_view).len(), 60, "{alice_view}");
+    assert_eq!(digits(&alice_view), digits(&bob_view));
+    let wrong = cli(
+        &dir,
+        &server,
+        &[
+            "verify",
+            "--profile",
+            "alice",
+            "--with",
+            &bob,
+            "--confirm",
+            "12345",
+        ],
+    );
+    assert!(!wrong.status.success());
+    let confirmed = run(&[
+        "verify",
+        "--profile",
+        "alice",
+        "--with",
+        &bob,
+        "--confirm",
+        &digits(&bob_view),
+    ]);
+    assert!(confirmed.starts_with("Verified"), "{confirmed}");
+    assert!(run(&["contacts", "--profile", "alice"]).contains("verified"));
+
+    // Bob approves a second device from his first; Alice's next message reaches
+    // it, and Alice is warned that Bob's keys changed since she verified them.
+    let device_invite = run(&["devices", "add", "--profile", "bob"]);
+    run(&["enroll", "--profile", "bob2", "--invite", &device_invite]);
+    let devices = run(&["devices", "list", "--profile", "bob"]);
+    assert!(
+        devices.contains("device 1 (this one)") && devices.contains("device 2"),
+        "{devices}"
+    );
+    run(&[
+        "send",
+        "--profile",
+        "alice",
+        "--to",
+        &bob,
+        "--id",
+        "q2",
+        "Did the biopsy come back?",
+    ]);
+    let on_second = run(&["sync", "--profile", "bob2", "--wait", "1"]);
+    assert!(on_second.contains("Did the biopsy come back?"), "{on_second}");
+    let changed = cli(&dir, &server, &["history", "--profile", "alice", "--with", &bob]);
+    assert!(String::from_utf8_lossy(&changed.stderr).contains("identity keys changed"));
+    assert!(run(&["contacts", "--profile", "alice"]).contains("KEYS CHANGED"));
+    // Bob revokes the second device: it receives nothing further.
+    run(&["devices", "revoke", "--profile", "bob", "2"]);
+    assert!(run(&["devices", "list", "--profile", "bob"]).contains("REVOKED"));
+    run(&["send", "--profile", "alice", "--to", &bob, "--id", "q3", "Thanks"]);
+    assert!(!cli(&dir, &server, &["sync", "--profile", "bob2", "--wait", "1"])
+        .status
+        .success());
+    assert!(run(&["sync", "--profile", "bob", "--wait", "1"]).contains("Thanks"));
+
     // Nothing readable on disk: not the text, not the image, not in either profile.
-    for profile in ["alice", "bob"] {
+    for profile in ["alice", "bob", "bob2"] {
         let bytes = all_bytes(&dir.join(profile));
         assert!(
             !contains(&bytes, b"MARKER-4c1d"),

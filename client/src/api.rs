@@ -6,7 +6,7 @@ use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorBody;
 use curbside_protocol::frames::DirectoryEntry;
 use curbside_protocol::http::{
-    AttachmentStored, ChallengeResponse, CreateInviteRequest, EnrollRequest, EnrollResponse,
+    AttachmentStored, ChallengeResponse, CreateInviteRequest, DeviceSummary, EnrollRequest, EnrollResponse,
     GrantRoleRequest, InviteResponse, Role, SessionRequest, SessionResponse, UserSummary,
 };
 use curbside_protocol::ids::{Address, DeviceId, UserId};
@@ -229,6 +229,19 @@ impl Api {
         let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         serde_json::from_slice(body)
             .map_err(|e| ClientError::Protocol(format!("unexpected response to {path}: {e}")))
+    }
+
+    /// `POST /v1/devices/{device_id}/revoke`: revokes one of the caller's devices.
+    pub async fn revoke_own_device(&self, token: &str, device: DeviceId) -> Result<()> {
+        let path = format!("/v1/devices/{device}/revoke");
+        self.call::<(), ()>(reqwest::Method::POST, &path, Some(token), None)
+            .await
+    }
+
+    /// `GET /v1/devices`: the caller's own devices, revoked ones included.
+    pub async fn own_devices(&self, token: &str) -> Result<Vec<DeviceSummary>> {
+        self.call::<(), _>(reqwest::Method::GET, "/v1/devices", Some(token), None)
+            .await
     }
 
     /// `GET /v1/directory`.

@@ -62,6 +62,42 @@ pub struct StoredMessage {
 pub struct Contact {
     /// Messages not yet shown.
     pub unread: u32,
+    /// The fingerprint of the contact's identity keys when the safety number
+    /// was last confirmed (see [`key_set_fingerprint`]).
+    #[serde(default)]
+    pub verified_keys: Option<String>,
+}
+
+/// Whether a contact's keys are the ones confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// The safety number was never confirmed.
+    Unverified,
+    /// Confirmed, and the keys have not changed since.
+    Verified,
+    /// Confirmed once, but the keys changed since: confirm again.
+    Changed,
+}
+
+/// A stable fingerprint of a set of identity keys (order-independent): hex SHA-256.
+#[must_use]
+pub fn key_set_fingerprint(keys: &[curbside_crypto::IdentityKey]) -> String {
+    let mut encoded: Vec<Vec<u8>> = keys.iter().map(|k| k.to_bytes().to_vec()).collect();
+    encoded.sort();
+    let digest = curbside_crypto::primitives::hash::sha256(&encoded.concat());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Contact {
+    /// How far to trust the contact given their current keys.
+    #[must_use]
+    pub fn trust(&self, current: &str) -> Trust {
+        match &self.verified_keys {
+            None => Trust::Unverified,
+            Some(v) if v == current => Trust::Verified,
+            Some(_) => Trust::Changed,
+        }
+    }
 }
 
 /// Contacts and conversations (one per other user).

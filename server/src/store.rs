@@ -544,21 +544,7 @@ impl Store {
         let mut out = Vec::with_capacity(users.len());
         for row in users {
             let user = user_id(&row, "user_id")?;
-            let devices = sqlx::query(
-                "SELECT device_id, created_at, revoked_at FROM devices WHERE user_id = $1 ORDER BY device_id",
-            )
-            .bind(user.as_str())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|d| {
-                Ok(DeviceSummary {
-                    device_id: device_id(d, "device_id")?,
-                    created_at: d.try_get("created_at")?,
-                    revoked_at: d.try_get("revoked_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, ServerError>>()?;
+            let devices = self.devices_of(&user).await?;
             out.push(UserSummary {
                 roles: self.roles(&user).await?,
                 display_name: row.try_get("display_name")?,
@@ -570,6 +556,25 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Every device of a user, revoked or not.
+    pub async fn devices_of(&self, user: &UserId) -> Result<Vec<DeviceSummary>, ServerError> {
+        sqlx::query(
+            "SELECT device_id, created_at, revoked_at FROM devices WHERE user_id = $1 ORDER BY device_id",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|d| {
+            Ok(DeviceSummary {
+                device_id: device_id(d, "device_id")?,
+                created_at: d.try_get("created_at")?,
+                revoked_at: d.try_get("revoked_at")?,
+            })
+        })
+        .collect()
     }
 
     /// Verified clinicians whose name contains `name` and whose specialty is

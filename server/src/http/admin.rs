@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{
-    CreateInviteRequest, GrantRoleRequest, InviteResponse, InviteTarget, Role, UserSummary,
+    CreateInviteRequest, DeviceSummary, GrantRoleRequest, InviteResponse, InviteTarget, Role, UserSummary,
 };
 use curbside_protocol::ids::{Address, DeviceId, UserId};
 
@@ -34,6 +34,7 @@ pub(super) fn router() -> Router<AppState> {
             "/v1/admin/users/{user_id}/devices/{device_id}/revoke",
             post(admin_revoke),
         )
+        .route("/v1/devices", get(own_devices))
         .route("/v1/devices/invites", post(device_invite))
         .route("/v1/devices/{device_id}/revoke", post(own_revoke))
 }
@@ -87,6 +88,13 @@ async fn device_invite(
     Ok(Json(
         issue(&state, grant, &caller.actor(None), req.expires_in_secs).await?,
     ))
+}
+
+async fn own_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<DeviceSummary>>, ApiError> {
+    Ok(Json(state.store.devices_of(&caller.device.user_id).await?))
 }
 
 async fn list_users(
