@@ -53,6 +53,8 @@ enum Command {
     Attach(messages::AttachArgs),
     /// Download, verify and decrypt a received attachment.
     Download(messages::DownloadArgs),
+    /// Set or turn off a conversation's disappearing-message timer.
+    Timer(messages::TimerArgs),
     /// Show the safety number with a colleague, or confirm it.
     Verify(trust::VerifyArgs),
     /// This user's devices: list, add (approve a new one), revoke.
@@ -214,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Contacts(args) => messages::contacts(args),
         Command::Attach(args) => messages::attach(args).await,
         Command::Download(args) => messages::download(args).await,
+        Command::Timer(args) => messages::timer(args).await,
         Command::Verify(args) => trust::verify(args).await,
         Command::Devices(cmd) => trust::devices(cmd).await,
         Command::Directory(args) => commands::directory(args).await,

@@ -76,6 +76,21 @@ pub(crate) struct ContactsArgs {
 }
 
 #[derive(Args)]
+pub(crate) struct TimerArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The other clinician's user id.
+    #[arg(long)]
+    with: UserId,
+    /// Messages disappear this many seconds after they were sent.
+    #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+    seconds: Option<u64>,
+    /// Turn disappearing messages off.
+    #[arg(long)]
+    off: bool,
+}
+
+#[derive(Args)]
 pub(crate) struct AttachArgs {
     #[command(flatten)]
     profile: ProfileArg,
@@ -216,6 +231,15 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
                     }
                     continue;
                 }
+                Content::Timer { seconds, .. } => {
+                    if from_me {
+                        for peer in content.recipients().iter().filter(|p| **p != me) {
+                            state.set_timer(peer, *seconds);
+                        }
+                    } else {
+                        state.set_timer(&r.sender.user_id, *seconds);
+                    }
+                }
                 Content::Text { .. } | Content::Attachment { .. } => {}
             }
             let stored = StoredMessage {
@@ -315,6 +339,7 @@ fn content_json(content: &Content) -> serde_json::Value {
         }),
         Content::Text { text, .. } => serde_json::json!({ "type": "text", "text": text }),
         Content::Read { message_ids } => serde_json::json!({ "type": "read", "message_ids": message_ids }),
+        Content::Timer { seconds, .. } => serde_json::json!({ "type": "timer", "seconds": seconds }),
     }
 }
 
@@ -383,6 +408,34 @@ pub(crate) fn contacts(args: ContactsArgs) -> anyhow::Result<()> {
         return out("No contacts yet.");
     }
     out(&lines.join("\n"))
+}
+
+pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let seconds = if args.off { None } else { args.seconds };
+    if seconds == Some(0) {
+        bail!("use --off to turn disappearing messages off");
+    }
+    state.set_timer(&args.with, seconds);
+    let id = random_message_id()?;
+    let mut client = Client::connect(account).await?;
+    let to = vec![args.with.clone()];
+    let content = Content::Timer {
+        to: to.clone(),
+        seconds,
+    };
+    let result = send_content(&profile, state, &mut client, &to, &id, content).await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    result?;
+    out(&match seconds {
+        Some(s) => format!(
+            "Messages with {} now disappear {s} s after they are sent, on every device.",
+            args.with
+        ),
+        None => format!("Disappearing messages with {} are off.", args.with),
+    })
 }
 
 pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {

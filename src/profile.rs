@@ -110,8 +110,17 @@ impl Profile {
                 .open(STATE_CONTEXT, &sealed)
                 .with_context(|| format!("{} is corrupt (left untouched)", path.display()))?,
         );
-        LocalState::from_bytes(&plain)
-            .with_context(|| format!("{} is corrupt (left untouched)", path.display()))
+        let mut state = LocalState::from_bytes(&plain)
+            .with_context(|| format!("{} is corrupt (left untouched)", path.display()))?;
+        // Disappearing messages are enforced at every load, before anything is shown.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        if state.purge_expired(now) > 0 {
+            self.save_state(&state)?;
+        }
+        Ok(state)
     }
 
     /// Seals and writes the local state atomically.

@@ -192,6 +192,26 @@ async fn history_receipts_and_attachments_from_the_cli() {
         .success());
     assert!(run(&["sync", "--profile", "bob", "--wait", "1"]).contains("Thanks"));
 
+    // A disappearing-message timer, set by Alice, enforced by both clients.
+    run(&["timer", "--profile", "alice", "--with", &bob, "--seconds", "3"]);
+    assert!(run(&["sync", "--profile", "bob", "--wait", "1"]).contains("disappear after 3 s"));
+    run(&[
+        "send",
+        "--profile",
+        "alice",
+        "--to",
+        &bob,
+        "--id",
+        "q4",
+        "ephemeral: call me",
+    ]);
+    assert!(run(&["sync", "--profile", "bob", "--wait", "1"]).contains("ephemeral: call me"));
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    for (who, with) in [("alice", &bob), ("bob", &alice)] {
+        let history = run(&["history", "--profile", who, "--with", with]);
+        assert_eq!(history, format!("No messages with {with}."), "{who}: {history}");
+    }
+
     // Nothing readable on disk: not the text, not the image, not in either profile.
     for profile in ["alice", "bob", "bob2"] {
         let bytes = all_bytes(&dir.join(profile));

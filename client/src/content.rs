@@ -49,6 +49,14 @@ pub enum Content {
         /// The encrypted blob and its key.
         file: AttachmentRef,
     },
+    /// Sets (or, with `None`, turns off) the conversation's disappearing-message
+    /// timer: every client deletes a message this long after it was sent.
+    Timer {
+        /// The recipients.
+        to: Vec<UserId>,
+        /// Seconds, or `None` for off.
+        seconds: Option<u64>,
+    },
     /// The recipient read these messages (an end-to-end-encrypted read receipt).
     Read {
         /// The messages read.
@@ -61,6 +69,7 @@ impl core::fmt::Debug for Content {
         match self {
             Self::Text { text, .. } => write!(f, "Text({} bytes)", text.len()),
             Self::Attachment { file, .. } => write!(f, "Attachment({file:?})"),
+            Self::Timer { seconds, .. } => write!(f, "Timer({seconds:?})"),
             Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
         }
     }
@@ -88,6 +97,8 @@ impl Content {
         match self {
             Self::Text { text, .. } => text.clone(),
             Self::Attachment { file, .. } => format!("[attachment {} ({} bytes)]", file.name, file.size),
+            Self::Timer { seconds: Some(s), .. } => format!("[messages now disappear after {s} s]"),
+            Self::Timer { seconds: None, .. } => "[disappearing messages off]".into(),
             Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
         }
     }
@@ -96,7 +107,7 @@ impl Content {
     #[must_use]
     pub fn recipients(&self) -> &[UserId] {
         match self {
-            Self::Text { to, .. } | Self::Attachment { to, .. } => to,
+            Self::Text { to, .. } | Self::Attachment { to, .. } | Self::Timer { to, .. } => to,
             Self::Read { .. } => &[],
         }
     }

@@ -109,6 +109,9 @@ pub struct LocalState {
     pub contacts: BTreeMap<UserId, Contact>,
     /// Conversations by the other user, oldest message first.
     pub conversations: BTreeMap<UserId, Vec<StoredMessage>>,
+    /// Disappearing-message timers (seconds) by conversation.
+    #[serde(default)]
+    pub timers: BTreeMap<UserId, u64>,
 }
 
 impl LocalState {
@@ -186,6 +189,30 @@ impl LocalState {
             .get_mut(peer)
             .map(|c| std::mem::take(&mut c.unread))
             .unwrap_or(0)
+    }
+
+    /// Sets or clears a conversation's disappearing-message timer.
+    pub fn set_timer(&mut self, peer: &UserId, seconds: Option<u64>) {
+        match seconds {
+            Some(s) => self.timers.insert(peer.clone(), s),
+            None => self.timers.remove(peer),
+        };
+    }
+
+    /// Deletes every message older than its conversation's timer (counted
+    /// from the server's acceptance time, so every client agrees). Returns
+    /// how many were deleted.
+    pub fn purge_expired(&mut self, now_ms: i64) -> usize {
+        let mut purged = 0;
+        for (peer, seconds) in &self.timers {
+            let limit = i64::try_from(*seconds).unwrap_or(i64::MAX).saturating_mul(1000);
+            if let Some(conversation) = self.conversations.get_mut(peer) {
+                let before = conversation.len();
+                conversation.retain(|m| now_ms.saturating_sub(m.at_ms) < limit);
+                purged += before - conversation.len();
+            }
+        }
+        purged
     }
 
     /// Finds a message by id in any conversation.
