@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use curbside_client::api::Api;
 use curbside_client::content::{AttachmentRef, Content};
-use curbside_client::local::{key_set_fingerprint, LocalState, Status, StoredMessage, Trust};
+use curbside_client::local::{key_set_fingerprint, LocalState, Outgoing, Status, StoredMessage, Trust};
 use curbside_client::Client;
 use curbside_crypto::attachment;
 use curbside_protocol::audit::format_time_ms;
@@ -176,18 +176,100 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Sends what waits in the outbox, oldest first, with the ids it was
+/// queued under (the server never accepts an id twice). Returns how many
+/// went out; what the server refuses is marked failed and dropped.
+async fn flush_outbox(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+) -> anyhow::Result<usize> {
+    let me = client.address()?.user_id;
+    let mut sent = 0;
+    while let Some(item) = state.outbox.first().cloned() {
+        let kind = match item.content {
+            Content::Timer { .. } => MessageKind::Control,
+            _ => MessageKind::Message,
+        };
+        let status = match client
+            .send(&item.to, kind, &item.message_id, &item.content.to_bytes())
+            .await
+        {
+            Ok(_) => Status::Sent,
+            Err(e) if e.code().is_some() => {
+                tracing::warn!(error = %e, "queued message refused");
+                Status::Failed
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for peer in &item.to {
+            state.raise_status(&me, peer, std::slice::from_ref(&item.message_id), status);
+        }
+        state.outbox.remove(0);
+        profile.save_state(state)?;
+        sent += usize::from(status == Status::Sent);
+    }
+    Ok(sent)
+}
+
+/// Connects and flushes the outbox first.
+async fn connect(
+    profile: &Profile,
+    state: &mut LocalState,
+    account: curbside_client::Account,
+) -> anyhow::Result<Client> {
+    let mut client = Client::connect(account).await?;
+    let sent = flush_outbox(profile, state, &mut client).await?;
+    if sent > 0 {
+        crate::audit::note(&format!("Sent {sent} queued message(s)."));
+    }
+    Ok(client)
+}
+
 pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
-    let state = profile.load_state()?;
+    let mut state = profile.load_state()?;
     let id = match args.id {
         Some(id) => id,
         None => random_message_id()?,
     };
-    let mut client = Client::connect(account).await?;
     let content = Content::Text {
         to: args.to.clone(),
         text: args.text,
     };
+    let mut client = match Client::connect_or_return(account).await {
+        Ok(client) => client,
+        // Unreachable (no answer from the server itself): keep it for later.
+        Err((account, e)) if e.code().is_none() => {
+            let me = account.user_id()?.clone();
+            for peer in &args.to {
+                state.record_sent(
+                    peer,
+                    StoredMessage {
+                        message_id: id.clone(),
+                        from: me.clone(),
+                        device: None,
+                        at_ms: now_ms(),
+                        content: content.clone(),
+                        status: Status::Queued,
+                    },
+                );
+            }
+            state.outbox.push(Outgoing {
+                message_id: id.clone(),
+                to: args.to.clone(),
+                content,
+            });
+            profile.save_state(&state)?;
+            return out(&format!(
+                "Queued: {id} (the server is unreachable: {e}; it is sent by the next send or sync)"
+            ));
+        }
+        Err((_, e)) => return Err(e.into()),
+    };
+    if let Err(e) = flush_outbox(&profile, &mut state, &mut client).await {
+        crate::audit::note(&format!("queued messages not sent yet: {e}"));
+    }
     let result = send_content(&profile, state, &mut client, &args.to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
@@ -205,7 +287,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
 pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
-    let mut client = Client::connect(account).await?;
+    let mut client = connect(&profile, &mut state, account).await?;
     let me = client.address()?.user_id;
     let mut lines = Vec::new();
     let mut pending = Vec::new();
@@ -419,7 +501,7 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     }
     state.set_timer(&args.with, seconds);
     let id = random_message_id()?;
-    let mut client = Client::connect(account).await?;
+    let mut client = connect(&profile, &mut state, account).await?;
     let to = vec![args.with.clone()];
     let content = Content::Timer {
         to: to.clone(),
@@ -440,7 +522,7 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
 
 pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
-    let state = profile.load_state()?;
+    let mut state = profile.load_state()?;
     let name = args
         .file
         .file_name()
@@ -469,7 +551,7 @@ pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
         size: info.plaintext_len,
     };
     let id = random_message_id()?;
-    let mut client = Client::connect(account).await?;
+    let mut client = connect(&profile, &mut state, account).await?;
     let content = Content::Attachment {
         to: args.to.clone(),
         file,

@@ -36,42 +36,8 @@ async fn history_receipts_and_attachments_from_the_cli() {
     let mut server = spawn(&db, &dir.join("server.log"));
     std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
     std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
-    let token = server.token.clone().unwrap();
     let run = |args: &[&str]| cli_ok(&dir, &server, args);
-
-    run(&[
-        "enroll",
-        "--profile",
-        "admin",
-        "--invite",
-        &token,
-        "--name",
-        "Site Admin",
-    ]);
-    let mut ids = Vec::new();
-    for (who, name, npi) in [
-        ("alice", "Dr. Alice Adeyemi", NPIS[0]),
-        ("bob", "Dr. Bob Brennan", NPIS[1]),
-    ] {
-        let invite = run(&["admin", "invite", "--profile", "admin"]);
-        let enrolled = run(&[
-            "enroll",
-            "--profile",
-            who,
-            "--invite",
-            &invite,
-            "--name",
-            name,
-            "--npi",
-            npi,
-            "--specialty",
-            "Dermatology",
-        ]);
-        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
-        run(&["admin", "verify", "--profile", "admin", &id]);
-        ids.push(id);
-    }
-    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+    let (alice, bob) = two_clinicians(&dir, &server);
 
     // A text, read by Bob; Alice sees it delivered, then read.
     let marker = "MARKER-4c1d Jane Roe, 58, rash on both forearms";
@@ -240,6 +206,108 @@ async fn history_receipts_and_attachments_from_the_cli() {
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
     assert_eq!(std::fs::read(dir.join("bob/state.sealed")).unwrap(), state);
 
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
+
+/// Enrolls the admin, then Alice and Bob (verified clinicians); returns their user ids.
+fn two_clinicians(dir: &Path, server: &Process) -> (String, String) {
+    let run = |args: &[&str]| cli_ok(dir, server, args);
+    let token = server.token.clone().unwrap();
+    run(&[
+        "enroll",
+        "--profile",
+        "admin",
+        "--invite",
+        &token,
+        "--name",
+        "Site Admin",
+    ]);
+    let mut ids = Vec::new();
+    for (who, name, npi) in [
+        ("alice", "Dr. Alice Adeyemi", NPIS[0]),
+        ("bob", "Dr. Bob Brennan", NPIS[1]),
+    ] {
+        let invite = run(&["admin", "invite", "--profile", "admin"]);
+        let enrolled = run(&[
+            "enroll",
+            "--profile",
+            who,
+            "--invite",
+            &invite,
+            "--name",
+            name,
+            "--npi",
+            npi,
+            "--specialty",
+            "Dermatology",
+        ]);
+        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
+        run(&["admin", "verify", "--profile", "admin", &id]);
+        ids.push(id);
+    }
+    (ids[0].clone(), ids[1].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_survives_a_server_outage_and_restarts() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let listen = free_address();
+    let mut server = spawn_at(&db, &dir.join("server.log"), &listen);
+    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
+    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let (alice, bob) = two_clinicians(&dir, &server);
+    cli_ok(
+        &dir,
+        &server,
+        &[
+            "send",
+            "--profile",
+            "alice",
+            "--to",
+            &bob,
+            "--id",
+            "before",
+            "hello",
+        ],
+    );
+
+    // The server goes away; Alice's message waits in her sealed outbox.
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    let queued = cli_ok(
+        &dir,
+        &server,
+        &[
+            "send",
+            "--profile",
+            "alice",
+            "--to",
+            &bob,
+            "--id",
+            "during",
+            "still there?",
+        ],
+    );
+    assert!(queued.starts_with("Queued: during"), "{queued}");
+    let history = cli_ok(&dir, &server, &["history", "--profile", "alice", "--with", &bob]);
+    assert!(history.contains("(queued, during)"), "{history}");
+
+    // It comes back on the same address; the next sync sends the queued message once.
+    let mut server = spawn_at(&db, &dir.join("server.log"), &listen);
+    cli_ok(&dir, &server, &["sync", "--profile", "alice", "--wait", "1"]);
+    cli_ok(&dir, &server, &["sync", "--profile", "alice", "--wait", "1"]);
+    let inbox = cli_ok(&dir, &server, &["sync", "--profile", "bob", "--wait", "1"]);
+    assert_eq!(inbox.matches("still there?").count(), 1, "{inbox}");
+    assert_eq!(inbox.matches("hello").count(), 1, "{inbox}");
+    let history = cli_ok(&dir, &server, &["history", "--profile", "alice", "--with", &bob]);
+    assert!(!history.contains("queued"), "{history}");
+    assert_eq!(
+        cli_ok(&dir, &server, &["sync", "--profile", "bob", "--wait", "1"]),
+        "No new messages."
+    );
+    let _ = alice;
     server.child.kill().unwrap();
     let _ = server.child.wait();
 }

@@ -140,8 +140,20 @@ pub struct Client {
 impl Client {
     /// Connects and authenticates; uploads one-time prekeys if the server runs low.
     pub async fn connect(account: Account) -> Result<Self> {
-        let address = account.address()?.clone();
-        let conn = Connection::connect(&account.server, &address, &account.identity).await?;
+        Self::connect_or_return(account).await.map_err(|(_, e)| e)
+    }
+
+    /// [`Client::connect`], handing the account back if it fails (so a
+    /// caller can keep working offline, for example queue a message).
+    pub async fn connect_or_return(account: Account) -> std::result::Result<Self, (Account, ClientError)> {
+        let address = match account.address() {
+            Ok(a) => a.clone(),
+            Err(e) => return Err((account, e)),
+        };
+        let conn = match Connection::connect(&account.server, &address, &account.identity).await {
+            Ok(conn) => conn,
+            Err(e) => return Err((account, e)),
+        };
         let low = conn.one_time_prekeys < PREKEY_BATCH / 4;
         let mut client = Self {
             account,
@@ -151,7 +163,9 @@ impl Client {
             receipts: Vec::new(),
         };
         if low {
-            client.replenish_prekeys().await?;
+            if let Err(e) = client.replenish_prekeys().await {
+                return Err((client.account, e));
+            }
         }
         Ok(client)
     }

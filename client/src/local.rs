@@ -14,6 +14,8 @@ use crate::content::Content;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Waiting in the outbox (the server was unreachable).
+    Queued,
     /// Accepted by the server.
     Sent,
     /// A recipient device acknowledged it.
@@ -31,6 +33,7 @@ impl Status {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Queued => "queued",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
             Self::Read => "read",
@@ -112,6 +115,21 @@ pub struct LocalState {
     /// Disappearing-message timers (seconds) by conversation.
     #[serde(default)]
     pub timers: BTreeMap<UserId, u64>,
+    /// Messages not yet accepted by the server, oldest first: resent with
+    /// the same ids (so never duplicated) at the next connection.
+    #[serde(default)]
+    pub outbox: Vec<Outgoing>,
+}
+
+/// A message waiting in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// Its id.
+    pub message_id: MessageId,
+    /// The recipients.
+    pub to: Vec<UserId>,
+    /// What it carries.
+    pub content: Content,
 }
 
 impl LocalState {

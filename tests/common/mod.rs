@@ -466,13 +466,24 @@ pub fn cli_ok(dir: &Path, server: &Process, args: &[&str]) -> String {
 }
 
 pub fn spawn(db: &Db, log: &Path) -> Process {
+    spawn_at(db, log, "127.0.0.1:0")
+}
+
+/// A free local port (for a server that must come back on the same address).
+pub fn free_address() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// The real binary, serving on `listen`.
+pub fn spawn_at(db: &Db, log: &Path, listen: &str) -> Process {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .args(["serve", "--listen", listen, "--database-url", &db.url])
         .arg("--data-dir")
         .arg(db.dir.path())
         .env("CURBSIDE_LOG", "debug")
