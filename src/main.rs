@@ -12,6 +12,7 @@ mod audit;
 mod commands;
 mod messages;
 mod profile;
+mod teams;
 mod trust;
 
 use std::net::SocketAddr;
@@ -57,6 +58,9 @@ enum Command {
     Timer(messages::TimerArgs),
     /// Show the safety number with a colleague, or confirm it.
     Verify(trust::VerifyArgs),
+    /// Care teams: create, add, remove, list, send, history.
+    #[command(subcommand)]
+    Team(teams::TeamCommand),
     /// This user's devices: list, add (approve a new one), revoke.
     #[command(subcommand)]
     Devices(trust::DevicesCommand),
@@ -219,6 +223,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Timer(args) => messages::timer(args).await,
         Command::Verify(args) => trust::verify(args).await,
         Command::Devices(cmd) => trust::devices(cmd).await,
+        Command::Team(cmd) => teams::run(cmd).await,
         Command::Directory(args) => commands::directory(args).await,
         Command::Admin(cmd) => commands::admin(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,

@@ -112,7 +112,7 @@ pub(crate) struct DownloadArgs {
     out: PathBuf,
 }
 
-fn random_message_id() -> anyhow::Result<MessageId> {
+pub(crate) fn random_message_id() -> anyhow::Result<MessageId> {
     let mut bytes = [0u8; 16];
     rand_core::OsRng.fill_bytes(&mut bytes);
     Ok(MessageId::new(
@@ -169,7 +169,7 @@ fn warn_if_keys_changed(account: &curbside_client::Account, state: &LocalState, 
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -213,7 +213,7 @@ async fn flush_outbox(
 }
 
 /// Connects and flushes the outbox first.
-async fn connect(
+pub(crate) async fn connect(
     profile: &Profile,
     state: &mut LocalState,
     account: curbside_client::Account,
@@ -284,16 +284,24 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     ))
 }
 
-pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
-    let (profile, account) = Profile::open(&args.profile.profile)?;
-    let mut state = profile.load_state()?;
-    let mut client = connect(&profile, &mut state, account).await?;
+/// Receives until nothing arrives for `wait`: files every message in the
+/// sealed local state (history, team changes, receipts), persists, then
+/// acknowledges, then sends read receipts for what will be shown. Returns
+/// the lines to show.
+pub(crate) async fn receive(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    wait: Duration,
+    json: bool,
+    read_receipts: bool,
+) -> anyhow::Result<Vec<String>> {
     let me = client.address()?.user_id;
     let mut lines = Vec::new();
     let mut pending = Vec::new();
     let mut to_acknowledge_read: Vec<(UserId, MessageId)> = Vec::new();
     let outcome: anyhow::Result<()> = async {
-        while let Some(r) = client.next_message(Duration::from_secs(args.wait)).await? {
+        while let Some(r) = client.next_message(wait).await? {
             pending.push(r.delivery_id);
             let content = match &r.content {
                 Ok(p) => Content::from_bytes(p),
@@ -322,6 +330,56 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
                         state.set_timer(&r.sender.user_id, *seconds);
                     }
                 }
+                Content::TeamUpdate {
+                    team_id,
+                    name,
+                    members,
+                } => {
+                    if let Some(line) =
+                        state.apply_team_update(&me, &r.sender.user_id, team_id, name, members)
+                    {
+                        lines.push(line);
+                    }
+                    continue;
+                }
+                Content::TeamMessage { team_id, key, sealed } => {
+                    let Some(team) = state.teams.get(team_id).cloned() else {
+                        continue;
+                    };
+                    // Only members' messages, and only while this user is one.
+                    if team.removed || !team.members.contains(&r.sender.user_id) {
+                        continue;
+                    }
+                    let inner = match curbside_client::team::open(team_id, &r.message_id, key, sealed) {
+                        Ok(inner) => inner,
+                        Err(e) => {
+                            lines.push(format!(
+                                "[{}] team {}: [could not open: {e}]",
+                                r.message_id, team.name
+                            ));
+                            continue;
+                        }
+                    };
+                    let stored = StoredMessage {
+                        message_id: r.message_id.clone(),
+                        from: r.sender.user_id.clone(),
+                        device: Some(r.sender.device_id),
+                        at_ms: r.sent_at,
+                        content: inner.clone(),
+                        status: if from_me { Status::Sent } else { Status::Received },
+                    };
+                    if state.record_team_message(team_id, stored) && !from_me {
+                        lines.push(format!(
+                            "[{}] team {} from {} (device {}): {}",
+                            r.message_id,
+                            team.name,
+                            r.sender.user_id,
+                            r.sender.device_id,
+                            inner.summary()
+                        ));
+                    }
+                    continue;
+                }
                 Content::Text { .. } | Content::Attachment { .. } => {}
             }
             let stored = StoredMessage {
@@ -343,7 +401,7 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
                 continue;
             }
             to_acknowledge_read.push((r.sender.user_id.clone(), r.message_id.clone()));
-            lines.push(if args.json {
+            lines.push(if json {
                 serde_json::json!({
                     "message_id": r.message_id, "from": r.sender.user_id, "device": r.sender.device_id,
                     "kind": r.kind, "sent_at": r.sent_at, "content": content_json(&content),
@@ -365,7 +423,7 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     .await;
     let senders: std::collections::BTreeSet<&UserId> = to_acknowledge_read.iter().map(|(u, _)| u).collect();
     for sender in senders {
-        warn_if_keys_changed(&client.account, &state, sender);
+        warn_if_keys_changed(&client.account, state, sender);
     }
     for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {
         state.raise_status(&me, &recipient.user_id, &[message_id], Status::Delivered);
@@ -373,16 +431,33 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     // Persist the ratchet state and the history first, then acknowledge: a
     // crash in between means a re-delivery (never shown twice), never a loss.
     profile.save(&client.account)?;
-    profile.save_state(&state)?;
+    profile.save_state(state)?;
     if !pending.is_empty() {
         client.ack(&pending).await?;
     }
-    if !args.no_read_receipts {
-        send_read_receipts(&mut client, &to_acknowledge_read).await;
+    if read_receipts {
+        send_read_receipts(client, &to_acknowledge_read).await;
         profile.save(&client.account)?;
     }
-    client.close().await;
     outcome?;
+    Ok(lines)
+}
+
+pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let mut client = connect(&profile, &mut state, account).await?;
+    let lines = receive(
+        &profile,
+        &mut state,
+        &mut client,
+        Duration::from_secs(args.wait),
+        args.json,
+        !args.no_read_receipts,
+    )
+    .await;
+    client.close().await;
+    let lines = lines?;
     if lines.is_empty() && !args.json {
         return out("No new messages.");
     }
@@ -414,7 +489,7 @@ async fn send_read_receipts(client: &mut Client, shown: &[(UserId, MessageId)]) 
     }
 }
 
-fn content_json(content: &Content) -> serde_json::Value {
+pub(crate) fn content_json(content: &Content) -> serde_json::Value {
     match content {
         Content::Attachment { file, .. } => serde_json::json!({
             "type": "attachment", "name": file.name, "size": file.size, "attachment_id": file.attachment_id,
@@ -422,6 +497,16 @@ fn content_json(content: &Content) -> serde_json::Value {
         Content::Text { text, .. } => serde_json::json!({ "type": "text", "text": text }),
         Content::Read { message_ids } => serde_json::json!({ "type": "read", "message_ids": message_ids }),
         Content::Timer { seconds, .. } => serde_json::json!({ "type": "timer", "seconds": seconds }),
+        Content::TeamUpdate {
+            team_id,
+            name,
+            members,
+        } => {
+            serde_json::json!({ "type": "team_update", "team_id": team_id, "name": name, "members": members })
+        }
+        Content::TeamMessage { team_id, .. } => {
+            serde_json::json!({ "type": "team_message", "team_id": team_id })
+        }
     }
 }
 

@@ -212,6 +212,12 @@ async fn history_receipts_and_attachments_from_the_cli() {
 
 /// Enrolls the admin, then Alice and Bob (verified clinicians); returns their user ids.
 fn two_clinicians(dir: &Path, server: &Process) -> (String, String) {
+    let ids = clinicians(dir, server, &["alice", "bob"]);
+    (ids[0].clone(), ids[1].clone())
+}
+
+/// Enrolls the admin, then one verified clinician per profile name; returns their user ids.
+fn clinicians(dir: &Path, server: &Process, profiles: &[&str]) -> Vec<String> {
     let run = |args: &[&str]| cli_ok(dir, server, args);
     let token = server.token.clone().unwrap();
     run(&[
@@ -224,11 +230,9 @@ fn two_clinicians(dir: &Path, server: &Process) -> (String, String) {
         "Site Admin",
     ]);
     let mut ids = Vec::new();
-    for (who, name, npi) in [
-        ("alice", "Dr. Alice Adeyemi", NPIS[0]),
-        ("bob", "Dr. Bob Brennan", NPIS[1]),
-    ] {
+    for (who, npi) in profiles.iter().zip(NPIS) {
         let invite = run(&["admin", "invite", "--profile", "admin"]);
+        let name = format!("Dr. {who}");
         let enrolled = run(&[
             "enroll",
             "--profile",
@@ -236,7 +240,7 @@ fn two_clinicians(dir: &Path, server: &Process) -> (String, String) {
             "--invite",
             &invite,
             "--name",
-            name,
+            &name,
             "--npi",
             npi,
             "--specialty",
@@ -246,7 +250,7 @@ fn two_clinicians(dir: &Path, server: &Process) -> (String, String) {
         run(&["admin", "verify", "--profile", "admin", &id]);
         ids.push(id);
     }
-    (ids[0].clone(), ids[1].clone())
+    ids
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,6 +312,83 @@ async fn the_outbox_survives_a_server_outage_and_restarts() {
         "No new messages."
     );
     let _ = alice;
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_member_care_team_with_one_member_offline_and_one_removed() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let mut server = spawn(&db, &dir.join("server.log"));
+    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
+    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let people = ["alice", "bob", "carol", "dan", "erin"];
+    let ids = clinicians(&dir, &server, &people);
+    let run = |args: &[&str]| cli_ok(&dir, &server, args);
+    let sync = |who: &str| run(&["sync", "--profile", who, "--wait", "1"]);
+
+    let mut create = vec!["team", "create", "--profile", "alice", "--name", "Tumor board"];
+    for id in &ids[1..] {
+        create.extend(["--member", id.as_str()]);
+    }
+    let created = run(&create);
+    let team = created.split_whitespace().nth(2).unwrap().to_owned();
+    for who in ["bob", "carol", "dan"] {
+        assert!(sync(who).contains("added you"), "{who}");
+    }
+    run(&[
+        "team",
+        "send",
+        "--profile",
+        "alice",
+        &team,
+        "Case 17: margins clear",
+    ]);
+    for who in ["bob", "carol", "dan"] {
+        assert!(sync(who).contains("team Tumor board from"), "{who}");
+    }
+    // Dan is removed; the next message reaches everyone but him.
+    run(&["team", "remove", "--profile", "alice", &team, &ids[3]]);
+    run(&[
+        "team",
+        "send",
+        "--profile",
+        "bob",
+        &team,
+        "Case 18: re-excision advised",
+    ]);
+    let dan = sync("dan");
+    assert!(dan.contains("removed you"), "{dan}");
+    assert!(!dan.contains("team Tumor board from"), "{dan}");
+    assert!(!cli(
+        &dir,
+        &server,
+        &["team", "send", "--profile", "dan", &team, "still here?"]
+    )
+    .status
+    .success());
+    for who in ["alice", "carol"] {
+        let got = sync(who);
+        assert!(
+            got.contains("team Tumor board from") && got.contains(&ids[1]),
+            "{who}: {got}"
+        );
+    }
+    // Erin was offline throughout: she gets the invitation, both cases and the change.
+    let erin = sync("erin");
+    assert!(erin.contains("added you"), "{erin}");
+    assert_eq!(erin.matches("team Tumor board from").count(), 2, "{erin}");
+    let history = run(&["team", "history", "--profile", "erin", &team]);
+    assert!(
+        history.contains("Case 17") && history.contains("Case 18"),
+        "{history}"
+    );
+    let list = run(&["team", "list", "--profile", "carol"]);
+    assert!(list.contains("Tumor board") && !list.contains(&ids[3]), "{list}");
+    let dan_history = run(&["team", "history", "--profile", "dan", &team]);
+    assert!(!dan_history.contains("Case 18"), "{dan_history}");
+
     server.child.kill().unwrap();
     let _ = server.child.wait();
 }

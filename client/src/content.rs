@@ -57,6 +57,27 @@ pub enum Content {
         /// Seconds, or `None` for off.
         seconds: Option<u64>,
     },
+    /// A care team's membership, as its sender now sees it (all members,
+    /// sender included). Sent to every old and new member.
+    TeamUpdate {
+        /// The team.
+        team_id: String,
+        /// Its name.
+        name: String,
+        /// Every member.
+        members: Vec<UserId>,
+    },
+    /// A care-team message: the content encrypted once under a fresh key
+    /// ([`crate::team::seal`]); only this small envelope travels through
+    /// each member device's pairwise session.
+    TeamMessage {
+        /// The team.
+        team_id: String,
+        /// The fresh message key (32 bytes).
+        key: Base64,
+        /// The content, sealed under `key`.
+        sealed: Base64,
+    },
     /// The recipient read these messages (an end-to-end-encrypted read receipt).
     Read {
         /// The messages read.
@@ -70,6 +91,12 @@ impl core::fmt::Debug for Content {
             Self::Text { text, .. } => write!(f, "Text({} bytes)", text.len()),
             Self::Attachment { file, .. } => write!(f, "Attachment({file:?})"),
             Self::Timer { seconds, .. } => write!(f, "Timer({seconds:?})"),
+            Self::TeamUpdate { team_id, members, .. } => {
+                write!(f, "TeamUpdate({team_id}, {} members)", members.len())
+            }
+            Self::TeamMessage { team_id, sealed, .. } => {
+                write!(f, "TeamMessage({team_id}, {} bytes)", sealed.len())
+            }
             Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
         }
     }
@@ -99,6 +126,8 @@ impl Content {
             Self::Attachment { file, .. } => format!("[attachment {} ({} bytes)]", file.name, file.size),
             Self::Timer { seconds: Some(s), .. } => format!("[messages now disappear after {s} s]"),
             Self::Timer { seconds: None, .. } => "[disappearing messages off]".into(),
+            Self::TeamUpdate { name, members, .. } => format!("[team {name}: {} members]", members.len()),
+            Self::TeamMessage { .. } => "[team message]".into(),
             Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
         }
     }
@@ -108,7 +137,8 @@ impl Content {
     pub fn recipients(&self) -> &[UserId] {
         match self {
             Self::Text { to, .. } | Self::Attachment { to, .. } | Self::Timer { to, .. } => to,
-            Self::Read { .. } => &[],
+            Self::TeamUpdate { members, .. } => members,
+            Self::Read { .. } | Self::TeamMessage { .. } => &[],
         }
     }
 }

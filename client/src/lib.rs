@@ -7,6 +7,7 @@
 //! ## Layout
 //! - [`content`]: what a message carries (text, attachment reference, read receipt), inside the encryption.
 //! - [`local`]: contacts, conversations, history and message status (sealed at rest by the binary).
+//! - [`team`]: care teams: membership as encrypted control messages, each message encrypted once.
 //! - [`tls`]: rustls trusting only the server's pinned certificate (or a configured CA).
 //! - [`api`]: the HTTPS APIs (enrollment, sessions, admin, directory).
 //! - [`connection`]: the authenticated WebSocket, with request/reply routing.
@@ -24,6 +25,7 @@ pub mod connection;
 pub mod content;
 pub mod error;
 pub mod local;
+pub mod team;
 pub mod tls;
 
 use serde::{Deserialize, Serialize};

@@ -115,6 +115,12 @@ pub struct LocalState {
     /// Disappearing-message timers (seconds) by conversation.
     #[serde(default)]
     pub timers: BTreeMap<UserId, u64>,
+    /// Care teams by id.
+    #[serde(default)]
+    pub teams: BTreeMap<String, crate::team::Team>,
+    /// Team conversations by team id, oldest message first.
+    #[serde(default)]
+    pub team_conversations: BTreeMap<String, Vec<StoredMessage>>,
     /// Messages not yet accepted by the server, oldest first: resent with
     /// the same ids (so never duplicated) at the next connection.
     #[serde(default)]
@@ -233,6 +239,64 @@ impl LocalState {
         purged
     }
 
+    /// Records a team message; false if it was already recorded.
+    pub fn record_team_message(&mut self, team_id: &str, message: StoredMessage) -> bool {
+        let conversation = self.team_conversations.entry(team_id.to_owned()).or_default();
+        if conversation
+            .iter()
+            .any(|m| m.message_id == message.message_id && m.from == message.from)
+        {
+            return false;
+        }
+        conversation.push(message);
+        true
+    }
+
+    /// Applies a membership update from `from`; returns what to tell the
+    /// user, or `None` if the update is not acceptable (its sender is not a
+    /// member, or it concerns a team this user is not in).
+    pub fn apply_team_update(
+        &mut self,
+        me: &UserId,
+        from: &UserId,
+        team_id: &str,
+        name: &str,
+        members: &[UserId],
+    ) -> Option<String> {
+        let includes_me = members.contains(me);
+        match self.teams.get_mut(team_id) {
+            Some(team) => {
+                if team.removed || !(team.members.contains(from) || from == me) {
+                    return None;
+                }
+                team.name = name.to_owned();
+                team.members = members.to_vec();
+                if includes_me {
+                    Some(format!("[team {name}] members now: {}", join(members)))
+                } else {
+                    team.removed = true;
+                    Some(format!("[team {name}] {from} removed you from the team"))
+                }
+            }
+            None if includes_me => {
+                self.teams.insert(
+                    team_id.to_owned(),
+                    crate::team::Team {
+                        team_id: team_id.to_owned(),
+                        name: name.to_owned(),
+                        members: members.to_vec(),
+                        removed: false,
+                    },
+                );
+                Some(format!(
+                    "[team {name}] {from} added you (team {team_id}; members: {})",
+                    join(members)
+                ))
+            }
+            None => None,
+        }
+    }
+
     /// Finds a message by id in any conversation.
     #[must_use]
     pub fn find(&self, id: &MessageId) -> Option<(&UserId, &StoredMessage)> {
@@ -240,6 +304,10 @@ impl LocalState {
             .iter()
             .find_map(|(peer, ms)| ms.iter().find(|m| &m.message_id == id).map(|m| (peer, m)))
     }
+}
+
+fn join(users: &[UserId]) -> String {
+    users.iter().map(UserId::as_str).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -1,0 +1,298 @@
+//! `curbside team create | add | remove | list | send | history`: care teams.
+//! The server never learns a team exists: membership changes are
+//! end-to-end-encrypted control messages to every old and new member, and a
+//! team message goes only to current members (a removed member receives
+//! nothing new, and nothing it sends is accepted).
+
+use anyhow::{bail, Context as _};
+use clap::Subcommand;
+use curbside_client::content::Content;
+use curbside_client::local::{LocalState, Status, StoredMessage};
+use curbside_client::team::{self, Team};
+use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::UserId;
+use rand_core::RngCore as _;
+
+use crate::commands::{out, ProfileArg};
+use crate::messages::{connect, content_json, now_ms, random_message_id, receive};
+use crate::profile::Profile;
+
+/// How long `team send` waits for messages already on their way.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_millis(300);
+
+#[derive(Subcommand)]
+pub(crate) enum TeamCommand {
+    /// Create a care team with these colleagues (you are a member).
+    Create {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The team's name.
+        #[arg(long)]
+        name: String,
+        /// A member's user id (repeat).
+        #[arg(long = "member", required = true)]
+        members: Vec<UserId>,
+    },
+    /// Add a colleague to a team.
+    Add {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The team id.
+        team: String,
+        /// The colleague's user id.
+        user: UserId,
+    },
+    /// Remove a colleague from a team: they receive nothing new.
+    Remove {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The team id.
+        team: String,
+        /// The colleague's user id.
+        user: UserId,
+    },
+    /// Your teams and their members.
+    List {
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// Send a message to a team (encrypted once, its key sent to every member device).
+    Send {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The team id.
+        team: String,
+        /// The text.
+        text: String,
+    },
+    /// A team's conversation.
+    History {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The team id.
+        team: String,
+        /// One JSON object per message.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn current<'a>(state: &'a LocalState, team_id: &str) -> anyhow::Result<&'a Team> {
+    let team = state
+        .teams
+        .get(team_id)
+        .with_context(|| format!("no team {team_id} (see `curbside team list`)"))?;
+    if team.removed {
+        bail!("you were removed from team {}", team.name);
+    }
+    Ok(team)
+}
+
+/// Sends the team's new membership to every old and new member and stores it.
+async fn publish(
+    profile: &ProfileArg,
+    team_id: &str,
+    change: impl FnOnce(&UserId, &mut Team) -> anyhow::Result<()>,
+) -> anyhow::Result<Team> {
+    let (profile, account) = Profile::open(&profile.profile)?;
+    let mut state = profile.load_state()?;
+    let me = account.user_id()?.clone();
+    let mut team = match state.teams.get(team_id) {
+        Some(_) => current(&state, team_id)?.clone(),
+        None => Team {
+            team_id: team_id.to_owned(),
+            name: String::new(),
+            members: vec![me.clone()],
+            removed: false,
+        },
+    };
+    let before = team.members.clone();
+    change(&me, &mut team)?;
+    team.members.sort();
+    team.members.dedup();
+    let mut recipients: Vec<UserId> = before
+        .iter()
+        .chain(&team.members)
+        .filter(|u| **u != me)
+        .cloned()
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    let update = Content::TeamUpdate {
+        team_id: team.team_id.clone(),
+        name: team.name.clone(),
+        members: team.members.clone(),
+    };
+    let mut client = connect(&profile, &mut state, account).await?;
+    let sent = client
+        .send(
+            &recipients,
+            MessageKind::Control,
+            &random_message_id()?,
+            &update.to_bytes(),
+        )
+        .await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    sent?;
+    state.teams.insert(team.team_id.clone(), team.clone());
+    profile.save_state(&state)?;
+    Ok(team)
+}
+
+fn names(users: &[UserId]) -> String {
+    users.iter().map(UserId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
+    match cmd {
+        TeamCommand::Create {
+            profile,
+            name,
+            members,
+        } => {
+            let mut id = [0u8; 8];
+            rand_core::OsRng.fill_bytes(&mut id);
+            let team_id = format!("t{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let team = publish(&profile, &team_id, |_, t| {
+                t.name = name;
+                t.members.extend(members);
+                Ok(())
+            })
+            .await?;
+            out(&format!(
+                "Created team {} ({}): {}",
+                team.team_id,
+                team.name,
+                names(&team.members)
+            ))
+        }
+        TeamCommand::Add { profile, team, user } => {
+            let t = publish(&profile, &team, |_, t| {
+                t.members.push(user);
+                Ok(())
+            })
+            .await?;
+            out(&format!("Team {}: {}", t.name, names(&t.members)))
+        }
+        TeamCommand::Remove { profile, team, user } => {
+            let t = publish(&profile, &team, |me, t| {
+                if !t.members.contains(&user) {
+                    bail!("{user} is not a member");
+                }
+                if &user == me {
+                    bail!("to leave a team, ask a member to remove you");
+                }
+                t.members.retain(|m| *m != user);
+                Ok(())
+            })
+            .await?;
+            out(&format!("Team {}: {}", t.name, names(&t.members)))
+        }
+        TeamCommand::List { profile } => {
+            let (profile, _) = Profile::open(&profile.profile)?;
+            let state = profile.load_state()?;
+            let rows: Vec<String> = state
+                .teams
+                .values()
+                .map(|t| {
+                    format!(
+                        "{}  {}{}  members: {}",
+                        t.team_id,
+                        t.name,
+                        if t.removed { " (you were removed)" } else { "" },
+                        names(&t.members)
+                    )
+                })
+                .collect();
+            if rows.is_empty() {
+                return out("No teams.");
+            }
+            out(&rows.join("\n"))
+        }
+        TeamCommand::Send { profile, team, text } => {
+            let (profile, account) = Profile::open(&profile.profile)?;
+            let mut state = profile.load_state()?;
+            let me = account.user_id()?.clone();
+            current(&state, &team)?;
+            let mut client = connect(&profile, &mut state, account).await?;
+            // Take in what is waiting first (a membership change above all),
+            // so a member removed elsewhere receives nothing new.
+            let waiting = receive(&profile, &mut state, &mut client, CATCH_UP, false, true).await;
+            let t = match waiting.map(|lines| (lines, current(&state, &team).cloned())) {
+                Ok((lines, Ok(t))) => {
+                    for line in lines {
+                        crate::audit::note(&line);
+                    }
+                    t
+                }
+                Ok((_, Err(e))) | Err(e) => {
+                    client.close().await;
+                    return Err(e);
+                }
+            };
+            let id = random_message_id()?;
+            let content = Content::Text { to: Vec::new(), text };
+            let envelope = team::seal(&t.team_id, &id, &content, &mut rand_core::OsRng)?;
+            let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
+            let sent = client
+                .send(&recipients, MessageKind::Message, &id, &envelope.to_bytes())
+                .await;
+            let account = client.close().await;
+            profile.save(&account)?;
+            state.record_team_message(
+                &t.team_id,
+                StoredMessage {
+                    message_id: id.clone(),
+                    from: me,
+                    device: None,
+                    at_ms: now_ms(),
+                    content,
+                    status: if sent.is_ok() {
+                        Status::Sent
+                    } else {
+                        Status::Failed
+                    },
+                },
+            );
+            profile.save_state(&state)?;
+            sent?;
+            out(&format!(
+                "Sent to team {} ({} members): {id}",
+                t.name,
+                t.members.len()
+            ))
+        }
+        TeamCommand::History { profile, team, json } => {
+            let (profile, account) = Profile::open(&profile.profile)?;
+            let me = account.user_id()?.clone();
+            let state = profile.load_state()?;
+            let t = state
+                .teams
+                .get(&team)
+                .with_context(|| format!("no team {team}"))?;
+            let lines: Vec<String> = state
+                .team_conversations
+                .get(&team)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|m| {
+                    if json {
+                        serde_json::json!({"message_id": m.message_id, "from": m.from, "at_ms": m.at_ms,
+                            "status": m.status.as_str(), "content": content_json(&m.content)})
+                        .to_string()
+                    } else {
+                        let who = if m.from == me { "me" } else { m.from.as_str() };
+                        format!("{}  {:<28} {}", format_time_ms(m.at_ms), who, m.content.summary())
+                    }
+                })
+                .collect();
+            if lines.is_empty() && !json {
+                return out(&format!("No messages in team {}.", t.name));
+            }
+            out(&lines.join("\n"))
+        }
+    }
+}
