@@ -59,12 +59,12 @@ async fn history_receipts_and_attachments_from_the_cli() {
     assert_eq!(first["content"]["text"], marker);
 
     // An attachment: encrypted, uploaded, referenced in a message, downloaded and verified.
-    let image: Vec<u8> = (0..3_000_000u32)
+    let image: Vec<u8> = (0..50u32 * 1024 * 1024)
         .map(|i| u8::try_from((i * 7 + i / 251) % 256).unwrap())
         .collect();
     std::fs::write(dir.join("rash.jpg"), &image).unwrap();
     let sent = run(&["attach", "--profile", "alice", "--to", &bob, "rash.jpg"]);
-    assert!(sent.starts_with("Sent rash.jpg (3000000 bytes"), "{sent}");
+    assert!(sent.starts_with("Sent rash.jpg (52428800 bytes"), "{sent}");
     let message_id = sent.rsplit(' ').next().unwrap().to_owned();
     let inbox = run(&["sync", "--profile", "bob", "--wait", "1", "--json"]);
     let got: serde_json::Value = serde_json::from_str(&inbox).unwrap();
@@ -79,7 +79,7 @@ async fn history_receipts_and_attachments_from_the_cli() {
         "--out",
         "from-alice.jpg",
     ]);
-    assert!(saved.starts_with("Saved rash.jpg (3000000 bytes)"), "{saved}");
+    assert!(saved.starts_with("Saved rash.jpg (52428800 bytes)"), "{saved}");
     assert_eq!(std::fs::read(dir.join("from-alice.jpg")).unwrap(), image);
     let contacts = run(&["contacts", "--profile", "bob"]);
     assert!(
