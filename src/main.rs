@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod chat;
 mod commands;
 mod messages;
 mod profile;
@@ -41,6 +42,8 @@ enum Command {
     Enroll(commands::EnrollArgs),
     /// Show this profile's user and device.
     Whoami(commands::ProfileArg),
+    /// The interactive chat (terminal UI).
+    Chat(chat::ChatArgs),
     /// Send an end-to-end-encrypted message.
     Send(messages::SendArgs),
     /// Receive, decrypt and show new messages.
@@ -214,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Enroll(args) => commands::enroll(args).await,
         Command::Whoami(args) => commands::whoami(&args),
+        Command::Chat(args) => chat::run(args).await,
         Command::Send(args) => messages::send(args).await,
         Command::Inbox(args) => messages::inbox(args).await,
         Command::History(args) => messages::history(args),

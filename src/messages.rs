@@ -121,9 +121,9 @@ pub(crate) fn random_message_id() -> anyhow::Result<MessageId> {
 }
 
 /// Sends `content` and records it in every recipient's conversation.
-async fn send_content(
+pub(crate) async fn send_content(
     profile: &Profile,
-    mut state: LocalState,
+    state: &mut LocalState,
     client: &mut Client,
     to: &[UserId],
     id: &MessageId,
@@ -151,7 +151,7 @@ async fn send_content(
             },
         );
     }
-    profile.save_state(&state)?;
+    profile.save_state(state)?;
     Ok(result?)
 }
 
@@ -270,7 +270,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     if let Err(e) = flush_outbox(&profile, &mut state, &mut client).await {
         crate::audit::note(&format!("queued messages not sent yet: {e}"));
     }
-    let result = send_content(&profile, state, &mut client, &args.to, &id, content).await;
+    let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
     let duplicate = result?;
@@ -592,7 +592,7 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
         to: to.clone(),
         seconds,
     };
-    let result = send_content(&profile, state, &mut client, &to, &id, content).await;
+    let result = send_content(&profile, &mut state, &mut client, &to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
     result?;
@@ -605,17 +605,17 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     })
 }
 
-pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
-    let (profile, account) = Profile::open(&args.profile.profile)?;
-    let mut state = profile.load_state()?;
-    let name = args
-        .file
+/// Encrypts a file (streamed, never whole in memory) and uploads the opaque
+/// blob; returns the reference to send inside a message, and the blob size.
+pub(crate) async fn upload_file(
+    account: &curbside_client::Account,
+    path: &std::path::Path,
+) -> anyhow::Result<(AttachmentRef, u64)> {
+    let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .context("the file has no name")?;
-    // Encrypt to a temporary file (streamed: the file is never held in memory).
-    let plain =
-        std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let plain = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut sealed = tempfile::NamedTempFile::new().context("creating a temporary file")?;
     let info = attachment::encrypt(
         std::io::BufReader::new(plain),
@@ -628,26 +628,35 @@ pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
     let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
     let upload = tokio::fs::File::open(sealed.path()).await?;
     let stored = api.upload_attachment(&token, upload).await?;
-    let file = AttachmentRef {
-        attachment_id: stored.attachment_id,
-        key: info.key.as_bytes().to_vec().into(),
-        digest: info.digest.to_vec().into(),
-        name: name.clone(),
-        size: info.plaintext_len,
-    };
+    Ok((
+        AttachmentRef {
+            attachment_id: stored.attachment_id,
+            key: info.key.as_bytes().to_vec().into(),
+            digest: info.digest.to_vec().into(),
+            name,
+            size: info.plaintext_len,
+        },
+        info.ciphertext_len,
+    ))
+}
+
+pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let (file, blob_len) = upload_file(&account, &args.file).await?;
+    let (name, size) = (file.name.clone(), file.size);
     let id = random_message_id()?;
     let mut client = connect(&profile, &mut state, account).await?;
     let content = Content::Attachment {
         to: args.to.clone(),
         file,
     };
-    let result = send_content(&profile, state, &mut client, &args.to, &id, content).await;
+    let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
     result?;
     out(&format!(
-        "Sent {name} ({} bytes, encrypted {} bytes) as message {id}",
-        info.plaintext_len, info.ciphertext_len
+        "Sent {name} ({size} bytes, encrypted {blob_len} bytes) as message {id}"
     ))
 }
 

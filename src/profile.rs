@@ -132,4 +132,14 @@ impl Profile {
         std::fs::rename(&tmp, self.dir.join(STATE_FILE)).context("replacing the local state")?;
         Ok(())
     }
+
+    /// A profile sealed with a fixed passphrase and test-only KDF parameters.
+    #[cfg(test)]
+    pub(crate) fn for_tests(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            key: StoreKey::create(b"test passphrase", KdfParams::INSECURE_FOR_TESTS, &mut OsRng)?,
+        })
+    }
 }

@@ -1,0 +1,738 @@
+//! `curbside chat`: the interactive terminal chat (ratatui).
+//!
+//! [`App`] is the whole interface as a state machine: keys in, [`Action`]s
+//! out, and a pure rendering of the sealed local state. [`execute`] carries
+//! out actions with the same functions as the scriptable commands, and
+//! [`run`] is the terminal loop: draw, take keys, take messages (every
+//! 100 ms at most, so the screen stays responsive while messages arrive),
+//! reconnect with backoff when the connection drops, lock when idle.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use curbside_client::content::Content;
+use curbside_client::local::{key_set_fingerprint, LocalState, Status, StoredMessage, Trust};
+use curbside_client::{team, Account, Client};
+use curbside_crypto::SafetyNumber;
+use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::UserId;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::{Constraint, Direction, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::commands::ProfileArg;
+use crate::messages::{connect, random_message_id, receive, send_content, upload_file};
+use crate::profile::Profile;
+
+#[derive(Args)]
+pub(crate) struct ChatArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Lock the screen after this many seconds without a key press.
+    #[arg(long, default_value_t = 300)]
+    lock_after_secs: u64,
+}
+
+/// A conversation in the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Conversation {
+    /// With one colleague.
+    With(UserId),
+    /// A care team, by id.
+    Team(String),
+}
+
+/// What the interface asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Send text to a conversation.
+    Send(Conversation, String),
+    /// Send a file to a conversation.
+    Attach(Conversation, String),
+    /// Search the directory by specialty.
+    Find(String),
+    /// Open (or create) a conversation with a colleague.
+    Open(UserId),
+    /// Show the safety number with the selected colleague.
+    Verify(UserId),
+    /// Leave.
+    Quit,
+}
+
+/// The interface's state (what is not in the local state).
+pub(crate) struct App {
+    me: UserId,
+    selected: usize,
+    input: String,
+    notice: String,
+    connected: bool,
+    locked: bool,
+}
+
+impl App {
+    pub(crate) fn new(me: UserId) -> Self {
+        Self {
+            me,
+            selected: 0,
+            input: String::new(),
+            notice: "Type to write; Enter sends. /to USER, /find SPECIALTY, /attach PATH, /team ID, /verify, /quit"
+                .into(),
+            connected: true,
+            locked: false,
+        }
+    }
+
+    /// Every conversation: colleagues, then teams this user is still in.
+    pub(crate) fn conversations(state: &LocalState) -> Vec<Conversation> {
+        let mut out: Vec<Conversation> = state.contacts.keys().cloned().map(Conversation::With).collect();
+        out.extend(
+            state
+                .teams
+                .values()
+                .filter(|t| !t.removed)
+                .map(|t| Conversation::Team(t.team_id.clone())),
+        );
+        out
+    }
+
+    pub(crate) fn current(&self, state: &LocalState) -> Option<Conversation> {
+        Self::conversations(state).get(self.selected).cloned()
+    }
+
+    pub(crate) fn select(&mut self, state: &LocalState, which: &Conversation) {
+        if let Some(i) = Self::conversations(state).iter().position(|c| c == which) {
+            self.selected = i;
+        }
+    }
+
+    pub(crate) fn notice(&mut self, text: impl Into<String>) {
+        self.notice = text.into();
+    }
+
+    pub(crate) fn set_connected(&mut self, connected: bool) {
+        self.connected = connected;
+    }
+
+    /// One key press; returns what to do, if anything.
+    pub(crate) fn handle_key(&mut self, key: KeyEvent, state: &LocalState) -> Option<Action> {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Some(Action::Quit);
+        }
+        if self.locked {
+            if key.code == KeyCode::Enter {
+                self.locked = false;
+                self.notice("Unlocked.");
+            }
+            return None;
+        }
+        let count = Self::conversations(state).len();
+        match key.code {
+            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down if self.selected + 1 < count => self.selected += 1,
+            KeyCode::Esc => self.input.clear(),
+            KeyCode::Backspace => {
+                self.input.pop();
+            }
+            KeyCode::Char(c) => self.input.push(c),
+            KeyCode::Enter => return self.submit(state),
+            _ => {}
+        }
+        None
+    }
+
+    fn submit(&mut self, state: &LocalState) -> Option<Action> {
+        let line = std::mem::take(&mut self.input);
+        let line = line.trim();
+        if line.is_empty() {
+            return None;
+        }
+        let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim().to_owned();
+        let current = self.current(state);
+        match command {
+            "/quit" => Some(Action::Quit),
+            "/to" => match UserId::new(rest) {
+                Ok(user) => Some(Action::Open(user)),
+                Err(e) => {
+                    self.notice(format!("/to needs a user id: {e}"));
+                    None
+                }
+            },
+            "/find" => Some(Action::Find(rest)),
+            "/team" => {
+                let which = Conversation::Team(rest);
+                self.select(state, &which);
+                None
+            }
+            "/verify" => match current {
+                Some(Conversation::With(user)) => Some(Action::Verify(user)),
+                _ => {
+                    self.notice("/verify works in a conversation with one colleague");
+                    None
+                }
+            },
+            "/attach" => match current {
+                Some(c) => Some(Action::Attach(c, rest)),
+                None => {
+                    self.notice("open a conversation first (/to USER)");
+                    None
+                }
+            },
+            c if c.starts_with('/') => {
+                self.notice(format!("unknown command {c}"));
+                None
+            }
+            _ => match current {
+                Some(c) => Some(Action::Send(c, line.to_owned())),
+                None => {
+                    self.notice("open a conversation first (/to USER)");
+                    None
+                }
+            },
+        }
+    }
+
+    /// Draws the whole screen from the local state.
+    pub(crate) fn render(&self, frame: &mut Frame<'_>, state: &LocalState, account: &Account) {
+        let rows = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Min(3),
+                Constraint::Length(3),
+            ])
+            .split(frame.area());
+        let connection = if self.connected {
+            Span::styled("● connected", Style::default().fg(Color::Green))
+        } else {
+            Span::styled("○ reconnecting…", Style::default().fg(Color::Yellow))
+        };
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("Curbside ", Style::default().add_modifier(Modifier::BOLD)),
+                Span::raw(format!("{}  ", self.me)),
+                connection,
+            ])),
+            rows[0],
+        );
+        let current = self.current(state);
+        let banner = match &current {
+            Some(Conversation::With(user)) => state.contacts.get(user).and_then(|c| {
+                (c.trust(&key_set_fingerprint(&account.identity_keys_of(user))) == Trust::Changed).then(|| {
+                    format!("⚠ {user}'s identity keys changed since you verified them: /verify before sharing more")
+                })
+            }),
+            _ => None,
+        };
+        let (text, style) = match (&banner, self.locked) {
+            (_, true) => (
+                "Locked after inactivity: press Enter to continue".to_owned(),
+                Style::default().fg(Color::Black).bg(Color::Yellow),
+            ),
+            (Some(b), false) => (b.clone(), Style::default().fg(Color::White).bg(Color::Red)),
+            (None, false) => (self.notice.clone(), Style::default().fg(Color::Cyan)),
+        };
+        frame.render_widget(Paragraph::new(text).style(style), rows[1]);
+        let columns = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Length(34), Constraint::Min(20)])
+            .split(rows[2]);
+        if self.locked {
+            frame.render_widget(Block::default().borders(Borders::ALL), rows[2]);
+        } else {
+            self.render_lists(frame, state, &current, &columns);
+        }
+        frame.render_widget(
+            Paragraph::new(format!("> {}", self.input)).block(Block::default().borders(Borders::ALL)),
+            rows[3],
+        );
+    }
+
+    fn render_lists(
+        &self,
+        frame: &mut Frame<'_>,
+        state: &LocalState,
+        current: &Option<Conversation>,
+        columns: &[ratatui::layout::Rect],
+    ) {
+        let items: Vec<ListItem<'_>> = Self::conversations(state)
+            .iter()
+            .map(|c| {
+                let label = match c {
+                    Conversation::With(user) => {
+                        let unread = state.contacts.get(user).map_or(0, |c| c.unread);
+                        if unread > 0 {
+                            format!("{user} ({unread})")
+                        } else {
+                            user.to_string()
+                        }
+                    }
+                    Conversation::Team(id) => {
+                        format!("# {}", state.teams.get(id).map_or(id.as_str(), |t| &t.name))
+                    }
+                };
+                ListItem::new(label)
+            })
+            .collect();
+        let mut list_state = ListState::default();
+        list_state.select(current.as_ref().map(|_| self.selected));
+        frame.render_stateful_widget(
+            List::new(items)
+                .block(Block::default().borders(Borders::ALL).title("Conversations"))
+                .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
+            columns[0],
+            &mut list_state,
+        );
+        let (title, messages): (String, &[StoredMessage]) = match current {
+            Some(Conversation::With(user)) => (
+                user.to_string(),
+                state
+                    .conversations
+                    .get(user)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            ),
+            Some(Conversation::Team(id)) => (
+                state
+                    .teams
+                    .get(id)
+                    .map_or_else(|| id.clone(), |t| format!("# {}", t.name)),
+                state
+                    .team_conversations
+                    .get(id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            ),
+            None => ("No conversation: /to USER".into(), &[]),
+        };
+        let height = usize::from(columns[1].height.saturating_sub(2));
+        let lines: Vec<Line<'_>> = messages
+            .iter()
+            .skip(messages.len().saturating_sub(height))
+            .map(|m| {
+                let who = if m.from == self.me {
+                    "me".to_owned()
+                } else {
+                    m.from.to_string()
+                };
+                let status = match m.status {
+                    Status::Received => String::new(),
+                    s => format!("  [{}]", s.as_str()),
+                };
+                let time = format_time_ms(m.at_ms);
+                Line::from(format!(
+                    "{} {who}: {}{status}",
+                    time.get(11..16).unwrap_or(&time),
+                    m.content.summary()
+                ))
+            })
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(title)),
+            columns[1],
+        );
+    }
+}
+
+/// Sends read receipts for what the selected conversation shows unread.
+pub(crate) async fn mark_shown_read(
+    app: &App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+) -> anyhow::Result<()> {
+    let Some(Conversation::With(user)) = app.current(state) else {
+        return Ok(());
+    };
+    let unread = state.contacts.get(&user).map_or(0, |c| c.unread) as usize;
+    if unread == 0 {
+        return Ok(());
+    }
+    let ids: Vec<_> = state
+        .conversations
+        .get(&user)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m.from == user)
+        .rev()
+        .take(unread)
+        .map(|m| m.message_id.clone())
+        .collect();
+    state.mark_read(&user);
+    profile.save_state(state)?;
+    let receipt = Content::Read { message_ids: ids };
+    client
+        .send(
+            std::slice::from_ref(&user),
+            MessageKind::Receipt,
+            &random_message_id()?,
+            &receipt.to_bytes(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Carries out an action; what the user should read goes to the notice line.
+pub(crate) async fn execute(
+    action: Action,
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+) -> anyhow::Result<()> {
+    match action {
+        Action::Quit => {}
+        Action::Open(user) => {
+            state.contacts.entry(user.clone()).or_default();
+            profile.save_state(state)?;
+            app.select(state, &Conversation::With(user));
+        }
+        Action::Send(Conversation::With(user), text) => {
+            let to = vec![user];
+            let content = Content::Text { to: to.clone(), text };
+            send_content(profile, state, client, &to, &random_message_id()?, content).await?;
+        }
+        Action::Send(Conversation::Team(id), text) => {
+            let t = state.teams.get(&id).cloned().context("no such team")?;
+            let me = client.address()?.user_id;
+            let message_id = random_message_id()?;
+            let content = Content::Text { to: Vec::new(), text };
+            let envelope = team::seal(&id, &message_id, &content, &mut rand_core::OsRng)?;
+            let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
+            let sent = client
+                .send(
+                    &recipients,
+                    MessageKind::Message,
+                    &message_id,
+                    &envelope.to_bytes(),
+                )
+                .await;
+            state.record_team_message(
+                &id,
+                StoredMessage {
+                    message_id,
+                    from: me,
+                    device: None,
+                    at_ms: crate::messages::now_ms(),
+                    content,
+                    status: if sent.is_ok() {
+                        Status::Sent
+                    } else {
+                        Status::Failed
+                    },
+                },
+            );
+            profile.save_state(state)?;
+            sent?;
+        }
+        Action::Attach(Conversation::With(user), path) => {
+            let (file, _) = upload_file(&client.account, std::path::Path::new(&path)).await?;
+            let name = file.name.clone();
+            let to = vec![user];
+            let content = Content::Attachment { to: to.clone(), file };
+            send_content(profile, state, client, &to, &random_message_id()?, content).await?;
+            app.notice(format!("Sent {name}"));
+        }
+        Action::Attach(Conversation::Team(_), _) => {
+            app.notice("team attachments: use `curbside attach` per member for now")
+        }
+        Action::Find(specialty) => {
+            let account = &client.account;
+            let api = curbside_client::api::Api::new(&account.server)?;
+            let a = account.address()?.clone();
+            let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+            let found = api.directory(&token, None, Some(&specialty)).await?;
+            let names: Vec<String> = found
+                .iter()
+                .map(|e| format!("{} ({})", e.display_name, e.user_id))
+                .collect();
+            app.notice(if names.is_empty() {
+                format!("No verified clinician in {specialty}")
+            } else {
+                format!("{specialty}: {} — /to USER to write", names.join(", "))
+            });
+        }
+        Action::Verify(user) => {
+            let theirs = client.account.identity_keys_of(&user);
+            if theirs.is_empty() {
+                app.notice("no keys for this colleague yet: exchange a message first");
+            } else {
+                let me = client.address()?.user_id;
+                let mut mine = vec![*client.account.identity().public()];
+                mine.extend(client.account.identity_keys_of(&me));
+                let number = SafetyNumber::compute(me.as_str(), &mine, user.as_str(), &theirs);
+                app.notice(format!(
+                    "Safety number with {user}: {} — compare, then `curbside verify --confirm`",
+                    number.digits()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The terminal loop.
+pub(crate) async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let me = account.user_id()?.clone();
+    let mut client = connect(&profile, &mut state, account).await?;
+    let mut app = App::new(me);
+    let mut terminal = ratatui::init();
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &profile,
+        &mut state,
+        &mut client,
+        args.lock_after_secs,
+    )
+    .await;
+    ratatui::restore();
+    profile.save(&client.account)?;
+    client.close().await;
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    lock_after_secs: u64,
+) -> anyhow::Result<()> {
+    let mut last_key = Instant::now();
+    loop {
+        terminal.draw(|f| app.render(f, state, &client.account))?;
+        if event::poll(Duration::from_millis(20))? {
+            if let Event::Key(key) = event::read()? {
+                last_key = Instant::now();
+                if let Some(action) = app.handle_key(key, state) {
+                    if action == Action::Quit {
+                        return Ok(());
+                    }
+                    if let Err(e) = execute(action, app, profile, state, client).await {
+                        app.notice(format!("failed: {e}"));
+                    }
+                }
+            }
+        }
+        if last_key.elapsed() > Duration::from_secs(lock_after_secs) && !app.locked {
+            app.locked = true;
+        }
+        match receive(profile, state, client, Duration::from_millis(80), false, false).await {
+            Ok(lines) => {
+                app.set_connected(true);
+                if let Some(last) = lines.last() {
+                    app.notice(last.clone());
+                }
+                if !app.locked {
+                    if let Err(e) = mark_shown_read(app, profile, state, client).await {
+                        app.notice(format!("read receipt not sent: {e}"));
+                    }
+                }
+            }
+            Err(_) => {
+                app.set_connected(false);
+                terminal.draw(|f| app.render(f, state, &client.account))?;
+                if client.reconnect(5).await.is_ok() {
+                    app.set_connected(true);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use curbside_client::api::Api;
+    use curbside_client::ServerInfo;
+    use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn screen(term: &Terminal<TestBackend>) -> String {
+        let buffer = term.backend().buffer();
+        let width = usize::from(buffer.area.width);
+        buffer
+            .content
+            .chunks(width)
+            .map(|row| row.iter().map(ratatui::buffer::Cell::symbol).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn typed(app: &mut App, state: &LocalState, text: &str) -> Option<Action> {
+        for c in text.chars() {
+            assert_eq!(
+                app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), state),
+                None
+            );
+        }
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), state)
+    }
+
+    async fn clinician(info: &ServerInfo, api: &Api, admin: &str, name: &str, npi: &str) -> Account {
+        let req = CreateInviteRequest {
+            target: InviteTarget::NewUser {
+                role: Role::Clinician,
+            },
+            expires_in_secs: None,
+        };
+        let invite = api.create_invite(admin, &req).await.unwrap().invite;
+        let details = curbside_client::Profile {
+            display_name: name.into(),
+            npi: Some(npi.into()),
+            specialty: Some("Dermatology".into()),
+        };
+        let account = curbside_client::enroll(info.clone(), &invite, &details)
+            .await
+            .unwrap();
+        api.verify_user(admin, account.user_id().unwrap()).await.unwrap();
+        account
+    }
+
+    /// The chat UI over a real server: open a conversation, send, watch the
+    /// status go from sent to read when the colleague reads it, see the reply.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_chat_ui_sends_and_shows_the_message_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = curbside_server::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("server"),
+            database_url: Some(format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("server.db").display()
+            )),
+            ..curbside_server::Config::default()
+        };
+        let server = curbside_server::start(config).await.unwrap();
+        let info = ServerInfo {
+            address: server.addr.to_string(),
+            server_name: "localhost".into(),
+            cert_pem: server.cert_pem.clone(),
+        };
+        let admin_details = curbside_client::Profile {
+            display_name: "Admin".into(),
+            ..curbside_client::Profile::default()
+        };
+        let admin = curbside_client::enroll(
+            info.clone(),
+            server.bootstrap_token.as_deref().unwrap(),
+            &admin_details,
+        )
+        .await
+        .unwrap();
+        let api = Api::new(&info).unwrap();
+        let a = admin.address().unwrap().clone();
+        let token = api
+            .login(&a.user_id, a.device_id, admin.identity())
+            .await
+            .unwrap();
+        let alice = clinician(&info, &api, &token, "Dr. Alice", "1234567893").await;
+        let bob = clinician(&info, &api, &token, "Dr. Bob", "1245319599").await;
+        let (alice_id, bob_id) = (alice.user_id().unwrap().clone(), bob.user_id().unwrap().clone());
+
+        let profile = Profile::for_tests(&dir.path().join("alice")).unwrap();
+        let mut state = LocalState::new();
+        let mut client = Client::connect(alice).await.unwrap();
+        let mut app = App::new(alice_id.clone());
+        let mut term = Terminal::new(TestBackend::new(120, 16)).unwrap();
+
+        let open = typed(&mut app, &state, &format!("/to {bob_id}")).unwrap();
+        execute(open, &mut app, &profile, &mut state, &mut client)
+            .await
+            .unwrap();
+        let send = typed(&mut app, &state, "Quick look at a rash?").unwrap();
+        assert_eq!(
+            send,
+            Action::Send(Conversation::With(bob_id.clone()), "Quick look at a rash?".into())
+        );
+        execute(send, &mut app, &profile, &mut state, &mut client)
+            .await
+            .unwrap();
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        let shown = screen(&term);
+        assert!(shown.contains("● connected"), "{shown}");
+        assert!(shown.contains(bob_id.as_str()), "{shown}");
+        assert!(shown.contains("me: Quick look at a rash?  [sent]"), "{shown}");
+
+        // Bob reads it and answers; his client sends the read receipt.
+        let mut b = Client::connect(bob).await.unwrap();
+        let got = b.next_message(Duration::from_secs(5)).await.unwrap().unwrap();
+        b.ack(&[got.delivery_id]).await.unwrap();
+        let read = Content::Read {
+            message_ids: vec![got.message_id.clone()],
+        };
+        b.send(
+            std::slice::from_ref(&alice_id),
+            MessageKind::Receipt,
+            &random_message_id().unwrap(),
+            &read.to_bytes(),
+        )
+        .await
+        .unwrap();
+        let reply = Content::Text {
+            to: vec![alice_id.clone()],
+            text: "Send a photo".into(),
+        };
+        b.send(
+            std::slice::from_ref(&alice_id),
+            MessageKind::Message,
+            &random_message_id().unwrap(),
+            &reply.to_bytes(),
+        )
+        .await
+        .unwrap();
+
+        // Alice's loop takes messages in as they arrive.
+        for _ in 0..50 {
+            receive(
+                &profile,
+                &mut state,
+                &mut client,
+                Duration::from_millis(100),
+                false,
+                false,
+            )
+            .await
+            .unwrap();
+            if state.conversations[&bob_id].iter().any(|m| m.from == bob_id)
+                && state.conversations[&bob_id][0].status == Status::Read
+            {
+                break;
+            }
+        }
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        let shown = screen(&term);
+        assert!(shown.contains("me: Quick look at a rash?  [read]"), "{shown}");
+        assert!(shown.contains(&format!("{bob_id}: Send a photo")), "{shown}");
+        // Shown is read: the reply's read receipt goes back to Bob.
+        mark_shown_read(&app, &profile, &mut state, &mut client)
+            .await
+            .unwrap();
+        let receipt = b.next_message(Duration::from_secs(5)).await.unwrap().unwrap();
+        let content = Content::from_bytes(receipt.content.as_ref().unwrap());
+        assert!(matches!(content, Content::Read { .. }), "{content:?}");
+        // An unknown command is explained, not sent.
+        assert_eq!(typed(&mut app, &state, "/frobnicate"), None);
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        assert!(screen(&term).contains("unknown command /frobnicate"));
+
+        b.close().await;
+        client.close().await;
+        server.shutdown().await;
+    }
+}
