@@ -60,8 +60,20 @@ pub(crate) enum Action {
     Open(UserId),
     /// Show the safety number with the selected colleague.
     Verify(UserId),
+    /// Unlock an idle-locked screen with the profile's passphrase.
+    Unlock(Passphrase),
     /// Leave.
     Quit,
+}
+
+/// A typed passphrase: wiped on drop, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Passphrase(zeroize::Zeroizing<String>);
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(***)")
+    }
 }
 
 /// The interface's state (what is not in the local state).
@@ -72,6 +84,7 @@ pub(crate) struct App {
     notice: String,
     connected: bool,
     locked: bool,
+    unlock: zeroize::Zeroizing<String>,
 }
 
 impl App {
@@ -84,6 +97,7 @@ impl App {
                 .into(),
             connected: true,
             locked: false,
+            unlock: zeroize::Zeroizing::new(String::new()),
         }
     }
 
@@ -114,6 +128,12 @@ impl App {
         self.notice = text.into();
     }
 
+    /// Hides everything until the passphrase is typed again.
+    pub(crate) fn lock(&mut self) {
+        self.locked = true;
+        self.input.clear();
+    }
+
     pub(crate) fn set_connected(&mut self, connected: bool) {
         self.connected = connected;
     }
@@ -124,9 +144,16 @@ impl App {
             return Some(Action::Quit);
         }
         if self.locked {
-            if key.code == KeyCode::Enter {
-                self.locked = false;
-                self.notice("Unlocked.");
+            match key.code {
+                KeyCode::Enter => {
+                    let typed = std::mem::take(&mut *self.unlock);
+                    return Some(Action::Unlock(Passphrase(zeroize::Zeroizing::new(typed))));
+                }
+                KeyCode::Backspace => {
+                    self.unlock.pop();
+                }
+                KeyCode::Char(c) => self.unlock.push(c),
+                _ => {}
             }
             return None;
         }
@@ -232,7 +259,7 @@ impl App {
         };
         let (text, style) = match (&banner, self.locked) {
             (_, true) => (
-                "Locked after inactivity: press Enter to continue".to_owned(),
+                "Locked after inactivity: type your passphrase and press Enter".to_owned(),
                 Style::default().fg(Color::Black).bg(Color::Yellow),
             ),
             (Some(b), false) => (b.clone(), Style::default().fg(Color::White).bg(Color::Red)),
@@ -248,8 +275,13 @@ impl App {
         } else {
             self.render_lists(frame, state, &current, &columns);
         }
+        let input = if self.locked {
+            format!("passphrase: {}", "*".repeat(self.unlock.chars().count()))
+        } else {
+            format!("> {}", self.input)
+        };
         frame.render_widget(
-            Paragraph::new(format!("> {}", self.input)).block(Block::default().borders(Borders::ALL)),
+            Paragraph::new(input).block(Block::default().borders(Borders::ALL)),
             rows[3],
         );
     }
@@ -391,6 +423,14 @@ pub(crate) async fn execute(
 ) -> anyhow::Result<()> {
     match action {
         Action::Quit => {}
+        Action::Unlock(passphrase) => {
+            if profile.passphrase_matches(&passphrase.0) {
+                app.locked = false;
+                app.notice("Unlocked.");
+            } else {
+                app.notice("Wrong passphrase.");
+            }
+        }
         Action::Open(user) => {
             state.contacts.entry(user.clone()).or_default();
             profile.save_state(state)?;
@@ -528,7 +568,7 @@ async fn event_loop(
             }
         }
         if last_key.elapsed() > Duration::from_secs(lock_after_secs) && !app.locked {
-            app.locked = true;
+            app.lock();
         }
         match receive(profile, state, client, Duration::from_millis(80), false, false).await {
             Ok(lines) => {
@@ -726,6 +766,41 @@ mod tests {
         let receipt = b.next_message(Duration::from_secs(5)).await.unwrap().unwrap();
         let content = Content::from_bytes(receipt.content.as_ref().unwrap());
         assert!(matches!(content, Content::Read { .. }), "{content:?}");
+        // Nothing readable on disk: not the messages, not the identity key.
+        profile.save(&client.account).unwrap();
+        let secret = client.account.identity().to_bytes();
+        for entry in std::fs::read_dir(dir.path().join("alice")).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            for needle in [
+                b"Quick look".as_slice(),
+                b"Send a photo",
+                &secret[..32],
+                &secret[32..64],
+            ] {
+                assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+            }
+        }
+        // Idle lock: hidden until the passphrase is typed again.
+        app.lock();
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        let locked = screen(&term);
+        assert!(
+            locked.contains("Locked after inactivity") && !locked.contains("Send a photo"),
+            "{locked}"
+        );
+        let wrong = typed(&mut app, &state, "not it").unwrap();
+        execute(wrong, &mut app, &profile, &mut state, &mut client)
+            .await
+            .unwrap();
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        assert!(screen(&term).contains("Locked after inactivity"));
+        let right = typed(&mut app, &state, "test passphrase").unwrap();
+        assert_eq!(format!("{right:?}"), "Unlock(Passphrase(***))");
+        execute(right, &mut app, &profile, &mut state, &mut client)
+            .await
+            .unwrap();
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        assert!(screen(&term).contains("Send a photo"));
         // An unknown command is explained, not sent.
         assert_eq!(typed(&mut app, &state, "/frobnicate"), None);
         term.draw(|f| app.render(f, &state, &client.account)).unwrap();

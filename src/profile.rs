@@ -133,6 +133,16 @@ impl Profile {
         Ok(())
     }
 
+    /// Whether `passphrase` opens this profile (to unlock an idle session).
+    pub(crate) fn passphrase_matches(&self, passphrase: &str) -> bool {
+        let Ok(sealed) = std::fs::read(self.dir.join(FILE)) else {
+            return false;
+        };
+        StoreKey::derive_for(passphrase.as_bytes(), &sealed)
+            .and_then(|key| key.open(CONTEXT, &sealed))
+            .is_ok()
+    }
+
     /// A profile sealed with a fixed passphrase and test-only KDF parameters.
     #[cfg(test)]
     pub(crate) fn for_tests(dir: &Path) -> anyhow::Result<Self> {
