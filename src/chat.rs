@@ -413,6 +413,47 @@ pub(crate) async fn mark_shown_read(
     Ok(())
 }
 
+/// Sends to a team's current members: encrypted once, the envelope pairwise.
+async fn team_send(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    id: &str,
+    content: Content,
+) -> anyhow::Result<()> {
+    let t = state.teams.get(id).cloned().context("no such team")?;
+    let me = client.address()?.user_id;
+    let message_id = random_message_id()?;
+    let envelope = team::seal(id, &message_id, &content, &mut rand_core::OsRng)?;
+    let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
+    let sent = client
+        .send(
+            &recipients,
+            MessageKind::Message,
+            &message_id,
+            &envelope.to_bytes(),
+        )
+        .await;
+    state.record_team_message(
+        id,
+        StoredMessage {
+            message_id,
+            from: me,
+            device: None,
+            at_ms: crate::messages::now_ms(),
+            content,
+            status: if sent.is_ok() {
+                Status::Sent
+            } else {
+                Status::Failed
+            },
+        },
+    );
+    profile.save_state(state)?;
+    sent?;
+    Ok(())
+}
+
 /// Carries out an action; what the user should read goes to the notice line.
 pub(crate) async fn execute(
     action: Action,
@@ -442,37 +483,14 @@ pub(crate) async fn execute(
             send_content(profile, state, client, &to, &random_message_id()?, content).await?;
         }
         Action::Send(Conversation::Team(id), text) => {
-            let t = state.teams.get(&id).cloned().context("no such team")?;
-            let me = client.address()?.user_id;
-            let message_id = random_message_id()?;
-            let content = Content::Text { to: Vec::new(), text };
-            let envelope = team::seal(&id, &message_id, &content, &mut rand_core::OsRng)?;
-            let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
-            let sent = client
-                .send(
-                    &recipients,
-                    MessageKind::Message,
-                    &message_id,
-                    &envelope.to_bytes(),
-                )
-                .await;
-            state.record_team_message(
+            team_send(
+                profile,
+                state,
+                client,
                 &id,
-                StoredMessage {
-                    message_id,
-                    from: me,
-                    device: None,
-                    at_ms: crate::messages::now_ms(),
-                    content,
-                    status: if sent.is_ok() {
-                        Status::Sent
-                    } else {
-                        Status::Failed
-                    },
-                },
-            );
-            profile.save_state(state)?;
-            sent?;
+                Content::Text { to: Vec::new(), text },
+            )
+            .await?;
         }
         Action::Attach(Conversation::With(user), path) => {
             let (file, _) = upload_file(&client.account, std::path::Path::new(&path)).await?;

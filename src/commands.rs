@@ -49,6 +49,9 @@ pub(crate) struct EnrollArgs {
 
 #[derive(Args)]
 pub(crate) struct DirectoryArgs {
+    /// `curbside directory search …` reads as `curbside directory …`.
+    #[arg(value_parser = ["search"], hide = true)]
+    verb: Option<String>,
     #[command(flatten)]
     profile: ProfileArg,
     /// Part of the name.

@@ -663,7 +663,7 @@ pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
 pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let state = profile.load_state()?;
-    let Some((_, message)) = state.find(&args.message_id) else {
+    let Some(message) = state.find(&args.message_id) else {
         bail!(
             "no message {} in this profile's history (run `curbside sync`)",
             args.message_id

@@ -15,7 +15,7 @@ use curbside_protocol::ids::UserId;
 use rand_core::RngCore as _;
 
 use crate::commands::{out, ProfileArg};
-use crate::messages::{connect, content_json, now_ms, random_message_id, receive};
+use crate::messages::{connect, content_json, now_ms, random_message_id, receive, upload_file};
 use crate::profile::Profile;
 
 /// How long `team send` waits for messages already on their way.
@@ -65,6 +65,16 @@ pub(crate) enum TeamCommand {
         team: String,
         /// The text.
         text: String,
+    },
+    /// Send a file to a team: encrypted and uploaded once; only its key
+    /// travels to each member device.
+    Attach {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The team id.
+        team: String,
+        /// The file.
+        file: std::path::PathBuf,
     },
     /// A team's conversation.
     History {
@@ -141,6 +151,61 @@ async fn publish(
     Ok(team)
 }
 
+/// Sends `content` to a team's current members: encrypted once under a
+/// fresh key, the envelope through each member device's session. Takes in
+/// waiting messages first (a membership change above all), so a member
+/// removed elsewhere receives nothing new.
+async fn send_to_team(
+    profile: &Profile,
+    team: &str,
+    content: Content,
+    account: curbside_client::Account,
+) -> anyhow::Result<(Team, curbside_protocol::ids::MessageId)> {
+    let mut state = profile.load_state()?;
+    let me = account.user_id()?.clone();
+    current(&state, team)?;
+    let mut client = connect(profile, &mut state, account).await?;
+    let waiting = receive(profile, &mut state, &mut client, CATCH_UP, false, true).await;
+    let t = match waiting.map(|lines| (lines, current(&state, team).cloned())) {
+        Ok((lines, Ok(t))) => {
+            for line in lines {
+                crate::audit::note(&line);
+            }
+            t
+        }
+        Ok((_, Err(e))) | Err(e) => {
+            client.close().await;
+            return Err(e);
+        }
+    };
+    let id = random_message_id()?;
+    let envelope = team::seal(&t.team_id, &id, &content, &mut rand_core::OsRng)?;
+    let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
+    let sent = client
+        .send(&recipients, MessageKind::Message, &id, &envelope.to_bytes())
+        .await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    state.record_team_message(
+        &t.team_id,
+        StoredMessage {
+            message_id: id.clone(),
+            from: me,
+            device: None,
+            at_ms: now_ms(),
+            content,
+            status: if sent.is_ok() {
+                Status::Sent
+            } else {
+                Status::Failed
+            },
+        },
+    );
+    profile.save_state(&state)?;
+    sent?;
+    Ok((t, id))
+}
+
 fn names(users: &[UserId]) -> String {
     users.iter().map(UserId::as_str).collect::<Vec<_>>().join(", ")
 }
@@ -211,53 +276,22 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             }
             out(&rows.join("\n"))
         }
+        TeamCommand::Attach { profile, team, file } => {
+            let (profile, account) = Profile::open(&profile.profile)?;
+            current(&profile.load_state()?, &team)?;
+            let (file, blob) = upload_file(&account, &file).await?;
+            let (name, size) = (file.name.clone(), file.size);
+            let content = Content::Attachment { to: Vec::new(), file };
+            let (t, id) = send_to_team(&profile, &team, content, account).await?;
+            out(&format!(
+                "Sent {name} ({size} bytes, encrypted once: {blob} bytes) to team {} as {id}",
+                t.name
+            ))
+        }
         TeamCommand::Send { profile, team, text } => {
             let (profile, account) = Profile::open(&profile.profile)?;
-            let mut state = profile.load_state()?;
-            let me = account.user_id()?.clone();
-            current(&state, &team)?;
-            let mut client = connect(&profile, &mut state, account).await?;
-            // Take in what is waiting first (a membership change above all),
-            // so a member removed elsewhere receives nothing new.
-            let waiting = receive(&profile, &mut state, &mut client, CATCH_UP, false, true).await;
-            let t = match waiting.map(|lines| (lines, current(&state, &team).cloned())) {
-                Ok((lines, Ok(t))) => {
-                    for line in lines {
-                        crate::audit::note(&line);
-                    }
-                    t
-                }
-                Ok((_, Err(e))) | Err(e) => {
-                    client.close().await;
-                    return Err(e);
-                }
-            };
-            let id = random_message_id()?;
             let content = Content::Text { to: Vec::new(), text };
-            let envelope = team::seal(&t.team_id, &id, &content, &mut rand_core::OsRng)?;
-            let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
-            let sent = client
-                .send(&recipients, MessageKind::Message, &id, &envelope.to_bytes())
-                .await;
-            let account = client.close().await;
-            profile.save(&account)?;
-            state.record_team_message(
-                &t.team_id,
-                StoredMessage {
-                    message_id: id.clone(),
-                    from: me,
-                    device: None,
-                    at_ms: now_ms(),
-                    content,
-                    status: if sent.is_ok() {
-                        Status::Sent
-                    } else {
-                        Status::Failed
-                    },
-                },
-            );
-            profile.save_state(&state)?;
-            sent?;
+            let (t, id) = send_to_team(&profile, &team, content, account).await?;
             out(&format!(
                 "Sent to team {} ({} members): {id}",
                 t.name,

@@ -87,6 +87,7 @@ async fn readme_walkthrough_with_the_cli() {
     run(&["admin", "verify", "--profile", "admin", &bob]);
     let found = run(&[
         "directory",
+        "search",
         "--profile",
         "alice",
         "--specialty",

@@ -384,6 +384,15 @@ async fn a_five_member_care_team_with_one_member_offline_and_one_removed() {
         history.contains("Case 17") && history.contains("Case 18"),
         "{history}"
     );
+    // A file to the team: encrypted and uploaded once, its key sent to each member.
+    let report: Vec<u8> = (0..200_000u32).map(|i| u8::try_from(i % 253).unwrap()).collect();
+    std::fs::write(dir.join("pathology.pdf"), &report).unwrap();
+    let sent = run(&["team", "attach", "--profile", "alice", &team, "pathology.pdf"]);
+    let id = sent.rsplit(' ').next().unwrap().to_owned();
+    assert!(sync("carol").contains("[attachment pathology.pdf (200000 bytes)]"));
+    run(&["download", "--profile", "carol", &id, "--out", "carol.pdf"]);
+    assert_eq!(std::fs::read(dir.join("carol.pdf")).unwrap(), report);
+    assert!(!sync("dan").contains("pathology"));
     let list = run(&["team", "list", "--profile", "carol"]);
     assert!(list.contains("Tumor board") && !list.contains(&ids[3]), "{list}");
     let dan_history = run(&["team", "history", "--profile", "dan", &team]);

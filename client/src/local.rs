@@ -299,10 +299,11 @@ impl LocalState {
 
     /// Finds a message by id in any conversation.
     #[must_use]
-    pub fn find(&self, id: &MessageId) -> Option<(&UserId, &StoredMessage)> {
+    pub fn find(&self, id: &MessageId) -> Option<&StoredMessage> {
         self.conversations
-            .iter()
-            .find_map(|(peer, ms)| ms.iter().find(|m| &m.message_id == id).map(|m| (peer, m)))
+            .values()
+            .chain(self.team_conversations.values())
+            .find_map(|ms| ms.iter().find(|m| &m.message_id == id))
     }
 }
 
