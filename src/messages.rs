@@ -138,19 +138,7 @@ pub(crate) async fn send_content(
     } else {
         Status::Failed
     };
-    for peer in to {
-        state.record_sent(
-            peer,
-            StoredMessage {
-                message_id: id.clone(),
-                from: me.clone(),
-                device: None,
-                at_ms: now_ms(),
-                content: content.clone(),
-                status,
-            },
-        );
-    }
+    state.record_outgoing(&me, to, id, &content, now_ms(), status);
     profile.save_state(state)?;
     Ok(result?)
 }
@@ -242,19 +230,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         // Unreachable (no answer from the server itself): keep it for later.
         Err((account, e)) if e.code().is_none() => {
             let me = account.user_id()?.clone();
-            for peer in &args.to {
-                state.record_sent(
-                    peer,
-                    StoredMessage {
-                        message_id: id.clone(),
-                        from: me.clone(),
-                        device: None,
-                        at_ms: now_ms(),
-                        content: content.clone(),
-                        status: Status::Queued,
-                    },
-                );
-            }
+            state.record_outgoing(&me, &args.to, &id, &content, now_ms(), Status::Queued);
             state.outbox.push(Outgoing {
                 message_id: id.clone(),
                 to: args.to.clone(),

@@ -92,9 +92,7 @@ fn saved_size(dir: &Path) -> i64 {
 
 on_every_backend!(tampering_is_caught_by_the_cli, |db: Db| async move {
     let dir = db.dir.path().to_path_buf();
-    let mut server = spawn(&db, &dir.join("server.log"));
-    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
-    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
     let token = server.token.clone().unwrap();
     let ok = |args: &[&str]| ok(&dir, &server, args);
     let fails = |args: &[&str]| fails(&dir, &server, args);

@@ -25,10 +25,7 @@ async fn readme_walkthrough_with_the_cli() {
     let db = Db::new(Backend::Sqlite).await.unwrap();
     let dir = db.dir.path().to_path_buf();
     // The server's data dir is `curbside-data` inside the working directory, as in the README.
-    let log = dir.join("server.log");
-    let mut server = spawn(&db, &log);
-    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
-    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
     let token = server.token.clone().unwrap();
     let run = |args: &[&str]| run(&dir, &server, args);
 

@@ -33,9 +33,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn history_receipts_and_attachments_from_the_cli() {
     let db = Db::new(Backend::Sqlite).await.unwrap();
     let dir = db.dir.path().to_path_buf();
-    let mut server = spawn(&db, &dir.join("server.log"));
-    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
-    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
     let run = |args: &[&str]| cli_ok(&dir, &server, args);
     let (alice, bob) = two_clinicians(&dir, &server);
 
@@ -258,9 +256,7 @@ async fn the_outbox_survives_a_server_outage_and_restarts() {
     let db = Db::new(Backend::Sqlite).await.unwrap();
     let dir = db.dir.path().to_path_buf();
     let listen = free_address();
-    let mut server = spawn_at(&db, &dir.join("server.log"), &listen);
-    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
-    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let mut server = spawn_for_cli(&db, &listen);
     let (alice, bob) = two_clinicians(&dir, &server);
     cli_ok(
         &dir,
@@ -320,9 +316,7 @@ async fn the_outbox_survives_a_server_outage_and_restarts() {
 async fn a_five_member_care_team_with_one_member_offline_and_one_removed() {
     let db = Db::new(Backend::Sqlite).await.unwrap();
     let dir = db.dir.path().to_path_buf();
-    let mut server = spawn(&db, &dir.join("server.log"));
-    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
-    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
     let people = ["alice", "bob", "carol", "dan", "erin"];
     let ids = clinicians(&dir, &server, &people);
     let run = |args: &[&str]| cli_ok(&dir, &server, args);

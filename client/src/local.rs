@@ -180,15 +180,32 @@ impl LocalState {
     }
 
     fn push(&mut self, peer: &UserId, message: StoredMessage) -> bool {
-        let conversation = self.conversations.entry(peer.clone()).or_default();
-        if conversation
-            .iter()
-            .any(|m| m.message_id == message.message_id && m.from == message.from)
-        {
-            return false;
+        push_unique(self.conversations.entry(peer.clone()).or_default(), message)
+    }
+
+    /// Records a message this user sent to `to`, in each recipient's conversation.
+    pub fn record_outgoing(
+        &mut self,
+        me: &UserId,
+        to: &[UserId],
+        message_id: &MessageId,
+        content: &Content,
+        at_ms: i64,
+        status: Status,
+    ) {
+        for peer in to {
+            self.record_sent(
+                peer,
+                StoredMessage {
+                    message_id: message_id.clone(),
+                    from: me.clone(),
+                    device: None,
+                    at_ms,
+                    content: content.clone(),
+                    status,
+                },
+            );
         }
-        conversation.push(message);
-        true
     }
 
     /// Raises the status of the messages `me` sent with these ids to `peer`
@@ -241,15 +258,10 @@ impl LocalState {
 
     /// Records a team message; false if it was already recorded.
     pub fn record_team_message(&mut self, team_id: &str, message: StoredMessage) -> bool {
-        let conversation = self.team_conversations.entry(team_id.to_owned()).or_default();
-        if conversation
-            .iter()
-            .any(|m| m.message_id == message.message_id && m.from == message.from)
-        {
-            return false;
-        }
-        conversation.push(message);
-        true
+        push_unique(
+            self.team_conversations.entry(team_id.to_owned()).or_default(),
+            message,
+        )
     }
 
     /// Applies a membership update from `from`; returns what to tell the
@@ -305,6 +317,19 @@ impl LocalState {
             .chain(self.team_conversations.values())
             .find_map(|ms| ms.iter().find(|m| &m.message_id == id))
     }
+}
+
+/// Appends unless the same sender's message id is already there (a
+/// re-delivery is never recorded twice).
+fn push_unique(conversation: &mut Vec<StoredMessage>, message: StoredMessage) -> bool {
+    if conversation
+        .iter()
+        .any(|m| m.message_id == message.message_id && m.from == message.from)
+    {
+        return false;
+    }
+    conversation.push(message);
+    true
 }
 
 fn join(users: &[UserId]) -> String {

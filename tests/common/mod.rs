@@ -469,6 +469,17 @@ pub fn spawn(db: &Db, log: &Path) -> Process {
     spawn_at(db, log, "127.0.0.1:0")
 }
 
+/// The real binary serving from the test's directory, with its certificate
+/// also at `curbside-data/tls/cert.pem` where the CLI looks by default (the
+/// README layout), on `listen`.
+pub fn spawn_for_cli(db: &Db, listen: &str) -> Process {
+    let dir = db.dir.path();
+    let server = spawn_at(db, &dir.join("server.log"), listen);
+    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
+    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    server
+}
+
 /// A free local port (for a server that must come back on the same address).
 pub fn free_address() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
