@@ -9,7 +9,8 @@ use curbside_protocol::http::{
     AttachmentStored, ChallengeResponse, CreateInviteRequest, DeviceSummary, EnrollRequest, EnrollResponse,
     GrantRoleRequest, InviteResponse, Role, SessionRequest, SessionResponse, UserSummary,
 };
-use curbside_protocol::ids::{Address, DeviceId, UserId};
+use curbside_protocol::ids::{Address, DeviceId, MessageId, UserId};
+use curbside_protocol::referral::{CreateReferral, Referral, Transition, TransitionRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -349,5 +350,59 @@ impl Api {
         }
         out.flush().await?;
         Ok((through, size))
+    }
+
+    // ---- referrals --------------------------------------------------------------------
+
+    /// `POST /v1/referrals`.
+    pub async fn create_referral(&self, token: &str, req: &CreateReferral) -> Result<Referral> {
+        self.call(reqwest::Method::POST, "/v1/referrals", Some(token), Some(req))
+            .await
+    }
+
+    /// `GET /v1/referrals/{id}`.
+    pub async fn referral(&self, token: &str, id: &str) -> Result<Referral> {
+        self.call::<(), _>(
+            reqwest::Method::GET,
+            &format!("/v1/referrals/{id}"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/referrals?status=&direction=in|out`.
+    pub async fn referrals(
+        &self,
+        token: &str,
+        status: Option<&str>,
+        direction: Option<&str>,
+    ) -> Result<Vec<Referral>> {
+        let mut query = Vec::new();
+        if let Some(s) = status {
+            query.push(("status", s));
+        }
+        if let Some(d) = direction {
+            query.push(("direction", d));
+        }
+        self.get_query("/v1/referrals", token, &query).await
+    }
+
+    /// `POST /v1/referrals/{id}/{transition}`.
+    pub async fn transition_referral(
+        &self,
+        token: &str,
+        id: &str,
+        transition: Transition,
+        reason_message_id: Option<MessageId>,
+    ) -> Result<Referral> {
+        let path = format!("/v1/referrals/{id}/{}", transition.as_str());
+        self.call(
+            reqwest::Method::POST,
+            &path,
+            Some(token),
+            Some(&TransitionRequest { reason_message_id }),
+        )
+        .await
     }
 }

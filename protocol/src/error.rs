@@ -57,6 +57,9 @@ pub enum ErrorCode {
     TokenExpired,
     /// The server is shutting down; reconnect later.
     ShuttingDown,
+    /// The referral's current status does not allow this transition (or
+    /// another transition won a race).
+    InvalidTransition,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -77,7 +80,7 @@ impl ErrorCode {
             Self::AuthRequired | Self::AuthFailed | Self::AuthTimeout | Self::TokenExpired => 401,
             Self::ChallengeReplayed | Self::DeviceRevoked | Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::StaleDevices | Self::Conflict => 409,
+            Self::StaleDevices | Self::Conflict | Self::InvalidTransition => 409,
             Self::InvalidInvite | Self::InviteExpired => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
@@ -114,6 +117,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::TokenExpired => "token_expired",
             Self::ShuttingDown => "shutting_down",
+            Self::InvalidTransition => "invalid_transition",
             Self::Internal => "internal",
         }
     }

@@ -276,6 +276,11 @@ pub enum ServerFrame {
         /// When (ms since the epoch).
         delivered_at: i64,
     },
+    /// A referral this user is party to was created or changed status.
+    ReferralUpdated {
+        /// The referral as it now is.
+        referral: crate::referral::Referral,
+    },
     /// The device should upload more one-time prekeys.
     PrekeysLow {
         /// How many are left.

@@ -15,6 +15,7 @@
 //! - [`http`]: HTTP request and response bodies.
 //! - [`merkle`]: RFC 6962 Merkle trees: incremental append, proofs, verification.
 //! - [`audit`]: audit entries, their canonical bytes, signed tree heads, compliance API bodies.
+//! - [`referral`]: the referral envelope (no PHI) and the lifecycle the server enforces.
 //! - [`npi`]: National Provider Identifier check-digit validation.
 
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod http;
 pub mod ids;
 pub mod merkle;
 pub mod npi;
+pub mod referral;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;

@@ -11,10 +11,12 @@
 //! invites, bootstrap and session tokens are stored as SHA-256 hashes.
 
 mod audit;
+mod referrals;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use self::audit::{AuditFilter, PageRequest};
+pub use self::referrals::ReferralProblem;
 
 use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
 use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
@@ -556,6 +558,18 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Whether a user is a clinician whose details an admin verified.
+    pub async fn is_verified_clinician(&self, user: &UserId) -> Result<bool, ServerError> {
+        Ok(sqlx::query(
+            "SELECT 1 AS x FROM users u JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
+             WHERE u.user_id = $1 AND u.verified = 1",
+        )
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
     }
 
     /// Every device of a user, revoked or not.

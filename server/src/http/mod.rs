@@ -6,6 +6,7 @@ mod audit;
 mod directory;
 mod enroll;
 mod health;
+mod referrals;
 mod session;
 
 use std::net::{IpAddr, SocketAddr};
@@ -34,6 +35,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(directory::router())
         .merge(attachments::router())
         .merge(audit::router())
+        .merge(referrals::router())
 }
 
 /// The caller of an HTTP API, authenticated by `Authorization: Bearer <session token>`.

@@ -1,0 +1,219 @@
+//! Referral envelopes and their lifecycle (clinicians only). The clinical
+//! content never reaches these endpoints: it travels end to end encrypted in
+//! the message the envelope names. Every change, and every refusal, is
+//! audited; both parties' devices are told in real time (`referral_updated`).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use curbside_protocol::audit::Action;
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::ServerFrame;
+use curbside_protocol::http::Role;
+use curbside_protocol::ids::Address;
+use curbside_protocol::referral::{CreateReferral, Party, Referral, Status, Transition, TransitionRequest};
+
+use super::Caller;
+use crate::audit::{Actor, Event};
+use crate::error::ApiError;
+use crate::hub::HubEvent;
+use crate::store::{now_ms, ReferralProblem};
+use crate::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/referrals", post(create).get(list))
+        .route("/v1/referrals/{id}", get(show))
+        .route("/v1/referrals/{id}/{transition}", post(transition))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, message)
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Tells every current device of both parties.
+async fn notify(state: &AppState, referral: &Referral) {
+    for user in [&referral.referring, &referral.receiving] {
+        let Ok(devices) = state.store.current_devices(user).await else {
+            continue;
+        };
+        for device_id in devices {
+            let address = Address {
+                user_id: user.clone(),
+                device_id,
+            };
+            let frame = ServerFrame::ReferralUpdated {
+                referral: referral.clone(),
+            };
+            state.hub.notify(&address, HubEvent::Frame(Box::new(frame)));
+        }
+    }
+}
+
+/// Records a refused referral action, then returns the error.
+async fn refused(state: &AppState, actor: &Actor, action: Action, id: Option<&str>, e: ApiError) -> ApiError {
+    let mut event = Event::new(actor, action).failed(e.code);
+    if let Some(id) = id.filter(|id| valid_id(id)) {
+        event = event.referral(id);
+    }
+    match state.store.record(vec![event]).await {
+        Ok(()) => e,
+        Err(err) => err.into(),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateReferral>,
+) -> Result<Json<Referral>, ApiError> {
+    let action = Action::ReferralCreated;
+    let actor = caller.require(&state, Role::Clinician, action).await?;
+    let id = Some(req.referral_id.as_str());
+    let checked = async {
+        if !valid_id(&req.referral_id) {
+            return Err(invalid("referral_id: 1 to 64 of A-Z a-z 0-9 - _"));
+        }
+        let specialty = req.specialty.trim();
+        if specialty.is_empty() || specialty.len() > 100 {
+            return Err(invalid("specialty must be 1 to 100 characters"));
+        }
+        if req.to == caller.device.user_id {
+            return Err(invalid("a referral goes to another clinician"));
+        }
+        if !state.store.is_verified_clinician(&req.to).await? {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "no verified clinician with this id",
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = checked {
+        return Err(refused(&state, &actor, action, id, e).await);
+    }
+    let referral = match state
+        .store
+        .create_referral(&req, &caller.device.user_id, &actor, now_ms())
+        .await?
+    {
+        Ok(r) => r,
+        Err(_) => {
+            let e = ApiError::new(ErrorCode::Conflict, "a referral with this id exists");
+            return Err(refused(&state, &actor, action, id, e).await);
+        }
+    };
+    tracing::info!(referral = %referral.referral_id, from = %referral.referring, to = %referral.receiving, "referral created");
+    notify(&state, &referral).await;
+    Ok(Json(referral))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Referral>>, ApiError> {
+    let status = params
+        .get("status")
+        .map(|s| Status::parse(s).ok_or_else(|| invalid("unknown status")))
+        .transpose()?;
+    let party = match params.get("direction").map(String::as_str) {
+        None => None,
+        Some("out") => Some(Party::Referring),
+        Some("in") => Some(Party::Receiving),
+        Some(_) => return Err(invalid("direction must be in or out")),
+    };
+    Ok(Json(
+        state
+            .store
+            .referrals_of(&caller.device.user_id, status, party)
+            .await?,
+    ))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Referral>, ApiError> {
+    state
+        .store
+        .referral_for(&id, &caller.device.user_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such referral"))
+}
+
+async fn transition(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    Json(req): Json<TransitionRequest>,
+) -> Result<Json<Referral>, ApiError> {
+    let action = Action::ReferralStatusChanged;
+    let actor = caller.require(&state, Role::Clinician, action).await?;
+    let Some(transition) = Transition::parse(&name) else {
+        let e = ApiError::new(
+            ErrorCode::NotFound,
+            "transitions: accept, decline, cancel, complete",
+        );
+        return Err(refused(&state, &actor, action, Some(&id), e).await);
+    };
+    if transition.needs_reason() && req.reason_message_id.is_none() {
+        let e = invalid(format!(
+            "{} needs reason_message_id: the id of the encrypted message that gives the reason",
+            transition.as_str()
+        ));
+        return Err(refused(&state, &actor, action, Some(&id), e).await);
+    }
+    let outcome = state
+        .store
+        .transition_referral(
+            &id,
+            &caller.device.user_id,
+            transition,
+            req.reason_message_id.as_ref(),
+            &actor,
+            now_ms(),
+        )
+        .await?;
+    let referral = match outcome {
+        Ok(r) => r,
+        Err(problem) => {
+            let e = match problem {
+                ReferralProblem::NotFound | ReferralProblem::Duplicate => {
+                    ApiError::new(ErrorCode::NotFound, "no such referral")
+                }
+                ReferralProblem::WrongParty => ApiError::new(
+                    ErrorCode::Forbidden,
+                    match transition.party() {
+                        Party::Receiving => "only the receiving clinician may do this",
+                        Party::Referring => "only the referring clinician may do this",
+                    },
+                ),
+                ReferralProblem::InvalidTransition(status) => ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    format!(
+                        "cannot {} a referral that is {}",
+                        transition.as_str(),
+                        status.as_str()
+                    ),
+                ),
+            };
+            return Err(refused(&state, &actor, action, Some(&id), e).await);
+        }
+    };
+    tracing::info!(referral = %referral.referral_id, status = referral.status.as_str(), "referral changed");
+    notify(&state, &referral).await;
+    Ok(Json(referral))
+}
