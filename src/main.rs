@@ -13,6 +13,7 @@ mod chat;
 mod commands;
 mod messages;
 mod profile;
+mod refer;
 mod teams;
 mod trust;
 
@@ -61,6 +62,9 @@ enum Command {
     Timer(messages::TimerArgs),
     /// Show the safety number with a colleague, or confirm it.
     Verify(trust::VerifyArgs),
+    /// Referrals: create, list, show, accept, decline, cancel, complete, export.
+    #[command(subcommand)]
+    Refer(refer::ReferCommand),
     /// Care teams: create, add, remove, list, send, history.
     #[command(subcommand)]
     Team(teams::TeamCommand),
@@ -228,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Verify(args) => trust::verify(args).await,
         Command::Devices(cmd) => trust::devices(cmd).await,
         Command::Team(cmd) => teams::run(cmd).await,
+        Command::Refer(cmd) => refer::run(cmd).await,
         Command::Directory(args) => commands::directory(args).await,
         Command::Admin(cmd) => commands::admin(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,

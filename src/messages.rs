@@ -356,6 +356,40 @@ pub(crate) async fn receive(
                     }
                     continue;
                 }
+                Content::Referral {
+                    referral_id,
+                    bundle,
+                    attachments,
+                } => {
+                    if !from_me && !state.referrals.contains_key(referral_id) {
+                        let patient = curbside_client::fhir::patient_name(bundle);
+                        state.referrals.insert(
+                            referral_id.clone(),
+                            curbside_client::local::ReferralContent {
+                                counterpart: r.sender.user_id.clone(),
+                                bundle: bundle.clone(),
+                                attachments: attachments.clone(),
+                                reason: None,
+                            },
+                        );
+                        lines.push(format!(
+                            "[{}] referral {referral_id} from {}: patient {patient}, {} attachment(s) (curbside refer show {referral_id})",
+                            r.message_id,
+                            r.sender.user_id,
+                            attachments.len()
+                        ));
+                    }
+                    continue;
+                }
+                Content::ReferralReason { referral_id, reason } => {
+                    if let Some(known) = state.referrals.get_mut(referral_id) {
+                        if known.counterpart == r.sender.user_id {
+                            known.reason = Some(reason.clone());
+                            lines.push(format!("[{}] referral {referral_id}: {reason}", r.message_id));
+                        }
+                    }
+                    continue;
+                }
                 Content::Text { .. } | Content::Attachment { .. } => {}
             }
             let stored = StoredMessage {
@@ -482,6 +516,12 @@ pub(crate) fn content_json(content: &Content) -> serde_json::Value {
         }
         Content::TeamMessage { team_id, .. } => {
             serde_json::json!({ "type": "team_message", "team_id": team_id })
+        }
+        Content::Referral { referral_id, .. } => {
+            serde_json::json!({ "type": "referral", "referral_id": referral_id })
+        }
+        Content::ReferralReason { referral_id, reason } => {
+            serde_json::json!({ "type": "referral_reason", "referral_id": referral_id, "reason": reason })
         }
     }
 }

@@ -78,6 +78,23 @@ pub enum Content {
         /// The content, sealed under `key`.
         sealed: Base64,
     },
+    /// A referral's clinical content: the FHIR Bundle (ServiceRequest and
+    /// Patient, as JSON text) and its attachments.
+    Referral {
+        /// The referral (its envelope is on the server).
+        referral_id: String,
+        /// The FHIR R4 Bundle, JSON.
+        bundle: String,
+        /// Files that go with it.
+        attachments: Vec<AttachmentRef>,
+    },
+    /// Why a referral was declined or cancelled.
+    ReferralReason {
+        /// The referral.
+        referral_id: String,
+        /// The reason, in words.
+        reason: String,
+    },
     /// The recipient read these messages (an end-to-end-encrypted read receipt).
     Read {
         /// The messages read.
@@ -98,6 +115,8 @@ impl core::fmt::Debug for Content {
                 write!(f, "TeamMessage({team_id}, {} bytes)", sealed.len())
             }
             Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
+            Self::Referral { referral_id, .. } => write!(f, "Referral({referral_id})"),
+            Self::ReferralReason { referral_id, .. } => write!(f, "ReferralReason({referral_id})"),
         }
     }
 }
@@ -129,6 +148,12 @@ impl Content {
             Self::TeamUpdate { name, members, .. } => format!("[team {name}: {} members]", members.len()),
             Self::TeamMessage { .. } => "[team message]".into(),
             Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
+            Self::Referral {
+                referral_id,
+                attachments,
+                ..
+            } => format!("[referral {referral_id}, {} attachments]", attachments.len()),
+            Self::ReferralReason { referral_id, reason } => format!("[referral {referral_id}: {reason}]"),
         }
     }
 
@@ -138,7 +163,10 @@ impl Content {
         match self {
             Self::Text { to, .. } | Self::Attachment { to, .. } | Self::Timer { to, .. } => to,
             Self::TeamUpdate { members, .. } => members,
-            Self::Read { .. } | Self::TeamMessage { .. } => &[],
+            Self::Read { .. }
+            | Self::TeamMessage { .. }
+            | Self::Referral { .. }
+            | Self::ReferralReason { .. } => &[],
         }
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! ## Layout
 //! - [`content`]: what a message carries (text, attachment reference, read receipt), inside the encryption.
+//! - [`fhir`]: the FHIR R4 Patient / ServiceRequest / Bundle a referral carries, validated.
 //! - [`local`]: contacts, conversations, history and message status (sealed at rest by the binary).
 //! - [`team`]: care teams: membership as encrypted control messages, each message encrypted once.
 //! - [`tls`]: rustls trusting only the server's pinned certificate (or a configured CA).
@@ -24,6 +25,7 @@ pub mod client;
 pub mod connection;
 pub mod content;
 pub mod error;
+pub mod fhir;
 pub mod local;
 pub mod team;
 pub mod tls;

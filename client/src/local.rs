@@ -121,10 +121,26 @@ pub struct LocalState {
     /// Team conversations by team id, oldest message first.
     #[serde(default)]
     pub team_conversations: BTreeMap<String, Vec<StoredMessage>>,
+    /// Referral content this profile sent or received, by referral id.
+    #[serde(default)]
+    pub referrals: BTreeMap<String, ReferralContent>,
     /// Messages not yet accepted by the server, oldest first: resent with
     /// the same ids (so never duplicated) at the next connection.
     #[serde(default)]
     pub outbox: Vec<Outgoing>,
+}
+
+/// What this profile holds of a referral (the server holds only its envelope).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralContent {
+    /// The other clinician.
+    pub counterpart: UserId,
+    /// The FHIR Bundle, JSON.
+    pub bundle: String,
+    /// Attachments.
+    pub attachments: Vec<crate::content::AttachmentRef>,
+    /// The decline or cancellation reason, once known.
+    pub reason: Option<String>,
 }
 
 /// A message waiting in the outbox.

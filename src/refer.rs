@@ -1,0 +1,325 @@
+//! `curbside refer create | list | show | accept | decline | cancel |
+//! complete | export`. The clinical content (a FHIR R4 Bundle with the
+//! ServiceRequest and the Patient, plus attachments) is sent end to end
+//! encrypted; the server gets only the envelope and enforces the lifecycle.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use curbside_client::api::Api;
+use curbside_client::content::Content;
+use curbside_client::fhir::{patient_name, referral_bundle, Patient, Request};
+use curbside_client::local::ReferralContent;
+use curbside_client::Account;
+use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::UserId;
+use curbside_protocol::referral::{CreateReferral, Priority, Referral, Transition};
+use rand_core::RngCore as _;
+
+use crate::commands::{out, ProfileArg};
+use crate::messages::{connect, now_ms, random_message_id, upload_file};
+use crate::profile::Profile;
+
+#[derive(Args)]
+pub(crate) struct CreateArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The receiving clinician (omit to list the verified clinicians of --specialty).
+    #[arg(long)]
+    to: Option<UserId>,
+    /// Target specialty.
+    #[arg(long)]
+    specialty: String,
+    /// routine, urgent or stat.
+    #[arg(long, default_value = "routine")]
+    priority: String,
+    /// The patient, a FHIR R4 Patient resource (JSON).
+    #[arg(long)]
+    patient: PathBuf,
+    /// Reason for referral and history, in words.
+    #[arg(long)]
+    note: Option<String>,
+    /// A file to attach (repeat for several).
+    #[arg(long = "attach")]
+    attachments: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReferCommand {
+    /// Refer a patient to a colleague.
+    Create(CreateArgs),
+    /// Your referrals, newest change first.
+    List {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// Only this status (requested, accepted, declined, cancelled, completed).
+        #[arg(long)]
+        status: Option<String>,
+        /// in (to you) or out (from you).
+        #[arg(long)]
+        direction: Option<String>,
+    },
+    /// A referral with its decrypted content.
+    Show {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The referral id.
+        id: String,
+    },
+    /// Accept a referral sent to you.
+    Accept(TransitionArgs),
+    /// Decline a referral sent to you (--reason required).
+    Decline(TransitionArgs),
+    /// Withdraw a referral you sent (--reason required).
+    Cancel(TransitionArgs),
+    /// Mark an accepted referral completed.
+    Complete(TransitionArgs),
+    /// The FHIR R4 Bundle (ServiceRequest and Patient) as JSON, for an EHR.
+    Export {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The referral id.
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct TransitionArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The referral id.
+    id: String,
+    /// Why (declining and cancelling): sent end to end encrypted.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+async fn login(account: &Account) -> anyhow::Result<(Api, String)> {
+    let api = Api::new(&account.server)?;
+    let a = account.address()?.clone();
+    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    Ok((api, token))
+}
+
+fn row(r: &Referral, patient: Option<String>) -> String {
+    format!(
+        "{}  {:<9}  {:<7}  {}  {} -> {}  updated {}{}",
+        r.referral_id,
+        r.status.as_str(),
+        r.priority.as_str(),
+        r.specialty,
+        r.referring,
+        r.receiving,
+        format_time_ms(r.updated_at),
+        patient.map(|p| format!("  patient {p}")).unwrap_or_default()
+    )
+}
+
+async fn create(args: CreateArgs) -> anyhow::Result<()> {
+    let priority = Priority::parse(&args.priority).context("--priority must be routine, urgent or stat")?;
+    // Validate the patient before anything leaves this device.
+    let json = std::fs::read(&args.patient).with_context(|| format!("reading {}", args.patient.display()))?;
+    let patient = Patient::parse(&json).map_err(|e| anyhow::anyhow!("{}: {e}", args.patient.display()))?;
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let (api, token) = login(&account).await?;
+    let Some(to) = args.to else {
+        let found = api.directory(&token, None, Some(&args.specialty)).await?;
+        if found.is_empty() {
+            bail!("no verified clinician in {}", args.specialty);
+        }
+        let list: Vec<String> = found
+            .iter()
+            .map(|e| format!("  {}  {} ({})", e.user_id, e.display_name, e.specialty))
+            .collect();
+        bail!(
+            "choose the receiving clinician with --to; verified clinicians in {}:\n{}",
+            args.specialty,
+            list.join("\n")
+        );
+    };
+    let mut attachments = Vec::new();
+    for path in &args.attachments {
+        attachments.push(upload_file(&account, path).await?.0);
+    }
+    let mut id = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut id);
+    let referral_id = format!("r{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let me = account.user_id()?.clone();
+    let authored = format_time_ms(now_ms());
+    let request = Request {
+        referral_id: &referral_id,
+        priority: priority.as_str(),
+        specialty: &args.specialty,
+        requester: me.as_str(),
+        performer: to.as_str(),
+        note: args.note.as_deref(),
+        authored_on: authored.get(..10).unwrap_or(&authored),
+    };
+    let bundle = referral_bundle(&patient, &request).to_string();
+    let content = Content::Referral {
+        referral_id: referral_id.clone(),
+        bundle: bundle.clone(),
+        attachments: attachments.clone(),
+    };
+    let mut state = profile.load_state()?;
+    let mut client = connect(&profile, &mut state, account).await?;
+    let message_id = random_message_id()?;
+    let sent = client
+        .send(
+            std::slice::from_ref(&to),
+            MessageKind::Referral,
+            &message_id,
+            &content.to_bytes(),
+        )
+        .await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    sent?;
+    state.referrals.insert(
+        referral_id.clone(),
+        ReferralContent {
+            counterpart: to.clone(),
+            bundle,
+            attachments,
+            reason: None,
+        },
+    );
+    profile.save_state(&state)?;
+    let envelope = CreateReferral {
+        referral_id: referral_id.clone(),
+        to: to.clone(),
+        specialty: args.specialty.clone(),
+        priority,
+        message_id,
+    };
+    let referral = api.create_referral(&token, &envelope).await?;
+    out(&format!(
+        "Referral {} sent to {to} ({}, {}): {}",
+        referral.referral_id,
+        priority.as_str(),
+        args.specialty,
+        referral.status.as_str()
+    ))
+}
+
+async fn transition(args: TransitionArgs, transition: Transition) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let (api, token) = login(&account).await?;
+    let current = api.referral(&token, &args.id).await?;
+    let reason_message_id = match (transition.needs_reason(), &args.reason) {
+        (false, _) => None,
+        (true, None) => bail!(
+            "{} needs --reason (sent end to end encrypted)",
+            transition.as_str()
+        ),
+        (true, Some(reason)) => {
+            let me = account.user_id()?.clone();
+            let other = if current.referring == me {
+                current.receiving.clone()
+            } else {
+                current.referring.clone()
+            };
+            let mut state = profile.load_state()?;
+            let mut client = connect(&profile, &mut state, account).await?;
+            let id = random_message_id()?;
+            let content = Content::ReferralReason {
+                referral_id: args.id.clone(),
+                reason: reason.clone(),
+            };
+            let sent = client
+                .send(
+                    std::slice::from_ref(&other),
+                    MessageKind::Referral,
+                    &id,
+                    &content.to_bytes(),
+                )
+                .await;
+            let account = client.close().await;
+            profile.save(&account)?;
+            sent?;
+            if let Some(known) = state.referrals.get_mut(&args.id) {
+                known.reason = Some(reason.clone());
+                profile.save_state(&state)?;
+            }
+            Some(id)
+        }
+    };
+    let r = api
+        .transition_referral(&token, &args.id, transition, reason_message_id)
+        .await?;
+    out(&format!("Referral {}: {}", r.referral_id, r.status.as_str()))
+}
+
+pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
+    match cmd {
+        ReferCommand::Create(args) => create(args).await,
+        ReferCommand::List {
+            profile,
+            status,
+            direction,
+        } => {
+            let (p, account) = Profile::open(&profile.profile)?;
+            let state = p.load_state()?;
+            let (api, token) = login(&account).await?;
+            let list = api
+                .referrals(&token, status.as_deref(), direction.as_deref())
+                .await?;
+            if list.is_empty() {
+                return out("No referrals.");
+            }
+            let rows: Vec<String> = list
+                .iter()
+                .map(|r| {
+                    row(
+                        r,
+                        state
+                            .referrals
+                            .get(&r.referral_id)
+                            .map(|c| patient_name(&c.bundle)),
+                    )
+                })
+                .collect();
+            out(&rows.join("\n"))
+        }
+        ReferCommand::Show { profile, id } => {
+            let (p, account) = Profile::open(&profile.profile)?;
+            let state = p.load_state()?;
+            let (api, token) = login(&account).await?;
+            let r = api.referral(&token, &id).await?;
+            let mut lines = vec![row(&r, None)];
+            match state.referrals.get(&id) {
+                None => lines.push("(content not on this device yet: run `curbside sync`)".into()),
+                Some(c) => {
+                    lines.push(format!("patient: {}", patient_name(&c.bundle)));
+                    let bundle: serde_json::Value = serde_json::from_str(&c.bundle).unwrap_or_default();
+                    if let Some(note) = bundle["entry"][0]["resource"]["note"][0]["text"].as_str() {
+                        lines.push(format!("note: {note}"));
+                    }
+                    for a in &c.attachments {
+                        lines.push(format!("attachment: {} ({} bytes)", a.name, a.size));
+                    }
+                    if let Some(reason) = &c.reason {
+                        lines.push(format!("reason: {reason}"));
+                    }
+                }
+            }
+            out(&lines.join("\n"))
+        }
+        ReferCommand::Accept(args) => transition(args, Transition::Accept).await,
+        ReferCommand::Decline(args) => transition(args, Transition::Decline).await,
+        ReferCommand::Cancel(args) => transition(args, Transition::Cancel).await,
+        ReferCommand::Complete(args) => transition(args, Transition::Complete).await,
+        ReferCommand::Export { profile, id } => {
+            let (p, _) = Profile::open(&profile.profile)?;
+            let state = p.load_state()?;
+            let c = state.referrals.get(&id).with_context(|| {
+                format!("no content for referral {id} on this device (run `curbside sync`)")
+            })?;
+            let bundle: serde_json::Value =
+                serde_json::from_str(&c.bundle).context("the stored bundle is corrupt")?;
+            out(&serde_json::to_string_pretty(&bundle)?)
+        }
+    }
+}

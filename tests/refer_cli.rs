@@ -1,0 +1,220 @@
+//! Referrals from the command line, with the real binary: a FHIR Patient
+//! file validated on the device, the content (with an attachment) end to end
+//! encrypted, the lifecycle on the server, export for an EHR, and the
+//! patient nowhere in the server's database or log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use curbside_server::store::Backend;
+
+const PATIENT: &str = r#"{"resourceType":"Patient","id":"p-77","name":[{"family":"Roewright","given":["Janelle"]}],
+"gender":"female","birthDate":"1961-04-02","identifier":[{"system":"urn:mrn","value":"MRN-00451234"}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_from_the_cli() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
+    let run = |args: &[&str]| cli_ok(&dir, &server, args);
+    let token = server.token.clone().unwrap();
+    run(&[
+        "enroll",
+        "--profile",
+        "admin",
+        "--invite",
+        &token,
+        "--name",
+        "Site Admin",
+    ]);
+    let mut ids = Vec::new();
+    for (who, specialty, npi) in [
+        ("alice", "Family Medicine", NPIS[0]),
+        ("bob", "Dermatology", NPIS[1]),
+    ] {
+        let invite = run(&["admin", "invite", "--profile", "admin"]);
+        let name = format!("Dr. {who}");
+        let enrolled = run(&[
+            "enroll",
+            "--profile",
+            who,
+            "--invite",
+            &invite,
+            "--name",
+            &name,
+            "--npi",
+            npi,
+            "--specialty",
+            specialty,
+        ]);
+        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
+        run(&["admin", "verify", "--profile", "admin", &id]);
+        ids.push(id);
+    }
+    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+    std::fs::write(dir.join("patient.json"), PATIENT).unwrap();
+    std::fs::write(
+        dir.join("bad.json"),
+        r#"{"resourceType":"Patient","name":[{"family":"X"}],"birthDate":"4/2/61"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("rash.jpg"), vec![7u8; 100_000]).unwrap();
+
+    // A malformed patient file is refused on the device, naming the field.
+    let bad = cli(
+        &dir,
+        &server,
+        &[
+            "refer",
+            "create",
+            "--profile",
+            "alice",
+            "--to",
+            &bob,
+            "--specialty",
+            "Dermatology",
+            "--patient",
+            "bad.json",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("Patient.birthDate"),
+        "{bad:?}"
+    );
+    // Addressed by specialty only: the verified dermatologists are listed to choose from.
+    let choose = cli(
+        &dir,
+        &server,
+        &[
+            "refer",
+            "create",
+            "--profile",
+            "alice",
+            "--specialty",
+            "Dermatology",
+            "--patient",
+            "patient.json",
+        ],
+    );
+    let listed = String::from_utf8_lossy(&choose.stderr).into_owned();
+    assert!(
+        !choose.status.success() && listed.contains(&bob) && listed.contains("Dr. bob"),
+        "{listed}"
+    );
+
+    let created = run(&[
+        "refer",
+        "create",
+        "--profile",
+        "alice",
+        "--to",
+        &bob,
+        "--specialty",
+        "Dermatology",
+        "--priority",
+        "urgent",
+        "--patient",
+        "patient.json",
+        "--note",
+        "Pruritic rash, 3 weeks",
+        "--attach",
+        "rash.jpg",
+    ]);
+    assert!(created.contains("(urgent, Dermatology): requested"), "{created}");
+    let referral = created.split_whitespace().nth(1).unwrap().to_owned();
+    let inbox = run(&["sync", "--profile", "bob", "--wait", "1"]);
+    assert!(
+        inbox.contains(&format!(
+            "referral {referral} from {alice}: patient Janelle Roewright, 1 attachment"
+        )),
+        "{inbox}"
+    );
+    let shown = run(&["refer", "show", "--profile", "bob", &referral]);
+    assert!(
+        shown.contains("patient: Janelle Roewright") && shown.contains("note: Pruritic rash"),
+        "{shown}"
+    );
+    assert!(shown.contains("attachment: rash.jpg (100000 bytes)"), "{shown}");
+    // Only the receiving clinician may accept; then complete.
+    assert!(!cli(
+        &dir,
+        &server,
+        &["refer", "accept", "--profile", "alice", &referral]
+    )
+    .status
+    .success());
+    assert_eq!(
+        run(&["refer", "accept", "--profile", "bob", &referral]),
+        format!("Referral {referral}: accepted")
+    );
+    assert_eq!(
+        run(&["refer", "complete", "--profile", "bob", &referral]),
+        format!("Referral {referral}: completed")
+    );
+    let list = run(&["refer", "list", "--profile", "alice", "--direction", "out"]);
+    assert!(
+        list.contains("completed") && list.contains("urgent") && list.contains("Janelle Roewright"),
+        "{list}"
+    );
+    // The FHIR Bundle for an EHR.
+    let bundle: serde_json::Value =
+        serde_json::from_str(&run(&["refer", "export", "--profile", "bob", &referral])).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "ServiceRequest");
+    assert_eq!(bundle["entry"][0]["resource"]["priority"], "urgent");
+    assert_eq!(
+        bundle["entry"][1]["resource"]["identifier"][0]["value"],
+        "MRN-00451234"
+    );
+
+    // A second referral, declined with a reason the referring clinician reads.
+    let second = run(&[
+        "refer",
+        "create",
+        "--profile",
+        "alice",
+        "--to",
+        &bob,
+        "--specialty",
+        "Dermatology",
+        "--patient",
+        "patient.json",
+    ]);
+    let second = second.split_whitespace().nth(1).unwrap().to_owned();
+    run(&["sync", "--profile", "bob", "--wait", "1"]);
+    assert!(
+        !cli(&dir, &server, &["refer", "decline", "--profile", "bob", &second])
+            .status
+            .success()
+    );
+    run(&[
+        "refer",
+        "decline",
+        "--profile",
+        "bob",
+        &second,
+        "--reason",
+        "Not accepting new patients this month",
+    ]);
+    run(&["sync", "--profile", "alice", "--wait", "1"]);
+    let shown = run(&["refer", "show", "--profile", "alice", &second]);
+    assert!(
+        shown.contains("declined") && shown.contains("reason: Not accepting new patients"),
+        "{shown}"
+    );
+
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    for marker in [
+        "Roewright",
+        "Janelle",
+        "MRN-00451234",
+        "Pruritic",
+        "Not accepting",
+    ] {
+        assert_absent(&db, Some(&dir.join("server.log")), marker).await;
+    }
+}
