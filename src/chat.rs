@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use curbside_client::content::Content;
+use curbside_client::fhir::patient_name;
 use curbside_client::local::{key_set_fingerprint, LocalState, Status, StoredMessage, Trust};
 use curbside_client::{team, Account, Client};
 use curbside_crypto::SafetyNumber;
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
+use curbside_protocol::referral::{Priority, Status as RefStatus, Transition};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Direction, Layout};
 use ratatui::style::{Color, Modifier, Style};
@@ -41,6 +43,8 @@ pub(crate) struct ChatArgs {
 /// A conversation in the list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Conversation {
+    /// The referral inbox: every referral with its status and priority.
+    Referrals,
     /// With one colleague.
     With(UserId),
     /// A care team, by id.
@@ -62,6 +66,8 @@ pub(crate) enum Action {
     Verify(UserId),
     /// Unlock an idle-locked screen with the profile's passphrase.
     Unlock(Passphrase),
+    /// Move a referral along its lifecycle (with a reason for decline/cancel).
+    Refer(Transition, String, Option<String>),
     /// Leave.
     Quit,
 }
@@ -103,7 +109,11 @@ impl App {
 
     /// Every conversation: colleagues, then teams this user is still in.
     pub(crate) fn conversations(state: &LocalState) -> Vec<Conversation> {
-        let mut out: Vec<Conversation> = state.contacts.keys().cloned().map(Conversation::With).collect();
+        let mut out = Vec::new();
+        if !state.referral_envelopes.is_empty() || !state.referrals.is_empty() {
+            out.push(Conversation::Referrals);
+        }
+        out.extend(state.contacts.keys().cloned().map(Conversation::With));
         out.extend(
             state
                 .teams
@@ -191,6 +201,21 @@ impl App {
                 }
             },
             "/find" => Some(Action::Find(rest)),
+            "/referrals" => {
+                self.select(state, &Conversation::Referrals);
+                None
+            }
+            "/refer" => {
+                let mut words = rest.splitn(3, ' ');
+                let (verb, id, reason) = (words.next(), words.next(), words.next());
+                match (verb.and_then(Transition::parse), id) {
+                    (Some(t), Some(id)) => Some(Action::Refer(t, id.to_owned(), reason.map(str::to_owned))),
+                    _ => {
+                        self.notice("/refer accept|decline|cancel|complete ID [reason]; create with `curbside refer create`");
+                        None
+                    }
+                }
+            }
             "/team" => {
                 let which = Conversation::Team(rest);
                 self.select(state, &which);
@@ -308,6 +333,14 @@ impl App {
                     Conversation::Team(id) => {
                         format!("# {}", state.teams.get(id).map_or(id.as_str(), |t| &t.name))
                     }
+                    Conversation::Referrals => {
+                        let open = state
+                            .referral_envelopes
+                            .values()
+                            .filter(|r| matches!(r.status, RefStatus::Requested | RefStatus::Accepted))
+                            .count();
+                        format!("Referrals ({open} open)")
+                    }
                 };
                 ListItem::new(label)
             })
@@ -341,6 +374,47 @@ impl App {
                     .map(Vec::as_slice)
                     .unwrap_or_default(),
             ),
+            Some(Conversation::Referrals) => {
+                let lines: Vec<Line<'_>> = state
+                    .referral_envelopes
+                    .values()
+                    .rev()
+                    .map(|r| {
+                        let patient = state
+                            .referrals
+                            .get(&r.referral_id)
+                            .map_or_else(|| "?".to_owned(), |c| patient_name(&c.bundle));
+                        let direction = if r.receiving == self.me {
+                            format!("from {}", r.referring)
+                        } else {
+                            format!("to {}", r.receiving)
+                        };
+                        let style = match r.priority {
+                            Priority::Stat => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                            Priority::Urgent => Style::default().fg(Color::Yellow),
+                            Priority::Routine => Style::default(),
+                        };
+                        Line::from(vec![
+                            Span::styled(format!("{:<7} ", r.priority.as_str()), style),
+                            Span::raw(format!(
+                                "{:<9} {}  patient {patient}  {}  {direction}",
+                                r.status.as_str(),
+                                r.referral_id,
+                                r.specialty
+                            )),
+                        ])
+                    })
+                    .collect();
+                frame.render_widget(
+                    Paragraph::new(lines).block(
+                        Block::default()
+                            .borders(Borders::ALL)
+                            .title("Referrals: /refer accept|decline|cancel|complete ID [reason]"),
+                    ),
+                    columns[1],
+                );
+                return;
+            }
             None => ("No conversation: /to USER".into(), &[]),
         };
         let height = usize::from(columns[1].height.saturating_sub(2));
@@ -464,6 +538,50 @@ pub(crate) async fn execute(
 ) -> anyhow::Result<()> {
     match action {
         Action::Quit => {}
+        Action::Send(Conversation::Referrals, _) | Action::Attach(Conversation::Referrals, _) => {
+            app.notice("the referral inbox takes /refer commands; open a conversation to write");
+        }
+        Action::Refer(transition, id, reason) => {
+            let account = &client.account;
+            let api = curbside_client::api::Api::new(&account.server)?;
+            let a = account.address()?.clone();
+            let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+            let reason_id = match (transition.needs_reason(), reason) {
+                (false, _) => None,
+                (true, None) => {
+                    app.notice(format!("/refer {} needs a reason", transition.as_str()));
+                    return Ok(());
+                }
+                (true, Some(reason)) => {
+                    let current = api.referral(&token, &id).await?;
+                    let other = if current.referring == a.user_id {
+                        current.receiving
+                    } else {
+                        current.referring
+                    };
+                    let message_id = random_message_id()?;
+                    let content = Content::ReferralReason {
+                        referral_id: id.clone(),
+                        reason,
+                    };
+                    client
+                        .send(
+                            std::slice::from_ref(&other),
+                            MessageKind::Referral,
+                            &message_id,
+                            &content.to_bytes(),
+                        )
+                        .await?;
+                    Some(message_id)
+                }
+            };
+            let r = api
+                .transition_referral(&token, &id, transition, reason_id)
+                .await?;
+            app.notice(format!("Referral {}: {}", r.referral_id, r.status.as_str()));
+            state.referral_envelopes.insert(r.referral_id.clone(), r);
+            profile.save_state(state)?;
+        }
         Action::Unlock(passphrase) => {
             if profile.passphrase_matches(&passphrase.0) {
                 app.locked = false;
@@ -823,6 +941,80 @@ mod tests {
         assert_eq!(typed(&mut app, &state, "/frobnicate"), None);
         term.draw(|f| app.render(f, &state, &client.account)).unwrap();
         assert!(screen(&term).contains("unknown command /frobnicate"));
+
+        // A referral from Bob appears in Alice's referral inbox, with its
+        // priority and patient, and she accepts it from the input line.
+        let bob_address = b.account.address().unwrap().clone();
+        let bob_token = api
+            .login(&bob_address.user_id, bob_address.device_id, b.account.identity())
+            .await
+            .unwrap();
+        let patient = curbside_client::fhir::Patient::parse(
+            br#"{"resourceType":"Patient","name":[{"family":"Roe","given":["Jane"]}]}"#,
+        )
+        .unwrap();
+        let request = curbside_client::fhir::Request {
+            referral_id: "ref-ui",
+            priority: "stat",
+            specialty: "Dermatology",
+            requester: bob_id.as_str(),
+            performer: alice_id.as_str(),
+            note: None,
+            authored_on: "2026-11-23",
+        };
+        let content = Content::Referral {
+            referral_id: "ref-ui".into(),
+            bundle: curbside_client::fhir::referral_bundle(&patient, &request).to_string(),
+            attachments: Vec::new(),
+        };
+        let content_id = random_message_id().unwrap();
+        b.send(
+            std::slice::from_ref(&alice_id),
+            MessageKind::Referral,
+            &content_id,
+            &content.to_bytes(),
+        )
+        .await
+        .unwrap();
+        let envelope = curbside_protocol::referral::CreateReferral {
+            referral_id: "ref-ui".into(),
+            to: alice_id.clone(),
+            specialty: "Dermatology".into(),
+            priority: Priority::Stat,
+            message_id: content_id,
+        };
+        api.create_referral(&bob_token, &envelope).await.unwrap();
+        for _ in 0..50 {
+            receive(
+                &profile,
+                &mut state,
+                &mut client,
+                Duration::from_millis(100),
+                false,
+                false,
+            )
+            .await
+            .unwrap();
+            if state.referral_envelopes.contains_key("ref-ui") && state.referrals.contains_key("ref-ui") {
+                break;
+            }
+        }
+        assert_eq!(typed(&mut app, &state, "/referrals"), None);
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        let inbox = screen(&term);
+        assert!(inbox.contains("Referrals (1 open)"), "{inbox}");
+        assert!(
+            inbox.contains("stat")
+                && inbox.contains("requested ref-ui")
+                && inbox.contains("patient Jane Roe"),
+            "{inbox}"
+        );
+        let accept = typed(&mut app, &state, "/refer accept ref-ui").unwrap();
+        execute(accept, &mut app, &profile, &mut state, &mut client)
+            .await
+            .unwrap();
+        term.draw(|f| app.render(f, &state, &client.account)).unwrap();
+        assert!(screen(&term).contains("accepted  ref-ui"), "{}", screen(&term));
 
         b.close().await;
         client.close().await;

@@ -435,6 +435,24 @@ pub(crate) async fn receive(
     for sender in senders {
         warn_if_keys_changed(&client.account, state, sender);
     }
+    for referral in std::mem::take(&mut client.referral_updates) {
+        if state
+            .referral_envelopes
+            .get(&referral.referral_id)
+            .is_none_or(|known| known.updated_at <= referral.updated_at)
+        {
+            lines.push(format!(
+                "[referral {}] {} ({}, {})",
+                referral.referral_id,
+                referral.status.as_str(),
+                referral.priority.as_str(),
+                referral.specialty
+            ));
+            state
+                .referral_envelopes
+                .insert(referral.referral_id.clone(), referral);
+        }
+    }
     for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {
         state.raise_status(&me, &recipient.user_id, &[message_id], Status::Delivered);
     }

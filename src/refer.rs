@@ -195,6 +195,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         message_id,
     };
     let referral = api.create_referral(&token, &envelope).await?;
+    state
+        .referral_envelopes
+        .insert(referral.referral_id.clone(), referral.clone());
+    profile.save_state(&state)?;
     out(&format!(
         "Referral {} sent to {to} ({}, {}): {}",
         referral.referral_id,
@@ -249,6 +253,9 @@ async fn transition(args: TransitionArgs, transition: Transition) -> anyhow::Res
     let r = api
         .transition_referral(&token, &args.id, transition, reason_message_id)
         .await?;
+    let mut state = profile.load_state()?;
+    state.referral_envelopes.insert(r.referral_id.clone(), r.clone());
+    profile.save_state(&state)?;
     out(&format!("Referral {}: {}", r.referral_id, r.status.as_str()))
 }
 

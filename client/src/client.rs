@@ -135,6 +135,8 @@ pub struct Client {
     seen: VecDeque<(Address, MessageId)>,
     /// Delivery receipts received so far: (message, recipient device, time).
     pub receipts: Vec<(MessageId, Address, i64)>,
+    /// Referral envelopes pushed by the server (created or changed) so far.
+    pub referral_updates: Vec<curbside_protocol::referral::Referral>,
 }
 
 impl Client {
@@ -161,6 +163,7 @@ impl Client {
             outbox: Vec::new(),
             seen: VecDeque::new(),
             receipts: Vec::new(),
+            referral_updates: Vec::new(),
         };
         if low {
             if let Err(e) = client.replenish_prekeys().await {
@@ -492,6 +495,9 @@ impl Client {
                 }
                 ServerFrame::PrekeysLow { .. } => {
                     self.replenish_prekeys().await?;
+                }
+                ServerFrame::ReferralUpdated { referral } => {
+                    self.referral_updates.push(referral);
                 }
                 ServerFrame::Error {
                     code,

@@ -124,6 +124,9 @@ pub struct LocalState {
     /// Referral content this profile sent or received, by referral id.
     #[serde(default)]
     pub referrals: BTreeMap<String, ReferralContent>,
+    /// Referral envelopes as the server last reported them, by referral id.
+    #[serde(default)]
+    pub referral_envelopes: BTreeMap<String, curbside_protocol::referral::Referral>,
     /// Messages not yet accepted by the server, oldest first: resent with
     /// the same ids (so never duplicated) at the next connection.
     #[serde(default)]
