@@ -214,41 +214,10 @@ fn two_clinicians(dir: &Path, server: &Process) -> (String, String) {
     (ids[0].clone(), ids[1].clone())
 }
 
-/// Enrolls the admin, then one verified clinician per profile name; returns their user ids.
+/// Enrolls the admin, then one verified dermatologist per profile name; returns their user ids.
 fn clinicians(dir: &Path, server: &Process, profiles: &[&str]) -> Vec<String> {
-    let run = |args: &[&str]| cli_ok(dir, server, args);
-    let token = server.token.clone().unwrap();
-    run(&[
-        "enroll",
-        "--profile",
-        "admin",
-        "--invite",
-        &token,
-        "--name",
-        "Site Admin",
-    ]);
-    let mut ids = Vec::new();
-    for (who, npi) in profiles.iter().zip(NPIS) {
-        let invite = run(&["admin", "invite", "--profile", "admin"]);
-        let name = format!("Dr. {who}");
-        let enrolled = run(&[
-            "enroll",
-            "--profile",
-            who,
-            "--invite",
-            &invite,
-            "--name",
-            &name,
-            "--npi",
-            npi,
-            "--specialty",
-            "Dermatology",
-        ]);
-        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
-        run(&["admin", "verify", "--profile", "admin", &id]);
-        ids.push(id);
-    }
-    ids
+    let who: Vec<(&str, &str)> = profiles.iter().map(|p| (*p, "Dermatology")).collect();
+    enroll_clinicians(dir, server, &who)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

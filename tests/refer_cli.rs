@@ -19,40 +19,11 @@ async fn a_referral_from_the_cli() {
     let dir = db.dir.path().to_path_buf();
     let mut server = spawn_for_cli(&db, "127.0.0.1:0");
     let run = |args: &[&str]| cli_ok(&dir, &server, args);
-    let token = server.token.clone().unwrap();
-    run(&[
-        "enroll",
-        "--profile",
-        "admin",
-        "--invite",
-        &token,
-        "--name",
-        "Site Admin",
-    ]);
-    let mut ids = Vec::new();
-    for (who, specialty, npi) in [
-        ("alice", "Family Medicine", NPIS[0]),
-        ("bob", "Dermatology", NPIS[1]),
-    ] {
-        let invite = run(&["admin", "invite", "--profile", "admin"]);
-        let name = format!("Dr. {who}");
-        let enrolled = run(&[
-            "enroll",
-            "--profile",
-            who,
-            "--invite",
-            &invite,
-            "--name",
-            &name,
-            "--npi",
-            npi,
-            "--specialty",
-            specialty,
-        ]);
-        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
-        run(&["admin", "verify", "--profile", "admin", &id]);
-        ids.push(id);
-    }
+    let ids = enroll_clinicians(
+        &dir,
+        &server,
+        &[("alice", "Family Medicine"), ("bob", "Dermatology")],
+    );
     let (alice, bob) = (ids[0].clone(), ids[1].clone());
     std::fs::write(dir.join("patient.json"), PATIENT).unwrap();
     std::fs::write(

@@ -601,3 +601,41 @@ pub async fn assert_absent(db: &Db, log: Option<&Path>, marker: &str) {
         }
     }
 }
+
+/// With the real binary: enrolls the admin (bootstrap token), then one
+/// verified clinician per `(profile, specialty)`; returns their user ids.
+pub fn enroll_clinicians(dir: &Path, server: &Process, who: &[(&str, &str)]) -> Vec<String> {
+    let run = |args: &[&str]| cli_ok(dir, server, args);
+    let token = server.token.clone().unwrap();
+    run(&[
+        "enroll",
+        "--profile",
+        "admin",
+        "--invite",
+        &token,
+        "--name",
+        "Site Admin",
+    ]);
+    let mut ids = Vec::new();
+    for ((profile, specialty), npi) in who.iter().zip(NPIS) {
+        let invite = run(&["admin", "invite", "--profile", "admin"]);
+        let name = format!("Dr. {profile}");
+        let enrolled = run(&[
+            "enroll",
+            "--profile",
+            profile,
+            "--invite",
+            &invite,
+            "--name",
+            &name,
+            "--npi",
+            npi,
+            "--specialty",
+            specialty,
+        ]);
+        let id = enrolled.split_whitespace().nth(2).unwrap().to_owned();
+        run(&["admin", "verify", "--profile", "admin", &id]);
+        ids.push(id);
+    }
+    ids
+}
