@@ -35,6 +35,7 @@ type Registry = HashMap<Address, (u64, mpsc::Sender<HubEvent>)>;
 pub struct Hub {
     inner: Arc<Mutex<Registry>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
+    relay: Arc<std::sync::OnceLock<mpsc::UnboundedSender<(Address, HubEvent)>>>,
 }
 
 impl Hub {
@@ -57,11 +58,27 @@ impl Hub {
         }
     }
 
-    /// Sends an event to a device's connection, if it is connected.
+    /// Sends an event to a device's connection, if it is connected here,
+    /// and (with several nodes on PostgreSQL) to the other nodes.
     pub fn notify(&self, device: &Address, event: HubEvent) {
+        if let Some(relay) = self.relay.get() {
+            if !matches!(event, HubEvent::Replaced) {
+                let _ = relay.send((device.clone(), event.clone()));
+            }
+        }
+        self.notify_local(device, event);
+    }
+
+    /// Sends an event to a device's connection on this node only.
+    pub fn notify_local(&self, device: &Address, event: HubEvent) {
         if let Some((_, tx)) = self.lock().get(device) {
             let _ = tx.try_send(event);
         }
+    }
+
+    /// Also forwards every event to `relay` (for other nodes). Set once.
+    pub fn set_relay(&self, relay: mpsc::UnboundedSender<(Address, HubEvent)>) {
+        let _ = self.relay.set(relay);
     }
 
     /// Number of connected devices.

@@ -19,6 +19,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 mod http;
@@ -106,6 +107,7 @@ pub struct Server {
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     sweeper: tokio::task::JoinHandle<()>,
+    relays: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Prepares the data directory, database, certificate and bootstrap token,
@@ -161,6 +163,12 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     );
     let retention = Duration::from_secs(state.config.limits.queue_ttl_secs);
     let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state), retention));
+    let relays = if store.backend() == store::Backend::Postgres {
+        let node = hex::encode(auth::random32().get(..8).unwrap_or_default());
+        cluster::start(&state.hub, store.clone(), state.config.database_url(), node)
+    } else {
+        Vec::new()
+    };
     tracing::info!(%addr, backend = ?store.backend(), "curbside server listening");
     Ok(Server {
         addr,
@@ -173,6 +181,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         handle,
         task,
         sweeper,
+        relays,
     })
 }
 
@@ -230,6 +239,9 @@ impl Server {
             tracing::warn!("connections still open after 10 s; closing anyway");
         }
         self.sweeper.abort();
+        for relay in &self.relays {
+            relay.abort();
+        }
         self.state.store.close().await;
         tracing::info!("curbside server stopped");
     }

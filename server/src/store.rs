@@ -247,6 +247,16 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
+    /// Sends a PostgreSQL notification (multi-node relay).
+    pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes the pool, waiting for in-flight queries.
     pub async fn close(&self) {
         self.pool.close().await;
