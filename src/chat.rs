@@ -9,13 +9,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::teams::team_send;
 use clap::Args;
 use curbside_client::content::Content;
 use curbside_client::fhir::patient_name;
 use curbside_client::local::{key_set_fingerprint, LocalState, Status, StoredMessage, Trust};
-use curbside_client::{team, Account, Client};
-use curbside_crypto::SafetyNumber;
+use curbside_client::{Account, Client};
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
@@ -487,47 +486,6 @@ pub(crate) async fn mark_shown_read(
     Ok(())
 }
 
-/// Sends to a team's current members: encrypted once, the envelope pairwise.
-async fn team_send(
-    profile: &Profile,
-    state: &mut LocalState,
-    client: &mut Client,
-    id: &str,
-    content: Content,
-) -> anyhow::Result<()> {
-    let t = state.teams.get(id).cloned().context("no such team")?;
-    let me = client.address()?.user_id;
-    let message_id = random_message_id()?;
-    let envelope = team::seal(id, &message_id, &content, &mut rand_core::OsRng)?;
-    let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
-    let sent = client
-        .send(
-            &recipients,
-            MessageKind::Message,
-            &message_id,
-            &envelope.to_bytes(),
-        )
-        .await;
-    state.record_team_message(
-        id,
-        StoredMessage {
-            message_id,
-            from: me,
-            device: None,
-            at_ms: crate::messages::now_ms(),
-            content,
-            status: if sent.is_ok() {
-                Status::Sent
-            } else {
-                Status::Failed
-            },
-        },
-    );
-    profile.save_state(state)?;
-    sent?;
-    Ok(())
-}
-
 /// Carries out an action; what the user should read goes to the notice line.
 pub(crate) async fn execute(
     action: Action,
@@ -542,10 +500,7 @@ pub(crate) async fn execute(
             app.notice("the referral inbox takes /refer commands; open a conversation to write");
         }
         Action::Refer(transition, id, reason) => {
-            let account = &client.account;
-            let api = curbside_client::api::Api::new(&account.server)?;
-            let a = account.address()?.clone();
-            let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+            let (api, token) = crate::commands::login(&client.account).await?;
             let reason_id = match (transition.needs_reason(), reason) {
                 (false, _) => None,
                 (true, None) => {
@@ -554,25 +509,7 @@ pub(crate) async fn execute(
                 }
                 (true, Some(reason)) => {
                     let current = api.referral(&token, &id).await?;
-                    let other = if current.referring == a.user_id {
-                        current.receiving
-                    } else {
-                        current.referring
-                    };
-                    let message_id = random_message_id()?;
-                    let content = Content::ReferralReason {
-                        referral_id: id.clone(),
-                        reason,
-                    };
-                    client
-                        .send(
-                            std::slice::from_ref(&other),
-                            MessageKind::Referral,
-                            &message_id,
-                            &content.to_bytes(),
-                        )
-                        .await?;
-                    Some(message_id)
+                    Some(crate::refer::send_reason(client, &current, &reason).await?)
                 }
             };
             let r = api
@@ -622,10 +559,7 @@ pub(crate) async fn execute(
             app.notice("team attachments: use `curbside attach` per member for now")
         }
         Action::Find(specialty) => {
-            let account = &client.account;
-            let api = curbside_client::api::Api::new(&account.server)?;
-            let a = account.address()?.clone();
-            let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+            let (api, token) = crate::commands::login(&client.account).await?;
             let found = api.directory(&token, None, Some(&specialty)).await?;
             let names: Vec<String> = found
                 .iter()
@@ -637,21 +571,13 @@ pub(crate) async fn execute(
                 format!("{specialty}: {} — /to USER to write", names.join(", "))
             });
         }
-        Action::Verify(user) => {
-            let theirs = client.account.identity_keys_of(&user);
-            if theirs.is_empty() {
-                app.notice("no keys for this colleague yet: exchange a message first");
-            } else {
-                let me = client.address()?.user_id;
-                let mut mine = vec![*client.account.identity().public()];
-                mine.extend(client.account.identity_keys_of(&me));
-                let number = SafetyNumber::compute(me.as_str(), &mine, user.as_str(), &theirs);
-                app.notice(format!(
-                    "Safety number with {user}: {} — compare, then `curbside verify --confirm`",
-                    number.digits()
-                ));
-            }
-        }
+        Action::Verify(user) => match crate::trust::safety_number(&client.account, &user)? {
+            None => app.notice("no keys for this colleague yet: exchange a message first"),
+            Some(number) => app.notice(format!(
+                "Safety number with {user}: {} — compare, then `curbside verify --confirm`",
+                number.digits()
+            )),
+        },
     }
     Ok(())
 }

@@ -165,6 +165,11 @@ pub(crate) fn whoami(args: &ProfileArg) -> anyhow::Result<()> {
 
 pub(crate) async fn session(dir: &ProfileArg) -> anyhow::Result<(Api, String)> {
     let (_, account) = Profile::open(&dir.profile)?;
+    login(&account).await
+}
+
+/// An HTTPS session for an opened account.
+pub(crate) async fn login(account: &curbside_client::Account) -> anyhow::Result<(Api, String)> {
     let api = Api::new(&account.server)?;
     let a = account.address()?;
     let token = api.login(&a.user_id, a.device_id, account.identity()).await?;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use curbside_client::api::Api;
 use curbside_client::content::{AttachmentRef, Content};
 use curbside_client::local::{key_set_fingerprint, LocalState, Outgoing, Status, StoredMessage, Trust};
 use curbside_client::Client;
@@ -657,9 +656,7 @@ pub(crate) async fn upload_file(
         &mut rand_core::OsRng,
     )
     .context("encrypting the attachment")?;
-    let api = Api::new(&account.server)?;
-    let a = account.address()?.clone();
-    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    let (api, token) = crate::commands::login(account).await?;
     let upload = tokio::fs::File::open(sealed.path()).await?;
     let stored = api.upload_attachment(&token, upload).await?;
     Ok((
@@ -716,9 +713,7 @@ pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         .as_slice()
         .try_into()
         .context("the attachment digest is not 32 bytes")?;
-    let api = Api::new(&account.server)?;
-    let a = account.address()?.clone();
-    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    let (api, token) = crate::commands::login(&account).await?;
     let blob = tempfile::NamedTempFile::new().context("creating a temporary file")?;
     let mut writer = tokio::fs::File::create(blob.path()).await?;
     api.download_attachment(&token, &file.attachment_id, &mut writer)

@@ -7,18 +7,17 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
-use curbside_client::api::Api;
 use curbside_client::content::Content;
 use curbside_client::fhir::{patient_name, referral_bundle, Patient, Request};
 use curbside_client::local::ReferralContent;
-use curbside_client::Account;
+use curbside_client::Client;
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
-use curbside_protocol::ids::UserId;
+use curbside_protocol::ids::{MessageId, UserId};
 use curbside_protocol::referral::{CreateReferral, Priority, Referral, Transition};
 use rand_core::RngCore as _;
 
-use crate::commands::{out, ProfileArg};
+use crate::commands::{login, out, ProfileArg};
 use crate::messages::{connect, now_ms, random_message_id, upload_file};
 use crate::profile::Profile;
 
@@ -94,13 +93,6 @@ pub(crate) struct TransitionArgs {
     /// Why (declining and cancelling): sent end to end encrypted.
     #[arg(long)]
     reason: Option<String>,
-}
-
-async fn login(account: &Account) -> anyhow::Result<(Api, String)> {
-    let api = Api::new(&account.server)?;
-    let a = account.address()?.clone();
-    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
-    Ok((api, token))
 }
 
 fn row(r: &Referral, patient: Option<String>) -> String {
@@ -208,6 +200,35 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
     ))
 }
 
+/// Sends the reason of a decline or cancellation, end to end encrypted, to
+/// the other party of `referral`; returns the id of the message carrying it.
+pub(crate) async fn send_reason(
+    client: &mut Client,
+    referral: &Referral,
+    reason: &str,
+) -> anyhow::Result<MessageId> {
+    let me = client.address()?.user_id;
+    let other = if referral.referring == me {
+        &referral.receiving
+    } else {
+        &referral.referring
+    };
+    let id = random_message_id()?;
+    let content = Content::ReferralReason {
+        referral_id: referral.referral_id.clone(),
+        reason: reason.to_owned(),
+    };
+    client
+        .send(
+            std::slice::from_ref(other),
+            MessageKind::Referral,
+            &id,
+            &content.to_bytes(),
+        )
+        .await?;
+    Ok(id)
+}
+
 async fn transition(args: TransitionArgs, transition: Transition) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let (api, token) = login(&account).await?;
@@ -219,30 +240,12 @@ async fn transition(args: TransitionArgs, transition: Transition) -> anyhow::Res
             transition.as_str()
         ),
         (true, Some(reason)) => {
-            let me = account.user_id()?.clone();
-            let other = if current.referring == me {
-                current.receiving.clone()
-            } else {
-                current.referring.clone()
-            };
             let mut state = profile.load_state()?;
             let mut client = connect(&profile, &mut state, account).await?;
-            let id = random_message_id()?;
-            let content = Content::ReferralReason {
-                referral_id: args.id.clone(),
-                reason: reason.clone(),
-            };
-            let sent = client
-                .send(
-                    std::slice::from_ref(&other),
-                    MessageKind::Referral,
-                    &id,
-                    &content.to_bytes(),
-                )
-                .await;
+            let sent = send_reason(&mut client, &current, reason).await;
             let account = client.close().await;
             profile.save(&account)?;
-            sent?;
+            let id = sent?;
             if let Some(known) = state.referrals.get_mut(&args.id) {
                 known.reason = Some(reason.clone());
                 profile.save_state(&state)?;

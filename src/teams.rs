@@ -9,6 +9,7 @@ use clap::Subcommand;
 use curbside_client::content::Content;
 use curbside_client::local::{LocalState, Status, StoredMessage};
 use curbside_client::team::{self, Team};
+use curbside_client::Client;
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
@@ -151,6 +152,47 @@ async fn publish(
     Ok(team)
 }
 
+/// Sends to a team's current members: encrypted once, the envelope pairwise.
+pub(crate) async fn team_send(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    id: &str,
+    content: Content,
+) -> anyhow::Result<curbside_protocol::ids::MessageId> {
+    let t = state.teams.get(id).cloned().context("no such team")?;
+    let me = client.address()?.user_id;
+    let message_id = random_message_id()?;
+    let envelope = team::seal(id, &message_id, &content, &mut rand_core::OsRng)?;
+    let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
+    let sent = client
+        .send(
+            &recipients,
+            MessageKind::Message,
+            &message_id,
+            &envelope.to_bytes(),
+        )
+        .await;
+    state.record_team_message(
+        id,
+        StoredMessage {
+            message_id: message_id.clone(),
+            from: me,
+            device: None,
+            at_ms: now_ms(),
+            content,
+            status: if sent.is_ok() {
+                Status::Sent
+            } else {
+                Status::Failed
+            },
+        },
+    );
+    profile.save_state(state)?;
+    sent?;
+    Ok(message_id)
+}
+
 /// Sends `content` to a team's current members: encrypted once under a
 /// fresh key, the envelope through each member device's session. Takes in
 /// waiting messages first (a membership change above all), so a member
@@ -162,7 +204,6 @@ async fn send_to_team(
     account: curbside_client::Account,
 ) -> anyhow::Result<(Team, curbside_protocol::ids::MessageId)> {
     let mut state = profile.load_state()?;
-    let me = account.user_id()?.clone();
     current(&state, team)?;
     let mut client = connect(profile, &mut state, account).await?;
     let waiting = receive(profile, &mut state, &mut client, CATCH_UP, false, true).await;
@@ -178,31 +219,10 @@ async fn send_to_team(
             return Err(e);
         }
     };
-    let id = random_message_id()?;
-    let envelope = team::seal(&t.team_id, &id, &content, &mut rand_core::OsRng)?;
-    let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
-    let sent = client
-        .send(&recipients, MessageKind::Message, &id, &envelope.to_bytes())
-        .await;
+    let sent = team_send(profile, &mut state, &mut client, &t.team_id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
-    state.record_team_message(
-        &t.team_id,
-        StoredMessage {
-            message_id: id.clone(),
-            from: me,
-            device: None,
-            at_ms: now_ms(),
-            content,
-            status: if sent.is_ok() {
-                Status::Sent
-            } else {
-                Status::Failed
-            },
-        },
-    );
-    profile.save_state(&state)?;
-    sent?;
+    let id = sent?;
     Ok((t, id))
 }
 

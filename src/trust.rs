@@ -11,7 +11,7 @@ use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::http::{CreateInviteRequest, InviteTarget};
 use curbside_protocol::ids::{DeviceId, UserId};
 
-use crate::commands::{out, session, ProfileArg};
+use crate::commands::{login, out, session, ProfileArg};
 use crate::profile::Profile;
 
 #[derive(Args)]
@@ -48,12 +48,23 @@ pub(crate) enum DevicesCommand {
     },
 }
 
-/// My identity keys (this device and the other devices I have sessions with).
-fn my_keys(account: &Account) -> anyhow::Result<Vec<IdentityKey>> {
+/// The safety number with `user` over the identity keys known for both
+/// sides (this device, my other devices and theirs, from our sessions), or
+/// `None` if no key of theirs is known yet.
+pub(crate) fn safety_number(account: &Account, user: &UserId) -> anyhow::Result<Option<SafetyNumber>> {
+    let theirs: Vec<IdentityKey> = account.identity_keys_of(user);
+    if theirs.is_empty() {
+        return Ok(None);
+    }
     let me = account.user_id()?;
-    let mut keys = vec![*account.identity().public()];
-    keys.extend(account.identity_keys_of(me));
-    Ok(keys)
+    let mut mine = vec![*account.identity().public()];
+    mine.extend(account.identity_keys_of(me));
+    Ok(Some(SafetyNumber::compute(
+        me.as_str(),
+        &mine,
+        user.as_str(),
+        &theirs,
+    )))
 }
 
 /// Groups of five digits, six to a line.
@@ -81,12 +92,10 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         profile.save(&account)?;
         opened.with_context(|| format!("fetching {}'s keys", args.with))?;
     }
-    let theirs = account.identity_keys_of(&args.with);
-    if theirs.is_empty() {
+    let Some(number) = safety_number(&account, &args.with)? else {
         bail!("{} has no current device", args.with);
-    }
-    let me = account.user_id()?.clone();
-    let number = SafetyNumber::compute(me.as_str(), &my_keys(&account)?, args.with.as_str(), &theirs);
+    };
+    let theirs = account.identity_keys_of(&args.with);
     let fingerprint = key_set_fingerprint(&theirs);
     let contact = state.contacts.entry(args.with.clone()).or_default();
     let Some(typed) = args.confirm else {
@@ -118,8 +127,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 pub(crate) async fn devices(cmd: DevicesCommand) -> anyhow::Result<()> {
     match cmd {
         DevicesCommand::List { profile } => {
-            let (api, token) = session(&profile).await?;
             let (_, account) = Profile::open(&profile.profile)?;
+            let (api, token) = login(&account).await?;
             let mine = account.address()?.device_id;
             let rows: Vec<String> = api
                 .own_devices(&token)
@@ -140,8 +149,8 @@ pub(crate) async fn devices(cmd: DevicesCommand) -> anyhow::Result<()> {
             out(&rows.join("\n"))
         }
         DevicesCommand::Add { profile } => {
-            let (api, token) = session(&profile).await?;
             let (_, account) = Profile::open(&profile.profile)?;
+            let (api, token) = login(&account).await?;
             let req = CreateInviteRequest {
                 target: InviteTarget::NewDevice {
                     user_id: account.user_id()?.clone(),

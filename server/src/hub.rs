@@ -58,15 +58,18 @@ impl Hub {
         }
     }
 
-    /// Sends an event to a device's connection, if it is connected here,
-    /// and (with several nodes on PostgreSQL) to the other nodes.
+    /// Sends an event to a device's connection: here if it is connected
+    /// here, otherwise (with several nodes on PostgreSQL) to the other nodes.
     pub fn notify(&self, device: &Address, event: HubEvent) {
+        if let Some((_, tx)) = self.lock().get(device) {
+            let _ = tx.try_send(event);
+            return;
+        }
         if let Some(relay) = self.relay.get() {
             if !matches!(event, HubEvent::Replaced) {
-                let _ = relay.send((device.clone(), event.clone()));
+                let _ = relay.send((device.clone(), event));
             }
         }
-        self.notify_local(device, event);
     }
 
     /// Sends an event to a device's connection on this node only.
