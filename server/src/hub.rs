@@ -3,11 +3,12 @@
 //! truth: a wake only tells a connection to read it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use curbside_protocol::frames::ServerFrame;
 use curbside_protocol::ids::Address;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 /// What a connection is told.
 #[derive(Debug, Clone)]
@@ -24,11 +25,73 @@ pub enum HubEvent {
     Replaced,
 }
 
-/// Capacity of each connection's event channel. When it is full, wakes are
-/// dropped (one pending wake is enough) and so are forwarded frames.
+/// Capacity of each connection's channel of frames and closing events. When
+/// it is full, forwarded frames (prekey warnings, referral updates) are
+/// dropped; wakes and receipts never are (see [`Subscription`]).
 pub const EVENT_CAPACITY: usize = 64;
 
-type Registry = HashMap<Address, (u64, mpsc::Sender<HubEvent>)>;
+/// Wakes and receipt notices coalesce into two flags: any number of them
+/// before the connection looks is one read of its queue, and none is lost
+/// however busy the connection is.
+#[derive(Debug, Default)]
+struct Signals {
+    wake: AtomicBool,
+    receipts: AtomicBool,
+    notify: Notify,
+}
+
+/// What a registered connection reads its events from.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::Receiver<HubEvent>,
+    signals: Arc<Signals>,
+}
+
+impl Subscription {
+    /// The next event; `None` once the hub dropped this connection.
+    pub async fn recv(&mut self) -> Option<HubEvent> {
+        loop {
+            if let Ok(event) = self.rx.try_recv() {
+                return Some(event);
+            }
+            if self.signals.receipts.swap(false, Ordering::AcqRel) {
+                return Some(HubEvent::Receipts);
+            }
+            if self.signals.wake.swap(false, Ordering::AcqRel) {
+                return Some(HubEvent::Wake);
+            }
+            tokio::select! {
+                event = self.rx.recv() => return event,
+                // `notify_one` stores a permit when nobody waits: no lost wake-up.
+                () = self.signals.notify.notified() => {}
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Registered {
+    id: u64,
+    tx: mpsc::Sender<HubEvent>,
+    signals: Arc<Signals>,
+}
+
+impl Registered {
+    fn deliver(&self, event: HubEvent) {
+        let flag = match event {
+            HubEvent::Wake => &self.signals.wake,
+            HubEvent::Receipts => &self.signals.receipts,
+            other => {
+                let _ = self.tx.try_send(other);
+                return;
+            }
+        };
+        flag.store(true, Ordering::Release);
+        self.signals.notify.notify_one();
+    }
+}
+
+type Registry = HashMap<Address, Registered>;
 
 /// The registry of connected devices.
 #[derive(Clone, Default, Debug)]
@@ -40,20 +103,26 @@ pub struct Hub {
 
 impl Hub {
     /// Registers a connection for `device`, replacing (and closing) an older one.
-    pub fn register(&self, device: &Address) -> (u64, mpsc::Receiver<HubEvent>) {
-        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pub fn register(&self, device: &Address) -> (u64, Subscription) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(EVENT_CAPACITY);
-        let old = self.lock().insert(device.clone(), (id, tx));
-        if let Some((_, old)) = old {
-            let _ = old.try_send(HubEvent::Replaced);
+        let signals = Arc::new(Signals::default());
+        let registered = Registered {
+            id,
+            tx,
+            signals: signals.clone(),
+        };
+        let old = self.lock().insert(device.clone(), registered);
+        if let Some(old) = old {
+            let _ = old.tx.try_send(HubEvent::Replaced);
         }
-        (id, rx)
+        (id, Subscription { rx, signals })
     }
 
     /// Removes a connection (only if it is still the registered one).
     pub fn unregister(&self, device: &Address, id: u64) {
         let mut map = self.lock();
-        if map.get(device).is_some_and(|(current, _)| *current == id) {
+        if map.get(device).is_some_and(|r| r.id == id) {
             map.remove(device);
         }
     }
@@ -61,8 +130,8 @@ impl Hub {
     /// Sends an event to a device's connection: here if it is connected
     /// here, otherwise (with several nodes on PostgreSQL) to the other nodes.
     pub fn notify(&self, device: &Address, event: HubEvent) {
-        if let Some((_, tx)) = self.lock().get(device) {
-            let _ = tx.try_send(event);
+        if let Some(registered) = self.lock().get(device) {
+            registered.deliver(event);
             return;
         }
         if let Some(relay) = self.relay.get() {
@@ -74,8 +143,8 @@ impl Hub {
 
     /// Sends an event to a device's connection on this node only.
     pub fn notify_local(&self, device: &Address, event: HubEvent) {
-        if let Some((_, tx)) = self.lock().get(device) {
-            let _ = tx.try_send(event);
+        if let Some(registered) = self.lock().get(device) {
+            registered.deliver(event);
         }
     }
 

@@ -821,6 +821,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<bool, ServerError> {
         let mut tx = self.begin().await?;
+        audit::lock_head(&mut tx, self.backend).await?;
         let inserted = sqlx::query(
             "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -934,6 +935,7 @@ impl Store {
         receipt_ttl: Duration,
     ) -> Result<Vec<Acked>, ServerError> {
         let mut tx = self.begin().await?;
+        audit::lock_head(&mut tx, self.backend).await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let row = sqlx::query(

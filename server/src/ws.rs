@@ -321,7 +321,7 @@ async fn authenticated(
     stream: &mut SplitStream<WebSocket>,
     device: &Address,
     actor: &Actor,
-    mut events: tokio::sync::mpsc::Receiver<HubEvent>,
+    mut events: crate::hub::Subscription,
 ) -> End {
     let state = conn.state.clone();
     let limits = state.config.limits.clone();

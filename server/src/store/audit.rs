@@ -24,6 +24,21 @@ const COLUMNS: &str = "seq, time_ms, actor_user, actor_device, actor_role, actio
                        counterpart_device, message_id, referral_id, attachment_id, source, outcome, reason, \
                        details, leaf_hash";
 
+/// Takes the audit head lock at the start of a transaction that will insert
+/// queue rows or receipts. Their ids come from sequences: allocated under
+/// the lock that also orders the commits, ids become visible in increasing
+/// order, so a connection that reads its queue "after the last id pushed"
+/// never skips a row that commits late (PostgreSQL, several pool
+/// connections or nodes; SQLite's single connection serialises anyway).
+pub(crate) async fn lock_head(conn: &mut AnyConnection, backend: Backend) -> Result<(), ServerError> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Appends `events` to the log on `conn`, which must be inside the
 /// transaction of the action they record. Returns the new tree size.
 pub(crate) async fn append(
