@@ -80,7 +80,13 @@ async fn websocket(
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
     let max = state.config.limits.max_frame_bytes;
+    // tungstenite allocates its whole read buffer per connection up front
+    // (128 KiB by default): 4 KiB is enough to read frames of any size (a
+    // larger frame is assembled in its own buffer) and keeps an idle
+    // connection small (BENCHMARKS.md, `idle`).
     upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {

@@ -29,6 +29,8 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Seconds from receiving a `send` to answering `accepted` (durable commit included).
     pub send_latency: Histogram,
+    /// Requests committed together by the message path's group commit.
+    pub batch_size: Histogram,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -53,6 +55,14 @@ fn build() -> Result<Metrics, prometheus::Error> {
             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
         ]),
     )?;
+    let batch_size = Histogram::with_opts(
+        HistogramOpts::new(
+            "commit_batch_requests",
+            "Message-path requests (accept, ack, receipt ack) committed in one transaction",
+        )
+        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
+    )?;
+    registry.register(Box::new(batch_size.clone()))?;
     registry.register(Box::new(connections.clone()))?;
     registry.register(Box::new(messages_accepted.clone()))?;
     registry.register(Box::new(messages_delivered.clone()))?;
@@ -67,6 +77,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
         queue_depth,
         errors,
         send_latency,
+        batch_size,
     })
 }
 

@@ -11,6 +11,7 @@
 //! invites, bootstrap and session tokens are stored as SHA-256 hashes.
 
 mod audit;
+mod batch;
 mod referrals;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use self::audit::{AuditFilter, PageRequest};
 pub use self::referrals::ReferralProblem;
 
-use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
+use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
 use curbside_protocol::http::{DeviceSummary, Role, UserSummary};
 use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
@@ -50,7 +51,14 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Reads of the hot path (authentication, device lists, queues). On
+    /// SQLite a separate pool of read-only connections, so that reads do not
+    /// wait behind the single writing connection's commits (WAL lets readers
+    /// run beside the writer and see every committed transaction); on
+    /// PostgreSQL the same pool.
+    reads: AnyPool,
     backend: Backend,
+    writer: batch::Writer,
 }
 
 /// A registered device.
@@ -228,10 +236,30 @@ impl Store {
             }
             Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
         };
-        let store = Self { pool, backend };
+        let writer = batch::Writer::start(pool.clone(), backend)?;
+        let mut store = Self {
+            reads: pool.clone(),
+            pool,
+            backend,
+            writer,
+        };
         match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&store.pool).await?,
             Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&store.pool).await?,
+        }
+        if backend == Backend::Sqlite {
+            store.reads = AnyPoolOptions::new()
+                .max_connections(4)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor as _;
+                        conn.execute("PRAGMA query_only = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await?;
         }
         Ok(store)
     }
@@ -259,6 +287,7 @@ impl Store {
 
     /// Closes the pool, waiting for in-flight queries.
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 
@@ -486,7 +515,7 @@ impl Store {
 
     /// A user's roles.
     pub async fn roles(&self, user: &UserId) -> Result<Vec<Role>, ServerError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reads.acquire().await?;
         roles_in(&mut conn, user).await
     }
 
@@ -494,7 +523,7 @@ impl Store {
     pub async fn user_exists(&self, user: &UserId) -> Result<bool, ServerError> {
         Ok(sqlx::query("SELECT 1 AS x FROM users WHERE user_id = $1")
             .bind(user.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?
             .is_some())
     }
@@ -641,7 +670,7 @@ impl Store {
             sqlx::query("SELECT identity_key, revoked_at FROM devices WHERE user_id = $1 AND device_id = $2")
                 .bind(user.as_str())
                 .bind(i64::from(device.0))
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await?;
         row.map(|r| {
             Ok(DeviceRecord {
@@ -652,9 +681,41 @@ impl Store {
         .transpose()
     }
 
+    /// The current devices of each of `users` that exists, in one query (the
+    /// send path's check of the recipients' device lists). Users that do not
+    /// exist are absent from the map; users without current devices map to
+    /// an empty list.
+    pub async fn current_devices_of(
+        &self,
+        users: &[UserId],
+    ) -> Result<std::collections::HashMap<UserId, Vec<DeviceId>>, ServerError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in users.chunks(100) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "SELECT u.user_id, d.device_id FROM users u LEFT JOIN devices d \
+                 ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN ({list})"
+            );
+            let mut q = sqlx::query(&sql);
+            for user in chunk {
+                q = q.bind(user.as_str());
+            }
+            for r in q.fetch_all(&self.reads).await? {
+                let devices: &mut Vec<DeviceId> = out.entry(user_id(&r, "user_id")?).or_default();
+                if r.try_get::<Option<i64>, _>("device_id")?.is_some() {
+                    devices.push(device_id(&r, "device_id")?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The current (not revoked) devices of a user.
     pub async fn current_devices(&self, user: &UserId) -> Result<Vec<DeviceId>, ServerError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reads.acquire().await?;
         current_devices_in(&mut conn, user).await
     }
 
@@ -733,7 +794,7 @@ impl Store {
 
     /// How many one-time prekeys a device has left.
     pub async fn count_prekeys(&self, user: &UserId, device: DeviceId) -> Result<u32, ServerError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reads.acquire().await?;
         count_prekeys_in(&mut conn, user, device).await
     }
 
@@ -807,8 +868,9 @@ impl Store {
 
     // ---- messages --------------------------------------------------------------------
 
-    /// Stores a message and one queue row per envelope in one transaction.
-    /// Returns `false` (and stores nothing) if this sender already used this message id.
+    /// Stores a message and one queue row per envelope, with its audit
+    /// entries, durably (group commit: see [`batch`]). Returns `false` (and
+    /// stores nothing) if this sender already used this message id.
     #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
     pub async fn accept_message(
         &self,
@@ -820,69 +882,17 @@ impl Store {
         now: i64,
         ttl: Duration,
     ) -> Result<bool, ServerError> {
-        let mut tx = self.begin().await?;
-        audit::lock_head(&mut tx, self.backend).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(sender.user_id.as_str())
-        .bind(message_id.as_str())
-        .bind(i64::from(sender.device_id.0))
-        .bind(kind.as_str())
-        .bind(now)
-        .bind(i64::try_from(envelopes.len()).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
-        }
-        let expires_at = now.saturating_add(ms(ttl));
-        for e in envelopes {
-            sqlx::query(
-                "INSERT INTO queue (recipient_user, recipient_device, sender_user, sender_device, message_id, \
-                 kind, ciphertext, sent_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(e.user_id.as_str())
-            .bind(i64::from(e.device_id.0))
-            .bind(sender.user_id.as_str())
-            .bind(i64::from(sender.device_id.0))
-            .bind(message_id.as_str())
-            .bind(kind.as_str())
-            .bind(e.ciphertext.0.clone())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // One entry per recipient user, listing that user's devices with the
-        // size and SHA-256 of the ciphertext each received.
-        let mut per_user: std::collections::BTreeMap<&UserId, Vec<DeviceCiphertext>> =
-            std::collections::BTreeMap::new();
-        for e in envelopes {
-            per_user.entry(&e.user_id).or_default().push(DeviceCiphertext {
-                device: e.device_id,
-                size: e.ciphertext.len() as u64,
-                sha256: sha256_hex(e.ciphertext.as_slice()),
-            });
-        }
-        let events = per_user
-            .into_iter()
-            .map(|(user, ciphertexts)| {
-                Event::new(actor, Action::MessageAccepted)
-                    .counterpart(user, None)
-                    .message(message_id)
-                    .details(Details {
-                        kind: Some(kind.as_str().to_owned()),
-                        ciphertexts: Some(ciphertexts),
-                        ..Details::default()
-                    })
+        self.writer
+            .accept(batch::Accept {
+                sender: sender.clone(),
+                message_id: message_id.clone(),
+                kind,
+                envelopes: envelopes.to_vec(),
+                actor: actor.clone(),
+                now,
+                ttl,
             })
-            .collect();
-        audit::append(&mut tx, self.backend, events, now).await?;
-        tx.commit().await?;
-        Ok(true)
+            .await
     }
 
     /// Up to `limit` queued deliveries for a device after `after`, oldest first.
@@ -903,7 +913,7 @@ impl Store {
         .bind(after.0)
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {
@@ -924,8 +934,8 @@ impl Store {
     }
 
     /// Deletes acknowledged deliveries of this device (only its own) and, in
-    /// the same transaction, records a receipt for each sender. Returns what
-    /// was deleted, to wake the senders.
+    /// the same transaction, records a receipt for each sender and the audit
+    /// entries (group commit). Returns what was deleted, to wake the senders.
     pub async fn acknowledge(
         &self,
         device: &Address,
@@ -934,55 +944,15 @@ impl Store {
         now: i64,
         receipt_ttl: Duration,
     ) -> Result<Vec<Acked>, ServerError> {
-        let mut tx = self.begin().await?;
-        audit::lock_head(&mut tx, self.backend).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(
-                "DELETE FROM queue WHERE delivery_id = $1 AND recipient_user = $2 AND recipient_device = $3 \
-                 RETURNING sender_user, sender_device, message_id",
-            )
-            .bind(id.0)
-            .bind(device.user_id.as_str())
-            .bind(i64::from(device.device_id.0))
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(r) = row {
-                let acked = Acked {
-                    sender: Address {
-                        user_id: user_id(&r, "sender_user")?,
-                        device_id: device_id(&r, "sender_device")?,
-                    },
-                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
-                        .map_err(|_| corrupt("message id"))?,
-                };
-                sqlx::query(
-                    "INSERT INTO receipts (sender_user, sender_device, message_id, recipient_user, \
-                     recipient_device, delivered_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(acked.sender.user_id.as_str())
-                .bind(i64::from(acked.sender.device_id.0))
-                .bind(acked.message_id.as_str())
-                .bind(device.user_id.as_str())
-                .bind(i64::from(device.device_id.0))
-                .bind(now)
-                .bind(now.saturating_add(ms(receipt_ttl)))
-                .execute(&mut *tx)
-                .await?;
-                out.push(acked);
-            }
-        }
-        let events = out
-            .iter()
-            .map(|a| {
-                Event::new(actor, Action::MessageDelivered)
-                    .counterpart(&a.sender.user_id, Some(a.sender.device_id))
-                    .message(&a.message_id)
+        self.writer
+            .acknowledge(batch::Ack {
+                device: device.clone(),
+                ids: ids.to_vec(),
+                actor: actor.clone(),
+                now,
+                receipt_ttl,
             })
-            .collect();
-        audit::append(&mut tx, self.backend, events, now).await?;
-        tx.commit().await?;
-        Ok(out)
+            .await
     }
 
     /// Up to `limit` receipts waiting for a sending device after `after`.
@@ -1000,7 +970,7 @@ impl Store {
         .bind(i64::from(device.device_id.0))
         .bind(after)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {
@@ -1020,19 +990,15 @@ impl Store {
 
     /// Deletes receipts the sending device acknowledged (only its own).
     pub async fn acknowledge_receipts(&self, device: &Address, ids: &[i64]) -> Result<(), ServerError> {
-        let mut tx = self.begin().await?;
-        for id in ids {
-            sqlx::query(
-                "DELETE FROM receipts WHERE receipt_id = $1 AND sender_user = $2 AND sender_device = $3",
-            )
-            .bind(*id)
-            .bind(device.user_id.as_str())
-            .bind(i64::from(device.device_id.0))
-            .execute(&mut *tx)
-            .await?;
+        if ids.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
-        Ok(())
+        self.writer
+            .acknowledge_receipts(batch::AckReceipts {
+                device: device.clone(),
+                ids: ids.to_vec(),
+            })
+            .await
     }
 
     /// Number of deliveries queued for a device.

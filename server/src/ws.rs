@@ -694,14 +694,18 @@ async fn send(
     users.sort();
     users.dedup();
     let mut required: HashSet<Address> = HashSet::new();
+    let mut devices = store
+        .current_devices_of(&users)
+        .await
+        .map_err(|e| plain(e.into()))?;
     for user in &users {
-        if *user != sender.user_id && !store.user_exists(user).await.map_err(|e| plain(e.into()))? {
+        let Some(current) = devices.remove(user) else {
             return Err(plain(ApiError::new(
                 ErrorCode::NotFound,
                 format!("no such user {user}"),
             )));
-        }
-        for device_id in store.current_devices(user).await.map_err(|e| plain(e.into()))? {
+        };
+        for device_id in current {
             let address = Address {
                 user_id: user.clone(),
                 device_id,

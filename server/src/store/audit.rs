@@ -17,8 +17,11 @@ use super::{corrupt, Backend, Store};
 use crate::audit::Event;
 use crate::error::ServerError;
 
-/// Rows per multi-row INSERT (16 parameters each, well under both databases' limits).
-const CHUNK: usize = 500;
+/// Rows per multi-row INSERT (16 parameters each). Small on purpose: SQLite
+/// looks parameter names up linearly, so binding a statement of n
+/// parameters costs O(n²) (it showed in the profile at 500 rows; see
+/// BENCHMARKS.md).
+const CHUNK: usize = 32;
 
 const COLUMNS: &str = "seq, time_ms, actor_user, actor_device, actor_role, action, counterpart_user, \
                        counterpart_device, message_id, referral_id, attachment_id, source, outcome, reason, \
@@ -118,7 +121,7 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn placeholders(rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     let mut out = String::new();
     for r in 0..rows {
         if r > 0 {

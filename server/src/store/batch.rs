@@ -1,0 +1,468 @@
+//! Group commit for the message path. Accepting a message, acknowledging
+//! deliveries and acknowledging receipts are each durable before the client
+//! is answered, and each appends audit entries under the single audit head
+//! lock. Committing them one by one costs one fsync (and one lock turn) each.
+//! Instead, one writer task takes every request waiting at that moment and
+//! runs them all in one transaction: the head is locked once, each request's
+//! statements run in arrival order, all their audit entries are appended in
+//! one go, one commit makes them durable together, then each caller gets its
+//! own answer. Under load a batch holds as many requests as arrived during
+//! the previous commit; alone, a request commits as before.
+//!
+//! Semantics are unchanged: a caller is answered only after its commit; a
+//! request that fails makes the batch roll back and every request of it is
+//! retried in a transaction of its own, so one bad request never fails
+//! another. Sequence-allocated ids (queue, receipts) are still allocated
+//! under the audit head lock (see `audit::lock_head`).
+
+use std::time::Duration;
+
+use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
+use curbside_protocol::frames::{Envelope, MessageKind};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, UserId};
+use sqlx::{AnyConnection, AnyPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::audit::{self, placeholders};
+use super::{corrupt, device_id, ms, user_id, Acked, Backend};
+use crate::audit::{sha256_hex, Actor, Event};
+use crate::error::ServerError;
+
+/// Most requests in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// A message to accept.
+#[derive(Debug)]
+pub(crate) struct Accept {
+    pub(crate) sender: Address,
+    pub(crate) message_id: MessageId,
+    pub(crate) kind: MessageKind,
+    pub(crate) envelopes: Vec<Envelope>,
+    pub(crate) actor: Actor,
+    pub(crate) now: i64,
+    pub(crate) ttl: Duration,
+}
+
+/// Deliveries acknowledged by their device.
+#[derive(Debug)]
+pub(crate) struct Ack {
+    pub(crate) device: Address,
+    pub(crate) ids: Vec<DeliveryId>,
+    pub(crate) actor: Actor,
+    pub(crate) now: i64,
+    pub(crate) receipt_ttl: Duration,
+}
+
+/// Receipts acknowledged by their sending device.
+#[derive(Debug)]
+pub(crate) struct AckReceipts {
+    pub(crate) device: Address,
+    pub(crate) ids: Vec<i64>,
+}
+
+#[derive(Debug)]
+enum Request {
+    Accept(Accept, oneshot::Sender<Result<bool, ServerError>>),
+    Ack(Ack, oneshot::Sender<Result<Vec<Acked>, ServerError>>),
+    AckReceipts(AckReceipts, oneshot::Sender<Result<(), ServerError>>),
+}
+
+enum Outcome {
+    Accepted(bool),
+    Acked(Vec<Acked>),
+    Receipts,
+}
+
+/// The handle requests go through.
+#[derive(Clone, Debug)]
+pub(crate) struct Writer {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+fn stopped() -> ServerError {
+    ServerError::Database(sqlx::Error::PoolClosed)
+}
+
+impl Writer {
+    /// Starts the writer task on `pool`.
+    ///
+    /// The writer runs on a thread of its own (a single-threaded runtime):
+    /// a batch is a dozen statements, each a round trip to the database, and
+    /// on the shared runtime each of them waited in the run queue behind the
+    /// connections' TLS and JSON work (BENCHMARKS.md, profiles). It ends when
+    /// the last [`Writer`] handle is dropped.
+    pub(crate) fn start(pool: AnyPool, backend: Backend) -> Result<Self, ServerError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::io("starting the database writer", e))?;
+        std::thread::Builder::new()
+            .name("curbside-writer".into())
+            .spawn(move || runtime.block_on(run(pool, backend, rx)))
+            .map_err(|e| ServerError::io("starting the database writer", e))?;
+        Ok(Self { tx })
+    }
+
+    pub(crate) async fn accept(&self, a: Accept) -> Result<bool, ServerError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Request::Accept(a, reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn acknowledge(&self, a: Ack) -> Result<Vec<Acked>, ServerError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Request::Ack(a, reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn acknowledge_receipts(&self, a: AckReceipts) -> Result<(), ServerError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::AckReceipts(a, reply))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        crate::metrics::with(|m| m.batch_size.observe(batch.len() as f64));
+        match commit(&pool, backend, &batch).await {
+            Ok(outcomes) => {
+                for (request, outcome) in batch.drain(..).zip(outcomes) {
+                    answer(request, Ok(outcome));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                if let Some(request) = batch.pop() {
+                    answer(request, Err(e));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, requests = batch.len(), "batch failed; retrying its requests one by one");
+                for request in batch.drain(..) {
+                    let result = commit(&pool, backend, std::slice::from_ref(&request))
+                        .await
+                        .and_then(|mut o| o.pop().ok_or_else(|| corrupt("empty batch outcome")));
+                    answer(request, result);
+                }
+            }
+        }
+    }
+}
+
+fn answer(request: Request, result: Result<Outcome, ServerError>) {
+    match (request, result) {
+        (Request::Accept(_, reply), Ok(Outcome::Accepted(stored))) => {
+            let _ = reply.send(Ok(stored));
+        }
+        (Request::Ack(_, reply), Ok(Outcome::Acked(acked))) => {
+            let _ = reply.send(Ok(acked));
+        }
+        (Request::AckReceipts(_, reply), Ok(Outcome::Receipts)) => {
+            let _ = reply.send(Ok(()));
+        }
+        (Request::Accept(_, reply), result) => {
+            let _ = reply.send(result.and(Err(corrupt("batch outcome"))));
+        }
+        (Request::Ack(_, reply), result) => {
+            let _ = reply.send(result.and(Err(corrupt("batch outcome"))));
+        }
+        (Request::AckReceipts(_, reply), result) => {
+            let _ = reply.send(result.and(Err(corrupt("batch outcome"))));
+        }
+    }
+}
+
+/// Runs `batch` in one transaction; one outcome per request, in order.
+/// Statements are shared by the whole batch (multi-row inserts, row-value
+/// deletes): with sqlx each statement is a round trip to the database
+/// connection's worker, which the profile showed to be the cost that
+/// mattered, not the bytes written.
+async fn commit(pool: &AnyPool, backend: Backend, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
+    let mut tx = pool.begin().await?;
+    audit::lock_head(&mut tx, backend).await?;
+    let mut now = 0;
+    let mut accepts = Vec::new();
+    let mut acks = Vec::new();
+    let mut receipt_acks = Vec::new();
+    for (i, request) in batch.iter().enumerate() {
+        match request {
+            Request::Accept(a, _) => {
+                now = now.max(a.now);
+                accepts.push((i, a));
+            }
+            Request::Ack(a, _) => {
+                now = now.max(a.now);
+                acks.push((i, a));
+            }
+            Request::AckReceipts(a, _) => receipt_acks.push(a),
+        }
+    }
+    let mut events: Vec<Vec<Event>> = std::iter::repeat_with(Vec::new).take(batch.len()).collect();
+    let mut outcomes: Vec<Option<Outcome>> = std::iter::repeat_with(|| None).take(batch.len()).collect();
+    for (i, stored) in accept(&mut tx, &accepts, &mut events).await? {
+        if let Some(slot) = outcomes.get_mut(i) {
+            *slot = Some(Outcome::Accepted(stored));
+        }
+    }
+    for (i, acked) in acknowledge(&mut tx, &acks, &mut events).await? {
+        if let Some(slot) = outcomes.get_mut(i) {
+            *slot = Some(Outcome::Acked(acked));
+        }
+    }
+    acknowledge_receipts(&mut tx, &receipt_acks).await?;
+    audit::append(
+        &mut tx,
+        backend,
+        events.into_iter().flatten().collect(),
+        now.max(super::now_ms()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::Receipts))
+        .collect())
+}
+
+/// Rows per multi-row statement: SQLite binds parameters by a linear name
+/// lookup, so one statement of n parameters costs O(n²) to bind.
+const ROWS: usize = 32;
+
+/// `(user = $1 AND device = $2 AND id = $3) OR (…)` for `rows` keys. (A
+/// row-value `IN (VALUES …)` would be shorter, but the SQLite bundled with
+/// sqlx matched nothing with it here.)
+fn owned_by(rows: usize, user: &str, device: &str, id: &str) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(" OR ");
+        }
+        let n = 3 * r;
+        out.push_str(&format!(
+            "({user} = ${} AND {device} = ${} AND {id} = ${})",
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+    }
+    out
+}
+
+/// Inserts the batch's new messages and their queue rows; returns, per
+/// request, whether it stored a message (false: a duplicate id).
+async fn accept(
+    conn: &mut AnyConnection,
+    accepts: &[(usize, &Accept)],
+    events: &mut [Vec<Event>],
+) -> Result<Vec<(usize, bool)>, ServerError> {
+    // A repeated id inside the batch is a duplicate of its first occurrence.
+    let mut seen = std::collections::HashSet::new();
+    let fresh: Vec<&(usize, &Accept)> = accepts
+        .iter()
+        .filter(|(_, a)| seen.insert((a.sender.user_id.as_str(), a.message_id.as_str())))
+        .collect();
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in fresh.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count) \
+             VALUES {} ON CONFLICT DO NOTHING RETURNING sender_user, message_id",
+            placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (_, a) in chunk {
+            q = q
+                .bind(a.sender.user_id.as_str())
+                .bind(a.message_id.as_str())
+                .bind(i64::from(a.sender.device_id.0))
+                .bind(a.kind.as_str())
+                .bind(a.now)
+                .bind(i64::try_from(a.envelopes.len()).unwrap_or(i64::MAX));
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            inserted.insert((
+                row.try_get::<String, _>("sender_user")?,
+                row.try_get::<String, _>("message_id")?,
+            ));
+        }
+    }
+    let mut out = Vec::with_capacity(accepts.len());
+    let mut rows = Vec::new();
+    for (i, a) in accepts {
+        let key = (
+            a.sender.user_id.as_str().to_owned(),
+            a.message_id.as_str().to_owned(),
+        );
+        // `remove`: only the first request with this id stores it.
+        let stored = inserted.remove(&key);
+        out.push((*i, stored));
+        if !stored {
+            continue;
+        }
+        let expires_at = a.now.saturating_add(ms(a.ttl));
+        rows.extend(a.envelopes.iter().map(|e| (*a, e, expires_at)));
+        // One entry per recipient user, listing that user's devices with the
+        // size and SHA-256 of the ciphertext each received.
+        let mut per_user: std::collections::BTreeMap<&UserId, Vec<DeviceCiphertext>> =
+            std::collections::BTreeMap::new();
+        for e in &a.envelopes {
+            per_user.entry(&e.user_id).or_default().push(DeviceCiphertext {
+                device: e.device_id,
+                size: e.ciphertext.len() as u64,
+                sha256: sha256_hex(e.ciphertext.as_slice()),
+            });
+        }
+        if let Some(list) = events.get_mut(*i) {
+            list.extend(per_user.into_iter().map(|(user, ciphertexts)| {
+                Event::new(&a.actor, Action::MessageAccepted)
+                    .counterpart(user, None)
+                    .message(&a.message_id)
+                    .details(Details {
+                        kind: Some(a.kind.as_str().to_owned()),
+                        ciphertexts: Some(ciphertexts),
+                        ..Details::default()
+                    })
+            }));
+        }
+    }
+    for chunk in rows.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO queue (recipient_user, recipient_device, sender_user, sender_device, message_id, \
+             kind, ciphertext, sent_at, expires_at) VALUES {}",
+            placeholders(chunk.len(), 9)
+        );
+        let mut q = sqlx::query(&sql);
+        for (a, e, expires_at) in chunk {
+            q = q
+                .bind(e.user_id.as_str())
+                .bind(i64::from(e.device_id.0))
+                .bind(a.sender.user_id.as_str())
+                .bind(i64::from(a.sender.device_id.0))
+                .bind(a.message_id.as_str())
+                .bind(a.kind.as_str())
+                .bind(e.ciphertext.0.clone())
+                .bind(a.now)
+                .bind(*expires_at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(out)
+}
+
+/// Deletes the acknowledged deliveries (each only by its own device), records
+/// a receipt for each, and returns per request what it deleted.
+async fn acknowledge(
+    conn: &mut AnyConnection,
+    acks: &[(usize, &Ack)],
+    events: &mut [Vec<Event>],
+) -> Result<Vec<(usize, Vec<Acked>)>, ServerError> {
+    // (recipient user, recipient device, delivery id) → the first request naming it.
+    let mut wanted: std::collections::HashMap<(String, i64, i64), usize> = std::collections::HashMap::new();
+    let mut keys = Vec::new();
+    for (i, a) in acks {
+        for id in &a.ids {
+            let key = (
+                a.device.user_id.as_str().to_owned(),
+                i64::from(a.device.device_id.0),
+                id.0,
+            );
+            if !wanted.contains_key(&key) {
+                wanted.insert(key.clone(), *i);
+                keys.push(key);
+            }
+        }
+    }
+    let mut deleted: std::collections::HashMap<usize, Vec<(i64, Acked)>> = std::collections::HashMap::new();
+    for chunk in keys.chunks(ROWS) {
+        let sql = format!(
+            "DELETE FROM queue WHERE {} \
+             RETURNING recipient_user, recipient_device, delivery_id, sender_user, sender_device, message_id",
+            owned_by(chunk.len(), "recipient_user", "recipient_device", "delivery_id")
+        );
+        let mut q = sqlx::query(&sql);
+        for (user, device, id) in chunk {
+            q = q.bind(user.as_str()).bind(*device).bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let key = (
+                r.try_get::<String, _>("recipient_user")?,
+                r.try_get::<i64, _>("recipient_device")?,
+                r.try_get::<i64, _>("delivery_id")?,
+            );
+            let Some(i) = wanted.get(&key) else { continue };
+            let acked = Acked {
+                sender: Address {
+                    user_id: user_id(&r, "sender_user")?,
+                    device_id: device_id(&r, "sender_device")?,
+                },
+                message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
+                    .map_err(|_| corrupt("message id"))?,
+            };
+            deleted.entry(*i).or_default().push((key.2, acked));
+        }
+    }
+    let mut out = Vec::with_capacity(acks.len());
+    let mut receipts = Vec::new();
+    for (i, a) in acks {
+        let mut mine = deleted.remove(i).unwrap_or_default();
+        mine.sort_by_key(|(id, _)| *id);
+        let mine: Vec<Acked> = mine.into_iter().map(|(_, acked)| acked).collect();
+        let expires_at = a.now.saturating_add(ms(a.receipt_ttl));
+        receipts.extend(mine.iter().map(|acked| (acked.clone(), *a, expires_at)));
+        if let Some(list) = events.get_mut(*i) {
+            list.extend(mine.iter().map(|acked| {
+                Event::new(&a.actor, Action::MessageDelivered)
+                    .counterpart(&acked.sender.user_id, Some(acked.sender.device_id))
+                    .message(&acked.message_id)
+            }));
+        }
+        out.push((*i, mine));
+    }
+    for chunk in receipts.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO receipts (sender_user, sender_device, message_id, recipient_user, \
+             recipient_device, delivered_at, expires_at) VALUES {}",
+            placeholders(chunk.len(), 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for (acked, a, expires_at) in chunk {
+            q = q
+                .bind(acked.sender.user_id.as_str())
+                .bind(i64::from(acked.sender.device_id.0))
+                .bind(acked.message_id.as_str())
+                .bind(a.device.user_id.as_str())
+                .bind(i64::from(a.device.device_id.0))
+                .bind(a.now)
+                .bind(*expires_at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(out)
+}
+
+/// Deletes acknowledged receipts, each only by its own sending device.
+async fn acknowledge_receipts(conn: &mut AnyConnection, acks: &[&AckReceipts]) -> Result<(), ServerError> {
+    let keys: Vec<(&str, i64, i64)> = acks
+        .iter()
+        .flat_map(|a| {
+            a.ids
+                .iter()
+                .map(|id| (a.device.user_id.as_str(), i64::from(a.device.device_id.0), *id))
+        })
+        .collect();
+    for chunk in keys.chunks(ROWS) {
+        let sql = format!(
+            "DELETE FROM receipts WHERE {}",
+            owned_by(chunk.len(), "sender_user", "sender_device", "receipt_id")
+        );
+        let mut q = sqlx::query(&sql);
+        for (user, device, id) in chunk {
+            q = q.bind(*user).bind(*device).bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
