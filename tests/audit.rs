@@ -855,3 +855,105 @@ on_every_backend!(served_proofs_verify_against_the_signed_head, |db| async move 
     }
     world.stop().await;
 });
+
+// Group commit: sends that arrive together commit in one transaction. A send
+// whose audit entry the database refuses makes that transaction roll back;
+// every request of it is then retried on its own, so the other senders'
+// messages still commit (each with its entry) and only the refused one fails.
+on_every_backend!(
+    one_failing_send_does_not_fail_the_others_committed_with_it,
+    |db| async move {
+        let world = World::start(db).await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let carol = world.clinician("Dr. Carol Chen", NPIS[2], "Cardiology").await;
+        let bob_id = uid(&bob);
+        let mut c = raw(&world.db).await;
+        match world.db.backend {
+            Backend::Sqlite => {
+                sqlx::query(
+                    "CREATE TRIGGER inject_failure BEFORE INSERT ON audit_log \
+                 WHEN NEW.message_id LIKE 'poison%' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+                )
+                .execute(&mut c)
+                .await
+                .unwrap();
+            }
+            Backend::Postgres => {
+                sqlx::raw_sql(
+                    "CREATE FUNCTION inject_failure() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN RAISE EXCEPTION 'injected failure'; END $$; \
+                 CREATE TRIGGER inject_failure BEFORE INSERT ON audit_log FOR EACH ROW \
+                 WHEN (NEW.message_id LIKE 'poison%') EXECUTE FUNCTION inject_failure();",
+                )
+                .execute(&mut c)
+                .await
+                .unwrap();
+            }
+        }
+        const N: usize = 80;
+        let mut a = Client::connect(alice).await.unwrap();
+        let mut p = Client::connect(carol).await.unwrap();
+        let to = bob_id.clone();
+        let good = tokio::spawn(async move {
+            for i in 0..N {
+                a.send(
+                    std::slice::from_ref(&to),
+                    MessageKind::Message,
+                    &mid(&format!("good{i}")),
+                    b"ok",
+                )
+                .await
+                .unwrap();
+            }
+            a
+        });
+        let to = bob_id.clone();
+        let bad = tokio::spawn(async move {
+            for i in 0..N {
+                let refused = p
+                    .send(
+                        std::slice::from_ref(&to),
+                        MessageKind::Message,
+                        &mid(&format!("poison{i}")),
+                        b"x",
+                    )
+                    .await;
+                assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::Internal));
+            }
+            p
+        });
+        let (a, p) = (good.await.unwrap(), bad.await.unwrap());
+        let accepted = |pattern: &'static str| {
+            let db = &world.db;
+            async move {
+                count(
+                db,
+                &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'message.accepted' AND message_id LIKE '{pattern}'"),
+            )
+            .await
+            }
+        };
+        assert_eq!(accepted("good%").await, i64::try_from(N).unwrap());
+        assert_eq!(accepted("poison%").await, 0);
+        assert_eq!(
+            count(
+                &world.db,
+                "SELECT COUNT(*) FROM messages WHERE message_id LIKE 'poison%'"
+            )
+            .await,
+            0
+        );
+        let mut b = Client::connect(bob).await.unwrap();
+        let mut got = 0;
+        while let Some(r) = b.next_message(QUIET).await.unwrap() {
+            assert!(r.message_id.as_str().starts_with("good"));
+            b.ack(&[r.delivery_id]).await.unwrap();
+            got += 1;
+        }
+        assert_eq!(got, N);
+        a.close().await;
+        p.close().await;
+        b.close().await;
+        world.stop().await;
+    }
+);
