@@ -104,6 +104,12 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The audit log key file, shared by every node of a cluster [default: audit-log-key.pk8 in the data directory].
+    #[arg(long)]
+    audit_log_key: Option<PathBuf>,
+    /// This node's id in logs and between nodes [default: random per start].
+    #[arg(long)]
+    node_id: Option<String>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
@@ -166,6 +172,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = args.server_name {
         config.server_name = v;
+    }
+    if let Some(v) = args.audit_log_key {
+        config.audit_log_key = Some(v);
+    }
+    if let Some(v) = args.node_id {
+        config.node_id = Some(v);
     }
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls_cert = Some(cert);

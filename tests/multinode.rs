@@ -20,9 +20,27 @@ async fn clinicians_on_two_nodes_talk_in_real_time_and_a_node_stop_loses_nothing
     };
     let mut world = World::start(db).await;
     let (mut alice, mut bob) = world.alice_and_bob().await;
-    // A second node: same database, same data directory (TLS certificate and audit log key).
-    let second = curbside_server::start(world.db.config()).await.unwrap();
+    // A second node: same database; its own data directory, the first node's
+    // TLS certificate and audit log key by path, its own node id.
+    let own_dir = tempfile::tempdir().unwrap();
+    let first_dir = world.db.dir.path().to_path_buf();
+    let config = curbside_server::Config {
+        data_dir: own_dir.path().to_path_buf(),
+        tls_cert: Some(first_dir.join("tls").join("cert.pem")),
+        tls_key: Some(first_dir.join("tls").join("key.pem")),
+        audit_log_key: Some(first_dir.join("audit-log-key.pk8")),
+        node_id: Some("node-b".into()),
+        ..world.db.config()
+    };
+    let second = curbside_server::start(config).await.unwrap();
     assert!(second.bootstrap_token.is_none());
+    assert_eq!(
+        second.log_key,
+        world.server().log_key,
+        "one audit log key for the cluster"
+    );
+    assert_eq!(second.cert_pem, world.server().cert_pem);
+    assert!(!own_dir.path().join("audit-log-key.pk8").exists());
     let node2 = server_info(&second);
     bob.server = node2.clone();
     let bob_id = uid(&bob);

@@ -40,7 +40,12 @@ impl core::fmt::Debug for LogKey {
 impl LogKey {
     /// Loads the key from the data directory, creating it on first start.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, ServerError> {
-        let path = data_dir.join(LOG_KEY_FILE);
+        Self::load_or_create_at(data_dir.join(LOG_KEY_FILE))
+    }
+
+    /// Loads the key at `path`, creating it if absent (several nodes point
+    /// this at one shared key file: setting `audit_log_key`).
+    pub fn load_or_create_at(path: std::path::PathBuf) -> Result<Self, ServerError> {
         let pkcs8 = if path.exists() {
             Zeroizing::new(std::fs::read(&path).map_err(|e| ServerError::io("reading the audit log key", e))?)
         } else {

@@ -29,6 +29,12 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// The audit log's Ed25519 key (PKCS#8); default: `audit-log-key.pk8` in
+    /// `data_dir`, created if absent. Every node of a cluster must use the same key.
+    pub audit_log_key: Option<PathBuf>,
+    /// This node's name in logs and in the relay between nodes; default: a
+    /// random id per start. Give each node of a cluster a distinct, stable one.
+    pub node_id: Option<String>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -80,6 +86,8 @@ impl Default for Config {
             server_name: "localhost".into(),
             tls_cert: None,
             tls_key: None,
+            audit_log_key: None,
+            node_id: None,
             limits: Limits::default(),
         }
     }
@@ -116,6 +124,8 @@ const SETTINGS: &[&str] = &[
     "server_name",
     "tls_cert",
     "tls_key",
+    "audit_log_key",
+    "node_id",
 ];
 
 impl Config {

@@ -130,7 +130,10 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     )?;
     let cert_pem =
         std::fs::read_to_string(&files.cert).map_err(|e| ServerError::io("reading the certificate", e))?;
-    let log_key = Arc::new(LogKey::load_or_create(&config.data_dir)?);
+    let log_key = Arc::new(match &config.audit_log_key {
+        Some(path) => LogKey::load_or_create_at(path.clone())?,
+        None => LogKey::load_or_create(&config.data_dir)?,
+    });
     let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&files)?);
 
     let bootstrap_token = if store.has_admin().await? {
@@ -169,13 +172,22 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     );
     let retention = Duration::from_secs(state.config.limits.queue_ttl_secs);
     let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state), retention));
+    let node = state
+        .config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| hex::encode(auth::random32().get(..8).unwrap_or_default()));
     let relays = if store.backend() == store::Backend::Postgres {
-        let node = hex::encode(auth::random32().get(..8).unwrap_or_default());
-        cluster::start(&state.hub, store.clone(), state.config.database_url(), node)
+        cluster::start(
+            &state.hub,
+            store.clone(),
+            state.config.database_url(),
+            node.clone(),
+        )
     } else {
         Vec::new()
     };
-    tracing::info!(%addr, backend = ?store.backend(), "curbside server listening");
+    tracing::info!(%addr, node = %node, backend = ?store.backend(), "curbside server listening");
     Ok(Server {
         addr,
         bootstrap_token,
