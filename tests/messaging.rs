@@ -419,3 +419,47 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+// A client may send without waiting for each `accepted`: the connection
+// keeps reading while earlier sends commit, answers every one, and the
+// messages commit and are delivered in the order they were sent.
+on_every_backend!(
+    pipelined_sends_are_all_answered_and_delivered_in_order,
+    |db| async move {
+        use common::{next_json, raw_authenticated, send_text};
+        let world = World::start(db).await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let bob_address = bob.address.clone().unwrap();
+        let (mut a, _) = raw_authenticated(&world.info, &alice).await;
+        const N: usize = 40;
+        for i in 0..N {
+            let frame = serde_json::json!({
+                "type": "send", "id": format!("r{i}"), "message_id": format!("p{i}"), "kind": "message",
+                "recipients": [{"user_id": bob_address.user_id, "device_id": bob_address.device_id, "ciphertext": "AAEC"}],
+            });
+            send_text(&mut a, frame.to_string()).await;
+        }
+        let mut answered = Vec::new();
+        while answered.len() < N {
+            let frame = next_json(&mut a, WAIT).await.expect("an answer to every send");
+            match frame["type"].as_str() {
+                Some("accepted") => answered.push(frame["id"].as_str().unwrap().to_owned()),
+                Some("prekeys_low") => {}
+                _ => panic!("unexpected {frame}"),
+            }
+        }
+        let expected: Vec<String> = (0..N).map(|i| format!("r{i}")).collect();
+        assert_eq!(answered, expected, "answers come in request order");
+        let (mut b, _) = raw_authenticated(&world.info, &bob).await;
+        let mut delivered = Vec::new();
+        while delivered.len() < N {
+            let frame = next_json(&mut b, WAIT).await.expect("every message delivered");
+            if frame["type"] == "deliver" {
+                delivered.push(frame["message_id"].as_str().unwrap().to_owned());
+            }
+        }
+        let expected: Vec<String> = (0..N).map(|i| format!("p{i}")).collect();
+        assert_eq!(delivered, expected, "delivered in the order sent");
+        world.stop().await;
+    }
+);

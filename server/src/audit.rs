@@ -45,7 +45,7 @@ impl LogKey {
 
     /// Loads the key at `path`, creating it if absent (several nodes point
     /// this at one shared key file: setting `audit_log_key`).
-    pub fn load_or_create_at(path: std::path::PathBuf) -> Result<Self, ServerError> {
+    pub fn load_or_create_at(path: PathBuf) -> Result<Self, ServerError> {
         let pkcs8 = if path.exists() {
             Zeroizing::new(std::fs::read(&path).map_err(|e| ServerError::io("reading the audit log key", e))?)
         } else {

@@ -12,6 +12,7 @@
 
 mod audit;
 mod batch;
+pub use self::batch::Pending;
 mod referrals;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -882,17 +883,35 @@ impl Store {
         now: i64,
         ttl: Duration,
     ) -> Result<bool, ServerError> {
-        self.writer
-            .accept(batch::Accept {
-                sender: sender.clone(),
-                message_id: message_id.clone(),
-                kind,
-                envelopes: envelopes.to_vec(),
-                actor: actor.clone(),
-                now,
-                ttl,
-            })
+        self.submit_message(sender, message_id, kind, envelopes, actor, now, ttl)?
+            .wait()
             .await
+    }
+
+    /// [`Store::accept_message`] in two steps: the message is queued for the
+    /// next group commit at once (so messages submitted one after another
+    /// commit in that order), and the returned [`Pending`] resolves after the
+    /// commit. A connection uses this to keep reading while its sends commit.
+    #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
+    pub fn submit_message(
+        &self,
+        sender: &Address,
+        message_id: &MessageId,
+        kind: MessageKind,
+        envelopes: &[Envelope],
+        actor: &Actor,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<Pending<bool>, ServerError> {
+        self.writer.submit_accept(batch::Accept {
+            sender: sender.clone(),
+            message_id: message_id.clone(),
+            kind,
+            envelopes: envelopes.to_vec(),
+            actor: actor.clone(),
+            now,
+            ttl,
+        })
     }
 
     /// Up to `limit` queued deliveries for a device after `after`, oldest first.

@@ -306,6 +306,19 @@ async fn authenticate(
     }
 }
 
+/// Sends of one connection committing at once, at most. A client may send
+/// without waiting for each `accepted`: its sends are validated and queued
+/// for the group commit in the order they arrive (so they commit in that
+/// order) while the connection goes on reading; replies go out as commits
+/// complete, in order. Past this many, the connection stops reading until
+/// one completes.
+const MAX_PIPELINED_SENDS: usize = 64;
+
+/// A reply that waits for a commit: the request id (for an error) and the outcome.
+/// `Sync` because the session holding these is borrowed across awaits.
+type PendingReply =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (RequestId, SendResult)> + Send + Sync>>;
+
 /// Per-connection state after authentication.
 struct Session<'a> {
     device: &'a Address,
@@ -314,6 +327,7 @@ struct Session<'a> {
     last_receipt: i64,
     in_flight: BTreeSet<DeliveryId>,
     rate: RateLimit,
+    sends: futures_util::stream::FuturesOrdered<PendingReply>,
 }
 
 async fn authenticated(
@@ -332,6 +346,7 @@ async fn authenticated(
         last_receipt: 0,
         in_flight: BTreeSet::new(),
         rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
+        sends: futures_util::stream::FuturesOrdered::new(),
     };
     let mut shutdown = state.shutdown.clone();
     let start = async {
@@ -370,8 +385,15 @@ async fn authenticated(
         let step = tokio::select! {
             biased;
             _ = shutdown.changed() => {
+                // Sends already queued commit anyway: tell the client they did.
+                while let Some((id, result)) = session.sends.next().await {
+                    if reply(conn, id, result).await.is_err() {
+                        break;
+                    }
+                }
                 return End::Error(ErrorCode::ShuttingDown, "the server is shutting down; reconnect later".into());
             }
+            Some((id, result)) = session.sends.next(), if !session.sends.is_empty() => reply(conn, id, result).await,
             event = events.recv() => match event {
                 Some(HubEvent::Wake) => push_pending(conn, &mut session).await,
                 Some(HubEvent::Receipts) => push_receipts(conn, &mut session).await,
@@ -380,7 +402,7 @@ async fn authenticated(
                 Some(HubEvent::Replaced) => return End::Error(ErrorCode::Conflict, "this device connected again elsewhere".into()),
                 None => return End::Gone,
             },
-            message = stream.next() => match message {
+            message = stream.next(), if session.sends.len() < MAX_PIPELINED_SENDS => match message {
                 None => return End::Gone,
                 Some(Err(e)) => return read_error(&e),
                 Some(Ok(Message::Text(text))) => handle_text(conn, &mut session, text.as_str()).await,
@@ -510,12 +532,13 @@ async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &st
             message_id,
             kind,
             recipients,
-        } => {
-            let started = Instant::now();
-            let result = send(conn, session, id, message_id, kind, recipients).await;
-            crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
-            result
-        }
+        } => match send(conn, session, id.clone(), message_id, kind, recipients).await {
+            Ok(pending) => {
+                session.sends.push_back(pending);
+                return Ok(());
+            }
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(reply) => conn.send(&reply).await,
@@ -646,6 +669,20 @@ async fn fetch_bundles(
 
 type SendResult = Result<ServerFrame, (ApiError, Option<ErrorDetails>)>;
 
+/// Answers a send once its commit completed.
+async fn reply(conn: &mut Connection, id: RequestId, result: SendResult) -> Result<(), End> {
+    match result {
+        Ok(frame) => conn.send(&frame).await,
+        Err((error, details)) => {
+            conn.send_error(Some(id), error.code, error.message, details)
+                .await
+        }
+    }
+}
+
+/// Validates a send and queues it for the group commit; the returned
+/// future resolves (to `accepted` or an error) once it committed, and then
+/// wakes the recipients.
 async fn send(
     conn: &Connection,
     session: &Session<'_>,
@@ -653,7 +690,8 @@ async fn send(
     message_id: MessageId,
     kind: MessageKind,
     recipients: Vec<Envelope>,
-) -> SendResult {
+) -> Result<PendingReply, (ApiError, Option<ErrorDetails>)> {
+    let started = Instant::now();
     let plain = |e: ApiError| (e, None);
     let limits = &conn.state.config.limits;
     if recipients.is_empty() {
@@ -730,28 +768,40 @@ async fn send(
     }
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
-    let stored = store
-        .accept_message(sender, &message_id, kind, &recipients, session.actor, now, ttl)
-        .await
+    let pending = store
+        .submit_message(sender, &message_id, kind, &recipients, session.actor, now, ttl)
         .map_err(|e| plain(e.into()))?;
-    if stored {
-        crate::metrics::with(|m| m.messages_accepted.inc());
-        let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
-        tracing::info!(user = %sender.user_id, device = %sender.device_id, message = %message_id, recipients = recipients.len(), bytes, "message accepted");
-        for e in &recipients {
-            conn.state.hub.notify(
-                &Address {
-                    user_id: e.user_id.clone(),
-                    device_id: e.device_id,
-                },
-                HubEvent::Wake,
-            );
-        }
-    }
-    Ok(ServerFrame::Accepted {
-        id,
-        message_id,
-        duplicate: !stored,
-        accepted_at: now,
-    })
+    let hub = conn.state.hub.clone();
+    let sender = sender.clone();
+    let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
+    let count = recipients.len();
+    let addresses: Vec<Address> = recipients
+        .into_iter()
+        .map(|e| Address {
+            user_id: e.user_id,
+            device_id: e.device_id,
+        })
+        .collect();
+    Ok(Box::pin(async move {
+        let result = match pending.wait().await {
+            Err(e) => Err(plain(e.into())),
+            Ok(stored) => {
+                if stored {
+                    crate::metrics::with(|m| m.messages_accepted.inc());
+                    tracing::info!(user = %sender.user_id, device = %sender.device_id, message = %message_id, recipients = count, bytes, "message accepted");
+                    for address in &addresses {
+                        hub.notify(address, HubEvent::Wake);
+                    }
+                }
+                Ok(ServerFrame::Accepted {
+                    id: id.clone(),
+                    message_id,
+                    duplicate: !stored,
+                    accepted_at: now,
+                })
+            }
+        };
+        crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
+        (id, result)
+    }))
 }

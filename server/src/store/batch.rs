@@ -73,6 +73,17 @@ enum Outcome {
     Receipts,
 }
 
+/// The answer to a submitted request, once its batch committed (or failed).
+#[derive(Debug)]
+pub struct Pending<T>(oneshot::Receiver<Result<T, ServerError>>);
+
+impl<T> Pending<T> {
+    /// Waits for the commit.
+    pub async fn wait(self) -> Result<T, ServerError> {
+        self.0.await.map_err(|_| stopped())?
+    }
+}
+
 /// The handle requests go through.
 #[derive(Clone, Debug)]
 pub(crate) struct Writer {
@@ -104,10 +115,12 @@ impl Writer {
         Ok(Self { tx })
     }
 
-    pub(crate) async fn accept(&self, a: Accept) -> Result<bool, ServerError> {
+    /// Queues `a` for the next batch now (requests commit in the order they
+    /// were submitted) and returns the answer to wait for.
+    pub(crate) fn submit_accept(&self, a: Accept) -> Result<Pending<bool>, ServerError> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request::Accept(a, reply)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        Ok(Pending(answer))
     }
 
     pub(crate) async fn acknowledge(&self, a: Ack) -> Result<Vec<Acked>, ServerError> {
