@@ -165,6 +165,8 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .map_err(|e| ServerError::io("reading the listen address", e))?;
     let handle = axum_server::Handle::new();
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    // TCP_NODELAY stays off: measured with it, latency at 1 000 messages/s
+    // got worse, not better (BENCHMARKS.md, profiles, item 6).
     let task = tokio::spawn(
         axum_server::from_tcp_rustls(listener, rustls_config)
             .handle(handle.clone())

@@ -245,23 +245,32 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: &[Request]) -> Result<V
 /// lookup, so one statement of n parameters costs O(n²) to bind.
 const ROWS: usize = 32;
 
-/// `(user = $1 AND device = $2 AND id = $3) OR (…)` for `rows` keys. (A
-/// row-value `IN (VALUES …)` would be shorter, but the SQLite bundled with
-/// sqlx matched nothing with it here.)
-fn owned_by(rows: usize, user: &str, device: &str, id: &str) -> String {
-    let mut out = String::new();
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(" OR ");
+/// Ids grouped by (user, device), in first-seen order.
+fn by_device(keys: &[(String, i64, i64)]) -> Vec<((&str, i64), Vec<i64>)> {
+    let mut out: Vec<((&str, i64), Vec<i64>)> = Vec::new();
+    for (user, device, id) in keys {
+        match out
+            .iter_mut()
+            .find(|((u, d), _)| *u == user.as_str() && *d == *device)
+        {
+            Some((_, ids)) => ids.push(*id),
+            None => out.push(((user.as_str(), *device), vec![*id])),
         }
-        let n = 3 * r;
-        out.push_str(&format!(
-            "({user} = ${} AND {device} = ${} AND {id} = ${})",
-            n + 1,
-            n + 2,
-            n + 3
-        ));
     }
+    out
+}
+
+/// `($first, …)` placeholders for an IN list.
+fn in_list(first: usize, n: usize) -> String {
+    let mut out = String::from("(");
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('$');
+        out.push_str(&(first + i).to_string());
+    }
+    out.push(')');
     out
 }
 
@@ -389,32 +398,35 @@ async fn acknowledge(
         }
     }
     let mut deleted: std::collections::HashMap<usize, Vec<(i64, Acked)>> = std::collections::HashMap::new();
-    for chunk in keys.chunks(ROWS) {
-        let sql = format!(
-            "DELETE FROM queue WHERE {} \
-             RETURNING recipient_user, recipient_device, delivery_id, sender_user, sender_device, message_id",
-            owned_by(chunk.len(), "recipient_user", "recipient_device", "delivery_id")
-        );
-        let mut q = sqlx::query(&sql);
-        for (user, device, id) in chunk {
-            q = q.bind(user.as_str()).bind(*device).bind(*id);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            let key = (
-                r.try_get::<String, _>("recipient_user")?,
-                r.try_get::<i64, _>("recipient_device")?,
-                r.try_get::<i64, _>("delivery_id")?,
+    // One statement per device and chunk: `device = … AND delivery_id IN (…)`
+    // walks the queue's index (an OR of per-row conditions made SQLite scan
+    // the whole queue: the backlog benchmark showed it).
+    for ((user, device), ids) in by_device(&keys) {
+        for chunk in ids.chunks(ROWS) {
+            let sql = format!(
+                "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id IN {} \
+                 RETURNING delivery_id, sender_user, sender_device, message_id",
+                in_list(3, chunk.len())
             );
-            let Some(i) = wanted.get(&key) else { continue };
-            let acked = Acked {
-                sender: Address {
-                    user_id: user_id(&r, "sender_user")?,
-                    device_id: device_id(&r, "sender_device")?,
-                },
-                message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
-                    .map_err(|_| corrupt("message id"))?,
-            };
-            deleted.entry(*i).or_default().push((key.2, acked));
+            let mut q = sqlx::query(&sql).bind(user).bind(device);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                let id = r.try_get::<i64, _>("delivery_id")?;
+                let Some(i) = wanted.get(&(user.to_owned(), device, id)) else {
+                    continue;
+                };
+                let acked = Acked {
+                    sender: Address {
+                        user_id: user_id(&r, "sender_user")?,
+                        device_id: device_id(&r, "sender_device")?,
+                    },
+                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
+                        .map_err(|_| corrupt("message id"))?,
+                };
+                deleted.entry(*i).or_default().push((id, acked));
+            }
         }
     }
     let mut out = Vec::with_capacity(acks.len());
@@ -458,24 +470,30 @@ async fn acknowledge(
 
 /// Deletes acknowledged receipts, each only by its own sending device.
 async fn acknowledge_receipts(conn: &mut AnyConnection, acks: &[&AckReceipts]) -> Result<(), ServerError> {
-    let keys: Vec<(&str, i64, i64)> = acks
+    let keys: Vec<(String, i64, i64)> = acks
         .iter()
         .flat_map(|a| {
-            a.ids
-                .iter()
-                .map(|id| (a.device.user_id.as_str(), i64::from(a.device.device_id.0), *id))
+            a.ids.iter().map(|id| {
+                (
+                    a.device.user_id.as_str().to_owned(),
+                    i64::from(a.device.device_id.0),
+                    *id,
+                )
+            })
         })
         .collect();
-    for chunk in keys.chunks(ROWS) {
-        let sql = format!(
-            "DELETE FROM receipts WHERE {}",
-            owned_by(chunk.len(), "sender_user", "sender_device", "receipt_id")
-        );
-        let mut q = sqlx::query(&sql);
-        for (user, device, id) in chunk {
-            q = q.bind(*user).bind(*device).bind(*id);
+    for ((user, device), ids) in by_device(&keys) {
+        for chunk in ids.chunks(ROWS) {
+            let sql = format!(
+                "DELETE FROM receipts WHERE sender_user = $1 AND sender_device = $2 AND receipt_id IN {}",
+                in_list(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(user).bind(device);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *conn).await?;
         }
-        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
