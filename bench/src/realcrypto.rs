@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use curbside_client::Client;
@@ -15,8 +15,7 @@ use curbside_protocol::ids::MessageId;
 use tokio::sync::watch;
 
 use crate::load::{stamp, Latencies, Shared};
-use crate::node;
-use crate::scenarios::{load_text, report, wait_until, Cluster, Measured, Report, Setup, Timing};
+use crate::scenarios::{load_text, measure_window, report, wait_until, Cluster, Report, Setup, Timing};
 
 async fn sender(
     mut client: Client,
@@ -96,28 +95,11 @@ pub async fn pairs(setup: &Setup, n: usize, timing: Timing) -> anyhow::Result<Re
         senders.push(tokio::spawn(sender(sending, i, to, shared.clone())));
         recipients.push(tokio::spawn(recipient(receiving, shared.clone(), done.clone())));
     }
-    tokio::time::sleep(timing.warmup).await;
-    let start = Instant::now();
-    let (a0, d0) = (
-        shared.accepted.load(Ordering::Relaxed),
-        shared.delivered.load(Ordering::Relaxed),
-    );
-    let (s0, l0) = (cluster.sample(), node::sample(None));
-    shared.recording.store(true, Ordering::Relaxed);
-    tokio::time::sleep(timing.duration).await;
-    shared.recording.store(false, Ordering::Relaxed);
-    let seconds = start.elapsed().as_secs_f64();
-    let (a1, d1) = (
-        shared.accepted.load(Ordering::Relaxed),
-        shared.delivered.load(Ordering::Relaxed),
-    );
-    let (s1, l1) = (cluster.sample(), node::sample(None));
-    shared.stop_sending.store(true, Ordering::Relaxed);
-    let mut latencies = Latencies::new()?;
+    let mut m = measure_window(&cluster, &shared, timing).await?;
     let mut errors = 0;
     for task in senders {
         match task.await? {
-            Ok(l) => latencies.merge(&l)?,
+            Ok(l) => m.latencies.merge(&l)?,
             Err(e) => {
                 errors += 1;
                 shared.error(format!("sender: {e:#}"));
@@ -131,7 +113,7 @@ pub async fn pairs(setup: &Setup, n: usize, timing: Timing) -> anyhow::Result<Re
     let _ = done_tx.send(true);
     for task in recipients {
         match task.await? {
-            Ok(l) => latencies.merge(&l)?,
+            Ok(l) => m.latencies.merge(&l)?,
             Err(e) => {
                 errors += 1;
                 shared.error(format!("recipient: {e:#}"));
@@ -141,17 +123,8 @@ pub async fn pairs(setup: &Setup, n: usize, timing: Timing) -> anyhow::Result<Re
     if !drained {
         shared.error("not everything accepted was delivered within 60 s".into());
     }
-    let m = Measured {
-        seconds,
-        accepted: a1 - a0,
-        delivered: d1 - d0,
-        latencies,
-        server_cpu: s0.zip(s1).map(|(a, b)| (b.cpu_secs - a.cpu_secs) / seconds),
-        server_rss: s1.map(|s| s.rss_bytes),
-        loadgen_cpu: l0.zip(l1).map(|(a, b)| (b.cpu_secs - a.cpu_secs) / seconds),
-        errors: shared.errors.load(Ordering::Relaxed).max(errors),
-        first_error: shared.first_error.lock().ok().and_then(|f| f.clone()),
-    };
+    m.errors = shared.errors.load(Ordering::Relaxed).max(errors);
+    m.first_error = shared.first_error.lock().ok().and_then(|f| f.clone());
     let timing = Timing { window: 1, ..timing };
     let load = load_text(
         &timing,

@@ -345,22 +345,14 @@ pub(crate) struct Measured {
     pub(crate) first_error: Option<String>,
 }
 
-/// Runs connections with their sending roles: warm up, measure, stop
-/// sending, wait until everything accepted is delivered, close.
-async fn run_traffic(
+/// Warms up, then measures one window of the running load (counters, CPU,
+/// memory; latencies are recorded by the connections while it lasts), then
+/// tells the senders to stop. Latencies and errors are left for the caller.
+pub(crate) async fn measure_window(
     cluster: &Cluster,
-    conns: Vec<Ws>,
-    roles: Vec<Sending>,
+    shared: &Shared,
     timing: Timing,
 ) -> anyhow::Result<Measured> {
-    let shared = Shared::new(1024);
-    let (done_tx, done) = watch::channel(false);
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .zip(roles)
-        .enumerate()
-        .map(|(i, (ws, role))| tokio::spawn(load::drive(ws, i, role, shared.clone(), done.clone())))
-        .collect();
     tokio::time::sleep(timing.warmup).await;
     let start = Instant::now();
     let (a0, d0) = (
@@ -378,6 +370,36 @@ async fn run_traffic(
     );
     let (s1, l1) = (cluster.sample(), node::sample(None));
     shared.stop_sending.store(true, Ordering::Relaxed);
+    Ok(Measured {
+        seconds,
+        accepted: a1 - a0,
+        delivered: d1 - d0,
+        latencies: Latencies::new()?,
+        server_cpu: s0.zip(s1).map(|(a, b)| (b.cpu_secs - a.cpu_secs) / seconds),
+        server_rss: s1.map(|s| s.rss_bytes),
+        loadgen_cpu: l0.zip(l1).map(|(a, b)| (b.cpu_secs - a.cpu_secs) / seconds),
+        errors: 0,
+        first_error: None,
+    })
+}
+
+/// Runs connections with their sending roles: warm up, measure, stop
+/// sending, wait until everything accepted is delivered, close.
+async fn run_traffic(
+    cluster: &Cluster,
+    conns: Vec<Ws>,
+    roles: Vec<Sending>,
+    timing: Timing,
+) -> anyhow::Result<Measured> {
+    let shared = Shared::new(1024);
+    let (done_tx, done) = watch::channel(false);
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(roles)
+        .enumerate()
+        .map(|(i, (ws, role))| tokio::spawn(load::drive(ws, i, role, shared.clone(), done.clone())))
+        .collect();
+    let mut m = measure_window(cluster, &shared, timing).await?;
     // Drain: everything sent is accepted and everything accepted delivered.
     let drained = wait_until(Duration::from_secs(60), || {
         let sent = shared.sent.load(Ordering::Relaxed);
@@ -387,11 +409,10 @@ async fn run_traffic(
     })
     .await;
     let _ = done_tx.send(true);
-    let mut latencies = Latencies::new()?;
     let mut failures = 0u64;
     for task in tasks {
         match task.await? {
-            Ok(l) => latencies.merge(&l)?,
+            Ok(l) => m.latencies.merge(&l)?,
             Err(e) => {
                 failures += 1;
                 if let Ok(mut first) = shared.first_error.lock() {
@@ -411,18 +432,9 @@ async fn run_traffic(
             ));
         }
     }
-    let first_error = shared.first_error.lock().ok().and_then(|f| f.clone());
-    Ok(Measured {
-        seconds,
-        accepted: a1 - a0,
-        delivered: d1 - d0,
-        latencies,
-        server_cpu: s0.zip(s1).map(|(a, b)| (b.cpu_secs - a.cpu_secs) / seconds),
-        server_rss: s1.map(|s| s.rss_bytes),
-        loadgen_cpu: l0.zip(l1).map(|(a, b)| (b.cpu_secs - a.cpu_secs) / seconds),
-        errors,
-        first_error,
-    })
+    m.errors = errors;
+    m.first_error = shared.first_error.lock().ok().and_then(|f| f.clone());
+    Ok(m)
 }
 
 pub(crate) async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
