@@ -188,6 +188,7 @@ async fn rate_limit_answers_with_retry_after_and_keeps_the_connection() {
         send_text(&mut ws, format!(r#"{{"type":"ping","id":"p{i}"}}"#)).await;
     }
     let (mut pongs, mut limited) = (0, 0);
+    let mut answered = std::collections::BTreeSet::new();
     while let Some(frame) = next_json(&mut ws, Duration::from_millis(500)).await {
         match (frame["type"].as_str(), frame["code"].as_str()) {
             (Some("pong"), _) => pongs += 1,
@@ -197,8 +198,14 @@ async fn rate_limit_answers_with_retry_after_and_keeps_the_connection() {
             }
             _ => {}
         }
+        // Every answer, refusals included, names the request it answers.
+        assert!(
+            answered.insert(frame["id"].as_str().unwrap().to_owned()),
+            "{frame}"
+        );
     }
     assert_eq!(pongs + limited, 10);
+    assert_eq!(answered.len(), 10);
     assert!(
         (3..10).contains(&pongs) && limited > 0,
         "pongs {pongs}, limited {limited}"
@@ -305,5 +312,38 @@ async fn a_reader_that_never_drains_its_socket_is_dropped_and_nothing_is_lost() 
     let mut client = Client::connect(bob).await.unwrap();
     assert_eq!(texts(&mut client, 150).await.len(), 150);
     a.close().await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_message_id_is_a_duplicate_with_the_original_acceptance_time() {
+    let world = world_with(|_| {}).await;
+    let (alice, bob) = world.alice_and_bob().await;
+    let b = bob.address.clone().unwrap();
+    let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
+    let send = |id: &str| {
+        serde_json::json!({"type":"send","id":id,"message_id":"dup-1","kind":"message",
+            "recipients":[{"user_id": b.user_id, "device_id": b.device_id, "ciphertext": "AAAA"}]})
+        .to_string()
+    };
+    send_text(&mut ws, send("first")).await;
+    let first = next_json(&mut ws, WAIT).await.unwrap();
+    assert_eq!(
+        (first["type"].as_str(), first["duplicate"].as_bool()),
+        (Some("accepted"), Some(false)),
+        "{first}"
+    );
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    send_text(&mut ws, send("again")).await;
+    let again = next_json(&mut ws, WAIT).await.unwrap();
+    assert_eq!(
+        (again["id"].as_str(), again["duplicate"].as_bool()),
+        (Some("again"), Some(true)),
+        "{again}"
+    );
+    assert_eq!(
+        again["accepted_at"], first["accepted_at"],
+        "the original acceptance, not the resend"
+    );
     world.stop().await;
 }

@@ -121,7 +121,12 @@ fn is_transport(e: &ClientError) -> bool {
             | ClientError::Protocol(_)
     ) || matches!(
         e.code(),
-        Some(ErrorCode::ShuttingDown | ErrorCode::Internal | ErrorCode::RateLimited)
+        Some(
+            ErrorCode::ShuttingDown
+                | ErrorCode::Internal
+                | ErrorCode::RateLimited
+                | ErrorCode::StorageUnavailable
+        )
     )
 }
 
@@ -198,7 +203,7 @@ impl Client {
             Ok(true) => Ok(SendOutcome::Duplicate),
             Ok(false) => Ok(SendOutcome::Accepted),
             Err(e) if is_transport(&e) => {
-                tracing::info!(message = %message_id, "send failed in transport; queued for resend");
+                tracing::info!(message_id = %message_id, "send failed in transport; queued for resend");
                 self.outbox.push(Outgoing {
                     to: to.to_vec(),
                     kind,

@@ -60,6 +60,10 @@ pub enum ErrorCode {
     /// The referral's current status does not allow this transition (or
     /// another transition won a race).
     InvalidTransition,
+    /// The database or the disk refused the request (full, unreachable, timed
+    /// out). Nothing of the request was stored: retry it later with the same
+    /// ids (sends are idempotent), keeping it queued until then.
+    StorageUnavailable,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -84,7 +88,7 @@ impl ErrorCode {
             Self::InvalidInvite | Self::InviteExpired => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
-            Self::ShuttingDown => 503,
+            Self::ShuttingDown | Self::StorageUnavailable => 503,
             Self::Internal => 500,
         }
     }
@@ -118,6 +122,7 @@ impl ErrorCode {
             Self::TokenExpired => "token_expired",
             Self::ShuttingDown => "shutting_down",
             Self::InvalidTransition => "invalid_transition",
+            Self::StorageUnavailable => "storage_unavailable",
             Self::Internal => "internal",
         }
     }
@@ -148,6 +153,7 @@ mod tests {
             ErrorCode::MalformedJson,
             ErrorCode::StaleDevices,
             ErrorCode::ChallengeReplayed,
+            ErrorCode::StorageUnavailable,
             ErrorCode::Internal,
         ] {
             assert_eq!(

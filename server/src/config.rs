@@ -75,6 +75,16 @@ pub struct Limits {
     pub max_attachment_bytes: u64,
     /// Seconds an attachment blob is kept.
     pub attachment_ttl_secs: u64,
+    /// Milliseconds a request waits for a database connection before it is
+    /// refused with `storage_unavailable`.
+    pub db_acquire_timeout_ms: u64,
+    /// Milliseconds one database statement may run (PostgreSQL), or wait for
+    /// a lock (SQLite), before the request is refused with `storage_unavailable`.
+    pub db_statement_timeout_ms: u64,
+    /// SQLite only: the most MiB the database file may grow to (0: until the
+    /// disk is full). Past it, writes are refused as on a full disk, leaving
+    /// room on the disk for everything else.
+    pub sqlite_max_database_mib: u64,
 }
 
 impl Default for Config {
@@ -112,6 +122,9 @@ impl Default for Limits {
             max_connections: 20_000,
             max_attachment_bytes: 100 << 20,
             attachment_ttl_secs: 30 * 24 * 3600,
+            db_acquire_timeout_ms: 3_000,
+            db_statement_timeout_ms: 5_000,
+            sqlite_max_database_mib: 0,
         }
     }
 }
@@ -144,6 +157,18 @@ impl Config {
             })
             .split("__");
         figment.merge(env).extract().map_err(Box::new)
+    }
+
+    /// How the store waits for its database.
+    #[must_use]
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        let limits = &self.limits;
+        crate::store::StoreOptions {
+            acquire_timeout: std::time::Duration::from_millis(limits.db_acquire_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(limits.db_statement_timeout_ms),
+            // SQLite's default page size, 4 KiB.
+            sqlite_max_pages: limits.sqlite_max_database_mib.saturating_mul(256),
+        }
     }
 
     /// The database URL in effect.

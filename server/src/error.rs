@@ -27,14 +27,69 @@ pub enum ServerError {
     /// TLS setup failed.
     #[error("TLS: {0}")]
     Tls(String),
+    /// A file the server needs is empty, damaged, unreadable or cannot be
+    /// written (which file, what is wrong, what to do).
+    #[error(transparent)]
+    File(#[from] crate::durable::FileError),
     /// The configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),
+    /// Storage refused a request that was part of a failed group commit
+    /// (the cause is logged once for the whole batch).
+    #[error("storage unavailable")]
+    Unavailable,
 }
 
 impl ServerError {
     pub(crate) fn io(what: &'static str, source: std::io::Error) -> Self {
         Self::Io { what, source }
+    }
+
+    /// True when the database or the disk, not a bug, refused: the pool timed
+    /// out or is closed, the connection broke, the disk is full or failing,
+    /// the database is busy, read-only or shutting down, a statement timed
+    /// out. Such a refusal is retryable; nothing of the request was stored.
+    #[must_use]
+    pub fn is_storage_unavailable(&self) -> bool {
+        match self {
+            Self::Database(e) => storage_unavailable(e),
+            Self::Io { .. } | Self::Unavailable => true,
+            _ => false,
+        }
+    }
+}
+
+/// See [`ServerError::is_storage_unavailable`].
+fn storage_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of an extended code):
+                // BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL,
+                // CANTOPEN, PROTOCOL, NOTADB.
+                let code = code.parse::<i64>().unwrap_or_default();
+                matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 11 | 13 | 14 | 15 | 26)
+            } else if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                // SQLSTATE classes: 08 connection exception, 53 insufficient
+                // resources (disk full, out of memory, too many connections),
+                // 57 operator intervention (statement timeout, shutdown),
+                // 58 system error; 40001/40P01 serialisation and deadlock;
+                // 25006 read-only transaction (a standby).
+                ["08", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || matches!(&*code, "40001" | "40P01" | "25006")
+            } else {
+                false
+            }
+        }
+        _ => false,
     }
 }
 
@@ -57,8 +112,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The refusal of a request because storage is unavailable.
+    #[must_use]
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            ErrorCode::StorageUnavailable,
+            "the server's storage is unavailable and nothing was stored; retry later with the same ids",
+        )
+    }
+}
+
 impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
+        if e.is_storage_unavailable() {
+            tracing::warn!(error = %e, "request refused: storage unavailable");
+            return Self::storage_unavailable();
+        }
         tracing::error!(error = %e, "internal error");
         Self::new(ErrorCode::Internal, "internal server error")
     }

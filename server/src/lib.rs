@@ -64,7 +64,7 @@ pub struct AppState {
 
 /// The whole application: HTTP routes and the WebSocket at `/v1/ws`.
 pub fn app(state: AppState) -> Router {
-    http::router()
+    http::router(&state)
         .merge(metrics::router())
         .route("/v1/ws", get(websocket))
         .with_state(state)
@@ -121,7 +121,7 @@ pub struct Server {
 pub async fn start(config: Config) -> Result<Server, ServerError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::io("creating the data directory", e))?;
-    let store = Store::connect(&config.database_url()).await?;
+    let store = Store::connect_with(&config.database_url(), &config.store_options()).await?;
     let files = tls::ensure_certificate(
         &config.data_dir,
         &config.server_name,

@@ -12,10 +12,15 @@
 
 mod audit;
 mod batch;
-pub use self::batch::Pending;
+pub use self::batch::{Accepted, Pending};
+mod pool;
 mod referrals;
 
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use self::pool::StoreOptions;
 
 pub use self::audit::{AuditFilter, PageRequest};
 pub use self::referrals::ReferralProblem;
@@ -24,7 +29,7 @@ use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
 use curbside_protocol::http::{DeviceSummary, Role, UserSummary};
 use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::audit::{sha256_hex, Actor, Event};
@@ -60,6 +65,17 @@ pub struct Store {
     reads: AnyPool,
     backend: Backend,
     writer: batch::Writer,
+    health: Arc<pool::Health>,
+    max_pages: Arc<AtomicU64>,
+    deadline: Duration,
+}
+
+/// 64 KiB of random bytes (random so that no page compression or
+/// deduplication makes the probe cheaper than a real write).
+fn probe_pad() -> Vec<u8> {
+    let mut pad = vec![0u8; 64 * 1024];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut pad);
+    pad
 }
 
 /// A registered device.
@@ -202,8 +218,13 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl Store {
-    /// Connects and runs the migrations for the backend named by the URL.
+    /// Connects with the default [`StoreOptions`] and runs the migrations.
     pub async fn connect(url: &str) -> Result<Self, ServerError> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects and runs the migrations for the backend named by the URL.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self, ServerError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -214,66 +235,105 @@ impl Store {
                 "database URL must start with sqlite: or postgres://".into(),
             ));
         };
-        let pool = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            use sqlx::Executor as _;
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = FULL",
-                                "PRAGMA foreign_keys = ON",
-                                "PRAGMA busy_timeout = 5000",
-                            ] {
-                                conn.execute(pragma).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect(url)
-                    .await?
-            }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
-        };
-        let writer = batch::Writer::start(pool.clone(), backend)?;
+        let max_pages = Arc::new(AtomicU64::new(options.sqlite_max_pages));
+        let pool = pool::writer(url, backend, options, max_pages.clone()).await?;
+        let health = Arc::new(pool::Health::default());
+        let writer = batch::Writer::start(
+            pool.clone(),
+            backend,
+            health.clone(),
+            options.transaction_deadline(),
+        )?;
         let mut store = Self {
             reads: pool.clone(),
             pool,
             backend,
             writer,
+            health,
+            max_pages,
+            deadline: options.transaction_deadline(),
         };
         match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&store.pool).await?,
             Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&store.pool).await?,
         }
         if backend == Backend::Sqlite {
-            store.reads = AnyPoolOptions::new()
-                .max_connections(4)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        use sqlx::Executor as _;
-                        conn.execute("PRAGMA query_only = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        Ok(())
-                    })
-                })
-                .connect(url)
-                .await?;
+            store.reads = pool::sqlite_reads(url, options).await?;
         }
         Ok(store)
+    }
+
+    /// SQLite: changes the most pages the database may grow to (0: no limit)
+    /// while the server runs; the writing connection applies it at once and
+    /// every connection opened later too. Nothing on PostgreSQL.
+    pub async fn set_sqlite_max_pages(&self, pages: u64) -> Result<(), ServerError> {
+        self.max_pages.store(pages, std::sync::atomic::Ordering::Release);
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.pool.acquire().await?;
+            pool::apply_max_pages(&mut conn, pages).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs one storage operation within the store's deadline (acquire plus
+    /// twice the statement timeout): a database that stops answering in the
+    /// middle of a query (a cut network) fails the request with
+    /// `storage_unavailable` instead of holding it until TCP gives up.
+    pub async fn bounded<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, ServerError>>,
+    ) -> Result<T, ServerError> {
+        tokio::time::timeout(self.deadline, operation)
+            .await
+            .unwrap_or(Err(ServerError::Database(sqlx::Error::PoolTimedOut)))
+    }
+
+    /// The longest [`Store::bounded`] waits.
+    #[must_use]
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Whether the store can take writes now, answered within `deadline`
+    /// whatever the database does. While the last write committed, a
+    /// round trip to the writing connection; after a write failed for want
+    /// of storage, a small write that must commit (so a full disk stays
+    /// not ready until there is room again).
+    pub async fn ready(&self, deadline: Duration) -> bool {
+        let check = async {
+            if self.health.available() {
+                sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+            } else {
+                let probed = self.probe_write().await;
+                self.health.observe(&probed);
+                probed.is_ok()
+            }
+        };
+        tokio::time::timeout(deadline, check).await.unwrap_or(false)
+    }
+
+    /// Writes and commits a 64 KiB row (replacing the previous one), which
+    /// needs free pages as a real request would.
+    async fn probe_write(&self) -> Result<(), ServerError> {
+        let mut tx = self.begin().await?;
+        let now = now_ms();
+        sqlx::query("DELETE FROM readiness_probe WHERE checked_at < $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO readiness_probe (checked_at, pad) VALUES ($1, $2)")
+            .bind(now)
+            .bind(probe_pad())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The backend in use.
     #[must_use]
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// True if the database answers.
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
     /// Sends a PostgreSQL notification (multi-node relay).
@@ -883,9 +943,11 @@ impl Store {
         now: i64,
         ttl: Duration,
     ) -> Result<bool, ServerError> {
-        self.submit_message(sender, message_id, kind, envelopes, actor, now, ttl)?
+        Ok(self
+            .submit_message(sender, message_id, kind, envelopes, actor, now, ttl)?
             .wait()
-            .await
+            .await?
+            .stored)
     }
 
     /// [`Store::accept_message`] in two steps: the message is queued for the
@@ -902,7 +964,7 @@ impl Store {
         actor: &Actor,
         now: i64,
         ttl: Duration,
-    ) -> Result<Pending<bool>, ServerError> {
+    ) -> Result<Pending<Accepted>, ServerError> {
         self.writer.submit_accept(batch::Accept {
             sender: sender.clone(),
             message_id: message_id.clone(),

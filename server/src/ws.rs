@@ -46,8 +46,19 @@ enum End {
 
 impl From<ServerError> for End {
     fn from(e: ServerError) -> Self {
-        tracing::error!(error = %e, "connection ended by a server error");
-        Self::Error(ErrorCode::Internal, "internal server error".into())
+        let error = ApiError::from(e);
+        tracing::warn!(code = error.code.as_str(), "connection ended by a server error");
+        Self::Error(error.code, error.message)
+    }
+}
+
+impl End {
+    /// The error this connection ends with, if any.
+    fn as_ref(&self) -> Option<(ErrorCode, &str)> {
+        match self {
+            Self::Gone => None,
+            Self::Error(code, message) => Some((*code, message.as_str())),
+        }
     }
 }
 
@@ -144,6 +155,8 @@ fn close_code(code: ErrorCode) -> u16 {
         ErrorCode::FrameTooLarge => 1009,
         ErrorCode::Internal => 1011,
         ErrorCode::ShuttingDown => 1001,
+        // "Try again later".
+        ErrorCode::StorageUnavailable => 1013,
         _ => 1008,
     }
 }
@@ -192,15 +205,16 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
     let device = match authenticate(&state, &mut stream, &challenge, deadline, &mut claimed).await {
         Ok(device) => device,
         Err(end) => {
-            if let End::Error(code, _) = &end {
+            // A refusal for want of storage cannot be recorded either.
+            if let Some((code, _)) = end.as_ref().filter(|(c, _)| *c != ErrorCode::StorageUnavailable) {
                 tracing::warn!(%peer, code = code.as_str(), "authentication failed");
                 let mut event = Event::new(&Actor::anonymous(Some(peer.ip())), Action::AuthFailed)
-                    .failed(*code)
+                    .failed(code)
                     .details(websocket());
                 if let Some(claimed) = &claimed {
                     event = event.counterpart(&claimed.user_id, Some(claimed.device_id));
                 }
-                if let Err(e) = state.store.record(vec![event]).await {
+                if let Err(e) = state.store.bounded(state.store.record(vec![event])).await {
                     tracing::error!(error = %e, "could not record an authentication failure");
                 }
             }
@@ -208,7 +222,7 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
             return;
         }
     };
-    let actor = match state.store.roles(&device.user_id).await {
+    let actor = match state.store.bounded(state.store.roles(&device.user_id)).await {
         Ok(roles) => Actor::device(&device, Actor::usual_role(&roles), Some(peer.ip())),
         Err(e) => {
             conn.close(End::from(e)).await;
@@ -216,7 +230,7 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
         }
     };
     let event = Event::new(&actor, Action::AuthSucceeded).details(websocket());
-    if let Err(e) = state.store.record(vec![event]).await {
+    if let Err(e) = state.store.bounded(state.store.record(vec![event])).await {
         conn.close(End::from(e)).await;
         return;
     }
@@ -283,7 +297,7 @@ async fn authenticate(
         let failed = || End::Error(ErrorCode::AuthFailed, "authentication failed".into());
         let record = state
             .store
-            .device(&user_id, device_id)
+            .bounded(state.store.device(&user_id, device_id))
             .await?
             .ok_or_else(failed)?;
         let signed = transcript(
@@ -352,7 +366,7 @@ async fn authenticated(
     let start = async {
         let remaining = state
             .store
-            .count_prekeys(&device.user_id, device.device_id)
+            .bounded(state.store.count_prekeys(&device.user_id, device.device_id))
             .await?;
         conn.send(&ServerFrame::AuthOk {
             version: PROTOCOL_VERSION,
@@ -421,10 +435,9 @@ async fn authenticated(
 /// (each write is bounded by the write timeout).
 async fn push_receipts(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
     loop {
-        let receipts = conn
-            .state
-            .store
-            .receipts(session.device, session.last_receipt, 64)
+        let store = &conn.state.store;
+        let receipts = store
+            .bounded(store.receipts(session.device, session.last_receipt, 64))
             .await?;
         let done = receipts.len() < 64;
         for r in receipts {
@@ -451,10 +464,9 @@ async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Resul
         if room == 0 {
             return Ok(());
         }
-        let batch = conn
-            .state
-            .store
-            .queued(session.device, session.last_pushed, room, now_ms())
+        let store = &conn.state.store;
+        let batch = store
+            .bounded(store.queued(session.device, session.last_pushed, room, now_ms()))
             .await?;
         if batch.is_empty() {
             return Ok(());
@@ -477,9 +489,11 @@ async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Resul
 
 async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &str) -> Result<(), End> {
     if let Err(wait) = session.rate.take() {
+        // The refused frame's id, so that a pipelining client knows which
+        // request to retry.
         return conn
             .send_error(
-                None,
+                request_id(text),
                 ErrorCode::RateLimited,
                 "too many frames".into(),
                 Some(ErrorDetails::RetryAfter { retry_after_ms: wait }),
@@ -523,7 +537,7 @@ async fn handle_text(conn: &mut Connection, session: &mut Session<'_>, text: &st
         ClientFrame::DirectorySearch { id, name, specialty } => conn
             .state
             .store
-            .directory(name.as_deref(), specialty.as_deref())
+            .bounded(conn.state.store.directory(name.as_deref(), specialty.as_deref()))
             .await
             .map(|clinicians| ServerFrame::DirectoryResults { id, clinicians })
             .map_err(|e| (ApiError::from(e), None)),
@@ -625,16 +639,15 @@ async fn publish(
     }
     let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
     let d = session.device;
-    Ok(conn
-        .state
-        .store
-        .publish_prekeys(
+    let store = &conn.state.store;
+    Ok(store
+        .bounded(store.publish_prekeys(
             &d.user_id,
             d.device_id,
             signed_prekey,
             &keys,
             limits.max_one_time_prekeys,
-        )
+        ))
         .await?)
 }
 
@@ -643,11 +656,12 @@ async fn fetch_bundles(
     session: &Session<'_>,
     user: &UserId,
 ) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
-    if !conn.state.store.user_exists(user).await? {
+    let store = &conn.state.store;
+    if !store.bounded(store.user_exists(user)).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
     let threshold = conn.state.config.limits.prekeys_low_threshold;
-    let bundles = conn.state.store.fetch_bundles(user, session.actor).await?;
+    let bundles = store.bounded(store.fetch_bundles(user, session.actor)).await?;
     let mut out = Vec::with_capacity(bundles.len());
     for (bundle, remaining) in bundles {
         // Warn once when the count crosses the threshold, and again when it
@@ -733,7 +747,7 @@ async fn send(
     users.dedup();
     let mut required: HashSet<Address> = HashSet::new();
     let mut devices = store
-        .current_devices_of(&users)
+        .bounded(store.current_devices_of(&users))
         .await
         .map_err(|e| plain(e.into()))?;
     for user in &users {
@@ -785,10 +799,11 @@ async fn send(
     Ok(Box::pin(async move {
         let result = match pending.wait().await {
             Err(e) => Err(plain(e.into())),
-            Ok(stored) => {
+            Ok(accepted) => {
+                let stored = accepted.stored;
                 if stored {
                     crate::metrics::with(|m| m.messages_accepted.inc());
-                    tracing::info!(user = %sender.user_id, device = %sender.device_id, message = %message_id, recipients = count, bytes, "message accepted");
+                    tracing::info!(user = %sender.user_id, device = %sender.device_id, message_id = %message_id, recipients = count, bytes, "message accepted");
                     for address in &addresses {
                         hub.notify(address, HubEvent::Wake);
                     }
@@ -797,7 +812,7 @@ async fn send(
                     id: id.clone(),
                     message_id,
                     duplicate: !stored,
-                    accepted_at: now,
+                    accepted_at: accepted.accepted_at,
                 })
             }
         };

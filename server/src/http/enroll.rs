@@ -97,7 +97,9 @@ async fn enroll(
     let actor = Actor::anonymous(source);
     let result = enroll_checked(&state, &req, &actor).await;
     if let Err(e) = &result {
-        if e.code != ErrorCode::Internal {
+        // Server-side failures (a bug, or storage that would refuse the
+        // entry too) are not the caller's failed attempt.
+        if !matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) {
             let event = Event::new(&actor, Action::UserEnrolled).failed(e.code);
             state.store.record(vec![event]).await?;
         }

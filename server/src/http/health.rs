@@ -1,4 +1,10 @@
-//! `/healthz` (the process is up) and `/readyz` (the database answers).
+//! `/healthz` (the process is up) and `/readyz` (writes can commit now).
+//!
+//! `/readyz` answers within one second whatever the database does: 200
+//! `ready`, or 503 `storage unavailable` while the database does not answer
+//! or, after a write failed for want of storage (a full disk, a database
+//! outage), until a probe write commits again. A load balancer should stop
+//! routing to a node while it answers 503; the node recovers by itself.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,6 +13,9 @@ use axum::Router;
 
 use crate::AppState;
 
+/// The longest `/readyz` takes to answer.
+const READY_DEADLINE: std::time::Duration = std::time::Duration::from_millis(900);
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -14,9 +23,9 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.store.ping().await {
+    if state.store.ready(READY_DEADLINE).await {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
     }
 }

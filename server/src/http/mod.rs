@@ -26,16 +26,38 @@ use crate::store::now_ms;
 use crate::AppState;
 
 /// Every HTTP route of the server (the WebSocket route is added in [`crate::app`]).
-pub(crate) fn router() -> Router<AppState> {
+///
+/// Every request but an attachment's transfer (whose body may take long on
+/// a slow network; its database steps are bounded one by one) is answered
+/// within the store's deadline: past it, `storage_unavailable` (a database
+/// that stopped answering must not hold requests until TCP gives up).
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(enroll::router())
         .merge(session::router())
         .merge(admin::router())
         .merge(directory::router())
-        .merge(attachments::router())
         .merge(audit::router())
         .merge(referrals::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), bounded))
+        .merge(attachments::router())
+}
+
+async fn bounded(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(state.store.deadline(), next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(endpoint = %path, "request refused: storage did not answer in time");
+            ApiError::storage_unavailable().into_response()
+        }
+    }
 }
 
 /// The caller of an HTTP API, authenticated by `Authorization: Bearer <session token>`.

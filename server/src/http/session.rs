@@ -49,7 +49,9 @@ async fn session(
 ) -> Result<Json<SessionResponse>, ApiError> {
     let result = start_session(&state, &req, source).await;
     if let Err(e) = &result {
-        if e.code != ErrorCode::Internal {
+        // Server-side failures (a bug, or storage that would refuse the
+        // entry too) are not the caller's failed attempt.
+        if !matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) {
             // The claimed account is the counterpart: nobody was authenticated.
             let event = Event::new(&Actor::anonymous(source), Action::AuthFailed)
                 .counterpart(&req.user_id, Some(req.device_id))

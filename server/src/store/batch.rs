@@ -15,6 +15,7 @@
 //! another. Sequence-allocated ids (queue, receipts) are still allocated
 //! under the audit head lock (see `audit::lock_head`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
@@ -24,6 +25,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit::{self, placeholders};
+use super::pool::Health;
 use super::{corrupt, device_id, ms, user_id, Acked, Backend};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
@@ -62,13 +64,24 @@ pub(crate) struct AckReceipts {
 
 #[derive(Debug)]
 enum Request {
-    Accept(Accept, oneshot::Sender<Result<bool, ServerError>>),
+    Accept(Accept, oneshot::Sender<Result<Accepted, ServerError>>),
     Ack(Ack, oneshot::Sender<Result<Vec<Acked>, ServerError>>),
     AckReceipts(AckReceipts, oneshot::Sender<Result<(), ServerError>>),
 }
 
+/// The outcome of an accepted send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// False if this sender had already used this message id (nothing new
+    /// was stored).
+    pub stored: bool,
+    /// When the message was first accepted (for a duplicate, the original
+    /// acceptance, not the resend).
+    pub accepted_at: i64,
+}
+
 enum Outcome {
-    Accepted(bool),
+    Accepted(Accepted),
     Acked(Vec<Acked>),
     Receipts,
 }
@@ -102,7 +115,12 @@ impl Writer {
     /// on the shared runtime each of them waited in the run queue behind the
     /// connections' TLS and JSON work (BENCHMARKS.md, profiles). It ends when
     /// the last [`Writer`] handle is dropped.
-    pub(crate) fn start(pool: AnyPool, backend: Backend) -> Result<Self, ServerError> {
+    pub(crate) fn start(
+        pool: AnyPool,
+        backend: Backend,
+        health: Arc<Health>,
+        deadline: Duration,
+    ) -> Result<Self, ServerError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -110,14 +128,24 @@ impl Writer {
             .map_err(|e| ServerError::io("starting the database writer", e))?;
         std::thread::Builder::new()
             .name("curbside-writer".into())
-            .spawn(move || runtime.block_on(run(pool, backend, rx)))
+            .spawn(move || {
+                runtime.block_on(run(
+                    Batches {
+                        pool,
+                        backend,
+                        health,
+                        deadline,
+                    },
+                    rx,
+                ));
+            })
             .map_err(|e| ServerError::io("starting the database writer", e))?;
         Ok(Self { tx })
     }
 
     /// Queues `a` for the next batch now (requests commit in the order they
     /// were submitted) and returns the answer to wait for.
-    pub(crate) fn submit_accept(&self, a: Accept) -> Result<Pending<bool>, ServerError> {
+    pub(crate) fn submit_accept(&self, a: Accept) -> Result<Pending<Accepted>, ServerError> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request::Accept(a, reply)).map_err(|_| stopped())?;
         Ok(Pending(answer))
@@ -138,11 +166,36 @@ impl Writer {
     }
 }
 
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Request>) {
+/// What the writer task commits with.
+struct Batches {
+    pool: AnyPool,
+    backend: Backend,
+    health: Arc<Health>,
+    /// The longest one commit may take: a database that stops answering (a
+    /// cut network) fails the batch instead of stalling every send behind it.
+    deadline: Duration,
+}
+
+impl Batches {
+    /// Commits `batch` within the deadline and records the outcome in the
+    /// store's health. A timed-out commit's outcome is unknown to us (its
+    /// COMMIT may have reached the database): its callers are refused, and
+    /// their retries, with the same ids, are answered as duplicates if it
+    /// did commit. Nothing is reported accepted that did not commit.
+    async fn commit(&self, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
+        let result = tokio::time::timeout(self.deadline, commit(&self.pool, self.backend, batch))
+            .await
+            .unwrap_or(Err(ServerError::Database(sqlx::Error::PoolTimedOut)));
+        self.health.observe(&result);
+        result
+    }
+}
+
+async fn run(batches: Batches, mut rx: mpsc::UnboundedReceiver<Request>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         crate::metrics::with(|m| m.batch_size.observe(batch.len() as f64));
-        match commit(&pool, backend, &batch).await {
+        match batches.commit(&batch).await {
             Ok(outcomes) => {
                 for (request, outcome) in batch.drain(..).zip(outcomes) {
                     answer(request, Ok(outcome));
@@ -153,10 +206,19 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Re
                     answer(request, Err(e));
                 }
             }
+            // Storage itself failed (full, unreachable): every request of
+            // the batch would fail alone too; answer them all at once.
+            Err(e) if e.is_storage_unavailable() => {
+                tracing::warn!(error = %e, requests = batch.len(), "batch refused: storage unavailable");
+                for request in batch.drain(..) {
+                    answer(request, Err(ServerError::Unavailable));
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, requests = batch.len(), "batch failed; retrying its requests one by one");
                 for request in batch.drain(..) {
-                    let result = commit(&pool, backend, std::slice::from_ref(&request))
+                    let result = batches
+                        .commit(std::slice::from_ref(&request))
                         .await
                         .and_then(|mut o| o.pop().ok_or_else(|| corrupt("empty batch outcome")));
                     answer(request, result);
@@ -275,12 +337,13 @@ fn in_list(first: usize, n: usize) -> String {
 }
 
 /// Inserts the batch's new messages and their queue rows; returns, per
-/// request, whether it stored a message (false: a duplicate id).
+/// request, whether it stored a message (false: a duplicate id) and when
+/// the message was first accepted.
 async fn accept(
     conn: &mut AnyConnection,
     accepts: &[(usize, &Accept)],
     events: &mut [Vec<Event>],
-) -> Result<Vec<(usize, bool)>, ServerError> {
+) -> Result<Vec<(usize, Accepted)>, ServerError> {
     // A repeated id inside the batch is a duplicate of its first occurrence.
     let mut seen = std::collections::HashSet::new();
     let fresh: Vec<&(usize, &Accept)> = accepts
@@ -313,6 +376,8 @@ async fn accept(
     }
     let mut out = Vec::with_capacity(accepts.len());
     let mut rows = Vec::new();
+    let mut first_in_batch: std::collections::HashMap<(String, String), i64> =
+        std::collections::HashMap::new();
     for (i, a) in accepts {
         let key = (
             a.sender.user_id.as_str().to_owned(),
@@ -320,7 +385,25 @@ async fn accept(
         );
         // `remove`: only the first request with this id stores it.
         let stored = inserted.remove(&key);
-        out.push((*i, stored));
+        let accepted_at = if stored {
+            first_in_batch.insert(key, a.now);
+            a.now
+        } else if let Some(at) = first_in_batch.get(&key) {
+            *at
+        } else {
+            let at =
+                sqlx::query("SELECT accepted_at FROM messages WHERE sender_user = $1 AND message_id = $2")
+                    .bind(&key.0)
+                    .bind(&key.1)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(|row| row.try_get::<i64, _>("accepted_at"))
+                    .transpose()?
+                    .unwrap_or(a.now);
+            first_in_batch.insert(key, at);
+            at
+        };
+        out.push((*i, Accepted { stored, accepted_at }));
         if !stored {
             continue;
         }
