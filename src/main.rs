@@ -5,10 +5,12 @@
 //! - `curbside enroll | whoami | send | inbox | directory`: a clinician's device.
 //! - `curbside admin invite | verify | users | grant | revoke`: administrators.
 //! - `curbside audit query | export | verify | proof`: compliance officers.
+//! - `curbside backup`: an online copy of an SQLite server, restorable as a data directory.
 
 #![forbid(unsafe_code)]
 
 mod audit;
+mod backup;
 mod chat;
 mod commands;
 mod messages;
@@ -79,6 +81,8 @@ enum Command {
     /// The audit log (compliance officer role): query, export, verify, proof.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Back up a running SQLite server (database, attachments, keys) into a new directory.
+    Backup(backup::BackupArgs),
 }
 
 #[derive(clap::Args)]
@@ -248,5 +252,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Directory(args) => commands::directory(args).await,
         Command::Admin(cmd) => commands::admin(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
+        Command::Backup(args) => backup::run(args).await,
     }
 }

@@ -10,6 +10,7 @@
 //! - [`config`]: defaults, TOML, `CURBSIDE_*` environment.
 //! - [`tls`]: rustls configuration and the self-signed default certificate.
 //! - [`store`]: the storage interface over SQLite or PostgreSQL.
+//! - [`backup`]: `curbside backup`, a consistent online copy of an SQLite server.
 //! - [`hub`]: which devices are connected, to wake them on new messages.
 //! - `http`: enrollment, sessions, admin, directory, health (one module each).
 //! - `ws`: one WebSocket connection.
@@ -19,6 +20,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cluster;
 pub mod config;
 pub mod error;
