@@ -3,7 +3,9 @@
 //! (triggers dropped, as an attacker with disk access would) is named by
 //! `curbside audit verify`; deleting the last entries and appending
 //! different ones is caught by the consistency check against the saved tree
-//! head, on every later run.
+//! head, on every later run; offline verification refuses an export shorter
+//! than (or not extending) the saved head; `audit query` and `audit export`
+//! check every entry against the signed head.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
 
@@ -175,14 +177,17 @@ on_every_backend!(tampering_is_caught_by_the_cli, |db: Db| async move {
     assert_eq!(edited.rows_affected(), 1);
     // The untouched old export still verifies; a new one names entry 5.
     ok(&["audit", "verify", "--profile", "officer", "log.jsonl"]);
-    ok(&[
+    // A new export is refused, unless kept anyway as evidence.
+    let alarm = fails(&[
         "audit",
         "export",
         "--profile",
         "officer",
         "--out",
         "tampered.jsonl",
+        "--export-anyway",
     ]);
+    assert!(alarm.contains("entry 5 was altered"), "{alarm}");
     let alarm = fails(&["audit", "verify", "--profile", "officer", "tampered.jsonl"]);
     assert!(alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
     assert!(alarm.contains("entry 5 was altered"), "{alarm}");
@@ -212,6 +217,306 @@ on_every_backend!(tampering_is_caught_by_the_cli, |db: Db| async move {
         alarm.contains("shrank") || alarm.contains("was rewritten"),
         "{alarm}"
     );
+
+    c.close().await.unwrap();
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
+    db.drop_database().await;
+});
+
+/// Runs a command; returns whether it succeeded, its stdout and its stderr.
+fn run(dir: &Path, server: &Process, args: &[&str]) -> (bool, String, String) {
+    let out = cli(dir, server, args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Enrolls the admin and one compliance officer per profile name.
+fn enroll_officers(dir: &Path, server: &Process, officers: &[&str]) {
+    let token = server.token.clone().unwrap();
+    ok(
+        dir,
+        server,
+        &[
+            "enroll",
+            "--profile",
+            "admin",
+            "--invite",
+            &token,
+            "--name",
+            "Site Admin",
+        ],
+    );
+    for profile in officers {
+        let invite = ok(
+            dir,
+            server,
+            &[
+                "admin",
+                "invite",
+                "--profile",
+                "admin",
+                "--role",
+                "compliance_officer",
+            ],
+        );
+        let name = format!("Officer {profile}");
+        ok(
+            dir,
+            server,
+            &[
+                "enroll",
+                "--profile",
+                profile,
+                "--invite",
+                &invite,
+                "--name",
+                &name,
+            ],
+        );
+    }
+}
+
+fn profile_saved_size(dir: &Path, profile: &str) -> i64 {
+    let path = dir.join(profile).join("audit-witness.json");
+    let witness: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    witness["last_head"]["size"].as_i64().unwrap()
+}
+
+/// The records of a JSONL export.
+fn records(path: &Path) -> Vec<curbside_protocol::audit::AuditRecord> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The table row of entry `seq` in `audit query` output.
+fn row(table: &str, seq: u64) -> &str {
+    let prefix = format!("{seq}  ");
+    table
+        .lines()
+        .find(|l| l.trim_start().starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no row for entry {seq} in\n{table}"))
+}
+
+// An officer saves a tree head; entries are then deleted and the stored
+// tree rewound, and someone without that saved head exports the shorter
+// log. Offline verification with the saved head must refuse the export
+// (it used to print "OK"), and must also refuse one whose first entries
+// do not reproduce the saved head. An older, untouched export still
+// verifies, with a note that it stops before the saved head.
+on_every_backend!(
+    offline_verify_refuses_a_log_shorter_than_the_saved_head,
+    |db: Db| async move {
+        let dir = db.dir.path().to_path_buf();
+        let mut server = spawn_for_cli(&db, "127.0.0.1:0");
+        enroll_officers(&dir, &server, &["carol", "dave"]);
+        let ok = |args: &[&str]| ok(&dir, &server, args);
+        let run = |args: &[&str]| run(&dir, &server, args);
+
+        // Carol exports, then keeps checking: her saved head grows past the export.
+        ok(&["audit", "export", "--profile", "carol", "--out", "before.jsonl"]);
+        for _ in 0..3 {
+            ok(&["admin", "users", "--profile", "admin"]);
+        }
+        ok(&["audit", "query", "--profile", "carol"]);
+        let seen = profile_saved_size(&dir, "carol");
+        let (good, stdout, stderr) = run(&["audit", "verify", "--profile", "carol", "before.jsonl"]);
+        assert!(good, "an untouched older export still verifies: {stderr}");
+        assert!(stdout.starts_with("OK: "), "{stdout}");
+        assert!(
+            stderr.contains("older than the tree head you saved")
+                && stderr.contains(&format!("{seen} entries")),
+            "the officer is told the export stops before what they saw: {stderr}"
+        );
+
+        // The attacker deletes the newest entries and rewinds the tree; Dave,
+        // who has no saved head, exports the shorter log.
+        let mut c = raw(&db).await;
+        disable_protection(&db, &mut c).await;
+        truncate_to(&mut c, seen - 4).await;
+        ok(&["audit", "export", "--profile", "dave", "--out", "truncated.jsonl"]);
+        let exported = i64::try_from(records(&dir.join("truncated.jsonl")).len()).unwrap();
+        assert!(exported < seen, "{exported} < {seen}");
+
+        let (good, stdout, alarm) = run(&["audit", "verify", "--profile", "carol", "truncated.jsonl"]);
+        assert!(!good, "a truncated export must not verify: {stdout}");
+        assert!(!stdout.contains("OK"), "{stdout}");
+        assert!(alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
+        assert!(alarm.contains("shrank"), "{alarm}");
+        assert!(
+            alarm.contains(&format!("{seen} entries")) && alarm.contains(&format!("only {exported}")),
+            "the alarm says what was seen and what is left: {alarm}"
+        );
+        assert!(alarm.contains("audit-witness.json"), "and what to keep: {alarm}");
+        assert_eq!(
+            profile_saved_size(&dir, "carol"),
+            seen,
+            "offline verify never moves the saved head"
+        );
+        // Online, Carol's next run refuses too (shrank, or rewritten once
+        // Dave's own runs have appended past her head).
+        let (good, _, alarm) = run(&["audit", "query", "--profile", "carol"]);
+        assert!(!good, "{alarm}");
+        assert!(
+            alarm.contains("shrank") || alarm.contains("was rewritten"),
+            "{alarm}"
+        );
+
+        // New entries are appended until the log is longer than Carol's head
+        // again: the export is long enough, but not an extension of what she saw.
+        while profile_saved_size(&dir, "dave") <= seen + 2 {
+            ok(&["audit", "query", "--profile", "dave"]);
+        }
+        ok(&["audit", "export", "--profile", "dave", "--out", "rewritten.jsonl"]);
+        let (good, _, alarm) = run(&["audit", "verify", "--profile", "carol", "rewritten.jsonl"]);
+        assert!(!good);
+        assert!(alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
+        assert!(
+            alarm.contains(&format!("first {seen} entries do not reproduce the tree head")),
+            "{alarm}"
+        );
+
+        c.close().await.unwrap();
+        server.child.kill().unwrap();
+        let _ = server.child.wait();
+        db.drop_database().await;
+    }
+);
+
+// `audit query` checks every entry it shows against its recorded hash and
+// an inclusion proof in the verified head; `audit export` checks every file
+// it writes (JSONL, CSV, filtered) against the signed head and refuses to
+// write one that does not match unless told to (and then says so); a CSV
+// given to `audit verify` is refused as a CSV, not as an integrity failure.
+on_every_backend!(query_and_export_check_every_entry, |db: Db| async move {
+    let dir = db.dir.path().to_path_buf();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
+    enroll_officers(&dir, &server, &["carol"]);
+    let ok = |args: &[&str]| ok(&dir, &server, args);
+    let run = |args: &[&str]| run(&dir, &server, args);
+
+    // Clean: every kind of export is written and checked, none is an alarm.
+    let (good, table, stderr) = run(&["audit", "query", "--profile", "carol"]);
+    assert!(good, "{stderr}");
+    assert!(!table.contains("!!!"), "{table}");
+    let out = ok(&["audit", "export", "--profile", "carol", "--out", "clean.jsonl"]);
+    assert!(out.contains("Checked"), "{out}");
+    let clean = records(&dir.join("clean.jsonl"));
+    let fifth = clean[4].entry.action.as_str().to_owned();
+    let out = ok(&[
+        "audit",
+        "export",
+        "--profile",
+        "carol",
+        "--out",
+        "clean.csv",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.contains("Checked"), "{out}");
+    let out = ok(&[
+        "audit",
+        "export",
+        "--profile",
+        "carol",
+        "--out",
+        "mine.jsonl",
+        "--action",
+        &fifth,
+    ]);
+    assert!(out.contains("Checked"), "{out}");
+    let (good, _, stderr) = run(&["audit", "verify", "--profile", "carol", "clean.csv"]);
+    assert!(!good);
+    assert!(
+        stderr.contains("CSV exports cannot be verified; use JSONL"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("INTEGRITY"), "a CSV is not an alarm: {stderr}");
+
+    // The attacker edits entry 5 in place.
+    let mut c = raw(&db).await;
+    disable_protection(&db, &mut c).await;
+    sqlx::query("UPDATE audit_log SET actor_user = 'u_mallory' WHERE seq = 5")
+        .execute(&mut c)
+        .await
+        .unwrap();
+
+    // Query: entry 5 is marked, the others are not, and the run fails.
+    let (good, table, alarm) = run(&["audit", "query", "--profile", "carol"]);
+    assert!(!good, "an altered entry fails the query");
+    assert!(row(&table, 5).contains("ALTERED"), "{table}");
+    assert!(
+        !row(&table, 4).contains("!!!") && !row(&table, 6).contains("!!!"),
+        "{table}"
+    );
+    assert!(alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
+    assert!(alarm.contains("entry 5 was altered"), "{alarm}");
+    assert!(!alarm.contains("tree head verified"), "{alarm}");
+    let (good, json, alarm) = run(&["audit", "query", "--profile", "carol", "--json"]);
+    assert!(!good && alarm.contains("entry 5 was altered"), "{json}\n{alarm}");
+    // A page that does not show entry 5 is fine.
+    let (good, _, stderr) = run(&["audit", "query", "--profile", "carol", "--limit", "4"]);
+    assert!(good, "{stderr}");
+
+    // Export: refused in every form, nothing left behind.
+    let leftovers = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("t.") || n.contains("partial"))
+            .collect::<Vec<_>>()
+    };
+    let variants: [&[&str]; 3] = [&[], &["--format", "csv"], &["--action", &fifth]];
+    for extra in variants {
+        let mut args = vec!["audit", "export", "--profile", "carol", "--out", "t.out"];
+        args.extend_from_slice(extra);
+        let (good, _, alarm) = run(&args);
+        assert!(!good, "export {extra:?} must be refused");
+        assert!(alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
+        assert!(alarm.contains("entry 5 was altered"), "{alarm}");
+        assert!(alarm.contains("--export-anyway"), "{alarm}");
+        assert!(!dir.join("t.out").exists(), "export {extra:?} wrote a file");
+        assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+    }
+    // Unless asked to export anyway: written, and said loudly.
+    let (good, _, alarm) = run(&[
+        "audit",
+        "export",
+        "--profile",
+        "carol",
+        "--out",
+        "evidence.jsonl",
+        "--export-anyway",
+    ]);
+    assert!(!good, "still an integrity failure");
+    assert!(alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
+    assert!(alarm.contains("written anyway"), "{alarm}");
+    assert!(dir.join("evidence.jsonl").exists() && dir.join("evidence.jsonl.tree-head.json").exists());
+    let (good, _, alarm) = run(&["audit", "verify", "--profile", "carol", "evidence.jsonl"]);
+    assert!(!good && alarm.contains("entry 5 was altered"), "{alarm}");
+
+    // Entry 7 edited along with its recorded hash: its content matches its
+    // hash, but the hash is not the one in the signed tree.
+    let mut seventh = records(&dir.join("evidence.jsonl"))[6].clone();
+    seventh.entry.source = Some("203.0.113.66".into());
+    let leaf = seventh.entry.leaf_hash();
+    sqlx::query("UPDATE audit_log SET source = '203.0.113.66', leaf_hash = $1 WHERE seq = 7")
+        .bind(leaf.to_vec())
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (good, table, alarm) = run(&["audit", "query", "--profile", "carol"]);
+    assert!(!good);
+    assert!(row(&table, 7).contains("NOT IN THE SIGNED TREE"), "{table}");
+    assert!(alarm.contains("entry 7"), "{alarm}");
+    let (good, _, alarm) = run(&["audit", "proof", "--profile", "carol", "7"]);
+    assert!(!good && alarm.contains("AUDIT LOG INTEGRITY FAILURE"), "{alarm}");
 
     c.close().await.unwrap();
     server.child.kill().unwrap();

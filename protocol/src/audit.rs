@@ -461,6 +461,11 @@ pub struct AuditQuery {
     /// Exports: `jsonl` (default) or `csv`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Entries only: prove every record of the page in the tree of this
+    /// many entries (a signed head's size), returned in
+    /// [`AuditPage::proofs`]; later entries are left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
 }
 
 /// One page of `GET /v1/audit/entries`.
@@ -471,6 +476,11 @@ pub struct AuditPage {
     /// Pass as `cursor` for the next page; absent when this page was the last
     /// (at the time of the request: later entries appear on a later query).
     pub next_cursor: Option<u64>,
+    /// With `tree_size`: one inclusion proof per record, in the same order,
+    /// each the audit path (leaf to root) of that record in the tree of
+    /// `tree_size` entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proofs: Option<Vec<Vec<HexHash>>>,
 }
 
 /// `GET /v1/audit/proof/inclusion?seq=&tree_size=`.
@@ -529,6 +539,35 @@ pub const CSV_HEADER: &[&str] = &[
     "details",
     "leaf_hash",
 ];
+
+/// The fields of one CSV export row, in the order of [`CSV_HEADER`] (empty
+/// for an absent value, `details` as JSON). The server writes exports with
+/// it; the CLI checks a CSV export against the verified entries with it.
+#[must_use]
+pub fn csv_fields(record: &AuditRecord) -> Vec<String> {
+    let e = &record.entry;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        e.seq.to_string(),
+        format_time_ms(e.time_ms),
+        e.time_ms.to_string(),
+        opt(e.actor_user.as_ref().map(ToString::to_string)),
+        opt(e.actor_device.map(|d| d.to_string())),
+        opt(e.actor_role.map(|r| r.as_str().to_owned())),
+        e.action.as_str().to_owned(),
+        opt(e.counterpart_user.as_ref().map(ToString::to_string)),
+        opt(e.counterpart_device.map(|d| d.to_string())),
+        opt(e.message_id.as_ref().map(ToString::to_string)),
+        opt(e.referral_id.clone()),
+        opt(e.attachment_id.clone()),
+        opt(e.source.clone()),
+        e.outcome.as_str().to_owned(),
+        opt(e.reason.clone()),
+        // Serialising plain structs of strings and integers cannot fail.
+        serde_json::to_string(&e.details).unwrap_or_default(),
+        record.leaf_hash.to_string(),
+    ]
+}
 
 #[cfg(test)]
 mod tests {

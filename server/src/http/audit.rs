@@ -2,7 +2,9 @@
 //! including refused ones, is itself recorded in the audit log before
 //! anything is answered.
 //!
-//! - `GET /v1/audit/entries`: filtered query, cursor pagination.
+//! - `GET /v1/audit/entries`: filtered query, cursor pagination; with
+//!   `tree_size=N`, each record with its inclusion proof in the tree of N
+//!   entries (what `curbside audit query` checks every row it shows with).
 //! - `GET /v1/audit/export`: JSONL or CSV, streamed, any size.
 //! - `GET /v1/audit/tree-head`: the current signed tree head and the log key.
 //! - `GET /v1/audit/proof/inclusion?seq=&tree_size=`.
@@ -17,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use curbside_protocol::audit::{
-    format_time_ms, Action, AuditPage, AuditRecord, ConsistencyProof, Details, HexHash, InclusionProof,
-    Outcome, TreeHeadResponse, CSV_HEADER,
+    csv_fields, Action, AuditPage, AuditRecord, ConsistencyProof, Details, HexHash, InclusionProof, Outcome,
+    TreeHeadResponse, CSV_HEADER,
 };
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::Role;
@@ -94,6 +96,7 @@ struct Parsed {
     descending: bool,
     through: Option<u64>,
     csv: bool,
+    tree_size: Option<u64>,
 }
 
 const QUERY_KEYS: &[&str] = &[
@@ -110,6 +113,7 @@ const QUERY_KEYS: &[&str] = &[
     "order",
     "through",
     "format",
+    "tree_size",
 ];
 
 fn parse(params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
@@ -162,6 +166,7 @@ fn parse(params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
         descending,
         through: number(params, "through")?,
         csv,
+        tree_size: number(params, "tree_size")?,
     })
 }
 
@@ -176,11 +181,24 @@ async fn entries(
         Ok(p) => p,
         Err(e) => return Err(refuse(&state, &actor, action, e).await),
     };
+    if let Some(size) = p.tree_size {
+        let current = state.store.audit_tree().await?.size();
+        if size == 0 || size > current {
+            let e = invalid(format!("tree_size must be 1 to {current} (the current size)"));
+            return Err(refuse(&state, &actor, action, e).await);
+        }
+    }
     let event = Event::new(&actor, action).details(Details {
         filters: Some(p.filter.describe()),
+        tree_size: p.tree_size,
         ..Details::default()
     });
     state.store.record(vec![event]).await?;
+    // Proven entries stop at the proven tree.
+    let through = match (p.through, p.tree_size) {
+        (Some(t), Some(s)) => Some(t.min(s)),
+        (t, s) => t.or(s),
+    };
     let records = state
         .store
         .audit_page(
@@ -189,16 +207,31 @@ async fn entries(
                 cursor: p.cursor,
                 limit: p.limit,
                 descending: p.descending,
-                through: p.through,
+                through,
             },
         )
         .await?;
+    let proofs = match p.tree_size {
+        None => None,
+        Some(size) => {
+            let mut proofs = Vec::with_capacity(records.len());
+            for r in &records {
+                let proof = state.store.inclusion_proof(r.entry.seq, size).await?;
+                proofs.push(proof.into_iter().map(HexHash).collect());
+            }
+            Some(proofs)
+        }
+    };
     let next_cursor = if records.len() == p.limit as usize {
         records.last().map(|r| r.entry.seq)
     } else {
         None
     };
-    Ok(Json(AuditPage { records, next_cursor }))
+    Ok(Json(AuditPage {
+        records,
+        next_cursor,
+        proofs,
+    }))
 }
 
 async fn export(
@@ -209,8 +242,8 @@ async fn export(
     let action = Action::AuditExported;
     let actor = authorize(&state, who, action).await?;
     let p = match parse(&params) {
-        Ok(p) if p.descending || p.cursor.is_some() => {
-            let e = invalid("exports are oldest first and whole: no order or cursor");
+        Ok(p) if p.descending || p.cursor.is_some() || p.tree_size.is_some() => {
+            let e = invalid("exports are oldest first and whole: no order, cursor or tree_size");
             return Err(refuse(&state, &actor, action, e).await);
         }
         Ok(p) => p,
@@ -325,28 +358,7 @@ fn csv_rows(records: &[AuditRecord]) -> Result<Vec<u8>, std::io::Error> {
         w.write_record(CSV_HEADER).map_err(io)?;
     }
     for r in records {
-        let e = &r.entry;
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        w.write_record([
-            e.seq.to_string(),
-            format_time_ms(e.time_ms),
-            e.time_ms.to_string(),
-            opt(e.actor_user.as_ref().map(|u| u.to_string())),
-            opt(e.actor_device.map(|d| d.to_string())),
-            opt(e.actor_role.map(|r| r.as_str().to_owned())),
-            e.action.as_str().to_owned(),
-            opt(e.counterpart_user.as_ref().map(|u| u.to_string())),
-            opt(e.counterpart_device.map(|d| d.to_string())),
-            opt(e.message_id.as_ref().map(|m| m.to_string())),
-            opt(e.referral_id.clone()),
-            opt(e.attachment_id.clone()),
-            opt(e.source.clone()),
-            e.outcome.as_str().to_owned(),
-            opt(e.reason.clone()),
-            serde_json::to_string(&e.details)?,
-            r.leaf_hash.to_string(),
-        ])
-        .map_err(io)?;
+        w.write_record(csv_fields(r)).map_err(io)?;
     }
     w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }
