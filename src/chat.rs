@@ -27,7 +27,7 @@ use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wra
 use ratatui::Frame;
 
 use crate::commands::ProfileArg;
-use crate::messages::{connect, random_message_id, receive, send_content, upload_file};
+use crate::messages::{connect, random_message_id, receive, send_content, upload_file, Sent};
 use crate::profile::Profile;
 
 #[derive(Args)]
@@ -535,7 +535,13 @@ pub(crate) async fn execute(
         Action::Send(Conversation::With(user), text) => {
             let to = vec![user];
             let content = Content::Text { to: to.clone(), text };
-            send_content(profile, state, client, &to, &random_message_id()?, content).await?;
+            if let Sent::Queued(reason) =
+                send_content(profile, state, client, &to, &random_message_id()?, content).await?
+            {
+                app.notice(format!(
+                    "Queued (the server cannot take it now: {reason}); it is resent on reconnect"
+                ));
+            }
         }
         Action::Send(Conversation::Team(id), text) => {
             team_send(
@@ -552,8 +558,9 @@ pub(crate) async fn execute(
             let name = file.name.clone();
             let to = vec![user];
             let content = Content::Attachment { to: to.clone(), file };
-            send_content(profile, state, client, &to, &random_message_id()?, content).await?;
-            app.notice(format!("Sent {name}"));
+            let id = random_message_id()?;
+            let sent = send_content(profile, state, client, &to, &id, content).await?;
+            app.notice(sent.describe(&format!("Sent {name}"), &id));
         }
         Action::Attach(Conversation::Team(_), _) => {
             app.notice("team attachments: use `curbside attach` per member for now")

@@ -119,7 +119,35 @@ pub(crate) fn random_message_id() -> anyhow::Result<MessageId> {
     )?)
 }
 
-/// Sends `content` and records it in every recipient's conversation.
+/// What became of a message handed to [`send_content`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Accepted by the server.
+    Accepted,
+    /// The server had already accepted this id.
+    Duplicate,
+    /// The server cannot take it now (unreachable, storage unavailable):
+    /// kept in the sealed outbox and sent, with the same id, by the next
+    /// send or sync. The reason, for the user.
+    Queued(String),
+}
+
+impl Sent {
+    /// How to tell the user, after `what` (for example "Sent photo.jpg").
+    pub(crate) fn describe(&self, what: &str, id: &MessageId) -> String {
+        match self {
+            Self::Accepted => format!("{what} as message {id}"),
+            Self::Duplicate => format!("{what}: already accepted as message {id}"),
+            Self::Queued(reason) => format!(
+                "Queued: {id} (the server cannot take it now: {reason}; it is sent by the next send or sync)"
+            ),
+        }
+    }
+}
+
+/// Sends `content` and records it in every recipient's conversation. A
+/// refusal that may succeed later (see `ClientError::is_retryable`) keeps
+/// the message in the outbox instead of failing it.
 pub(crate) async fn send_content(
     profile: &Profile,
     state: &mut LocalState,
@@ -127,19 +155,27 @@ pub(crate) async fn send_content(
     to: &[UserId],
     id: &MessageId,
     content: Content,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Sent> {
     let me = client.address()?.user_id;
     let result = client
         .send(to, MessageKind::Message, id, &content.to_bytes())
         .await;
-    let status = if result.is_ok() {
-        Status::Sent
-    } else {
-        Status::Failed
+    let (status, outcome) = match result {
+        Ok(true) => (Status::Sent, Ok(Sent::Duplicate)),
+        Ok(false) => (Status::Sent, Ok(Sent::Accepted)),
+        Err(e) if e.is_retryable() => (Status::Queued, Ok(Sent::Queued(e.to_string()))),
+        Err(e) => (Status::Failed, Err(e)),
     };
     state.record_outgoing(&me, to, id, &content, now_ms(), status);
+    if status == Status::Queued {
+        state.outbox.push(Outgoing {
+            message_id: id.clone(),
+            to: to.to_vec(),
+            content,
+        });
+    }
     profile.save_state(state)?;
-    Ok(result?)
+    Ok(outcome?)
 }
 
 /// Warns (on stderr) when a contact verified earlier now has other keys.
@@ -183,11 +219,12 @@ async fn flush_outbox(
             .await
         {
             Ok(_) => Status::Sent,
-            Err(e) if e.code().is_some() => {
+            // Not now (unreachable, storage unavailable): stays queued, in order.
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
                 tracing::warn!(error = %e, "queued message refused");
                 Status::Failed
             }
-            Err(e) => return Err(e.into()),
         };
         for peer in &item.to {
             state.raise_status(&me, peer, std::slice::from_ref(&item.message_id), status);
@@ -226,8 +263,8 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     };
     let mut client = match Client::connect_or_return(account).await {
         Ok(client) => client,
-        // Unreachable (no answer from the server itself): keep it for later.
-        Err((account, e)) if e.code().is_none() => {
+        // Unreachable, or unable to store it now: keep it for later.
+        Err((account, e)) if e.is_retryable() => {
             let me = account.user_id()?.clone();
             state.record_outgoing(&me, &args.to, &id, &content, now_ms(), Status::Queued);
             state.outbox.push(Outgoing {
@@ -237,18 +274,23 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
             });
             profile.save_state(&state)?;
             return out(&format!(
-                "Queued: {id} (the server is unreachable: {e}; it is sent by the next send or sync)"
+                "Queued: {id} (the server cannot take it now: {e}; it is sent by the next send or sync)"
             ));
         }
         Err((_, e)) => return Err(e.into()),
     };
-    if let Err(e) = flush_outbox(&profile, &mut state, &mut client).await {
-        crate::audit::note(&format!("queued messages not sent yet: {e}"));
+    match flush_outbox(&profile, &mut state, &mut client).await {
+        Ok(0) => {}
+        Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
+        Err(e) => crate::audit::note(&format!("queued messages not sent yet: {e}")),
     }
     let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
-    let duplicate = result?;
+    let duplicate = match result? {
+        Sent::Queued(reason) => return out(&Sent::Queued(reason).describe("", &id)),
+        sent => sent == Sent::Duplicate,
+    };
     out(&format!(
         "{} {id}",
         if duplicate {
@@ -628,7 +670,9 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     let result = send_content(&profile, &mut state, &mut client, &to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
-    result?;
+    if let Sent::Queued(reason) = result? {
+        return out(&Sent::Queued(reason).describe("", &id));
+    }
     out(&match seconds {
         Some(s) => format!(
             "Messages with {} now disappear {s} s after they are sent, on every device.",
@@ -685,9 +729,9 @@ pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
     let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
     let account = client.close().await;
     profile.save(&account)?;
-    result?;
-    out(&format!(
-        "Sent {name} ({size} bytes, encrypted {blob_len} bytes) as message {id}"
+    out(&result?.describe(
+        &format!("Sent {name} ({size} bytes, encrypted {blob_len} bytes)"),
+        &id,
     ))
 }
 

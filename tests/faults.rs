@@ -413,3 +413,71 @@ async fn postgres_cut_off_fails_fast_with_the_storage_code_and_loses_nothing() {
     b.close().await;
     world.stop().await;
 }
+
+/// The command line, as a clinician uses it: `curbside send` on a full
+/// database says the message is queued; after the operator makes room
+/// (here: restarts without the size cap), the next send delivers it with
+/// its id, and the recipient reads everything once.
+#[test]
+fn the_command_line_keeps_a_refused_send_in_its_outbox_and_delivers_it_later() {
+    let db = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(Db::new(Backend::Sqlite))
+        .unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let listen = common::free_address();
+    let log = dir.join("server.log");
+    let capped = [("CURBSIDE_LIMITS__SQLITE_MAX_DATABASE_MIB", "2")];
+    let mut server = common::spawn_with_env(&db, &log, &listen, &capped);
+    std::fs::create_dir_all(dir.join("curbside-data/tls")).unwrap();
+    std::fs::copy(dir.join("tls/cert.pem"), dir.join("curbside-data/tls/cert.pem")).unwrap();
+    let ids = common::enroll_clinicians(
+        &dir,
+        &server,
+        &[("alice", "Dermatology"), ("bob", "Internal Medicine")],
+    );
+    let bob = &ids[1];
+    let filler = "x".repeat(100_000);
+    let mut sent = Vec::new();
+    let mut queued = None;
+    for i in 0..60 {
+        let text = format!("note-{i} {filler}");
+        let out = common::cli_ok(&dir, &server, &["send", "--profile", "alice", "--to", bob, &text]);
+        if out.starts_with("Queued:") {
+            assert!(out.contains("storage_unavailable"), "{out}");
+            queued = Some(format!("note-{i} "));
+            break;
+        }
+        assert!(out.starts_with("Accepted:"), "{out}");
+        sent.push(format!("note-{i} "));
+    }
+    let queued = queued.expect("the capped database filled up");
+    assert!(!sent.is_empty());
+
+    // Room again.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = common::spawn_at(&db, &log, &listen);
+    let out = common::cli(
+        &dir,
+        &server,
+        &["send", "--profile", "alice", "--to", bob, "room again"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Sent 1 queued message(s)."),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inbox = common::cli_ok(&dir, &server, &["inbox", "--profile", "bob"]);
+    for marker in sent.iter().chain([&queued]) {
+        assert_eq!(
+            inbox.matches(marker.as_str()).count(),
+            1,
+            "{marker} once in the inbox"
+        );
+    }
+    assert!(inbox.contains("room again"));
+    let mut server = server;
+    server.child.kill().unwrap();
+}

@@ -110,24 +110,9 @@ pub enum SendOutcome {
     Queued,
 }
 
-/// Whether an error means the connection is gone (retry later) rather than a refusal.
+/// Whether an error means "try again later" rather than a refusal.
 fn is_transport(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::Io(_)
-            | ClientError::Tls(_)
-            | ClientError::WebSocket(_)
-            | ClientError::Closed
-            | ClientError::Protocol(_)
-    ) || matches!(
-        e.code(),
-        Some(
-            ErrorCode::ShuttingDown
-                | ErrorCode::Internal
-                | ErrorCode::RateLimited
-                | ErrorCode::StorageUnavailable
-        )
-    )
+    e.is_retryable()
 }
 
 /// A connected, authenticated client.

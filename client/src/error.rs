@@ -52,6 +52,26 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// True when the request may succeed later unchanged: the connection
+    /// failed, or the server could not take it now (shutting down, storage
+    /// unavailable, rate limited, an internal error). Such a message is
+    /// kept in the outbox and resent with the same id (never duplicated).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Io(_) | Self::Tls(_) | Self::WebSocket(_) | Self::Closed | Self::Protocol(_)
+        ) || matches!(
+            self.code(),
+            Some(
+                ErrorCode::ShuttingDown
+                    | ErrorCode::Internal
+                    | ErrorCode::RateLimited
+                    | ErrorCode::StorageUnavailable
+            )
+        )
+    }
 }
 
 /// Result alias.

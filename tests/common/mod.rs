@@ -488,6 +488,11 @@ pub fn free_address() -> String {
 
 /// The real binary, serving on `listen`.
 pub fn spawn_at(db: &Db, log: &Path, listen: &str) -> Process {
+    spawn_with_env(db, log, listen, &[])
+}
+
+/// The real binary, serving on `listen`, with extra environment variables.
+pub fn spawn_with_env(db: &Db, log: &Path, listen: &str, env: &[(&str, &str)]) -> Process {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -498,6 +503,7 @@ pub fn spawn_at(db: &Db, log: &Path, listen: &str) -> Process {
         .arg("--data-dir")
         .arg(db.dir.path())
         .env("CURBSIDE_LOG", "debug")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::from(stderr))
         .spawn()
