@@ -89,9 +89,9 @@ impl Profile {
     pub(crate) fn save(&self, account: &Account) -> anyhow::Result<()> {
         let plain = account.to_bytes()?;
         let sealed = self.key.seal(CONTEXT, &plain, &mut OsRng)?;
-        let tmp = self.dir.join(format!("{FILE}.tmp"));
-        std::fs::write(&tmp, sealed).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, self.dir.join(FILE)).context("replacing the profile")?;
+        let path = self.dir.join(FILE);
+        curbside_client::files::replace(&path, &sealed)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 
@@ -127,9 +127,9 @@ impl Profile {
     pub(crate) fn save_state(&self, state: &LocalState) -> anyhow::Result<()> {
         let plain = zeroize::Zeroizing::new(state.to_bytes()?);
         let sealed = self.key.seal(STATE_CONTEXT, &plain, &mut OsRng)?;
-        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
-        std::fs::write(&tmp, sealed).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, self.dir.join(STATE_FILE)).context("replacing the local state")?;
+        let path = self.dir.join(STATE_FILE);
+        curbside_client::files::replace(&path, &sealed)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 

@@ -87,11 +87,8 @@ impl Witness {
 
     /// Writes the witness file atomically.
     pub fn save(&self, path: &Path) -> Result<(), AuditError> {
-        let tmp = path.with_extension("tmp");
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| AuditError::State(e.to_string()))?;
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| AuditError::State(format!("{}: {e}", path.display())))
+        crate::files::replace(path, &bytes).map_err(|e| AuditError::State(format!("{}: {e}", path.display())))
     }
 }
 

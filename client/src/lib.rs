@@ -15,6 +15,7 @@
 //! - [`account`]: the device's keys and ratchet sessions, and their encoding.
 //! - [`audit`]: the compliance officer's checks: pinned log key, tree head consistency, offline export verification.
 //! - [`client`]: enroll, connect, send to users, receive and acknowledge.
+//! - [`files`]: the client's files replaced atomically and durably.
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +27,7 @@ pub mod connection;
 pub mod content;
 pub mod error;
 pub mod fhir;
+pub mod files;
 pub mod local;
 pub mod team;
 pub mod tls;
