@@ -193,6 +193,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the server")?;
     let cert_path = data_dir.join("tls").join("cert.pem");
     let mut out = String::new();
+    for warning in &server.warnings {
+        out.push_str(&format!("\nWARNING: {warning}\n\n"));
+    }
     out.push_str(&format!(
         "Curbside is listening on https://{} (WebSocket: wss://{}/v1/ws)\n",
         server.addr, server.addr

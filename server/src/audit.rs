@@ -17,6 +17,7 @@ use curbside_protocol::merkle::Hash;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use zeroize::Zeroizing;
 
+use crate::durable::{self, FileError, FileProblem};
 use crate::error::ServerError;
 
 /// The file, in the data directory, that holds the log key (PKCS#8, mode 0600).
@@ -45,20 +46,29 @@ impl LogKey {
 
     /// Loads the key at `path`, creating it if absent (several nodes point
     /// this at one shared key file: setting `audit_log_key`).
+    ///
+    /// The key is never replaced: a file that exists but is empty,
+    /// unreadable or not an Ed25519 PKCS#8 key stops the start with a
+    /// [`FileError`] naming it and telling the operator to restore it from
+    /// backup. A new key would sign tree heads that every compliance
+    /// officer's pinned key rejects, and the heads signed so far (which
+    /// officers keep as evidence) would no longer verify against the key the
+    /// server publishes. A new key is created durably (temporary file,
+    /// fsync, link into place, directory fsync) and only where no file
+    /// exists: two nodes starting at once end up with the same key.
     pub fn load_or_create_at(path: PathBuf) -> Result<Self, ServerError> {
-        let pkcs8 = if path.exists() {
-            Zeroizing::new(std::fs::read(&path).map_err(|e| ServerError::io("reading the audit log key", e))?)
-        } else {
-            let rng = ring::rand::SystemRandom::new();
-            let doc = Ed25519KeyPair::generate_pkcs8(&rng)
-                .map_err(|_| ServerError::Config("could not generate the audit log key".into()))?;
-            let bytes = Zeroizing::new(doc.as_ref().to_vec());
-            write_private(&path, &bytes)?;
-            tracing::info!(path = %path.display(), "audit log key created");
-            bytes
+        let pkcs8 = match durable::read(&path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => create(&path)?,
+            Err(problem) => return Err(FileError::new(&path, problem, RESTORE_LOG_KEY).into()),
         };
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
-            .map_err(|_| ServerError::Config(format!("{} is not an Ed25519 PKCS#8 key", path.display())))?;
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| {
+            FileError::new(
+                &path,
+                FileProblem::Invalid("it is not an Ed25519 PKCS#8 key".into()),
+                RESTORE_LOG_KEY,
+            )
+        })?;
         Ok(Self { pair, path })
     }
 
@@ -88,24 +98,46 @@ impl LogKey {
     }
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| ServerError::io("creating the audit log key", e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| ServerError::io("writing the audit log key", e))
-}
+/// What to do about a log key file that cannot be used.
+const RESTORE_LOG_KEY: &str = "Restore the audit log key from your backup (or, if it only cannot \
+     be read, give the user the server runs as read access to it) and start again. \
+     The server will not create a new key in its place: tree heads signed so far (which \
+     compliance officers keep as evidence) would no longer verify against the key the server \
+     publishes, and every officer's pinned key would reject the new heads. Only if no backup \
+     exists: move the file aside (the server then creates a new key and prints its public key) \
+     and give every compliance officer the new public key out of band (SECURITY.md, Durability)";
 
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
-    std::fs::write(path, bytes).map_err(|e| ServerError::io("writing the audit log key", e))
+/// Creates a new log key at `path`, or reads the one another node created
+/// there a moment earlier.
+fn create(path: &Path) -> Result<Zeroizing<Vec<u8>>, ServerError> {
+    let rng = ring::rand::SystemRandom::new();
+    let doc = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| ServerError::Config("could not generate the audit log key".into()))?;
+    let bytes = Zeroizing::new(doc.as_ref().to_vec());
+    match durable::write_new(path, &bytes, true) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "audit log key created");
+            Ok(bytes)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match durable::read(path) {
+            Ok(Some(theirs)) => Ok(theirs),
+            Ok(None) => Err(FileError::new(
+                path,
+                FileProblem::Invalid(
+                    "another process created and removed it while the server was creating it".into(),
+                ),
+                "Start again",
+            )
+            .into()),
+            Err(problem) => Err(FileError::new(path, problem, RESTORE_LOG_KEY).into()),
+        },
+        Err(e) => Err(FileError::new(
+            path,
+            FileProblem::Unwritable(e),
+            "Check that its directory exists, is writable by the server and has free space",
+        )
+        .into()),
+    }
 }
 
 /// Who acts, and from where.

@@ -9,6 +9,7 @@
 //! ## Layout
 //! - [`config`]: defaults, TOML, `CURBSIDE_*` environment.
 //! - [`tls`]: rustls configuration and the self-signed default certificate.
+//! - [`durable`]: every file the server writes survives power loss.
 //! - [`store`]: the storage interface over SQLite or PostgreSQL.
 //! - [`backup`]: `curbside backup`, a consistent online copy of an SQLite server.
 //! - [`hub`]: which devices are connected, to wake them on new messages.
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod backup;
 pub mod cluster;
 pub mod config;
+pub mod durable;
 pub mod error;
 mod http;
 pub mod hub;
@@ -110,6 +112,9 @@ pub struct Server {
     pub backend: store::Backend,
     /// The audit log's Ed25519 public key, base64 (compliance officers pin it).
     pub log_key: String,
+    /// What the operator must act on, found at start (a damaged default
+    /// certificate replaced: pins must be renewed). Also logged.
+    pub warnings: Vec<String>,
     state: AppState,
     stop: watch::Sender<bool>,
     handle: axum_server::Handle,
@@ -121,8 +126,9 @@ pub struct Server {
 /// Prepares the data directory, database, certificate and bootstrap token,
 /// then starts serving.
 pub async fn start(config: Config) -> Result<Server, ServerError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| ServerError::io("creating the data directory", e))?;
+    durable::create_dir_all(&config.data_dir)
+        .and_then(|()| durable::remove_temporaries(&config.data_dir))
+        .map_err(|e| ServerError::io("preparing the data directory", e))?;
     let store = Store::connect_with(&config.database_url(), &config.store_options()).await?;
     let files = tls::ensure_certificate(
         &config.data_dir,
@@ -157,6 +163,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         log_key,
         shutdown,
     };
+    http::attachments::sweep_orphans(&store, &http::attachments::dir(&state)).await?;
     let listener = std::net::TcpListener::bind(state.config.listen)
         .map_err(|e| ServerError::io("binding the listen address", e))?;
     listener
@@ -196,6 +203,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         addr,
         bootstrap_token,
         cert_pem,
+        warnings: files.replaced.into_iter().collect(),
         backend: store.backend(),
         log_key: state.log_key.public_key_base64(),
         state,

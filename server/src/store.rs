@@ -1140,6 +1140,30 @@ impl Store {
             .transpose()
     }
 
+    /// Which of `ids` have an attachment row, expired or not (the start-up
+    /// sweep of blobs without one, in batches of at most a few hundred).
+    pub async fn attachments_present(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, ServerError> {
+        let mut present = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!("SELECT attachment_id FROM attachments WHERE attachment_id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                present.insert(r.try_get::<String, _>("attachment_id")?);
+            }
+        }
+        Ok(present)
+    }
+
     /// Deletes the records of expired attachments and returns their ids (the caller deletes the files).
     pub async fn expire_attachments(&self, now: i64) -> Result<Vec<String>, ServerError> {
         let rows = sqlx::query("DELETE FROM attachments WHERE expires_at <= $1 RETURNING attachment_id")

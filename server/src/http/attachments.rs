@@ -2,6 +2,9 @@
 //! (streamed to disk, never held whole in memory, refused beyond the size
 //! limit), `GET /v1/attachments/{id}` streams it back. Ids are 128-bit
 //! random; the blob is ciphertext whose key only the message recipients have.
+//! A blob stays on disk under its id only if its database row committed:
+//! see [`upload`] for the order of writes and [`sweep_orphans`] for what
+//! start-up removes.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,13 +18,13 @@ use axum::{Json, Router};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::AttachmentStored;
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use super::Caller;
 use crate::audit::Event;
 use crate::auth::random32;
-use crate::error::ApiError;
-use crate::store::now_ms;
+use crate::durable;
+use crate::error::{ApiError, ServerError};
+use crate::store::{now_ms, Store};
 use crate::AppState;
 use curbside_protocol::audit::{Action, Details};
 
@@ -43,11 +46,30 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-fn internal(what: &str, e: std::io::Error) -> ApiError {
-    tracing::error!(error = %e, what, "attachment storage failed");
-    ApiError::new(ErrorCode::Internal, "internal server error")
+/// A failure of the blob store (the disk): logged, answered as a storage
+/// refusal, never with the detail.
+fn disk(what: &'static str, e: std::io::Error) -> ApiError {
+    ServerError::io(what, e).into()
 }
 
+/// `POST /v1/attachments`. The order is what makes an acknowledged blob
+/// survive and a refused one vanish:
+///
+/// 1. the body streams into a temporary file (removed if the upload fails,
+///    is too large, or the client goes away);
+/// 2. the blob is made durable under its final name (fsync, rename,
+///    directory fsync), so a row never refers to a blob that a power loss
+///    could take back;
+/// 3. the row and its audit entry commit;
+/// 4. only then the answer is 200.
+///
+/// If the commit fails the blob is deleted again, so a refused upload leaves
+/// nothing. Steps 2 to 4 run in their own task, which a client hanging up
+/// cannot interrupt half-way. A crash between 2 and 3 leaves a blob without
+/// a row, which start-up removes ([`sweep_orphans`]). (A commit that fails
+/// after actually committing, as a lost connection to PostgreSQL can make
+/// it look, leaves a row without a blob: its id was never given to anyone
+/// and the row expires.)
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,38 +78,61 @@ async fn upload(
     let limit = state.config.limits.max_attachment_bytes;
     let id: String = random32().iter().take(16).map(|b| format!("{b:02x}")).collect();
     let dir = dir(&state);
-    tokio::fs::create_dir_all(&dir)
+    let mkdir = dir.clone();
+    tokio::task::spawn_blocking(move || durable::create_dir_all(&mkdir))
         .await
-        .map_err(|e| internal("creating the directory", e))?;
-    let partial = dir.join(format!("{id}.partial"));
-    let result = write_limited(&partial, body, limit).await;
-    let size = match result {
-        Ok(size) => size,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(e);
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| disk("creating the attachment directory", e))?;
+    let path = dir.join(&id);
+    let staged = durable::Staged::create(&path)
+        .await
+        .map_err(|e| disk("creating the blob", e))?;
+    let (staged, size) = write_limited(staged, body, limit).await?;
+    let finish = tokio::spawn(async move {
+        if let Err(e) = staged.publish().await {
+            // The rename may have happened before the directory fsync failed.
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(disk("making the blob durable", e));
         }
-    };
-    tokio::fs::rename(&partial, dir.join(&id))
-        .await
-        .map_err(|e| internal("storing the blob", e))?;
-    let ttl = Duration::from_secs(state.config.limits.attachment_ttl_secs);
-    let expires_at = state
-        .store
-        .add_attachment(&id, &caller.device, size, &caller.actor(None), now_ms(), ttl)
-        .await?;
-    tracing::info!(user = %caller.device.user_id, device = %caller.device.device_id, attachment = %id, size, "attachment stored");
-    Ok(Json(AttachmentStored {
-        attachment_id: id,
-        size,
-        expires_at,
-    }))
+        let ttl = Duration::from_secs(state.config.limits.attachment_ttl_secs);
+        let actor = caller.actor(None);
+        match state
+            .store
+            .add_attachment(&id, &caller.device, size, &actor, now_ms(), ttl)
+            .await
+        {
+            Ok(expires_at) => {
+                tracing::info!(user = %caller.device.user_id, device = %caller.device.device_id, attachment = %id, size, "attachment stored");
+                Ok(AttachmentStored {
+                    attachment_id: id,
+                    size,
+                    expires_at,
+                })
+            }
+            Err(e) => {
+                if let Err(removal) = tokio::fs::remove_file(&path).await {
+                    tracing::warn!(error = %removal, attachment = %id, "could not remove the blob of a failed upload; the next start removes it");
+                }
+                Err(ApiError::from(e))
+            }
+        }
+    });
+    match finish.await {
+        Ok(result) => result.map(Json),
+        Err(e) => {
+            tracing::error!(error = %e, "the upload's commit task failed");
+            Err(ApiError::new(ErrorCode::Internal, "internal server error"))
+        }
+    }
 }
 
-async fn write_limited(path: &Path, body: Body, limit: u64) -> Result<u64, ApiError> {
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| internal("creating the blob", e))?;
+/// Streams `body` into `staged`, refusing it beyond `limit` bytes or empty.
+async fn write_limited(
+    mut staged: durable::Staged,
+    body: Body,
+    limit: u64,
+) -> Result<(durable::Staged, u64), ApiError> {
     let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
     while let Some(chunk) = stream.next().await {
@@ -100,17 +145,69 @@ async fn write_limited(path: &Path, body: Body, limit: u64) -> Result<u64, ApiEr
                 format!("attachments are limited to {limit} bytes"),
             ));
         }
-        file.write_all(&chunk)
+        staged
+            .write_all(&chunk)
             .await
-            .map_err(|e| internal("writing the blob", e))?;
+            .map_err(|e| disk("writing the blob", e))?;
     }
-    file.sync_all()
-        .await
-        .map_err(|e| internal("syncing the blob", e))?;
     if size == 0 {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "empty attachment"));
     }
-    Ok(size)
+    Ok((staged, size))
+}
+
+/// Start-up: makes the attachment directory agree with the database before
+/// the server serves. Removes every temporary file (an upload cut off by a
+/// crash; `<id>.partial` is the name earlier versions used) and every blob
+/// whose row does not exist (a crash between making a blob durable and
+/// committing its row, or between expiring a row and deleting its file).
+/// Files with other names are not the server's and are left alone. The
+/// directory belongs to this server: nodes of a cluster each have their own.
+pub(crate) async fn sweep_orphans(store: &Store, dir: &Path) -> Result<(), ServerError> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ServerError::io("listing the attachment directory", e)),
+    };
+    let (mut temporaries, mut orphans, mut blobs) = (0usize, 0usize, Vec::new());
+    while let Some(entry) = entries
+        .next_entry()
+        .await
+        .map_err(|e| ServerError::io("listing the attachment directory", e))?
+    {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if durable::is_temporary(&name) || name.strip_suffix(".partial").is_some_and(valid_id) {
+            temporaries += usize::from(remove(&entry.path()).await);
+        } else if valid_id(&name) {
+            blobs.push(name);
+        }
+    }
+    let present = store.attachments_present(&blobs).await?;
+    for id in blobs.iter().filter(|id| !present.contains(*id)) {
+        orphans += usize::from(remove(&dir.join(id)).await);
+    }
+    if temporaries + orphans > 0 {
+        tracing::warn!(
+            temporaries,
+            orphans,
+            dir = %dir.display(),
+            "removed attachment files left by an interrupted upload or expiry (no database row refers to them)"
+        );
+    }
+    Ok(())
+}
+
+/// Removes a file, logging (not failing) if it cannot: the next start retries.
+async fn remove(path: &Path) -> bool {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, file = %path.display(), "could not remove a leftover attachment file");
+            false
+        }
+    }
 }
 
 async fn download(

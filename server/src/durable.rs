@@ -1,0 +1,385 @@
+//! Files that survive power loss.
+//!
+//! Every file the server creates in its data directory (the TLS certificate
+//! and key, the audit log key, attachment blobs) is written here, the same
+//! way: under a temporary name in the same directory, fsynced, given its
+//! final name by a rename (or, for a file that must never replace another, a
+//! hard link), and then the directory is fsynced so that the new name is on
+//! disk too. After a power loss the final name therefore holds either
+//! nothing (it was never published) or the whole file, never a prefix or
+//! 0 bytes; what can be left behind is a temporary file, which start-up
+//! removes ([`remove_temporaries`]). SECURITY.md, "Durability", describes
+//! the whole picture.
+//!
+//! Temporary names are `.<final name>.tmp-<16 hex digits>`: hidden, in the
+//! same directory (a rename across file systems is not atomic), and never a
+//! valid final name of anything the server stores.
+
+use std::ffi::OsString;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncWriteExt as _;
+use zeroize::Zeroizing;
+
+/// A file the server needs that is empty, damaged, unreadable or cannot be
+/// written: which file, what is wrong with it, and what the operator should do.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {problem}. {remedy}", path.display())]
+pub struct FileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: FileProblem,
+    /// What the operator should do about it.
+    pub remedy: String,
+}
+
+/// What is wrong with a file (see [`FileError`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// It exists with 0 bytes: what a power loss leaves of a file whose
+    /// content was not yet on disk.
+    #[error(
+        "the file is empty (0 bytes), as a power loss or a full disk leaves a file that was being written"
+    )]
+    Empty,
+    /// Reading it failed (permissions, an I/O error, a directory in its place).
+    #[error("cannot read it ({0})")]
+    Unreadable(io::Error),
+    /// Its content is not what it must be.
+    #[error("{0}")]
+    Invalid(String),
+    /// Writing it (durably) failed.
+    #[error("cannot write it ({0})")]
+    Unwritable(io::Error),
+}
+
+impl FileError {
+    /// A problem with `path`, and what to do about it.
+    pub(crate) fn new(path: &Path, problem: FileProblem, remedy: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            problem,
+            remedy: remedy.into(),
+        }
+    }
+}
+
+/// Reads a whole file the server created: `Ok(None)` if there is no such
+/// file, [`FileProblem::Empty`] if it has 0 bytes. The bytes are zeroed
+/// when dropped (keys are read through here).
+pub(crate) fn read(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, FileProblem> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.is_empty() => Err(FileProblem::Empty),
+        Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(FileProblem::Unreadable(e)),
+    }
+}
+
+/// Replaces (or creates) `path` with `bytes` so that after a crash it holds
+/// either its previous content or all of `bytes`. `private` files are
+/// created with mode 0600 (keys).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+    let temp = write_temp(path, bytes, private)?;
+    if let Err(e) = std::fs::rename(&temp, path) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    sync_dir(parent(path))
+}
+
+/// Like [`write_atomic`], but never replaces an existing file: fails with
+/// [`io::ErrorKind::AlreadyExists`] if `path` exists (someone else, such as
+/// another node sharing the file, created it first). The final name is
+/// published with a hard link, which fails rather than replace; on a file
+/// system without hard links it falls back to a rename after checking that
+/// `path` is absent (a narrow race that only two nodes creating the same
+/// file in the same instant could lose).
+pub(crate) fn write_new(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+    let temp = write_temp(path, bytes, private)?;
+    let published = match std::fs::hard_link(&temp, path) {
+        Ok(()) => {
+            // Published; the temporary name is only a second link now.
+            let _ = std::fs::remove_file(&temp);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if path.symlink_metadata().is_err() => std::fs::rename(&temp, path),
+        Err(_) => Err(io::ErrorKind::AlreadyExists.into()),
+    };
+    if let Err(e) = published {
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    sync_dir(parent(path))
+}
+
+/// Creates `dir` and its missing parents, and fsyncs the directory holding
+/// each new one, so that the directories survive a power loss as well as
+/// the files later written into them.
+pub(crate) fn create_dir_all(dir: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut next = Some(dir);
+    while let Some(d) = next {
+        if d.as_os_str().is_empty() || d.is_dir() {
+            break;
+        }
+        missing.push(d);
+        next = d.parent();
+    }
+    std::fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        sync_dir(parent(created))?;
+    }
+    Ok(())
+}
+
+/// fsyncs a directory: the names created, renamed or removed in it reach
+/// the disk. (On systems other than Unix this is a no-op: a directory cannot
+/// be opened as a file there, and the file system orders metadata itself.)
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Whether `name` is one of this module's temporary names.
+pub(crate) fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
+}
+
+/// Removes the temporary files that an interrupted write left in `dir`
+/// (only names of [`is_temporary`] form; nothing else is touched) and
+/// returns how many. A missing directory has none.
+pub(crate) fn remove_temporaries(dir: &Path) -> io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_str().is_some_and(is_temporary) && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// A file being written in pieces (an upload) under a temporary name.
+/// Dropped before [`Staged::publish`], it removes itself, so an interrupted
+/// or refused write leaves nothing behind.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    file: Option<tokio::fs::File>,
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Starts writing what will become `path`.
+    pub(crate) async fn create(path: &Path) -> io::Result<Self> {
+        let temp = temp_name(path);
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .await?;
+        Ok(Self {
+            file: Some(file),
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Appends `bytes`.
+    pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_all(bytes).await,
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Makes the content durable and gives it its final name: fsync the
+    /// file, rename it, fsync the directory. When this returns `Ok`, the file
+    /// survives a power loss under its final name.
+    pub(crate) async fn publish(mut self) -> io::Result<()> {
+        let Some(mut file) = self.file.take() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        tokio::fs::rename(&self.temp, &self.path).await?;
+        // From here the temporary name is gone: nothing for `drop` to remove.
+        self.temp = PathBuf::new();
+        let dir = parent(&self.path).to_path_buf();
+        tokio::task::spawn_blocking(move || sync_dir(&dir))
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            drop(self.file.take());
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A fresh temporary name next to `path`.
+fn temp_name(path: &Path) -> PathBuf {
+    let random = crate::auth::random32();
+    let suffix = hex::encode(random.get(..8).unwrap_or_default());
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".tmp-{suffix}"));
+    path.with_file_name(name)
+}
+
+/// Writes `bytes` to a new temporary file next to `path` and fsyncs it;
+/// returns its name (removed again if anything failed).
+fn write_temp(path: &Path, bytes: &[u8], private: bool) -> io::Result<PathBuf> {
+    let temp = temp_name(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let written = options
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()));
+    match written {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn write_atomic_replaces_whole_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cert.pem");
+        write_atomic(&path, b"first", false).unwrap();
+        write_atomic(&path, b"second", false).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        assert_eq!(names(dir.path()), ["cert.pem"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        write_atomic(&path, b"secret", true).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let new = dir.path().join("log.pk8");
+        write_new(&new, b"secret", true).unwrap();
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn write_new_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit-log-key.pk8");
+        write_new(&path, b"first", true).unwrap();
+        let e = write_new(&path, b"second", true).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        assert_eq!(names(dir.path()), ["audit-log-key.pk8"]);
+    }
+
+    #[test]
+    fn read_tells_missing_from_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        assert!(read(&path).unwrap().is_none());
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(read(&path), Err(FileProblem::Empty)));
+        std::fs::write(&path, b"x").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap().as_slice(), b"x");
+    }
+
+    #[test]
+    fn create_dir_all_creates_nested() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a").join("b");
+        create_dir_all(&nested).unwrap();
+        assert!(nested.is_dir());
+        create_dir_all(&nested).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_staged_file_is_published_whole_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0123");
+        let mut staged = Staged::create(&path).await.unwrap();
+        staged.write_all(b"abc").await.unwrap();
+        assert_eq!(names(dir.path()).len(), 1);
+        assert!(is_temporary(&names(dir.path())[0]));
+        drop(staged);
+        assert!(names(dir.path()).is_empty(), "dropped before publishing: removed");
+
+        let mut staged = Staged::create(&path).await.unwrap();
+        staged.write_all(b"abc").await.unwrap();
+        staged.write_all(b"def").await.unwrap();
+        staged.publish().await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
+        assert_eq!(names(dir.path()), ["0123"]);
+    }
+
+    #[test]
+    fn only_temporaries_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".cert.pem.tmp-0011223344556677"), b"x").unwrap();
+        std::fs::write(dir.path().join("cert.pem"), b"x").unwrap();
+        std::fs::write(dir.path().join(".hidden"), b"x").unwrap();
+        assert_eq!(remove_temporaries(dir.path()).unwrap(), 1);
+        assert_eq!(names(dir.path()), [".hidden", "cert.pem"]);
+    }
+}
