@@ -131,6 +131,7 @@ async fn full_database(db: Db, fill: Fill) {
     let saved = world.api().audit_tree_head(&token).await.unwrap().tree_head;
     let b_id = uid(&bob);
     let mut a = Client::connect(alice).await.unwrap();
+    let alice_token = world.login(&a.account).await;
     // Bob stays offline: everything Alice's sends get accepted for must be
     // waiting for him after a restart.
     let bob_account = bob;
@@ -169,6 +170,26 @@ async fn full_database(db: Db, fill: Fill) {
     assert_eq!(refused, 20, "the database filled up");
     assert!(!accepted.is_empty());
 
+    // An upload is refused with the storage code too and leaves no blob
+    // (or, if its small row still fits, it is stored whole).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let blob = elsewhere.path().join("upload.bin");
+    std::fs::write(&blob, vec![7u8; 200_000]).unwrap();
+    let upload = world
+        .api()
+        .upload_attachment(&alice_token, tokio::fs::File::open(&blob).await.unwrap())
+        .await;
+    let uploaded: BTreeSet<String> = match upload {
+        Ok(stored) => [stored.attachment_id].into(),
+        Err(e) => {
+            assert_eq!(e.code(), Some(ErrorCode::StorageUnavailable), "{e}");
+            BTreeSet::new()
+        }
+    };
+    if let Fill::Disk(_) = fill {
+        assert!(uploaded.is_empty(), "a full disk cannot take a blob");
+    }
+
     // Not ready while writes cannot commit, and the answer comes at once.
     let (status, took) = readyz(&world).await;
     assert_eq!(status, 503);
@@ -205,6 +226,17 @@ async fn full_database(db: Db, fill: Fill) {
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     assert_eq!(received.len(), accepted.len(), "nothing refused was stored");
     b.close().await;
+
+    // No blob without a row: the refused upload left nothing behind.
+    let attachments = world.db.dir.path().join("attachments");
+    let blobs: BTreeSet<String> = std::fs::read_dir(&attachments).map_or_else(
+        |_| BTreeSet::new(),
+        |d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        },
+    );
+    assert_eq!(blobs, uploaded, "no orphan blob in {}", attachments.display());
 
     let check: String = sqlx::query("PRAGMA integrity_check")
         .fetch_one(&mut raw)

@@ -97,9 +97,9 @@ async fn upload(
         }
         let ttl = Duration::from_secs(state.config.limits.attachment_ttl_secs);
         let actor = caller.actor(None);
-        match state
-            .store
-            .add_attachment(&id, &caller.device, size, &actor, now_ms(), ttl)
+        let store = &state.store;
+        match store
+            .bounded(store.add_attachment(&id, &caller.device, size, &actor, now_ms(), ttl))
             .await
         {
             Ok(expires_at) => {
@@ -221,7 +221,7 @@ async fn download(
     }
     let size = state
         .store
-        .attachment_size(&id, now_ms())
+        .bounded(state.store.attachment_size(&id, now_ms()))
         .await?
         .ok_or_else(not_found)?;
     let file = tokio::fs::File::open(dir(&state).join(&id))
@@ -233,7 +233,7 @@ async fn download(
             size: Some(size),
             ..Details::default()
         });
-    state.store.record(vec![event]).await?;
+    state.store.bounded(state.store.record(vec![event])).await?;
     tracing::info!(user = %caller.device.user_id, device = %caller.device.device_id, attachment = %id, size, "attachment fetched");
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
     Ok((
