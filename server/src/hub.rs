@@ -17,7 +17,8 @@ pub enum HubEvent {
     Wake,
     /// New delivery receipts may be waiting for the device.
     Receipts,
-    /// A frame to forward as is (receipts, prekey warnings).
+    /// A frame to forward as is (prekey warnings, referral updates; receipts
+    /// are read from the store on [`HubEvent::Receipts`]).
     Frame(Box<ServerFrame>),
     /// The device was revoked: close the connection.
     Revoked,
