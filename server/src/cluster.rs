@@ -69,7 +69,7 @@ fn decode(node: &str, payload: &str) -> Option<(Address, HubEvent)> {
 
 /// Starts relaying `hub`'s events through PostgreSQL; returns the two tasks.
 pub fn start(hub: &Hub, store: Store, url: String, node: String) -> Vec<tokio::task::JoinHandle<()>> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Address, HubEvent)>();
+    let (tx, mut rx) = mpsc::channel::<(Address, HubEvent)>(crate::hub::RELAY_CAPACITY);
     hub.set_relay(tx);
     let publisher = {
         let node = node.clone();

@@ -99,8 +99,17 @@ type Registry = HashMap<Address, Registered>;
 pub struct Hub {
     inner: Arc<Mutex<Registry>>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
-    relay: Arc<std::sync::OnceLock<mpsc::UnboundedSender<(Address, HubEvent)>>>,
+    relay: Arc<std::sync::OnceLock<mpsc::Sender<(Address, HubEvent)>>>,
+    /// True while relayed events are being dropped (logged once per episode).
+    relay_full: Arc<AtomicBool>,
 }
+
+/// Events waiting to be relayed to the other nodes, at most. Past it (the
+/// database does not take notifications fast enough, or is down) events
+/// are dropped: a lost notification delays a push until the device's next
+/// event or reconnect, it never loses a message (the queue is in the
+/// database).
+pub const RELAY_CAPACITY: usize = 4096;
 
 impl Hub {
     /// Registers a connection for `device`, replacing (and closing) an older one.
@@ -137,7 +146,18 @@ impl Hub {
         }
         if let Some(relay) = self.relay.get() {
             if !matches!(event, HubEvent::Replaced) {
-                let _ = relay.send((device.clone(), event));
+                match relay.try_send((device.clone(), event)) {
+                    Ok(()) => {
+                        if self.relay_full.swap(false, Ordering::Relaxed) {
+                            tracing::info!("relaying events to the other nodes again");
+                        }
+                    }
+                    Err(_) => {
+                        if !self.relay_full.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(capacity = RELAY_CAPACITY, "the relay to the other nodes is full: events are dropped (pushes wait for the device's next event or reconnect; nothing is lost)");
+                        }
+                    }
+                }
             }
         }
     }
@@ -150,7 +170,7 @@ impl Hub {
     }
 
     /// Also forwards every event to `relay` (for other nodes). Set once.
-    pub fn set_relay(&self, relay: mpsc::UnboundedSender<(Address, HubEvent)>) {
+    pub fn set_relay(&self, relay: mpsc::Sender<(Address, HubEvent)>) {
         let _ = self.relay.set(relay);
     }
 
