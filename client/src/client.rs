@@ -350,7 +350,9 @@ impl Client {
                 }
             }
             if recipients.is_empty() {
-                return Err(ClientError::Protocol("no device to send to".into()));
+                return Err(ClientError::Refused(
+                    "no device to send to: the recipient has no registered device".into(),
+                ));
             }
             let result = self
                 .conn

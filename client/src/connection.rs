@@ -211,7 +211,7 @@ impl Connection {
             }),
             Ok(Ok(frame)) => Ok(frame),
             Ok(Err(_)) => Err(ClientError::Closed),
-            Err(_) => Err(ClientError::Protocol("no reply within 30 s".into())),
+            Err(_) => Err(ClientError::Timeout("no reply within 30 s".into())),
         }
     }
 

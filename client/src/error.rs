@@ -35,6 +35,13 @@ pub enum ClientError {
     /// The server sent something that does not follow the protocol.
     #[error("protocol: {0}")]
     Protocol(String),
+    /// Refused on this device before anything was sent (for example: the
+    /// recipient has no device to send to). Resending would not help.
+    #[error("{0}")]
+    Refused(String),
+    /// The server did not answer in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
     /// The connection is closed.
     #[error("connection closed")]
     Closed,
@@ -61,7 +68,12 @@ impl ClientError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Io(_) | Self::Tls(_) | Self::WebSocket(_) | Self::Closed | Self::Protocol(_)
+            Self::Io(_)
+                | Self::Tls(_)
+                | Self::WebSocket(_)
+                | Self::Closed
+                | Self::Protocol(_)
+                | Self::Timeout(_)
         ) || matches!(
             self.code(),
             Some(
@@ -76,3 +88,24 @@ impl ClientError {
 
 /// Result alias.
 pub type Result<T, E = ClientError> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::{ClientError, ErrorCode};
+
+    #[test]
+    fn a_local_refusal_is_not_queued_for_resending_but_a_busy_server_is() {
+        assert!(!ClientError::Refused("no device to send to".into()).is_retryable());
+        assert!(ClientError::Timeout("no reply".into()).is_retryable());
+        assert!(ClientError::Closed.is_retryable());
+        let server = |code| ClientError::Server {
+            code,
+            message: String::new(),
+            details: None,
+        };
+        assert!(server(ErrorCode::StorageUnavailable).is_retryable());
+        assert!(server(ErrorCode::ShuttingDown).is_retryable());
+        assert!(!server(ErrorCode::StaleDevices).is_retryable());
+        assert!(!server(ErrorCode::Forbidden).is_retryable());
+    }
+}
