@@ -1,0 +1,54 @@
+//! `ack`: deliveries received (their ciphertext is deleted) and receipts seen.
+
+use std::time::Duration;
+
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::ids::DeliveryId;
+
+use crate::hub::HubEvent;
+use crate::store::now_ms;
+use crate::ws::connection::{Connection, End};
+use crate::ws::session::{push_pending, Session};
+
+pub(super) async fn acknowledge(
+    conn: &mut Connection,
+    session: &mut Session<'_>,
+    ids: &[DeliveryId],
+    receipt_ids: &[i64],
+) -> Result<(), End> {
+    let most = conn.state.config.limits.max_unacked_deliveries.max(1) * 4;
+    if ids.len() > most || receipt_ids.len() > most {
+        return conn
+            .send_error(
+                None,
+                ErrorCode::InvalidRequest,
+                "too many ids in one ack".into(),
+                None,
+            )
+            .await;
+    }
+    if !receipt_ids.is_empty() {
+        conn.state
+            .store
+            .acknowledge_receipts(session.device, receipt_ids)
+            .await?;
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ttl = Duration::from_secs(conn.state.config.limits.queue_ttl_secs);
+    let acked = conn
+        .state
+        .store
+        .acknowledge(session.device, ids, session.actor, now_ms(), ttl)
+        .await?;
+    crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
+    for id in ids {
+        session.in_flight.remove(id);
+    }
+    // The receipts are stored: wake each sender's connection to push them.
+    for a in acked {
+        conn.state.hub.notify(&a.sender, HubEvent::Receipts);
+    }
+    push_pending(conn, session).await
+}

@@ -1,0 +1,41 @@
+//! `fetch_bundles`: the bundles of a user's current devices, each claiming
+//! one one-time prekey.
+
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::ServerFrame;
+use curbside_protocol::ids::{Address, UserId};
+
+use crate::error::ApiError;
+use crate::hub::HubEvent;
+use crate::ws::connection::Connection;
+use crate::ws::session::Session;
+
+pub(super) async fn fetch_bundles(
+    conn: &Connection,
+    session: &Session<'_>,
+    user: &UserId,
+) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
+    let store = &conn.state.store;
+    if !store.bounded(store.user_exists(user)).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    let threshold = conn.state.config.limits.prekeys_low_threshold;
+    let bundles = store.bounded(store.fetch_bundles(user, session.actor)).await?;
+    let mut out = Vec::with_capacity(bundles.len());
+    for (bundle, remaining) in bundles {
+        // Warn once when the count crosses the threshold, and again when it
+        // runs out (the owner is also warned at every login while low).
+        if remaining.saturating_add(1) == threshold || (remaining == 0 && bundle.one_time_prekey.is_some()) {
+            let owner = Address {
+                user_id: user.clone(),
+                device_id: bundle.device_id,
+            };
+            conn.state.hub.notify(
+                &owner,
+                HubEvent::Frame(Box::new(ServerFrame::PrekeysLow { remaining })),
+            );
+        }
+        out.push(bundle);
+    }
+    Ok(out)
+}

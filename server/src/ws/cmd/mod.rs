@@ -1,0 +1,104 @@
+//! One file per request; this one reads a text frame and dispatches it.
+
+mod ack;
+mod bundles;
+mod prekeys;
+mod send;
+
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::{parse_client_frame, ClientFrame, ErrorDetails, ServerFrame};
+use curbside_protocol::ids::RequestId;
+
+use super::connection::{Connection, End};
+use super::session::Session;
+use crate::error::ApiError;
+
+pub(super) async fn handle_text(
+    conn: &mut Connection,
+    session: &mut Session<'_>,
+    text: &str,
+) -> Result<(), End> {
+    if let Err(wait) = session.rate.take() {
+        // The refused frame's id, so that a pipelining client knows which
+        // request to retry.
+        return conn
+            .send_error(
+                request_id(text),
+                ErrorCode::RateLimited,
+                "too many frames".into(),
+                Some(ErrorDetails::RetryAfter { retry_after_ms: wait }),
+            )
+            .await;
+    }
+    let frame = match parse_client_frame(text) {
+        Ok(frame) => frame,
+        Err(e) => return conn.send_error(e.id, e.code, e.message, None).await,
+    };
+    let result = match frame {
+        ClientFrame::Auth { .. } => {
+            return Err(End::Error(
+                ErrorCode::ChallengeReplayed,
+                "this connection is already authenticated".into(),
+            ));
+        }
+        ClientFrame::Ping { id } => return conn.send(&ServerFrame::Pong { id }).await,
+        ClientFrame::Ack {
+            delivery_ids,
+            receipt_ids,
+        } => return ack::acknowledge(conn, session, &delivery_ids, &receipt_ids).await,
+        ClientFrame::PublishPrekeys {
+            id,
+            signed_prekey,
+            one_time_prekeys,
+        } => prekeys::publish(
+            conn,
+            session,
+            signed_prekey.as_ref().map(|s| s.as_slice()),
+            &one_time_prekeys,
+        )
+        .await
+        .map(|n| (id, n))
+        .map(|(id, one_time_prekeys)| ServerFrame::PrekeysPublished { id, one_time_prekeys })
+        .map_err(|e| (e, None)),
+        ClientFrame::FetchBundles { id, user_id } => bundles::fetch_bundles(conn, session, &user_id)
+            .await
+            .map(|devices| ServerFrame::Bundles { id, user_id, devices })
+            .map_err(|e| (e, None)),
+        ClientFrame::DirectorySearch { id, name, specialty } => conn
+            .state
+            .store
+            .bounded(conn.state.store.directory(name.as_deref(), specialty.as_deref()))
+            .await
+            .map(|clinicians| ServerFrame::DirectoryResults { id, clinicians })
+            .map_err(|e| (ApiError::from(e), None)),
+        ClientFrame::Send {
+            id,
+            message_id,
+            kind,
+            recipients,
+        } => match send::send(conn, session, id.clone(), message_id, kind, recipients).await {
+            Ok(pending) => {
+                session.sends.push_back(pending);
+                return Ok(());
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(reply) => conn.send(&reply).await,
+        Err((error, details)) => {
+            let id = request_id(text);
+            conn.send_error(id, error.code, error.message, details).await
+        }
+    }
+}
+
+fn request_id(text: &str) -> Option<RequestId> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.get("id")
+                .and_then(|i| i.as_str())
+                .and_then(|s| RequestId::new(s).ok())
+        })
+}

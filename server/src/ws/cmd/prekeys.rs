@@ -1,0 +1,44 @@
+//! `publish_prekeys`: a new signed prekey and/or more one-time prekeys.
+
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::OneTimePrekey;
+
+use crate::auth::{PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
+use crate::error::ApiError;
+use crate::ws::connection::Connection;
+use crate::ws::session::Session;
+
+pub(super) async fn publish(
+    conn: &Connection,
+    session: &Session<'_>,
+    signed_prekey: Option<&[u8]>,
+    one_time: &[OneTimePrekey],
+) -> Result<u32, ApiError> {
+    let limits = &conn.state.config.limits;
+    if signed_prekey.is_some_and(|s| s.len() != SIGNED_PREKEY_LEN) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "signed_prekey must be 100 bytes",
+        ));
+    }
+    if one_time.len() > limits.max_one_time_prekeys
+        || one_time.iter().any(|k| k.public_key.len() != PUBLIC_KEY_LEN)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "one_time_prekeys: too many, or not 32 bytes each",
+        ));
+    }
+    let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
+    let d = session.device;
+    let store = &conn.state.store;
+    Ok(store
+        .bounded(store.publish_prekeys(
+            &d.user_id,
+            d.device_id,
+            signed_prekey,
+            &keys,
+            limits.max_one_time_prekeys,
+        ))
+        .await?)
+}
