@@ -13,7 +13,8 @@ use curbside_protocol::merkle::{self, CompactRange, Hash, NodeId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{corrupt, Backend, Store};
+use super::rows::corrupt;
+use super::{Backend, Store};
 use crate::audit::Event;
 use crate::error::ServerError;
 

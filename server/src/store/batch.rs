@@ -26,7 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::audit::{self, placeholders};
 use super::pool::Health;
-use super::{corrupt, device_id, ms, user_id, Acked, Backend};
+use super::rows::{corrupt, device_id, message_id, user_id};
+use super::{ms, Acked, Backend};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 
@@ -505,8 +506,7 @@ async fn acknowledge(
                         user_id: user_id(&r, "sender_user")?,
                         device_id: device_id(&r, "sender_device")?,
                     },
-                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
-                        .map_err(|_| corrupt("message id"))?,
+                    message_id: message_id(&r, "message_id")?,
                 };
                 deleted.entry(*i).or_default().push((id, acked));
             }

@@ -15,6 +15,7 @@ mod batch;
 pub use self::batch::{Accepted, Pending};
 mod pool;
 mod referrals;
+mod rows;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -29,9 +30,9 @@ use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
 use curbside_protocol::http::{DeviceSummary, Role, UserSummary};
 use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
-use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+use self::rows::{corrupt, count, device_id, kind_from_str, message_id, user_id};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 
@@ -188,29 +189,6 @@ pub struct Receipt {
     pub recipient: Address,
     /// When.
     pub delivered_at: i64,
-}
-
-fn kind_from_str(s: &str) -> MessageKind {
-    match s {
-        "referral" => MessageKind::Referral,
-        "receipt" => MessageKind::Receipt,
-        "control" => MessageKind::Control,
-        _ => MessageKind::Message,
-    }
-}
-
-fn corrupt(what: &str) -> ServerError {
-    ServerError::Database(sqlx::Error::Protocol(format!("invalid {what} in database")))
-}
-
-fn user_id(row: &AnyRow, col: &str) -> Result<UserId, ServerError> {
-    UserId::new(row.try_get::<String, _>(col)?).map_err(|_| corrupt("user id"))
-}
-
-fn device_id(row: &AnyRow, col: &str) -> Result<DeviceId, ServerError> {
-    u32::try_from(row.try_get::<i64, _>(col)?)
-        .map(DeviceId)
-        .map_err(|_| corrupt("device id"))
 }
 
 fn ms(d: Duration) -> i64 {
@@ -1004,8 +982,7 @@ impl Store {
                         user_id: user_id(r, "sender_user")?,
                         device_id: device_id(r, "sender_device")?,
                     },
-                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
-                        .map_err(|_| corrupt("message id"))?,
+                    message_id: message_id(r, "message_id")?,
                     kind: kind_from_str(&r.try_get::<String, _>("kind")?),
                     ciphertext: r.try_get("ciphertext")?,
                     sent_at: r.try_get("sent_at")?,
@@ -1057,8 +1034,7 @@ impl Store {
             .map(|r| {
                 Ok(Receipt {
                     receipt_id: r.try_get("receipt_id")?,
-                    message_id: MessageId::new(r.try_get::<String, _>("message_id")?)
-                        .map_err(|_| corrupt("message id"))?,
+                    message_id: message_id(r, "message_id")?,
                     recipient: Address {
                         user_id: user_id(r, "recipient_user")?,
                         device_id: device_id(r, "recipient_device")?,
@@ -1091,7 +1067,7 @@ impl Store {
         .bind(i64::from(device.device_id.0))
         .fetch_one(&self.pool)
         .await?;
-        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+        count(&row)
     }
 
     /// Records a stored attachment blob.
@@ -1180,7 +1156,7 @@ impl Store {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM queue")
             .fetch_one(&self.pool)
             .await?;
-        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+        count(&row)
     }
 
     /// Deletes expired ciphertext, receipts and challenges, and forgets the
@@ -1202,8 +1178,7 @@ impl Store {
         .await?;
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
-            let message =
-                MessageId::new(r.try_get::<String, _>("message_id")?).map_err(|_| corrupt("message id"))?;
+            let message = message_id(r, "message_id")?;
             events.push(
                 Event::new(&Actor::server(), Action::MessageExpired)
                     .counterpart(

@@ -11,7 +11,8 @@ use curbside_protocol::referral::{CreateReferral, Party, Priority, Referral, Sta
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{audit, corrupt, user_id, Store};
+use super::rows::{corrupt, user_id};
+use super::{audit, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
