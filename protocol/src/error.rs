@@ -93,6 +93,44 @@ impl ErrorCode {
         }
     }
 
+    /// The WebSocket close code (RFC 6455 §7.4.1) a connection that this
+    /// error ends is closed with: 1009 (message too big) for an oversized
+    /// frame, 1011 (internal error), 1001 (going away) on shutdown, 1013 (try
+    /// again later) while storage is unavailable, and 1008 (policy violation)
+    /// for every other refusal.
+    #[must_use]
+    pub fn ws_close_code(self) -> u16 {
+        match self {
+            Self::FrameTooLarge => 1009,
+            Self::Internal => 1011,
+            Self::ShuttingDown => 1001,
+            Self::StorageUnavailable => 1013,
+            Self::MalformedJson
+            | Self::InvalidFrame
+            | Self::UnknownType
+            | Self::BadBase64
+            | Self::UnsupportedVersion
+            | Self::AuthRequired
+            | Self::AuthFailed
+            | Self::AuthTimeout
+            | Self::ChallengeReplayed
+            | Self::DeviceRevoked
+            | Self::TooManyRecipients
+            | Self::StaleDevices
+            | Self::RateLimited
+            | Self::NotFound
+            | Self::Forbidden
+            | Self::InvalidInvite
+            | Self::InviteExpired
+            | Self::InvalidNpi
+            | Self::InvalidRequest
+            | Self::Conflict
+            | Self::PayloadTooLarge
+            | Self::TokenExpired
+            | Self::InvalidTransition => 1008,
+        }
+    }
+
     /// The code as it appears on the wire.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -146,6 +184,16 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::ErrorCode;
+
+    #[test]
+    fn close_codes() {
+        assert_eq!(ErrorCode::FrameTooLarge.ws_close_code(), 1009);
+        assert_eq!(ErrorCode::Internal.ws_close_code(), 1011);
+        assert_eq!(ErrorCode::ShuttingDown.ws_close_code(), 1001);
+        assert_eq!(ErrorCode::StorageUnavailable.ws_close_code(), 1013);
+        assert_eq!(ErrorCode::AuthFailed.ws_close_code(), 1008);
+        assert_eq!(ErrorCode::DeviceRevoked.ws_close_code(), 1008);
+    }
 
     #[test]
     fn wire_names_match_serde() {

@@ -82,24 +82,13 @@ impl Connection {
             tracing::info!(code = code.as_str(), "closing connection");
             let _ = self.send_error(None, code, message, None).await;
             let close = CloseFrame {
-                code: close_code(code),
+                code: code.ws_close_code(),
                 reason: code.as_str().into(),
             };
             let _ =
                 tokio::time::timeout(self.write_timeout, self.sink.send(Message::Close(Some(close)))).await;
         }
         let _ = tokio::time::timeout(self.write_timeout, self.sink.close()).await;
-    }
-}
-
-fn close_code(code: ErrorCode) -> u16 {
-    match code {
-        ErrorCode::FrameTooLarge => 1009,
-        ErrorCode::Internal => 1011,
-        ErrorCode::ShuttingDown => 1001,
-        // "Try again later".
-        ErrorCode::StorageUnavailable => 1013,
-        _ => 1008,
     }
 }
 
