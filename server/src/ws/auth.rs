@@ -1,48 +1,40 @@
 //! Authentication: the only frame accepted before it is an `auth` that
 //! signs this connection's challenge, within the deadline.
 
-use axum::extract::ws::{Message, WebSocket};
 use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{parse_client_frame, ClientFrame};
 use curbside_protocol::ids::Address;
 use curbside_protocol::SUPPORTED_VERSIONS;
-use futures_util::stream::SplitStream;
-use futures_util::StreamExt;
 
-use super::connection::{read_error, End};
+use super::connection::{Connection, End, Incoming};
 use crate::auth::verify_device_signature;
 use crate::AppState;
 
 pub(super) async fn authenticate(
     state: &AppState,
-    stream: &mut SplitStream<WebSocket>,
+    conn: &mut Connection,
     challenge: &[u8; 32],
     deadline: tokio::time::Instant,
     claimed: &mut Option<Address>,
 ) -> Result<Address, End> {
     loop {
-        let message = match tokio::time::timeout_at(deadline, stream.next()).await {
+        let text = match tokio::time::timeout_at(deadline, conn.read()).await {
             Err(_) => {
                 return Err(End::Error(
                     ErrorCode::AuthTimeout,
                     "no authentication before the deadline".into(),
                 ))
             }
-            Ok(None) => return Err(End::Gone),
-            Ok(Some(Err(e))) => return Err(read_error(&e)),
-            Ok(Some(Ok(m))) => m,
-        };
-        let text = match message {
-            Message::Text(t) => t,
-            Message::Binary(_) => {
+            Ok(Err(end)) => return Err(end),
+            Ok(Ok(Incoming::Text(text))) => text,
+            Ok(Ok(Incoming::Binary)) => {
                 return Err(End::Error(
                     ErrorCode::InvalidFrame,
                     "binary frames are not used".into(),
                 ))
             }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => return Err(End::Gone),
+            Ok(Ok(Incoming::Control)) => continue,
         };
         let frame = parse_client_frame(text.as_str()).map_err(|e| End::Error(e.code, e.message))?;
         let ClientFrame::Auth {

@@ -1,14 +1,14 @@
-//! The connection: sends frames (each write bounded by the write timeout)
-//! and closes with an error frame and a close frame.
+//! The connection: one WebSocket, read and written a frame at a time. Every
+//! write is bounded by the write timeout; a read says what arrived, or why
+//! the connection ends; closing sends an error frame and a close frame.
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{ErrorDetails, ServerFrame};
 use curbside_protocol::ids::RequestId;
-use futures_util::stream::SplitSink;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 
 use crate::error::{ApiError, ServerError};
 use crate::AppState;
@@ -39,17 +39,51 @@ impl End {
     }
 }
 
+/// What the peer sent.
+pub(super) enum Incoming {
+    /// A text frame: a client frame, to be parsed.
+    Text(Utf8Bytes),
+    /// A binary frame (the protocol uses none).
+    Binary,
+    /// A ping or a pong (the WebSocket layer answers pings).
+    Control,
+}
+
+/// One WebSocket connection.
 pub(super) struct Connection {
     pub(super) state: AppState,
-    pub(super) sink: SplitSink<WebSocket, Message>,
-    pub(super) write_timeout: Duration,
+    socket: WebSocket,
+    write_timeout: Duration,
 }
 
 impl Connection {
+    /// A connection whose writes each wait at most `write_timeout`.
+    pub(super) fn new(state: AppState, socket: WebSocket, write_timeout: Duration) -> Self {
+        Self {
+            state,
+            socket,
+            write_timeout,
+        }
+    }
+
+    /// Reads the next frame: `Err(End::Gone)` when the peer closed or went
+    /// away, `frame_too_large` for an oversized frame. Cancel-safe (nothing
+    /// is lost when another branch of a `select!` wins).
+    pub(super) async fn read(&mut self) -> Result<Incoming, End> {
+        match self.socket.next().await {
+            None | Some(Ok(Message::Close(_))) => Err(End::Gone),
+            Some(Err(e)) => Err(read_error(&e)),
+            Some(Ok(Message::Text(text))) => Ok(Incoming::Text(text)),
+            Some(Ok(Message::Binary(_))) => Ok(Incoming::Binary),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(Incoming::Control),
+        }
+    }
+
+    /// Sends one frame.
     pub(super) async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
         let text =
             serde_json::to_string(frame).map_err(|_| End::Error(ErrorCode::Internal, "encoding".into()))?;
-        match tokio::time::timeout(self.write_timeout, self.sink.send(Message::Text(text.into()))).await {
+        match tokio::time::timeout(self.write_timeout, self.socket.send(Message::Text(text.into()))).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => {
@@ -59,6 +93,7 @@ impl Connection {
         }
     }
 
+    /// Sends an `error` frame (and counts it).
     pub(super) async fn send_error(
         &mut self,
         id: Option<RequestId>,
@@ -86,13 +121,14 @@ impl Connection {
                 reason: code.as_str().into(),
             };
             let _ =
-                tokio::time::timeout(self.write_timeout, self.sink.send(Message::Close(Some(close)))).await;
+                tokio::time::timeout(self.write_timeout, self.socket.send(Message::Close(Some(close)))).await;
         }
-        let _ = tokio::time::timeout(self.write_timeout, self.sink.close()).await;
+        let _ = tokio::time::timeout(self.write_timeout, self.socket.close()).await;
     }
 }
 
-pub(super) fn read_error(e: &axum::Error) -> End {
+/// Why a read failed: an oversized frame, or the peer went away.
+fn read_error(e: &axum::Error) -> End {
     let text = e.to_string();
     if text.contains("too long") || text.contains("Space limit") {
         End::Error(

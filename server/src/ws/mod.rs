@@ -14,7 +14,7 @@
 //! messages stay queued for the next connection.
 //!
 //! ## Layout
-//! - `connection`: sends frames (each write bounded) and closes.
+//! - `connection`: reads and sends frames (each write bounded), and closes.
 //! - `auth`: the `auth` frame answering the challenge.
 //! - `session`: the loop after authentication: requests, pushes, shutdown.
 //! - `rate_limit`: the per-connection token bucket.
@@ -34,7 +34,6 @@ use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::ServerFrame;
 use curbside_protocol::SUPPORTED_VERSIONS;
-use futures_util::StreamExt;
 
 use crate::audit::{Actor, Event};
 use crate::auth::random32;
@@ -53,12 +52,11 @@ fn websocket() -> Details {
 /// Runs one connection to its end.
 pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) {
     let limits = state.config.limits.clone();
-    let (sink, mut stream) = socket.split();
-    let mut conn = Connection {
-        state: state.clone(),
-        sink,
-        write_timeout: Duration::from_secs(limits.write_timeout_secs),
-    };
+    let mut conn = Connection::new(
+        state.clone(),
+        socket,
+        Duration::from_secs(limits.write_timeout_secs),
+    );
     let challenge = random32();
     let hello = ServerFrame::Hello {
         versions: SUPPORTED_VERSIONS.to_vec(),
@@ -72,7 +70,7 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.auth_deadline_secs);
     let mut claimed = None;
-    let device = match authenticate(&state, &mut stream, &challenge, deadline, &mut claimed).await {
+    let device = match authenticate(&state, &mut conn, &challenge, deadline, &mut claimed).await {
         Ok(device) => device,
         Err(end) => {
             // A refusal for want of storage cannot be recorded either.
@@ -107,7 +105,7 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
     tracing::info!(%peer, user = %device.user_id, device = %device.device_id, "device connected");
     let (hub_id, events) = state.hub.register(&device);
     crate::metrics::with(|m| m.connections.inc());
-    let end = authenticated(&mut conn, &mut stream, &device, &actor, events).await;
+    let end = authenticated(&mut conn, &device, &actor, events).await;
     crate::metrics::with(|m| m.connections.dec());
     state.hub.unregister(&device, hub_id);
     tracing::info!(user = %device.user_id, device = %device.device_id, "device disconnected");

@@ -2,16 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::ws::{Message, WebSocket};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{ErrorDetails, ServerFrame};
 use curbside_protocol::ids::{Address, DeliveryId, RequestId};
 use curbside_protocol::PROTOCOL_VERSION;
-use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
 
 use super::cmd::handle_text;
-use super::connection::{read_error, Connection, End};
+use super::connection::{Connection, End, Incoming};
 use super::rate_limit::RateLimit;
 use crate::audit::Actor;
 use crate::error::ApiError;
@@ -44,7 +42,6 @@ pub(super) struct Session<'a> {
 
 pub(super) async fn authenticated(
     conn: &mut Connection,
-    stream: &mut SplitStream<WebSocket>,
     device: &Address,
     actor: &Actor,
     mut events: crate::hub::Subscription,
@@ -114,13 +111,11 @@ pub(super) async fn authenticated(
                 Some(HubEvent::Replaced) => return End::Error(ErrorCode::Conflict, "this device connected again elsewhere".into()),
                 None => return End::Gone,
             },
-            message = stream.next(), if session.sends.len() < MAX_PIPELINED_SENDS => match message {
-                None => return End::Gone,
-                Some(Err(e)) => return read_error(&e),
-                Some(Ok(Message::Text(text))) => handle_text(conn, &mut session, text.as_str()).await,
-                Some(Ok(Message::Binary(_))) => conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                Some(Ok(Message::Close(_))) => return End::Gone,
+            incoming = conn.read(), if session.sends.len() < MAX_PIPELINED_SENDS => match incoming {
+                Err(end) => return end,
+                Ok(Incoming::Text(text)) => handle_text(conn, &mut session, text.as_str()).await,
+                Ok(Incoming::Binary) => conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
+                Ok(Incoming::Control) => Ok(()),
             },
         };
         if let Err(end) = step {

@@ -7,19 +7,19 @@ use curbside_protocol::ids::{Address, UserId};
 
 use crate::error::ApiError;
 use crate::hub::HubEvent;
-use crate::ws::connection::Connection;
 use crate::ws::session::Session;
+use crate::AppState;
 
 pub(super) async fn fetch_bundles(
-    conn: &Connection,
+    state: &AppState,
     session: &Session<'_>,
     user: &UserId,
 ) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
-    let store = &conn.state.store;
+    let store = &state.store;
     if !store.bounded(store.user_exists(user)).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
-    let threshold = conn.state.config.limits.prekeys_low_threshold;
+    let threshold = state.config.limits.prekeys_low_threshold;
     let bundles = store.bounded(store.fetch_bundles(user, session.actor)).await?;
     let mut out = Vec::with_capacity(bundles.len());
     for (bundle, remaining) in bundles {
@@ -30,7 +30,7 @@ pub(super) async fn fetch_bundles(
                 user_id: user.clone(),
                 device_id: bundle.device_id,
             };
-            conn.state.hub.notify(
+            state.hub.notify(
                 &owner,
                 HubEvent::Frame(Box::new(ServerFrame::PrekeysLow { remaining })),
             );

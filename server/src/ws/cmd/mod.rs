@@ -51,7 +51,7 @@ pub(super) async fn handle_text(
             signed_prekey,
             one_time_prekeys,
         } => prekeys::publish(
-            conn,
+            &conn.state,
             session,
             signed_prekey.as_ref().map(|s| s.as_slice()),
             &one_time_prekeys,
@@ -60,7 +60,7 @@ pub(super) async fn handle_text(
         .map(|n| (id, n))
         .map(|(id, one_time_prekeys)| ServerFrame::PrekeysPublished { id, one_time_prekeys })
         .map_err(|e| (e, None)),
-        ClientFrame::FetchBundles { id, user_id } => bundles::fetch_bundles(conn, session, &user_id)
+        ClientFrame::FetchBundles { id, user_id } => bundles::fetch_bundles(&conn.state, session, &user_id)
             .await
             .map(|devices| ServerFrame::Bundles { id, user_id, devices })
             .map_err(|e| (e, None)),
@@ -76,7 +76,7 @@ pub(super) async fn handle_text(
             message_id,
             kind,
             recipients,
-        } => match send::send(conn, session, id.clone(), message_id, kind, recipients).await {
+        } => match send::send(&conn.state, session, id.clone(), message_id, kind, recipients).await {
             Ok(pending) => {
                 session.sends.push_back(pending);
                 return Ok(());

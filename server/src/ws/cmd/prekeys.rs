@@ -5,16 +5,16 @@ use curbside_protocol::frames::OneTimePrekey;
 
 use crate::auth::{PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::ApiError;
-use crate::ws::connection::Connection;
 use crate::ws::session::Session;
+use crate::AppState;
 
 pub(super) async fn publish(
-    conn: &Connection,
+    state: &AppState,
     session: &Session<'_>,
     signed_prekey: Option<&[u8]>,
     one_time: &[OneTimePrekey],
 ) -> Result<u32, ApiError> {
-    let limits = &conn.state.config.limits;
+    let limits = &state.config.limits;
     if signed_prekey.is_some_and(|s| s.len() != SIGNED_PREKEY_LEN) {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -31,7 +31,7 @@ pub(super) async fn publish(
     }
     let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
     let d = session.device;
-    let store = &conn.state.store;
+    let store = &state.store;
     Ok(store
         .bounded(store.publish_prekeys(
             &d.user_id,

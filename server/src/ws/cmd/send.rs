@@ -11,14 +11,14 @@ use curbside_protocol::ids::{Address, MessageId, RequestId, UserId};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::store::now_ms;
-use crate::ws::connection::Connection;
 use crate::ws::session::{PendingReply, Session};
+use crate::AppState;
 
 /// Validates a send and queues it for the group commit; the returned
 /// future resolves (to `accepted` or an error) once it committed, and then
 /// wakes the recipients.
 pub(super) async fn send(
-    conn: &Connection,
+    state: &AppState,
     session: &Session<'_>,
     id: RequestId,
     message_id: MessageId,
@@ -27,7 +27,7 @@ pub(super) async fn send(
 ) -> Result<PendingReply, (ApiError, Option<ErrorDetails>)> {
     let started = Instant::now();
     let plain = |e: ApiError| (e, None);
-    let limits = &conn.state.config.limits;
+    let limits = &state.config.limits;
     if recipients.is_empty() {
         return Err(plain(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -46,7 +46,7 @@ pub(super) async fn send(
             "empty ciphertext",
         )));
     }
-    let store = &conn.state.store;
+    let store = &state.store;
     let sender = session.device;
     let named: HashSet<Address> = recipients
         .iter()
@@ -105,7 +105,7 @@ pub(super) async fn send(
     let pending = store
         .submit_message(sender, &message_id, kind, &recipients, session.actor, now, ttl)
         .map_err(|e| plain(e.into()))?;
-    let hub = conn.state.hub.clone();
+    let hub = state.hub.clone();
     let sender = sender.clone();
     let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
     let count = recipients.len();
