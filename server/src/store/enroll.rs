@@ -11,7 +11,8 @@ use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
 
 use super::rows::{corrupt, device_id, user_id};
-use super::{audit, insert_prekeys, ms, roles_in, Store};
+use super::users::roles_in;
+use super::{audit, insert_prekeys, ms, Store};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 

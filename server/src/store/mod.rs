@@ -17,6 +17,7 @@ pub use self::batch::{Accepted, Pending};
 mod pool;
 mod referrals;
 mod rows;
+mod users;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -29,8 +30,8 @@ pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem
 pub use self::referrals::ReferralProblem;
 
 use curbside_protocol::audit::{Action, Details};
-use curbside_protocol::frames::{DeviceBundle, DirectoryEntry, Envelope, MessageKind, OneTimePrekey};
-use curbside_protocol::http::{DeviceSummary, Role, UserSummary};
+use curbside_protocol::frames::{DeviceBundle, Envelope, MessageKind, OneTimePrekey};
+use curbside_protocol::http::DeviceSummary;
 use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
@@ -272,106 +273,6 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    // ---- users, roles, directory ------------------------------------------------
-
-    /// A user's roles.
-    pub async fn roles(&self, user: &UserId) -> Result<Vec<Role>, ServerError> {
-        let mut conn = self.reads.acquire().await?;
-        roles_in(&mut conn, user).await
-    }
-
-    /// Whether a user exists.
-    pub async fn user_exists(&self, user: &UserId) -> Result<bool, ServerError> {
-        Ok(sqlx::query("SELECT 1 AS x FROM users WHERE user_id = $1")
-            .bind(user.as_str())
-            .fetch_optional(&self.reads)
-            .await?
-            .is_some())
-    }
-
-    /// Marks a user's professional details as verified. False if no such user.
-    pub async fn verify_user(&self, user: &UserId, actor: &Actor) -> Result<bool, ServerError> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE users SET verified = 1 WHERE user_id = $1")
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        let event = Event::new(actor, Action::UserVerified).counterpart(user, None);
-        audit::append(&mut tx, self.backend, vec![event], now_ms()).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Grants a role (idempotent). False if no such user.
-    pub async fn grant_role(
-        &self,
-        user: &UserId,
-        role: Role,
-        actor: &Actor,
-        now: i64,
-    ) -> Result<bool, ServerError> {
-        if !self.user_exists(user).await? {
-            return Ok(false);
-        }
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO user_roles (user_id, role, granted_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let event = Event::new(actor, Action::RoleGranted)
-            .counterpart(user, None)
-            .details(Details {
-                role: Some(role),
-                ..Details::default()
-            });
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Every user with roles and devices, for admins.
-    pub async fn list_users(&self) -> Result<Vec<UserSummary>, ServerError> {
-        let users = sqlx::query(
-            "SELECT user_id, display_name, npi, specialty, verified FROM users ORDER BY created_at, user_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::with_capacity(users.len());
-        for row in users {
-            let user = user_id(&row, "user_id")?;
-            let devices = self.devices_of(&user).await?;
-            out.push(UserSummary {
-                roles: self.roles(&user).await?,
-                display_name: row.try_get("display_name")?,
-                npi: row.try_get("npi")?,
-                specialty: row.try_get("specialty")?,
-                verified: row.try_get::<i64, _>("verified")? != 0,
-                devices,
-                user_id: user,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Whether a user is a clinician whose details an admin verified.
-    pub async fn is_verified_clinician(&self, user: &UserId) -> Result<bool, ServerError> {
-        Ok(sqlx::query(
-            "SELECT 1 AS x FROM users u JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
-             WHERE u.user_id = $1 AND u.verified = 1",
-        )
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .is_some())
-    }
-
     /// Every device of a user, revoked or not.
     pub async fn devices_of(&self, user: &UserId) -> Result<Vec<DeviceSummary>, ServerError> {
         sqlx::query(
@@ -389,38 +290,6 @@ impl Store {
             })
         })
         .collect()
-    }
-
-    /// Verified clinicians whose name contains `name` and whose specialty is
-    /// `specialty` (both case-insensitive, both optional), at most 100.
-    pub async fn directory(
-        &self,
-        name: Option<&str>,
-        specialty: Option<&str>,
-    ) -> Result<Vec<DirectoryEntry>, ServerError> {
-        let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace(['%', '_'], "")));
-        let rows = sqlx::query(
-            "SELECT u.user_id, u.display_name, u.specialty, u.npi FROM users u \
-             JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
-             WHERE u.verified = 1 \
-               AND ($1 IS NULL OR LOWER(u.display_name) LIKE $1) \
-               AND ($2 IS NULL OR LOWER(u.specialty) = $2) \
-             ORDER BY u.display_name LIMIT 100",
-        )
-        .bind(pattern)
-        .bind(specialty.map(str::to_lowercase))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DirectoryEntry {
-                    user_id: user_id(r, "user_id")?,
-                    display_name: r.try_get("display_name")?,
-                    specialty: r.try_get::<Option<String>, _>("specialty")?.unwrap_or_default(),
-                    npi: r.try_get::<Option<String>, _>("npi")?.unwrap_or_default(),
-                })
-            })
-            .collect()
     }
 
     // ---- devices and prekeys ------------------------------------------------------
@@ -1036,24 +905,6 @@ impl Store {
         tx.commit().await?;
         Ok(Some(address))
     }
-}
-
-async fn roles_in(conn: &mut sqlx::AnyConnection, user: &UserId) -> Result<Vec<Role>, ServerError> {
-    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-        .bind(user.as_str())
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut roles: Vec<Role> = rows
-        .iter()
-        .filter_map(|r| {
-            r.try_get::<String, _>("role")
-                .ok()
-                .as_deref()
-                .and_then(Role::parse)
-        })
-        .collect();
-    roles.sort();
-    Ok(roles)
 }
 
 async fn current_devices_in(
