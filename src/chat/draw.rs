@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{App, Conversation};
+use super::app::{App, Conversation};
 
 impl App {
     /// Draws the whole screen from the local state.

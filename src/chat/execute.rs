@@ -8,7 +8,7 @@ use curbside_client::local::LocalState;
 use curbside_client::Client;
 use curbside_protocol::frames::MessageKind;
 
-use super::{Action, App, Conversation};
+use super::app::{Action, App, Conversation};
 use crate::messages::{random_message_id, send_content, upload_file, Sent};
 use crate::profile::Profile;
 use crate::teams::team_send;

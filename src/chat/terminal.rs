@@ -9,8 +9,9 @@ use curbside_client::local::LocalState;
 use curbside_client::Client;
 use ratatui::crossterm::event::{self, Event};
 
+use super::app::{Action, App};
 use super::execute::{execute, mark_shown_read};
-use super::{Action, App, ChatArgs};
+use super::ChatArgs;
 use crate::messages::{connect, receive};
 use crate::profile::Profile;
 

@@ -15,8 +15,8 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 
+use super::app::{Action, App, Conversation};
 use super::execute::{execute, mark_shown_read};
-use super::{Action, App, Conversation};
 use crate::messages::{random_message_id, receive};
 use crate::profile::Profile;
 
