@@ -1,11 +1,19 @@
 //! `curbside chat`: the interactive terminal chat (ratatui).
 //!
-//! [`App`] is the whole interface as a state machine: keys in, [`Action`]s
-//! out, and a pure rendering of the sealed local state. [`execute`] carries
-//! out actions with the same functions as the scriptable commands, and
-//! [`run`] is the terminal loop: draw, take keys, take messages (every
-//! 100 ms at most, so the screen stays responsive while messages arrive),
-//! reconnect with backoff when the connection drops, lock when idle.
+//! # Layout
+//! - [`app`]: the application state, a state machine: keys in, `Action`s out
+//!   (`App::handle_key`), and what the interface keeps beyond the sealed
+//!   local state.
+//! - [`draw`]: a pure rendering of that state and the local state
+//!   (`App::render`).
+//! - [`execute`]: carries out actions with the same functions as the
+//!   scriptable commands, and sends read receipts for what is shown.
+//! - [`terminal`]: the terminal loop ([`run`]): draw, take keys, take
+//!   messages (every 100 ms at most, so the screen stays responsive while
+//!   messages arrive), reconnect with backoff when the connection drops, lock
+//!   when idle.
+//! - `tests`: the whole interface over a real server, on ratatui's
+//!   `TestBackend`.
 
 use clap::Args;
 
