@@ -1,17 +1,90 @@
-//! Authentication: the only frame accepted before it is an `auth` that
-//! signs this connection's challenge, within the deadline.
+//! Authentication: `hello` carries a fresh challenge, and the only frame
+//! accepted before authentication is an `auth` that signs it, within the
+//! deadline. Both outcomes are recorded in the audit log (a failure with the
+//! device it claimed, unless storage is what failed).
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::{parse_client_frame, ClientFrame};
+use curbside_protocol::frames::{parse_client_frame, ClientFrame, ServerFrame};
 use curbside_protocol::ids::Address;
 use curbside_protocol::SUPPORTED_VERSIONS;
 
 use super::connection::{Connection, End, Incoming};
+use crate::audit::{Actor, Event};
 use crate::auth::verify_device_signature;
 use crate::AppState;
 
-pub(super) async fn authenticate(
+/// The first frame of a connection: the versions, its challenge and the limits.
+pub(super) fn hello(state: &AppState, challenge: &[u8; 32]) -> ServerFrame {
+    let limits = &state.config.limits;
+    ServerFrame::Hello {
+        versions: SUPPORTED_VERSIONS.to_vec(),
+        challenge: challenge.to_vec().into(),
+        server_name: state.config.server_name.clone(),
+        max_frame_bytes: limits.max_frame_bytes as u64,
+        auth_deadline_ms: limits.auth_deadline_secs.saturating_mul(1000),
+    }
+}
+
+/// Waits for the `auth` answering `challenge` (sent in `hello`), checks it
+/// and records the outcome: the device and who it acts as, or why the
+/// connection ends.
+pub(super) async fn login(
+    state: &AppState,
+    conn: &mut Connection,
+    challenge: &[u8; 32],
+    peer: SocketAddr,
+) -> Result<(Address, Actor), End> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.limits.auth_deadline_secs);
+    let mut claimed = None;
+    let device = match authenticate(state, conn, challenge, deadline, &mut claimed).await {
+        Ok(device) => device,
+        Err(end) => {
+            record_failure(state, &end, claimed.as_ref(), peer).await;
+            return Err(end);
+        }
+    };
+    let roles = state.store.bounded(state.store.roles(&device.user_id)).await?;
+    let actor = Actor::device(&device, Actor::usual_role(&roles), Some(peer.ip()));
+    let event = Event::new(&actor, Action::AuthSucceeded).details(websocket());
+    state.store.bounded(state.store.record(vec![event])).await?;
+    tracing::info!(%peer, user = %device.user_id, device = %device.device_id, "device connected");
+    Ok((device, actor))
+}
+
+/// Records a failed authentication, with the device it claimed if any.
+async fn record_failure(state: &AppState, end: &End, claimed: Option<&Address>, peer: SocketAddr) {
+    // A refusal for want of storage cannot be recorded either.
+    let Some((code, _)) = end.as_ref().filter(|(c, _)| *c != ErrorCode::StorageUnavailable) else {
+        return;
+    };
+    tracing::warn!(%peer, code = code.as_str(), "authentication failed");
+    let mut event = Event::new(&Actor::anonymous(Some(peer.ip())), Action::AuthFailed)
+        .failed(code)
+        .details(websocket());
+    if let Some(claimed) = claimed {
+        event = event.counterpart(&claimed.user_id, Some(claimed.device_id));
+    }
+    if let Err(e) = state.store.bounded(state.store.record(vec![event])).await {
+        tracing::error!(error = %e, "could not record an authentication failure");
+    }
+}
+
+/// The audit details of a WebSocket authentication.
+fn websocket() -> Details {
+    Details {
+        transport: Some("websocket".into()),
+        ..Details::default()
+    }
+}
+
+/// Reads frames until the `auth`, and checks it; `claimed` is the device it
+/// names, once one arrived.
+async fn authenticate(
     state: &AppState,
     conn: &mut Connection,
     challenge: &[u8; 32],
