@@ -11,7 +11,6 @@ use curbside_protocol::ids::RequestId;
 use futures_util::{SinkExt, StreamExt};
 
 use crate::error::{ApiError, ServerError};
-use crate::AppState;
 
 /// Why a connection ends.
 pub(super) enum End {
@@ -51,16 +50,14 @@ pub(super) enum Incoming {
 
 /// One WebSocket connection.
 pub(super) struct Connection {
-    pub(super) state: AppState,
     socket: WebSocket,
     write_timeout: Duration,
 }
 
 impl Connection {
     /// A connection whose writes each wait at most `write_timeout`.
-    pub(super) fn new(state: AppState, socket: WebSocket, write_timeout: Duration) -> Self {
+    pub(super) fn new(socket: WebSocket, write_timeout: Duration) -> Self {
         Self {
-            state,
             socket,
             write_timeout,
         }

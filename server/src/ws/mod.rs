@@ -34,12 +34,12 @@ use axum::extract::ws::WebSocket;
 use crate::auth::random32;
 use crate::AppState;
 use connection::Connection;
-use session::authenticated;
+use session::Session;
 
 /// Runs one connection to its end.
 pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) {
     let write_timeout = Duration::from_secs(state.config.limits.write_timeout_secs);
-    let mut conn = Connection::new(state.clone(), socket, write_timeout);
+    let mut conn = Connection::new(socket, write_timeout);
     let challenge = random32();
     if conn.send(&auth::hello(&state, &challenge)).await.is_err() {
         return;
@@ -53,9 +53,11 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
     };
     let (hub_id, events) = state.hub.register(&device);
     crate::metrics::with(|m| m.connections.inc());
-    let end = authenticated(&mut conn, &device, &actor, events).await;
+    let mut session = Session::new(state.clone(), conn, device, actor);
+    let end = session.run(events).await;
     crate::metrics::with(|m| m.connections.dec());
-    state.hub.unregister(&device, hub_id);
+    let device = &session.device;
+    state.hub.unregister(device, hub_id);
     tracing::info!(user = %device.user_id, device = %device.device_id, "device disconnected");
-    conn.close(end).await;
+    session.close(end).await;
 }

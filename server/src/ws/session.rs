@@ -1,4 +1,7 @@
-//! The session: after authentication, requests, pushes and shutdown in one loop.
+//! The session: an authenticated device's connection, from `auth_ok` to its
+//! end. It owns its state: the connection, the device and who it acts as,
+//! what was pushed and is not yet acknowledged, the rate limit and the sends
+//! waiting for their commit.
 
 use std::collections::BTreeSet;
 
@@ -6,6 +9,7 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{ErrorDetails, ServerFrame};
 use curbside_protocol::ids::{Address, DeliveryId, RequestId};
 use curbside_protocol::PROTOCOL_VERSION;
+use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 
 use super::cmd::handle_text;
@@ -13,8 +17,9 @@ use super::connection::{Connection, End, Incoming};
 use super::rate_limit::RateLimit;
 use crate::audit::Actor;
 use crate::error::ApiError;
-use crate::hub::HubEvent;
+use crate::hub::{HubEvent, Subscription};
 use crate::store::now_ms;
+use crate::AppState;
 
 /// Sends of one connection committing at once, at most. A client may send
 /// without waiting for each `accepted`: its sends are validated and queued
@@ -25,170 +30,195 @@ use crate::store::now_ms;
 const MAX_PIPELINED_SENDS: usize = 64;
 
 /// A reply that waits for a commit: the request id (for an error) and the outcome.
-/// `Sync` because the session holding these is borrowed across awaits.
 pub(super) type PendingReply =
-    std::pin::Pin<Box<dyn std::future::Future<Output = (RequestId, SendResult)> + Send + Sync>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = (RequestId, SendResult)> + Send>>;
 
-/// Per-connection state after authentication.
-pub(super) struct Session<'a> {
-    pub(super) device: &'a Address,
-    pub(super) actor: &'a Actor,
-    pub(super) last_pushed: DeliveryId,
-    pub(super) last_receipt: i64,
+/// An authenticated connection and its state.
+pub(super) struct Session {
+    pub(super) state: AppState,
+    pub(super) conn: Connection,
+    /// The authenticated device.
+    pub(super) device: Address,
+    /// Who it acts as, in the audit log.
+    pub(super) actor: Actor,
+    /// The last delivery pushed (the next push starts after it).
+    last_pushed: DeliveryId,
+    /// The last receipt pushed.
+    last_receipt: i64,
+    /// Deliveries pushed and not yet acknowledged.
     pub(super) in_flight: BTreeSet<DeliveryId>,
     pub(super) rate: RateLimit,
-    pub(super) sends: futures_util::stream::FuturesOrdered<PendingReply>,
+    /// Sends waiting for their commit, in the order they arrived.
+    pub(super) sends: FuturesOrdered<PendingReply>,
 }
 
-pub(super) async fn authenticated(
-    conn: &mut Connection,
-    device: &Address,
-    actor: &Actor,
-    mut events: crate::hub::Subscription,
-) -> End {
-    let state = conn.state.clone();
-    let limits = state.config.limits.clone();
-    let mut session = Session {
-        device,
-        actor,
-        last_pushed: DeliveryId(0),
-        last_receipt: 0,
-        in_flight: BTreeSet::new(),
-        rate: RateLimit::new(limits.rate_per_sec, limits.rate_burst),
-        sends: futures_util::stream::FuturesOrdered::new(),
-    };
-    let mut shutdown = state.shutdown.clone();
-    let start = async {
-        let remaining = state
-            .store
-            .bounded(state.store.count_prekeys(&device.user_id, device.device_id))
-            .await?;
-        conn.send(&ServerFrame::AuthOk {
-            version: PROTOCOL_VERSION,
-            user_id: device.user_id.clone(),
-            device_id: device.device_id,
-            one_time_prekeys: remaining,
-        })
-        .await?;
-        if remaining < limits.prekeys_low_threshold {
-            conn.send(&ServerFrame::PrekeysLow { remaining }).await?;
+impl Session {
+    /// The session of `device`, authenticated on `conn`.
+    pub(super) fn new(state: AppState, conn: Connection, device: Address, actor: Actor) -> Self {
+        let limits = &state.config.limits;
+        let rate = RateLimit::new(limits.rate_per_sec, limits.rate_burst);
+        Self {
+            state,
+            conn,
+            device,
+            actor,
+            last_pushed: DeliveryId(0),
+            last_receipt: 0,
+            in_flight: BTreeSet::new(),
+            rate,
+            sends: FuturesOrdered::new(),
         }
-        Ok::<(), End>(())
-    };
-    if let Err(end) = start.await {
-        return end;
     }
-    if let Err(end) = push_receipts(conn, &mut session).await {
-        return end;
-    }
-    if let Err(end) = push_pending(conn, &mut session).await {
-        return end;
-    }
-    if *shutdown.borrow_and_update() {
-        return End::Error(
-            ErrorCode::ShuttingDown,
-            "the server is shutting down; reconnect later".into(),
-        );
-    }
-    loop {
-        let step = tokio::select! {
-            biased;
-            _ = shutdown.changed() => {
-                // Sends already queued commit anyway: tell the client they did.
-                while let Some((id, result)) = session.sends.next().await {
-                    if reply(conn, id, result).await.is_err() {
-                        break;
-                    }
-                }
-                return End::Error(ErrorCode::ShuttingDown, "the server is shutting down; reconnect later".into());
-            }
-            Some((id, result)) = session.sends.next(), if !session.sends.is_empty() => reply(conn, id, result).await,
-            event = events.recv() => match event {
-                Some(HubEvent::Wake) => push_pending(conn, &mut session).await,
-                Some(HubEvent::Receipts) => push_receipts(conn, &mut session).await,
-                Some(HubEvent::Frame(frame)) => conn.send(&frame).await,
-                Some(HubEvent::Revoked) => return End::Error(ErrorCode::DeviceRevoked, "this device was revoked".into()),
-                Some(HubEvent::Replaced) => return End::Error(ErrorCode::Conflict, "this device connected again elsewhere".into()),
-                None => return End::Gone,
-            },
-            incoming = conn.read(), if session.sends.len() < MAX_PIPELINED_SENDS => match incoming {
-                Err(end) => return end,
-                Ok(Incoming::Text(text)) => handle_text(conn, &mut session, text.as_str()).await,
-                Ok(Incoming::Binary) => conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
-                Ok(Incoming::Control) => Ok(()),
-            },
-        };
-        if let Err(end) = step {
+
+    /// Answers `auth_ok`, pushes what waits for the device, then serves
+    /// requests, pushes and shutdown until the connection ends.
+    pub(super) async fn run(&mut self, mut events: Subscription) -> End {
+        let mut shutdown = self.state.shutdown.clone();
+        if let Err(end) = self.start().await {
             return end;
         }
+        if *shutdown.borrow_and_update() {
+            return shutting_down();
+        }
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    // Sends already queued commit anyway: tell the client they did.
+                    while let Some((id, result)) = self.sends.next().await {
+                        if self.reply(id, result).await.is_err() {
+                            break;
+                        }
+                    }
+                    return shutting_down();
+                }
+                Some((id, result)) = self.sends.next(), if !self.sends.is_empty() => self.reply(id, result).await,
+                event = events.recv() => match event {
+                    Some(HubEvent::Wake) => self.push_pending().await,
+                    Some(HubEvent::Receipts) => self.push_receipts().await,
+                    Some(HubEvent::Frame(frame)) => self.conn.send(&frame).await,
+                    Some(HubEvent::Revoked) => return End::Error(ErrorCode::DeviceRevoked, "this device was revoked".into()),
+                    Some(HubEvent::Replaced) => return End::Error(ErrorCode::Conflict, "this device connected again elsewhere".into()),
+                    None => return End::Gone,
+                },
+                incoming = self.conn.read(), if self.sends.len() < MAX_PIPELINED_SENDS => match incoming {
+                    Err(end) => return end,
+                    Ok(Incoming::Text(text)) => handle_text(self, text.as_str()).await,
+                    Ok(Incoming::Binary) => self.conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
+                    Ok(Incoming::Control) => Ok(()),
+                },
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    /// `auth_ok` (and `prekeys_low` when few are left), the receipts and the
+    /// deliveries waiting.
+    async fn start(&mut self) -> Result<(), End> {
+        let store = &self.state.store;
+        let device = &self.device;
+        let remaining = store
+            .bounded(store.count_prekeys(&device.user_id, device.device_id))
+            .await?;
+        self.conn
+            .send(&ServerFrame::AuthOk {
+                version: PROTOCOL_VERSION,
+                user_id: device.user_id.clone(),
+                device_id: device.device_id,
+                one_time_prekeys: remaining,
+            })
+            .await?;
+        if remaining < self.state.config.limits.prekeys_low_threshold {
+            self.conn.send(&ServerFrame::PrekeysLow { remaining }).await?;
+        }
+        self.push_receipts().await?;
+        self.push_pending().await
+    }
+
+    /// Pushes the delivery receipts waiting for this device, in batches of 64
+    /// (each write is bounded by the write timeout).
+    async fn push_receipts(&mut self) -> Result<(), End> {
+        loop {
+            let store = &self.state.store;
+            let receipts = store
+                .bounded(store.receipts(&self.device, self.last_receipt, 64))
+                .await?;
+            let done = receipts.len() < 64;
+            for r in receipts {
+                self.last_receipt = r.receipt_id;
+                self.conn
+                    .send(&ServerFrame::Delivered {
+                        receipt_id: r.receipt_id,
+                        message_id: r.message_id,
+                        recipient: r.recipient,
+                        delivered_at: r.delivered_at,
+                    })
+                    .await?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Pushes queued deliveries until the unacknowledged window is full.
+    pub(super) async fn push_pending(&mut self) -> Result<(), End> {
+        let max = self.state.config.limits.max_unacked_deliveries;
+        loop {
+            let room = max.saturating_sub(self.in_flight.len()).min(64);
+            if room == 0 {
+                return Ok(());
+            }
+            let store = &self.state.store;
+            let batch = store
+                .bounded(store.queued(&self.device, self.last_pushed, room, now_ms()))
+                .await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for q in batch {
+                self.last_pushed = q.delivery_id;
+                self.in_flight.insert(q.delivery_id);
+                self.conn
+                    .send(&ServerFrame::Deliver {
+                        delivery_id: q.delivery_id,
+                        message_id: q.message_id,
+                        sender: q.sender,
+                        kind: q.kind,
+                        ciphertext: q.ciphertext.into(),
+                        sent_at: q.sent_at,
+                    })
+                    .await?;
+            }
+        }
+    }
+
+    /// Answers a send once its commit completed.
+    async fn reply(&mut self, id: RequestId, result: SendResult) -> Result<(), End> {
+        match result {
+            Ok(frame) => self.conn.send(&frame).await,
+            Err((error, details)) => {
+                self.conn
+                    .send_error(Some(id), error.code, error.message, details)
+                    .await
+            }
+        }
+    }
+
+    /// Closes the connection, with the error it ends with if any.
+    pub(super) async fn close(self, end: End) {
+        self.conn.close(end).await;
     }
 }
 
-/// Pushes the delivery receipts waiting for this device, in batches of 64
-/// (each write is bounded by the write timeout).
-async fn push_receipts(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
-    loop {
-        let store = &conn.state.store;
-        let receipts = store
-            .bounded(store.receipts(session.device, session.last_receipt, 64))
-            .await?;
-        let done = receipts.len() < 64;
-        for r in receipts {
-            session.last_receipt = r.receipt_id;
-            conn.send(&ServerFrame::Delivered {
-                receipt_id: r.receipt_id,
-                message_id: r.message_id,
-                recipient: r.recipient,
-                delivered_at: r.delivered_at,
-            })
-            .await?;
-        }
-        if done {
-            return Ok(());
-        }
-    }
-}
-
-/// Pushes queued deliveries until the unacknowledged window is full.
-pub(super) async fn push_pending(conn: &mut Connection, session: &mut Session<'_>) -> Result<(), End> {
-    let max = conn.state.config.limits.max_unacked_deliveries;
-    loop {
-        let room = max.saturating_sub(session.in_flight.len()).min(64);
-        if room == 0 {
-            return Ok(());
-        }
-        let store = &conn.state.store;
-        let batch = store
-            .bounded(store.queued(session.device, session.last_pushed, room, now_ms()))
-            .await?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for q in batch {
-            session.last_pushed = q.delivery_id;
-            session.in_flight.insert(q.delivery_id);
-            conn.send(&ServerFrame::Deliver {
-                delivery_id: q.delivery_id,
-                message_id: q.message_id,
-                sender: q.sender,
-                kind: q.kind,
-                ciphertext: q.ciphertext.into(),
-                sent_at: q.sent_at,
-            })
-            .await?;
-        }
-    }
+/// How the server's shutdown ends a session.
+fn shutting_down() -> End {
+    End::Error(
+        ErrorCode::ShuttingDown,
+        "the server is shutting down; reconnect later".into(),
+    )
 }
 
 pub(super) type SendResult = Result<ServerFrame, (ApiError, Option<ErrorDetails>)>;
-
-/// Answers a send once its commit completed.
-async fn reply(conn: &mut Connection, id: RequestId, result: SendResult) -> Result<(), End> {
-    match result {
-        Ok(frame) => conn.send(&frame).await,
-        Err((error, details)) => {
-            conn.send_error(Some(id), error.code, error.message, details)
-                .await
-        }
-    }
-}

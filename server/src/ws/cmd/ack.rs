@@ -7,18 +7,18 @@ use curbside_protocol::ids::DeliveryId;
 
 use crate::hub::HubEvent;
 use crate::store::now_ms;
-use crate::ws::connection::{Connection, End};
-use crate::ws::session::{push_pending, Session};
+use crate::ws::connection::End;
+use crate::ws::session::Session;
 
 pub(super) async fn acknowledge(
-    conn: &mut Connection,
-    session: &mut Session<'_>,
+    session: &mut Session,
     ids: &[DeliveryId],
     receipt_ids: &[i64],
 ) -> Result<(), End> {
-    let most = conn.state.config.limits.max_unacked_deliveries.max(1) * 4;
+    let most = session.state.config.limits.max_unacked_deliveries.max(1) * 4;
     if ids.len() > most || receipt_ids.len() > most {
-        return conn
+        return session
+            .conn
             .send_error(
                 None,
                 ErrorCode::InvalidRequest,
@@ -28,19 +28,20 @@ pub(super) async fn acknowledge(
             .await;
     }
     if !receipt_ids.is_empty() {
-        conn.state
+        session
+            .state
             .store
-            .acknowledge_receipts(session.device, receipt_ids)
+            .acknowledge_receipts(&session.device, receipt_ids)
             .await?;
     }
     if ids.is_empty() {
         return Ok(());
     }
-    let ttl = Duration::from_secs(conn.state.config.limits.queue_ttl_secs);
-    let acked = conn
+    let ttl = Duration::from_secs(session.state.config.limits.queue_ttl_secs);
+    let acked = session
         .state
         .store
-        .acknowledge(session.device, ids, session.actor, now_ms(), ttl)
+        .acknowledge(&session.device, ids, &session.actor, now_ms(), ttl)
         .await?;
     crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
     for id in ids {
@@ -48,7 +49,7 @@ pub(super) async fn acknowledge(
     }
     // The receipts are stored: wake each sender's connection to push them.
     for a in acked {
-        conn.state.hub.notify(&a.sender, HubEvent::Receipts);
+        session.state.hub.notify(&a.sender, HubEvent::Receipts);
     }
-    push_pending(conn, session).await
+    session.push_pending().await
 }

@@ -8,19 +8,17 @@ use curbside_protocol::ids::{Address, UserId};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::ws::session::Session;
-use crate::AppState;
 
 pub(super) async fn fetch_bundles(
-    state: &AppState,
-    session: &Session<'_>,
+    session: &mut Session,
     user: &UserId,
 ) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
-    let store = &state.store;
+    let store = &session.state.store;
     if !store.bounded(store.user_exists(user)).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
-    let threshold = state.config.limits.prekeys_low_threshold;
-    let bundles = store.bounded(store.fetch_bundles(user, session.actor)).await?;
+    let threshold = session.state.config.limits.prekeys_low_threshold;
+    let bundles = store.bounded(store.fetch_bundles(user, &session.actor)).await?;
     let mut out = Vec::with_capacity(bundles.len());
     for (bundle, remaining) in bundles {
         // Warn once when the count crosses the threshold, and again when it
@@ -30,7 +28,7 @@ pub(super) async fn fetch_bundles(
                 user_id: user.clone(),
                 device_id: bundle.device_id,
             };
-            state.hub.notify(
+            session.state.hub.notify(
                 &owner,
                 HubEvent::Frame(Box::new(ServerFrame::PrekeysLow { remaining })),
             );

@@ -9,19 +9,17 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{parse_client_frame, ClientFrame, ErrorDetails, ServerFrame};
 use curbside_protocol::ids::RequestId;
 
-use super::connection::{Connection, End};
+use super::connection::End;
 use super::session::Session;
 use crate::error::ApiError;
 
-pub(super) async fn handle_text(
-    conn: &mut Connection,
-    session: &mut Session<'_>,
-    text: &str,
-) -> Result<(), End> {
+/// Answers one text frame.
+pub(super) async fn handle_text(session: &mut Session, text: &str) -> Result<(), End> {
     if let Err(wait) = session.rate.take() {
         // The refused frame's id, so that a pipelining client knows which
         // request to retry.
-        return conn
+        return session
+            .conn
             .send_error(
                 request_id(text),
                 ErrorCode::RateLimited,
@@ -32,7 +30,7 @@ pub(super) async fn handle_text(
     }
     let frame = match parse_client_frame(text) {
         Ok(frame) => frame,
-        Err(e) => return conn.send_error(e.id, e.code, e.message, None).await,
+        Err(e) => return session.conn.send_error(e.id, e.code, e.message, None).await,
     };
     let result = match frame {
         ClientFrame::Auth { .. } => {
@@ -41,17 +39,16 @@ pub(super) async fn handle_text(
                 "this connection is already authenticated".into(),
             ));
         }
-        ClientFrame::Ping { id } => return conn.send(&ServerFrame::Pong { id }).await,
+        ClientFrame::Ping { id } => return session.conn.send(&ServerFrame::Pong { id }).await,
         ClientFrame::Ack {
             delivery_ids,
             receipt_ids,
-        } => return ack::acknowledge(conn, session, &delivery_ids, &receipt_ids).await,
+        } => return ack::acknowledge(session, &delivery_ids, &receipt_ids).await,
         ClientFrame::PublishPrekeys {
             id,
             signed_prekey,
             one_time_prekeys,
         } => prekeys::publish(
-            &conn.state,
             session,
             signed_prekey.as_ref().map(|s| s.as_slice()),
             &one_time_prekeys,
@@ -60,14 +57,19 @@ pub(super) async fn handle_text(
         .map(|n| (id, n))
         .map(|(id, one_time_prekeys)| ServerFrame::PrekeysPublished { id, one_time_prekeys })
         .map_err(|e| (e, None)),
-        ClientFrame::FetchBundles { id, user_id } => bundles::fetch_bundles(&conn.state, session, &user_id)
+        ClientFrame::FetchBundles { id, user_id } => bundles::fetch_bundles(session, &user_id)
             .await
             .map(|devices| ServerFrame::Bundles { id, user_id, devices })
             .map_err(|e| (e, None)),
-        ClientFrame::DirectorySearch { id, name, specialty } => conn
+        ClientFrame::DirectorySearch { id, name, specialty } => session
             .state
             .store
-            .bounded(conn.state.store.directory(name.as_deref(), specialty.as_deref()))
+            .bounded(
+                session
+                    .state
+                    .store
+                    .directory(name.as_deref(), specialty.as_deref()),
+            )
             .await
             .map(|clinicians| ServerFrame::DirectoryResults { id, clinicians })
             .map_err(|e| (ApiError::from(e), None)),
@@ -76,7 +78,7 @@ pub(super) async fn handle_text(
             message_id,
             kind,
             recipients,
-        } => match send::send(&conn.state, session, id.clone(), message_id, kind, recipients).await {
+        } => match send::send(session, id.clone(), message_id, kind, recipients).await {
             Ok(pending) => {
                 session.sends.push_back(pending);
                 return Ok(());
@@ -85,10 +87,13 @@ pub(super) async fn handle_text(
         },
     };
     match result {
-        Ok(reply) => conn.send(&reply).await,
+        Ok(reply) => session.conn.send(&reply).await,
         Err((error, details)) => {
             let id = request_id(text);
-            conn.send_error(id, error.code, error.message, details).await
+            session
+                .conn
+                .send_error(id, error.code, error.message, details)
+                .await
         }
     }
 }

@@ -6,15 +6,13 @@ use curbside_protocol::frames::OneTimePrekey;
 use crate::auth::{PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::ApiError;
 use crate::ws::session::Session;
-use crate::AppState;
 
 pub(super) async fn publish(
-    state: &AppState,
-    session: &Session<'_>,
+    session: &mut Session,
     signed_prekey: Option<&[u8]>,
     one_time: &[OneTimePrekey],
 ) -> Result<u32, ApiError> {
-    let limits = &state.config.limits;
+    let limits = &session.state.config.limits;
     if signed_prekey.is_some_and(|s| s.len() != SIGNED_PREKEY_LEN) {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -30,8 +28,8 @@ pub(super) async fn publish(
         ));
     }
     let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
-    let d = session.device;
-    let store = &state.store;
+    let d = &session.device;
+    let store = &session.state.store;
     Ok(store
         .bounded(store.publish_prekeys(
             &d.user_id,

@@ -12,14 +12,12 @@ use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::store::now_ms;
 use crate::ws::session::{PendingReply, Session};
-use crate::AppState;
 
 /// Validates a send and queues it for the group commit; the returned
 /// future resolves (to `accepted` or an error) once it committed, and then
 /// wakes the recipients.
 pub(super) async fn send(
-    state: &AppState,
-    session: &Session<'_>,
+    session: &mut Session,
     id: RequestId,
     message_id: MessageId,
     kind: MessageKind,
@@ -27,7 +25,7 @@ pub(super) async fn send(
 ) -> Result<PendingReply, (ApiError, Option<ErrorDetails>)> {
     let started = Instant::now();
     let plain = |e: ApiError| (e, None);
-    let limits = &state.config.limits;
+    let limits = &session.state.config.limits;
     if recipients.is_empty() {
         return Err(plain(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -46,8 +44,8 @@ pub(super) async fn send(
             "empty ciphertext",
         )));
     }
-    let store = &state.store;
-    let sender = session.device;
+    let store = &session.state.store;
+    let sender = &session.device;
     let named: HashSet<Address> = recipients
         .iter()
         .map(|e| Address {
@@ -103,9 +101,9 @@ pub(super) async fn send(
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
     let pending = store
-        .submit_message(sender, &message_id, kind, &recipients, session.actor, now, ttl)
+        .submit_message(sender, &message_id, kind, &recipients, &session.actor, now, ttl)
         .map_err(|e| plain(e.into()))?;
-    let hub = state.hub.clone();
+    let hub = session.state.hub.clone();
     let sender = sender.clone();
     let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
     let count = recipients.len();
