@@ -170,6 +170,21 @@ pub enum ClientFrame {
     },
 }
 
+impl ClientFrame {
+    /// The request id, for the frames that carry one (all but `auth` and `ack`).
+    #[must_use]
+    pub fn id(&self) -> Option<&RequestId> {
+        match self {
+            Self::PublishPrekeys { id, .. }
+            | Self::FetchBundles { id, .. }
+            | Self::Send { id, .. }
+            | Self::DirectorySearch { id, .. }
+            | Self::Ping { id } => Some(id),
+            Self::Auth { .. } | Self::Ack { .. } => None,
+        }
+    }
+}
+
 /// The `type` of every [`ClientFrame`].
 pub const CLIENT_FRAME_TYPES: &[&str] = &[
     "auth",
@@ -370,6 +385,14 @@ mod tests {
         );
         let good = bad.replace("!!", "AAEC");
         assert!(matches!(parse_client_frame(&good), Ok(ClientFrame::Send { .. })));
+    }
+
+    #[test]
+    fn the_id_is_the_frames() {
+        let ping = parse_client_frame(r#"{"type":"ping","id":"p1"}"#).unwrap();
+        assert_eq!(ping.id(), Some(&RequestId::new("p1").unwrap()));
+        let ack = parse_client_frame(r#"{"type":"ack","delivery_ids":[1]}"#).unwrap();
+        assert_eq!(ack.id(), None);
     }
 
     #[test]

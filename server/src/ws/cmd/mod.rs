@@ -7,7 +7,6 @@ mod send;
 
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{parse_client_frame, ClientFrame, ErrorDetails, ServerFrame};
-use curbside_protocol::ids::RequestId;
 
 use super::connection::End;
 use super::session::Session;
@@ -15,22 +14,28 @@ use crate::error::ApiError;
 
 /// Answers one text frame.
 pub(super) async fn handle_text(session: &mut Session, text: &str) -> Result<(), End> {
+    let parsed = parse_client_frame(text);
+    // Read once: errors name the request they answer.
+    let id = match &parsed {
+        Ok(frame) => frame.id().cloned(),
+        Err(e) => e.id.clone(),
+    };
     if let Err(wait) = session.rate.take() {
         // The refused frame's id, so that a pipelining client knows which
         // request to retry.
         return session
             .conn
             .send_error(
-                request_id(text),
+                id,
                 ErrorCode::RateLimited,
                 "too many frames".into(),
                 Some(ErrorDetails::RetryAfter { retry_after_ms: wait }),
             )
             .await;
     }
-    let frame = match parse_client_frame(text) {
+    let frame = match parsed {
         Ok(frame) => frame,
-        Err(e) => return session.conn.send_error(e.id, e.code, e.message, None).await,
+        Err(e) => return session.conn.send_error(id, e.code, e.message, None).await,
     };
     let result = match frame {
         ClientFrame::Auth { .. } => {
@@ -89,21 +94,10 @@ pub(super) async fn handle_text(session: &mut Session, text: &str) -> Result<(),
     match result {
         Ok(reply) => session.conn.send(&reply).await,
         Err((error, details)) => {
-            let id = request_id(text);
             session
                 .conn
                 .send_error(id, error.code, error.message, details)
                 .await
         }
     }
-}
-
-fn request_id(text: &str) -> Option<RequestId> {
-    serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| {
-            v.get("id")
-                .and_then(|i| i.as_str())
-                .and_then(|s| RequestId::new(s).ok())
-        })
 }
