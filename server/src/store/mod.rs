@@ -12,6 +12,7 @@
 
 mod audit;
 mod batch;
+mod devices;
 mod enroll;
 pub use self::batch::{Accepted, Pending};
 mod pool;
@@ -26,12 +27,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use self::pool::StoreOptions;
 
 pub use self::audit::{AuditFilter, PageRequest};
+pub use self::devices::DeviceRecord;
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, Profile};
 pub use self::referrals::ReferralProblem;
 
 use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::frames::{DeviceBundle, Envelope, MessageKind, OneTimePrekey};
-use curbside_protocol::http::DeviceSummary;
 use curbside_protocol::ids::{Address, DeliveryId, DeviceId, MessageId, UserId};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
@@ -80,15 +81,6 @@ fn probe_pad() -> Vec<u8> {
     let mut pad = vec![0u8; 64 * 1024];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut pad);
     pad
-}
-
-/// A registered device.
-#[derive(Clone, Debug)]
-pub struct DeviceRecord {
-    /// The 128-byte identity key.
-    pub identity_key: Vec<u8>,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<i64>,
 }
 
 /// A queued delivery.
@@ -273,126 +265,7 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    /// Every device of a user, revoked or not.
-    pub async fn devices_of(&self, user: &UserId) -> Result<Vec<DeviceSummary>, ServerError> {
-        sqlx::query(
-            "SELECT device_id, created_at, revoked_at FROM devices WHERE user_id = $1 ORDER BY device_id",
-        )
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|d| {
-            Ok(DeviceSummary {
-                device_id: device_id(d, "device_id")?,
-                created_at: d.try_get("created_at")?,
-                revoked_at: d.try_get("revoked_at")?,
-            })
-        })
-        .collect()
-    }
-
-    // ---- devices and prekeys ------------------------------------------------------
-
-    /// A device, revoked or not.
-    pub async fn device(&self, user: &UserId, device: DeviceId) -> Result<Option<DeviceRecord>, ServerError> {
-        let row =
-            sqlx::query("SELECT identity_key, revoked_at FROM devices WHERE user_id = $1 AND device_id = $2")
-                .bind(user.as_str())
-                .bind(i64::from(device.0))
-                .fetch_optional(&self.reads)
-                .await?;
-        row.map(|r| {
-            Ok(DeviceRecord {
-                identity_key: r.try_get("identity_key")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
-    }
-
-    /// The current devices of each of `users` that exists, in one query (the
-    /// send path's check of the recipients' device lists). Users that do not
-    /// exist are absent from the map; users without current devices map to
-    /// an empty list.
-    pub async fn current_devices_of(
-        &self,
-        users: &[UserId],
-    ) -> Result<std::collections::HashMap<UserId, Vec<DeviceId>>, ServerError> {
-        let mut out = std::collections::HashMap::new();
-        for chunk in users.chunks(100) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let sql = format!(
-                "SELECT u.user_id, d.device_id FROM users u LEFT JOIN devices d \
-                 ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN ({list})"
-            );
-            let mut q = sqlx::query(&sql);
-            for user in chunk {
-                q = q.bind(user.as_str());
-            }
-            for r in q.fetch_all(&self.reads).await? {
-                let devices: &mut Vec<DeviceId> = out.entry(user_id(&r, "user_id")?).or_default();
-                if r.try_get::<Option<i64>, _>("device_id")?.is_some() {
-                    devices.push(device_id(&r, "device_id")?);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The current (not revoked) devices of a user.
-    pub async fn current_devices(&self, user: &UserId) -> Result<Vec<DeviceId>, ServerError> {
-        let mut conn = self.reads.acquire().await?;
-        current_devices_in(&mut conn, user).await
-    }
-
-    /// Revokes a device: it can no longer connect, its queue and one-time
-    /// prekeys are deleted and its HTTP sessions end. False if unknown or already revoked.
-    pub async fn revoke_device(
-        &self,
-        user: &UserId,
-        device: DeviceId,
-        actor: &Actor,
-        now: i64,
-    ) -> Result<bool, ServerError> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE devices SET revoked_at = $3 WHERE user_id = $1 AND device_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(user.as_str())
-        .bind(i64::from(device.0))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        for sql in [
-            "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
-            "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2",
-        ] {
-            sqlx::query(sql)
-                .bind(user.as_str())
-                .bind(i64::from(device.0))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "UPDATE http_sessions SET ended_at = $3 WHERE user_id = $1 AND device_id = $2 AND ended_at IS NULL",
-        )
-        .bind(user.as_str())
-        .bind(i64::from(device.0))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let event = Event::new(actor, Action::DeviceRevoked).counterpart(user, Some(device));
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+    // ---- prekeys ------------------------------------------------------
 
     /// Stores a new signed prekey and/or one-time prekeys, keeping at most
     /// `max` one-time prekeys. Returns how many one-time prekeys the device has.
@@ -905,19 +778,6 @@ impl Store {
         tx.commit().await?;
         Ok(Some(address))
     }
-}
-
-async fn current_devices_in(
-    conn: &mut sqlx::AnyConnection,
-    user: &UserId,
-) -> Result<Vec<DeviceId>, ServerError> {
-    let rows = sqlx::query(
-        "SELECT device_id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY device_id",
-    )
-    .bind(user.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| device_id(r, "device_id")).collect()
 }
 
 async fn count_prekeys_in(
