@@ -10,9 +10,10 @@ use curbside_protocol::http::Role;
 use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
 
+use super::prekeys::insert_prekeys;
 use super::rows::{corrupt, device_id, user_id};
 use super::users::roles_in;
-use super::{audit, insert_prekeys, ms, Store};
+use super::{audit, ms, Store};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 
