@@ -1,0 +1,273 @@
+//! Messages on their way: accepting a send (one queue row per recipient
+//! device, through the group commit of [`batch`](super::batch)), each
+//! device's queue, acknowledgements and the delivery receipts they leave for
+//! the sender, and the expiry of everything past its lifetime. Only
+//! ciphertext is ever stored.
+
+use std::time::Duration;
+
+use curbside_protocol::audit::Action;
+use curbside_protocol::frames::{Envelope, MessageKind};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId};
+use sqlx::Row;
+
+use super::batch::{self, Accepted, Pending};
+use super::rows::{count, device_id, kind_from_str, message_id, user_id};
+use super::{audit, ms, Store};
+use crate::audit::{Actor, Event};
+use crate::error::ServerError;
+
+/// A queued delivery.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    /// Its id.
+    pub delivery_id: DeliveryId,
+    /// Sender.
+    pub sender: Address,
+    /// Message id.
+    pub message_id: MessageId,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Ciphertext for this device.
+    pub ciphertext: Vec<u8>,
+    /// Accepted at.
+    pub sent_at: i64,
+}
+
+/// An acknowledged delivery, for the sender's receipt.
+#[derive(Clone, Debug)]
+pub struct Acked {
+    /// Who sent it.
+    pub sender: Address,
+    /// Which message.
+    pub message_id: MessageId,
+}
+
+/// A delivery receipt waiting for its sending device.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// Its id.
+    pub receipt_id: i64,
+    /// The message.
+    pub message_id: MessageId,
+    /// The device that received it.
+    pub recipient: Address,
+    /// When.
+    pub delivered_at: i64,
+}
+
+impl Store {
+    /// Stores a message and one queue row per envelope, with its audit
+    /// entries, durably (group commit: see [`batch`]). Returns `false` (and
+    /// stores nothing) if this sender already used this message id.
+    #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
+    pub async fn accept_message(
+        &self,
+        sender: &Address,
+        message_id: &MessageId,
+        kind: MessageKind,
+        envelopes: &[Envelope],
+        actor: &Actor,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<bool, ServerError> {
+        Ok(self
+            .submit_message(sender, message_id, kind, envelopes, actor, now, ttl)?
+            .wait()
+            .await?
+            .stored)
+    }
+
+    /// [`Store::accept_message`] in two steps: the message is queued for the
+    /// next group commit at once (so messages submitted one after another
+    /// commit in that order), and the returned [`Pending`] resolves after the
+    /// commit. A connection uses this to keep reading while its sends commit.
+    #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
+    pub fn submit_message(
+        &self,
+        sender: &Address,
+        message_id: &MessageId,
+        kind: MessageKind,
+        envelopes: &[Envelope],
+        actor: &Actor,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<Pending<Accepted>, ServerError> {
+        self.writer.submit_accept(batch::Accept {
+            sender: sender.clone(),
+            message_id: message_id.clone(),
+            kind,
+            envelopes: envelopes.to_vec(),
+            actor: actor.clone(),
+            now,
+            ttl,
+        })
+    }
+
+    /// Up to `limit` queued deliveries for a device after `after`, oldest first.
+    pub async fn queued(
+        &self,
+        device: &Address,
+        after: DeliveryId,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Queued>, ServerError> {
+        let rows = sqlx::query(
+            "SELECT delivery_id, sender_user, sender_device, message_id, kind, ciphertext, sent_at FROM queue \
+             WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id > $3 AND expires_at > $4 \
+             ORDER BY delivery_id LIMIT $5",
+        )
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .bind(after.0)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Queued {
+                    delivery_id: DeliveryId(r.try_get("delivery_id")?),
+                    sender: Address {
+                        user_id: user_id(r, "sender_user")?,
+                        device_id: device_id(r, "sender_device")?,
+                    },
+                    message_id: message_id(r, "message_id")?,
+                    kind: kind_from_str(&r.try_get::<String, _>("kind")?),
+                    ciphertext: r.try_get("ciphertext")?,
+                    sent_at: r.try_get("sent_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes acknowledged deliveries of this device (only its own) and, in
+    /// the same transaction, records a receipt for each sender and the audit
+    /// entries (group commit). Returns what was deleted, to wake the senders.
+    pub async fn acknowledge(
+        &self,
+        device: &Address,
+        ids: &[DeliveryId],
+        actor: &Actor,
+        now: i64,
+        receipt_ttl: Duration,
+    ) -> Result<Vec<Acked>, ServerError> {
+        self.writer
+            .acknowledge(batch::Ack {
+                device: device.clone(),
+                ids: ids.to_vec(),
+                actor: actor.clone(),
+                now,
+                receipt_ttl,
+            })
+            .await
+    }
+
+    /// Up to `limit` receipts waiting for a sending device after `after`.
+    pub async fn receipts(
+        &self,
+        device: &Address,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, ServerError> {
+        let rows = sqlx::query(
+            "SELECT receipt_id, message_id, recipient_user, recipient_device, delivered_at FROM receipts \
+             WHERE sender_user = $1 AND sender_device = $2 AND receipt_id > $3 ORDER BY receipt_id LIMIT $4",
+        )
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Receipt {
+                    receipt_id: r.try_get("receipt_id")?,
+                    message_id: message_id(r, "message_id")?,
+                    recipient: Address {
+                        user_id: user_id(r, "recipient_user")?,
+                        device_id: device_id(r, "recipient_device")?,
+                    },
+                    delivered_at: r.try_get("delivered_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes receipts the sending device acknowledged (only its own).
+    pub async fn acknowledge_receipts(&self, device: &Address, ids: &[i64]) -> Result<(), ServerError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .acknowledge_receipts(batch::AckReceipts {
+                device: device.clone(),
+                ids: ids.to_vec(),
+            })
+            .await
+    }
+
+    /// Number of deliveries queued for a device.
+    pub async fn queue_depth(&self, device: &Address) -> Result<u64, ServerError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+        )
+        .bind(device.user_id.as_str())
+        .bind(i64::from(device.device_id.0))
+        .fetch_one(&self.pool)
+        .await?;
+        count(&row)
+    }
+
+    /// Number of deliveries queued for all devices.
+    pub async fn total_queue_depth(&self) -> Result<u64, ServerError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM queue")
+            .fetch_one(&self.pool)
+            .await?;
+        count(&row)
+    }
+
+    /// Deletes expired ciphertext, receipts and challenges, and forgets the
+    /// ids of messages accepted more than `message_retention` ago (the
+    /// idempotency window equals the queue lifetime). Returns how many
+    /// deliveries expired.
+    pub async fn expire(&self, now: i64, message_retention: Duration) -> Result<u64, ServerError> {
+        sqlx::query("DELETE FROM messages WHERE accepted_at <= $1")
+            .bind(now.saturating_sub(ms(message_retention)))
+            .execute(&self.pool)
+            .await?;
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "DELETE FROM queue WHERE expires_at <= $1 \
+             RETURNING recipient_user, recipient_device, message_id, sender_user, sender_device",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let message = message_id(r, "message_id")?;
+            events.push(
+                Event::new(&Actor::server(), Action::MessageExpired)
+                    .counterpart(
+                        &user_id(r, "recipient_user")?,
+                        Some(device_id(r, "recipient_device")?),
+                    )
+                    .message(&message),
+            );
+        }
+        audit::append(&mut tx, self.backend, events, now).await?;
+        tx.commit().await?;
+        let expired = rows.len() as u64;
+        sqlx::query("DELETE FROM receipts WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(expired)
+    }
+}
