@@ -4,15 +4,17 @@
 //! waiting for their commit.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::{ErrorDetails, ServerFrame};
+use curbside_protocol::frames::{parse_client_frame, ErrorDetails, ServerFrame};
 use curbside_protocol::ids::{Address, DeliveryId, RequestId};
 use curbside_protocol::PROTOCOL_VERSION;
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
 
-use super::cmd::handle_text;
+use super::cmd::{self, Refusal, Reply};
 use super::connection::{Connection, End, Incoming};
 use super::rate_limit::RateLimit;
 use crate::audit::Actor;
@@ -29,14 +31,14 @@ use crate::AppState;
 /// one completes.
 const MAX_PIPELINED_SENDS: usize = 64;
 
-/// A reply that waits for a commit: the request id (for an error) and the outcome.
-pub(super) type PendingReply =
-    std::pin::Pin<Box<dyn std::future::Future<Output = (RequestId, SendResult)> + Send>>;
+/// A reply that waits for a commit, with the id of the request it answers.
+type Waiting = Pin<Box<dyn Future<Output = (Option<RequestId>, Result<ServerFrame, Refusal>)> + Send>>;
 
-/// An authenticated connection and its state.
+/// An authenticated connection and its state. Not `Sync` (the socket is
+/// not), so requests take it by `&mut`.
 pub(super) struct Session {
     pub(super) state: AppState,
-    pub(super) conn: Connection,
+    conn: Connection,
     /// The authenticated device.
     pub(super) device: Address,
     /// Who it acts as, in the audit log.
@@ -47,9 +49,9 @@ pub(super) struct Session {
     last_receipt: i64,
     /// Deliveries pushed and not yet acknowledged.
     pub(super) in_flight: BTreeSet<DeliveryId>,
-    pub(super) rate: RateLimit,
+    rate: RateLimit,
     /// Sends waiting for their commit, in the order they arrived.
-    pub(super) sends: FuturesOrdered<PendingReply>,
+    sends: FuturesOrdered<Waiting>,
 }
 
 impl Session {
@@ -86,13 +88,13 @@ impl Session {
                 _ = shutdown.changed() => {
                     // Sends already queued commit anyway: tell the client they did.
                     while let Some((id, result)) = self.sends.next().await {
-                        if self.reply(id, result).await.is_err() {
+                        if self.answer(id, result.into()).await.is_err() {
                             break;
                         }
                     }
                     return shutting_down();
                 }
-                Some((id, result)) = self.sends.next(), if !self.sends.is_empty() => self.reply(id, result).await,
+                Some((id, result)) = self.sends.next(), if !self.sends.is_empty() => self.answer(id, result.into()).await,
                 event = events.recv() => match event {
                     Some(HubEvent::Wake) => self.push_pending().await,
                     Some(HubEvent::Receipts) => self.push_receipts().await,
@@ -103,7 +105,7 @@ impl Session {
                 },
                 incoming = self.conn.read(), if self.sends.len() < MAX_PIPELINED_SENDS => match incoming {
                     Err(end) => return end,
-                    Ok(Incoming::Text(text)) => handle_text(self, text.as_str()).await,
+                    Ok(Incoming::Text(text)) => self.request(text.as_str()).await,
                     Ok(Incoming::Binary) => self.conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
                     Ok(Incoming::Control) => Ok(()),
                 },
@@ -195,14 +197,41 @@ impl Session {
         }
     }
 
-    /// Answers a send once its commit completed.
-    async fn reply(&mut self, id: RequestId, result: SendResult) -> Result<(), End> {
-        match result {
-            Ok(frame) => self.conn.send(&frame).await,
-            Err((error, details)) => {
-                self.conn
-                    .send_error(Some(id), error.code, error.message, details)
-                    .await
+    /// Answers one text frame: parsed, within the rate limit, executed.
+    async fn request(&mut self, text: &str) -> Result<(), End> {
+        let parsed = parse_client_frame(text);
+        // Read once: refusals name the request they answer.
+        let id = match &parsed {
+            Ok(frame) => frame.id().cloned(),
+            Err(e) => e.id.clone(),
+        };
+        let reply = if let Err(wait) = self.rate.take() {
+            // The refused frame's id, so that a pipelining client knows which
+            // request to retry.
+            Reply::Refused(Refusal::with_details(
+                ApiError::new(ErrorCode::RateLimited, "too many frames"),
+                ErrorDetails::RetryAfter { retry_after_ms: wait },
+            ))
+        } else {
+            match parsed {
+                Ok(frame) => cmd::execute(self, frame).await?,
+                Err(e) => Reply::Refused(ApiError::new(e.code, e.message).into()),
+            }
+        };
+        self.answer(id, reply).await
+    }
+
+    /// Sends a request's reply, or keeps it until its commit completes.
+    async fn answer(&mut self, id: Option<RequestId>, reply: Reply) -> Result<(), End> {
+        match reply {
+            Reply::Nothing => Ok(()),
+            Reply::Frame(frame) => self.conn.send(&frame).await,
+            Reply::Refused(Refusal { error, details }) => {
+                self.conn.send_error(id, error.code, error.message, details).await
+            }
+            Reply::Later(pending) => {
+                self.sends.push_back(Box::pin(async move { (id, pending.await) }));
+                Ok(())
             }
         }
     }
@@ -220,5 +249,3 @@ fn shutting_down() -> End {
         "the server is shutting down; reconnect later".into(),
     )
 }
-
-pub(super) type SendResult = Result<ServerFrame, (ApiError, Option<ErrorDetails>)>;

@@ -5,27 +5,25 @@ use std::time::Duration;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::ids::DeliveryId;
 
+use super::Reply;
+use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::store::now_ms;
 use crate::ws::connection::End;
 use crate::ws::session::Session;
 
-pub(super) async fn acknowledge(
+/// Deletes the acknowledged deliveries (their senders' receipts are
+/// stored, and the senders woken to push them), frees their room in the
+/// window and pushes what fits. Storage refusing ends the connection.
+pub(super) async fn execute(
     session: &mut Session,
     ids: &[DeliveryId],
     receipt_ids: &[i64],
-) -> Result<(), End> {
+) -> Result<Reply, End> {
     let most = session.state.config.limits.max_unacked_deliveries.max(1) * 4;
     if ids.len() > most || receipt_ids.len() > most {
-        return session
-            .conn
-            .send_error(
-                None,
-                ErrorCode::InvalidRequest,
-                "too many ids in one ack".into(),
-                None,
-            )
-            .await;
+        let error = ApiError::new(ErrorCode::InvalidRequest, "too many ids in one ack");
+        return Ok(Reply::Refused(error.into()));
     }
     if !receipt_ids.is_empty() {
         session
@@ -35,7 +33,7 @@ pub(super) async fn acknowledge(
             .await?;
     }
     if ids.is_empty() {
-        return Ok(());
+        return Ok(Reply::Nothing);
     }
     let ttl = Duration::from_secs(session.state.config.limits.queue_ttl_secs);
     let acked = session
@@ -51,5 +49,6 @@ pub(super) async fn acknowledge(
     for a in acked {
         session.state.hub.notify(&a.sender, HubEvent::Receipts);
     }
-    session.push_pending().await
+    session.push_pending().await?;
+    Ok(Reply::Nothing)
 }

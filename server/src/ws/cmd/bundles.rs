@@ -2,20 +2,28 @@
 //! one one-time prekey.
 
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::ServerFrame;
-use curbside_protocol::ids::{Address, UserId};
+use curbside_protocol::frames::{DeviceBundle, ServerFrame};
+use curbside_protocol::ids::{Address, RequestId, UserId};
 
+use super::{Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
+use crate::ws::connection::End;
 use crate::ws::session::Session;
 
-pub(super) async fn fetch_bundles(
-    session: &mut Session,
-    user: &UserId,
-) -> Result<Vec<curbside_protocol::frames::DeviceBundle>, ApiError> {
+/// Answers `bundles`, one per current device of `user_id`.
+pub(super) async fn execute(session: &mut Session, id: RequestId, user_id: UserId) -> Result<Reply, End> {
+    Ok(fetch_bundles(session, &user_id)
+        .await
+        .map(|devices| ServerFrame::Bundles { id, user_id, devices })
+        .into())
+}
+
+/// Claims the bundles, and warns each owner whose one-time prekeys run low.
+async fn fetch_bundles(session: &mut Session, user: &UserId) -> Result<Vec<DeviceBundle>, Refusal> {
     let store = &session.state.store;
     if !store.bounded(store.user_exists(user)).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user").into());
     }
     let threshold = session.state.config.limits.prekeys_low_threshold;
     let bundles = store.bounded(store.fetch_bundles(user, &session.actor)).await?;

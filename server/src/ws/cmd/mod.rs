@@ -1,103 +1,113 @@
-//! One file per request; this one reads a text frame and dispatches it.
+//! The requests of an authenticated session, one file each, as
+//! mini-redis's `cmd/`. Every request returns the same [`Reply`]; `Err` ends
+//! the connection (a second `auth`, or an `ack` that storage refused).
+//!
+//! - `ping`: answered here with `pong`.
+//! - `ack`: deliveries received and receipts seen.
+//! - `prekeys`: `publish_prekeys`.
+//! - `bundles`: `fetch_bundles`.
+//! - `directory`: `directory_search`.
+//! - `send`: a message for the group commit, answered once it commits.
 
 mod ack;
 mod bundles;
+mod directory;
 mod prekeys;
 mod send;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::{parse_client_frame, ClientFrame, ErrorDetails, ServerFrame};
+use curbside_protocol::frames::{ClientFrame, ErrorDetails, ServerFrame};
 
 use super::connection::End;
 use super::session::Session;
-use crate::error::ApiError;
+use crate::error::{ApiError, ServerError};
 
-/// Answers one text frame.
-pub(super) async fn handle_text(session: &mut Session, text: &str) -> Result<(), End> {
-    let parsed = parse_client_frame(text);
-    // Read once: errors name the request they answer.
-    let id = match &parsed {
-        Ok(frame) => frame.id().cloned(),
-        Err(e) => e.id.clone(),
-    };
-    if let Err(wait) = session.rate.take() {
-        // The refused frame's id, so that a pipelining client knows which
-        // request to retry.
-        return session
-            .conn
-            .send_error(
-                id,
-                ErrorCode::RateLimited,
-                "too many frames".into(),
-                Some(ErrorDetails::RetryAfter { retry_after_ms: wait }),
-            )
-            .await;
-    }
-    let frame = match parsed {
-        Ok(frame) => frame,
-        Err(e) => return session.conn.send_error(id, e.code, e.message, None).await,
-    };
-    let result = match frame {
-        ClientFrame::Auth { .. } => {
-            return Err(End::Error(
-                ErrorCode::ChallengeReplayed,
-                "this connection is already authenticated".into(),
-            ));
+/// How a request is answered.
+pub(super) enum Reply {
+    /// With nothing: an `ack` (what it frees room for is pushed as it goes).
+    Nothing,
+    /// With this frame.
+    Frame(ServerFrame),
+    /// With an `error` frame naming the request.
+    Refused(Refusal),
+    /// With a frame or a refusal once a commit completes: a `send`.
+    Later(Pending),
+}
+
+/// An answer that waits for a commit.
+pub(super) type Pending = Pin<Box<dyn Future<Output = Result<ServerFrame, Refusal>> + Send>>;
+
+impl From<Result<ServerFrame, Refusal>> for Reply {
+    fn from(result: Result<ServerFrame, Refusal>) -> Self {
+        match result {
+            Ok(frame) => Self::Frame(frame),
+            Err(refusal) => Self::Refused(refusal),
         }
-        ClientFrame::Ping { id } => return session.conn.send(&ServerFrame::Pong { id }).await,
+    }
+}
+
+/// Why a request was refused: the error, and detail for the codes that have some.
+pub(super) struct Refusal {
+    /// The code and message.
+    pub(super) error: ApiError,
+    /// `stale_devices`' devices, `rate_limited`'s wait.
+    pub(super) details: Option<ErrorDetails>,
+}
+
+impl Refusal {
+    /// A refusal with details.
+    pub(super) fn with_details(error: ApiError, details: ErrorDetails) -> Self {
+        Self {
+            error,
+            details: Some(details),
+        }
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self { error, details: None }
+    }
+}
+
+impl From<ServerError> for Refusal {
+    fn from(e: ServerError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// Executes one request of an authenticated session.
+pub(super) async fn execute(session: &mut Session, frame: ClientFrame) -> Result<Reply, End> {
+    match frame {
+        ClientFrame::Auth { .. } => Err(End::Error(
+            ErrorCode::ChallengeReplayed,
+            "this connection is already authenticated".into(),
+        )),
+        ClientFrame::Ping { id } => Ok(Reply::Frame(ServerFrame::Pong { id })),
         ClientFrame::Ack {
             delivery_ids,
             receipt_ids,
-        } => return ack::acknowledge(session, &delivery_ids, &receipt_ids).await,
+        } => ack::execute(session, &delivery_ids, &receipt_ids).await,
         ClientFrame::PublishPrekeys {
             id,
             signed_prekey,
             one_time_prekeys,
-        } => prekeys::publish(
-            session,
-            signed_prekey.as_ref().map(|s| s.as_slice()),
-            &one_time_prekeys,
-        )
-        .await
-        .map(|n| (id, n))
-        .map(|(id, one_time_prekeys)| ServerFrame::PrekeysPublished { id, one_time_prekeys })
-        .map_err(|e| (e, None)),
-        ClientFrame::FetchBundles { id, user_id } => bundles::fetch_bundles(session, &user_id)
-            .await
-            .map(|devices| ServerFrame::Bundles { id, user_id, devices })
-            .map_err(|e| (e, None)),
-        ClientFrame::DirectorySearch { id, name, specialty } => session
-            .state
-            .store
-            .bounded(
-                session
-                    .state
-                    .store
-                    .directory(name.as_deref(), specialty.as_deref()),
-            )
-            .await
-            .map(|clinicians| ServerFrame::DirectoryResults { id, clinicians })
-            .map_err(|e| (ApiError::from(e), None)),
+        } => {
+            let signed_prekey = signed_prekey.as_ref().map(|s| s.as_slice());
+            prekeys::execute(session, id, signed_prekey, &one_time_prekeys).await
+        }
+        ClientFrame::FetchBundles { id, user_id } => bundles::execute(session, id, user_id).await,
+        ClientFrame::DirectorySearch { id, name, specialty } => {
+            directory::execute(session, id, name.as_deref(), specialty.as_deref()).await
+        }
         ClientFrame::Send {
             id,
             message_id,
             kind,
             recipients,
-        } => match send::send(session, id.clone(), message_id, kind, recipients).await {
-            Ok(pending) => {
-                session.sends.push_back(pending);
-                return Ok(());
-            }
-            Err(e) => Err(e),
-        },
-    };
-    match result {
-        Ok(reply) => session.conn.send(&reply).await,
-        Err((error, details)) => {
-            session
-                .conn
-                .send_error(id, error.code, error.message, details)
-                .await
-        }
+        } => send::execute(session, id, message_id, kind, recipients).await,
     }
 }

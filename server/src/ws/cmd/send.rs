@@ -8,41 +8,51 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{Envelope, ErrorDetails, MessageKind, ServerFrame};
 use curbside_protocol::ids::{Address, MessageId, RequestId, UserId};
 
+use super::{Pending, Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::store::now_ms;
-use crate::ws::session::{PendingReply, Session};
+use crate::ws::connection::End;
+use crate::ws::session::Session;
 
-/// Validates a send and queues it for the group commit; the returned
-/// future resolves (to `accepted` or an error) once it committed, and then
-/// wakes the recipients.
-pub(super) async fn send(
+/// Answers `accepted` once the message committed, or refuses it.
+pub(super) async fn execute(
     session: &mut Session,
     id: RequestId,
     message_id: MessageId,
     kind: MessageKind,
     recipients: Vec<Envelope>,
-) -> Result<PendingReply, (ApiError, Option<ErrorDetails>)> {
+) -> Result<Reply, End> {
+    Ok(match submit(session, id, message_id, kind, recipients).await {
+        Ok(pending) => Reply::Later(pending),
+        Err(refusal) => Reply::Refused(refusal),
+    })
+}
+
+/// Validates a send and queues it for the group commit; the returned
+/// future resolves (to `accepted` or an error) once it committed, and then
+/// wakes the recipients.
+async fn submit(
+    session: &mut Session,
+    id: RequestId,
+    message_id: MessageId,
+    kind: MessageKind,
+    recipients: Vec<Envelope>,
+) -> Result<Pending, Refusal> {
     let started = Instant::now();
-    let plain = |e: ApiError| (e, None);
     let limits = &session.state.config.limits;
     if recipients.is_empty() {
-        return Err(plain(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "a send needs at least one recipient",
-        )));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "a send needs at least one recipient").into());
     }
     if recipients.len() > limits.max_recipients {
-        return Err(plain(ApiError::new(
+        return Err(ApiError::new(
             ErrorCode::TooManyRecipients,
             format!("at most {} recipient devices", limits.max_recipients),
-        )));
+        )
+        .into());
     }
     if recipients.iter().any(|e| e.ciphertext.is_empty()) {
-        return Err(plain(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "empty ciphertext",
-        )));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "empty ciphertext").into());
     }
     let store = &session.state.store;
     let sender = &session.device;
@@ -54,10 +64,7 @@ pub(super) async fn send(
         })
         .collect();
     if named.len() != recipients.len() {
-        return Err(plain(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "a device is named twice",
-        )));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "a device is named twice").into());
     }
     let mut users: Vec<UserId> = recipients.iter().map(|e| e.user_id.clone()).collect();
     users.push(sender.user_id.clone());
@@ -67,13 +74,10 @@ pub(super) async fn send(
     let mut devices = store
         .bounded(store.current_devices_of(&users))
         .await
-        .map_err(|e| plain(e.into()))?;
+        .map_err(Refusal::from)?;
     for user in &users {
         let Some(current) = devices.remove(user) else {
-            return Err(plain(ApiError::new(
-                ErrorCode::NotFound,
-                format!("no such user {user}"),
-            )));
+            return Err(ApiError::new(ErrorCode::NotFound, format!("no such user {user}")).into());
         };
         for device_id in current {
             let address = Address {
@@ -90,19 +94,19 @@ pub(super) async fn send(
     if !missing.is_empty() || !extra.is_empty() {
         missing.sort();
         extra.sort();
-        return Err((
+        return Err(Refusal::with_details(
             ApiError::new(
                 ErrorCode::StaleDevices,
                 "the device list is out of date: fetch bundles and encrypt for the current devices",
             ),
-            Some(ErrorDetails::StaleDevices { missing, extra }),
+            ErrorDetails::StaleDevices { missing, extra },
         ));
     }
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
     let pending = store
         .submit_message(sender, &message_id, kind, &recipients, &session.actor, now, ttl)
-        .map_err(|e| plain(e.into()))?;
+        .map_err(Refusal::from)?;
     let hub = session.state.hub.clone();
     let sender = sender.clone();
     let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
@@ -116,7 +120,7 @@ pub(super) async fn send(
         .collect();
     Ok(Box::pin(async move {
         let result = match pending.wait().await {
-            Err(e) => Err(plain(e.into())),
+            Err(e) => Err(Refusal::from(e)),
             Ok(accepted) => {
                 let stored = accepted.stored;
                 if stored {
@@ -127,7 +131,7 @@ pub(super) async fn send(
                     }
                 }
                 Ok(ServerFrame::Accepted {
-                    id: id.clone(),
+                    id,
                     message_id,
                     duplicate: !stored,
                     accepted_at: accepted.accepted_at,
@@ -135,6 +139,6 @@ pub(super) async fn send(
             }
         };
         crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
-        (id, result)
+        result
     }))
 }
