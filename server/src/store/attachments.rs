@@ -1,0 +1,95 @@
+//! Attachment records: the row that makes a stored blob exist (its owner,
+//! size and expiry), the lookups of a download and of the start-up sweep of
+//! blobs without a row, and expiry. The blobs themselves are files, written
+//! by the HTTP layer (`http::attachments`).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use curbside_protocol::audit::{Action, Details};
+use curbside_protocol::ids::Address;
+use sqlx::Row;
+
+use super::{audit, ms, Store};
+use crate::audit::{Actor, Event};
+use crate::error::ServerError;
+
+impl Store {
+    /// Records a stored attachment blob.
+    pub async fn add_attachment(
+        &self,
+        id: &str,
+        owner: &Address,
+        size: u64,
+        actor: &Actor,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<i64, ServerError> {
+        let expires_at = now.saturating_add(ms(ttl));
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO attachments (attachment_id, owner_user, owner_device, size, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(owner.user_id.as_str())
+        .bind(i64::from(owner.device_id.0))
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let event = Event::new(actor, Action::AttachmentStored)
+            .attachment(id)
+            .details(Details {
+                size: Some(size),
+                ..Details::default()
+            });
+        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.commit().await?;
+        Ok(expires_at)
+    }
+
+    /// The size of an attachment that has not expired.
+    pub async fn attachment_size(&self, id: &str, now: i64) -> Result<Option<u64>, ServerError> {
+        let row = sqlx::query("SELECT size FROM attachments WHERE attachment_id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0)))
+            .transpose()
+    }
+
+    /// Which of `ids` have an attachment row, expired or not (the start-up
+    /// sweep of blobs without one, in batches of at most a few hundred).
+    pub async fn attachments_present(&self, ids: &[String]) -> Result<HashSet<String>, ServerError> {
+        let mut present = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!("SELECT attachment_id FROM attachments WHERE attachment_id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                present.insert(r.try_get::<String, _>("attachment_id")?);
+            }
+        }
+        Ok(present)
+    }
+
+    /// Deletes the records of expired attachments and returns their ids (the caller deletes the files).
+    pub async fn expire_attachments(&self, now: i64) -> Result<Vec<String>, ServerError> {
+        let rows = sqlx::query("DELETE FROM attachments WHERE expires_at <= $1 RETURNING attachment_id")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("attachment_id")?))
+            .collect()
+    }
+}
