@@ -15,32 +15,28 @@ mod audit;
 mod batch;
 mod devices;
 mod enroll;
-pub use self::batch::{Accepted, Pending};
 mod pool;
 mod prekeys;
 mod queue;
 mod referrals;
 mod rows;
+mod sessions;
 mod users;
+
+pub use self::audit::{AuditFilter, PageRequest};
+pub use self::batch::{Accepted, Pending};
+pub use self::devices::DeviceRecord;
+pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, Profile};
+pub use self::pool::StoreOptions;
+pub use self::queue::{Acked, Queued, Receipt};
+pub use self::referrals::ReferralProblem;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use self::pool::StoreOptions;
-pub use self::queue::{Acked, Queued, Receipt};
+use sqlx::{Any, AnyPool, Transaction};
 
-pub use self::audit::{AuditFilter, PageRequest};
-pub use self::devices::DeviceRecord;
-pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, Profile};
-pub use self::referrals::ReferralProblem;
-
-use curbside_protocol::audit::{Action, Details};
-use curbside_protocol::ids::Address;
-use sqlx::{Any, AnyPool, Row, Transaction};
-
-use self::rows::{device_id, user_id};
-use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
 /// Milliseconds since the Unix epoch.
@@ -227,118 +223,5 @@ impl Store {
 
     async fn begin(&self) -> Result<Transaction<'static, Any>, ServerError> {
         Ok(self.pool.begin().await?)
-    }
-
-    // ---- HTTP sessions ----------------------------------------------------------------
-
-    /// Stores a single-use challenge.
-    pub async fn create_challenge(&self, challenge: &[u8], expires_at: i64) -> Result<(), ServerError> {
-        sqlx::query("INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2)")
-            .bind(challenge.to_vec())
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Marks a challenge used; false if unknown, expired or already used.
-    pub async fn consume_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, ServerError> {
-        let done = sqlx::query(
-            "UPDATE challenges SET used_at = $2 WHERE challenge = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(challenge.to_vec())
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Stores a new HTTP session (by token hash).
-    pub async fn create_session(
-        &self,
-        token_hash: &[u8],
-        device: &Address,
-        actor: &Actor,
-        now: i64,
-        max: Duration,
-    ) -> Result<(), ServerError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO http_sessions (token_hash, user_id, device_id, created_at, last_used_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $4, $5)",
-        )
-        .bind(token_hash.to_vec())
-        .bind(device.user_id.as_str())
-        .bind(i64::from(device.device_id.0))
-        .bind(now)
-        .bind(now.saturating_add(ms(max)))
-        .execute(&mut *tx)
-        .await?;
-        let event = Event::new(actor, Action::AuthSucceeded).details(Details {
-            transport: Some("https".into()),
-            ..Details::default()
-        });
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Looks up a session and records its use. `None` if unknown, ended,
-    /// past its lifetime, idle for longer than `idle` (it is then ended), or
-    /// if its device was revoked.
-    pub async fn use_session(
-        &self,
-        token_hash: &[u8],
-        now: i64,
-        idle: Duration,
-        source: &Actor,
-    ) -> Result<Option<Address>, ServerError> {
-        let mut tx = self.begin().await?;
-        let Some(row) = sqlx::query(
-            "SELECT s.user_id, s.device_id, s.last_used_at, s.expires_at FROM http_sessions s \
-             JOIN devices d ON d.user_id = s.user_id AND d.device_id = s.device_id \
-             WHERE s.token_hash = $1 AND s.ended_at IS NULL AND d.revoked_at IS NULL",
-        )
-        .bind(token_hash.to_vec())
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let last: i64 = row.try_get("last_used_at")?;
-        let expires: i64 = row.try_get("expires_at")?;
-        if now >= expires || now.saturating_sub(last) > ms(idle) {
-            sqlx::query("UPDATE http_sessions SET ended_at = $2 WHERE token_hash = $1")
-                .bind(token_hash.to_vec())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let actor = Actor {
-                user: Some(user_id(&row, "user_id")?),
-                device: Some(device_id(&row, "device_id")?),
-                role: None,
-                source: source.source.clone(),
-            };
-            let reason = if now >= expires { "absolute" } else { "idle" };
-            let event = Event::new(&actor, Action::SessionExpired).details(Details {
-                transport: Some("https".into()),
-                timeout: Some(reason.into()),
-                ..Details::default()
-            });
-            audit::append(&mut tx, self.backend, vec![event], now).await?;
-            tx.commit().await?;
-            return Ok(None);
-        }
-        sqlx::query("UPDATE http_sessions SET last_used_at = $2 WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let address = Address {
-            user_id: user_id(&row, "user_id")?,
-            device_id: device_id(&row, "device_id")?,
-        };
-        tx.commit().await?;
-        Ok(Some(address))
     }
 }
