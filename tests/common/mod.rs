@@ -1,5 +1,16 @@
 //! Test harness: a real server (in-process on port 0, or the real binary),
 //! real TLS, a fresh SQLite file or PostgreSQL database per test, real clients.
+//!
+//! # Layout
+//! One file per harness, all re-exported here, so a test writes
+//! `use common::*` (or `common::X`) and never names the file:
+//! - `db`: a fresh database per test (`Db`) and `on_every_backend!`.
+//! - `world`: the in-process server with an admin, and the two clinicians
+//!   (`World`), with `mid`, `uid` and `texts`.
+//! - `websocket`: raw WebSocket access for hostile-input tests (`RawWs`).
+//! - `process`: the real binary, `curbside serve` and its commands (`Process`).
+//! - `at_rest`: scans of what the server keeps for what must not be there
+//!   (`assert_absent`).
 #![allow(
     dead_code,
     unreachable_pub,
@@ -40,5 +51,7 @@ pub const NPIS: &[&str] = &[
     "1881697878",
 ];
 
+/// How long a test waits for what must come.
 pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure nothing more comes.
 pub const QUIET: Duration = Duration::from_millis(400);
