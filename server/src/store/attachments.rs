@@ -10,6 +10,7 @@ use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::ids::Address;
 use sqlx::Row;
 
+use super::sql::placeholders;
 use super::{audit, ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -66,11 +67,8 @@ impl Store {
     pub async fn attachments_present(&self, ids: &[String]) -> Result<HashSet<String>, ServerError> {
         let mut present = HashSet::new();
         for chunk in ids.chunks(500) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            let sql = format!("SELECT attachment_id FROM attachments WHERE attachment_id IN ({list})");
+            let list = placeholders(1, 1, chunk.len());
+            let sql = format!("SELECT attachment_id FROM attachments WHERE attachment_id IN {list}");
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id.as_str());

@@ -14,6 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::rows::corrupt;
+use super::sql::placeholders;
 use super::{Backend, Store};
 use crate::audit::Event;
 use crate::error::ServerError;
@@ -71,7 +72,7 @@ pub(crate) async fn append(
     for chunk in entries.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
-            placeholders(chunk.len(), 16)
+            placeholders(1, chunk.len(), 16)
         );
         let mut q = sqlx::query(&sql);
         for (e, leaf) in chunk {
@@ -99,7 +100,7 @@ pub(crate) async fn append(
     for chunk in nodes.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
-            placeholders(chunk.len(), 3)
+            placeholders(1, chunk.len(), 3)
         );
         let mut q = sqlx::query(&sql);
         for (id, hash) in chunk {
@@ -120,25 +121,6 @@ pub(crate) async fn append(
 
 fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
-    let mut out = String::new();
-    for r in 0..rows {
-        if r > 0 {
-            out.push(',');
-        }
-        out.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                out.push(',');
-            }
-            out.push('$');
-            out.push_str(&(r * cols + c + 1).to_string());
-        }
-        out.push(')');
-    }
-    out
 }
 
 fn tree_from_row(row: &AnyRow) -> Result<CompactRange, ServerError> {

@@ -24,9 +24,10 @@ use curbside_protocol::ids::{Address, DeliveryId, MessageId, UserId};
 use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::audit::{self, placeholders};
+use super::audit;
 use super::pool::Health;
 use super::rows::{corrupt, device_id, message_id, user_id};
+use super::sql::placeholders;
 use super::{ms, Acked, Backend};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
@@ -323,20 +324,6 @@ fn by_device(keys: &[(String, i64, i64)]) -> Vec<((&str, i64), Vec<i64>)> {
     out
 }
 
-/// `($first, …)` placeholders for an IN list.
-fn in_list(first: usize, n: usize) -> String {
-    let mut out = String::from("(");
-    for i in 0..n {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('$');
-        out.push_str(&(first + i).to_string());
-    }
-    out.push(')');
-    out
-}
-
 /// Inserts the batch's new messages and their queue rows; returns, per
 /// request, whether it stored a message (false: a duplicate id) and when
 /// the message was first accepted.
@@ -356,7 +343,7 @@ async fn accept(
         let sql = format!(
             "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count) \
              VALUES {} ON CONFLICT DO NOTHING RETURNING sender_user, message_id",
-            placeholders(chunk.len(), 6)
+            placeholders(1, chunk.len(), 6)
         );
         let mut q = sqlx::query(&sql);
         for (_, a) in chunk {
@@ -438,7 +425,7 @@ async fn accept(
         let sql = format!(
             "INSERT INTO queue (recipient_user, recipient_device, sender_user, sender_device, message_id, \
              kind, ciphertext, sent_at, expires_at) VALUES {}",
-            placeholders(chunk.len(), 9)
+            placeholders(1, chunk.len(), 9)
         );
         let mut q = sqlx::query(&sql);
         for (a, e, expires_at) in chunk {
@@ -490,7 +477,7 @@ async fn acknowledge(
             let sql = format!(
                 "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id IN {} \
                  RETURNING delivery_id, sender_user, sender_device, message_id",
-                in_list(3, chunk.len())
+                placeholders(3, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(user).bind(device);
             for id in chunk {
@@ -533,7 +520,7 @@ async fn acknowledge(
         let sql = format!(
             "INSERT INTO receipts (sender_user, sender_device, message_id, recipient_user, \
              recipient_device, delivered_at, expires_at) VALUES {}",
-            placeholders(chunk.len(), 7)
+            placeholders(1, chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for (acked, a, expires_at) in chunk {
@@ -569,7 +556,7 @@ async fn acknowledge_receipts(conn: &mut AnyConnection, acks: &[&AckReceipts]) -
         for chunk in ids.chunks(ROWS) {
             let sql = format!(
                 "DELETE FROM receipts WHERE sender_user = $1 AND sender_device = $2 AND receipt_id IN {}",
-                in_list(3, chunk.len())
+                placeholders(3, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(user).bind(device);
             for id in chunk {

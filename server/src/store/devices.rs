@@ -10,6 +10,7 @@ use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
 
 use super::rows::{device_id, user_id};
+use super::sql::placeholders;
 use super::{audit, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -70,13 +71,10 @@ impl Store {
     ) -> Result<HashMap<UserId, Vec<DeviceId>>, ServerError> {
         let mut out = HashMap::new();
         for chunk in users.chunks(100) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
+            let list = placeholders(1, 1, chunk.len());
             let sql = format!(
                 "SELECT u.user_id, d.device_id FROM users u LEFT JOIN devices d \
-                 ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN ({list})"
+                 ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN {list}"
             );
             let mut q = sqlx::query(&sql);
             for user in chunk {

@@ -21,6 +21,7 @@ mod queue;
 mod referrals;
 mod rows;
 mod sessions;
+mod sql;
 mod users;
 
 pub use self::audit::{AuditFilter, PageRequest};
