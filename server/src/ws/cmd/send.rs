@@ -1,12 +1,12 @@
 //! `send`: one message, one ciphertext per current device of every
 //! recipient and of the sender's other devices.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{Envelope, ErrorDetails, MessageKind, ServerFrame};
-use curbside_protocol::ids::{Address, MessageId, RequestId, UserId};
+use curbside_protocol::ids::{Address, DeviceId, MessageId, RequestId, UserId};
 
 use super::{Pending, Refusal, Reply};
 use crate::error::ApiError;
@@ -66,47 +66,12 @@ async fn submit(
     if named.len() != recipients.len() {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "a device is named twice").into());
     }
-    let mut users: Vec<UserId> = recipients.iter().map(|e| e.user_id.clone()).collect();
-    users.push(sender.user_id.clone());
-    users.sort();
-    users.dedup();
-    let mut required: HashSet<Address> = HashSet::new();
-    let mut devices = store
-        .bounded(store.current_devices_of(&users))
-        .await
-        .map_err(Refusal::from)?;
-    for user in &users {
-        let Some(current) = devices.remove(user) else {
-            return Err(ApiError::new(ErrorCode::NotFound, format!("no such user {user}")).into());
-        };
-        for device_id in current {
-            let address = Address {
-                user_id: user.clone(),
-                device_id,
-            };
-            if address != *sender {
-                required.insert(address);
-            }
-        }
-    }
-    let mut missing: Vec<Address> = required.difference(&named).cloned().collect();
-    let mut extra: Vec<Address> = named.difference(&required).cloned().collect();
-    if !missing.is_empty() || !extra.is_empty() {
-        missing.sort();
-        extra.sort();
-        return Err(Refusal::with_details(
-            ApiError::new(
-                ErrorCode::StaleDevices,
-                "the device list is out of date: fetch bundles and encrypt for the current devices",
-            ),
-            ErrorDetails::StaleDevices { missing, extra },
-        ));
-    }
+    let users = users_of(sender, &recipients);
+    let current = store.bounded(store.current_devices_of(&users)).await?;
+    check_devices(sender, &named, &users, current)?;
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
-    let pending = store
-        .submit_message(sender, &message_id, kind, &recipients, &session.actor, now, ttl)
-        .map_err(Refusal::from)?;
+    let pending = store.submit_message(sender, &message_id, kind, &recipients, &session.actor, now, ttl)?;
     let hub = session.state.hub.clone();
     let sender = sender.clone();
     let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
@@ -141,4 +106,193 @@ async fn submit(
         crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
         result
     }))
+}
+
+/// The users a send concerns: its recipients and the sender, sorted, once each.
+fn users_of(sender: &Address, recipients: &[Envelope]) -> Vec<UserId> {
+    let mut users: Vec<UserId> = recipients.iter().map(|e| e.user_id.clone()).collect();
+    users.push(sender.user_id.clone());
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// How the devices a send names differ from those it must name.
+#[derive(Debug, PartialEq, Eq)]
+enum Mismatch {
+    /// One of the users does not exist (the first, in order).
+    NoSuchUser(UserId),
+    /// The current devices the send omits and the devices it names that
+    /// are not current (revoked or unknown), each sorted.
+    Stale {
+        /// To add.
+        missing: Vec<Address>,
+        /// To drop.
+        extra: Vec<Address>,
+    },
+}
+
+/// The stale-device check: a send must name every current device of each
+/// of `users` (its recipients and the sender) but the sending device itself,
+/// and nothing else. `current` holds the current devices of the users that
+/// exist.
+fn check_devices(
+    sender: &Address,
+    named: &HashSet<Address>,
+    users: &[UserId],
+    mut current: HashMap<UserId, Vec<DeviceId>>,
+) -> Result<(), Mismatch> {
+    let mut required: HashSet<Address> = HashSet::new();
+    for user in users {
+        let Some(devices) = current.remove(user) else {
+            return Err(Mismatch::NoSuchUser(user.clone()));
+        };
+        for device_id in devices {
+            let address = Address {
+                user_id: user.clone(),
+                device_id,
+            };
+            if address != *sender {
+                required.insert(address);
+            }
+        }
+    }
+    let mut missing: Vec<Address> = required.difference(named).cloned().collect();
+    let mut extra: Vec<Address> = named.difference(&required).cloned().collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(());
+    }
+    missing.sort();
+    extra.sort();
+    Err(Mismatch::Stale { missing, extra })
+}
+
+impl From<Mismatch> for Refusal {
+    fn from(mismatch: Mismatch) -> Self {
+        match mismatch {
+            Mismatch::NoSuchUser(user) => {
+                ApiError::new(ErrorCode::NotFound, format!("no such user {user}")).into()
+            }
+            Mismatch::Stale { missing, extra } => Refusal::with_details(
+                ApiError::new(
+                    ErrorCode::StaleDevices,
+                    "the device list is out of date: fetch bundles and encrypt for the current devices",
+                ),
+                ErrorDetails::StaleDevices { missing, extra },
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> UserId {
+        UserId::new(name).unwrap()
+    }
+
+    fn at(name: &str, device: u32) -> Address {
+        Address {
+            user_id: user(name),
+            device_id: DeviceId(device),
+        }
+    }
+
+    /// Alice (device 1, sending; device 2 her other one) writes to Bob
+    /// (devices 1 and 3).
+    fn current() -> HashMap<UserId, Vec<DeviceId>> {
+        HashMap::from([
+            (user("alice"), vec![DeviceId(1), DeviceId(2)]),
+            (user("bob"), vec![DeviceId(1), DeviceId(3)]),
+        ])
+    }
+
+    fn check(named: &[Address]) -> Result<(), Mismatch> {
+        let sender = at("alice", 1);
+        let envelopes: Vec<Envelope> = named
+            .iter()
+            .map(|a| Envelope {
+                user_id: a.user_id.clone(),
+                device_id: a.device_id,
+                ciphertext: vec![1].into(),
+            })
+            .collect();
+        let users = users_of(&sender, &envelopes);
+        let named = named.iter().cloned().collect();
+        check_devices(&sender, &named, &users, current())
+    }
+
+    #[test]
+    fn every_current_device_but_the_senders_own() {
+        assert_eq!(check(&[at("bob", 3), at("alice", 2), at("bob", 1)]), Ok(()));
+    }
+
+    #[test]
+    fn an_omitted_device_is_missing_and_the_senders_other_devices_count() {
+        assert_eq!(
+            check(&[at("bob", 3)]),
+            Err(Mismatch::Stale {
+                missing: vec![at("alice", 2), at("bob", 1)],
+                extra: vec![],
+            })
+        );
+    }
+
+    #[test]
+    fn a_device_not_current_is_extra_and_so_is_the_sending_one() {
+        assert_eq!(
+            check(&[
+                at("bob", 1),
+                at("bob", 2),
+                at("bob", 3),
+                at("alice", 2),
+                at("alice", 1)
+            ]),
+            Err(Mismatch::Stale {
+                missing: vec![],
+                extra: vec![at("alice", 1), at("bob", 2)],
+            })
+        );
+    }
+
+    #[test]
+    fn both_at_once_sorted() {
+        assert_eq!(
+            check(&[at("bob", 9), at("bob", 4), at("alice", 2)]),
+            Err(Mismatch::Stale {
+                missing: vec![at("bob", 1), at("bob", 3)],
+                extra: vec![at("bob", 4), at("bob", 9)],
+            })
+        );
+    }
+
+    #[test]
+    fn an_unknown_user_is_named_first_in_order() {
+        assert_eq!(
+            check(&[
+                at("zed", 1),
+                at("carol", 1),
+                at("bob", 1),
+                at("bob", 3),
+                at("alice", 2)
+            ]),
+            Err(Mismatch::NoSuchUser(user("carol")))
+        );
+    }
+
+    #[test]
+    fn the_users_are_the_recipients_and_the_sender_once_each() {
+        let sender = at("bob", 1);
+        let to = |a: Address| Envelope {
+            user_id: a.user_id,
+            device_id: a.device_id,
+            ciphertext: vec![1].into(),
+        };
+        let envelopes = [to(at("carol", 1)), to(at("alice", 1)), to(at("carol", 2))];
+        assert_eq!(
+            users_of(&sender, &envelopes),
+            vec![user("alice"), user("bob"), user("carol")]
+        );
+    }
 }
