@@ -11,7 +11,7 @@ use curbside_protocol::ids::Address;
 use sqlx::Row;
 
 use super::sql::placeholders;
-use super::{audit, ms, Store};
+use super::{ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -46,7 +46,7 @@ impl Store {
                 size: Some(size),
                 ..Details::default()
             });
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         tx.commit().await?;
         Ok(expires_at)
     }

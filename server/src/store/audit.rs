@@ -15,6 +15,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::rows::corrupt;
 use super::sql::placeholders;
+use super::tx::Tx;
 use super::{Backend, Store};
 use crate::audit::Event;
 use crate::error::ServerError;
@@ -35,27 +36,23 @@ const COLUMNS: &str = "seq, time_ms, actor_user, actor_device, actor_role, actio
 /// order, so a connection that reads its queue "after the last id pushed"
 /// never skips a row that commits late (PostgreSQL, several pool
 /// connections or nodes; SQLite's single connection serialises anyway).
-pub(crate) async fn lock_head(conn: &mut AnyConnection, backend: Backend) -> Result<(), ServerError> {
-    if backend == Backend::Postgres {
+pub(super) async fn lock_head(tx: &mut Tx) -> Result<(), ServerError> {
+    if tx.backend() == Backend::Postgres {
         sqlx::query("SELECT size FROM audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **tx)
             .await?;
     }
     Ok(())
 }
 
-/// Appends `events` to the log on `conn`, which must be inside the
-/// transaction of the action they record. Returns the new tree size.
-pub(crate) async fn append(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    events: Vec<Event>,
-    now: i64,
-) -> Result<u64, ServerError> {
-    let lock = match backend {
+/// Appends `events` to the log inside `tx`, the transaction of the action
+/// they record ([`Tx::audit`]). Returns the new tree size.
+pub(super) async fn append(tx: &mut Tx, events: Vec<Event>, now: i64) -> Result<u64, ServerError> {
+    let lock = match tx.backend() {
         Backend::Sqlite => "SELECT size, peaks FROM audit_head WHERE id = 1",
         Backend::Postgres => "SELECT size, peaks FROM audit_head WHERE id = 1 FOR UPDATE",
     };
+    let conn: &mut AnyConnection = tx;
     let head = sqlx::query(lock).fetch_one(&mut *conn).await?;
     let mut tree = tree_from_row(&head)?;
     if events.is_empty() {
@@ -258,7 +255,7 @@ impl Store {
     /// [`Store::record`] at a given time; returns the new tree size.
     pub async fn record_at(&self, events: Vec<Event>, now: i64) -> Result<u64, ServerError> {
         let mut tx = self.begin().await?;
-        let size = append(&mut tx, self.backend, events, now).await?;
+        let size = tx.audit(events, now).await?;
         tx.commit().await?;
         Ok(size)
     }
@@ -266,7 +263,7 @@ impl Store {
     /// Appends an entry and returns the tree (size and peaks) that includes it.
     pub async fn record_with_head(&self, event: Event) -> Result<CompactRange, ServerError> {
         let mut tx = self.begin().await?;
-        append(&mut tx, self.backend, vec![event], super::now_ms()).await?;
+        tx.audit(vec![event], super::now_ms()).await?;
         let row = sqlx::query("SELECT size, peaks FROM audit_head WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;

@@ -24,10 +24,10 @@ use curbside_protocol::ids::{Address, DeliveryId, MessageId, UserId};
 use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::audit;
 use super::pool::Health;
 use super::rows::{corrupt, device_id, message_id, user_id};
 use super::sql::placeholders;
+use super::tx::Tx;
 use super::{ms, Acked, Backend};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
@@ -259,8 +259,8 @@ fn answer(request: Request, result: Result<Outcome, ServerError>) {
 /// connection's worker, which the profile showed to be the cost that
 /// mattered, not the bytes written.
 async fn commit(pool: &AnyPool, backend: Backend, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
-    let mut tx = pool.begin().await?;
-    audit::lock_head(&mut tx, backend).await?;
+    let mut tx = Tx::begin(pool, backend).await?;
+    tx.lock_audit_head().await?;
     let mut now = 0;
     let mut accepts = Vec::new();
     let mut acks = Vec::new();
@@ -291,13 +291,8 @@ async fn commit(pool: &AnyPool, backend: Backend, batch: &[Request]) -> Result<V
         }
     }
     acknowledge_receipts(&mut tx, &receipt_acks).await?;
-    audit::append(
-        &mut tx,
-        backend,
-        events.into_iter().flatten().collect(),
-        now.max(super::now_ms()),
-    )
-    .await?;
+    tx.audit(events.into_iter().flatten().collect(), now.max(super::now_ms()))
+        .await?;
     tx.commit().await?;
     Ok(outcomes
         .into_iter()

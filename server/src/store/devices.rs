@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use super::rows::{device_id, user_id};
 use super::sql::placeholders;
-use super::{audit, Store};
+use super::Store;
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -136,7 +136,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let event = Event::new(actor, Action::DeviceRevoked).counterpart(user, Some(device));
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         tx.commit().await?;
         Ok(true)
     }

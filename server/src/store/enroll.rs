@@ -13,7 +13,7 @@ use sqlx::Row;
 use super::prekeys::insert_prekeys;
 use super::rows::{corrupt, device_id, user_id};
 use super::users::roles_in;
-use super::{audit, ms, Store};
+use super::{ms, Store};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 
@@ -151,7 +151,7 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         tx.commit().await?;
         Ok(expires_at)
     }
@@ -286,7 +286,7 @@ impl Store {
             key_fingerprint: Some(sha256_hex(&keys.identity_key)),
             ..Details::default()
         }));
-        audit::append(&mut tx, self.backend, events, now).await?;
+        tx.audit(events, now).await?;
         tx.commit().await?;
         Ok(Ok(Enrolled {
             user_id: user,

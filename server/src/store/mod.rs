@@ -22,6 +22,7 @@ mod referrals;
 mod rows;
 mod sessions;
 mod sql;
+mod tx;
 mod users;
 
 pub use self::audit::{AuditFilter, PageRequest};
@@ -36,7 +37,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::AnyPool;
+
+use self::tx::Tx;
 
 use crate::error::ServerError;
 
@@ -222,7 +225,7 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Any>, ServerError> {
-        Ok(self.pool.begin().await?)
+    async fn begin(&self) -> Result<Tx, ServerError> {
+        Tx::begin(&self.pool, self.backend).await
     }
 }

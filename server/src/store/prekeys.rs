@@ -9,7 +9,7 @@ use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
 
 use super::rows::{corrupt, device_id};
-use super::{audit, now_ms, Backend, Store};
+use super::{now_ms, Backend, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -111,7 +111,7 @@ impl Store {
                 devices: Some(out.iter().map(|(b, _)| b.device_id).collect()),
                 ..Details::default()
             });
-        audit::append(&mut tx, self.backend, vec![event], now_ms()).await?;
+        tx.audit(vec![event], now_ms()).await?;
         tx.commit().await?;
         Ok(out)
     }

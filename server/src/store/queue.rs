@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::batch::{self, Accepted, Pending};
 use super::rows::{count, device_id, kind_from_str, message_id, user_id};
-use super::{audit, ms, Store};
+use super::{ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -257,7 +257,7 @@ impl Store {
                     .message(&message),
             );
         }
-        audit::append(&mut tx, self.backend, events, now).await?;
+        tx.audit(events, now).await?;
         tx.commit().await?;
         let expired = rows.len() as u64;
         sqlx::query("DELETE FROM receipts WHERE expires_at <= $1")

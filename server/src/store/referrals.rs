@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::rows::{corrupt, user_id};
-use super::{audit, Store};
+use super::Store;
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -93,7 +93,7 @@ impl Store {
                 priority: Some(req.priority.as_str().into()),
                 ..Details::default()
             });
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM referrals WHERE referral_id = $1"))
             .bind(req.referral_id.as_str())
             .fetch_one(&mut *tx)
@@ -201,7 +201,7 @@ impl Store {
             Some(r) => event.message(r),
             None => event,
         };
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM referrals WHERE referral_id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)

@@ -10,7 +10,7 @@ use curbside_protocol::ids::Address;
 use sqlx::Row;
 
 use super::rows::{device_id, user_id};
-use super::{audit, ms, Store};
+use super::{ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -62,7 +62,7 @@ impl Store {
             transport: Some("https".into()),
             ..Details::default()
         });
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Store {
                 timeout: Some(reason.into()),
                 ..Details::default()
             });
-            audit::append(&mut tx, self.backend, vec![event], now).await?;
+            tx.audit(vec![event], now).await?;
             tx.commit().await?;
             return Ok(None);
         }

@@ -9,7 +9,7 @@ use curbside_protocol::ids::UserId;
 use sqlx::Row;
 
 use super::rows::user_id;
-use super::{audit, now_ms, Store};
+use super::{now_ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
@@ -40,7 +40,7 @@ impl Store {
             return Ok(false);
         }
         let event = Event::new(actor, Action::UserVerified).counterpart(user, None);
-        audit::append(&mut tx, self.backend, vec![event], now_ms()).await?;
+        tx.audit(vec![event], now_ms()).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -71,7 +71,7 @@ impl Store {
                 role: Some(role),
                 ..Details::default()
             });
-        audit::append(&mut tx, self.backend, vec![event], now).await?;
+        tx.audit(vec![event], now).await?;
         tx.commit().await?;
         Ok(true)
     }
