@@ -124,15 +124,37 @@ impl Connection {
     }
 }
 
-/// Why a read failed: an oversized frame, or the peer went away.
+/// Why a read failed: an oversized frame (tungstenite's `Error::Capacity`,
+/// which axum's error wraps), or the peer went away.
 fn read_error(e: &axum::Error) -> End {
-    let text = e.to_string();
-    if text.contains("too long") || text.contains("Space limit") {
+    let oversized = std::error::Error::source(e)
+        .and_then(|cause| cause.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|cause| matches!(cause, tungstenite::Error::Capacity(_)));
+    if oversized {
         End::Error(
             ErrorCode::FrameTooLarge,
             "frame exceeds the maximum frame size".into(),
         )
     } else {
         End::Gone
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tungstenite::error::CapacityError;
+
+    use super::*;
+
+    #[test]
+    fn an_oversized_frame_is_told_by_its_error_type() {
+        let too_long = CapacityError::MessageTooLong { size: 2, max_size: 1 };
+        let e = axum::Error::new(tungstenite::Error::Capacity(too_long));
+        assert!(matches!(read_error(&e), End::Error(ErrorCode::FrameTooLarge, _)));
+        let e = axum::Error::new(tungstenite::Error::ConnectionClosed);
+        assert!(matches!(read_error(&e), End::Gone));
+        // Text alone does not make a frame oversized.
+        let e = axum::Error::new(std::io::Error::other("Space limit exceeded: Message too long"));
+        assert!(matches!(read_error(&e), End::Gone));
     }
 }
