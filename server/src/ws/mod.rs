@@ -13,12 +13,32 @@
 //! (a reader that never drains its socket) closes the connection. Undelivered
 //! messages stay queued for the next connection.
 //!
+//! ## Flow
+//! 1. [`serve`] sends `hello` with a fresh challenge (`auth::hello`).
+//! 2. `auth::login` waits for the `auth` frame within the deadline, checks
+//!    its signature with the device's identity key and records the outcome
+//!    in the audit log. Anything else closes the connection.
+//! 3. The device registers with the hub (new messages, receipts, frames for
+//!    it, revocation, a newer connection) and a `session::Session` takes the
+//!    connection over: `auth_ok`, the receipts and deliveries waiting, then
+//!    one loop over shutdown, commits completing, hub events and frames.
+//! 4. Each text frame is parsed once (its request id read from the result),
+//!    passes the rate limit and is executed by `cmd`: every request returns
+//!    a `cmd::Reply`, which the session sends, or keeps until its commit
+//!    completes (pipelined sends are answered in order).
+//! 5. The connection ends (`connection::End`): the peer went away, or an
+//!    `error` frame and a close frame with the code's
+//!    [`ws_close_code`](curbside_protocol::error::ErrorCode::ws_close_code).
+//!
 //! ## Layout
-//! - `connection`: reads and sends frames (each write bounded), and closes.
-//! - `auth`: the `auth` frame answering the challenge.
-//! - `session`: the loop after authentication: requests, pushes, shutdown.
+//! - `connection`: one WebSocket: reads and sends frames (each write
+//!   bounded), and closes.
+//! - `auth`: `hello`, the `auth` frame answering its challenge, the audit.
+//! - `session`: the authenticated connection's state and loop: pushes,
+//!   requests, replies, shutdown.
 //! - `rate_limit`: the per-connection token bucket.
-//! - `cmd`: one file per request.
+//! - `cmd`: one file per request (`ack`, `prekeys`, `bundles`, `directory`,
+//!   `send`), each returning a `Reply`.
 
 mod auth;
 mod cmd;

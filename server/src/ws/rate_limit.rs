@@ -11,6 +11,7 @@ pub(super) struct RateLimit {
 }
 
 impl RateLimit {
+    /// A full bucket.
     pub(super) fn new(rate: u32, burst: u32) -> Self {
         Self {
             tokens: f64::from(burst),
@@ -34,5 +35,20 @@ impl RateLimit {
             let wait = ((1.0 - self.tokens) / self.rate * 1000.0).ceil() as u64;
             Err(wait)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateLimit;
+
+    #[test]
+    fn a_burst_then_a_bounded_wait() {
+        let mut rate = RateLimit::new(2, 3);
+        for _ in 0..3 {
+            assert_eq!(rate.take(), Ok(()));
+        }
+        let wait = rate.take().unwrap_err();
+        assert!((1..=500).contains(&wait), "{wait}");
     }
 }
