@@ -53,10 +53,13 @@ impl Store {
 
     /// The size of an attachment that has not expired.
     pub async fn attachment_size(&self, id: &str, now: i64) -> Result<Option<u64>, ServerError> {
-        let row = sqlx::query("SELECT size FROM attachments WHERE attachment_id = $1 AND expires_at > $2")
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&self.pool)
+        let row = self
+            .writer
+            .fetch_optional(
+                sqlx::query("SELECT size FROM attachments WHERE attachment_id = $1 AND expires_at > $2")
+                    .bind(id)
+                    .bind(now),
+            )
             .await?;
         row.map(|r| Ok(u64::try_from(r.try_get::<i64, _>("size")?).unwrap_or(0)))
             .transpose()
@@ -73,7 +76,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(id.as_str());
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in self.writer.fetch_all(q).await? {
                 present.insert(r.try_get::<String, _>("attachment_id")?);
             }
         }
@@ -82,9 +85,12 @@ impl Store {
 
     /// Deletes the records of expired attachments and returns their ids (the caller deletes the files).
     pub async fn expire_attachments(&self, now: i64) -> Result<Vec<String>, ServerError> {
-        let rows = sqlx::query("DELETE FROM attachments WHERE expires_at <= $1 RETURNING attachment_id")
-            .bind(now)
-            .fetch_all(&self.pool)
+        let rows = self
+            .writer
+            .fetch_all(
+                sqlx::query("DELETE FROM attachments WHERE expires_at <= $1 RETURNING attachment_id")
+                    .bind(now),
+            )
             .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("attachment_id")?))

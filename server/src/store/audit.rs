@@ -274,8 +274,9 @@ impl Store {
 
     /// The current tree (size and peaks).
     pub async fn audit_tree(&self) -> Result<CompactRange, ServerError> {
-        let row = sqlx::query("SELECT size, peaks FROM audit_head WHERE id = 1")
-            .fetch_one(&self.pool)
+        let row = self
+            .writer
+            .fetch_one(sqlx::query("SELECT size, peaks FROM audit_head WHERE id = 1"))
             .await?;
         tree_from_row(&row)
     }
@@ -343,30 +344,36 @@ impl Store {
                 Bind::Int(i) => q.bind(i),
             };
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = self.writer.fetch_all(q).await?;
         rows.iter().map(record_from_row).collect()
     }
 
     /// One entry.
     pub async fn audit_record(&self, seq: u64) -> Result<Option<AuditRecord>, ServerError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $1"))
-            .bind(int(seq))
-            .fetch_optional(&self.pool)
+        let row = self
+            .writer
+            .fetch_optional(
+                sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $1")).bind(int(seq)),
+            )
             .await?;
         row.as_ref().map(record_from_row).transpose()
     }
 
     async fn node(&self, id: NodeId) -> Result<Hash, ServerError> {
         let row = if id.level == 0 {
-            sqlx::query("SELECT leaf_hash AS hash FROM audit_log WHERE seq = $1")
-                .bind(int(id.index.saturating_add(1)))
-                .fetch_optional(&self.pool)
+            self.writer
+                .fetch_optional(
+                    sqlx::query("SELECT leaf_hash AS hash FROM audit_log WHERE seq = $1")
+                        .bind(int(id.index.saturating_add(1))),
+                )
                 .await?
         } else {
-            sqlx::query("SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2")
-                .bind(i64::from(id.level))
-                .bind(int(id.index))
-                .fetch_optional(&self.pool)
+            self.writer
+                .fetch_optional(
+                    sqlx::query("SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2")
+                        .bind(i64::from(id.level))
+                        .bind(int(id.index)),
+                )
                 .await?
         };
         row.ok_or_else(|| corrupt("missing audit tree node"))?

@@ -21,14 +21,13 @@ use std::time::Duration;
 use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
 use curbside_protocol::frames::{Envelope, MessageKind};
 use curbside_protocol::ids::{Address, DeliveryId, MessageId, UserId};
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::pool::Health;
+use super::pool::{Health, Writer};
 use super::rows::{corrupt, device_id, message_id, user_id};
 use super::sql::placeholders;
-use super::tx::Tx;
-use super::{ms, Acked, Backend};
+use super::{ms, Acked};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
 
@@ -101,7 +100,7 @@ impl<T> Pending<T> {
 
 /// The handle requests go through.
 #[derive(Clone, Debug)]
-pub(crate) struct Writer {
+pub(crate) struct GroupCommit {
     tx: mpsc::UnboundedSender<Request>,
 }
 
@@ -109,17 +108,16 @@ fn stopped() -> ServerError {
     ServerError::Database(sqlx::Error::PoolClosed)
 }
 
-impl Writer {
-    /// Starts the writer task on `pool`.
+impl GroupCommit {
+    /// Starts the writer task on `writer`.
     ///
     /// The writer runs on a thread of its own (a single-threaded runtime):
     /// a batch is a dozen statements, each a round trip to the database, and
     /// on the shared runtime each of them waited in the run queue behind the
     /// connections' TLS and JSON work (BENCHMARKS.md, profiles). It ends when
-    /// the last [`Writer`] handle is dropped.
+    /// the last [`GroupCommit`] handle is dropped.
     pub(crate) fn start(
-        pool: AnyPool,
-        backend: Backend,
+        writer: Writer,
         health: Arc<Health>,
         deadline: Duration,
     ) -> Result<Self, ServerError> {
@@ -133,8 +131,7 @@ impl Writer {
             .spawn(move || {
                 runtime.block_on(run(
                     Batches {
-                        pool,
-                        backend,
+                        writer,
                         health,
                         deadline,
                     },
@@ -170,8 +167,7 @@ impl Writer {
 
 /// What the writer task commits with.
 struct Batches {
-    pool: AnyPool,
-    backend: Backend,
+    writer: Writer,
     health: Arc<Health>,
     /// The longest one commit may take: a database that stops answering (a
     /// cut network) fails the batch instead of stalling every send behind it.
@@ -185,7 +181,7 @@ impl Batches {
     /// their retries, with the same ids, are answered as duplicates if it
     /// did commit. Nothing is reported accepted that did not commit.
     async fn commit(&self, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
-        let result = tokio::time::timeout(self.deadline, commit(&self.pool, self.backend, batch))
+        let result = tokio::time::timeout(self.deadline, commit(&self.writer, batch))
             .await
             .unwrap_or(Err(ServerError::Database(sqlx::Error::PoolTimedOut)));
         self.health.observe(&result);
@@ -258,8 +254,8 @@ fn answer(request: Request, result: Result<Outcome, ServerError>) {
 /// deletes): with sqlx each statement is a round trip to the database
 /// connection's worker, which the profile showed to be the cost that
 /// mattered, not the bytes written.
-async fn commit(pool: &AnyPool, backend: Backend, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
-    let mut tx = Tx::begin(pool, backend).await?;
+async fn commit(writer: &Writer, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
+    let mut tx = writer.begin().await?;
     tx.lock_audit_head().await?;
     let mut now = 0;
     let mut accepts = Vec::new();

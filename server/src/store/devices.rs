@@ -9,8 +9,9 @@ use curbside_protocol::http::DeviceSummary;
 use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
 
+use super::pool::ReadOn as _;
 use super::rows::{device_id, user_id};
-use super::sql::placeholders;
+use super::sql::{select, ReadOnly};
 use super::Store;
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -24,15 +25,23 @@ pub struct DeviceRecord {
     pub revoked_at: Option<i64>,
 }
 
+/// The current devices of a list of users (followed by the list).
+const CURRENT_DEVICES_OF: ReadOnly = ReadOnly::checked(
+    "SELECT u.user_id, d.device_id FROM users u LEFT JOIN devices d \
+     ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN ",
+);
+
 impl Store {
     /// A device, revoked or not.
     pub async fn device(&self, user: &UserId, device: DeviceId) -> Result<Option<DeviceRecord>, ServerError> {
-        let row =
-            sqlx::query("SELECT identity_key, revoked_at FROM devices WHERE user_id = $1 AND device_id = $2")
-                .bind(user.as_str())
-                .bind(i64::from(device.0))
-                .fetch_optional(&self.reads)
-                .await?;
+        let row = self
+            .reads
+            .fetch_optional(
+                select!("SELECT identity_key, revoked_at FROM devices WHERE user_id = $1 AND device_id = $2")
+                    .bind(user.as_str())
+                    .bind(i64::from(device.0)),
+            )
+            .await?;
         row.map(|r| {
             Ok(DeviceRecord {
                 identity_key: r.try_get("identity_key")?,
@@ -44,21 +53,22 @@ impl Store {
 
     /// Every device of a user, revoked or not.
     pub async fn devices_of(&self, user: &UserId) -> Result<Vec<DeviceSummary>, ServerError> {
-        sqlx::query(
+        let q = sqlx::query(
             "SELECT device_id, created_at, revoked_at FROM devices WHERE user_id = $1 ORDER BY device_id",
         )
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|d| {
-            Ok(DeviceSummary {
-                device_id: device_id(d, "device_id")?,
-                created_at: d.try_get("created_at")?,
-                revoked_at: d.try_get("revoked_at")?,
+        .bind(user.as_str());
+        self.writer
+            .fetch_all(q)
+            .await?
+            .iter()
+            .map(|d| {
+                Ok(DeviceSummary {
+                    device_id: device_id(d, "device_id")?,
+                    created_at: d.try_get("created_at")?,
+                    revoked_at: d.try_get("revoked_at")?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     /// The current devices of each of `users` that exists, in one query (the
@@ -71,16 +81,12 @@ impl Store {
     ) -> Result<HashMap<UserId, Vec<DeviceId>>, ServerError> {
         let mut out = HashMap::new();
         for chunk in users.chunks(100) {
-            let list = placeholders(1, 1, chunk.len());
-            let sql = format!(
-                "SELECT u.user_id, d.device_id FROM users u LEFT JOIN devices d \
-                 ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN {list}"
-            );
-            let mut q = sqlx::query(&sql);
+            let sql = CURRENT_DEVICES_OF.in_list(chunk.len());
+            let mut q = sql.query();
             for user in chunk {
                 q = q.bind(user.as_str());
             }
-            for r in q.fetch_all(&self.reads).await? {
+            for r in self.reads.fetch_all(q).await? {
                 let devices: &mut Vec<DeviceId> = out.entry(user_id(&r, "user_id")?).or_default();
                 if r.try_get::<Option<i64>, _>("device_id")?.is_some() {
                     devices.push(device_id(&r, "device_id")?);
@@ -92,8 +98,16 @@ impl Store {
 
     /// The current (not revoked) devices of a user.
     pub async fn current_devices(&self, user: &UserId) -> Result<Vec<DeviceId>, ServerError> {
-        let mut conn = self.reads.acquire().await?;
-        current_devices_in(&mut conn, user).await
+        let rows = self
+            .reads
+            .fetch_all(
+                select!(
+                    "SELECT device_id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY device_id"
+                )
+                .bind(user.as_str()),
+            )
+            .await?;
+        rows.iter().map(|r| device_id(r, "device_id")).collect()
     }
 
     /// Revokes a device: it can no longer connect, its queue and one-time
@@ -140,18 +154,4 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
-}
-
-/// The current devices of a user, on `conn`.
-async fn current_devices_in(
-    conn: &mut sqlx::AnyConnection,
-    user: &UserId,
-) -> Result<Vec<DeviceId>, ServerError> {
-    let rows = sqlx::query(
-        "SELECT device_id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY device_id",
-    )
-    .bind(user.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| device_id(r, "device_id")).collect()
 }

@@ -84,9 +84,8 @@ pub struct Enrolled {
 impl Store {
     /// True once any admin exists.
     pub async fn has_admin(&self) -> Result<bool, ServerError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = 'admin'")
-            .fetch_one(&self.pool)
-            .await?;
+        let q = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = 'admin'");
+        let row = self.writer.fetch_one(q).await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
@@ -257,7 +256,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_prekeys(&mut tx, &user, device, &keys.one_time_prekeys).await?;
-        let roles = roles_in(&mut tx, &user).await?;
+        let roles = roles_in(&mut *tx, &user).await?;
         let verified: i64 = sqlx::query("SELECT verified FROM users WHERE user_id = $1")
             .bind(user.as_str())
             .fetch_one(&mut *tx)

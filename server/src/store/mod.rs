@@ -37,8 +37,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::AnyPool;
-
+use self::pool::{Reads, Writer};
 use self::tx::Tx;
 
 use crate::error::ServerError;
@@ -64,15 +63,15 @@ pub enum Backend {
 /// The storage interface of the server.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
-    /// Reads of the hot path (authentication, device lists, queues). On
-    /// SQLite a separate pool of read-only connections, so that reads do not
-    /// wait behind the single writing connection's commits (WAL lets readers
-    /// run beside the writer and see every committed transaction); on
-    /// PostgreSQL the same pool.
-    reads: AnyPool,
-    backend: Backend,
-    writer: batch::Writer,
+    /// Every change, and the reads that are not the hot path's (see
+    /// [`pool`] for which connection runs what).
+    writer: Writer,
+    /// Reads of the hot path (authentication, device lists, queues): on
+    /// SQLite read-only connections beside the writer, on PostgreSQL the
+    /// writer's pool.
+    reads: Reads,
+    /// The message path's group commit (accepts and acknowledgements).
+    commits: batch::GroupCommit,
     health: Arc<pool::Health>,
     max_pages: Arc<AtomicU64>,
     deadline: Duration,
@@ -109,27 +108,19 @@ impl Store {
             ));
         };
         let max_pages = Arc::new(AtomicU64::new(options.sqlite_max_pages));
-        let pool = pool::writer(url, backend, options, max_pages.clone()).await?;
+        let writer = pool::writer(url, backend, options, max_pages.clone()).await?;
         let health = Arc::new(pool::Health::default());
-        let writer = batch::Writer::start(
-            pool.clone(),
-            backend,
-            health.clone(),
-            options.transaction_deadline(),
-        )?;
+        let commits =
+            batch::GroupCommit::start(writer.clone(), health.clone(), options.transaction_deadline())?;
         let mut store = Self {
-            reads: pool.clone(),
-            pool,
-            backend,
+            reads: writer.shared_reads(),
             writer,
+            commits,
             health,
             max_pages,
             deadline: options.transaction_deadline(),
         };
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&store.pool).await?,
-            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&store.pool).await?,
-        }
+        store.writer.migrate().await?;
         if backend == Backend::Sqlite {
             store.reads = pool::sqlite_reads(url, options).await?;
         }
@@ -141,9 +132,8 @@ impl Store {
     /// every connection opened later too. Nothing on PostgreSQL.
     pub async fn set_sqlite_max_pages(&self, pages: u64) -> Result<(), ServerError> {
         self.max_pages.store(pages, std::sync::atomic::Ordering::Release);
-        if self.backend == Backend::Sqlite {
-            let mut conn = self.pool.acquire().await?;
-            pool::apply_max_pages(&mut conn, pages).await?;
+        if self.backend() == Backend::Sqlite {
+            self.writer.apply_max_pages(pages).await?;
         }
         Ok(())
     }
@@ -175,7 +165,7 @@ impl Store {
     pub async fn ready(&self, deadline: Duration) -> bool {
         let check = async {
             if self.health.available() {
-                sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+                self.writer.execute(sqlx::query("SELECT 1")).await.is_ok()
             } else {
                 let probed = self.probe_write().await;
                 self.health.observe(&probed);
@@ -206,26 +196,28 @@ impl Store {
     /// The backend in use.
     #[must_use]
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.writer.backend()
     }
 
     /// Sends a PostgreSQL notification (multi-node relay).
     pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(payload)
-            .execute(&self.pool)
+        self.writer
+            .execute(
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel)
+                    .bind(payload),
+            )
             .await?;
         Ok(())
     }
 
-    /// Closes the pool, waiting for in-flight queries.
+    /// Closes the pools, waiting for in-flight queries.
     pub async fn close(&self) {
         self.reads.close().await;
-        self.pool.close().await;
+        self.writer.close().await;
     }
 
     async fn begin(&self) -> Result<Tx, ServerError> {
-        Tx::begin(&self.pool, self.backend).await
+        self.writer.begin().await
     }
 }

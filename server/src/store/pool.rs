@@ -1,5 +1,25 @@
-//! Connections to the database, and what keeps them honest under faults.
+//! Connections to the database: which one may run what, and what keeps
+//! them honest under faults.
 //!
+//! - **Every change goes through the [`Writer`].** On SQLite a single
+//!   connection (so transactions are serialised), on PostgreSQL a pool.
+//!   A change runs in a [`Tx`] ([`Writer::begin`]) or, when it is one
+//!   statement with nothing to audit, as that statement
+//!   ([`Writer::execute`]). Reads that are not the hot path's (the
+//!   admins', the audit log's, referrals') run on the writer too.
+//! - **The read pool cannot write.** [`Reads`] runs [`Select`]s and
+//!   nothing else (it has no other method and never lends a connection),
+//!   and a `Select` is SQL text that begins with `SELECT`, checked when the
+//!   server compiles (`select!`); on SQLite its connections are also
+//!   `query_only`. On SQLite it is a pool of its own beside the writer,
+//!   whose reads see every transaction committed before they start (WAL)
+//!   and never wait behind the writer's commits; on PostgreSQL it is the
+//!   writer's pool. It serves the hot path: each connection's
+//!   authentication, device lists, queue and receipts.
+//! - **A read that a change depends on runs inside the change's [`Tx`]**
+//!   (an NPI already taken, a session's expiry, the devices a bundle
+//!   claims prekeys of): there it sees the writer's latest state, and
+//!   nothing changes what it read before the commit.
 //! - **A connection whose transaction state is unknown is never reused.**
 //!   SQLite rolls a transaction back by itself on some errors (a full disk,
 //!   an I/O error, BUSY past the timeout); sqlx then believes the
@@ -21,12 +41,135 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow};
 use sqlx::pool::PoolConnectionMetadata;
 use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _};
 
+use super::sql::{Select, Statement};
+use super::tx::Tx;
 use super::Backend;
 use crate::error::ServerError;
+
+/// The writing pool (see the module documentation): transactions, single
+/// statements, and the reads that are not the hot path's.
+#[derive(Clone, Debug)]
+pub(super) struct Writer {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Writer {
+    /// The backend behind it.
+    pub(super) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a transaction.
+    pub(super) async fn begin(&self) -> Result<Tx, ServerError> {
+        Tx::begin(&self.pool, self.backend).await
+    }
+
+    /// Runs one statement outside a transaction.
+    pub(super) async fn execute(&self, q: Statement<'_>) -> Result<AnyQueryResult, ServerError> {
+        Ok(q.execute(&self.pool).await?)
+    }
+
+    /// Every row of one statement.
+    pub(super) async fn fetch_all(&self, q: Statement<'_>) -> Result<Vec<AnyRow>, ServerError> {
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// The one row of one statement.
+    pub(super) async fn fetch_one(&self, q: Statement<'_>) -> Result<AnyRow, ServerError> {
+        Ok(q.fetch_one(&self.pool).await?)
+    }
+
+    /// The row, if any, of one statement.
+    pub(super) async fn fetch_optional(&self, q: Statement<'_>) -> Result<Option<AnyRow>, ServerError> {
+        Ok(q.fetch_optional(&self.pool).await?)
+    }
+
+    /// Runs the migrations of its backend.
+    pub(super) async fn migrate(&self) -> Result<(), ServerError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Applies SQLite's page limit to the writing connection now.
+    pub(super) async fn apply_max_pages(&self, pages: u64) -> Result<(), ServerError> {
+        let mut conn = self.pool.acquire().await?;
+        apply_max_pages(&mut conn, pages).await?;
+        Ok(())
+    }
+
+    /// A read pool on the writer's own connections (PostgreSQL).
+    pub(super) fn shared_reads(&self) -> Reads {
+        Reads {
+            pool: self.pool.clone(),
+        }
+    }
+
+    /// Closes the pool, waiting for in-flight queries.
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The read pool (see the module documentation): it runs [`Select`]s
+/// only, through [`ReadOn`].
+#[derive(Clone, Debug)]
+pub(super) struct Reads {
+    pool: AnyPool,
+}
+
+impl Reads {
+    /// Closes the pool, waiting for in-flight queries.
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// What a [`Select`] runs on: the read pool, or a connection of the
+/// writer's (a transaction's, as `&mut *tx`).
+pub(super) trait ReadOn {
+    /// Every row.
+    async fn fetch_all(self, q: Select<'_>) -> Result<Vec<AnyRow>, ServerError>;
+    /// The one row.
+    async fn fetch_one(self, q: Select<'_>) -> Result<AnyRow, ServerError>;
+    /// The row, if any.
+    async fn fetch_optional(self, q: Select<'_>) -> Result<Option<AnyRow>, ServerError>;
+}
+
+impl ReadOn for &Reads {
+    async fn fetch_all(self, q: Select<'_>) -> Result<Vec<AnyRow>, ServerError> {
+        Ok(q.into_statement().fetch_all(&self.pool).await?)
+    }
+
+    async fn fetch_one(self, q: Select<'_>) -> Result<AnyRow, ServerError> {
+        Ok(q.into_statement().fetch_one(&self.pool).await?)
+    }
+
+    async fn fetch_optional(self, q: Select<'_>) -> Result<Option<AnyRow>, ServerError> {
+        Ok(q.into_statement().fetch_optional(&self.pool).await?)
+    }
+}
+
+impl ReadOn for &mut AnyConnection {
+    async fn fetch_all(self, q: Select<'_>) -> Result<Vec<AnyRow>, ServerError> {
+        Ok(q.into_statement().fetch_all(self).await?)
+    }
+
+    async fn fetch_one(self, q: Select<'_>) -> Result<AnyRow, ServerError> {
+        Ok(q.into_statement().fetch_one(self).await?)
+    }
+
+    async fn fetch_optional(self, q: Select<'_>) -> Result<Option<AnyRow>, ServerError> {
+        Ok(q.into_statement().fetch_optional(self).await?)
+    }
+}
 
 /// How the store waits for its database.
 #[derive(Clone, Debug)]
@@ -79,13 +222,13 @@ async fn release_if_clean(conn: &mut AnyConnection, backend: Backend) -> Result<
     Ok(true)
 }
 
-/// The writing pool (the only one on PostgreSQL).
+/// Opens the writing pool (the only one on PostgreSQL).
 pub(super) async fn writer(
     url: &str,
     backend: Backend,
     options: &StoreOptions,
     max_pages: Arc<AtomicU64>,
-) -> Result<AnyPool, ServerError> {
+) -> Result<Writer, ServerError> {
     let statement_ms = millis(options.statement_timeout);
     let pool = match backend {
         Backend::Sqlite => AnyPoolOptions::new()
@@ -132,13 +275,16 @@ pub(super) async fn writer(
                 Box::pin(async move { release_if_clean(conn, Backend::Postgres).await })
             }),
     };
-    Ok(pool.connect(url).await?)
+    Ok(Writer {
+        pool: pool.connect(url).await?,
+        backend,
+    })
 }
 
-/// SQLite's read-only pool beside the writer.
-pub(super) async fn sqlite_reads(url: &str, options: &StoreOptions) -> Result<AnyPool, ServerError> {
+/// Opens SQLite's read-only pool beside the writer.
+pub(super) async fn sqlite_reads(url: &str, options: &StoreOptions) -> Result<Reads, ServerError> {
     let statement_ms = millis(options.statement_timeout);
-    Ok(AnyPoolOptions::new()
+    let pool = AnyPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(options.acquire_timeout)
         .after_connect(move |conn, _| {
@@ -150,11 +296,12 @@ pub(super) async fn sqlite_reads(url: &str, options: &StoreOptions) -> Result<An
             })
         })
         .connect(url)
-        .await?)
+        .await?;
+    Ok(Reads { pool })
 }
 
 /// Sets SQLite's page limit on one connection (0: SQLite's own maximum).
-pub(super) async fn apply_max_pages(conn: &mut AnyConnection, pages: u64) -> Result<(), sqlx::Error> {
+async fn apply_max_pages(conn: &mut AnyConnection, pages: u64) -> Result<(), sqlx::Error> {
     // SQLite's largest page count; the pragma cannot lower the limit below
     // the pages in use.
     let pages = if pages == 0 { 4_294_967_294 } else { pages };

@@ -8,7 +8,9 @@ use curbside_protocol::frames::{DeviceBundle, OneTimePrekey};
 use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
 
+use super::pool::ReadOn;
 use super::rows::{corrupt, device_id};
+use super::sql::select;
 use super::{now_ms, Backend, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -33,19 +35,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let existing = count_prekeys_in(&mut tx, user, device).await?;
+        let existing = count_prekeys_in(&mut *tx, user, device).await?;
         let room = max.saturating_sub(existing as usize);
         let take = one_time.len().min(room);
         insert_prekeys(&mut tx, user, device, one_time.get(..take).unwrap_or_default()).await?;
-        let count = count_prekeys_in(&mut tx, user, device).await?;
+        let count = count_prekeys_in(&mut *tx, user, device).await?;
         tx.commit().await?;
         Ok(count)
     }
 
     /// How many one-time prekeys a device has left.
     pub async fn count_prekeys(&self, user: &UserId, device: DeviceId) -> Result<u32, ServerError> {
-        let mut conn = self.reads.acquire().await?;
-        count_prekeys_in(&mut conn, user, device).await
+        count_prekeys_in(&self.reads, user, device).await
     }
 
     /// The bundle of every current device of `user`, each claiming (deleting)
@@ -56,7 +57,7 @@ impl Store {
         user: &UserId,
         actor: &Actor,
     ) -> Result<Vec<(DeviceBundle, u32)>, ServerError> {
-        let claim = match self.backend {
+        let claim = match self.backend() {
             Backend::Sqlite => {
                 "DELETE FROM one_time_prekeys WHERE (user_id, device_id, prekey_id) = \
                  (SELECT user_id, device_id, prekey_id FROM one_time_prekeys \
@@ -94,7 +95,7 @@ impl Store {
                     })
                 })
                 .transpose()?;
-            let remaining = count_prekeys_in(&mut tx, user, device).await?;
+            let remaining = count_prekeys_in(&mut *tx, user, device).await?;
             out.push((
                 DeviceBundle {
                     device_id: device,
@@ -117,16 +118,14 @@ impl Store {
     }
 }
 
-/// How many one-time prekeys a device has, on `conn`.
-async fn count_prekeys_in(
-    conn: &mut sqlx::AnyConnection,
-    user: &UserId,
-    device: DeviceId,
-) -> Result<u32, ServerError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2")
-        .bind(user.as_str())
-        .bind(i64::from(device.0))
-        .fetch_one(&mut *conn)
+/// How many one-time prekeys a device has, read on `on` (the read pool, or a transaction).
+async fn count_prekeys_in(on: impl ReadOn, user: &UserId, device: DeviceId) -> Result<u32, ServerError> {
+    let row = on
+        .fetch_one(
+            select!("SELECT COUNT(*) AS n FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2")
+                .bind(user.as_str())
+                .bind(i64::from(device.0)),
+        )
         .await?;
     Ok(u32::try_from(row.try_get::<i64, _>("n")?).unwrap_or(u32::MAX))
 }

@@ -12,7 +12,9 @@ use curbside_protocol::ids::{Address, DeliveryId, MessageId};
 use sqlx::Row;
 
 use super::batch::{self, Accepted, Pending};
+use super::pool::ReadOn as _;
 use super::rows::{count, device_id, kind_from_str, message_id, user_id};
+use super::sql::select;
 use super::{ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -93,7 +95,7 @@ impl Store {
         now: i64,
         ttl: Duration,
     ) -> Result<Pending<Accepted>, ServerError> {
-        self.writer.submit_accept(batch::Accept {
+        self.commits.submit_accept(batch::Accept {
             sender: sender.clone(),
             message_id: message_id.clone(),
             kind,
@@ -112,7 +114,7 @@ impl Store {
         limit: usize,
         now: i64,
     ) -> Result<Vec<Queued>, ServerError> {
-        let rows = sqlx::query(
+        let q = select!(
             "SELECT delivery_id, sender_user, sender_device, message_id, kind, ciphertext, sent_at FROM queue \
              WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id > $3 AND expires_at > $4 \
              ORDER BY delivery_id LIMIT $5",
@@ -121,9 +123,8 @@ impl Store {
         .bind(i64::from(device.device_id.0))
         .bind(after.0)
         .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reads)
-        .await?;
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = self.reads.fetch_all(q).await?;
         rows.iter()
             .map(|r| {
                 Ok(Queued {
@@ -152,7 +153,7 @@ impl Store {
         now: i64,
         receipt_ttl: Duration,
     ) -> Result<Vec<Acked>, ServerError> {
-        self.writer
+        self.commits
             .acknowledge(batch::Ack {
                 device: device.clone(),
                 ids: ids.to_vec(),
@@ -170,16 +171,15 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Receipt>, ServerError> {
-        let rows = sqlx::query(
+        let q = select!(
             "SELECT receipt_id, message_id, recipient_user, recipient_device, delivered_at FROM receipts \
              WHERE sender_user = $1 AND sender_device = $2 AND receipt_id > $3 ORDER BY receipt_id LIMIT $4",
         )
         .bind(device.user_id.as_str())
         .bind(i64::from(device.device_id.0))
         .bind(after)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reads)
-        .await?;
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = self.reads.fetch_all(q).await?;
         rows.iter()
             .map(|r| {
                 Ok(Receipt {
@@ -200,7 +200,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        self.writer
+        self.commits
             .acknowledge_receipts(batch::AckReceipts {
                 device: device.clone(),
                 ids: ids.to_vec(),
@@ -210,20 +210,24 @@ impl Store {
 
     /// Number of deliveries queued for a device.
     pub async fn queue_depth(&self, device: &Address) -> Result<u64, ServerError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
-        )
-        .bind(device.user_id.as_str())
-        .bind(i64::from(device.device_id.0))
-        .fetch_one(&self.pool)
-        .await?;
+        let row = self
+            .writer
+            .fetch_one(
+                sqlx::query(
+                    "SELECT COUNT(*) AS n FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+                )
+                .bind(device.user_id.as_str())
+                .bind(i64::from(device.device_id.0)),
+            )
+            .await?;
         count(&row)
     }
 
     /// Number of deliveries queued for all devices.
     pub async fn total_queue_depth(&self) -> Result<u64, ServerError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM queue")
-            .fetch_one(&self.pool)
+        let row = self
+            .writer
+            .fetch_one(sqlx::query("SELECT COUNT(*) AS n FROM queue"))
             .await?;
         count(&row)
     }
@@ -233,9 +237,11 @@ impl Store {
     /// idempotency window equals the queue lifetime). Returns how many
     /// deliveries expired.
     pub async fn expire(&self, now: i64, message_retention: Duration) -> Result<u64, ServerError> {
-        sqlx::query("DELETE FROM messages WHERE accepted_at <= $1")
-            .bind(now.saturating_sub(ms(message_retention)))
-            .execute(&self.pool)
+        self.writer
+            .execute(
+                sqlx::query("DELETE FROM messages WHERE accepted_at <= $1")
+                    .bind(now.saturating_sub(ms(message_retention))),
+            )
             .await?;
         let mut tx = self.begin().await?;
         let rows = sqlx::query(
@@ -260,13 +266,11 @@ impl Store {
         tx.audit(events, now).await?;
         tx.commit().await?;
         let expired = rows.len() as u64;
-        sqlx::query("DELETE FROM receipts WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
+        self.writer
+            .execute(sqlx::query("DELETE FROM receipts WHERE expires_at <= $1").bind(now))
             .await?;
-        sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
+        self.writer
+            .execute(sqlx::query("DELETE FROM challenges WHERE expires_at <= $1").bind(now))
             .await?;
         Ok(expired)
     }

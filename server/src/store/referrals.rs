@@ -105,13 +105,11 @@ impl Store {
 
     /// A referral the user is party to.
     pub async fn referral_for(&self, id: &str, user: &UserId) -> Result<Option<Referral>, ServerError> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {COLUMNS} FROM referrals WHERE referral_id = $1 AND (referring_user = $2 OR receiving_user = $2)"
-        ))
-        .bind(id)
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        );
+        let q = sqlx::query(&sql).bind(id).bind(user.as_str());
+        let row = self.writer.fetch_optional(q).await?;
         row.as_ref().map(referral_from_row).transpose()
     }
 
@@ -127,14 +125,17 @@ impl Store {
             Some(Party::Receiving) => "receiving_user = $1",
             None => "(referring_user = $1 OR receiving_user = $1)",
         };
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM referrals WHERE {who} AND ($2 IS NULL OR status = $2) \
+        let rows = self
+            .writer
+            .fetch_all(
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM referrals WHERE {who} AND ($2 IS NULL OR status = $2) \
              ORDER BY updated_at DESC, referral_id LIMIT 500"
-        ))
-        .bind(user.as_str())
-        .bind(status.map(Status::as_str))
-        .fetch_all(&self.pool)
-        .await?;
+                ))
+                .bind(user.as_str())
+                .bind(status.map(Status::as_str)),
+            )
+            .await?;
         rows.iter().map(referral_from_row).collect()
     }
 

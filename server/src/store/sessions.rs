@@ -17,23 +17,24 @@ use crate::error::ServerError;
 impl Store {
     /// Stores a single-use challenge.
     pub async fn create_challenge(&self, challenge: &[u8], expires_at: i64) -> Result<(), ServerError> {
-        sqlx::query("INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2)")
-            .bind(challenge.to_vec())
-            .bind(expires_at)
-            .execute(&self.pool)
+        self.writer
+            .execute(
+                sqlx::query("INSERT INTO challenges (challenge, expires_at) VALUES ($1, $2)")
+                    .bind(challenge.to_vec())
+                    .bind(expires_at),
+            )
             .await?;
         Ok(())
     }
 
     /// Marks a challenge used; false if unknown, expired or already used.
     pub async fn consume_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, ServerError> {
-        let done = sqlx::query(
+        let q = sqlx::query(
             "UPDATE challenges SET used_at = $2 WHERE challenge = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(challenge.to_vec())
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .bind(now);
+        let done = self.writer.execute(q).await?;
         Ok(done.rows_affected() == 1)
     }
 

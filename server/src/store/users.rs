@@ -8,7 +8,9 @@ use curbside_protocol::http::{Role, UserSummary};
 use curbside_protocol::ids::UserId;
 use sqlx::Row;
 
+use super::pool::ReadOn;
 use super::rows::user_id;
+use super::sql::select;
 use super::{now_ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -16,15 +18,14 @@ use crate::error::ServerError;
 impl Store {
     /// A user's roles.
     pub async fn roles(&self, user: &UserId) -> Result<Vec<Role>, ServerError> {
-        let mut conn = self.reads.acquire().await?;
-        roles_in(&mut conn, user).await
+        roles_in(&self.reads, user).await
     }
 
     /// Whether a user exists.
     pub async fn user_exists(&self, user: &UserId) -> Result<bool, ServerError> {
-        Ok(sqlx::query("SELECT 1 AS x FROM users WHERE user_id = $1")
-            .bind(user.as_str())
-            .fetch_optional(&self.reads)
+        Ok(self
+            .reads
+            .fetch_optional(select!("SELECT 1 AS x FROM users WHERE user_id = $1").bind(user.as_str()))
             .await?
             .is_some())
     }
@@ -78,11 +79,10 @@ impl Store {
 
     /// Every user with roles and devices, for admins.
     pub async fn list_users(&self) -> Result<Vec<UserSummary>, ServerError> {
-        let users = sqlx::query(
+        let q = sqlx::query(
             "SELECT user_id, display_name, npi, specialty, verified FROM users ORDER BY created_at, user_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let users = self.writer.fetch_all(q).await?;
         let mut out = Vec::with_capacity(users.len());
         for row in users {
             let user = user_id(&row, "user_id")?;
@@ -102,14 +102,12 @@ impl Store {
 
     /// Whether a user is a clinician whose details an admin verified.
     pub async fn is_verified_clinician(&self, user: &UserId) -> Result<bool, ServerError> {
-        Ok(sqlx::query(
+        let q = sqlx::query(
             "SELECT 1 AS x FROM users u JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
              WHERE u.user_id = $1 AND u.verified = 1",
         )
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .is_some())
+        .bind(user.as_str());
+        Ok(self.writer.fetch_optional(q).await?.is_some())
     }
 
     /// Verified clinicians whose name contains `name` and whose specialty is
@@ -120,18 +118,21 @@ impl Store {
         specialty: Option<&str>,
     ) -> Result<Vec<DirectoryEntry>, ServerError> {
         let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace(['%', '_'], "")));
-        let rows = sqlx::query(
-            "SELECT u.user_id, u.display_name, u.specialty, u.npi FROM users u \
+        let rows = self
+            .writer
+            .fetch_all(
+                sqlx::query(
+                    "SELECT u.user_id, u.display_name, u.specialty, u.npi FROM users u \
              JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
              WHERE u.verified = 1 \
                AND ($1 IS NULL OR LOWER(u.display_name) LIKE $1) \
                AND ($2 IS NULL OR LOWER(u.specialty) = $2) \
              ORDER BY u.display_name LIMIT 100",
-        )
-        .bind(pattern)
-        .bind(specialty.map(str::to_lowercase))
-        .fetch_all(&self.pool)
-        .await?;
+                )
+                .bind(pattern)
+                .bind(specialty.map(str::to_lowercase)),
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(DirectoryEntry {
@@ -145,14 +146,12 @@ impl Store {
     }
 }
 
-/// A user's roles, on `conn` (a transaction's or the read pool's).
-pub(super) async fn roles_in(
-    conn: &mut sqlx::AnyConnection,
-    user: &UserId,
-) -> Result<Vec<Role>, ServerError> {
-    let rows = sqlx::query("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-        .bind(user.as_str())
-        .fetch_all(&mut *conn)
+/// A user's roles, read on `on` (the read pool, or a transaction).
+pub(super) async fn roles_in(on: impl ReadOn, user: &UserId) -> Result<Vec<Role>, ServerError> {
+    let rows = on
+        .fetch_all(
+            select!("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role").bind(user.as_str()),
+        )
         .await?;
     let mut roles: Vec<Role> = rows
         .iter()
