@@ -202,7 +202,7 @@ pub(crate) fn now_ms() -> i64 {
 /// Sends what waits in the outbox, oldest first, with the ids it was
 /// queued under (the server never accepts an id twice). Returns how many
 /// went out; what the server refuses is marked failed and dropped.
-async fn flush_outbox(
+pub(crate) async fn flush_outbox(
     profile: &Profile,
     state: &mut LocalState,
     client: &mut Client,

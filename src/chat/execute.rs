@@ -99,13 +99,15 @@ pub(crate) async fn execute(
             app.select(state, &Conversation::With(user));
         }
         Action::Send(Conversation::With(user), text) => {
+            // What waits in the outbox goes first, so messages keep their order.
+            resend_queued(app, profile, state, client).await;
             let to = vec![user];
             let content = Content::Text { to: to.clone(), text };
             if let Sent::Queued(reason) =
                 send_content(profile, state, client, &to, &random_message_id()?, content).await?
             {
                 app.notice(format!(
-                    "Queued (the server cannot take it now: {reason}); it is resent on reconnect"
+                    "Queued (the server cannot take it now: {reason}); it is resent with your next message or on reconnect"
                 ));
             }
         }
@@ -153,4 +155,22 @@ pub(crate) async fn execute(
         },
     }
     Ok(())
+}
+
+/// Sends what waits in the sealed outbox (after a reconnect, or before a new
+/// message); what still cannot go stays queued, in order.
+pub(super) async fn resend_queued(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+) {
+    if state.outbox.is_empty() {
+        return;
+    }
+    match crate::messages::flush_outbox(profile, state, client).await {
+        Ok(0) => {}
+        Ok(n) => app.notice(format!("Sent {n} queued message(s)")),
+        Err(e) => app.notice(format!("queued messages not sent yet: {e}")),
+    }
 }

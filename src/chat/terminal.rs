@@ -10,7 +10,7 @@ use curbside_client::Client;
 use ratatui::crossterm::event::{self, Event};
 
 use super::app::{Action, App};
-use super::execute::{execute, mark_shown_read};
+use super::execute::{execute, mark_shown_read, resend_queued};
 use super::ChatArgs;
 use crate::messages::{connect, receive};
 use crate::profile::Profile;
@@ -82,6 +82,7 @@ async fn event_loop(
                 terminal.draw(|f| app.render(f, state, &client.account))?;
                 if client.reconnect(5).await.is_ok() {
                     app.set_connected(true);
+                    resend_queued(app, profile, state, client).await;
                 }
             }
         }
