@@ -9,6 +9,26 @@
 //!
 //! The store never holds plaintext: messages are opaque ciphertext, and
 //! invites, bootstrap and session tokens are stored as SHA-256 hashes.
+//!
+//! ## Layout
+//! - this file: the [`Store`], its [`Backend`], connecting, readiness and
+//!   the bounded wait every request's storage step runs in.
+//! - `pool`: the connections, and which one may run what: the writer
+//!   (every change), the read pool (only `SELECT`s), fault handling.
+//! - `tx`: the transaction every change runs in, which appends its audit
+//!   entries before it commits.
+//! - `sql`: placeholder lists, and the read-only statements of `select!`.
+//! - `rows`: decoding ids and values from rows (corrupt values are errors).
+//! - `enroll`: the bootstrap token, invites, enrollment.
+//! - `users`: roles, verification, the admins' list, the directory.
+//! - `devices`: devices, current device lists, revocation.
+//! - `prekeys`: signed and one-time prekeys, bundle fetches.
+//! - `queue`: accepting messages, queues, acknowledgements, receipts,
+//!   expiry; `batch`: the group commit they go through.
+//! - `attachments`: attachment records.
+//! - `sessions`: login challenges and HTTP sessions.
+//! - `referrals`: referral envelopes and their lifecycle.
+//! - `audit`: the audit log's storage, queries and proofs.
 
 mod attachments;
 mod audit;

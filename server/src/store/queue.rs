@@ -60,8 +60,9 @@ pub struct Receipt {
 
 impl Store {
     /// Stores a message and one queue row per envelope, with its audit
-    /// entries, durably (group commit: see [`batch`]). Returns `false` (and
-    /// stores nothing) if this sender already used this message id.
+    /// entries, durably (group commit: see `store/batch.rs`). Returns
+    /// `false` (and stores nothing) if this sender already used this
+    /// message id.
     #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
     pub async fn accept_message(
         &self,
