@@ -26,6 +26,7 @@
 //! fails to decrypt leaves the session exactly as it was.
 
 mod chain_key;
+mod encoding;
 mod message_key;
 mod root_key;
 mod session;
