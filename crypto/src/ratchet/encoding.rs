@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::chain_key::ChainKey;
 use super::message_key::MessageKey;
+use super::ratchet_key::{RatchetKey, RemoteRatchetKey};
 use super::root_key::RootKey;
 use super::session::{Role, Session};
 use super::skipped::SkippedKeys;
@@ -43,7 +44,7 @@ impl Session {
         out.put(&self.local_identity.to_bytes());
         out.put(&self.remote_identity.to_bytes());
         out.put(self.root.as_bytes());
-        out.put(self.sending_ratchet.to_bytes().as_ref());
+        out.put(self.sending_ratchet.secret_bytes().as_ref());
         out.put(self.sending_chain.key_bytes());
         out.put_u32(self.sending_chain.index());
         out.put_u32(self.previous_chain_len);
@@ -95,11 +96,12 @@ impl Session {
         let local_identity = IdentityKey::read(&mut r)?;
         let remote_identity = IdentityKey::read(&mut r)?;
         let root = RootKey::new(Zeroizing::new(r.array()?));
-        let sending_ratchet = AgreementSecret::from_bytes(*Zeroizing::new(r.array::<32>()?));
+        let sending_ratchet =
+            RatchetKey::from(AgreementSecret::from_bytes(*Zeroizing::new(r.array::<32>()?)));
         let sending_chain = ChainKey::new(Zeroizing::new(r.array()?), r.u32()?);
         let previous_chain_len = r.u32()?;
         let remote_ratchet = if r.flag()? {
-            Some(AgreementPublic::from_bytes(r.array()?))
+            Some(read_remote(&mut r)?)
         } else {
             None
         };
@@ -127,7 +129,7 @@ impl Session {
         }
         let mut previous_remote_ratchets = Vec::with_capacity(previous_count);
         for _ in 0..previous_count {
-            previous_remote_ratchets.push(AgreementPublic::from_bytes(r.array()?));
+            previous_remote_ratchets.push(read_remote(&mut r)?);
         }
         let count = r.u32()? as usize;
         if count > MAX_SKIPPED_KEYS {
@@ -135,7 +137,7 @@ impl Session {
         }
         let mut skipped = SkippedKeys::default();
         for _ in 0..count {
-            let key = AgreementPublic::from_bytes(r.array()?);
+            let key = read_remote(&mut r)?;
             let index = r.u32()?;
             let seed = Zeroizing::new(r.array()?);
             skipped.extend(key, vec![MessageKey::new(seed, index)]);
@@ -151,7 +153,6 @@ impl Session {
             local_identity,
             remote_identity,
             root,
-            sending_ratchet_public: sending_ratchet.public_key(),
             sending_ratchet,
             sending_chain,
             previous_chain_len,
@@ -162,4 +163,8 @@ impl Session {
             pending_prekey,
         })
     }
+}
+
+fn read_remote(r: &mut Reader<'_>) -> Result<RemoteRatchetKey> {
+    Ok(RemoteRatchetKey::from(AgreementPublic::from_bytes(r.array()?)))
 }

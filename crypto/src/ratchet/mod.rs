@@ -28,6 +28,7 @@
 mod chain_key;
 mod encoding;
 mod message_key;
+mod ratchet_key;
 mod root_key;
 mod session;
 mod skipped;

@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 
 use super::chain_key::ChainKey;
 use super::message_key::MessageKey;
+use super::ratchet_key::{RatchetKey, RemoteRatchetKey};
 use super::root_key::RootKey;
 use super::skipped::SkippedKeys;
 use super::MAX_PREVIOUS_CHAINS;
@@ -12,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::identity::{IdentityKey, IdentityKeyPair};
 use crate::message::{Header, Message, PreKeyFields, PreKeyMessage, RatchetMessage};
 use crate::prekeys::{OneTimePreKeyPair, PreKeyBundle, SignedPreKeyPair};
-use crate::primitives::x25519::{AgreementPublic, AgreementSecret};
+use crate::primitives::x25519::AgreementSecret;
 use crate::x3dh;
 
 /// Which side of X3DH this session was on.
@@ -37,15 +38,13 @@ pub struct Session {
     /// Session associated data, derived from the identities and role.
     pub(super) ad: Vec<u8>,
     pub(super) root: RootKey,
-    pub(super) sending_ratchet: AgreementSecret,
-    /// Cached public half of `sending_ratchet`.
-    pub(super) sending_ratchet_public: AgreementPublic,
+    pub(super) sending_ratchet: RatchetKey,
     pub(super) sending_chain: ChainKey,
     pub(super) previous_chain_len: u32,
-    pub(super) remote_ratchet: Option<AgreementPublic>,
+    pub(super) remote_ratchet: Option<RemoteRatchetKey>,
     pub(super) receiving_chain: Option<ChainKey>,
     /// Remote ratchet keys of earlier receiving chains, newest last.
-    pub(super) previous_remote_ratchets: Vec<AgreementPublic>,
+    pub(super) previous_remote_ratchets: Vec<RemoteRatchetKey>,
     pub(super) skipped: SkippedKeys,
     /// Sent with every message until the peer answers, so that it can run X3DH.
     pub(super) pending_prekey: Option<PreKeyFields>,
@@ -63,12 +62,12 @@ struct ReceivedStep {
 /// `message` with it. Pure: nothing is committed.
 fn receive_on_new_chain(
     root: &RootKey,
-    our_ratchet: &AgreementSecret,
+    our_ratchet: &RatchetKey,
     ad: &[u8],
     message: &RatchetMessage,
 ) -> Result<ReceivedStep> {
     let header = &message.header;
-    let dh = our_ratchet.diffie_hellman(&header.ratchet_key)?;
+    let dh = our_ratchet.diffie_hellman(&RemoteRatchetKey::from(header.ratchet_key))?;
     let (root, chain) = root.advance(&dh)?;
     let (skipped, chain) = chain.skip_to(header.index)?;
     let plaintext = chain.message_key().decrypt(ad, header, &message.ciphertext)?;
@@ -83,10 +82,10 @@ fn receive_on_new_chain(
 /// Starts a new sending chain against `their_ratchet` with a fresh ratchet key.
 fn new_sending_chain(
     root: &RootKey,
-    their_ratchet: &AgreementPublic,
+    their_ratchet: &RemoteRatchetKey,
     rng: &mut impl CryptoRngCore,
-) -> Result<(RootKey, AgreementSecret, ChainKey)> {
-    let ratchet = AgreementSecret::generate(rng);
+) -> Result<(RootKey, RatchetKey, ChainKey)> {
+    let ratchet = RatchetKey::generate(rng);
     let dh = ratchet.diffie_hellman(their_ratchet)?;
     let (root, chain) = root.advance(&dh)?;
     Ok((root, ratchet, chain))
@@ -103,7 +102,7 @@ impl Session {
     ) -> Result<Self> {
         let ephemeral = AgreementSecret::generate(rng);
         let sk = x3dh::initiate(ours, &ephemeral, bundle)?;
-        let their_ratchet = *bundle.signed_prekey().public_key();
+        let their_ratchet = RemoteRatchetKey::from(*bundle.signed_prekey().public_key());
         let (root, sending_ratchet, sending_chain) =
             new_sending_chain(&RootKey::new(sk.0), &their_ratchet, rng)?;
         let local_identity = *ours.public();
@@ -114,7 +113,6 @@ impl Session {
             local_identity,
             remote_identity,
             root,
-            sending_ratchet_public: sending_ratchet.public_key(),
             sending_ratchet,
             sending_chain,
             previous_chain_len: 0,
@@ -161,8 +159,10 @@ impl Session {
         let local_identity = *ours.public();
         let remote_identity = fields.identity;
         let ad = x3dh::associated_data(&remote_identity, &local_identity);
-        let step = receive_on_new_chain(&RootKey::new(sk.0), signed_prekey.secret(), &ad, &message.message)?;
-        let their_ratchet = message.message.header.ratchet_key;
+        // The signed prekey is the responder's first ratchet key.
+        let first_ratchet = RatchetKey::from(signed_prekey.secret().clone());
+        let step = receive_on_new_chain(&RootKey::new(sk.0), &first_ratchet, &ad, &message.message)?;
+        let their_ratchet = RemoteRatchetKey::from(message.message.header.ratchet_key);
         let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &their_ratchet, rng)?;
         let mut skipped = SkippedKeys::default();
         skipped.extend(their_ratchet, step.skipped);
@@ -172,7 +172,6 @@ impl Session {
             local_identity,
             remote_identity,
             root,
-            sending_ratchet_public: sending_ratchet.public_key(),
             sending_ratchet,
             sending_chain,
             previous_chain_len: 0,
@@ -190,7 +189,7 @@ impl Session {
         let message_key = self.sending_chain.message_key();
         let next = self.sending_chain.next()?;
         let header = Header {
-            ratchet_key: self.sending_ratchet_public,
+            ratchet_key: self.sending_ratchet.public_key(),
             previous_chain_len: self.previous_chain_len,
             index: message_key.index(),
         };
@@ -222,7 +221,8 @@ impl Session {
         rng: &mut impl CryptoRngCore,
     ) -> Result<Zeroizing<Vec<u8>>> {
         let header = &message.header;
-        let on_current_chain = self.remote_ratchet.as_ref() == Some(&header.ratchet_key);
+        let their_ratchet = RemoteRatchetKey::from(header.ratchet_key);
+        let on_current_chain = self.remote_ratchet.as_ref() == Some(&their_ratchet);
         let ahead_in_current = on_current_chain
             && self
                 .receiving_chain
@@ -230,14 +230,14 @@ impl Session {
                 .is_some_and(|chain| header.index >= chain.index());
 
         if !ahead_in_current {
-            if let Some(position) = self.skipped.find(&header.ratchet_key, header.index) {
+            if let Some(position) = self.skipped.find(&their_ratchet, header.index) {
                 let key = self.skipped.get(position).ok_or(Error::DuplicateMessage)?;
                 let plaintext = key.decrypt(&self.ad, header, &message.ciphertext)?;
                 self.skipped.remove(position);
                 self.pending_prekey = None;
                 return Ok(plaintext);
             }
-            if on_current_chain || self.previous_remote_ratchets.contains(&header.ratchet_key) {
+            if on_current_chain || self.previous_remote_ratchets.contains(&their_ratchet) {
                 // A known chain, and not among the skipped keys: already used or evicted.
                 return Err(Error::DuplicateMessage);
             }
@@ -250,7 +250,7 @@ impl Session {
                 .message_key()
                 .decrypt(&self.ad, header, &message.ciphertext)?;
             let next = chain.next()?;
-            self.skipped.extend(header.ratchet_key, skipped);
+            self.skipped.extend(their_ratchet, skipped);
             self.receiving_chain = Some(next);
             self.pending_prekey = None;
             return Ok(plaintext);
@@ -262,7 +262,7 @@ impl Session {
             None => Vec::new(),
         };
         let step = receive_on_new_chain(&self.root, &self.sending_ratchet, &self.ad, message)?;
-        let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &header.ratchet_key, rng)?;
+        let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &their_ratchet, rng)?;
 
         // Commit.
         if let Some(old) = self.remote_ratchet {
@@ -272,12 +272,11 @@ impl Session {
                 self.previous_remote_ratchets.remove(0);
             }
         }
-        self.skipped.extend(header.ratchet_key, step.skipped);
+        self.skipped.extend(their_ratchet, step.skipped);
         self.previous_chain_len = self.sending_chain.index();
-        self.remote_ratchet = Some(header.ratchet_key);
+        self.remote_ratchet = Some(their_ratchet);
         self.receiving_chain = Some(step.receiving_chain);
         self.root = root;
-        self.sending_ratchet_public = sending_ratchet.public_key();
         self.sending_ratchet = sending_ratchet;
         self.sending_chain = sending_chain;
         self.pending_prekey = None;

@@ -4,12 +4,12 @@
 use std::collections::VecDeque;
 
 use super::message_key::MessageKey;
+use super::ratchet_key::RemoteRatchetKey;
 use super::MAX_SKIPPED_KEYS;
-use crate::primitives::x25519::AgreementPublic;
 
 #[derive(Clone, Default)]
 pub(crate) struct SkippedKeys {
-    keys: VecDeque<(AgreementPublic, MessageKey)>,
+    keys: VecDeque<(RemoteRatchetKey, MessageKey)>,
 }
 
 impl SkippedKeys {
@@ -17,12 +17,12 @@ impl SkippedKeys {
         self.keys.len()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &(AgreementPublic, MessageKey)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &(RemoteRatchetKey, MessageKey)> {
         self.keys.iter()
     }
 
     /// Position of the key for message `index` of the chain of `ratchet_key`.
-    pub(crate) fn find(&self, ratchet_key: &AgreementPublic, index: u32) -> Option<usize> {
+    pub(crate) fn find(&self, ratchet_key: &RemoteRatchetKey, index: u32) -> Option<usize> {
         self.keys
             .iter()
             .position(|(k, mk)| k == ratchet_key && mk.index() == index)
@@ -38,7 +38,7 @@ impl SkippedKeys {
     }
 
     /// Stores keys of one chain, evicting the oldest beyond the cap.
-    pub(crate) fn extend(&mut self, ratchet_key: AgreementPublic, keys: Vec<MessageKey>) {
+    pub(crate) fn extend(&mut self, ratchet_key: RemoteRatchetKey, keys: Vec<MessageKey>) {
         for mk in keys {
             self.keys.push_back((ratchet_key, mk));
         }
