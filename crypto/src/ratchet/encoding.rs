@@ -8,6 +8,7 @@ use super::chain_key::ChainKey;
 use super::message_key::MessageKey;
 use super::ratchet_key::{RatchetKey, RemoteRatchetKey};
 use super::root_key::RootKey;
+use super::sending_chain::SendingChain;
 use super::session::{Role, Session};
 use super::skipped::SkippedKeys;
 use super::{MAX_PREVIOUS_CHAINS, MAX_SKIPPED_KEYS};
@@ -44,10 +45,10 @@ impl Session {
         out.put(&self.local_identity.to_bytes());
         out.put(&self.remote_identity.to_bytes());
         out.put(self.root.as_bytes());
-        out.put(self.sending_ratchet.secret_bytes().as_ref());
-        out.put(self.sending_chain.key_bytes());
-        out.put_u32(self.sending_chain.index());
-        out.put_u32(self.previous_chain_len);
+        out.put(self.sending.ratchet.secret_bytes().as_ref());
+        out.put(self.sending.chain.key_bytes());
+        out.put_u32(self.sending.chain.index());
+        out.put_u32(self.sending.previous_chain_len);
         out.put_flag(self.remote_ratchet.is_some());
         if let Some(key) = &self.remote_ratchet {
             out.put(key.as_bytes());
@@ -153,9 +154,11 @@ impl Session {
             local_identity,
             remote_identity,
             root,
-            sending_ratchet,
-            sending_chain,
-            previous_chain_len,
+            sending: SendingChain {
+                ratchet: sending_ratchet,
+                chain: sending_chain,
+                previous_chain_len,
+            },
             remote_ratchet,
             receiving_chain,
             previous_remote_ratchets,

@@ -30,6 +30,7 @@ mod encoding;
 mod message_key;
 mod ratchet_key;
 mod root_key;
+mod sending_chain;
 mod session;
 mod skipped;
 

@@ -7,11 +7,12 @@ use super::chain_key::ChainKey;
 use super::message_key::MessageKey;
 use super::ratchet_key::{RatchetKey, RemoteRatchetKey};
 use super::root_key::RootKey;
+use super::sending_chain::SendingChain;
 use super::skipped::SkippedKeys;
 use super::MAX_PREVIOUS_CHAINS;
 use crate::error::{Error, Result};
 use crate::identity::{IdentityKey, IdentityKeyPair};
-use crate::message::{Header, Message, PreKeyFields, PreKeyMessage, RatchetMessage};
+use crate::message::{Message, PreKeyFields, PreKeyMessage, RatchetMessage};
 use crate::prekeys::{OneTimePreKeyPair, PreKeyBundle, SignedPreKeyPair};
 use crate::primitives::x25519::AgreementSecret;
 use crate::x3dh;
@@ -38,9 +39,7 @@ pub struct Session {
     /// Session associated data, derived from the identities and role.
     pub(super) ad: Vec<u8>,
     pub(super) root: RootKey,
-    pub(super) sending_ratchet: RatchetKey,
-    pub(super) sending_chain: ChainKey,
-    pub(super) previous_chain_len: u32,
+    pub(super) sending: SendingChain,
     pub(super) remote_ratchet: Option<RemoteRatchetKey>,
     pub(super) receiving_chain: Option<ChainKey>,
     /// Remote ratchet keys of earlier receiving chains, newest last.
@@ -79,18 +78,6 @@ fn receive_on_new_chain(
     })
 }
 
-/// Starts a new sending chain against `their_ratchet` with a fresh ratchet key.
-fn new_sending_chain(
-    root: &RootKey,
-    their_ratchet: &RemoteRatchetKey,
-    rng: &mut impl CryptoRngCore,
-) -> Result<(RootKey, RatchetKey, ChainKey)> {
-    let ratchet = RatchetKey::generate(rng);
-    let dh = ratchet.diffie_hellman(their_ratchet)?;
-    let (root, chain) = root.advance(&dh)?;
-    Ok((root, ratchet, chain))
-}
-
 impl Session {
     /// Starts a session as initiator from a (verified) prekey bundle. Draws
     /// the ephemeral key, then the first ratchet key, from `rng` (32 bytes each).
@@ -103,8 +90,7 @@ impl Session {
         let ephemeral = AgreementSecret::generate(rng);
         let sk = x3dh::initiate(ours, &ephemeral, bundle)?;
         let their_ratchet = RemoteRatchetKey::from(*bundle.signed_prekey().public_key());
-        let (root, sending_ratchet, sending_chain) =
-            new_sending_chain(&RootKey::new(sk.0), &their_ratchet, rng)?;
+        let (root, sending) = SendingChain::first(&RootKey::new(sk.0), &their_ratchet, rng)?;
         let local_identity = *ours.public();
         let remote_identity = *bundle.identity();
         Ok(Self {
@@ -113,9 +99,7 @@ impl Session {
             local_identity,
             remote_identity,
             root,
-            sending_ratchet,
-            sending_chain,
-            previous_chain_len: 0,
+            sending,
             remote_ratchet: Some(their_ratchet),
             receiving_chain: None,
             previous_remote_ratchets: Vec::new(),
@@ -163,7 +147,7 @@ impl Session {
         let first_ratchet = RatchetKey::from(signed_prekey.secret().clone());
         let step = receive_on_new_chain(&RootKey::new(sk.0), &first_ratchet, &ad, &message.message)?;
         let their_ratchet = RemoteRatchetKey::from(message.message.header.ratchet_key);
-        let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &their_ratchet, rng)?;
+        let (root, sending) = SendingChain::first(&step.root, &their_ratchet, rng)?;
         let mut skipped = SkippedKeys::default();
         skipped.extend(their_ratchet, step.skipped);
         let session = Self {
@@ -172,9 +156,7 @@ impl Session {
             local_identity,
             remote_identity,
             root,
-            sending_ratchet,
-            sending_chain,
-            previous_chain_len: 0,
+            sending,
             remote_ratchet: Some(their_ratchet),
             receiving_chain: Some(step.receiving_chain),
             previous_remote_ratchets: Vec::new(),
@@ -186,16 +168,7 @@ impl Session {
 
     /// Encrypts `plaintext` with the next sending message key.
     pub fn encrypt(&mut self, plaintext: &[u8]) -> Result<Message> {
-        let message_key = self.sending_chain.message_key();
-        let next = self.sending_chain.next()?;
-        let header = Header {
-            ratchet_key: self.sending_ratchet.public_key(),
-            previous_chain_len: self.previous_chain_len,
-            index: message_key.index(),
-        };
-        let ciphertext = message_key.encrypt(&self.ad, &header, plaintext)?;
-        self.sending_chain = next;
-        let message = RatchetMessage { header, ciphertext };
+        let message = self.sending.encrypt(&self.ad, plaintext)?;
         Ok(match self.pending_prekey {
             Some(prekey) => Message::PreKey(PreKeyMessage { prekey, message }),
             None => Message::Ratchet(message),
@@ -261,8 +234,8 @@ impl Session {
             Some(chain) => chain.skip_to(header.previous_chain_len)?.0,
             None => Vec::new(),
         };
-        let step = receive_on_new_chain(&self.root, &self.sending_ratchet, &self.ad, message)?;
-        let (root, sending_ratchet, sending_chain) = new_sending_chain(&step.root, &their_ratchet, rng)?;
+        let step = receive_on_new_chain(&self.root, self.sending.ratchet_key(), &self.ad, message)?;
+        let (root, sending) = self.sending.next_chain(&step.root, &their_ratchet, rng)?;
 
         // Commit.
         if let Some(old) = self.remote_ratchet {
@@ -273,12 +246,10 @@ impl Session {
             }
         }
         self.skipped.extend(their_ratchet, step.skipped);
-        self.previous_chain_len = self.sending_chain.index();
         self.remote_ratchet = Some(their_ratchet);
         self.receiving_chain = Some(step.receiving_chain);
         self.root = root;
-        self.sending_ratchet = sending_ratchet;
-        self.sending_chain = sending_chain;
+        self.sending = sending;
         self.pending_prekey = None;
         Ok(step.plaintext)
     }
@@ -331,7 +302,7 @@ impl core::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("role", &self.role)
             .field("remote_identity", &self.remote_identity)
-            .field("sending_index", &self.sending_chain.index())
+            .field("sending_index", &self.sending.index())
             .field(
                 "receiving_index",
                 &self.receiving_chain.as_ref().map(ChainKey::index),
