@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use super::chain_key::ChainKey;
 use super::message_key::MessageKey;
 use super::ratchet_key::{RatchetKey, RemoteRatchetKey};
+use super::receiving_chains::ReceivingChains;
 use super::root_key::RootKey;
 use super::sending_chain::SendingChain;
 use super::session::{Role, Session};
@@ -36,7 +37,7 @@ impl Session {
     /// ```
     #[must_use]
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(400 + 68 * self.skipped.len()));
+        let mut out = Zeroizing::new(Vec::with_capacity(400 + 68 * self.receiving.skipped.len()));
         out.put_u8(FORMAT_VERSION);
         out.put_u8(match self.role {
             Role::Initiator => 0,
@@ -49,12 +50,12 @@ impl Session {
         out.put(self.sending.chain.key_bytes());
         out.put_u32(self.sending.chain.index());
         out.put_u32(self.sending.previous_chain_len);
-        out.put_flag(self.remote_ratchet.is_some());
-        if let Some(key) = &self.remote_ratchet {
+        out.put_flag(self.receiving.remote_ratchet.is_some());
+        if let Some(key) = &self.receiving.remote_ratchet {
             out.put(key.as_bytes());
         }
-        out.put_flag(self.receiving_chain.is_some());
-        if let Some(chain) = &self.receiving_chain {
+        out.put_flag(self.receiving.chain.is_some());
+        if let Some(chain) = &self.receiving.chain {
             out.put(chain.key_bytes());
             out.put_u32(chain.index());
         }
@@ -68,12 +69,12 @@ impl Session {
             }
         }
         // Bounded by MAX_PREVIOUS_CHAINS and MAX_SKIPPED_KEYS, far below the field sizes.
-        out.put_u8(u8::try_from(self.previous_remote_ratchets.len()).unwrap_or(u8::MAX));
-        for key in &self.previous_remote_ratchets {
+        out.put_u8(u8::try_from(self.receiving.previous_remote_ratchets.len()).unwrap_or(u8::MAX));
+        for key in &self.receiving.previous_remote_ratchets {
             out.put(key.as_bytes());
         }
-        out.put_u32(u32::try_from(self.skipped.len()).unwrap_or(u32::MAX));
-        for (key, mk) in self.skipped.iter() {
+        out.put_u32(u32::try_from(self.receiving.skipped.len()).unwrap_or(u32::MAX));
+        for (key, mk) in self.receiving.skipped.iter() {
             out.put(key.as_bytes());
             out.put_u32(mk.index());
             out.put(mk.seed());
@@ -159,10 +160,12 @@ impl Session {
                 chain: sending_chain,
                 previous_chain_len,
             },
-            remote_ratchet,
-            receiving_chain,
-            previous_remote_ratchets,
-            skipped,
+            receiving: ReceivingChains {
+                remote_ratchet,
+                chain: receiving_chain,
+                previous_remote_ratchets,
+                skipped,
+            },
             pending_prekey,
         })
     }

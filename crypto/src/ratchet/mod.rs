@@ -21,6 +21,21 @@
 //!   receiving chains are remembered, so that a replayed message of such a
 //!   chain is refused as a duplicate without any DH computation.
 //!
+//! ## Layout
+//! One file per concept of the ratchet:
+//! - `session.rs`: [`Session`], the two halves and the root key put together
+//!   (X3DH start as initiator or responder, encrypt, decrypt, the DH step).
+//! - `root_key.rs`: the root key and KDF_RK.
+//! - `chain_key.rs`: a chain key and KDF_CK, and skipping ahead (bounded by [`MAX_SKIP`]).
+//! - `message_key.rs`: the single-use key and nonce of one message.
+//! - `ratchet_key.rs`: our ratchet key pair and the remote party's ratchet
+//!   public key, as distinct types.
+//! - `sending_chain.rs`: our ratchet key, its chain, and `pn`.
+//! - `receiving_chains.rs`: the remote party's current chain, its earlier
+//!   ratchet keys and the skipped message keys.
+//! - `skipped.rs`: the bounded store of skipped message keys.
+//! - `encoding.rs`: the versioned, sealed-only persisted form of a session.
+//!
 //! Every message key is used once: the chain moves past it, and a skipped
 //! key is deleted when used. Decryption is transactional: a message that
 //! fails to decrypt leaves the session exactly as it was.
@@ -29,6 +44,7 @@ mod chain_key;
 mod encoding;
 mod message_key;
 mod ratchet_key;
+mod receiving_chains;
 mod root_key;
 mod sending_chain;
 mod session;

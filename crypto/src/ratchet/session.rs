@@ -3,13 +3,10 @@
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use super::chain_key::ChainKey;
-use super::message_key::MessageKey;
 use super::ratchet_key::{RatchetKey, RemoteRatchetKey};
+use super::receiving_chains::{derive_new_chain, ReceivingChains};
 use super::root_key::RootKey;
 use super::sending_chain::SendingChain;
-use super::skipped::SkippedKeys;
-use super::MAX_PREVIOUS_CHAINS;
 use crate::error::{Error, Result};
 use crate::identity::{IdentityKey, IdentityKeyPair};
 use crate::message::{Message, PreKeyFields, PreKeyMessage, RatchetMessage};
@@ -40,42 +37,9 @@ pub struct Session {
     pub(super) ad: Vec<u8>,
     pub(super) root: RootKey,
     pub(super) sending: SendingChain,
-    pub(super) remote_ratchet: Option<RemoteRatchetKey>,
-    pub(super) receiving_chain: Option<ChainKey>,
-    /// Remote ratchet keys of earlier receiving chains, newest last.
-    pub(super) previous_remote_ratchets: Vec<RemoteRatchetKey>,
-    pub(super) skipped: SkippedKeys,
+    pub(super) receiving: ReceivingChains,
     /// Sent with every message until the peer answers, so that it can run X3DH.
     pub(super) pending_prekey: Option<PreKeyFields>,
-}
-
-/// The result of receiving on a new ratchet key, before anything is committed.
-struct ReceivedStep {
-    root: RootKey,
-    skipped: Vec<MessageKey>,
-    receiving_chain: ChainKey,
-    plaintext: Zeroizing<Vec<u8>>,
-}
-
-/// Derives the receiving chain for a new remote ratchet key and decrypts
-/// `message` with it. Pure: nothing is committed.
-fn receive_on_new_chain(
-    root: &RootKey,
-    our_ratchet: &RatchetKey,
-    ad: &[u8],
-    message: &RatchetMessage,
-) -> Result<ReceivedStep> {
-    let header = &message.header;
-    let dh = our_ratchet.diffie_hellman(&RemoteRatchetKey::from(header.ratchet_key))?;
-    let (root, chain) = root.advance(&dh)?;
-    let (skipped, chain) = chain.skip_to(header.index)?;
-    let plaintext = chain.message_key().decrypt(ad, header, &message.ciphertext)?;
-    Ok(ReceivedStep {
-        root,
-        skipped,
-        receiving_chain: chain.next()?,
-        plaintext,
-    })
 }
 
 impl Session {
@@ -100,10 +64,7 @@ impl Session {
             remote_identity,
             root,
             sending,
-            remote_ratchet: Some(their_ratchet),
-            receiving_chain: None,
-            previous_remote_ratchets: Vec::new(),
-            skipped: SkippedKeys::default(),
+            receiving: ReceivingChains::awaiting(their_ratchet),
             pending_prekey: Some(PreKeyFields {
                 identity: local_identity,
                 base_key: ephemeral.public_key(),
@@ -145,11 +106,9 @@ impl Session {
         let ad = x3dh::associated_data(&remote_identity, &local_identity);
         // The signed prekey is the responder's first ratchet key.
         let first_ratchet = RatchetKey::from(signed_prekey.secret().clone());
-        let step = receive_on_new_chain(&RootKey::new(sk.0), &first_ratchet, &ad, &message.message)?;
+        let step = derive_new_chain(&RootKey::new(sk.0), &first_ratchet, &ad, &message.message)?;
         let their_ratchet = RemoteRatchetKey::from(message.message.header.ratchet_key);
         let (root, sending) = SendingChain::first(&step.root, &their_ratchet, rng)?;
-        let mut skipped = SkippedKeys::default();
-        skipped.extend(their_ratchet, step.skipped);
         let session = Self {
             role: Role::Responder,
             ad,
@@ -157,10 +116,7 @@ impl Session {
             remote_identity,
             root,
             sending,
-            remote_ratchet: Some(their_ratchet),
-            receiving_chain: Some(step.receiving_chain),
-            previous_remote_ratchets: Vec::new(),
-            skipped,
+            receiving: ReceivingChains::first(their_ratchet, step.skipped, step.chain),
             pending_prekey: None,
         };
         Ok((session, step.plaintext))
@@ -193,64 +149,32 @@ impl Session {
         message: &RatchetMessage,
         rng: &mut impl CryptoRngCore,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let header = &message.header;
-        let their_ratchet = RemoteRatchetKey::from(header.ratchet_key);
-        let on_current_chain = self.remote_ratchet.as_ref() == Some(&their_ratchet);
-        let ahead_in_current = on_current_chain
-            && self
-                .receiving_chain
-                .as_ref()
-                .is_some_and(|chain| header.index >= chain.index());
-
-        if !ahead_in_current {
-            if let Some(position) = self.skipped.find(&their_ratchet, header.index) {
-                let key = self.skipped.get(position).ok_or(Error::DuplicateMessage)?;
-                let plaintext = key.decrypt(&self.ad, header, &message.ciphertext)?;
-                self.skipped.remove(position);
-                self.pending_prekey = None;
-                return Ok(plaintext);
-            }
-            if on_current_chain || self.previous_remote_ratchets.contains(&their_ratchet) {
-                // A known chain, and not among the skipped keys: already used or evicted.
-                return Err(Error::DuplicateMessage);
-            }
-        }
-
-        if on_current_chain {
-            let chain = self.receiving_chain.as_ref().ok_or(Error::DecryptionFailed)?;
-            let (skipped, chain) = chain.skip_to(header.index)?;
-            let plaintext = chain
-                .message_key()
-                .decrypt(&self.ad, header, &message.ciphertext)?;
-            let next = chain.next()?;
-            self.skipped.extend(their_ratchet, skipped);
-            self.receiving_chain = Some(next);
-            self.pending_prekey = None;
-            return Ok(plaintext);
-        }
-
-        // A new ratchet key: first the keys left in the current receiving chain.
-        let leftover = match &self.receiving_chain {
-            Some(chain) => chain.skip_to(header.previous_chain_len)?.0,
-            None => Vec::new(),
+        let plaintext = match self.receiving.decrypt_known(&self.ad, message)? {
+            Some(plaintext) => plaintext,
+            None => self.receive_on_new_chain(message, rng)?,
         };
-        let step = receive_on_new_chain(&self.root, self.sending.ratchet_key(), &self.ad, message)?;
+        self.pending_prekey = None;
+        Ok(plaintext)
+    }
+
+    /// A message on a new remote ratchet key: the DH ratchet step on both
+    /// sides, committed only once the message has decrypted.
+    fn receive_on_new_chain(
+        &mut self,
+        message: &RatchetMessage,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let their_ratchet = RemoteRatchetKey::from(message.header.ratchet_key);
+        // First the keys left in the current receiving chain.
+        let leftover = self.receiving.leftover(message.header.previous_chain_len)?;
+        let step = derive_new_chain(&self.root, self.sending.ratchet_key(), &self.ad, message)?;
         let (root, sending) = self.sending.next_chain(&step.root, &their_ratchet, rng)?;
 
         // Commit.
-        if let Some(old) = self.remote_ratchet {
-            self.skipped.extend(old, leftover);
-            self.previous_remote_ratchets.push(old);
-            if self.previous_remote_ratchets.len() > MAX_PREVIOUS_CHAINS {
-                self.previous_remote_ratchets.remove(0);
-            }
-        }
-        self.skipped.extend(their_ratchet, step.skipped);
-        self.remote_ratchet = Some(their_ratchet);
-        self.receiving_chain = Some(step.receiving_chain);
+        self.receiving
+            .start_chain(their_ratchet, leftover, step.skipped, step.chain);
         self.root = root;
         self.sending = sending;
-        self.pending_prekey = None;
         Ok(step.plaintext)
     }
 
@@ -287,7 +211,7 @@ impl Session {
     /// Number of skipped message keys currently stored.
     #[must_use]
     pub fn skipped_key_count(&self) -> usize {
-        self.skipped.len()
+        self.receiving.skipped_len()
     }
 
     /// The root key, for the published test vectors only.
@@ -303,11 +227,8 @@ impl core::fmt::Debug for Session {
             .field("role", &self.role)
             .field("remote_identity", &self.remote_identity)
             .field("sending_index", &self.sending.index())
-            .field(
-                "receiving_index",
-                &self.receiving_chain.as_ref().map(ChainKey::index),
-            )
-            .field("skipped_keys", &self.skipped.len())
+            .field("receiving_index", &self.receiving.index())
+            .field("skipped_keys", &self.receiving.skipped_len())
             .field("awaiting_first_reply", &self.pending_prekey.is_some())
             .finish_non_exhaustive()
     }
