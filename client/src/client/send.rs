@@ -1,0 +1,184 @@
+//! Sending to every device of the recipients and to our own other
+//! devices, and the outbox: what the connection failed to send, resent
+//! with the same ids after reconnecting.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::{ClientFrame, Envelope, ErrorDetails, MessageKind, ServerFrame};
+use curbside_protocol::ids::{MessageId, UserId};
+use rand_core::OsRng;
+use zeroize::Zeroizing;
+
+use super::Client;
+use crate::connection::Connection;
+use crate::error::{ClientError, Result};
+
+/// A message not yet acknowledged by the server, to resend after reconnecting.
+#[derive(Debug)]
+pub(super) struct Outgoing {
+    to: Vec<UserId>,
+    kind: MessageKind,
+    message_id: MessageId,
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// The outcome of [`Client::send_or_queue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Durably accepted by the server.
+    Accepted,
+    /// The server had already accepted this id.
+    Duplicate,
+    /// The connection failed: kept in the outbox, resent by [`Client::reconnect`].
+    Queued,
+}
+
+/// Whether an error means "try again later" rather than a refusal.
+fn is_transport(e: &ClientError) -> bool {
+    e.is_retryable()
+}
+
+impl Client {
+    /// Sends like [`Client::send`], but if the connection fails the message is
+    /// kept in the outbox and resent (same id, so never duplicated) by
+    /// [`Client::reconnect`]. Refusals by the server are still errors.
+    pub async fn send_or_queue(
+        &mut self,
+        to: &[UserId],
+        kind: MessageKind,
+        message_id: &MessageId,
+        plaintext: &[u8],
+    ) -> Result<SendOutcome> {
+        match self.send(to, kind, message_id, plaintext).await {
+            Ok(true) => Ok(SendOutcome::Duplicate),
+            Ok(false) => Ok(SendOutcome::Accepted),
+            Err(e) if is_transport(&e) => {
+                tracing::info!(message_id = %message_id, "send failed in transport; queued for resend");
+                self.outbox.push(Outgoing {
+                    to: to.to_vec(),
+                    kind,
+                    message_id: message_id.clone(),
+                    plaintext: Zeroizing::new(plaintext.to_vec()),
+                });
+                Ok(SendOutcome::Queued)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Messages waiting in the outbox.
+    #[must_use]
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Reconnects with exponential backoff (100 ms doubling to 10 s, with
+    /// jitter), up to `max_attempts`, then resends the outbox in order.
+    /// Authentication refusals (revoked device, bad key) are not retried.
+    pub async fn reconnect(&mut self, max_attempts: u32) -> Result<()> {
+        let address = self.address()?;
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
+        let conn = loop {
+            attempt += 1;
+            match Connection::connect(&self.account.server, &address, &self.account.identity).await {
+                Ok(conn) => break conn,
+                Err(e) if is_transport(&e) && attempt < max_attempts => {
+                    let jitter =
+                        Duration::from_millis(u64::from(rand_core::RngCore::next_u32(&mut OsRng) % 100));
+                    tracing::info!(attempt, error = %e, "reconnect failed; backing off");
+                    tokio::time::sleep(delay + jitter).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let old = std::mem::replace(&mut self.conn, conn);
+        drop(old);
+        let pending = std::mem::take(&mut self.outbox);
+        let mut failed = Vec::new();
+        for (i, m) in pending.into_iter().enumerate() {
+            if !failed.is_empty() {
+                failed.push(m);
+                continue;
+            }
+            match self.send(&m.to, m.kind, &m.message_id, &m.plaintext).await {
+                Ok(_) => {}
+                Err(e) if is_transport(&e) => {
+                    tracing::info!(index = i, "resend failed in transport; kept in the outbox");
+                    failed.push(m);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.outbox = failed;
+        Ok(())
+    }
+
+    /// Sends `plaintext` to every device of `to` and to our own other
+    /// devices, under a client-chosen id (resending the same id never
+    /// duplicates). Returns `true` if the server had already accepted this id.
+    pub async fn send(
+        &mut self,
+        to: &[UserId],
+        kind: MessageKind,
+        message_id: &MessageId,
+        plaintext: &[u8],
+    ) -> Result<bool> {
+        let me = self.address()?;
+        let mut users: BTreeSet<UserId> = to.iter().cloned().collect();
+        users.insert(me.user_id.clone());
+        for attempt in 0..4 {
+            for user in &users {
+                if *user != me.user_id && self.account.known_devices(user).is_empty() {
+                    self.open_sessions(user).await?;
+                }
+            }
+            let mut recipients = Vec::new();
+            for (address, session) in &mut self.account.sessions {
+                if users.contains(&address.user_id) && *address != me {
+                    recipients.push(Envelope {
+                        user_id: address.user_id.clone(),
+                        device_id: address.device_id,
+                        ciphertext: session.encrypt(plaintext)?.to_bytes().into(),
+                    });
+                }
+            }
+            if recipients.is_empty() {
+                return Err(ClientError::Refused(
+                    "no device to send to: the recipient has no registered device".into(),
+                ));
+            }
+            let result = self
+                .conn
+                .request(|id| ClientFrame::Send {
+                    id,
+                    message_id: message_id.clone(),
+                    kind,
+                    recipients,
+                })
+                .await;
+            match result {
+                Ok(ServerFrame::Accepted { duplicate, .. }) => return Ok(duplicate),
+                Ok(other) => return Err(ClientError::Protocol(format!("unexpected reply {other:?}"))),
+                Err(ClientError::Server {
+                    code: ErrorCode::StaleDevices,
+                    details: Some(ErrorDetails::StaleDevices { missing, extra }),
+                    ..
+                }) if attempt < 3 => {
+                    for address in extra {
+                        self.account.sessions.remove(&address);
+                    }
+                    let missing_users: BTreeSet<UserId> = missing.into_iter().map(|a| a.user_id).collect();
+                    for user in missing_users {
+                        self.open_sessions(&user).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClientError::Protocol("the device list kept changing".into()))
+    }
+}
