@@ -210,12 +210,8 @@ pub(crate) async fn flush_outbox(
     let me = client.address()?.user_id;
     let mut sent = 0;
     while let Some(item) = state.outbox.first().cloned() {
-        let kind = match item.content {
-            Content::Timer { .. } => MessageKind::Control,
-            _ => MessageKind::Message,
-        };
         let status = match client
-            .send(&item.to, kind, &item.message_id, &item.content.to_bytes())
+            .send(&item.to, item.kind(), &item.message_id, &item.content.to_bytes())
             .await
         {
             Ok(_) => Status::Sent,

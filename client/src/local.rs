@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::{DeviceId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -146,15 +147,32 @@ pub struct ReferralContent {
     pub reason: Option<String>,
 }
 
-/// A message waiting in the outbox.
+/// A message waiting in an outbox: not yet accepted by the server, and
+/// resent under the same id (so never duplicated). One type for both
+/// outboxes, apart only in what they keep of the message (`C`):
+/// - the sealed outbox of [`LocalState`] keeps its [`Content`] (the default),
+///   serialized as `{message_id, to, content}`;
+/// - [`crate::Client`]'s in-memory outbox keeps the encoded plaintext and
+///   kind it was given by [`crate::Client::send_or_queue`], never persisted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outgoing {
+pub struct Outgoing<C = Content> {
     /// Its id.
     pub message_id: MessageId,
     /// The recipients.
     pub to: Vec<UserId>,
     /// What it carries.
-    pub content: Content,
+    pub content: C,
+}
+
+impl Outgoing {
+    /// How it travels: a timer change as a control message, anything else as a message.
+    #[must_use]
+    pub fn kind(&self) -> MessageKind {
+        match self.content {
+            Content::Timer { .. } => MessageKind::Control,
+            _ => MessageKind::Message,
+        }
+    }
 }
 
 impl LocalState {
@@ -388,5 +406,18 @@ mod tests {
         assert_eq!(s.mark_read(&bob), 1);
         let back = LocalState::from_bytes(&s.to_bytes().unwrap()).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn an_outbox_written_by_an_earlier_version_still_loads_and_encodes_the_same() {
+        let entry =
+            r#"{"message_id":"m1","to":["u_bob"],"content":{"type":"text","to":["u_bob"],"text":"x"}}"#;
+        let state = format!(r#"{{"version":1,"contacts":{{}},"conversations":{{}},"outbox":[{entry}]}}"#);
+        let s = LocalState::from_bytes(state.as_bytes()).unwrap();
+        assert_eq!(s.version, LocalState::VERSION);
+        let queued = &s.outbox[0];
+        assert_eq!(queued.message_id, MessageId::new("m1").unwrap());
+        assert_eq!(queued.to, vec![UserId::new("u_bob").unwrap()]);
+        assert_eq!(serde_json::to_string(queued).unwrap(), entry);
     }
 }

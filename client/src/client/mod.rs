@@ -25,10 +25,11 @@ use crate::account::{Account, PREKEY_BATCH};
 use crate::api::Api;
 use crate::connection::Connection;
 use crate::error::{ClientError, Result};
+use crate::local::Outgoing;
 use crate::ServerInfo;
 
 pub use receive::Received;
-use send::Outgoing;
+use send::Encoded;
 pub use send::SendOutcome;
 
 /// A new user's professional details.
@@ -86,7 +87,7 @@ pub struct Client {
     /// Keys and sessions (persist after every send and receive).
     pub account: Account,
     conn: Connection,
-    outbox: Vec<Outgoing>,
+    outbox: Vec<Outgoing<Encoded>>,
     seen: VecDeque<(Address, MessageId)>,
     /// Delivery receipts received so far: (message, recipient device, time).
     pub receipts: Vec<(MessageId, Address, i64)>,

@@ -14,14 +14,24 @@ use zeroize::Zeroizing;
 use super::Client;
 use crate::connection::Connection;
 use crate::error::{ClientError, Result};
+use crate::local::Outgoing;
 
-/// A message not yet acknowledged by the server, to resend after reconnecting.
-#[derive(Debug)]
-pub(super) struct Outgoing {
-    to: Vec<UserId>,
+/// What the in-memory outbox keeps of a message (see [`Outgoing`]): the
+/// plaintext as [`Client::send_or_queue`] was given it, and its kind.
+pub(super) struct Encoded {
     kind: MessageKind,
-    message_id: MessageId,
     plaintext: Zeroizing<Vec<u8>>,
+}
+
+impl core::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The plaintext is never printed; destructured so that a new field must be considered here.
+        let Self { kind, plaintext } = self;
+        f.debug_struct("Encoded")
+            .field("kind", kind)
+            .field("plaintext_len", &plaintext.len())
+            .finish()
+    }
 }
 
 /// The outcome of [`Client::send_or_queue`].
@@ -57,10 +67,12 @@ impl Client {
             Err(e) if is_transport(&e) => {
                 tracing::info!(message_id = %message_id, "send failed in transport; queued for resend");
                 self.outbox.push(Outgoing {
-                    to: to.to_vec(),
-                    kind,
                     message_id: message_id.clone(),
-                    plaintext: Zeroizing::new(plaintext.to_vec()),
+                    to: to.to_vec(),
+                    content: Encoded {
+                        kind,
+                        plaintext: Zeroizing::new(plaintext.to_vec()),
+                    },
                 });
                 Ok(SendOutcome::Queued)
             }
@@ -104,7 +116,10 @@ impl Client {
                 failed.push(m);
                 continue;
             }
-            match self.send(&m.to, m.kind, &m.message_id, &m.plaintext).await {
+            match self
+                .send(&m.to, m.content.kind, &m.message_id, &m.content.plaintext)
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if is_transport(&e) => {
                     tracing::info!(index = i, "resend failed in transport; kept in the outbox");
