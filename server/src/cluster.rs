@@ -16,7 +16,7 @@ use crate::hub::{Hub, HubEvent};
 use crate::store::Store;
 
 /// The PostgreSQL notification channel.
-pub const CHANNEL: &str = "curbside_events";
+pub(crate) const CHANNEL: &str = "curbside_events";
 
 #[derive(Serialize, Deserialize)]
 struct Notice {
@@ -68,7 +68,7 @@ fn decode(node: &str, payload: &str) -> Option<(Address, HubEvent)> {
 }
 
 /// Starts relaying `hub`'s events through PostgreSQL; returns the two tasks.
-pub fn start(hub: &Hub, store: Store, url: String, node: String) -> Vec<tokio::task::JoinHandle<()>> {
+pub(crate) fn start(hub: &Hub, store: Store, url: String, node: String) -> Vec<tokio::task::JoinHandle<()>> {
     let (tx, mut rx) = mpsc::channel::<(Address, HubEvent)>(crate::hub::RELAY_CAPACITY);
     hub.set_relay(tx);
     let publisher = {

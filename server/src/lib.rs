@@ -9,29 +9,64 @@
 //! ## Layout
 //! - [`config`]: defaults, TOML, `CURBSIDE_*` environment.
 //! - [`tls`]: rustls configuration and the self-signed default certificate.
-//! - [`durable`]: every file the server writes survives power loss.
-//! - [`store`]: the storage interface over SQLite or PostgreSQL.
+//! - `durable`: every file the server writes survives power loss (temporary
+//!   name, fsync, rename, directory fsync).
+//! - [`store`]: the storage interface over SQLite or PostgreSQL: one file per
+//!   concept (enrollment, users, devices, prekeys, queue, attachments,
+//!   sessions, referrals, audit), the group commit of the message path
+//!   (`store/batch.rs`), connections and their fault handling (`store/pool.rs`).
+//! - [`audit`]: audit events, the actor, and the key that signs tree heads
+//!   (the entries themselves are written by the store).
+//! - [`auth`]: tokens, challenges and device signatures.
+//! - [`hub`]: which devices are connected here, to wake them on new messages.
+//! - `cluster`: the hub's events relayed between nodes with PostgreSQL
+//!   `LISTEN/NOTIFY`.
+//! - `http`: one module per resource (health, enrollment, sessions, admin,
+//!   directory, attachments, audit, referrals), merged in `http::router`.
+//! - `ws`: one WebSocket connection: the connection, authentication, the
+//!   session loop, the rate limit, one file per request under `ws/cmd/`.
+//! - `metrics`: Prometheus counters and `/metrics`.
 //! - [`backup`]: `curbside backup`, a consistent online copy of an SQLite server.
-//! - [`hub`]: which devices are connected, to wake them on new messages.
-//! - `http`: enrollment, sessions, admin, directory, health (one module each).
-//! - `ws`: one WebSocket connection.
+//! - [`error`]: [`ServerError`] (startup, storage; a damaged file is a
+//!   [`FileError`]) and [`ApiError`] (what a client is told: a stable code and
+//!   a safe message).
 //! - [`start`]: binds, serves, and returns a [`Server`] handle.
+//!
+//! ## A request's way through
+//! A send: `ws` reads the frame, checks it against the sender's and the
+//! recipients' current devices (`store`, read pool), and submits it to the
+//! group commit; once its transaction (message, one queue row per device,
+//! audit entries) committed, `ws` answers `accepted` and the `hub` wakes the
+//! recipients' connections (on another node: through `cluster`), which read
+//! their queues from the `store` and push. An acknowledgement deletes the
+//! ciphertext and stores a receipt in one transaction, and the hub wakes the
+//! sender's connection to push it. HTTP requests go `http` → `store` the same
+//! way, each refusal answered with an [`ApiError`].
+//!
+//! ## Public interface
+//! The binary, the tests and the load generator use [`start`] and
+//! [`Server`], [`Config`], [`AppState`] and [`app`], the [`store`] (with its
+//! [`store::Backend`]), and [`backup`]; everything else is private.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
 
 pub mod audit;
 pub mod auth;
 pub mod backup;
-pub mod cluster;
+mod cluster;
 pub mod config;
-pub mod durable;
+mod durable;
 pub mod error;
 mod http;
 pub mod hub;
-pub mod metrics;
+mod metrics;
 pub mod store;
 pub mod tls;
 mod ws;
+
+pub use crate::durable::{FileError, FileProblem};
+pub use crate::error::{ApiError, ServerError};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,7 +81,6 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::audit::LogKey;
 pub use crate::config::Config;
-use crate::error::ServerError;
 use crate::hub::Hub;
 use crate::store::{now_ms, Store};
 

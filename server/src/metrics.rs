@@ -15,7 +15,7 @@ use prometheus::{
 use crate::AppState;
 
 /// The server's metrics (process-wide).
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Authenticated WebSocket connections open now.
     pub connections: IntGauge,
@@ -83,17 +83,17 @@ fn build() -> Result<Metrics, prometheus::Error> {
 
 /// The process-wide metrics. Construction cannot fail with these fixed,
 /// distinct names; if it ever did, metrics would be reported as unavailable.
-pub static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| build().ok());
+pub(crate) static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| build().ok());
 
 /// Counts an error sent to a client.
-pub fn count_error(code: curbside_protocol::error::ErrorCode) {
+pub(crate) fn count_error(code: curbside_protocol::error::ErrorCode) {
     if let Some(m) = METRICS.as_ref() {
         m.errors.with_label_values(&[code.as_str()]).inc();
     }
 }
 
 /// Runs `f` on the metrics, if available.
-pub fn with(f: impl FnOnce(&Metrics)) {
+pub(crate) fn with(f: impl FnOnce(&Metrics)) {
     if let Some(m) = METRICS.as_ref() {
         f(m);
     }

@@ -4,7 +4,7 @@
 //! certificate for `server_name` (and localhost, 127.0.0.1, ::1) on first
 //! start and keeps it in `data_dir/tls/`, so clients can pin it. Both files
 //! are written durably (temporary name, fsync, rename, directory fsync:
-//! [`crate::durable`]); what start-up does with a damaged one is described
+//! `durable`); what start-up does with a damaged one is described
 //! at [`ensure_certificate`].
 
 use std::path::{Path, PathBuf};
