@@ -154,14 +154,6 @@ async fn wait_for_signal() -> anyhow::Result<&'static str> {
     }
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let mut config = Config::load(args.config.as_deref()).context("reading the configuration")?;
@@ -209,7 +201,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         out.push_str(&format!(
             "TLS certificate: {} (SHA-256 of PEM {})\n",
             cert_path.display(),
-            sha256_hex(server.cert_pem.as_bytes())
+            curbside_server::audit::sha256_hex(server.cert_pem.as_bytes())
         ));
     }
     out.push_str(&format!(

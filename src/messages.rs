@@ -192,12 +192,7 @@ fn warn_if_keys_changed(account: &curbside_client::Account, state: &LocalState, 
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub(crate) use curbside_protocol::time::now_ms;
 
 /// Sends what waits in the outbox, oldest first, with the ids it was
 /// queued under (the server never accepts an id twice). Returns how many

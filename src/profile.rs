@@ -113,11 +113,7 @@ impl Profile {
         let mut state = LocalState::from_bytes(&plain)
             .with_context(|| format!("{} is corrupt (left untouched)", path.display()))?;
         // Disappearing messages are enforced at every load, before anything is shown.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        if state.purge_expired(now) > 0 {
+        if state.purge_expired(curbside_protocol::time::now_ms()) > 0 {
             self.save_state(&state)?;
         }
         Ok(state)

@@ -17,6 +17,7 @@
 //! - [`audit`]: audit entries, their canonical bytes, signed tree heads, compliance API bodies.
 //! - [`referral`]: the referral envelope (no PHI) and the lifecycle the server enforces.
 //! - [`npi`]: National Provider Identifier check-digit validation.
+//! - [`time`]: the protocol's clock (milliseconds since the Unix epoch).
 
 #![forbid(unsafe_code)]
 
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod merkle;
 pub mod npi;
 pub mod referral;
+pub mod time;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;

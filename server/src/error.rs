@@ -113,6 +113,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// `invalid_request`, naming the field and what is wrong with it.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
     /// The refusal of a request because storage is unavailable.
     #[must_use]
     pub fn storage_unavailable() -> Self {

@@ -40,7 +40,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 fn parse_user(raw: &str) -> Result<UserId, ApiError> {
-    UserId::new(raw).map_err(|e| ApiError::new(ErrorCode::InvalidRequest, e.to_string()))
+    UserId::new(raw).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 async fn issue(

@@ -136,8 +136,7 @@ async fn write_limited(
     let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "the upload was interrupted"))?;
+        let chunk = chunk.map_err(|_| ApiError::invalid("the upload was interrupted"))?;
         size = size.saturating_add(chunk.len() as u64);
         if size > limit {
             return Err(ApiError::new(
@@ -151,7 +150,7 @@ async fn write_limited(
             .map_err(|e| disk("writing the blob", e))?;
     }
     if size == 0 {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "empty attachment"));
+        return Err(ApiError::invalid("empty attachment"));
     }
     Ok((staged, size))
 }

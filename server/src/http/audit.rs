@@ -74,16 +74,12 @@ async fn refuse(state: &AppState, actor: &Actor, action: Action, e: ApiError) ->
     }
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidRequest, message)
-}
-
 fn number<T: std::str::FromStr>(params: &HashMap<String, String>, key: &str) -> Result<Option<T>, ApiError> {
     params
         .get(key)
         .map(|v| {
             v.parse()
-                .map_err(|_| invalid(format!("{key} must be a non-negative integer")))
+                .map_err(|_| ApiError::invalid(format!("{key} must be a non-negative integer")))
         })
         .transpose()
 }
@@ -118,12 +114,12 @@ const QUERY_KEYS: &[&str] = &[
 
 fn parse(params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
     if let Some(unknown) = params.keys().find(|k| !QUERY_KEYS.contains(&k.as_str())) {
-        return Err(invalid(format!("unknown parameter {unknown}")));
+        return Err(ApiError::invalid(format!("unknown parameter {unknown}")));
     }
     let user = |key: &str| -> Result<Option<UserId>, ApiError> {
         params
             .get(key)
-            .map(|v| UserId::new(v.as_str()).map_err(|e| invalid(format!("{key}: {e}"))))
+            .map(|v| UserId::new(v.as_str()).map_err(|e| ApiError::invalid(format!("{key}: {e}"))))
             .transpose()
     };
     let filter = AuditFilter {
@@ -131,33 +127,33 @@ fn parse(params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
         counterpart: user("counterpart")?,
         action: params
             .get("action")
-            .map(|a| Action::parse(a).ok_or_else(|| invalid(format!("unknown action {a}"))))
+            .map(|a| Action::parse(a).ok_or_else(|| ApiError::invalid(format!("unknown action {a}"))))
             .transpose()?,
         message_id: params
             .get("message_id")
-            .map(|m| MessageId::new(m.as_str()).map_err(|e| invalid(format!("message_id: {e}"))))
+            .map(|m| MessageId::new(m.as_str()).map_err(|e| ApiError::invalid(format!("message_id: {e}"))))
             .transpose()?,
         referral_id: params.get("referral_id").cloned(),
         outcome: params
             .get("outcome")
-            .map(|o| Outcome::parse(o).ok_or_else(|| invalid("outcome must be success or failure")))
+            .map(|o| Outcome::parse(o).ok_or_else(|| ApiError::invalid("outcome must be success or failure")))
             .transpose()?,
         since_ms: number(params, "since_ms")?,
         until_ms: number(params, "until_ms")?,
     };
     let limit = number::<u32>(params, "limit")?.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(invalid(format!("limit must be 1 to {MAX_PAGE}")));
+        return Err(ApiError::invalid(format!("limit must be 1 to {MAX_PAGE}")));
     }
     let descending = match params.get("order").map(String::as_str) {
         None | Some("asc") => false,
         Some("desc") => true,
-        Some(_) => return Err(invalid("order must be asc or desc")),
+        Some(_) => return Err(ApiError::invalid("order must be asc or desc")),
     };
     let csv = match params.get("format").map(String::as_str) {
         None | Some("jsonl") => false,
         Some("csv") => true,
-        Some(_) => return Err(invalid("format must be jsonl or csv")),
+        Some(_) => return Err(ApiError::invalid("format must be jsonl or csv")),
     };
     Ok(Parsed {
         filter,
@@ -184,7 +180,7 @@ async fn entries(
     if let Some(size) = p.tree_size {
         let current = state.store.audit_tree().await?.size();
         if size == 0 || size > current {
-            let e = invalid(format!("tree_size must be 1 to {current} (the current size)"));
+            let e = ApiError::invalid(format!("tree_size must be 1 to {current} (the current size)"));
             return Err(refuse(&state, &actor, action, e).await);
         }
     }
@@ -243,7 +239,7 @@ async fn export(
     let actor = authorize(&state, who, action).await?;
     let p = match parse(&params) {
         Ok(p) if p.descending || p.cursor.is_some() || p.tree_size.is_some() => {
-            let e = invalid("exports are oldest first and whole: no order, cursor or tree_size");
+            let e = ApiError::invalid("exports are oldest first and whole: no order, cursor or tree_size");
             return Err(refuse(&state, &actor, action, e).await);
         }
         Ok(p) => p,
@@ -387,10 +383,10 @@ async fn inclusion(
     let actor = authorize(&state, who, action).await?;
     let current = state.store.audit_tree().await?.size();
     let checked = (|| {
-        let seq: u64 = number(&params, "seq")?.ok_or_else(|| invalid("seq is required"))?;
+        let seq: u64 = number(&params, "seq")?.ok_or_else(|| ApiError::invalid("seq is required"))?;
         let size: u64 = number(&params, "tree_size")?.unwrap_or(current);
         if seq == 0 || seq > size || size > current {
-            return Err(invalid(format!(
+            return Err(ApiError::invalid(format!(
                 "need 1 <= seq <= tree_size <= {current} (the current size)"
             )));
         }
@@ -428,10 +424,10 @@ async fn consistency(
     let actor = authorize(&state, who, action).await?;
     let current = state.store.audit_tree().await?.size();
     let checked = (|| {
-        let first: u64 = number(&params, "first")?.ok_or_else(|| invalid("first is required"))?;
+        let first: u64 = number(&params, "first")?.ok_or_else(|| ApiError::invalid("first is required"))?;
         let second: u64 = number(&params, "second")?.unwrap_or(current);
         if first == 0 || first > second || second > current {
-            return Err(invalid(format!(
+            return Err(ApiError::invalid(format!(
                 "need 1 <= first <= second <= {current} (the current size)"
             )));
         }

@@ -24,27 +24,23 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/enroll", post(enroll))
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidRequest, message)
-}
-
 /// Checks the keys and the proof of possession.
 fn check_keys(state: &AppState, req: &EnrollRequest) -> Result<DeviceKeys, ApiError> {
     if req.identity_key.len() != IDENTITY_KEY_LEN {
-        return Err(invalid("identity_key must be 128 bytes"));
+        return Err(ApiError::invalid("identity_key must be 128 bytes"));
     }
     if req.signed_prekey.len() != SIGNED_PREKEY_LEN {
-        return Err(invalid("signed_prekey must be 100 bytes"));
+        return Err(ApiError::invalid("signed_prekey must be 100 bytes"));
     }
     if req.one_time_prekeys.len() > state.config.limits.max_one_time_prekeys {
-        return Err(invalid("too many one_time_prekeys"));
+        return Err(ApiError::invalid("too many one_time_prekeys"));
     }
     if req
         .one_time_prekeys
         .iter()
         .any(|k| k.public_key.len() != PUBLIC_KEY_LEN)
     {
-        return Err(invalid("every one-time prekey must be 32 bytes"));
+        return Err(ApiError::invalid("every one-time prekey must be 32 bytes"));
     }
     let transcript = enrollment_transcript(&state.config.server_name, req.identity_key.as_slice());
     if !verify_device_signature(req.identity_key.as_slice(), &transcript, req.signature.as_slice()) {
@@ -67,7 +63,7 @@ fn check_keys(state: &AppState, req: &EnrollRequest) -> Result<DeviceKeys, ApiEr
 fn check_profile(req: &EnrollRequest) -> Result<Profile, ApiError> {
     let name = req.display_name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(invalid("display_name must be 1 to 200 characters"));
+        return Err(ApiError::invalid("display_name must be 1 to 200 characters"));
     }
     let npi = req.npi.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if let Some(npi) = npi {
@@ -80,7 +76,7 @@ fn check_profile(req: &EnrollRequest) -> Result<Profile, ApiError> {
     }
     let specialty = req.specialty.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if specialty.is_some_and(|s| s.len() > 100) {
-        return Err(invalid("specialty must be at most 100 characters"));
+        return Err(ApiError::invalid("specialty must be at most 100 characters"));
     }
     Ok(Profile {
         display_name: name.to_owned(),
@@ -151,7 +147,7 @@ async fn enroll_checked(
         Err(EnrollProblem::Invite(InviteProblem::Expired)) => {
             Err(ApiError::new(ErrorCode::InviteExpired, "the invite has expired"))
         }
-        Err(EnrollProblem::ProfileRequired) => Err(invalid(
+        Err(EnrollProblem::ProfileRequired) => Err(ApiError::invalid(
             "a new user needs display_name; a clinician also needs a valid npi and a specialty",
         )),
         Err(EnrollProblem::NpiTaken) => Err(ApiError::new(

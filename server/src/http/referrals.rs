@@ -29,10 +29,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/referrals/{id}/{transition}", post(transition))
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidRequest, message)
-}
-
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -81,14 +77,14 @@ async fn create(
     let id = Some(req.referral_id.as_str());
     let checked = async {
         if !valid_id(&req.referral_id) {
-            return Err(invalid("referral_id: 1 to 64 of A-Z a-z 0-9 - _"));
+            return Err(ApiError::invalid("referral_id: 1 to 64 of A-Z a-z 0-9 - _"));
         }
         let specialty = req.specialty.trim();
         if specialty.is_empty() || specialty.len() > 100 {
-            return Err(invalid("specialty must be 1 to 100 characters"));
+            return Err(ApiError::invalid("specialty must be 1 to 100 characters"));
         }
         if req.to == caller.device.user_id {
-            return Err(invalid("a referral goes to another clinician"));
+            return Err(ApiError::invalid("a referral goes to another clinician"));
         }
         if !state.store.is_verified_clinician(&req.to).await? {
             return Err(ApiError::new(
@@ -125,13 +121,13 @@ async fn list(
 ) -> Result<Json<Vec<Referral>>, ApiError> {
     let status = params
         .get("status")
-        .map(|s| Status::parse(s).ok_or_else(|| invalid("unknown status")))
+        .map(|s| Status::parse(s).ok_or_else(|| ApiError::invalid("unknown status")))
         .transpose()?;
     let party = match params.get("direction").map(String::as_str) {
         None => None,
         Some("out") => Some(Party::Referring),
         Some("in") => Some(Party::Receiving),
-        Some(_) => return Err(invalid("direction must be in or out")),
+        Some(_) => return Err(ApiError::invalid("direction must be in or out")),
     };
     Ok(Json(
         state
@@ -170,7 +166,7 @@ async fn transition(
         return Err(refused(&state, &actor, action, Some(&id), e).await);
     };
     if transition.needs_reason() && req.reason_message_id.is_none() {
-        let e = invalid(format!(
+        let e = ApiError::invalid(format!(
             "{} needs reason_message_id: the id of the encrypted message that gives the reason",
             transition.as_str()
         ));

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use curbside_protocol::error::ErrorCode;
 use curbside_protocol::ids::DeliveryId;
 
 use super::Reply;
@@ -22,7 +21,7 @@ pub(super) async fn execute(
 ) -> Result<Reply, End> {
     let most = session.state.config.limits.max_unacked_deliveries.max(1) * 4;
     if ids.len() > most || receipt_ids.len() > most {
-        let error = ApiError::new(ErrorCode::InvalidRequest, "too many ids in one ack");
+        let error = ApiError::invalid("too many ids in one ack");
         return Ok(Reply::Refused(error.into()));
     }
     if !receipt_ids.is_empty() {

@@ -1,6 +1,5 @@
 //! `publish_prekeys`: a new signed prekey and/or more one-time prekeys.
 
-use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{OneTimePrekey, ServerFrame};
 use curbside_protocol::ids::RequestId;
 
@@ -31,16 +30,12 @@ async fn publish(
 ) -> Result<u32, Refusal> {
     let limits = &session.state.config.limits;
     if signed_prekey.is_some_and(|s| s.len() != SIGNED_PREKEY_LEN) {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "signed_prekey must be 100 bytes").into());
+        return Err(ApiError::invalid("signed_prekey must be 100 bytes").into());
     }
     if one_time.len() > limits.max_one_time_prekeys
         || one_time.iter().any(|k| k.public_key.len() != PUBLIC_KEY_LEN)
     {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "one_time_prekeys: too many, or not 32 bytes each",
-        )
-        .into());
+        return Err(ApiError::invalid("one_time_prekeys: too many, or not 32 bytes each").into());
     }
     let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
     let d = &session.device;

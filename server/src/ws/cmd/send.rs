@@ -42,7 +42,7 @@ async fn submit(
     let started = Instant::now();
     let limits = &session.state.config.limits;
     if recipients.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "a send needs at least one recipient").into());
+        return Err(ApiError::invalid("a send needs at least one recipient").into());
     }
     if recipients.len() > limits.max_recipients {
         return Err(ApiError::new(
@@ -52,7 +52,7 @@ async fn submit(
         .into());
     }
     if recipients.iter().any(|e| e.ciphertext.is_empty()) {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "empty ciphertext").into());
+        return Err(ApiError::invalid("empty ciphertext").into());
     }
     let store = &session.state.store;
     let sender = &session.device;
@@ -64,7 +64,7 @@ async fn submit(
         })
         .collect();
     if named.len() != recipients.len() {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "a device is named twice").into());
+        return Err(ApiError::invalid("a device is named twice").into());
     }
     let users = users_of(sender, &recipients);
     let current = store.bounded(store.current_devices_of(&users)).await?;
