@@ -100,6 +100,10 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// A message safe to show (no secrets, no content, no internals).
     pub message: String,
+    /// What went wrong inside, for the log only (never sent): the detail
+    /// of an internal error or of a storage refusal. A refusal of the
+    /// request itself (a bad field, a missing role) has none.
+    pub cause: Option<String>,
 }
 
 impl ApiError {
@@ -108,6 +112,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            cause: None,
         }
     }
 }
@@ -128,14 +133,34 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Logs the error once, where it leaves the server (`edge`: an HTTP
+    /// response or a WebSocket error frame), with its cause: an internal
+    /// error as an error, a storage refusal as a warning. A refusal of the
+    /// request itself is the caller's doing and is not logged here.
+    pub fn log(&self, edge: &'static str) {
+        let Some(cause) = &self.cause else {
+            return;
+        };
+        if self.code == ErrorCode::Internal {
+            tracing::error!(code = self.code.as_str(), edge, cause = %cause, "internal error");
+        } else {
+            tracing::warn!(code = self.code.as_str(), edge, cause = %cause, "request refused");
+        }
+    }
+}
+
+/// A server error becomes what the client is told, keeping its detail as
+/// the cause (logged at the edge, see [`ApiError::log`]).
 impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
-        if e.is_storage_unavailable() {
-            tracing::warn!(error = %e, "request refused: storage unavailable");
-            return Self::storage_unavailable();
-        }
-        tracing::error!(error = %e, "internal error");
-        Self::new(ErrorCode::Internal, "internal server error")
+        let mut error = if e.is_storage_unavailable() {
+            Self::storage_unavailable()
+        } else {
+            Self::new(ErrorCode::Internal, "internal server error")
+        };
+        error.cause = Some(e.to_string());
+        error
     }
 }
 
@@ -147,6 +172,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.log("http");
         crate::metrics::count_error(self.code);
         let status =
             StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

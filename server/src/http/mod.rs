@@ -54,8 +54,12 @@ async fn bounded(
     match tokio::time::timeout(state.store.deadline(), next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(endpoint = %path, "request refused: storage did not answer in time");
-            ApiError::storage_unavailable().into_response()
+            let mut error = ApiError::storage_unavailable();
+            error.cause = Some(format!(
+                "{path}: storage did not answer within {:?}",
+                state.store.deadline()
+            ));
+            error.into_response()
         }
     }
 }

@@ -23,6 +23,7 @@ pub(super) enum End {
 impl From<ServerError> for End {
     fn from(e: ServerError) -> Self {
         let error = ApiError::from(e);
+        error.log("websocket");
         tracing::warn!(code = error.code.as_str(), "connection ended by a server error");
         Self::Error(error.code, error.message)
     }

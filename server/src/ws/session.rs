@@ -227,6 +227,7 @@ impl Session {
             Reply::Nothing => Ok(()),
             Reply::Frame(frame) => self.conn.send(&frame).await,
             Reply::Refused(Refusal { error, details }) => {
+                error.log("websocket");
                 self.conn.send_error(id, error.code, error.message, details).await
             }
             Reply::Later(pending) => {
