@@ -9,6 +9,7 @@
 //! ## Layout
 //! - [`ids`]: typed identifiers (a [`ids::UserId`] is not a [`ids::DeviceId`]).
 //! - [`bytes`]: base64-encoded binary payloads.
+//! - [`keys`]: the lengths of published key material.
 //! - [`error`]: [`error::ErrorCode`], the stable machine-readable codes.
 //! - [`frames`]: WebSocket frames in both directions, and their parser.
 //! - [`auth`]: the authentication transcript.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod keys;
 pub mod merkle;
 pub mod npi;
 pub mod referral;

@@ -9,12 +9,7 @@ use rand_core::{OsRng, RngCore};
 use ring::digest;
 use ring::signature::{UnparsedPublicKey, ED25519};
 
-/// Length of a device identity key: Ed25519 key, X25519 key, signature.
-pub const IDENTITY_KEY_LEN: usize = 128;
-/// Length of a signed prekey: id, X25519 key, signature.
-pub const SIGNED_PREKEY_LEN: usize = 100;
-/// Length of an X25519 public key.
-pub const PUBLIC_KEY_LEN: usize = 32;
+pub use curbside_protocol::keys::{IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 
 /// Verifies an Ed25519 `signature` over `message` by the device whose
 /// identity key is `identity_key` (its first 32 bytes are the Ed25519 key).
