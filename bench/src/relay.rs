@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use curbside_protocol::frames::{parse_client_frame, ClientFrame, ServerFrame};
-use curbside_protocol::ids::{Address, DeliveryId, MessageId};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::mpsc;
 
@@ -199,7 +199,7 @@ async fn handle(relay: &Relay, me: &Address, text: &str) -> Option<ServerFrame> 
                     continue;
                 };
                 let frame = ServerFrame::Delivered {
-                    receipt_id: d.0,
+                    receipt_id: ReceiptId(d.0),
                     message_id,
                     recipient: me.clone(),
                     delivered_at: now,

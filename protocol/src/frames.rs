@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bytes::{Base64, BAD_BASE64};
 use crate::error::ErrorCode;
-use crate::ids::{Address, DeliveryId, DeviceId, MessageId, RequestId, UserId};
+use crate::ids::{Address, DeliveryId, DeviceId, MessageId, ReceiptId, RequestId, UserId};
 
 /// What a message is, as far as the server needs to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ pub enum ClientFrame {
         delivery_ids: Vec<DeliveryId>,
         /// The receipts received.
         #[serde(default)]
-        receipt_ids: Vec<i64>,
+        receipt_ids: Vec<ReceiptId>,
     },
     /// Searches the directory of verified clinicians.
     DirectorySearch {
@@ -283,7 +283,7 @@ pub enum ServerFrame {
     /// sent. Kept until acknowledged with `ack` (`receipt_ids`).
     Delivered {
         /// The receipt, to acknowledge.
-        receipt_id: i64,
+        receipt_id: ReceiptId,
         /// The message.
         message_id: MessageId,
         /// The device that received it.
@@ -403,7 +403,7 @@ mod tests {
             },
             ClientFrame::Ack {
                 delivery_ids: vec![DeliveryId(1)],
-                receipt_ids: vec![7],
+                receipt_ids: vec![ReceiptId(7)],
             },
         ];
         for f in frames {

@@ -103,6 +103,11 @@ impl core::fmt::Display for DeviceId {
 #[serde(transparent)]
 pub struct DeliveryId(pub i64);
 
+/// A delivery receipt waiting for its sending device, numbered by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReceiptId(pub i64);
+
 /// A device address: a user and one of their devices.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Address {
@@ -127,5 +132,12 @@ mod tests {
             serde_json::from_str::<MessageId>("\"m-1\"").unwrap().as_str(),
             "m-1"
         );
+    }
+
+    #[test]
+    fn numbered_ids_are_plain_numbers_on_the_wire() {
+        assert_eq!(serde_json::to_string(&DeliveryId(7)).unwrap(), "7");
+        assert_eq!(serde_json::to_string(&ReceiptId(7)).unwrap(), "7");
+        assert_eq!(serde_json::from_str::<ReceiptId>("42").unwrap(), ReceiptId(42));
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use curbside_crypto::Message;
 use curbside_protocol::frames::{ClientFrame, MessageKind, ServerFrame};
-use curbside_protocol::ids::{Address, DeliveryId, MessageId};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
@@ -145,7 +145,7 @@ impl Client {
     /// Records a delivery receipt and acknowledges it, so the server deletes it.
     async fn record_receipt(
         &mut self,
-        receipt_id: i64,
+        receipt_id: ReceiptId,
         message_id: MessageId,
         recipient: Address,
         at: i64,

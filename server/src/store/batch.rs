@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
 use curbside_protocol::frames::{Envelope, MessageKind};
-use curbside_protocol::ids::{Address, DeliveryId, MessageId, UserId};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId, UserId};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,7 +60,7 @@ pub(crate) struct Ack {
 #[derive(Debug)]
 pub(crate) struct AckReceipts {
     pub(crate) device: Address,
-    pub(crate) ids: Vec<i64>,
+    pub(crate) ids: Vec<ReceiptId>,
 }
 
 #[derive(Debug)]
@@ -538,7 +538,7 @@ async fn acknowledge_receipts(conn: &mut AnyConnection, acks: &[&AckReceipts]) -
                 (
                     a.device.user_id.as_str().to_owned(),
                     i64::from(a.device.device_id.0),
-                    *id,
+                    id.0,
                 )
             })
         })

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use curbside_protocol::audit::Action;
 use curbside_protocol::frames::{Envelope, MessageKind};
-use curbside_protocol::ids::{Address, DeliveryId, MessageId};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId};
 use sqlx::Row;
 
 use super::batch::{self, Accepted, Pending};
@@ -49,7 +49,7 @@ pub struct Acked {
 #[derive(Clone, Debug)]
 pub struct Receipt {
     /// Its id.
-    pub receipt_id: i64,
+    pub receipt_id: ReceiptId,
     /// The message.
     pub message_id: MessageId,
     /// The device that received it.
@@ -169,7 +169,7 @@ impl Store {
     pub async fn receipts(
         &self,
         device: &Address,
-        after: i64,
+        after: ReceiptId,
         limit: usize,
     ) -> Result<Vec<Receipt>, ServerError> {
         let q = select!(
@@ -178,13 +178,13 @@ impl Store {
         )
         .bind(device.user_id.as_str())
         .bind(i64::from(device.device_id.0))
-        .bind(after)
+        .bind(after.0)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = self.reads.fetch_all(q).await?;
         rows.iter()
             .map(|r| {
                 Ok(Receipt {
-                    receipt_id: r.try_get("receipt_id")?,
+                    receipt_id: ReceiptId(r.try_get("receipt_id")?),
                     message_id: message_id(r, "message_id")?,
                     recipient: Address {
                         user_id: user_id(r, "recipient_user")?,
@@ -197,7 +197,7 @@ impl Store {
     }
 
     /// Deletes receipts the sending device acknowledged (only its own).
-    pub async fn acknowledge_receipts(&self, device: &Address, ids: &[i64]) -> Result<(), ServerError> {
+    pub async fn acknowledge_receipts(&self, device: &Address, ids: &[ReceiptId]) -> Result<(), ServerError> {
         if ids.is_empty() {
             return Ok(());
         }

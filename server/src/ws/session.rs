@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{parse_client_frame, ErrorDetails, ServerFrame};
-use curbside_protocol::ids::{Address, DeliveryId, RequestId};
+use curbside_protocol::ids::{Address, DeliveryId, ReceiptId, RequestId};
 use curbside_protocol::PROTOCOL_VERSION;
 use futures_util::stream::FuturesOrdered;
 use futures_util::StreamExt;
@@ -46,7 +46,7 @@ pub(super) struct Session {
     /// The last delivery pushed (the next push starts after it).
     last_pushed: DeliveryId,
     /// The last receipt pushed.
-    last_receipt: i64,
+    last_receipt: ReceiptId,
     /// Deliveries pushed and not yet acknowledged.
     pub(super) in_flight: BTreeSet<DeliveryId>,
     rate: RateLimit,
@@ -65,7 +65,7 @@ impl Session {
             device,
             actor,
             last_pushed: DeliveryId(0),
-            last_receipt: 0,
+            last_receipt: ReceiptId(0),
             in_flight: BTreeSet::new(),
             rate,
             sends: FuturesOrdered::new(),

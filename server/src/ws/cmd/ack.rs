@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use curbside_protocol::ids::DeliveryId;
+use curbside_protocol::ids::{DeliveryId, ReceiptId};
 
 use super::Reply;
 use crate::error::ApiError;
@@ -17,7 +17,7 @@ use crate::ws::session::Session;
 pub(super) async fn execute(
     session: &mut Session,
     ids: &[DeliveryId],
-    receipt_ids: &[i64],
+    receipt_ids: &[ReceiptId],
 ) -> Result<Reply, End> {
     let most = session.state.config.limits.max_unacked_deliveries.max(1) * 4;
     if ids.len() > most || receipt_ids.len() > most {
