@@ -6,48 +6,20 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use curbside_protocol::audit::format_time_ms;
-use curbside_server::Config;
 
 #[derive(clap::Args)]
 pub(crate) struct BackupArgs {
     /// The directory to create (it must not exist, or be empty).
     #[arg(long)]
     out: PathBuf,
-    /// TOML configuration file of the server (as given to `serve`).
-    #[arg(long, env = "CURBSIDE_CONFIG")]
-    config: Option<PathBuf>,
-    /// The server's data directory [default: ./curbside-data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The server's database URL, if `serve` was given one (sqlite://…; PostgreSQL is refused).
-    #[arg(long)]
-    database_url: Option<String>,
-    /// The server's PEM certificate chain, if `serve` was given one.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The server's PEM private key, if `serve` was given one.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// The server's audit log key file, if `serve` was given one.
-    #[arg(long)]
-    audit_log_key: Option<PathBuf>,
+    /// Where the server's data is: the same flags as given to `serve`
+    /// (PostgreSQL is refused).
+    #[command(flatten)]
+    location: crate::server_args::ServerLocation,
 }
 
 pub(crate) async fn run(args: BackupArgs) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref()).context("reading the configuration")?;
-    if let Some(v) = args.data_dir {
-        config.data_dir = v;
-    }
-    if let Some(v) = args.database_url {
-        config.database_url = Some(v);
-    }
-    if let Some(v) = args.audit_log_key {
-        config.audit_log_key = Some(v);
-    }
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls_cert = Some(cert);
-        config.tls_key = Some(key);
-    }
+    let config = args.location.config()?;
     let report = curbside_server::backup::backup(&config, &args.out)
         .await
         .context("backup failed (nothing was written at the destination)")?;

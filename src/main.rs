@@ -16,15 +16,14 @@ mod commands;
 mod messages;
 mod profile;
 mod refer;
+mod server_args;
 mod teams;
 mod trust;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use curbside_server::Config;
 
 #[derive(Parser)]
 #[command(
@@ -87,30 +86,14 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// TOML configuration file (overridden by CURBSIDE_* variables and by flags).
-    #[arg(long, env = "CURBSIDE_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    location: server_args::ServerLocation,
     /// Address to listen on [default: 127.0.0.1:8443].
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Data directory [default: ./curbside-data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Database URL: sqlite://… or postgres://… [default: SQLite in the data directory].
-    #[arg(long)]
-    database_url: Option<String>,
     /// Server name clients connect to and sign [default: localhost].
     #[arg(long)]
     server_name: Option<String>,
-    /// PEM certificate chain [default: self-signed, generated in the data directory].
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// The audit log key file, shared by every node of a cluster [default: audit-log-key.pk8 in the data directory].
-    #[arg(long)]
-    audit_log_key: Option<PathBuf>,
     /// This node's id in logs and between nodes [default: random per start].
     #[arg(long)]
     node_id: Option<String>,
@@ -156,28 +139,15 @@ async fn wait_for_signal() -> anyhow::Result<&'static str> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let mut config = Config::load(args.config.as_deref()).context("reading the configuration")?;
+    let mut config = args.location.config()?;
     if let Some(v) = args.listen {
         config.listen = v;
-    }
-    if let Some(v) = args.data_dir {
-        config.data_dir = v;
-    }
-    if let Some(v) = args.database_url {
-        config.database_url = Some(v);
     }
     if let Some(v) = args.server_name {
         config.server_name = v;
     }
-    if let Some(v) = args.audit_log_key {
-        config.audit_log_key = Some(v);
-    }
     if let Some(v) = args.node_id {
         config.node_id = Some(v);
-    }
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls_cert = Some(cert);
-        config.tls_key = Some(key);
     }
     let data_dir = config.data_dir.clone();
     let server = curbside_server::start(config)
