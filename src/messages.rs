@@ -696,7 +696,7 @@ pub(crate) async fn upload_file(
     let stored = api.upload_attachment(&token, upload).await?;
     Ok((
         AttachmentRef {
-            attachment_id: stored.attachment_id,
+            attachment_id: stored.attachment_id.into(),
             key: info.key.as_bytes().to_vec().into(),
             digest: info.digest.to_vec().into(),
             name,

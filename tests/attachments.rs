@@ -51,7 +51,7 @@ on_every_backend!(a_20_mib_encrypted_attachment_round_trips, |db| async move {
             .dir
             .path()
             .join("attachments")
-            .join(&stored.attachment_id),
+            .join(stored.attachment_id.as_str()),
     )
     .unwrap();
     assert_eq!(on_disk, std::fs::read(sealed.path()).unwrap());
@@ -179,7 +179,7 @@ async fn size_limit_authentication_and_expiry() {
     );
     curbside_server::sweep_once(&world.server().state().store, &dir, Duration::from_secs(1)).await;
     assert!(
-        !dir.join(&stored.attachment_id).exists(),
+        !dir.join(stored.attachment_id.as_str()).exists(),
         "the expired blob is deleted"
     );
     world.stop().await;

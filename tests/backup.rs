@@ -315,7 +315,7 @@ async fn a_backup_taken_mid_traffic_restores_everything_acknowledged_before_it()
                     std::fs::write(file.path(), &bytes).unwrap();
                     let upload = tokio::fs::File::open(file.path()).await.unwrap();
                     let stored = api.upload_attachment(&alice_token, upload).await.unwrap();
-                    Some((stored.attachment_id, bytes))
+                    Some((stored.attachment_id.to_string(), bytes))
                 } else {
                     None
                 };

@@ -265,7 +265,7 @@ on_every_backend!(orphan_and_temporary_blobs_are_swept_at_start, |db| async move
     std::fs::write(dir.join("NOTES.txt"), b"an operator's file").unwrap();
 
     world.start_server().await;
-    let mut expected = vec!["NOTES.txt".to_owned(), kept.attachment_id.clone()];
+    let mut expected = vec!["NOTES.txt".to_owned(), kept.attachment_id.to_string()];
     expected.sort();
     assert_eq!(
         names(&dir),
@@ -339,6 +339,6 @@ on_every_backend!(an_upload_whose_row_fails_leaves_no_blob, |db| async move {
 
     refuse_attachment_rows(&world.db, false).await;
     let stored = upload(&world, &token, &[7u8; 5000]).await.unwrap();
-    assert_eq!(names(&dir), vec![stored.attachment_id]);
+    assert_eq!(names(&dir), vec![stored.attachment_id.to_string()]);
     world.stop().await;
 });

@@ -180,7 +180,7 @@ async fn full_database(db: Db, fill: Fill) {
         .upload_attachment(&alice_token, tokio::fs::File::open(&blob).await.unwrap())
         .await;
     let uploaded: BTreeSet<String> = match upload {
-        Ok(stored) => [stored.attachment_id].into(),
+        Ok(stored) => [stored.attachment_id.to_string()].into(),
         Err(e) => {
             assert_eq!(e.code(), Some(ErrorCode::StorageUnavailable), "{e}");
             BTreeSet::new()

@@ -188,11 +188,12 @@ impl Api {
     pub async fn download_attachment(
         &self,
         token: &str,
-        id: &str,
+        id: &(impl AsRef<str> + ?Sized),
         out: &mut (impl tokio::io::AsyncWrite + Unpin),
     ) -> Result<u64> {
         use futures_util::StreamExt as _;
         use tokio::io::AsyncWriteExt as _;
+        let id = id.as_ref();
         let resp = self
             .http
             .get(format!("{}/v1/attachments/{id}", self.base))

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 /// download, verify and decrypt it. Travels only inside an encrypted message.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachmentRef {
-    /// The server's id for the encrypted blob.
+    /// The server's id for the encrypted blob. Text as the sender wrote it,
+    /// not an `AttachmentId`: a malformed one from a peer must not make the
+    /// message (or a sealed state holding it) unreadable; the server refuses
+    /// it on download.
     pub attachment_id: String,
     /// The per-file key (32 bytes).
     pub key: Base64,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bytes::Base64;
 use crate::frames::OneTimePrekey;
-use crate::ids::{DeviceId, UserId};
+use crate::ids::{AttachmentId, DeviceId, UserId};
 
 /// A user's role. A user may hold several.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -191,7 +191,7 @@ pub struct GrantRoleRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachmentStored {
     /// The blob id to put in the message.
-    pub attachment_id: String,
+    pub attachment_id: AttachmentId,
     /// Its size in bytes.
     pub size: u64,
     /// Expiry (ms since the epoch).

@@ -87,6 +87,75 @@ string_id!(
     RequestId, "request id", 64
 );
 
+/// An encrypted attachment blob: 128 random bits as 32 lowercase hex
+/// characters, chosen by the server. Nothing else is one (not a path).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AttachmentId(String);
+
+impl AttachmentId {
+    /// The length of every attachment id.
+    pub const LEN: usize = 32;
+
+    /// Validates and wraps an id.
+    pub fn new(s: impl Into<String>) -> Result<Self, InvalidId> {
+        let s = s.into();
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if s.len() == Self::LEN && s.bytes().all(hex) {
+            Ok(Self(s))
+        } else {
+            Err(InvalidId {
+                kind: "attachment id",
+                max: Self::LEN,
+            })
+        }
+    }
+
+    /// The id of 16 random bytes.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for AttachmentId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AttachmentId {
+    type Error = InvalidId;
+    fn try_from(s: String) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
+impl From<AttachmentId> for String {
+    fn from(id: AttachmentId) -> String {
+        id.0
+    }
+}
+
+impl core::fmt::Display for AttachmentId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::str::FromStr for AttachmentId {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        Self::new(s)
+    }
+}
+
 /// A device of a user, numbered by the server from 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -132,6 +201,19 @@ mod tests {
             serde_json::from_str::<MessageId>("\"m-1\"").unwrap().as_str(),
             "m-1"
         );
+    }
+
+    #[test]
+    fn attachment_ids_are_32_lowercase_hex() {
+        let id = AttachmentId::from_bytes([0xab; 16]);
+        assert_eq!(id.as_str(), "ab".repeat(16));
+        assert_eq!(AttachmentId::new(id.as_str()), Ok(id.clone()));
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
+        assert!(AttachmentId::new("AB".repeat(16)).is_err());
+        assert!(AttachmentId::new("0".repeat(31)).is_err());
+        assert!(AttachmentId::new("0".repeat(33)).is_err());
+        assert!(AttachmentId::new("..%2F..%2Fcurbside.db").is_err());
+        assert!(serde_json::from_str::<AttachmentId>("\"g0000000000000000000000000000000\"").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use curbside_protocol::audit::{
 };
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::Role;
-use curbside_protocol::ids::{Address, DeviceId, MessageId, UserId};
+use curbside_protocol::ids::{Address, AttachmentId, DeviceId, MessageId, UserId};
 use curbside_protocol::merkle::Hash;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use zeroize::Zeroizing;
@@ -249,8 +249,8 @@ impl Event {
 
     /// The attachment concerned.
     #[must_use]
-    pub fn attachment(mut self, id: &str) -> Self {
-        self.attachment_id = Some(id.to_owned());
+    pub fn attachment(mut self, id: &AttachmentId) -> Self {
+        self.attachment_id = Some(id.as_str().to_owned());
         self
     }
 

@@ -269,7 +269,7 @@ pub async fn sweep_once(store: &Store, attachments: &std::path::Path, message_re
     match store.expire_attachments(now).await {
         Ok(ids) => {
             for id in &ids {
-                let _ = tokio::fs::remove_file(attachments.join(id)).await;
+                let _ = tokio::fs::remove_file(attachments.join(id.as_str())).await;
             }
             if !ids.is_empty() {
                 tracing::info!(expired = ids.len(), "expired attachments deleted");

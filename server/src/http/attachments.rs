@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::AttachmentStored;
+use curbside_protocol::ids::AttachmentId;
 use futures_util::StreamExt;
 
 use super::Caller;
@@ -40,10 +41,7 @@ pub(crate) fn dir(state: &AppState) -> PathBuf {
 }
 
 fn valid_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    AttachmentId::new(id).is_ok()
 }
 
 /// A failure of the blob store (the disk): logged, answered as a storage
@@ -76,7 +74,9 @@ async fn upload(
     body: Body,
 ) -> Result<Json<AttachmentStored>, ApiError> {
     let limit = state.config.limits.max_attachment_bytes;
-    let id: String = random32().iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let mut random = [0u8; 16];
+    random.copy_from_slice(&random32()[..16]);
+    let id = AttachmentId::from_bytes(random);
     let dir = dir(&state);
     let mkdir = dir.clone();
     tokio::task::spawn_blocking(move || durable::create_dir_all(&mkdir))
@@ -84,7 +84,7 @@ async fn upload(
         .map_err(std::io::Error::other)
         .and_then(|r| r)
         .map_err(|e| disk("creating the attachment directory", e))?;
-    let path = dir.join(&id);
+    let path = dir.join(id.as_str());
     let staged = durable::Staged::create(&path)
         .await
         .map_err(|e| disk("creating the blob", e))?;
@@ -179,13 +179,13 @@ pub(crate) async fn sweep_orphans(store: &Store, dir: &Path) -> Result<(), Serve
         };
         if durable::is_temporary(&name) || name.strip_suffix(".partial").is_some_and(valid_id) {
             temporaries += usize::from(remove(&entry.path()).await);
-        } else if valid_id(&name) {
-            blobs.push(name);
+        } else if let Ok(id) = AttachmentId::new(name) {
+            blobs.push(id);
         }
     }
     let present = store.attachments_present(&blobs).await?;
     for id in blobs.iter().filter(|id| !present.contains(*id)) {
-        orphans += usize::from(remove(&dir.join(id)).await);
+        orphans += usize::from(remove(&dir.join(id.as_str())).await);
     }
     if temporaries + orphans > 0 {
         tracing::warn!(
@@ -215,15 +215,13 @@ async fn download(
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::new(ErrorCode::NotFound, "no such attachment (or it expired)");
-    if !valid_id(&id) {
-        return Err(not_found());
-    }
+    let id = AttachmentId::new(id).map_err(|_| not_found())?;
     let size = state
         .store
         .bounded(state.store.attachment_size(&id, now_ms()))
         .await?
         .ok_or_else(not_found)?;
-    let file = tokio::fs::File::open(dir(&state).join(&id))
+    let file = tokio::fs::File::open(dir(&state).join(id.as_str()))
         .await
         .map_err(|_| not_found())?;
     let event = Event::new(&caller.actor(None), Action::AttachmentFetched)

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use curbside_protocol::audit::{Action, Details};
-use curbside_protocol::ids::Address;
+use curbside_protocol::ids::{Address, AttachmentId};
 use sqlx::Row;
 
+use super::rows::attachment_id;
 use super::sql::placeholders;
 use super::{ms, Store};
 use crate::audit::{Actor, Event};
@@ -19,7 +20,7 @@ impl Store {
     /// Records a stored attachment blob.
     pub async fn add_attachment(
         &self,
-        id: &str,
+        id: &AttachmentId,
         owner: &Address,
         size: u64,
         actor: &Actor,
@@ -32,7 +33,7 @@ impl Store {
             "INSERT INTO attachments (attachment_id, owner_user, owner_device, size, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner.user_id.as_str())
         .bind(i64::from(owner.device_id.0))
         .bind(i64::try_from(size).unwrap_or(i64::MAX))
@@ -52,12 +53,12 @@ impl Store {
     }
 
     /// The size of an attachment that has not expired.
-    pub async fn attachment_size(&self, id: &str, now: i64) -> Result<Option<u64>, ServerError> {
+    pub async fn attachment_size(&self, id: &AttachmentId, now: i64) -> Result<Option<u64>, ServerError> {
         let row = self
             .writer
             .fetch_optional(
                 sqlx::query("SELECT size FROM attachments WHERE attachment_id = $1 AND expires_at > $2")
-                    .bind(id)
+                    .bind(id.as_str())
                     .bind(now),
             )
             .await?;
@@ -67,7 +68,10 @@ impl Store {
 
     /// Which of `ids` have an attachment row, expired or not (the start-up
     /// sweep of blobs without one, in batches of at most a few hundred).
-    pub async fn attachments_present(&self, ids: &[String]) -> Result<HashSet<String>, ServerError> {
+    pub async fn attachments_present(
+        &self,
+        ids: &[AttachmentId],
+    ) -> Result<HashSet<AttachmentId>, ServerError> {
         let mut present = HashSet::new();
         for chunk in ids.chunks(500) {
             let list = placeholders(1, 1, chunk.len());
@@ -77,14 +81,14 @@ impl Store {
                 q = q.bind(id.as_str());
             }
             for r in self.writer.fetch_all(q).await? {
-                present.insert(r.try_get::<String, _>("attachment_id")?);
+                present.insert(attachment_id(&r, "attachment_id")?);
             }
         }
         Ok(present)
     }
 
     /// Deletes the records of expired attachments and returns their ids (the caller deletes the files).
-    pub async fn expire_attachments(&self, now: i64) -> Result<Vec<String>, ServerError> {
+    pub async fn expire_attachments(&self, now: i64) -> Result<Vec<AttachmentId>, ServerError> {
         let rows = self
             .writer
             .fetch_all(
@@ -92,8 +96,6 @@ impl Store {
                     .bind(now),
             )
             .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<String, _>("attachment_id")?))
-            .collect()
+        rows.iter().map(|r| attachment_id(r, "attachment_id")).collect()
     }
 }

@@ -4,7 +4,7 @@
 //! passed on.
 
 use curbside_protocol::frames::MessageKind;
-use curbside_protocol::ids::{DeviceId, MessageId, UserId};
+use curbside_protocol::ids::{AttachmentId, DeviceId, MessageId, UserId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -40,6 +40,11 @@ pub(super) fn device_id(row: &AnyRow, col: &str) -> Result<DeviceId, ServerError
 /// The message id in column `col`.
 pub(super) fn message_id(row: &AnyRow, col: &str) -> Result<MessageId, ServerError> {
     MessageId::new(row.try_get::<String, _>(col)?).map_err(|_| corrupt("message id"))
+}
+
+/// The attachment id in column `col`.
+pub(super) fn attachment_id(row: &AnyRow, col: &str) -> Result<AttachmentId, ServerError> {
+    AttachmentId::new(row.try_get::<String, _>(col)?).map_err(|_| corrupt("attachment id"))
 }
 
 /// A `COUNT(*) AS n` as an unsigned number.
