@@ -8,7 +8,7 @@ use curbside_protocol::audit::{SignedTreeHead, TreeHeadResponse};
 use curbside_protocol::bytes::Base64;
 use serde::Serialize;
 
-/// What a backup holds (also written into it as [`MANIFEST_FILE`]).
+/// What a backup holds (also written into it as [`MANIFEST_FILE`](super::MANIFEST_FILE)).
 #[derive(Clone, Debug, Serialize)]
 pub struct BackupReport {
     /// The backup directory.
