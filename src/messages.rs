@@ -470,7 +470,7 @@ pub(crate) async fn receive(
     for referral in std::mem::take(&mut client.referral_updates) {
         if state
             .referral_envelopes
-            .get(&referral.referral_id)
+            .get(referral.referral_id.as_str())
             .is_none_or(|known| known.updated_at <= referral.updated_at)
         {
             lines.push(format!(
@@ -482,7 +482,7 @@ pub(crate) async fn receive(
             ));
             state
                 .referral_envelopes
-                .insert(referral.referral_id.clone(), referral);
+                .insert(referral.referral_id.to_string(), referral);
         }
     }
     for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {

@@ -189,7 +189,7 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
     let referral = api.create_referral(&token, &envelope).await?;
     state
         .referral_envelopes
-        .insert(referral.referral_id.clone(), referral.clone());
+        .insert(referral.referral_id.to_string(), referral.clone());
     profile.save_state(&state)?;
     out(&format!(
         "Referral {} sent to {to} ({}, {}): {}",
@@ -215,7 +215,7 @@ pub(crate) async fn send_reason(
     };
     let id = random_message_id()?;
     let content = Content::ReferralReason {
-        referral_id: referral.referral_id.clone(),
+        referral_id: referral.referral_id.to_string(),
         reason: reason.to_owned(),
     };
     client
@@ -257,7 +257,9 @@ async fn transition(args: TransitionArgs, transition: Transition) -> anyhow::Res
         .transition_referral(&token, &args.id, transition, reason_message_id)
         .await?;
     let mut state = profile.load_state()?;
-    state.referral_envelopes.insert(r.referral_id.clone(), r.clone());
+    state
+        .referral_envelopes
+        .insert(r.referral_id.to_string(), r.clone());
     profile.save_state(&state)?;
     out(&format!("Referral {}: {}", r.referral_id, r.status.as_str()))
 }
@@ -286,7 +288,7 @@ pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
                         r,
                         state
                             .referrals
-                            .get(&r.referral_id)
+                            .get(r.referral_id.as_str())
                             .map(|c| patient_name(&c.bundle)),
                     )
                 })

@@ -801,7 +801,8 @@ on_every_backend!(served_proofs_verify_against_the_signed_head, |db| async move 
     let (_, token) = officer(&world).await;
     bulk_append(&world.server().state().store, 300).await;
     // Referral entries (written by the referral service) are found by referral id.
-    let referral = Event::new(&Actor::server(), Action::ReferralStatusChanged).referral("ref-42");
+    let referral =
+        Event::new(&Actor::server(), Action::ReferralStatusChanged).referral(&"ref-42".parse().unwrap());
     world
         .server()
         .state()

@@ -83,6 +83,10 @@ string_id!(
     MessageId, "message id", 64
 );
 string_id!(
+    /// A referral, chosen by the referring client.
+    ReferralId, "referral id", 64
+);
+string_id!(
     /// A request id chosen by the client to match a reply to its request.
     RequestId, "request id", 64
 );

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MessageId, UserId};
+use crate::ids::{MessageId, ReferralId, UserId};
 
 /// How soon the receiving clinician should act.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,7 +190,7 @@ pub struct TransitionRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Referral {
     /// Its id.
-    pub referral_id: String,
+    pub referral_id: ReferralId,
     /// Who referred.
     pub referring: UserId,
     /// To whom.

@@ -12,7 +12,7 @@ use curbside_protocol::audit::{
 };
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::Role;
-use curbside_protocol::ids::{Address, AttachmentId, DeviceId, MessageId, UserId};
+use curbside_protocol::ids::{Address, AttachmentId, DeviceId, MessageId, ReferralId, UserId};
 use curbside_protocol::merkle::Hash;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 use zeroize::Zeroizing;
@@ -242,8 +242,8 @@ impl Event {
 
     /// The referral concerned.
     #[must_use]
-    pub fn referral(mut self, id: &str) -> Self {
-        self.referral_id = Some(id.to_owned());
+    pub fn referral(mut self, id: &ReferralId) -> Self {
+        self.referral_id = Some(id.as_str().to_owned());
         self
     }
 

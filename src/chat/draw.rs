@@ -149,7 +149,7 @@ impl App {
                     .map(|r| {
                         let patient = state
                             .referrals
-                            .get(&r.referral_id)
+                            .get(r.referral_id.as_str())
                             .map_or_else(|| "?".to_owned(), |c| patient_name(&c.bundle));
                         let direction = if r.receiving == self.me {
                             format!("from {}", r.referring)

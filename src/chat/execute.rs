@@ -82,7 +82,7 @@ pub(crate) async fn execute(
                 .transition_referral(&token, &id, transition, reason_id)
                 .await?;
             app.notice(format!("Referral {}: {}", r.referral_id, r.status.as_str()));
-            state.referral_envelopes.insert(r.referral_id.clone(), r);
+            state.referral_envelopes.insert(r.referral_id.to_string(), r);
             profile.save_state(state)?;
         }
         Action::Unlock(passphrase) => {

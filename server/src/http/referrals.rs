@@ -12,7 +12,7 @@ use curbside_protocol::audit::Action;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::ServerFrame;
 use curbside_protocol::http::Role;
-use curbside_protocol::ids::Address;
+use curbside_protocol::ids::{Address, ReferralId};
 use curbside_protocol::referral::{CreateReferral, Party, Referral, Status, Transition, TransitionRequest};
 
 use super::Caller;
@@ -27,13 +27,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/referrals", post(create).get(list))
         .route("/v1/referrals/{id}", get(show))
         .route("/v1/referrals/{id}/{transition}", post(transition))
-}
-
-fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Tells every current device of both parties.
@@ -56,9 +49,15 @@ async fn notify(state: &AppState, referral: &Referral) {
 }
 
 /// Records a refused referral action, then returns the error.
-async fn refused(state: &AppState, actor: &Actor, action: Action, id: Option<&str>, e: ApiError) -> ApiError {
+async fn refused(
+    state: &AppState,
+    actor: &Actor,
+    action: Action,
+    id: Option<&ReferralId>,
+    e: ApiError,
+) -> ApiError {
     let mut event = Event::new(actor, action).failed(e.code);
-    if let Some(id) = id.filter(|id| valid_id(id)) {
+    if let Some(id) = id {
         event = event.referral(id);
     }
     match state.store.record(vec![event]).await {
@@ -74,11 +73,12 @@ async fn create(
 ) -> Result<Json<Referral>, ApiError> {
     let action = Action::ReferralCreated;
     let actor = caller.require(&state, Role::Clinician, action).await?;
-    let id = Some(req.referral_id.as_str());
+    let parsed = ReferralId::new(req.referral_id.as_str()).ok();
+    let id = parsed.as_ref();
     let checked = async {
-        if !valid_id(&req.referral_id) {
+        let Some(id) = id else {
             return Err(ApiError::invalid("referral_id: 1 to 64 of A-Z a-z 0-9 - _"));
-        }
+        };
         let specialty = req.specialty.trim();
         if specialty.is_empty() || specialty.len() > 100 {
             return Err(ApiError::invalid("specialty must be 1 to 100 characters"));
@@ -92,15 +92,16 @@ async fn create(
                 "no verified clinician with this id",
             ));
         }
-        Ok(())
+        Ok(id)
     }
     .await;
-    if let Err(e) = checked {
-        return Err(refused(&state, &actor, action, id, e).await);
-    }
+    let referral_id = match checked {
+        Ok(referral_id) => referral_id,
+        Err(e) => return Err(refused(&state, &actor, action, id, e).await),
+    };
     let referral = match state
         .store
-        .create_referral(&req, &caller.device.user_id, &actor, now_ms())
+        .create_referral(referral_id, &req, &caller.device.user_id, &actor, now_ms())
         .await?
     {
         Ok(r) => r,
@@ -142,12 +143,14 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Referral>, ApiError> {
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such referral");
+    let id = ReferralId::new(id).map_err(|_| not_found())?;
     state
         .store
         .referral_for(&id, &caller.device.user_id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such referral"))
+        .ok_or_else(not_found)
 }
 
 async fn transition(
@@ -158,20 +161,26 @@ async fn transition(
 ) -> Result<Json<Referral>, ApiError> {
     let action = Action::ReferralStatusChanged;
     let actor = caller.require(&state, Role::Clinician, action).await?;
+    let id = ReferralId::new(id).ok();
     let Some(transition) = Transition::parse(&name) else {
         let e = ApiError::new(
             ErrorCode::NotFound,
             "transitions: accept, decline, cancel, complete",
         );
-        return Err(refused(&state, &actor, action, Some(&id), e).await);
+        return Err(refused(&state, &actor, action, id.as_ref(), e).await);
     };
     if transition.needs_reason() && req.reason_message_id.is_none() {
         let e = ApiError::invalid(format!(
             "{} needs reason_message_id: the id of the encrypted message that gives the reason",
             transition.as_str()
         ));
-        return Err(refused(&state, &actor, action, Some(&id), e).await);
+        return Err(refused(&state, &actor, action, id.as_ref(), e).await);
     }
+    let no_such = || ApiError::new(ErrorCode::NotFound, "no such referral");
+    // An id that cannot exist is refused as one that does not.
+    let Some(id) = id else {
+        return Err(refused(&state, &actor, action, None, no_such()).await);
+    };
     let outcome = state
         .store
         .transition_referral(
@@ -187,9 +196,7 @@ async fn transition(
         Ok(r) => r,
         Err(problem) => {
             let e = match problem {
-                ReferralProblem::NotFound | ReferralProblem::Duplicate => {
-                    ApiError::new(ErrorCode::NotFound, "no such referral")
-                }
+                ReferralProblem::NotFound | ReferralProblem::Duplicate => no_such(),
                 ReferralProblem::WrongParty => ApiError::new(
                     ErrorCode::Forbidden,
                     match transition.party() {

@@ -6,7 +6,7 @@
 //! `invalid_transition` with nothing written.
 
 use curbside_protocol::audit::{Action, Details};
-use curbside_protocol::ids::{MessageId, UserId};
+use curbside_protocol::ids::{MessageId, ReferralId, UserId};
 use curbside_protocol::referral::{CreateReferral, Party, Priority, Referral, Status, Transition};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -40,7 +40,8 @@ fn referral_from_row(row: &AnyRow) -> Result<Referral, ServerError> {
             .transpose()
     };
     Ok(Referral {
-        referral_id: row.try_get("referral_id")?,
+        referral_id: ReferralId::new(row.try_get::<String, _>("referral_id")?)
+            .map_err(|_| corrupt("referral id"))?,
         referring: user_id(row, "referring_user")?,
         receiving: user_id(row, "receiving_user")?,
         specialty: row.try_get("specialty")?,
@@ -56,9 +57,11 @@ fn referral_from_row(row: &AnyRow) -> Result<Referral, ServerError> {
 }
 
 impl Store {
-    /// Registers a new referral (status `requested`) and its audit entry.
+    /// Registers a new referral `id` (status `requested`; `req.referral_id`
+    /// is not read) and its audit entry.
     pub async fn create_referral(
         &self,
+        id: &ReferralId,
         req: &CreateReferral,
         referring: &UserId,
         actor: &Actor,
@@ -70,7 +73,7 @@ impl Store {
              message_id, reason_message_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 'requested', $6, NULL, $7, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(req.referral_id.as_str())
+        .bind(id.as_str())
         .bind(referring.as_str())
         .bind(req.to.as_str())
         .bind(req.specialty.as_str())
@@ -85,7 +88,7 @@ impl Store {
         }
         let event = Event::new(actor, Action::ReferralCreated)
             .counterpart(&req.to, None)
-            .referral(&req.referral_id)
+            .referral(id)
             .message(&req.message_id)
             .details(Details {
                 to_status: Some(Status::Requested.as_str().into()),
@@ -95,7 +98,7 @@ impl Store {
             });
         tx.audit(vec![event], now).await?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM referrals WHERE referral_id = $1"))
-            .bind(req.referral_id.as_str())
+            .bind(id.as_str())
             .fetch_one(&mut *tx)
             .await?;
         let referral = referral_from_row(&row)?;
@@ -104,11 +107,15 @@ impl Store {
     }
 
     /// A referral the user is party to.
-    pub async fn referral_for(&self, id: &str, user: &UserId) -> Result<Option<Referral>, ServerError> {
+    pub async fn referral_for(
+        &self,
+        id: &ReferralId,
+        user: &UserId,
+    ) -> Result<Option<Referral>, ServerError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM referrals WHERE referral_id = $1 AND (referring_user = $2 OR receiving_user = $2)"
         );
-        let q = sqlx::query(&sql).bind(id).bind(user.as_str());
+        let q = sqlx::query(&sql).bind(id.as_str()).bind(user.as_str());
         let row = self.writer.fetch_optional(q).await?;
         row.as_ref().map(referral_from_row).transpose()
     }
@@ -142,7 +149,7 @@ impl Store {
     /// Applies a transition for `user`, with its audit entry, or says why not.
     pub async fn transition_referral(
         &self,
-        id: &str,
+        id: &ReferralId,
         user: &UserId,
         transition: Transition,
         reason: Option<&MessageId>,
@@ -168,7 +175,7 @@ impl Store {
             "UPDATE referrals SET status = $3, updated_at = $4, reason_message_id = COALESCE($5, reason_message_id) \
              WHERE referral_id = $1 AND status = $2",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(current.status.as_str())
         .bind(next.as_str())
         .bind(now)
@@ -204,7 +211,7 @@ impl Store {
         };
         tx.audit(vec![event], now).await?;
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM referrals WHERE referral_id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_one(&mut *tx)
             .await?;
         let referral = referral_from_row(&row)?;
