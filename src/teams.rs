@@ -8,12 +8,11 @@ use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use curbside_client::content::Content;
 use curbside_client::local::{LocalState, Status, StoredMessage};
-use curbside_client::team::{self, Team};
+use curbside_client::team::{self, Team, TeamId};
 use curbside_client::Client;
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
-use rand_core::RngCore as _;
 
 use crate::commands::{out, ProfileArg};
 use crate::messages::{connect, content_json, now_ms, random_message_id, receive, upload_file};
@@ -103,16 +102,16 @@ fn current<'a>(state: &'a LocalState, team_id: &str) -> anyhow::Result<&'a Team>
 /// Sends the team's new membership to every old and new member and stores it.
 async fn publish(
     profile: &ProfileArg,
-    team_id: &str,
+    team_id: &TeamId,
     change: impl FnOnce(&UserId, &mut Team) -> anyhow::Result<()>,
 ) -> anyhow::Result<Team> {
     let (profile, account) = Profile::open(&profile.profile)?;
     let mut state = profile.load_state()?;
     let me = account.user_id()?.clone();
     let mut team = match state.teams.get(team_id) {
-        Some(_) => current(&state, team_id)?.clone(),
+        Some(_) => current(&state, team_id.as_str())?.clone(),
         None => Team {
-            team_id: team_id.to_owned(),
+            team_id: team_id.clone(),
             name: String::new(),
             members: vec![me.clone()],
             removed: false,
@@ -157,7 +156,7 @@ pub(crate) async fn team_send(
     profile: &Profile,
     state: &mut LocalState,
     client: &mut Client,
-    id: &str,
+    id: &TeamId,
     content: Content,
 ) -> anyhow::Result<curbside_protocol::ids::MessageId> {
     let t = state.teams.get(id).cloned().context("no such team")?;
@@ -237,9 +236,7 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             name,
             members,
         } => {
-            let mut id = [0u8; 8];
-            rand_core::OsRng.fill_bytes(&mut id);
-            let team_id = format!("t{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let team_id = TeamId::random(&mut rand_core::OsRng);
             let team = publish(&profile, &team_id, |_, t| {
                 t.name = name;
                 t.members.extend(members);
@@ -254,7 +251,7 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             ))
         }
         TeamCommand::Add { profile, team, user } => {
-            let t = publish(&profile, &team, |_, t| {
+            let t = publish(&profile, &TeamId::new(team), |_, t| {
                 t.members.push(user);
                 Ok(())
             })
@@ -262,7 +259,7 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             out(&format!("Team {}: {}", t.name, names(&t.members)))
         }
         TeamCommand::Remove { profile, team, user } => {
-            let t = publish(&profile, &team, |me, t| {
+            let t = publish(&profile, &TeamId::new(team), |me, t| {
                 if !t.members.contains(&user) {
                     bail!("{user} is not a member");
                 }
@@ -324,11 +321,11 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             let state = profile.load_state()?;
             let t = state
                 .teams
-                .get(&team)
+                .get(team.as_str())
                 .with_context(|| format!("no team {team}"))?;
             let lines: Vec<String> = state
                 .team_conversations
-                .get(&team)
+                .get(team.as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default()
                 .iter()

@@ -64,7 +64,7 @@ pub enum Content {
     /// sender included). Sent to every old and new member.
     TeamUpdate {
         /// The team.
-        team_id: String,
+        team_id: crate::team::TeamId,
         /// Its name.
         name: String,
         /// Every member.
@@ -75,7 +75,7 @@ pub enum Content {
     /// each member device's pairwise session.
     TeamMessage {
         /// The team.
-        team_id: String,
+        team_id: crate::team::TeamId,
         /// The fresh message key (32 bytes).
         key: Base64,
         /// The content, sealed under `key`.

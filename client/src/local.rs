@@ -118,10 +118,10 @@ pub struct LocalState {
     pub timers: BTreeMap<UserId, u64>,
     /// Care teams by id.
     #[serde(default)]
-    pub teams: BTreeMap<String, crate::team::Team>,
+    pub teams: BTreeMap<crate::team::TeamId, crate::team::Team>,
     /// Team conversations by team id, oldest message first.
     #[serde(default)]
-    pub team_conversations: BTreeMap<String, Vec<StoredMessage>>,
+    pub team_conversations: BTreeMap<crate::team::TeamId, Vec<StoredMessage>>,
     /// Referral content this profile sent or received, by referral id.
     #[serde(default)]
     pub referrals: BTreeMap<String, ReferralContent>,
@@ -294,9 +294,9 @@ impl LocalState {
     }
 
     /// Records a team message; false if it was already recorded.
-    pub fn record_team_message(&mut self, team_id: &str, message: StoredMessage) -> bool {
+    pub fn record_team_message(&mut self, team_id: &crate::team::TeamId, message: StoredMessage) -> bool {
         push_unique(
-            self.team_conversations.entry(team_id.to_owned()).or_default(),
+            self.team_conversations.entry(team_id.clone()).or_default(),
             message,
         )
     }
@@ -308,7 +308,7 @@ impl LocalState {
         &mut self,
         me: &UserId,
         from: &UserId,
-        team_id: &str,
+        team_id: &crate::team::TeamId,
         name: &str,
         members: &[UserId],
     ) -> Option<String> {
@@ -329,9 +329,9 @@ impl LocalState {
             }
             None if includes_me => {
                 self.teams.insert(
-                    team_id.to_owned(),
+                    team_id.clone(),
                     crate::team::Team {
-                        team_id: team_id.to_owned(),
+                        team_id: team_id.clone(),
                         name: name.to_owned(),
                         members: members.to_vec(),
                         removed: false,
@@ -419,5 +419,31 @@ mod tests {
         assert_eq!(queued.message_id, MessageId::new("m1").unwrap());
         assert_eq!(queued.to, vec![UserId::new("u_bob").unwrap()]);
         assert_eq!(serde_json::to_string(queued).unwrap(), entry);
+    }
+
+    #[test]
+    fn teams_written_by_an_earlier_version_still_load_and_encode_the_same() {
+        // Team ids are whatever the creating client chose: any text loads.
+        let team = r#"{"team_id":"any text, a peer chose it","name":"Ward 4","members":["u_bob","u_me"],"removed":false}"#;
+        let teams = format!(r#"{{"any text, a peer chose it":{team}}}"#);
+        let message = r#"{"message_id":"m1","from":"u_bob","device":null,"at_ms":1,"content":{"type":"text","to":[],"text":"x"},"status":"received"}"#;
+        let conversations = format!(r#"{{"any text, a peer chose it":[{message}]}}"#);
+        let state = format!(
+            r#"{{"version":1,"contacts":{{}},"conversations":{{}},"teams":{teams},"team_conversations":{conversations}}}"#
+        );
+        let s = LocalState::from_bytes(state.as_bytes()).unwrap();
+        let id = crate::team::TeamId::new("any text, a peer chose it");
+        assert_eq!(s.teams[&id].name, "Ward 4");
+        assert_eq!(s.team_conversations[&id].len(), 1);
+        assert_eq!(serde_json::to_string(&s.teams).unwrap(), teams);
+        let update = Content::TeamUpdate {
+            team_id: id,
+            name: "Ward 4".into(),
+            members: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&update).unwrap(),
+            r#"{"type":"team_update","team_id":"any text, a peer chose it","name":"Ward 4","members":[]}"#
+        );
     }
 }

@@ -16,7 +16,7 @@ pub(crate) enum Conversation {
     /// With one colleague.
     With(UserId),
     /// A care team, by id.
-    Team(String),
+    Team(curbside_client::team::TeamId),
 }
 
 /// What the interface asks for.
@@ -185,7 +185,7 @@ impl App {
                 }
             }
             "/team" => {
-                let which = Conversation::Team(rest);
+                let which = Conversation::Team(curbside_client::team::TeamId::new(rest));
                 self.select(state, &which);
                 None
             }

@@ -134,7 +134,7 @@ impl App {
                 state
                     .teams
                     .get(id)
-                    .map_or_else(|| id.clone(), |t| format!("# {}", t.name)),
+                    .map_or_else(|| id.to_string(), |t| format!("# {}", t.name)),
                 state
                     .team_conversations
                     .get(id)
