@@ -227,16 +227,21 @@ pub(crate) async fn flush_outbox(
     Ok(sent)
 }
 
-/// Connects and flushes the outbox first.
+/// Connects and flushes the outbox first. Queued messages that still cannot
+/// go (the server cannot store them now) stay queued: the command goes on.
 pub(crate) async fn connect(
     profile: &Profile,
     state: &mut LocalState,
     account: curbside_client::Account,
 ) -> anyhow::Result<Client> {
     let mut client = Client::connect(account).await?;
-    let sent = flush_outbox(profile, state, &mut client).await?;
-    if sent > 0 {
-        crate::audit::note(&format!("Sent {sent} queued message(s)."));
+    match flush_outbox(profile, state, &mut client).await {
+        Ok(0) => {}
+        Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
+        Err(e) => crate::audit::note(&format!(
+            "{} queued message(s) not sent yet ({e}); they are sent by the next send or sync.",
+            state.outbox.len()
+        )),
     }
     Ok(client)
 }

@@ -245,6 +245,13 @@ impl Connection {
             .flatten()
     }
 
+    /// True once the connection is gone and every frame it delivered was
+    /// read (the server closed it, or the network dropped it).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.events.is_closed() && self.events.is_empty()
+    }
+
     /// Closes the connection.
     pub async fn close(self) {
         let _ = self.out.send(Message::Close(None)).await;

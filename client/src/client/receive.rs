@@ -66,10 +66,15 @@ impl Client {
     /// Handles pushed frames until one delivery arrives (returned, not yet
     /// acknowledged) or nothing arrives for `wait`. Receipts are collected in
     /// [`Client::receipts`]; low prekeys are replenished; re-deliveries of a
-    /// message already received are acknowledged silently.
+    /// message already received are acknowledged silently. A connection
+    /// that is gone is an error ([`ClientError::Closed`]), not a quiet one,
+    /// so that callers reconnect.
     pub async fn next_message(&mut self, wait: Duration) -> Result<Option<Received>> {
         loop {
             let Some(frame) = self.conn.next_event_within(wait).await else {
+                if self.conn.is_closed() {
+                    return Err(ClientError::Closed);
+                }
                 return Ok(None);
             };
             match frame {
