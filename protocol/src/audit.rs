@@ -1,6 +1,10 @@
 //! The audit log's entries, their canonical bytes (the Merkle leaves), signed
 //! tree heads, and the bodies of the compliance API.
 //!
+//! (Just over 600 lines, kept in one file on purpose: the entry, its
+//! canonical encoding and the signed head are one specification that a
+//! second implementation reads side by side with SECURITY.md.)
+//!
 //! **Canonical bytes.** An entry's leaf data is the compact JSON encoding of
 //! [`AuditEntry`]: keys in declaration order, every top-level key present
 //! (`null` when absent), `details` keys in declaration order with absent
