@@ -114,7 +114,9 @@ async fn a_full_disk_refuses_with_the_storage_code_loses_nothing_and_recovers() 
             !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"),
             "CI=true but a tmpfs cannot be mounted: the full-disk test must run under CI (as root)"
         );
-        eprintln!("SKIPPED: mounting a small tmpfs needs root; the page-limit test covers the same path");
+        common::skipped(
+            "(full disk): mounting a small tmpfs needs root; the page-limit test covers the same path",
+        );
         return;
     };
     full_database(db, Fill::Disk(disk)).await;

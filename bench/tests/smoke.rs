@@ -21,7 +21,13 @@ fn every_scenario_runs_in_smoke_mode() {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true but CURBSIDE_TEST_POSTGRES_URL is not set: the PostgreSQL half of the smoke run would be skipped"
         );
-        eprintln!("PostgreSQL skipped: set CURBSIDE_TEST_POSTGRES_URL to run the two-node half");
+        // Written to the stderr handle, not with eprintln!: libtest captures
+        // the macro and the skip would not show.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run the two-node half of the smoke run"
+        );
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_curbside-bench"));
     cmd.arg("smoke").env_remove("CURBSIDE_TEST_POSTGRES_URL");

@@ -14,6 +14,14 @@ pub struct Db {
     pub dir: tempfile::TempDir,
 }
 
+/// Says that (part of) a test was skipped, on the terminal itself: libtest
+/// captures `eprintln!` and would show the test as a plain `ok`; a write to
+/// the stderr handle is not captured, so the line stands beside the result.
+pub fn skipped(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {why}");
+}
+
 /// The PostgreSQL URL from `CURBSIDE_TEST_POSTGRES_URL`, or `None` (the test
 /// is skipped, except under CI where that is a failure).
 pub fn postgres_url() -> Option<String> {
@@ -25,9 +33,7 @@ pub fn postgres_url() -> Option<String> {
                     "CI=true but CURBSIDE_TEST_POSTGRES_URL is not set: PostgreSQL tests must run under CI"
                 );
             }
-            eprintln!(
-                "SKIPPED on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run this test against PostgreSQL"
-            );
+            skipped("on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run this test against PostgreSQL");
             None
         }
     }
