@@ -258,10 +258,10 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `bytes` to a new temporary file next to `path` and fsyncs it;
-/// returns its name (removed again if anything failed).
-fn write_temp(path: &Path, bytes: &[u8], private: bool) -> io::Result<PathBuf> {
-    let temp = temp_name(path);
+/// Creates `path` (which must not exist) with `bytes` and fsyncs it; mode
+/// 0600 from the first byte when `private`. Its directory entry is the
+/// caller's to make durable ([`sync_dir`]).
+pub(crate) fn create_synced(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -271,10 +271,16 @@ fn write_temp(path: &Path, bytes: &[u8], private: bool) -> io::Result<PathBuf> {
     }
     #[cfg(not(unix))]
     let _ = private;
-    let written = options
-        .open(&temp)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()));
-    match written {
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+}
+
+/// Writes `bytes` to a new temporary file next to `path` and fsyncs it;
+/// returns its name (removed again if anything failed).
+fn write_temp(path: &Path, bytes: &[u8], private: bool) -> io::Result<PathBuf> {
+    let temp = temp_name(path);
+    match create_synced(&temp, bytes, private) {
         Ok(()) => Ok(temp),
         Err(e) => {
             let _ = std::fs::remove_file(&temp);

@@ -88,20 +88,7 @@ pub(super) fn read_required(
 
 /// Writes a new file and fsyncs it (its directory is fsynced by [`sync_tree`]).
 pub(super) fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), BackupError> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    options
-        .open(path)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
-        .map_err(|e| BackupError::io("writing", path, e))
+    durable::create_synced(path, bytes, private).map_err(|e| BackupError::io("writing", path, e))
 }
 
 pub(super) fn write_json(path: &Path, value: &impl Serialize, private: bool) -> Result<(), BackupError> {
