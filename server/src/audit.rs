@@ -114,7 +114,7 @@ fn create(path: &Path) -> Result<Zeroizing<Vec<u8>>, ServerError> {
     let doc = Ed25519KeyPair::generate_pkcs8(&rng)
         .map_err(|_| ServerError::Config("could not generate the audit log key".into()))?;
     let bytes = Zeroizing::new(doc.as_ref().to_vec());
-    match durable::write_new(path, &bytes, true) {
+    match durable::write_new(path, &bytes) {
         Ok(()) => {
             tracing::info!(path = %path.display(), "audit log key created");
             Ok(bytes)

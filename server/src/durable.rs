@@ -14,6 +14,12 @@
 //! Temporary names are `.<final name>.tmp-<16 hex digits>`: hidden, in the
 //! same directory (a rename across file systems is not atomic), and never a
 //! valid final name of anything the server stores.
+//!
+//! Everything here is private to the user the server runs as, whatever the
+//! umask: files are created with mode 0600 and directories with 0700, from
+//! the first byte. What an older version left readable to others (a data
+//! directory 0755, a database 0644) is tightened at start
+//! ([`prepare_data_dir`], [`restrict`]). SECURITY.md, "Data at rest".
 
 use std::ffi::OsString;
 use std::io::{self, Write as _};
@@ -80,10 +86,9 @@ pub(crate) fn read(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, FileProble
 }
 
 /// Replaces (or creates) `path` with `bytes` so that after a crash it holds
-/// either its previous content or all of `bytes`. `private` files are
-/// created with mode 0600 (keys).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
-    let temp = write_temp(path, bytes, private)?;
+/// either its previous content or all of `bytes`. Mode 0600.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temp = write_temp(path, bytes)?;
     if let Err(e) = std::fs::rename(&temp, path) {
         let _ = std::fs::remove_file(&temp);
         return Err(e);
@@ -98,8 +103,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> io::Resu
 /// system without hard links it falls back to a rename after checking that
 /// `path` is absent (a narrow race that only two nodes creating the same
 /// file in the same instant could lose).
-pub(crate) fn write_new(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
-    let temp = write_temp(path, bytes, private)?;
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temp = write_temp(path, bytes)?;
     let published = match std::fs::hard_link(&temp, path) {
         Ok(()) => {
             // Published; the temporary name is only a second link now.
@@ -117,9 +122,10 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8], private: bool) -> io::Result<
     sync_dir(parent(path))
 }
 
-/// Creates `dir` and its missing parents, and fsyncs the directory holding
-/// each new one, so that the directories survive a power loss as well as
-/// the files later written into them.
+/// Creates `dir` and its missing parents (mode 0700), and fsyncs the
+/// directory holding each new one, so that the directories survive a power
+/// loss as well as the files later written into them. An existing
+/// directory is left as it is (see [`prepare_data_dir`]).
 pub(crate) fn create_dir_all(dir: &Path) -> io::Result<()> {
     let mut missing = Vec::new();
     let mut next = Some(dir);
@@ -130,11 +136,30 @@ pub(crate) fn create_dir_all(dir: &Path) -> io::Result<()> {
         missing.push(d);
         next = d.parent();
     }
-    std::fs::create_dir_all(dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
     for created in missing.iter().rev() {
         sync_dir(parent(created))?;
     }
     Ok(())
+}
+
+/// Creates the one directory `dir` (mode 0700; its parent must exist, and
+/// `dir` must not). Its entry is the caller's to make durable ([`sync_dir`]).
+pub(crate) fn create_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// fsyncs a directory: the names created, renamed or removed in it reach
@@ -188,12 +213,10 @@ pub(crate) struct Staged {
 }
 
 impl Staged {
-    /// Starts writing what will become `path`.
+    /// Starts writing what will become `path` (mode 0600).
     pub(crate) async fn create(path: &Path) -> io::Result<Self> {
         let temp = temp_name(path);
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
+        let file = tokio::fs::OpenOptions::from(private_new_file())
             .open(&temp)
             .await?;
         Ok(Self {
@@ -259,28 +282,124 @@ fn temp_name(path: &Path) -> PathBuf {
 }
 
 /// Creates `path` (which must not exist) with `bytes` and fsyncs it; mode
-/// 0600 from the first byte when `private`. Its directory entry is the
-/// caller's to make durable ([`sync_dir`]).
-pub(crate) fn create_synced(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    options
+/// 0600 from the first byte. Its directory entry is the caller's to make
+/// durable ([`sync_dir`]).
+pub(crate) fn create_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    private_new_file()
         .open(path)
         .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
 }
 
+/// Options that create a new file (failing if it exists), readable and
+/// writable by its owner only (0600) whatever the umask.
+pub(crate) fn private_new_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Removes every permission of the group and of others from `path` (a file
+/// 0644 becomes 0600, a directory 0755 becomes 0700); returns whether it
+/// had any. A symbolic link is left alone (its target may be anyone's); a
+/// missing path has nothing to remove. (Nothing on systems other than Unix.)
+pub(crate) fn restrict(path: &Path) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let metadata = match path.symlink_metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mode = metadata.permissions().mode();
+        if metadata.file_type().is_symlink() || mode & 0o077 == 0 {
+            return Ok(false);
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+        Ok(true)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(false)
+    }
+}
+
+/// The files a data directory holds at its top level (besides temporaries):
+/// the SQLite database and its companions, the audit log key, and what a
+/// backup writes into the directory it makes.
+const DATA_FILES: &[&str] = &[
+    "curbside.db",
+    "curbside.db-wal",
+    "curbside.db-shm",
+    "curbside.db-journal",
+    crate::audit::LOG_KEY_FILE,
+    "backup.json",
+    "backup-audit-witness.json",
+];
+
+/// The folders of a data directory; every file in them is the server's.
+const DATA_DIRS: &[&str] = &["tls", "attachments"];
+
+/// Prepares the data directory at start: creates it (0700) if it is
+/// missing, removes what interrupted writes left in it, and takes every
+/// permission of the group and others away from it, its folders (`tls/`,
+/// `attachments/`) and the files the server keeps there, so that a
+/// directory an older version created 0755, with files 0644, is private
+/// from now on (logged, with how many were tightened). Files the server
+/// does not know at the top level are left alone: the directory may have
+/// been pointed at a folder that holds other things.
+pub(crate) fn prepare_data_dir(dir: &Path) -> io::Result<()> {
+    create_dir_all(dir)?;
+    remove_temporaries(dir)?;
+    let mut tightened = usize::from(restrict(dir)?);
+    for name in DATA_FILES {
+        tightened += usize::from(restrict(&dir.join(name))?);
+    }
+    for name in DATA_DIRS {
+        let sub = dir.join(name);
+        if !sub.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        tightened += usize::from(restrict(&sub)?);
+        for entry in std::fs::read_dir(&sub)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                tightened += usize::from(restrict(&entry.path())?);
+            }
+        }
+    }
+    if tightened > 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            tightened,
+            "data directory permissions tightened: the directory, its folders and the server's files were readable by other users (as an older version created them); they are now the server's user's only (0700 directories, 0600 files)"
+        );
+    }
+    Ok(())
+}
+
+/// Creates the file (0600) if it does not exist yet, and fsyncs nothing:
+/// for a file another component fills (the SQLite database), so that it
+/// is private before its first byte. Returns whether it was created.
+pub(crate) fn create_private_empty(path: &Path) -> io::Result<bool> {
+    match private_new_file().open(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `bytes` to a new temporary file next to `path` and fsyncs it;
 /// returns its name (removed again if anything failed).
-fn write_temp(path: &Path, bytes: &[u8], private: bool) -> io::Result<PathBuf> {
+fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     let temp = temp_name(path);
-    match create_synced(&temp, bytes, private) {
+    match create_synced(&temp, bytes) {
         Ok(()) => Ok(temp),
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
@@ -308,33 +427,93 @@ mod tests {
     fn write_atomic_replaces_whole_and_leaves_no_temporary() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cert.pem");
-        write_atomic(&path, b"first", false).unwrap();
-        write_atomic(&path, b"second", false).unwrap();
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
         assert_eq!(names(dir.path()), ["cert.pem"]);
     }
 
     #[cfg(unix)]
-    #[test]
-    fn private_files_are_0600() {
+    fn mode(path: &Path) -> u32 {
         use std::os::unix::fs::PermissionsExt as _;
+        std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn every_file_and_directory_is_private_whatever_the_umask() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.pem");
-        write_atomic(&path, b"secret", true).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        write_atomic(&path, b"secret").unwrap();
+        assert_eq!(mode(&path), 0o600);
         let new = dir.path().join("log.pk8");
-        write_new(&new, b"secret", true).unwrap();
-        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        write_new(&new, b"secret").unwrap();
+        assert_eq!(mode(&new), 0o600);
+        let synced = dir.path().join("backup.json");
+        create_synced(&synced, b"{}").unwrap();
+        assert_eq!(mode(&synced), 0o600);
+        let nested = dir.path().join("a").join("b");
+        create_dir_all(&nested).unwrap();
+        assert_eq!((mode(&dir.path().join("a")), mode(&nested)), (0o700, 0o700));
+        let mut staged = Staged::create(&nested.join("0123")).await.unwrap();
+        staged.write_all(b"x").await.unwrap();
+        // The name it is published under is a rename of this file: same mode.
+        assert_eq!(mode(&nested.join(&names(&nested)[0])), 0o600);
+        drop(staged);
+        let db = dir.path().join("curbside.db");
+        assert!(create_private_empty(&db).unwrap());
+        assert!(!create_private_empty(&db).unwrap(), "an existing file is kept");
+        assert_eq!(mode(&db), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_old_data_directory_is_tightened_and_foreign_files_are_left_alone() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let open = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        for sub in ["tls", "attachments"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            open(&dir.join(sub), 0o755);
+        }
+        open(&dir, 0o755);
+        let ours = [
+            dir.join("curbside.db"),
+            dir.join("curbside.db-wal"),
+            dir.join("audit-log-key.pk8"),
+            dir.join("tls").join("cert.pem"),
+            dir.join("attachments").join("0".repeat(32)),
+        ];
+        for file in &ours {
+            std::fs::write(file, b"x").unwrap();
+            open(file, 0o644);
+        }
+        let foreign = dir.join("notes.sh");
+        std::fs::write(&foreign, b"x").unwrap();
+        open(&foreign, 0o755);
+        std::fs::write(dir.join(".curbside.db.tmp-0011223344556677"), b"x").unwrap();
+
+        prepare_data_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!((mode(&dir.join("tls")), mode(&dir.join("attachments"))), (0o700, 0o700));
+        for file in &ours {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        assert_eq!(mode(&foreign), 0o755, "a file the server does not know is not its to change");
+        assert!(!dir.join(".curbside.db.tmp-0011223344556677").exists());
+
+        let fresh = parent.path().join("fresh").join("data");
+        prepare_data_dir(&fresh).unwrap();
+        assert_eq!((mode(fresh.parent().unwrap()), mode(&fresh)), (0o700, 0o700));
     }
 
     #[test]
     fn write_new_never_replaces() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit-log-key.pk8");
-        write_new(&path, b"first", true).unwrap();
-        let e = write_new(&path, b"second", true).unwrap_err();
+        write_new(&path, b"first").unwrap();
+        let e = write_new(&path, b"second").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read(&path).unwrap(), b"first");
         assert_eq!(names(dir.path()), ["audit-log-key.pk8"]);

@@ -160,8 +160,7 @@ pub struct Server {
 /// Prepares the data directory, database, certificate and bootstrap token,
 /// then starts serving.
 pub async fn start(config: Config) -> Result<Server, ServerError> {
-    durable::create_dir_all(&config.data_dir)
-        .and_then(|()| durable::remove_temporaries(&config.data_dir))
+    durable::prepare_data_dir(&config.data_dir)
         .map_err(|e| ServerError::io("preparing the data directory", e))?;
     let store = Store::connect_with(&config.database_url(), &config.store_options()).await?;
     let files = tls::ensure_certificate(

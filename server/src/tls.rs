@@ -113,9 +113,9 @@ pub fn ensure_certificate(
     // The key first: a crash between the two leaves a certificate that does
     // not match it (or none), which the next start detects and repairs.
     let key_pem = Zeroizing::new(generated.key_pair.serialize_pem());
-    crate::durable::write_atomic(&files.key, key_pem.as_bytes(), true)
+    crate::durable::write_atomic(&files.key, key_pem.as_bytes())
         .map_err(|e| unwritable(&files.key, e))?;
-    crate::durable::write_atomic(&files.cert, generated.cert.pem().as_bytes(), false)
+    crate::durable::write_atomic(&files.cert, generated.cert.pem().as_bytes())
         .map_err(|e| unwritable(&files.cert, e))?;
     if first_start {
         tracing::info!(cert = %files.cert.display(), "self-signed TLS certificate created");

@@ -86,21 +86,26 @@ pub(super) fn read_required(
     }
 }
 
-/// Writes a new file and fsyncs it (its directory is fsynced by [`sync_tree`]).
-pub(super) fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), BackupError> {
-    durable::create_synced(path, bytes, private).map_err(|e| BackupError::io("writing", path, e))
+/// Writes a new file (0600) and fsyncs it (its directory is fsynced by [`sync_tree`]).
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
+    durable::create_synced(path, bytes).map_err(|e| BackupError::io("writing", path, e))
 }
 
-pub(super) fn write_json(path: &Path, value: &impl Serialize, private: bool) -> Result<(), BackupError> {
+/// Writes `value` as pretty JSON into a new file (see [`write_file`]).
+pub(super) fn write_json(path: &Path, value: &impl Serialize) -> Result<(), BackupError> {
     let mut bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| BackupError::io("encoding", path, std::io::Error::other(e)))?;
     bytes.push(b'\n');
-    write_file(path, &bytes, private)
+    write_file(path, &bytes)
 }
 
-/// fsyncs every file and directory under `dir` (and `dir` itself), so that
-/// the whole backup is on disk before it gets its name.
+/// Makes every file and directory under `dir` (and `dir` itself) private
+/// to the user (0600 files, 0700 directories: what SQLite's `VACUUM INTO`
+/// and copied blobs were created with is the umask's) and fsyncs it, so
+/// that the whole backup is on disk, and readable by nobody else, before
+/// it gets its name.
 pub(super) fn sync_tree(dir: &Path) -> Result<(), BackupError> {
+    durable::restrict(dir).map_err(|e| BackupError::io("making private", dir, e))?;
     let entries = std::fs::read_dir(dir).map_err(|e| BackupError::io("listing", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| BackupError::io("listing", dir, e))?;
@@ -111,6 +116,7 @@ pub(super) fn sync_tree(dir: &Path) -> Result<(), BackupError> {
         if kind.is_dir() {
             sync_tree(&path)?;
         } else if kind.is_file() {
+            durable::restrict(&path).map_err(|e| BackupError::io("making private", &path, e))?;
             std::fs::File::open(&path)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| BackupError::io("syncing", &path, e))?;

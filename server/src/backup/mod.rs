@@ -234,12 +234,12 @@ pub async fn backup(config: &Config, dest: &Path) -> Result<BackupReport, Backup
         dir: parent.join(staged_name),
         keep: false,
     };
-    std::fs::create_dir(&staging.dir)
+    durable::create_dir(&staging.dir)
         .map_err(|e| BackupError::io("creating the backup directory", &staging.dir, e))?;
 
     let mut report = write_backup(&source, &staging.dir, started_at_ms).await?;
     report.dir = dest.to_path_buf();
-    write_json(&staging.dir.join(MANIFEST_FILE), &report, false)?;
+    write_json(&staging.dir.join(MANIFEST_FILE), &report)?;
     let dir = staging.dir.clone();
     tokio::task::spawn_blocking(move || sync_tree(&dir))
         .await
@@ -271,7 +271,7 @@ async fn write_backup(source: &Source, dir: &Path, started_at_ms: i64) -> Result
         "the audit log key",
         "give the server's --audit-log-key (or --data-dir) as `curbside serve` was started with",
     )?;
-    write_file(&key_path, &log_key, true)?;
+    write_file(&key_path, &log_key)?;
     let log_key = LogKey::load_or_create_at(key_path).map_err(|_| {
         FileError::new(
             &source.log_key,
@@ -286,8 +286,8 @@ async fn write_backup(source: &Source, dir: &Path, started_at_ms: i64) -> Result
                   started with; a server creates its default certificate when it first starts";
     let cert = read_required(&source.tls_cert, "the TLS certificate", remedy)?;
     let key = read_required(&source.tls_key, "the TLS key", remedy)?;
-    write_file(&tls.join("cert.pem"), &cert, false)?;
-    write_file(&tls.join("key.pem"), &key, true)?;
+    write_file(&tls.join("cert.pem"), &cert)?;
+    write_file(&tls.join("key.pem"), &key)?;
 
     let copy = dir.join(DATABASE_FILE);
     copy_database(&source.url, &copy).await?;
@@ -322,7 +322,6 @@ async fn write_backup(source: &Source, dir: &Path, started_at_ms: i64) -> Result
             log_key: &audit.log_key,
             last_head: &audit.tree_head,
         },
-        false,
     )?;
     Ok(BackupReport {
         dir: dir.to_path_buf(),

@@ -36,7 +36,19 @@
 //!   the store unavailable, and only a write that commits again (a
 //!   request's or `/readyz`'s probe) marks it available. Both transitions
 //!   are logged.
+//! - **What is deleted is gone from the file** (SQLite). The writer runs
+//!   with `secure_delete`: a deleted row (an acknowledged ciphertext, an
+//!   expired one) is overwritten with zeros in its page, and a page freed
+//!   is zeroed, instead of staying readable in the file's free space. Its
+//!   earlier image can remain in the write-ahead log until a checkpoint
+//!   copies the log back and the log is reused (SECURITY.md, "Data at
+//!   rest", says what remains where, PostgreSQL's dead tuples too). The
+//!   database file and its `-wal`/`-shm` are the server user's alone
+//!   (0600): created so before SQLite opens them, tightened at start if an
+//!   older version left them readable ([`private_sqlite_files`]).
 
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +60,7 @@ use sqlx::{AnyConnection, AnyPool, Connection as _, Executor as _};
 use super::sql::{Select, Statement};
 use super::tx::Tx;
 use super::Backend;
+use crate::durable::{FileError, FileProblem};
 use crate::error::ServerError;
 
 /// The writing pool (see the module documentation): transactions, single
@@ -230,6 +243,9 @@ pub(super) async fn writer(
     max_pages: Arc<AtomicU64>,
 ) -> Result<Writer, ServerError> {
     let statement_ms = millis(options.statement_timeout);
+    if backend == Backend::Sqlite {
+        private_sqlite_files(url)?;
+    }
     let pool = match backend {
         Backend::Sqlite => AnyPoolOptions::new()
             .max_connections(1)
@@ -241,6 +257,9 @@ pub(super) async fn writer(
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = FULL",
                         "PRAGMA foreign_keys = ON",
+                        // Deleted content is overwritten, not left in free
+                        // space (the module documentation).
+                        "PRAGMA secure_delete = ON",
                     ] {
                         conn.execute(pragma).await?;
                     }
@@ -279,6 +298,61 @@ pub(super) async fn writer(
         pool: pool.connect(url).await?,
         backend,
     })
+}
+
+/// The SQLite database file a URL names, and whether sqlx would create it
+/// (`mode=rwc`); `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<(PathBuf, bool)> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let param = |pair: &str| query.split('&').any(|p| p == pair);
+    if path.as_os_str().is_empty() || url.contains(":memory:") || param("mode=memory") {
+        return None;
+    }
+    Some((path.to_path_buf(), param("mode=rwc")))
+}
+
+/// What SQLite keeps beside a database file.
+const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Makes the SQLite database private to the server's user before it is
+/// opened: a missing file that sqlx would create is created empty with
+/// mode 0600 (SQLite gives its `-wal` and `-shm` the database file's
+/// mode), and an existing file or companion readable by others (as older
+/// versions created them, with the umask's 0644) is tightened, logged.
+pub(super) fn private_sqlite_files(url: &str) -> Result<(), ServerError> {
+    let Some((path, create)) = sqlite_file(url) else {
+        return Ok(());
+    };
+    if create {
+        // A failure here (a missing directory) is sqlx's to report when it
+        // opens the file, with its own words.
+        let _ = crate::durable::create_private_empty(&path);
+    }
+    let mut names = vec![path.clone()];
+    for suffix in COMPANIONS {
+        let mut name = path.clone().into_os_string();
+        name.push(suffix);
+        names.push(PathBuf::from(name));
+    }
+    for name in &names {
+        let tightened = crate::durable::restrict(name).map_err(|e| cannot_restrict(name, e))?;
+        if tightened {
+            tracing::warn!(file = %name.display(), "database file was readable by other users (as an older version created it); now 0600");
+        }
+    }
+    Ok(())
+}
+
+fn cannot_restrict(path: &Path, e: std::io::Error) -> ServerError {
+    FileError::new(
+        path,
+        FileProblem::Unwritable(e),
+        "It is readable by other users and the server cannot change that: give it to the user the \
+         server runs as (chown) or make it 0600 (chmod 600), then start again",
+    )
+    .into()
 }
 
 /// Opens SQLite's read-only pool beside the writer.
