@@ -147,7 +147,8 @@ pub struct Server {
     /// The audit log's Ed25519 public key, base64 (compliance officers pin it).
     pub log_key: String,
     /// What the operator must act on, found at start (a damaged default
-    /// certificate replaced: pins must be renewed). Also logged.
+    /// certificate replaced: pins must be renewed; the default certificate
+    /// renewed near its expiry; a configured one close to expiry). Also logged.
     pub warnings: Vec<String>,
     state: AppState,
     stop: watch::Sender<bool>,
@@ -236,7 +237,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         addr,
         bootstrap_token,
         cert_pem,
-        warnings: files.replaced.into_iter().collect(),
+        warnings: files.warnings,
         backend: store.backend(),
         log_key: state.log_key.public_key_base64(),
         state,
