@@ -29,6 +29,9 @@ pub enum ErrorCode {
     AuthTimeout,
     /// The challenge was already answered (a replayed authentication).
     ChallengeReplayed,
+    /// The challenge is not one this server issued, or it expired: fetch a
+    /// new one (`GET /v1/auth/challenge`).
+    UnknownChallenge,
     /// The device was revoked.
     DeviceRevoked,
     /// A send names more recipient devices than allowed.
@@ -81,7 +84,11 @@ impl ErrorCode {
             | Self::InvalidNpi
             | Self::InvalidRequest
             | Self::TooManyRecipients => 400,
-            Self::AuthRequired | Self::AuthFailed | Self::AuthTimeout | Self::TokenExpired => 401,
+            Self::AuthRequired
+            | Self::AuthFailed
+            | Self::AuthTimeout
+            | Self::UnknownChallenge
+            | Self::TokenExpired => 401,
             Self::ChallengeReplayed | Self::DeviceRevoked | Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::StaleDevices | Self::Conflict | Self::InvalidTransition => 409,
@@ -122,6 +129,7 @@ impl ErrorCode {
             | Self::Forbidden
             | Self::InvalidInvite
             | Self::InviteExpired
+            | Self::UnknownChallenge
             | Self::InvalidNpi
             | Self::InvalidRequest
             | Self::Conflict
@@ -155,6 +163,7 @@ impl ErrorCode {
             Self::InviteExpired => "invite_expired",
             Self::InvalidNpi => "invalid_npi",
             Self::InvalidRequest => "invalid_request",
+            Self::UnknownChallenge => "unknown_challenge",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::TokenExpired => "token_expired",
@@ -211,3 +220,4 @@ mod tests {
         }
     }
 }
+            ErrorCode::UnknownChallenge,

@@ -79,15 +79,34 @@ async fn admin_invite(
     Ok(Json(issue(&state, grant, &actor, req.expires_in_secs).await?))
 }
 
+/// An invite for another device of the caller's own account. Any other
+/// target (another user's device, a new user) is an admin's to issue:
+/// it is handled as `POST /v1/admin/invites`, so a caller without the
+/// admin role is refused with `forbidden` (and the refusal audited), never
+/// quietly given an invite for their own account instead.
 async fn device_invite(
     State(state): State<AppState>,
     caller: Caller,
     Json(req): Json<CreateInviteRequest>,
 ) -> Result<Json<InviteResponse>, ApiError> {
-    let grant = Grant::NewDevice(caller.device.user_id.clone());
-    Ok(Json(
-        issue(&state, grant, &caller.actor(None), req.expires_in_secs).await?,
-    ))
+    match &req.target {
+        InviteTarget::NewDevice { user_id } if *user_id == caller.device.user_id => {
+            let grant = Grant::NewDevice(user_id.clone());
+            Ok(Json(
+                issue(&state, grant, &caller.actor(None), req.expires_in_secs).await?,
+            ))
+        }
+        _ => admin_invite(State(state), caller, Json(req))
+            .await
+            .map_err(|mut e| {
+                if e.code == ErrorCode::Forbidden {
+                    e.message = "an invite for another user's device, or for a new user, requires the \
+                                 admin role: ask an administrator (POST /v1/admin/invites)"
+                        .into();
+                }
+                e
+            }),
+    }
 }
 
 async fn own_devices(

@@ -17,7 +17,7 @@ use super::Source;
 use crate::audit::{Actor, Event};
 use crate::auth::{new_token, random32, verify_device_signature};
 use crate::error::ApiError;
-use crate::store::now_ms;
+use crate::store::{now_ms, ChallengeUse};
 use crate::AppState;
 use curbside_protocol::audit::{Action, Details};
 
@@ -74,12 +74,24 @@ async fn start_session(
     let failed = || ApiError::new(ErrorCode::AuthFailed, "authentication failed");
     let challenge: [u8; CHALLENGE_LEN] = req.challenge.as_slice().try_into().map_err(|_| failed())?;
     let now = now_ms();
-    if !state.store.consume_challenge(&challenge, now).await? {
-        tracing::warn!(user = %req.user_id, device = %req.device_id, "session refused: challenge unknown, expired or reused");
-        return Err(ApiError::new(
+    let refused = match state.store.consume_challenge(&challenge, now).await? {
+        ChallengeUse::Consumed => None,
+        ChallengeUse::AlreadyUsed => Some((
             ErrorCode::ChallengeReplayed,
-            "challenge unknown, expired or already used",
-        ));
+            "this challenge was already used: fetch a new one (GET /v1/auth/challenge) and sign it",
+        )),
+        ChallengeUse::Expired => Some((
+            ErrorCode::UnknownChallenge,
+            "this challenge has expired: fetch a new one (GET /v1/auth/challenge) and sign it",
+        )),
+        ChallengeUse::Unknown => Some((
+            ErrorCode::UnknownChallenge,
+            "this server did not issue this challenge (or it expired): fetch one (GET /v1/auth/challenge) and sign it",
+        )),
+    };
+    if let Some((code, message)) = refused {
+        tracing::warn!(user = %req.user_id, device = %req.device_id, code = code.as_str(), "session refused: challenge not current");
+        return Err(ApiError::new(code, message));
     }
     let device = state
         .store

@@ -53,6 +53,7 @@ pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
 
+pub use self::sessions::ChallengeUse;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,6 +14,19 @@ use super::{ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
+/// What answering a challenge found ([`Store::consume_challenge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeUse {
+    /// It was current and unused: now it is used.
+    Consumed,
+    /// It was used before (a replay).
+    AlreadyUsed,
+    /// It was issued but has expired.
+    Expired,
+    /// This server never issued it (or it expired and was swept).
+    Unknown,
+}
+
 impl Store {
     /// Stores a single-use challenge.
     pub async fn create_challenge(&self, challenge: &[u8], expires_at: i64) -> Result<(), ServerError> {
@@ -27,15 +40,32 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a challenge used; false if unknown, expired or already used.
-    pub async fn consume_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, ServerError> {
+    /// Marks a challenge used, or says why it cannot be: already used
+    /// (kept, used, until it expires), expired, or never issued (or
+    /// expired and swept since).
+    pub async fn consume_challenge(&self, challenge: &[u8], now: i64) -> Result<ChallengeUse, ServerError> {
         let q = sqlx::query(
             "UPDATE challenges SET used_at = $2 WHERE challenge = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(challenge.to_vec())
         .bind(now);
         let done = self.writer.execute(q).await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(ChallengeUse::Consumed);
+        }
+        let q = sqlx::query("SELECT used_at, expires_at FROM challenges WHERE challenge = $1")
+            .bind(challenge.to_vec());
+        let Some(row) = self.writer.fetch_optional(q).await? else {
+            return Ok(ChallengeUse::Unknown);
+        };
+        let used_at: Option<i64> = row.try_get("used_at")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        Ok(match used_at {
+            Some(_) => ChallengeUse::AlreadyUsed,
+            None if expires_at <= now => ChallengeUse::Expired,
+            // Only a concurrent use of the same challenge gets here.
+            None => ChallengeUse::AlreadyUsed,
+        })
     }
 
     /// Stores a new HTTP session (by token hash).
