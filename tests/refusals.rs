@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use curbside_client::{enroll, Account, UserDetails};
+use curbside_client::{enroll, Account};
 use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::bytes::Base64;
 
@@ -54,14 +54,14 @@ on_every_backend!(
         // Her own account: an invite, which enrolls a device of hers.
         let (status, answer) = post(&world, "/v1/devices/invites", Some(&alice_token), body(uid(&alice).as_str())).await;
         assert_eq!(status, 200, "{answer}");
-        let device = enroll(world.info.clone(), answer["invite"].as_str().unwrap(), &UserDetails::default())
+        let device = enroll(world.info.clone(), answer["invite"].as_str().unwrap(), &Default::default())
             .await
             .unwrap();
         assert_eq!(uid(&device), uid(&alice));
         // An admin may name anyone: the invite enrolls a device of Bob's.
         let (status, answer) = post(&world, "/v1/devices/invites", Some(&world.admin_token), body(uid(&bob).as_str())).await;
         assert_eq!(status, 200, "{answer}");
-        let device = enroll(world.info.clone(), answer["invite"].as_str().unwrap(), &UserDetails::default())
+        let device = enroll(world.info.clone(), answer["invite"].as_str().unwrap(), &Default::default())
             .await
             .unwrap();
         assert_eq!(uid(&device), uid(&bob));
