@@ -96,7 +96,10 @@ on_every_backend!(
         let data_dir = db.dir.path().join("data");
         let world = World::start_with(db, |c| {
             c.data_dir = data_dir.clone();
-            if c.database_url.as_deref().is_some_and(|u| u.starts_with("sqlite:")) {
+            if c.database_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("sqlite:"))
+            {
                 c.database_url = None;
             }
         })
@@ -175,7 +178,9 @@ on_every_backend!(
             // The scan finds it while it is queued: the test can fail.
             let files = sqlite_files(&world.db);
             assert!(
-                files.iter().any(|f| contains(&std::fs::read(f).unwrap(), MARKER.as_bytes())),
+                files
+                    .iter()
+                    .any(|f| contains(&std::fs::read(f).unwrap(), MARKER.as_bytes())),
                 "the queued ciphertext should be in the database files"
             );
         }
@@ -207,6 +212,11 @@ fn sqlite_files(db: &Db) -> Vec<PathBuf> {
     std::fs::read_dir(db.dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("curbside.db"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("curbside.db")
+        })
         .collect()
 }

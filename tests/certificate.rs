@@ -59,7 +59,10 @@ async fn renewed_at_start(from: SystemTime, until: SystemTime, expired: bool) {
     assert_eq!(key, old_key, "the key is kept");
     assert_eq!(server.warnings.len(), 1, "{:?}", server.warnings);
     let warning = &server.warnings[0];
-    assert!(warning.contains("renewed") && warning.contains("cert.pem"), "{warning}");
+    assert!(
+        warning.contains("renewed") && warning.contains("cert.pem"),
+        "{warning}"
+    );
     assert!(
         warning.contains(if expired { "expired on" } else { "was to expire on" }),
         "{warning}"
@@ -120,9 +123,16 @@ async fn a_configured_certificate_close_to_expiry_is_warned_about_and_kept() {
     config.tls_cert = Some(elsewhere.path().join("tls").join("cert.pem"));
     config.tls_key = Some(elsewhere.path().join("tls").join("key.pem"));
     let server = curbside_server::start(config.clone()).await.unwrap();
-    assert_eq!(server.cert_pem, cert, "a configured certificate is never replaced");
+    assert_eq!(
+        server.cert_pem, cert,
+        "a configured certificate is never replaced"
+    );
     assert_eq!(server.warnings.len(), 1, "{:?}", server.warnings);
-    assert!(server.warnings[0].contains("expires on"), "{}", server.warnings[0]);
+    assert!(
+        server.warnings[0].contains("expires on"),
+        "{}",
+        server.warnings[0]
+    );
     assert!(!db.dir.path().join("tls").exists(), "no default certificate made");
     server.shutdown().await;
 }

@@ -40,30 +40,63 @@ on_every_backend!(
         let world = World::start(db).await;
         let (alice, bob) = world.alice_and_bob().await;
         let alice_token = world.login(&alice).await;
-        let body = |user: &str| {
-            serde_json::json!({"target": {"for": "new_device", "user_id": user}}).to_string()
-        };
+        let body =
+            |user: &str| serde_json::json!({"target": {"for": "new_device", "user_id": user}}).to_string();
         // Alice names Bob: refused, not an invite for Alice's own account.
-        let (status, answer) = post(&world, "/v1/devices/invites", Some(&alice_token), body(uid(&bob).as_str())).await;
-        assert_eq!((status, answer["code"].as_str()), (403, Some("forbidden")), "{answer}");
+        let (status, answer) = post(
+            &world,
+            "/v1/devices/invites",
+            Some(&alice_token),
+            body(uid(&bob).as_str()),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("forbidden")),
+            "{answer}"
+        );
         assert!(answer["message"].as_str().unwrap().contains("admin"), "{answer}");
         // A new user is an admin's to invite too.
         let new_user = serde_json::json!({"target": {"for": "new_user", "role": "clinician"}}).to_string();
         let (status, answer) = post(&world, "/v1/devices/invites", Some(&alice_token), new_user).await;
-        assert_eq!((status, answer["code"].as_str()), (403, Some("forbidden")), "{answer}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("forbidden")),
+            "{answer}"
+        );
         // Her own account: an invite, which enrolls a device of hers.
-        let (status, answer) = post(&world, "/v1/devices/invites", Some(&alice_token), body(uid(&alice).as_str())).await;
+        let (status, answer) = post(
+            &world,
+            "/v1/devices/invites",
+            Some(&alice_token),
+            body(uid(&alice).as_str()),
+        )
+        .await;
         assert_eq!(status, 200, "{answer}");
-        let device = enroll(world.info.clone(), answer["invite"].as_str().unwrap(), &Default::default())
-            .await
-            .unwrap();
+        let device = enroll(
+            world.info.clone(),
+            answer["invite"].as_str().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(uid(&device), uid(&alice));
         // An admin may name anyone: the invite enrolls a device of Bob's.
-        let (status, answer) = post(&world, "/v1/devices/invites", Some(&world.admin_token), body(uid(&bob).as_str())).await;
+        let (status, answer) = post(
+            &world,
+            "/v1/devices/invites",
+            Some(&world.admin_token),
+            body(uid(&bob).as_str()),
+        )
+        .await;
         assert_eq!(status, 200, "{answer}");
-        let device = enroll(world.info.clone(), answer["invite"].as_str().unwrap(), &Default::default())
-            .await
-            .unwrap();
+        let device = enroll(
+            world.info.clone(),
+            answer["invite"].as_str().unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(uid(&device), uid(&bob));
         world.stop().await;
     }
@@ -72,7 +105,13 @@ on_every_backend!(
 /// A session request for `account` answering `challenge`, signed properly.
 fn session_body(account: &Account, challenge: &[u8; 32]) -> String {
     let address = account.address.as_ref().unwrap();
-    let signed = transcript(Purpose::HttpSession, "localhost", &address.user_id, address.device_id, challenge);
+    let signed = transcript(
+        Purpose::HttpSession,
+        "localhost",
+        &address.user_id,
+        address.device_id,
+        challenge,
+    );
     let signature = account.identity().sign(&signed).unwrap();
     serde_json::json!({
         "user_id": address.user_id, "device_id": address.device_id,
@@ -89,7 +128,11 @@ on_every_backend!(
         let (alice, _) = world.alice_and_bob().await;
         // Signed correctly, but this server never issued it.
         let (status, answer) = post(&world, "/v1/auth/session", None, session_body(&alice, &[7; 32])).await;
-        assert_eq!((status, answer["code"].as_str()), (401, Some("unknown_challenge")), "{answer}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (401, Some("unknown_challenge")),
+            "{answer}"
+        );
 
         let issued: serde_json::Value = world
             .http()
@@ -109,7 +152,11 @@ on_every_backend!(
         let (status, answer) = post(&world, "/v1/auth/session", None, body.clone()).await;
         assert_eq!(status, 200, "{answer}");
         let (status, answer) = post(&world, "/v1/auth/session", None, body).await;
-        assert_eq!((status, answer["code"].as_str()), (403, Some("challenge_replayed")), "{answer}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("challenge_replayed")),
+            "{answer}"
+        );
         world.stop().await;
     }
 );
@@ -122,7 +169,9 @@ on_every_backend!(
         let token = world.login(&alice).await;
         let own = uid(&alice);
         // An unknown field is ignored (a newer client's field).
-        let body = format!(r#"{{"target":{{"for":"new_device","user_id":"{own}"}},"expires_in_secs":600,"note":"x"}}"#);
+        let body = format!(
+            r#"{{"target":{{"for":"new_device","user_id":"{own}"}},"expires_in_secs":600,"note":"x"}}"#
+        );
         let (status, answer) = post(&world, "/v1/devices/invites", Some(&token), body).await;
         assert_eq!(status, 200, "{answer}");
         // A key given twice is refused, whichever value would have won.
@@ -130,8 +179,15 @@ on_every_backend!(
             r#"{{"target":{{"for":"new_device","user_id":"{own}"}},"expires_in_secs":600,"expires_in_secs":700}}"#
         );
         let (status, answer) = post(&world, "/v1/devices/invites", Some(&token), body).await;
-        assert_eq!((status, answer["code"].as_str()), (400, Some("invalid_request")), "{answer}");
-        assert!(answer["message"].as_str().unwrap().contains("duplicate"), "{answer}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("invalid_request")),
+            "{answer}"
+        );
+        assert!(
+            answer["message"].as_str().unwrap().contains("duplicate"),
+            "{answer}"
+        );
         world.stop().await;
     }
 );
@@ -148,10 +204,18 @@ on_every_backend!(
         let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
         send_text(&mut ws, r#"{"type":"ping","id":"p1","note":"x"}"#).await;
         let pong = next_json(&mut ws, WAIT).await.unwrap();
-        assert_eq!((pong["type"].as_str(), pong["id"].as_str()), (Some("pong"), Some("p1")), "{pong}");
+        assert_eq!(
+            (pong["type"].as_str(), pong["id"].as_str()),
+            (Some("pong"), Some("p1")),
+            "{pong}"
+        );
         send_text(&mut ws, r#"{"type":"ping","id":"p2","id":"p3"}"#).await;
         let pong = next_json(&mut ws, WAIT).await.unwrap();
-        assert_eq!((pong["type"].as_str(), pong["id"].as_str()), (Some("pong"), Some("p3")), "{pong}");
+        assert_eq!(
+            (pong["type"].as_str(), pong["id"].as_str()),
+            (Some("pong"), Some("p3")),
+            "{pong}"
+        );
         world.stop().await;
     }
 );

@@ -472,7 +472,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("data");
-        let open = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        let open =
+            |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
         for sub in ["tls", "attachments"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
             open(&dir.join(sub), 0o755);
@@ -496,11 +497,18 @@ mod tests {
 
         prepare_data_dir(&dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
-        assert_eq!((mode(&dir.join("tls")), mode(&dir.join("attachments"))), (0o700, 0o700));
+        assert_eq!(
+            (mode(&dir.join("tls")), mode(&dir.join("attachments"))),
+            (0o700, 0o700)
+        );
         for file in &ours {
             assert_eq!(mode(file), 0o600, "{}", file.display());
         }
-        assert_eq!(mode(&foreign), 0o755, "a file the server does not know is not its to change");
+        assert_eq!(
+            mode(&foreign),
+            0o755,
+            "a file the server does not know is not its to change"
+        );
         assert!(!dir.join(".curbside.db.tmp-0011223344556677").exists());
 
         let fresh = parent.path().join("fresh").join("data");

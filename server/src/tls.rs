@@ -156,7 +156,11 @@ pub fn ensure_certificate(
         let (cert_pem, _) = self_signed(&names, Some(&key_pem), now - DAY, until)?;
         crate::durable::write_atomic(&files.cert, cert_pem.as_bytes())
             .map_err(|e| unwritable(&files.cert, e))?;
-        let when = if expired_at <= now { "expired on" } else { "was to expire on" };
+        let when = if expired_at <= now {
+            "expired on"
+        } else {
+            "was to expire on"
+        };
         let warning = format!(
             "{}: the server's self-signed TLS certificate {when} {} and has been renewed (valid until \
              {}), with the same key and name. Curbside clients that pinned the old certificate keep \
@@ -175,8 +179,7 @@ pub fn ensure_certificate(
     // The key first: a crash between the two leaves a certificate that does
     // not match it (or none), which the next start detects and repairs.
     crate::durable::write_atomic(&files.key, key_pem.as_bytes()).map_err(|e| unwritable(&files.key, e))?;
-    crate::durable::write_atomic(&files.cert, cert_pem.as_bytes())
-        .map_err(|e| unwritable(&files.cert, e))?;
+    crate::durable::write_atomic(&files.cert, cert_pem.as_bytes()).map_err(|e| unwritable(&files.cert, e))?;
     if first_start {
         tracing::info!(cert = %files.cert.display(), valid_until = %date(until), "self-signed TLS certificate created");
     }
@@ -187,7 +190,10 @@ pub fn ensure_certificate(
 /// within [`RENEW_WITHIN_DAYS`] of `now` (or has expired); `None` if it is
 /// good for longer, or its expiry cannot be read (then it is kept: only a
 /// certificate that fails to load is replaced).
-fn renewal_due(files: &TlsFiles, now: SystemTime) -> Result<Option<(SystemTime, Zeroizing<String>)>, ServerError> {
+fn renewal_due(
+    files: &TlsFiles,
+    now: SystemTime,
+) -> Result<Option<(SystemTime, Zeroizing<String>)>, ServerError> {
     let Some(expires) = read_expiry(&files.cert) else {
         tracing::warn!(file = %files.cert.display(), "the certificate's expiry date cannot be read; it is kept as it is");
         return Ok(None);
@@ -441,7 +447,10 @@ mod tests {
         let files = ensure_certificate(dir.path(), "localhost", None, None).unwrap();
         assert!(files.warnings.is_empty());
         let pem = std::fs::read_to_string(&files.cert).unwrap();
-        let left = expires_at(&pem).unwrap().duration_since(SystemTime::now()).unwrap();
+        let left = expires_at(&pem)
+            .unwrap()
+            .duration_since(SystemTime::now())
+            .unwrap();
         let days = left.as_secs() / DAY.as_secs();
         assert!((396..=397).contains(&days), "{days} days");
     }
@@ -452,7 +461,10 @@ mod tests {
         for (from, until) in [
             (now - DAY, now + DAY * 10),
             // rcgen writes GeneralizedTime from 2050 on.
-            (now - DAY, SystemTime::UNIX_EPOCH + Duration::from_secs(2_556_144_000)),
+            (
+                now - DAY,
+                SystemTime::UNIX_EPOCH + Duration::from_secs(2_556_144_000),
+            ),
         ] {
             let (pem, _) = self_signed(&names(), None, from, until).unwrap();
             let read = expires_at(&pem).unwrap();
@@ -466,7 +478,10 @@ mod tests {
     fn a_truncated_or_altered_certificate_has_no_expiry_and_no_panic() {
         let now = SystemTime::now();
         let (pem, _) = self_signed(&names(), None, now - DAY, now + DAY).unwrap();
-        let der = CertificateDer::pem_slice_iter(pem.as_bytes()).next().unwrap().unwrap();
+        let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
         let der = der.as_ref();
         for len in 0..der.len() {
             let _ = der::not_after(&der[..len]);
