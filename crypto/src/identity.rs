@@ -63,6 +63,14 @@ impl IdentityKey {
         &self.agreement
     }
 
+    /// Verifies `signature` over `message` with the device's Ed25519 key
+    /// (the counterpart of [`IdentityKeyPair::sign`]): [`Error::BadSignature`]
+    /// unless it verifies. `message` must begin with the domain-separation
+    /// label of its context, as the signer's did.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
+        self.signing.verify(message, signature)
+    }
+
     /// Ed25519 key ‖ X25519 key ‖ signature.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; Self::ENCODED_LEN] {
@@ -89,7 +97,11 @@ impl IdentityKey {
         Self::new(signing, agreement, signature)
     }
 
-    /// Parses and verifies [`IdentityKey::to_bytes`] output.
+    /// Parses [`IdentityKey::to_bytes`] output and verifies its inner
+    /// signature (the Ed25519 key's over the X25519 key): a public identity
+    /// received from anyone — a peer's bundle, a device enrolling with a
+    /// server — goes through here. A flipped bit anywhere is
+    /// [`Error::BadSignature`]; a wrong length is [`Error::Decode`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(bytes);
         let key = Self::read(&mut r)?;
@@ -182,5 +194,86 @@ impl core::fmt::Debug for IdentityKeyPair {
         f.debug_struct("IdentityKeyPair")
             .field("public", public)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_core::OsRng;
+
+    use super::*;
+    use crate::DecodeError;
+
+    #[test]
+    fn every_flipped_bit_is_refused() {
+        let pair = IdentityKeyPair::generate(&mut OsRng).unwrap();
+        let good = pair.public().to_bytes();
+        assert_eq!(IdentityKey::from_bytes(&good).unwrap(), *pair.public());
+        for i in 0..IdentityKey::ENCODED_LEN {
+            for bit in 0..8 {
+                let mut bad = good;
+                bad[i] ^= 1 << bit;
+                assert!(
+                    matches!(IdentityKey::from_bytes(&bad), Err(Error::BadSignature)),
+                    "byte {i} bit {bit} accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn another_devices_signature_is_refused() {
+        let a = IdentityKeyPair::generate(&mut OsRng).unwrap().public().to_bytes();
+        let b = IdentityKeyPair::generate(&mut OsRng).unwrap().public().to_bytes();
+        let mut spliced = a;
+        spliced[64..].copy_from_slice(&b[64..]);
+        assert!(matches!(
+            IdentityKey::from_bytes(&spliced),
+            Err(Error::BadSignature)
+        ));
+        // Another device's agreement key under our signing key.
+        let mut swapped = a;
+        swapped[32..64].copy_from_slice(&b[32..64]);
+        assert!(matches!(
+            IdentityKey::from_bytes(&swapped),
+            Err(Error::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn wrong_lengths_are_decode_errors() {
+        let good = IdentityKeyPair::generate(&mut OsRng).unwrap().public().to_bytes();
+        assert!(matches!(
+            IdentityKey::from_bytes(&good[..127]),
+            Err(Error::Decode(DecodeError::UnexpectedEnd))
+        ));
+        let longer = [good.as_slice(), &[0]].concat();
+        assert!(matches!(
+            IdentityKey::from_bytes(&longer),
+            Err(Error::Decode(DecodeError::TrailingBytes))
+        ));
+    }
+
+    #[test]
+    fn verify_checks_the_device_signature() {
+        let pair = IdentityKeyPair::generate(&mut OsRng).unwrap();
+        let other = IdentityKeyPair::generate(&mut OsRng).unwrap();
+        let signature = pair.sign(b"label and message").unwrap();
+        pair.public()
+            .verify(b"label and message", signature.as_bytes())
+            .unwrap();
+        assert!(matches!(
+            pair.public().verify(b"label and messagE", signature.as_bytes()),
+            Err(Error::BadSignature)
+        ));
+        assert!(matches!(
+            other.public().verify(b"label and message", signature.as_bytes()),
+            Err(Error::BadSignature)
+        ));
+        assert!(matches!(
+            pair.public()
+                .verify(b"label and message", &signature.as_bytes()[..63]),
+            Err(Error::BadSignature)
+        ));
     }
 }
