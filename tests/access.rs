@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use common::*;
 use curbside_client::{enroll, Client, ClientError, Profile};
+use curbside_protocol::auth::{EnrollPurpose, DEVICE_INVITE_PREFIX};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{ClientFrame, MessageKind, ServerFrame};
-use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
+use curbside_protocol::http::{CreateInviteRequest, EnrollRequest, InviteTarget, Role};
 use curbside_protocol::ids::{Address, DeliveryId};
 use curbside_server::store::{now_ms, Grant};
 
@@ -391,3 +392,96 @@ async fn health_readiness_and_metrics_are_served() {
     a.close().await;
     world.stop().await;
 }
+
+on_every_backend!(
+    the_enrollment_proof_is_bound_to_the_invite_the_server_and_the_purpose,
+    |db| async move {
+        let world = World::start(db).await;
+        let api = world.api();
+        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        let new_user = || {
+            world.invite(InviteTarget::NewUser {
+                role: Role::Clinician,
+            })
+        };
+        // Erin enrolls; her identity key and proof, replayed with a fresh
+        // invite (for a new user, or as Alice's new device), are refused.
+        let erin = RawDevice::generate();
+        let enrolled = erin.enrollment(&new_user().await, NPIS[4]);
+        api.enroll(&enrolled).await.unwrap();
+        let fresh = new_user().await;
+        let device_invite = world
+            .invite(InviteTarget::NewDevice { user_id: uid(&alice) })
+            .await;
+        assert!(device_invite.starts_with(DEVICE_INVITE_PREFIX), "{device_invite}");
+        for invite in [&fresh, &device_invite] {
+            let replay = EnrollRequest {
+                invite: invite.clone(),
+                npi: Some(NPIS[5].into()),
+                ..enrolled.clone()
+            };
+            assert_eq!(code(api.enroll(&replay).await), ErrorCode::AuthFailed);
+        }
+        // A proof made for the right invite but another purpose or another
+        // server (the address the client dials is not the server's name).
+        let device = RawDevice::generate();
+        let key = device.identity_key();
+        for (invite, purpose, server_name) in [
+            (&fresh, EnrollPurpose::NewDevice, "localhost"),
+            (&device_invite, EnrollPurpose::NewUser, "localhost"),
+            (&fresh, EnrollPurpose::NewUser, "curbside.other-hospital.example"),
+            (&device_invite, EnrollPurpose::NewDevice, "127.0.0.1"),
+        ] {
+            let req = device.enrollment_with(invite, NPIS[5], &key, purpose, server_name);
+            assert_eq!(
+                code(api.enroll(&req).await),
+                ErrorCode::AuthFailed,
+                "{purpose:?} on {server_name}"
+            );
+        }
+        assert_eq!(refused_enrollments(&world.db, "auth_failed").await, 6);
+        // The refusals consumed neither invite: the right proofs enroll.
+        api.enroll(&device.enrollment(&fresh, NPIS[5])).await.unwrap();
+        api.enroll(&RawDevice::generate().enrollment(&device_invite, NPIS[5]))
+            .await
+            .unwrap();
+        let store = &world.server().state().store;
+        assert_eq!(store.devices_of(&uid(&alice)).await.unwrap().len(), 2);
+        world.stop().await;
+    }
+);
+
+on_every_backend!(
+    a_device_invite_without_the_device_prefix_is_refused_unused,
+    |db| async move {
+        let world = World::start(db).await;
+        let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+        // As an older server issued device invites: with the new users' prefix.
+        let (token, hash) = curbside_server::auth::new_token("cbs_inv_");
+        let admin = curbside_server::audit::Actor::device(
+            &world.admin.address.clone().unwrap(),
+            Some(Role::Admin),
+            None,
+        );
+        let store = &world.server().state().store;
+        store
+            .create_invite(
+                &hash,
+                &Grant::NewDevice(uid(&alice)),
+                &admin,
+                now_ms(),
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap();
+        // The client signs for a new user, as the prefix says; the invite
+        // grants a device: refused, and nothing is added to Alice.
+        assert_eq!(
+            code(enroll(world.info.clone(), &token, &Default::default()).await),
+            ErrorCode::InvalidInvite
+        );
+        assert_eq!(store.devices_of(&uid(&alice)).await.unwrap().len(), 1);
+        assert_eq!(refused_enrollments(&world.db, "invalid_invite").await, 1);
+        world.stop().await;
+    }
+);

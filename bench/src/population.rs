@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use curbside_client::api::Api;
 use curbside_client::{Account, Profile};
 use curbside_crypto::{IdentityKeyPair, PreKeyId, SignedPreKeyPair};
-use curbside_protocol::auth::enrollment_transcript;
+use curbside_protocol::auth::{enrollment_transcript, EnrollPurpose};
 use curbside_protocol::http::{CreateInviteRequest, EnrollRequest, InviteTarget, Role};
 use curbside_protocol::ids::{Address, DeviceId, UserId};
 use futures_util::{StreamExt as _, TryStreamExt as _};
@@ -52,7 +52,12 @@ async fn enroll_one(
         .unwrap_or(0);
     let signed_prekey = SignedPreKeyPair::generate(&identity, PreKeyId(1), now, &mut OsRng)?;
     let identity_key = identity.public().to_bytes();
-    let signature = identity.sign(&enrollment_transcript(&target.server_name, &identity_key))?;
+    let signature = identity.sign(&enrollment_transcript(
+        EnrollPurpose::of_invite(&invite),
+        &target.server_name,
+        &invite,
+        &identity_key,
+    ))?;
     let clinician = npi.is_some();
     let response = api
         .enroll(&EnrollRequest {

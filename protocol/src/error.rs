@@ -50,6 +50,12 @@ pub enum ErrorCode {
     InviteExpired,
     /// The NPI does not have a valid check digit.
     InvalidNpi,
+    /// An identity key's inner signature (the Ed25519 signature over its
+    /// X25519 key) does not verify: no peer could use it.
+    InvalidIdentityKey,
+    /// A signed prekey's signature does not verify with its device's
+    /// identity key: every peer would refuse the bundle.
+    InvalidSignedPrekey,
     /// A field has an invalid value (the message names it).
     InvalidRequest,
     /// The same id was used for something different.
@@ -82,6 +88,8 @@ impl ErrorCode {
             | Self::BadBase64
             | Self::UnsupportedVersion
             | Self::InvalidNpi
+            | Self::InvalidIdentityKey
+            | Self::InvalidSignedPrekey
             | Self::InvalidRequest
             | Self::TooManyRecipients => 400,
             Self::AuthRequired
@@ -121,6 +129,7 @@ impl ErrorCode {
             | Self::AuthFailed
             | Self::AuthTimeout
             | Self::ChallengeReplayed
+            | Self::UnknownChallenge
             | Self::DeviceRevoked
             | Self::TooManyRecipients
             | Self::StaleDevices
@@ -129,8 +138,9 @@ impl ErrorCode {
             | Self::Forbidden
             | Self::InvalidInvite
             | Self::InviteExpired
-            | Self::UnknownChallenge
             | Self::InvalidNpi
+            | Self::InvalidIdentityKey
+            | Self::InvalidSignedPrekey
             | Self::InvalidRequest
             | Self::Conflict
             | Self::PayloadTooLarge
@@ -153,6 +163,7 @@ impl ErrorCode {
             Self::AuthFailed => "auth_failed",
             Self::AuthTimeout => "auth_timeout",
             Self::ChallengeReplayed => "challenge_replayed",
+            Self::UnknownChallenge => "unknown_challenge",
             Self::DeviceRevoked => "device_revoked",
             Self::TooManyRecipients => "too_many_recipients",
             Self::StaleDevices => "stale_devices",
@@ -162,8 +173,9 @@ impl ErrorCode {
             Self::InvalidInvite => "invalid_invite",
             Self::InviteExpired => "invite_expired",
             Self::InvalidNpi => "invalid_npi",
+            Self::InvalidIdentityKey => "invalid_identity_key",
+            Self::InvalidSignedPrekey => "invalid_signed_prekey",
             Self::InvalidRequest => "invalid_request",
-            Self::UnknownChallenge => "unknown_challenge",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::TokenExpired => "token_expired",
@@ -210,7 +222,10 @@ mod tests {
             ErrorCode::MalformedJson,
             ErrorCode::StaleDevices,
             ErrorCode::ChallengeReplayed,
+            ErrorCode::UnknownChallenge,
             ErrorCode::StorageUnavailable,
+            ErrorCode::InvalidIdentityKey,
+            ErrorCode::InvalidSignedPrekey,
             ErrorCode::Internal,
         ] {
             assert_eq!(
@@ -220,4 +235,3 @@ mod tests {
         }
     }
 }
-            ErrorCode::UnknownChallenge,

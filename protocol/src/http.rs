@@ -60,7 +60,8 @@ pub struct EnrollRequest {
     pub specialty: Option<String>,
     /// The device identity key (128 bytes).
     pub identity_key: Base64,
-    /// Ed25519 signature of [`crate::auth::enrollment_transcript`] by the device key.
+    /// Ed25519 signature of [`crate::auth::enrollment_transcript`] (this
+    /// server, this invite, its purpose, the identity key) by the device key.
     pub signature: Base64,
     /// The first signed prekey (100 bytes).
     pub signed_prekey: Base64,

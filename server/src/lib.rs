@@ -4,7 +4,9 @@
 //! with an Ed25519 challenge signature, publish prekeys, and exchange
 //! end-to-end-encrypted messages that the server stores only as ciphertext
 //! until each recipient device acknowledges them. The server never sees
-//! plaintext or ratchet state (it does not depend on `curbside-crypto`).
+//! plaintext or ratchet state: it uses `curbside-crypto` only to verify
+//! the public keys a device publishes (its identity key's inner signature
+//! and its signed prekey's), never a session.
 //!
 //! ## Layout
 //! - [`config`]: defaults, TOML, `CURBSIDE_*` environment.

@@ -8,6 +8,8 @@
 //! - `world`: the in-process server with an admin, and the two clinicians
 //!   (`World`), with `mid`, `uid` and `texts`.
 //! - `websocket`: raw WebSocket access for hostile-input tests (`RawWs`).
+//! - `enrollment`: raw enrollment requests with chosen keys and proofs
+//!   (`RawDevice`), and the refused enrollments on record.
 //! - `process`: the real binary, `curbside serve` and its commands (`Process`).
 //! - `at_rest`: scans of what the server keeps for what must not be there
 //!   (`assert_absent`).
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 mod at_rest;
 mod db;
+mod enrollment;
 mod process;
 mod websocket;
 mod world;
@@ -34,6 +37,8 @@ mod world;
 pub use at_rest::*;
 #[allow(unused_imports)]
 pub use db::*;
+#[allow(unused_imports)]
+pub use enrollment::*;
 #[allow(unused_imports)]
 pub use process::*;
 #[allow(unused_imports)]

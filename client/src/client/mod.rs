@@ -17,7 +17,7 @@ mod sessions;
 
 use std::collections::VecDeque;
 
-use curbside_protocol::auth::enrollment_transcript;
+use curbside_protocol::auth::{enrollment_transcript, EnrollPurpose};
 use curbside_protocol::http::EnrollRequest;
 use curbside_protocol::ids::{Address, MessageId};
 
@@ -48,9 +48,14 @@ pub async fn enroll(server: ServerInfo, invite: &str, profile: &Profile) -> Resu
     let mut account = Account::generate(server)?;
     let api = Api::new(&account.server)?;
     let identity_key = account.identity.public().to_bytes();
-    let signature = account
-        .identity
-        .sign(&enrollment_transcript(&account.server.server_name, &identity_key))?;
+    // The proof of possession is good for this server, this invite and its
+    // purpose only (a device invite's prefix says it adds a device).
+    let signature = account.identity.sign(&enrollment_transcript(
+        EnrollPurpose::of_invite(invite),
+        &account.server.server_name,
+        invite,
+        &identity_key,
+    ))?;
     let one_time_prekeys = account
         .one_time_prekeys
         .values()

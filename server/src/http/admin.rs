@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use curbside_protocol::auth::DEVICE_INVITE_PREFIX;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{
     CreateInviteRequest, DeviceSummary, GrantRoleRequest, InviteResponse, InviteTarget, Role, UserSummary,
@@ -52,7 +53,12 @@ async fn issue(
     let secs = secs
         .unwrap_or(state.config.limits.invite_ttl_secs)
         .clamp(60, MAX_INVITE_SECS);
-    let (invite, hash) = new_token("cbs_inv_");
+    // The prefix tells the enrolling client the purpose its proof signs.
+    let prefix = match grant {
+        Grant::NewUser(_) => "cbs_inv_",
+        Grant::NewDevice(_) => DEVICE_INVITE_PREFIX,
+    };
+    let (invite, hash) = new_token(prefix);
     let expires_at = state
         .store
         .create_invite(&hash, &grant, by, now_ms(), Duration::from_secs(secs))

@@ -1,10 +1,18 @@
 //! `POST /v1/enroll`: a new user (invite or bootstrap token) or a new device
 //! (device invite) registers its identity key and prekeys.
+//!
+//! Before the invite is consumed, the keys are parsed with `curbside-crypto`
+//! (which verifies the identity key's inner signature and the signed
+//! prekey's), and the proof of possession is checked: it must sign this
+//! server's configured `server_name`, this invite and the invite's purpose
+//! (PROTOCOL.md, "Enrollment"), so that a copied identity key and proof are
+//! useless with any other invite, on any other server or for another purpose.
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use curbside_protocol::auth::enrollment_transcript;
+use curbside_crypto::{IdentityKey, SignedPreKey};
+use curbside_protocol::auth::{enrollment_transcript, EnrollPurpose};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{EnrollRequest, EnrollResponse};
 use curbside_protocol::ids::UserId;
@@ -12,11 +20,9 @@ use curbside_protocol::npi;
 
 use super::Source;
 use crate::audit::{Actor, Event};
-use crate::auth::{
-    new_user_id, token_hash, verify_device_signature, IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN,
-};
+use crate::auth::{new_user_id, token_hash, IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::ApiError;
-use crate::store::{now_ms, DeviceKeys, EnrollProblem, InviteProblem, Profile};
+use crate::store::{now_ms, DeviceKeys, EnrollProblem, InviteClaim, InviteProblem, Profile};
 use crate::AppState;
 use curbside_protocol::audit::Action;
 
@@ -24,8 +30,9 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/enroll", post(enroll))
 }
 
-/// Checks the keys and the proof of possession.
-fn check_keys(state: &AppState, req: &EnrollRequest) -> Result<DeviceKeys, ApiError> {
+/// Checks the keys' sizes and signatures, and the proof of possession made
+/// for `purpose`.
+fn check_keys(state: &AppState, req: &EnrollRequest, purpose: EnrollPurpose) -> Result<DeviceKeys, ApiError> {
     if req.identity_key.len() != IDENTITY_KEY_LEN {
         return Err(ApiError::invalid("identity_key must be 128 bytes"));
     }
@@ -42,11 +49,29 @@ fn check_keys(state: &AppState, req: &EnrollRequest) -> Result<DeviceKeys, ApiEr
     {
         return Err(ApiError::invalid("every one-time prekey must be 32 bytes"));
     }
-    let transcript = enrollment_transcript(&state.config.server_name, req.identity_key.as_slice());
-    if !verify_device_signature(req.identity_key.as_slice(), &transcript, req.signature.as_slice()) {
+    let identity = IdentityKey::from_bytes(req.identity_key.as_slice()).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidIdentityKey,
+            "identity_key's signature over its X25519 key does not verify: send the key as generated",
+        )
+    })?;
+    SignedPreKey::from_bytes(&identity, req.signed_prekey.as_slice()).map_err(|_| {
+        ApiError::new(
+            ErrorCode::InvalidSignedPrekey,
+            "signed_prekey's signature does not verify with identity_key: sign it with this identity",
+        )
+    })?;
+    let transcript = enrollment_transcript(
+        purpose,
+        &state.config.server_name,
+        &req.invite,
+        req.identity_key.as_slice(),
+    );
+    if identity.verify(&transcript, req.signature.as_slice()).is_err() {
         return Err(ApiError::new(
             ErrorCode::AuthFailed,
-            "enrollment signature does not verify",
+            "the enrollment proof does not verify: sign this server's name, this invite and its purpose \
+             with the identity key (PROTOCOL.md, Enrollment)",
         ));
     }
     Ok(DeviceKeys {
@@ -108,7 +133,8 @@ async fn enroll_checked(
     req: &EnrollRequest,
     actor: &Actor,
 ) -> Result<Json<EnrollResponse>, ApiError> {
-    let keys = check_keys(state, req)?;
+    let purpose = EnrollPurpose::of_invite(&req.invite);
+    let keys = check_keys(state, req, purpose)?;
     let hash = token_hash(&req.invite);
     // A device invite ignores the profile; a new user needs one. The store
     // decides which applies when it consumes the invite, so validate leniently
@@ -128,7 +154,14 @@ async fn enroll_checked(
         UserId::new(new_user_id()).map_err(|_| ApiError::new(ErrorCode::Internal, "id generation"))?;
     let outcome = state
         .store
-        .enroll(&hash, &profile, &keys, &new_id, actor, now_ms())
+        .enroll(
+            InviteClaim { hash: &hash, purpose },
+            &profile,
+            &keys,
+            &new_id,
+            actor,
+            now_ms(),
+        )
         .await?;
     match outcome {
         Ok(enrolled) => {
@@ -153,6 +186,11 @@ async fn enroll_checked(
         Err(EnrollProblem::NpiTaken) => Err(ApiError::new(
             ErrorCode::Conflict,
             "a user with this NPI is already enrolled",
+        )),
+        Err(EnrollProblem::WrongPurpose) => Err(ApiError::new(
+            ErrorCode::InvalidInvite,
+            "this invite was issued by an older server for another purpose than its prefix says: \
+             ask for a new invite",
         )),
     }
 }

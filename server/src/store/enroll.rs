@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use curbside_protocol::audit::{Action, Details};
+use curbside_protocol::auth::EnrollPurpose;
 use curbside_protocol::http::Role;
 use curbside_protocol::ids::{DeviceId, UserId};
 use sqlx::Row;
@@ -44,6 +45,10 @@ pub enum EnrollProblem {
     ProfileRequired,
     /// Another user already enrolled with this NPI.
     NpiTaken,
+    /// The invite grants something else than the purpose the enrollment
+    /// proof was made for (only an invite issued before device invites had
+    /// their own prefix).
+    WrongPurpose,
 }
 
 /// A new user's professional details.
@@ -55,6 +60,16 @@ pub struct Profile {
     pub npi: Option<String>,
     /// Specialty.
     pub specialty: Option<String>,
+}
+
+/// The invite an enrollment redeems: its hash, and the purpose the
+/// enrollment proof was made for, which the invite must grant.
+#[derive(Clone, Copy, Debug)]
+pub struct InviteClaim<'a> {
+    /// SHA-256 of the invite.
+    pub hash: &'a [u8],
+    /// What the device's proof of possession says it enrolls for.
+    pub purpose: EnrollPurpose,
 }
 
 /// The keys a device registers when it enrolls.
@@ -159,7 +174,7 @@ impl Store {
     /// transaction: either everything is stored or nothing is.
     pub async fn enroll(
         &self,
-        invite_hash: &[u8],
+        claim: InviteClaim<'_>,
         profile: &Profile,
         keys: &DeviceKeys,
         new_user_id: &UserId,
@@ -171,13 +186,13 @@ impl Store {
             "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
              RETURNING purpose, role, user_id",
         )
-        .bind(invite_hash.to_vec())
+        .bind(claim.hash.to_vec())
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?
         else {
             let expired = sqlx::query("SELECT 1 AS x FROM invites WHERE token_hash = $1 AND used_at IS NULL")
-                .bind(invite_hash.to_vec())
+                .bind(claim.hash.to_vec())
                 .fetch_optional(&mut *tx)
                 .await?
                 .is_some();
@@ -199,6 +214,13 @@ impl Store {
                     .ok_or_else(|| corrupt("invite role"))?,
             )
         };
+        let granted = match grant {
+            Grant::NewUser(_) => EnrollPurpose::NewUser,
+            Grant::NewDevice(_) => EnrollPurpose::NewDevice,
+        };
+        if granted != claim.purpose {
+            return Ok(Err(EnrollProblem::WrongPurpose));
+        }
         let user = match &grant {
             Grant::NewUser(role) => {
                 let clinician_ok = profile.npi.is_some() && profile.specialty.is_some();

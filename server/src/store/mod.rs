@@ -49,6 +49,7 @@ pub use self::audit::{AuditFilter, PageRequest};
 pub use self::batch::{Accepted, Pending};
 pub use self::devices::DeviceRecord;
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, Profile};
+pub use self::enroll::InviteClaim;
 pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
