@@ -48,6 +48,8 @@ pub fn bench_config(data_dir: &Path, database_url: &str) -> Config {
             rate_per_sec: 1_000_000,
             rate_burst: 1_000_000,
             max_connections: 1_000_000,
+            // Every synthetic client connects from 127.0.0.1.
+            max_connections_per_address: 0,
             ..Limits::default()
         },
         ..Config::default()

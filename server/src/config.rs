@@ -69,8 +69,30 @@ pub struct Limits {
     pub max_one_time_prekeys: usize,
     /// The owner is told to upload more when fewer one-time prekeys remain.
     pub prekeys_low_threshold: u32,
-    /// Most concurrent connections.
+    /// Most concurrent connections: every accepted TCP connection counts,
+    /// from before its TLS handshake until it closes, whatever it is (TLS
+    /// handshake, HTTP request, idle keep-alive, WebSocket authenticated or
+    /// not). A connection over the limit is closed at once, before TLS.
     pub max_connections: usize,
+    /// Most concurrent connections from one source address (an IPv4 address,
+    /// or an IPv6 /64 network), counted like `max_connections`; 0: no
+    /// per-address limit (behind a TCP proxy or load balancer every client
+    /// has the proxy's address: set it to 0 there and limit at the proxy).
+    pub max_connections_per_address: usize,
+    /// Milliseconds a new connection has to complete its TLS handshake.
+    pub tls_handshake_timeout_ms: u64,
+    /// Milliseconds the server waits for a complete HTTP request head (request
+    /// line and headers), counted from the end of the TLS handshake or of the
+    /// previous response: it bounds the time to send a head and the idle time
+    /// of a keep-alive connection between requests. Past it the connection is
+    /// closed without a response.
+    pub request_head_timeout_ms: u64,
+    /// While a request body is being read, at least `request_body_min_bytes`
+    /// of it (or its end) must arrive every this many milliseconds; otherwise
+    /// the request fails and the connection is closed.
+    pub request_body_timeout_ms: u64,
+    /// See `request_body_timeout_ms`.
+    pub request_body_min_bytes: u64,
     /// Largest attachment blob accepted, in bytes.
     pub max_attachment_bytes: u64,
     /// Seconds an attachment blob is kept.
@@ -120,6 +142,11 @@ impl Default for Limits {
             max_one_time_prekeys: 500,
             prekeys_low_threshold: 10,
             max_connections: 20_000,
+            max_connections_per_address: 1_000,
+            tls_handshake_timeout_ms: 10_000,
+            request_head_timeout_ms: 15_000,
+            request_body_timeout_ms: 30_000,
+            request_body_min_bytes: 1024,
             max_attachment_bytes: 100 << 20,
             attachment_ttl_secs: 30 * 24 * 3600,
             db_acquire_timeout_ms: 3_000,

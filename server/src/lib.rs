@@ -32,6 +32,9 @@
 //! - [`error`]: [`ServerError`] (startup, storage; a damaged file is a
 //!   [`FileError`]) and [`ApiError`] (what a client is told: a stable code and
 //!   a safe message).
+//! - `listener`: accepts TCP connections under the connection limits (in
+//!   total and per source address), TLS handshakes and HTTP/1.1 on them,
+//!   each bounded in time (handshake, request head, request body progress).
 //! - [`start`]: binds, serves, and returns a [`Server`] handle.
 //!
 //! ## A request's way through
@@ -62,6 +65,7 @@ mod durable;
 pub mod error;
 mod http;
 pub mod hub;
+mod listener;
 mod metrics;
 pub mod store;
 pub mod tls;
@@ -75,11 +79,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::audit::LogKey;
 pub use crate::config::Config;
@@ -99,6 +103,8 @@ pub struct AppState {
     pub log_key: Arc<LogKey>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// `max_connections` slots: the listener holds one per TCP connection,
+    /// for its whole life (WebSocket included).
     connections: Arc<Semaphore>,
 }
 
@@ -115,10 +121,8 @@ async fn websocket(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        tracing::warn!(%peer, "connection refused: connection limit reached");
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
-    };
+    // The connection already counts against the connection limits: the
+    // listener's slot moves with its stream into the upgraded WebSocket.
     let max = state.config.limits.max_frame_bytes;
     // tungstenite allocates its whole read buffer per connection up front
     // (128 KiB by default): 4 KiB is enough to read frames of any size (a
@@ -129,10 +133,7 @@ async fn websocket(
         .write_buffer_size(4 * 1024)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            ws::serve(socket, state, peer).await;
-            drop(permit);
-        })
+        .on_upgrade(move |socket| ws::serve(socket, state, peer))
 }
 
 /// A running server.
@@ -154,8 +155,9 @@ pub struct Server {
     pub warnings: Vec<String>,
     state: AppState,
     stop: watch::Sender<bool>,
-    handle: axum_server::Handle,
-    task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    /// Drops the HTTP connections still open when shutdown gives up waiting.
+    kill: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
     relays: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -178,7 +180,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         Some(path) => LogKey::load_or_create_at(path.clone())?,
         None => LogKey::load_or_create(&config.data_dir)?,
     });
-    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(&files)?);
+    let rustls_config = tls::server_config(&files)?;
 
     let bootstrap_token = if store.has_admin().await? {
         None
@@ -208,15 +210,17 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::io("reading the listen address", e))?;
-    let handle = axum_server::Handle::new();
-    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    // TCP_NODELAY stays off: measured with it, latency at 1 000 messages/s
-    // got worse, not better (BENCHMARKS.md, profiles, item 6).
-    let task = tokio::spawn(
-        axum_server::from_tcp_rustls(listener, rustls_config)
-            .handle(handle.clone())
-            .serve(service),
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| ServerError::io("configuring the listener", e))?;
+    let listener = listener::Listener::new(
+        listener,
+        rustls_config,
+        app(state.clone()),
+        Arc::clone(&state.connections),
+        &state.config.limits,
     );
+    let kill = CancellationToken::new();
+    let task = tokio::spawn(listener.serve(state.shutdown.clone(), kill.clone()));
     let retention = Duration::from_secs(state.config.limits.queue_ttl_secs);
     let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state), retention));
     let node = state
@@ -244,7 +248,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         log_key: state.log_key.public_key_base64(),
         state,
         stop,
-        handle,
+        kill,
         task,
         sweeper,
         relays,
@@ -288,15 +292,15 @@ impl Server {
         &self.state
     }
 
-    /// Graceful shutdown: connections are told and closed, in-flight
-    /// requests (and so their commits) finish, then the database is closed.
+    /// Graceful shutdown: the listening socket closes, connections are
+    /// told and closed, in-flight requests (and so their commits) finish,
+    /// then the database is closed.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         let _ = self.task.await;
-        // Upgraded WebSocket connections are not tracked by the HTTP server:
-        // wait (bounded) until every connection task has returned its permit,
-        // so that none is cut off in the middle of a commit.
+        // Every connection (HTTP, or WebSocket after its upgrade) holds a
+        // slot until it is closed: wait (bounded) until all are back, so that
+        // none is cut off in the middle of a commit.
         let all = u32::try_from(self.state.config.limits.max_connections).unwrap_or(u32::MAX);
         if tokio::time::timeout(Duration::from_secs(10), self.state.connections.acquire_many(all))
             .await
@@ -304,6 +308,7 @@ impl Server {
         {
             tracing::warn!("connections still open after 10 s; closing anyway");
         }
+        self.kill.cancel();
         self.sweeper.abort();
         for relay in &self.relays {
             relay.abort();
