@@ -134,7 +134,7 @@ pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         server_name: args.server_name,
         cert_pem,
     };
-    let details = curbside_client::Profile {
+    let details = curbside_client::UserDetails {
         display_name: args.name,
         npi: args.npi,
         specialty: args.specialty,

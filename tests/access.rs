@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use curbside_client::{enroll, Client, ClientError, Profile};
+use curbside_client::{enroll, Client, ClientError, UserDetails};
 use curbside_protocol::auth::{EnrollPurpose, DEVICE_INVITE_PREFIX};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{ClientFrame, MessageKind, ServerFrame};
@@ -121,13 +121,13 @@ on_every_backend!(invites_are_single_use_and_expire, |db| async move {
             role: Role::Clinician,
         })
         .await;
-    let profile = Profile {
+    let profile = UserDetails {
         display_name: "Dr. Dana Diaz".into(),
         npi: Some(NPIS[3].into()),
         specialty: Some("Neurology".into()),
     };
     enroll(world.info.clone(), &invite, &profile).await.unwrap();
-    let again = Profile {
+    let again = UserDetails {
         npi: Some(NPIS[4].into()),
         ..profile.clone()
     };
@@ -168,7 +168,7 @@ on_every_backend!(enrollment_validates_professional_details, |db| async move {
             role: Role::Clinician,
         })
         .await;
-    let bad_npi = Profile {
+    let bad_npi = UserDetails {
         display_name: "Dr. Eve".into(),
         npi: Some("1234567890".into()),
         specialty: Some("Oncology".into()),
@@ -177,7 +177,7 @@ on_every_backend!(enrollment_validates_professional_details, |db| async move {
         code(enroll(world.info.clone(), &invite, &bad_npi).await),
         ErrorCode::InvalidNpi
     );
-    let no_npi = Profile {
+    let no_npi = UserDetails {
         display_name: "Dr. Eve".into(),
         npi: None,
         specialty: Some("Oncology".into()),
@@ -187,7 +187,7 @@ on_every_backend!(enrollment_validates_professional_details, |db| async move {
         ErrorCode::InvalidRequest
     );
     // The refused attempts did not consume the invite.
-    let good = Profile {
+    let good = UserDetails {
         npi: Some(NPIS[5].into()),
         ..bad_npi
     };
@@ -241,7 +241,7 @@ on_every_backend!(
                 role: Role::Clinician,
             })
             .await;
-        let profile = Profile {
+        let profile = UserDetails {
             display_name: "Dr. Unverified".into(),
             npi: Some(NPIS[2].into()),
             specialty: Some("Dermatology".into()),

@@ -19,54 +19,16 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use curbside_client::api::Api;
 use curbside_client::audit::{verify_export, VerifyFailure};
-use curbside_client::{enroll, Account, Client, Profile};
+use curbside_client::{enroll, Client, UserDetails};
 use curbside_protocol::audit::{Action, AuditQuery, AuditRecord, Outcome};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::MessageKind;
-use curbside_protocol::http::{InviteTarget, Role};
+use curbside_protocol::http::Role;
 use curbside_protocol::merkle;
 use curbside_server::audit::{Actor, Event};
 use curbside_server::store::{now_ms, Backend};
 use sqlx::Connection as _;
-
-/// Enrolls a compliance officer and returns their session token.
-async fn officer(world: &World) -> (Account, String) {
-    let invite = world
-        .invite(InviteTarget::NewUser {
-            role: Role::ComplianceOfficer,
-        })
-        .await;
-    let profile = Profile {
-        display_name: "Carol Compliance".into(),
-        ..Profile::default()
-    };
-    let account = enroll(world.info.clone(), &invite, &profile).await.unwrap();
-    let token = world.login(&account).await;
-    (account, token)
-}
-
-/// Every entry matching `query`, following the cursor to the end.
-async fn all(api: &Api, token: &str, mut query: AuditQuery) -> Vec<AuditRecord> {
-    let mut out = Vec::new();
-    query.limit = Some(query.limit.unwrap_or(200));
-    loop {
-        let page = api.audit_entries(token, &query).await.unwrap();
-        out.extend(page.records);
-        match page.next_cursor {
-            Some(c) => query.cursor = Some(c),
-            None => return out,
-        }
-    }
-}
-
-fn by_action(action: Action) -> AuditQuery {
-    AuditQuery {
-        action: Some(action.as_str().into()),
-        ..AuditQuery::default()
-    }
-}
 
 /// A direct connection to the test's database, as an attacker or DBA would have.
 async fn raw(db: &Db) -> sqlx::AnyConnection {
@@ -155,9 +117,11 @@ on_every_backend!(
             .await
             .unwrap();
         // A refused enrollment (an unknown invite).
-        assert!(enroll(world.info.clone(), "cbs_inv_unknown", &Profile::default())
-            .await
-            .is_err());
+        assert!(
+            enroll(world.info.clone(), "cbs_inv_unknown", &UserDetails::default())
+                .await
+                .is_err()
+        );
         // The audit log's own reads.
         api.audit_tree_head(&token).await.unwrap();
         api.audit_inclusion(&token, 1, 2).await.unwrap();

@@ -95,19 +95,10 @@ fn saved_size(dir: &Path) -> i64 {
 on_every_backend!(tampering_is_caught_by_the_cli, |db: Db| async move {
     let dir = db.dir.path().to_path_buf();
     let mut server = spawn_for_cli(&db, "127.0.0.1:0");
-    let token = server.token.clone().unwrap();
     let ok = |args: &[&str]| ok(&dir, &server, args);
     let fails = |args: &[&str]| fails(&dir, &server, args);
 
-    ok(&[
-        "enroll",
-        "--profile",
-        "admin",
-        "--invite",
-        &token,
-        "--name",
-        "Site Admin",
-    ]);
+    enroll_admin(&dir, &server);
     let invite = ok(&[
         "admin",
         "invite",
@@ -236,20 +227,7 @@ fn run(dir: &Path, server: &Process, args: &[&str]) -> (bool, String, String) {
 
 /// Enrolls the admin and one compliance officer per profile name.
 fn enroll_officers(dir: &Path, server: &Process, officers: &[&str]) {
-    let token = server.token.clone().unwrap();
-    ok(
-        dir,
-        server,
-        &[
-            "enroll",
-            "--profile",
-            "admin",
-            "--invite",
-            &token,
-            "--name",
-            "Site Admin",
-        ],
-    );
+    enroll_admin(dir, server);
     for profile in officers {
         let invite = ok(
             dir,

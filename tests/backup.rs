@@ -23,7 +23,7 @@ use std::time::Duration;
 use common::*;
 use curbside_client::api::Api;
 use curbside_client::audit::{check_head, verify_export, AuditError, Witness};
-use curbside_client::{enroll, Account, Client, Profile, ServerInfo};
+use curbside_client::{enroll, Account, Client, ServerInfo, UserDetails};
 use curbside_protocol::audit::AuditQuery;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::http::{InviteTarget, Role};
@@ -59,9 +59,9 @@ async fn officer(world: &World) -> Account {
             role: Role::ComplianceOfficer,
         })
         .await;
-    let profile = Profile {
+    let profile = UserDetails {
         display_name: "Carol Compliance".into(),
-        ..Profile::default()
+        ..UserDetails::default()
     };
     enroll(world.info.clone(), &invite, &profile).await.unwrap()
 }

@@ -26,19 +26,9 @@ async fn readme_walkthrough_with_the_cli() {
     let dir = db.dir.path().to_path_buf();
     // The server's data dir is `curbside-data` inside the working directory, as in the README.
     let mut server = spawn_for_cli(&db, "127.0.0.1:0");
-    let token = server.token.clone().unwrap();
     let run = |args: &[&str]| run(&dir, &server, args);
 
-    assert!(run(&[
-        "enroll",
-        "--profile",
-        "admin",
-        "--invite",
-        &token,
-        "--name",
-        "Site Admin"
-    ])
-    .starts_with("Enrolled: user "));
+    enroll_admin(&dir, &server);
     let invite_alice = run(&["admin", "invite", "--profile", "admin"]);
     let invite_bob = run(&["admin", "invite", "--profile", "admin", "--role", "clinician"]);
     run(&[

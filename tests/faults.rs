@@ -59,9 +59,9 @@ async fn officer(world: &World) -> String {
             role: Role::ComplianceOfficer,
         })
         .await;
-    let profile = curbside_client::Profile {
+    let profile = curbside_client::UserDetails {
         display_name: "Carol Compliance".into(),
-        ..curbside_client::Profile::default()
+        ..curbside_client::UserDetails::default()
     };
     let account: Account = curbside_client::enroll(world.info.clone(), &invite, &profile)
         .await

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::*;
 use curbside_client::api::Api;
-use curbside_client::{enroll, Client, Profile};
+use curbside_client::{enroll, Client, UserDetails};
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
 
@@ -34,9 +34,9 @@ async fn kill_restart_and_scan(db: Db) {
     let admin = enroll(
         server.clone(),
         first.token.as_deref().unwrap(),
-        &Profile {
+        &UserDetails {
             display_name: "Admin".into(),
-            ..Profile::default()
+            ..UserDetails::default()
         },
     )
     .await
@@ -56,7 +56,7 @@ async fn kill_restart_and_scan(db: Db) {
             expires_in_secs: None,
         };
         let invite = api.create_invite(&token, &req).await.unwrap().invite;
-        let profile = Profile {
+        let profile = UserDetails {
             display_name: name.into(),
             npi: Some(npi.into()),
             specialty: Some("Dermatology".into()),

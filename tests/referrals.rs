@@ -111,9 +111,9 @@ on_every_backend!(
         let officer = curbside_client::enroll(
             world.info.clone(),
             &invite,
-            &curbside_client::Profile {
+            &curbside_client::UserDetails {
                 display_name: "Carol Compliance".into(),
-                ..curbside_client::Profile::default()
+                ..curbside_client::UserDetails::default()
             },
         )
         .await

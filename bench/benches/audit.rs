@@ -20,7 +20,7 @@ use curbside_protocol::frames::{Envelope, MessageKind};
 use curbside_protocol::ids::{Address, DeviceId, MessageId, UserId};
 use curbside_protocol::merkle::CompactRange;
 use curbside_server::audit::{Actor, Event, LogKey};
-use curbside_server::store::{now_ms, Store};
+use curbside_server::store::{now_ms, NewMessage, Store};
 use sqlx::Connection as _;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -91,15 +91,15 @@ fn append(c: &mut Criterion) {
                         device_id: DeviceId(1),
                         ciphertext: Base64(vec![0x5a; 1024]),
                     };
-                    rt.block_on(store.accept_message(
-                        &alice,
-                        &id,
-                        MessageKind::Message,
-                        &[env],
-                        &actor,
-                        now_ms(),
-                        Duration::from_secs(3600),
-                    ))
+                    rt.block_on(store.accept_message(NewMessage {
+                        sender: alice.clone(),
+                        message_id: id,
+                        kind: MessageKind::Message,
+                        envelopes: vec![env],
+                        actor: actor.clone(),
+                        now: now_ms(),
+                        ttl: Duration::from_secs(3600),
+                    }))
                     .unwrap()
                 },
                 BatchSize::SmallInput,

@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use curbside_client::api::Api;
-use curbside_client::{Account, Profile};
+use curbside_client::{Account, UserDetails};
 use curbside_crypto::{IdentityKeyPair, PreKeyId, SignedPreKeyPair};
 use curbside_protocol::auth::{enrollment_transcript, EnrollPurpose};
 use curbside_protocol::http::{CreateInviteRequest, EnrollRequest, InviteTarget, Role};
@@ -114,7 +114,7 @@ impl Admin {
     pub async fn accounts(&self, target: &Target, n: usize, first: usize) -> anyhow::Result<Vec<Account>> {
         futures_util::stream::iter(first..first + n)
             .map(|i| async move {
-                let profile = Profile {
+                let profile = UserDetails {
                     display_name: format!("Dr. Synthetic {i}"),
                     npi: Some(npi(i)),
                     specialty: Some("Internal Medicine".into()),

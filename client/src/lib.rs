@@ -35,7 +35,7 @@ pub mod tls;
 use serde::{Deserialize, Serialize};
 
 pub use account::Account;
-pub use client::{enroll, Client, Profile, Received, SendOutcome};
+pub use client::{enroll, Client, Received, SendOutcome, UserDetails};
 pub use error::{ClientError, Result};
 
 /// How to reach a server.

@@ -71,12 +71,12 @@ fn decode(node: &str, payload: &str) -> Option<(Address, HubEvent)> {
 pub(crate) fn start(hub: &Hub, store: Store, url: String, node: String) -> Vec<tokio::task::JoinHandle<()>> {
     let (tx, mut rx) = mpsc::channel::<(Address, HubEvent)>(crate::hub::RELAY_CAPACITY);
     hub.set_relay(tx);
-    let publisher = {
+    let notifier = {
         let node = node.clone();
         tokio::spawn(async move {
             while let Some((address, event)) = rx.recv().await {
                 if let Some(payload) = encode(&node, &address, event) {
-                    if let Err(e) = store.publish(CHANNEL, &payload).await {
+                    if let Err(e) = store.notify_nodes(CHANNEL, &payload).await {
                         tracing::warn!(error = %e, "could not notify the other nodes");
                     }
                 }
@@ -107,5 +107,5 @@ pub(crate) fn start(hub: &Hub, store: Store, url: String, node: String) -> Vec<t
             }
         })
     };
-    vec![publisher, listener]
+    vec![notifier, listener]
 }

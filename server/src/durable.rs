@@ -6,7 +6,7 @@
 //! final name by a rename (or, for a file that must never replace another, a
 //! hard link), and then the directory is fsynced so that the new name is on
 //! disk too. After a power loss the final name therefore holds either
-//! nothing (it was never published) or the whole file, never a prefix or
+//! nothing (it was never persisted) or the whole file, never a prefix or
 //! 0 bytes; what can be left behind is a temporary file, which start-up
 //! removes ([`remove_temporaries`]). SECURITY.md, "Durability", describes
 //! the whole picture.
@@ -99,7 +99,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Like [`write_atomic`], but never replaces an existing file: fails with
 /// [`io::ErrorKind::AlreadyExists`] if `path` exists (someone else, such as
 /// another node sharing the file, created it first). The final name is
-/// published with a hard link, which fails rather than replace; on a file
+/// put in place with a hard link, which fails rather than replace; on a file
 /// system without hard links it falls back to a rename after checking that
 /// `path` is absent (a narrow race that only two nodes creating the same
 /// file in the same instant could lose).
@@ -203,7 +203,7 @@ pub(crate) fn remove_temporaries(dir: &Path) -> io::Result<usize> {
 }
 
 /// A file being written in pieces (an upload) under a temporary name.
-/// Dropped before [`Staged::publish`], it removes itself, so an interrupted
+/// Dropped before [`Staged::persist`], it removes itself, so an interrupted
 /// or refused write leaves nothing behind.
 #[derive(Debug)]
 pub(crate) struct Staged {
@@ -237,7 +237,7 @@ impl Staged {
     /// Makes the content durable and gives it its final name: fsync the
     /// file, rename it, fsync the directory. When this returns `Ok`, the file
     /// survives a power loss under its final name.
-    pub(crate) async fn publish(mut self) -> io::Result<()> {
+    pub(crate) async fn persist(mut self) -> io::Result<()> {
         let Some(mut file) = self.file.take() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
@@ -548,7 +548,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_staged_file_is_published_whole_or_removed() {
+    async fn a_staged_file_is_persisted_whole_or_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0123");
         let mut staged = Staged::create(&path).await.unwrap();
@@ -556,12 +556,12 @@ mod tests {
         assert_eq!(names(dir.path()).len(), 1);
         assert!(is_temporary(&names(dir.path())[0]));
         drop(staged);
-        assert!(names(dir.path()).is_empty(), "dropped before publishing: removed");
+        assert!(names(dir.path()).is_empty(), "dropped before persisting: removed");
 
         let mut staged = Staged::create(&path).await.unwrap();
         staged.write_all(b"abc").await.unwrap();
         staged.write_all(b"def").await.unwrap();
-        staged.publish().await.unwrap();
+        staged.persist().await.unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
         assert_eq!(names(dir.path()), ["0123"]);
     }

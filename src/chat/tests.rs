@@ -49,7 +49,7 @@ async fn clinician(info: &ServerInfo, api: &Api, admin: &str, name: &str, npi: &
         expires_in_secs: None,
     };
     let invite = api.create_invite(admin, &req).await.unwrap().invite;
-    let details = curbside_client::Profile {
+    let details = curbside_client::UserDetails {
         display_name: name.into(),
         npi: Some(npi.into()),
         specialty: Some("Dermatology".into()),
@@ -81,9 +81,9 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
         server_name: "localhost".into(),
         cert_pem: server.cert_pem.clone(),
     };
-    let admin_details = curbside_client::Profile {
+    let admin_details = curbside_client::UserDetails {
         display_name: "Admin".into(),
-        ..curbside_client::Profile::default()
+        ..curbside_client::UserDetails::default()
     };
     let admin = curbside_client::enroll(
         info.clone(),
@@ -155,23 +155,11 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     .unwrap();
 
     // Alice's loop takes messages in as they arrive.
-    for _ in 0..50 {
-        receive(
-            &profile,
-            &mut state,
-            &mut client,
-            Duration::from_millis(100),
-            false,
-            false,
-        )
-        .await
-        .unwrap();
-        if state.conversations[&bob_id].iter().any(|m| m.from == bob_id)
+    receive_until(&profile, &mut state, &mut client, |state| {
+        state.conversations[&bob_id].iter().any(|m| m.from == bob_id)
             && state.conversations[&bob_id][0].status == Status::Read
-        {
-            break;
-        }
-    }
+    })
+    .await;
     term.draw(|f| app.render(f, &state, &client.account)).unwrap();
     let shown = screen(&term);
     assert!(shown.contains("me: Quick look at a rash?  [read]"), "{shown}");
@@ -265,21 +253,10 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
         message_id: content_id,
     };
     api.create_referral(&bob_token, &envelope).await.unwrap();
-    for _ in 0..50 {
-        receive(
-            &profile,
-            &mut state,
-            &mut client,
-            Duration::from_millis(100),
-            false,
-            false,
-        )
-        .await
-        .unwrap();
-        if state.referral_envelopes.contains_key("ref-ui") && state.referrals.contains_key("ref-ui") {
-            break;
-        }
-    }
+    receive_until(&profile, &mut state, &mut client, |state| {
+        state.referral_envelopes.contains_key("ref-ui") && state.referrals.contains_key("ref-ui")
+    })
+    .await;
     assert_eq!(typed(&mut app, &state, "/referrals"), None);
     term.draw(|f| app.render(f, &state, &client.account)).unwrap();
     let inbox = screen(&term);
@@ -298,4 +275,22 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     b.close().await;
     client.close().await;
     server.shutdown().await;
+}
+
+/// Takes messages in, as the chat's loop does, until `done` holds (for at
+/// most about 5 s).
+async fn receive_until(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    done: impl Fn(&LocalState) -> bool,
+) {
+    for _ in 0..50 {
+        receive(profile, state, client, Duration::from_millis(100), false, false)
+            .await
+            .unwrap();
+        if done(state) {
+            break;
+        }
+    }
 }

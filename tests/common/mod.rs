@@ -13,6 +13,7 @@
 //! - `process`: the real binary, `curbside serve` and its commands (`Process`).
 //! - `at_rest`: scans of what the server keeps for what must not be there
 //!   (`assert_absent`).
+//! - `compliance`: a compliance officer and the audit entries of a query.
 #![allow(
     dead_code,
     unreachable_pub,
@@ -25,6 +26,7 @@
 use std::time::Duration;
 
 mod at_rest;
+mod compliance;
 mod db;
 mod enrollment;
 mod process;
@@ -35,6 +37,8 @@ mod world;
 // is not a mistake.
 #[allow(unused_imports)]
 pub use at_rest::*;
+#[allow(unused_imports)]
+pub use compliance::*;
 #[allow(unused_imports)]
 pub use db::*;
 #[allow(unused_imports)]

@@ -122,20 +122,32 @@ pub fn process_info(db: &Db, p: &Process) -> ServerInfo {
     }
 }
 
+/// With the real binary: enrolls the site admin in profile `admin` with the
+/// bootstrap token; returns what `enroll` printed.
+pub fn enroll_admin(dir: &Path, server: &Process) -> String {
+    let token = server.token.clone().unwrap();
+    let out = cli_ok(
+        dir,
+        server,
+        &[
+            "enroll",
+            "--profile",
+            "admin",
+            "--invite",
+            &token,
+            "--name",
+            "Site Admin",
+        ],
+    );
+    assert!(out.starts_with("Enrolled: user "), "{out}");
+    out
+}
+
 /// With the real binary: enrolls the admin (bootstrap token), then one
 /// verified clinician per `(profile, specialty)`; returns their user ids.
 pub fn enroll_clinicians(dir: &Path, server: &Process, who: &[(&str, &str)]) -> Vec<String> {
     let run = |args: &[&str]| cli_ok(dir, server, args);
-    let token = server.token.clone().unwrap();
-    run(&[
-        "enroll",
-        "--profile",
-        "admin",
-        "--invite",
-        &token,
-        "--name",
-        "Site Admin",
-    ]);
+    enroll_admin(dir, server);
     let mut ids = Vec::new();
     for ((profile, specialty), npi) in who.iter().zip(NPIS) {
         let invite = run(&["admin", "invite", "--profile", "admin"]);

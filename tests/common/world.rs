@@ -5,7 +5,7 @@
 //! `texts`).
 
 use curbside_client::api::Api;
-use curbside_client::{enroll, Account, Client, Profile, ServerInfo};
+use curbside_client::{enroll, Account, Client, ServerInfo, UserDetails};
 use curbside_protocol::http::{CreateInviteRequest, InviteTarget, Role};
 use curbside_protocol::ids::{MessageId, UserId};
 use curbside_server::config::Config;
@@ -47,9 +47,9 @@ impl World {
         let admin = enroll(
             info.clone(),
             &token,
-            &Profile {
+            &UserDetails {
                 display_name: "Site Admin".into(),
-                ..Profile::default()
+                ..UserDetails::default()
             },
         )
         .await
@@ -115,7 +115,7 @@ impl World {
                 role: Role::Clinician,
             })
             .await;
-        let profile = Profile {
+        let profile = UserDetails {
             display_name: name.into(),
             npi: Some(npi.into()),
             specialty: Some(specialty.into()),
@@ -145,7 +145,7 @@ impl World {
                 user_id: user.clone(),
             })
             .await;
-        enroll(self.info.clone(), &invite, &Profile::default())
+        enroll(self.info.clone(), &invite, &UserDetails::default())
             .await
             .unwrap()
     }

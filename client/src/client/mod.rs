@@ -34,7 +34,7 @@ pub use send::SendOutcome;
 
 /// A new user's professional details.
 #[derive(Clone, Debug, Default)]
-pub struct Profile {
+pub struct UserDetails {
     /// Name shown to colleagues.
     pub display_name: String,
     /// National Provider Identifier (clinicians).
@@ -44,7 +44,7 @@ pub struct Profile {
 }
 
 /// Enrolls a new device with an invite (or the bootstrap token) and returns its account.
-pub async fn enroll(server: ServerInfo, invite: &str, profile: &Profile) -> Result<Account> {
+pub async fn enroll(server: ServerInfo, invite: &str, profile: &UserDetails) -> Result<Account> {
     let mut account = Account::generate(server)?;
     let api = Api::new(&account.server)?;
     let identity_key = account.identity.public().to_bytes();

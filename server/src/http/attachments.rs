@@ -90,7 +90,7 @@ async fn upload(
         .map_err(|e| disk("creating the blob", e))?;
     let (staged, size) = write_limited(staged, body, limit).await?;
     let finish = tokio::spawn(async move {
-        if let Err(e) = staged.publish().await {
+        if let Err(e) = staged.persist().await {
             // The rename may have happened before the directory fsync failed.
             let _ = tokio::fs::remove_file(&path).await;
             return Err(disk("making the blob durable", e));

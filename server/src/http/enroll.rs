@@ -22,7 +22,7 @@ use super::Source;
 use crate::audit::{Actor, Event};
 use crate::auth::{new_user_id, token_hash, IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::ApiError;
-use crate::store::{now_ms, DeviceKeys, EnrollProblem, InviteClaim, InviteProblem, Profile};
+use crate::store::{now_ms, DeviceKeys, EnrollProblem, InviteClaim, InviteProblem, UserDetails};
 use crate::AppState;
 use curbside_protocol::audit::Action;
 
@@ -85,7 +85,7 @@ fn check_keys(state: &AppState, req: &EnrollRequest, purpose: EnrollPurpose) -> 
     })
 }
 
-fn check_profile(req: &EnrollRequest) -> Result<Profile, ApiError> {
+fn check_profile(req: &EnrollRequest) -> Result<UserDetails, ApiError> {
     let name = req.display_name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::invalid("display_name must be 1 to 200 characters"));
@@ -103,7 +103,7 @@ fn check_profile(req: &EnrollRequest) -> Result<Profile, ApiError> {
     if specialty.is_some_and(|s| s.len() > 100) {
         return Err(ApiError::invalid("specialty must be at most 100 characters"));
     }
-    Ok(Profile {
+    Ok(UserDetails {
         display_name: name.to_owned(),
         npi: npi.map(str::to_owned),
         specialty: specialty.map(str::to_owned),
@@ -141,7 +141,7 @@ async fn enroll_checked(
     // here and strictly for clinicians below.
     let profile = check_profile(req).or_else(|e| {
         if req.display_name.trim().is_empty() {
-            Ok(Profile {
+            Ok(UserDetails {
                 display_name: String::new(),
                 npi: None,
                 specialty: None,

@@ -34,16 +34,23 @@ use crate::error::ServerError;
 /// Most requests in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// A message to accept.
+/// A message to accept: what [`Store::submit_message`](super::Store::submit_message) stores.
 #[derive(Debug)]
-pub(crate) struct Accept {
-    pub(crate) sender: Address,
-    pub(crate) message_id: MessageId,
-    pub(crate) kind: MessageKind,
-    pub(crate) envelopes: Vec<Envelope>,
-    pub(crate) actor: Actor,
-    pub(crate) now: i64,
-    pub(crate) ttl: Duration,
+pub struct NewMessage {
+    /// Who sent it.
+    pub sender: Address,
+    /// The sender's id for it (a second message with the same id is a resend).
+    pub message_id: MessageId,
+    /// What it is (message, receipt, …).
+    pub kind: MessageKind,
+    /// One ciphertext per recipient device.
+    pub envelopes: Vec<Envelope>,
+    /// Who sends it, in the audit log.
+    pub actor: Actor,
+    /// When it was accepted.
+    pub now: i64,
+    /// How long it stays queued undelivered.
+    pub ttl: Duration,
 }
 
 /// Deliveries acknowledged by their device.
@@ -65,7 +72,7 @@ pub(crate) struct AckReceipts {
 
 #[derive(Debug)]
 enum Request {
-    Accept(Accept, oneshot::Sender<Result<Accepted, ServerError>>),
+    Accept(NewMessage, oneshot::Sender<Result<Accepted, ServerError>>),
     Ack(Ack, oneshot::Sender<Result<Vec<Acked>, ServerError>>),
     AckReceipts(AckReceipts, oneshot::Sender<Result<(), ServerError>>),
 }
@@ -144,7 +151,7 @@ impl GroupCommit {
 
     /// Queues `a` for the next batch now (requests commit in the order they
     /// were submitted) and returns the answer to wait for.
-    pub(crate) fn submit_accept(&self, a: Accept) -> Result<Pending<Accepted>, ServerError> {
+    pub(crate) fn submit_accept(&self, a: NewMessage) -> Result<Pending<Accepted>, ServerError> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request::Accept(a, reply)).map_err(|_| stopped())?;
         Ok(Pending(answer))
@@ -320,12 +327,12 @@ fn by_device(keys: &[(String, i64, i64)]) -> Vec<((&str, i64), Vec<i64>)> {
 /// the message was first accepted.
 async fn accept(
     conn: &mut AnyConnection,
-    accepts: &[(usize, &Accept)],
+    accepts: &[(usize, &NewMessage)],
     events: &mut [Vec<Event>],
 ) -> Result<Vec<(usize, Accepted)>, ServerError> {
     // A repeated id inside the batch is a duplicate of its first occurrence.
     let mut seen = std::collections::HashSet::new();
-    let fresh: Vec<&(usize, &Accept)> = accepts
+    let fresh: Vec<&(usize, &NewMessage)> = accepts
         .iter()
         .filter(|(_, a)| seen.insert((a.sender.user_id.as_str(), a.message_id.as_str())))
         .collect();

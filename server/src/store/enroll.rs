@@ -53,7 +53,7 @@ pub enum EnrollProblem {
 
 /// A new user's professional details.
 #[derive(Clone, Debug)]
-pub struct Profile {
+pub struct UserDetails {
     /// Display name.
     pub display_name: String,
     /// NPI (validated by the caller).
@@ -175,7 +175,7 @@ impl Store {
     pub async fn enroll(
         &self,
         claim: InviteClaim<'_>,
-        profile: &Profile,
+        profile: &UserDetails,
         keys: &DeviceKeys,
         new_user_id: &UserId,
         source: &Actor,

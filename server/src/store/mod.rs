@@ -46,15 +46,15 @@ mod tx;
 mod users;
 
 pub use self::audit::{AuditFilter, PageRequest};
-pub use self::batch::{Accepted, Pending};
+pub use self::batch::{Accepted, NewMessage, Pending};
 pub use self::devices::DeviceRecord;
-pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, Profile};
 pub use self::enroll::InviteClaim;
+pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};
 pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
-
 pub use self::sessions::ChallengeUse;
+
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -215,7 +215,7 @@ impl Store {
     }
 
     /// Sends a PostgreSQL notification (multi-node relay).
-    pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
+    pub async fn notify_nodes(&self, channel: &str, payload: &str) -> Result<(), ServerError> {
         self.writer
             .execute(
                 sqlx::query("SELECT pg_notify($1, $2)")

@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use curbside_protocol::audit::Action;
-use curbside_protocol::frames::{Envelope, MessageKind};
+use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId};
 use sqlx::Row;
 
-use super::batch::{self, Accepted, Pending};
+use super::batch::{self, Accepted, NewMessage, Pending};
 use super::pool::ReadOn as _;
 use super::rows::{count, device_id, kind_from_str, message_id, user_id};
 use super::sql::select;
@@ -63,48 +63,16 @@ impl Store {
     /// entries, durably (group commit: see `store/batch.rs`). Returns
     /// `false` (and stores nothing) if this sender already used this
     /// message id.
-    #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
-    pub async fn accept_message(
-        &self,
-        sender: &Address,
-        message_id: &MessageId,
-        kind: MessageKind,
-        envelopes: &[Envelope],
-        actor: &Actor,
-        now: i64,
-        ttl: Duration,
-    ) -> Result<bool, ServerError> {
-        Ok(self
-            .submit_message(sender, message_id, kind, envelopes, actor, now, ttl)?
-            .wait()
-            .await?
-            .stored)
+    pub async fn accept_message(&self, message: NewMessage) -> Result<bool, ServerError> {
+        Ok(self.submit_message(message)?.wait().await?.stored)
     }
 
     /// [`Store::accept_message`] in two steps: the message is queued for the
     /// next group commit at once (so messages submitted one after another
     /// commit in that order), and the returned [`Pending`] resolves after the
     /// commit. A connection uses this to keep reading while its sends commit.
-    #[allow(clippy::too_many_arguments)] // each is a distinct column or the audit actor
-    pub fn submit_message(
-        &self,
-        sender: &Address,
-        message_id: &MessageId,
-        kind: MessageKind,
-        envelopes: &[Envelope],
-        actor: &Actor,
-        now: i64,
-        ttl: Duration,
-    ) -> Result<Pending<Accepted>, ServerError> {
-        self.commits.submit_accept(batch::Accept {
-            sender: sender.clone(),
-            message_id: message_id.clone(),
-            kind,
-            envelopes: envelopes.to_vec(),
-            actor: actor.clone(),
-            now,
-            ttl,
-        })
+    pub fn submit_message(&self, message: NewMessage) -> Result<Pending<Accepted>, ServerError> {
+        self.commits.submit_accept(message)
     }
 
     /// Up to `limit` queued deliveries for a device after `after`, oldest first.

@@ -19,12 +19,12 @@
 //!    its signature with the device's identity key and records the outcome
 //!    in the audit log. Anything else closes the connection.
 //! 3. The device registers with the hub (new messages, receipts, frames for
-//!    it, revocation, a newer connection) and a `session::Session` takes the
+//!    it, revocation, a newer connection) and a `handler::Handler` takes the
 //!    connection over: `auth_ok`, the receipts and deliveries waiting, then
 //!    one loop over shutdown, commits completing, hub events and frames.
 //! 4. Each text frame is parsed once (its request id read from the result),
 //!    passes the rate limit and is executed by `cmd`: every request returns
-//!    a `cmd::Reply`, which the session sends, or keeps until its commit
+//!    a `cmd::Reply`, which the handler sends, or keeps until its commit
 //!    completes (pipelined sends are answered in order).
 //! 5. The connection ends (`connection::End`): the peer went away, or an
 //!    `error` frame and a close frame with the code's
@@ -34,7 +34,7 @@
 //! - `connection`: one WebSocket: reads and sends frames (each write
 //!   bounded), and closes.
 //! - `auth`: `hello`, the `auth` frame answering its challenge, the audit.
-//! - `session`: the authenticated connection's state and loop: pushes,
+//! - `handler`: the authenticated connection's state and loop: pushes,
 //!   requests, replies, shutdown.
 //! - `rate_limit`: the per-connection token bucket.
 //! - `cmd`: one file per request (`ack`, `prekeys`, `bundles`, `directory`,
@@ -43,8 +43,8 @@
 mod auth;
 mod cmd;
 mod connection;
+mod handler;
 mod rate_limit;
-mod session;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,7 +54,7 @@ use axum::extract::ws::WebSocket;
 use crate::auth::random32;
 use crate::AppState;
 use connection::Connection;
-use session::Session;
+use handler::Handler;
 
 /// Runs one connection to its end.
 pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) {
@@ -73,11 +73,11 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, peer: SocketAddr) 
     };
     let (hub_id, events) = state.hub.register(&device);
     crate::metrics::with(|m| m.connections.inc());
-    let mut session = Session::new(state.clone(), conn, device, actor);
-    let end = session.run(events).await;
+    let mut handler = Handler::new(state.clone(), conn, device, actor);
+    let end = handler.run(events).await;
     crate::metrics::with(|m| m.connections.dec());
-    let device = &session.device;
+    let device = &handler.device;
     state.hub.unregister(device, hub_id);
     tracing::info!(user = %device.user_id, device = %device.device_id, "device disconnected");
-    session.close(end).await;
+    handler.close(end).await;
 }

@@ -9,24 +9,24 @@ use super::{Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
 use crate::ws::connection::End;
-use crate::ws::session::Session;
+use crate::ws::handler::Handler;
 
 /// Answers `bundles`, one per current device of `user_id`.
-pub(super) async fn execute(session: &mut Session, id: RequestId, user_id: UserId) -> Result<Reply, End> {
-    Ok(fetch_bundles(session, &user_id)
+pub(super) async fn execute(handler: &mut Handler, id: RequestId, user_id: UserId) -> Result<Reply, End> {
+    Ok(fetch_bundles(handler, &user_id)
         .await
         .map(|devices| ServerFrame::Bundles { id, user_id, devices })
         .into())
 }
 
 /// Claims the bundles, and warns each owner whose one-time prekeys run low.
-async fn fetch_bundles(session: &mut Session, user: &UserId) -> Result<Vec<DeviceBundle>, Refusal> {
-    let store = &session.state.store;
+async fn fetch_bundles(handler: &mut Handler, user: &UserId) -> Result<Vec<DeviceBundle>, Refusal> {
+    let store = &handler.state.store;
     if !store.bounded(store.user_exists(user)).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user").into());
     }
-    let threshold = session.state.config.limits.prekeys_low_threshold;
-    let bundles = store.bounded(store.fetch_bundles(user, &session.actor)).await?;
+    let threshold = handler.state.config.limits.prekeys_low_threshold;
+    let bundles = store.bounded(store.fetch_bundles(user, &handler.actor)).await?;
     let mut out = Vec::with_capacity(bundles.len());
     for (bundle, remaining) in bundles {
         // Warn once when the count crosses the threshold, and again when it
@@ -36,7 +36,7 @@ async fn fetch_bundles(session: &mut Session, user: &UserId) -> Result<Vec<Devic
                 user_id: user.clone(),
                 device_id: bundle.device_id,
             };
-            session.state.hub.notify(
+            handler.state.hub.notify(
                 &owner,
                 HubEvent::Frame(Box::new(ServerFrame::PrekeysLow { remaining })),
             );

@@ -5,16 +5,16 @@ use curbside_protocol::ids::RequestId;
 
 use super::{Refusal, Reply};
 use crate::ws::connection::End;
-use crate::ws::session::Session;
+use crate::ws::handler::Handler;
 
 /// Answers `directory_results`.
 pub(super) async fn execute(
-    session: &mut Session,
+    handler: &mut Handler,
     id: RequestId,
     name: Option<&str>,
     specialty: Option<&str>,
 ) -> Result<Reply, End> {
-    let store = &session.state.store;
+    let store = &handler.state.store;
     let found = store.bounded(store.directory(name, specialty)).await;
     Ok(found
         .map(|clinicians| ServerFrame::DirectoryResults { id, clinicians })

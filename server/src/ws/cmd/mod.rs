@@ -1,4 +1,4 @@
-//! The requests of an authenticated session, one file each, as
+//! The requests of an authenticated connection, one file each, as
 //! mini-redis's `cmd/`. Every request returns the same [`Reply`]; `Err` ends
 //! the connection (a second `auth`, or an `ack` that storage refused).
 //!
@@ -22,7 +22,7 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{ClientFrame, ErrorDetails, ServerFrame};
 
 use super::connection::End;
-use super::session::Session;
+use super::handler::Handler;
 use crate::error::{ApiError, ServerError};
 
 /// How a request is answered.
@@ -79,8 +79,8 @@ impl From<ServerError> for Refusal {
     }
 }
 
-/// Executes one request of an authenticated session.
-pub(super) async fn execute(session: &mut Session, frame: ClientFrame) -> Result<Reply, End> {
+/// Executes one request of an authenticated connection.
+pub(super) async fn execute(handler: &mut Handler, frame: ClientFrame) -> Result<Reply, End> {
     match frame {
         ClientFrame::Auth { .. } => Err(End::Error(
             ErrorCode::ChallengeReplayed,
@@ -90,24 +90,24 @@ pub(super) async fn execute(session: &mut Session, frame: ClientFrame) -> Result
         ClientFrame::Ack {
             delivery_ids,
             receipt_ids,
-        } => ack::execute(session, &delivery_ids, &receipt_ids).await,
+        } => ack::execute(handler, &delivery_ids, &receipt_ids).await,
         ClientFrame::PublishPrekeys {
             id,
             signed_prekey,
             one_time_prekeys,
         } => {
             let signed_prekey = signed_prekey.as_ref().map(|s| s.as_slice());
-            prekeys::execute(session, id, signed_prekey, &one_time_prekeys).await
+            prekeys::execute(handler, id, signed_prekey, &one_time_prekeys).await
         }
-        ClientFrame::FetchBundles { id, user_id } => bundles::execute(session, id, user_id).await,
+        ClientFrame::FetchBundles { id, user_id } => bundles::execute(handler, id, user_id).await,
         ClientFrame::DirectorySearch { id, name, specialty } => {
-            directory::execute(session, id, name.as_deref(), specialty.as_deref()).await
+            directory::execute(handler, id, name.as_deref(), specialty.as_deref()).await
         }
         ClientFrame::Send {
             id,
             message_id,
             kind,
             recipients,
-        } => send::execute(session, id, message_id, kind, recipients).await,
+        } => send::execute(handler, id, message_id, kind, recipients).await,
     }
 }

@@ -13,17 +13,17 @@ use super::{Refusal, Reply};
 use crate::auth::{PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::ApiError;
 use crate::ws::connection::End;
-use crate::ws::session::Session;
+use crate::ws::handler::Handler;
 use crate::AppState;
 
 /// Answers `prekeys_published` with the one-time prekeys now on the server.
 pub(super) async fn execute(
-    session: &mut Session,
+    handler: &mut Handler,
     id: RequestId,
     signed_prekey: Option<&[u8]>,
     one_time: &[OneTimePrekey],
 ) -> Result<Reply, End> {
-    Ok(publish(session, signed_prekey, one_time)
+    Ok(publish(handler, signed_prekey, one_time)
         .await
         .map(|one_time_prekeys| ServerFrame::PrekeysPublished { id, one_time_prekeys })
         .into())
@@ -31,11 +31,11 @@ pub(super) async fn execute(
 
 /// Checks the keys' sizes and count and the signed prekey's signature, and stores them.
 async fn publish(
-    session: &mut Session,
+    handler: &mut Handler,
     signed_prekey: Option<&[u8]>,
     one_time: &[OneTimePrekey],
 ) -> Result<u32, Refusal> {
-    let limits = &session.state.config.limits;
+    let limits = &handler.state.config.limits;
     if signed_prekey.is_some_and(|s| s.len() != SIGNED_PREKEY_LEN) {
         return Err(ApiError::invalid("signed_prekey must be 100 bytes").into());
     }
@@ -45,11 +45,11 @@ async fn publish(
         return Err(ApiError::invalid("one_time_prekeys: too many, or not 32 bytes each").into());
     }
     if let Some(spk) = signed_prekey {
-        check_signed_prekey(&session.state, &session.device, spk).await?;
+        check_signed_prekey(&handler.state, &handler.device, spk).await?;
     }
     let keys: Vec<(u32, Vec<u8>)> = one_time.iter().map(|k| (k.id, k.public_key.0.clone())).collect();
-    let d = &session.device;
-    let store = &session.state.store;
+    let d = &handler.device;
+    let store = &handler.state.store;
     Ok(store
         .bounded(store.publish_prekeys(
             &d.user_id,

@@ -11,19 +11,19 @@ use curbside_protocol::ids::{Address, DeviceId, MessageId, RequestId, UserId};
 use super::{Pending, Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
-use crate::store::now_ms;
+use crate::store::{now_ms, NewMessage};
 use crate::ws::connection::End;
-use crate::ws::session::Session;
+use crate::ws::handler::Handler;
 
 /// Answers `accepted` once the message committed, or refuses it.
 pub(super) async fn execute(
-    session: &mut Session,
+    handler: &mut Handler,
     id: RequestId,
     message_id: MessageId,
     kind: MessageKind,
     recipients: Vec<Envelope>,
 ) -> Result<Reply, End> {
-    Ok(match submit(session, id, message_id, kind, recipients).await {
+    Ok(match submit(handler, id, message_id, kind, recipients).await {
         Ok(pending) => Reply::Later(pending),
         Err(refusal) => Reply::Refused(refusal),
     })
@@ -33,14 +33,14 @@ pub(super) async fn execute(
 /// future resolves (to `accepted` or an error) once it committed, and then
 /// wakes the recipients.
 async fn submit(
-    session: &mut Session,
+    handler: &mut Handler,
     id: RequestId,
     message_id: MessageId,
     kind: MessageKind,
     recipients: Vec<Envelope>,
 ) -> Result<Pending, Refusal> {
     let started = Instant::now();
-    let limits = &session.state.config.limits;
+    let limits = &handler.state.config.limits;
     if recipients.is_empty() {
         return Err(ApiError::invalid("a send needs at least one recipient").into());
     }
@@ -54,8 +54,8 @@ async fn submit(
     if recipients.iter().any(|e| e.ciphertext.is_empty()) {
         return Err(ApiError::invalid("empty ciphertext").into());
     }
-    let store = &session.state.store;
-    let sender = &session.device;
+    let store = &handler.state.store;
+    let sender = &handler.device;
     let named: HashSet<Address> = recipients
         .iter()
         .map(|e| Address {
@@ -71,18 +71,26 @@ async fn submit(
     check_devices(sender, &named, &users, current)?;
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
-    let pending = store.submit_message(sender, &message_id, kind, &recipients, &session.actor, now, ttl)?;
-    let hub = session.state.hub.clone();
-    let sender = sender.clone();
     let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
     let count = recipients.len();
     let addresses: Vec<Address> = recipients
-        .into_iter()
+        .iter()
         .map(|e| Address {
-            user_id: e.user_id,
+            user_id: e.user_id.clone(),
             device_id: e.device_id,
         })
         .collect();
+    let pending = store.submit_message(NewMessage {
+        sender: sender.clone(),
+        message_id: message_id.clone(),
+        kind,
+        envelopes: recipients,
+        actor: handler.actor.clone(),
+        now,
+        ttl,
+    })?;
+    let hub = handler.state.hub.clone();
+    let sender = sender.clone();
     Ok(Box::pin(async move {
         let result = match pending.wait().await {
             Err(e) => Err(Refusal::from(e)),

@@ -1,4 +1,4 @@
-//! The session: an authenticated device's connection, from `auth_ok` to its
+//! The handler: an authenticated device's connection, from `auth_ok` to its
 //! end. It owns its state: the connection, the device and who it acts as,
 //! what was pushed and is not yet acknowledged, the rate limit and the sends
 //! waiting for their commit.
@@ -36,7 +36,7 @@ type Waiting = Pin<Box<dyn Future<Output = (Option<RequestId>, Result<ServerFram
 
 /// An authenticated connection and its state. Not `Sync` (the socket is
 /// not), so requests take it by `&mut`.
-pub(super) struct Session {
+pub(super) struct Handler {
     pub(super) state: AppState,
     conn: Connection,
     /// The authenticated device.
@@ -54,8 +54,8 @@ pub(super) struct Session {
     sends: FuturesOrdered<Waiting>,
 }
 
-impl Session {
-    /// The session of `device`, authenticated on `conn`.
+impl Handler {
+    /// The handler of `device`, authenticated on `conn`.
     pub(super) fn new(state: AppState, conn: Connection, device: Address, actor: Actor) -> Self {
         let limits = &state.config.limits;
         let rate = RateLimit::new(limits.rate_per_sec, limits.rate_burst);
@@ -243,7 +243,7 @@ impl Session {
     }
 }
 
-/// How the server's shutdown ends a session.
+/// How the server's shutdown ends a handler.
 fn shutting_down() -> End {
     End::Error(
         ErrorCode::ShuttingDown,

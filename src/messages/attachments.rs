@@ -1,0 +1,139 @@
+//! Files: `attach` (encrypt, upload, send the reference) and `download`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use curbside_client::content::{AttachmentRef, Content};
+use curbside_crypto::attachment;
+use curbside_protocol::ids::{MessageId, UserId};
+
+use super::send::{connect, random_message_id, send_content};
+use crate::commands::{out, ProfileArg};
+use crate::profile::Profile;
+
+#[derive(Args)]
+pub(crate) struct AttachArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Recipient user id (repeat for several).
+    #[arg(long, required = true)]
+    to: Vec<UserId>,
+    /// The file to send.
+    file: PathBuf,
+}
+
+#[derive(Args)]
+pub(crate) struct DownloadArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The id of the message that carries the attachment.
+    message_id: MessageId,
+    /// Where to write the decrypted file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Encrypts a file (streamed, never whole in memory) and uploads the opaque
+/// blob; returns the reference to send inside a message, and the blob size.
+pub(crate) async fn upload_file(
+    account: &curbside_client::Account,
+    path: &std::path::Path,
+) -> anyhow::Result<(AttachmentRef, u64)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("the file has no name")?;
+    let plain = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut sealed = tempfile::NamedTempFile::new().context("creating a temporary file")?;
+    let info = attachment::encrypt(
+        std::io::BufReader::new(plain),
+        std::io::BufWriter::new(sealed.as_file_mut()),
+        &mut rand_core::OsRng,
+    )
+    .context("encrypting the attachment")?;
+    let (api, token) = crate::commands::login(account).await?;
+    let upload = tokio::fs::File::open(sealed.path()).await?;
+    let stored = api.upload_attachment(&token, upload).await?;
+    Ok((
+        AttachmentRef {
+            attachment_id: stored.attachment_id.into(),
+            key: info.key.as_bytes().to_vec().into(),
+            digest: info.digest.to_vec().into(),
+            name,
+            size: info.plaintext_len,
+        },
+        info.ciphertext_len,
+    ))
+}
+
+pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let (file, blob_len) = upload_file(&account, &args.file).await?;
+    let (name, size) = (file.name.clone(), file.size);
+    let id = random_message_id()?;
+    let mut client = connect(&profile, &mut state, account).await?;
+    let content = Content::Attachment {
+        to: args.to.clone(),
+        file,
+    };
+    let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    out(&result?.describe(
+        &format!("Sent {name} ({size} bytes, encrypted {blob_len} bytes)"),
+        &id,
+    ))
+}
+
+pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let state = profile.load_state()?;
+    let Some(message) = state.find(&args.message_id) else {
+        bail!(
+            "no message {} in this profile's history (run `curbside sync`)",
+            args.message_id
+        );
+    };
+    let Content::Attachment { file, .. } = &message.content else {
+        bail!("message {} carries no attachment", args.message_id);
+    };
+    let key: [u8; 32] = file
+        .key
+        .as_slice()
+        .try_into()
+        .context("the attachment key is not 32 bytes")?;
+    let digest: [u8; 32] = file
+        .digest
+        .as_slice()
+        .try_into()
+        .context("the attachment digest is not 32 bytes")?;
+    let (api, token) = crate::commands::login(&account).await?;
+    let blob = tempfile::NamedTempFile::new().context("creating a temporary file")?;
+    let mut writer = tokio::fs::File::create(blob.path()).await?;
+    api.download_attachment(&token, &file.attachment_id, &mut writer)
+        .await?;
+    drop(writer);
+    // Decrypt next to the destination, then move it into place: a file that
+    // fails verification is never left where the clinician would open it.
+    let partial = args.out.with_extension("partial");
+    let result = (|| {
+        let sealed = std::io::BufReader::new(std::fs::File::open(blob.path())?);
+        let out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        attachment::decrypt(sealed, out, &attachment::AttachmentKey::from_bytes(key), &digest)
+    })();
+    let size = match result {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            bail!("the attachment does not verify or decrypt: {e}");
+        }
+    };
+    std::fs::rename(&partial, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    out(&format!(
+        "Saved {} ({size} bytes) to {}",
+        file.name,
+        args.out.display()
+    ))
+}

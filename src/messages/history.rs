@@ -1,0 +1,150 @@
+//! What the profile keeps: `history`, `contacts`, and the disappearing
+//! message `timer`.
+
+use anyhow::bail;
+use clap::Args;
+use curbside_client::content::Content;
+use curbside_client::local::{key_set_fingerprint, Trust};
+use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::ids::UserId;
+
+use super::receive::content_json;
+use super::send::{connect, random_message_id, send_content, warn_if_keys_changed, Sent};
+use crate::commands::{out, ProfileArg};
+use crate::profile::Profile;
+
+#[derive(Args)]
+pub(crate) struct HistoryArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The other clinician's user id.
+    #[arg(long)]
+    with: UserId,
+    /// Only the last N messages.
+    #[arg(long)]
+    last: Option<usize>,
+    /// One JSON object per message.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ContactsArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct TimerArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// The other clinician's user id.
+    #[arg(long)]
+    with: UserId,
+    /// Messages disappear this many seconds after they were sent.
+    #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+    seconds: Option<u64>,
+    /// Turn disappearing messages off.
+    #[arg(long)]
+    off: bool,
+}
+
+pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let me = account.address()?.user_id.clone();
+    let mut state = profile.load_state()?;
+    warn_if_keys_changed(&account, &state, &args.with);
+    let messages = state.conversations.get(&args.with).cloned().unwrap_or_default();
+    let skip = args.last.map_or(0, |n| messages.len().saturating_sub(n));
+    let mut lines = Vec::new();
+    for m in messages.iter().skip(skip) {
+        lines.push(if args.json {
+            serde_json::json!({
+                "message_id": m.message_id, "from": m.from, "at_ms": m.at_ms,
+                "status": m.status.as_str(), "content": content_json(&m.content),
+            })
+            .to_string()
+        } else {
+            let who = if m.from == me { "me" } else { m.from.as_str() };
+            format!(
+                "{}  {:<28} {}  ({}, {})",
+                format_time_ms(m.at_ms),
+                who,
+                m.content.summary(),
+                m.status.as_str(),
+                m.message_id
+            )
+        });
+    }
+    if state.mark_read(&args.with) > 0 {
+        profile.save_state(&state)?;
+    }
+    if lines.is_empty() && !args.json {
+        return out(&format!("No messages with {}.", args.with));
+    }
+    out(&lines.join("\n"))
+}
+
+pub(crate) fn contacts(args: ContactsArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let state = profile.load_state()?;
+    let mut lines = Vec::new();
+    for (user, contact) in &state.contacts {
+        let trust = match contact.trust(&key_set_fingerprint(&account.identity_keys_of(user))) {
+            Trust::Verified => "verified",
+            Trust::Unverified => "not verified",
+            Trust::Changed => "KEYS CHANGED",
+        };
+        let conversation = state.conversations.get(user);
+        let last = conversation.and_then(|c| c.last()).map(|m| m.at_ms);
+        let count = conversation.map_or(0, Vec::len);
+        lines.push(if args.json {
+            serde_json::json!({"user_id": user, "unread": contact.unread, "messages": count, "last_at_ms": last, "trust": trust})
+                .to_string()
+        } else {
+            format!(
+                "{user}  {count} messages, {} unread, {trust}{}",
+                contact.unread,
+                last.map(|t| format!(", last {}", format_time_ms(t)))
+                    .unwrap_or_default()
+            )
+        });
+    }
+    if lines.is_empty() && !args.json {
+        return out("No contacts yet.");
+    }
+    out(&lines.join("\n"))
+}
+
+pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let seconds = if args.off { None } else { args.seconds };
+    if seconds == Some(0) {
+        bail!("use --off to turn disappearing messages off");
+    }
+    state.set_timer(&args.with, seconds);
+    let id = random_message_id()?;
+    let mut client = connect(&profile, &mut state, account).await?;
+    let to = vec![args.with.clone()];
+    let content = Content::Timer {
+        to: to.clone(),
+        seconds,
+    };
+    let result = send_content(&profile, &mut state, &mut client, &to, &id, content).await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    if let Sent::Queued(reason) = result? {
+        return out(&Sent::Queued(reason).describe("", &id));
+    }
+    out(&match seconds {
+        Some(s) => format!(
+            "Messages with {} now disappear {s} s after they are sent, on every device.",
+            args.with
+        ),
+        None => format!("Disappearing messages with {} are off.", args.with),
+    })
+}

@@ -1,0 +1,22 @@
+//! Conversations from the command line: `send`, `inbox` (alias `sync`),
+//! `history`, `contacts`, `attach`, `download`. Every message sent or
+//! received is kept in the profile's sealed local state (`state.sealed`),
+//! with its status: sent, delivered (server receipt), read (end-to-end
+//! read receipt), failed; or received.
+//!
+//! # Layout
+//! - `send`: `send`, [`send_content`] (every command sends through it), the
+//!   outbox, connecting.
+//! - `receive`: `inbox` and [`receive`], the loop every command shares.
+//! - `history`: `history`, `contacts`, `timer`.
+//! - `attachments`: `attach` and `download`.
+
+mod attachments;
+mod history;
+mod receive;
+mod send;
+
+pub(crate) use attachments::*;
+pub(crate) use history::*;
+pub(crate) use receive::*;
+pub(crate) use send::*;

@@ -1,0 +1,213 @@
+//! Sending: `send`, the outbox and the one function every client command
+//! sends content with.
+
+use clap::Args;
+use curbside_client::content::Content;
+use curbside_client::local::{key_set_fingerprint, LocalState, Outgoing, Status, Trust};
+use curbside_client::Client;
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::{MessageId, UserId};
+use rand_core::RngCore as _;
+
+use crate::commands::{out, ProfileArg};
+use crate::profile::Profile;
+
+#[derive(Args)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    profile: ProfileArg,
+    /// Recipient user id (repeat for several).
+    #[arg(long, required = true)]
+    to: Vec<UserId>,
+    /// Message id (default: random); resending with the same id never duplicates.
+    #[arg(long)]
+    id: Option<MessageId>,
+    /// The text.
+    text: String,
+}
+
+pub(crate) fn random_message_id() -> anyhow::Result<MessageId> {
+    let mut bytes = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    Ok(MessageId::new(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    )?)
+}
+
+/// What became of a message handed to [`send_content`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Accepted by the server.
+    Accepted,
+    /// The server had already accepted this id.
+    Duplicate,
+    /// The server cannot take it now (unreachable, storage unavailable):
+    /// kept in the sealed outbox and sent, with the same id, by the next
+    /// send or sync. The reason, for the user.
+    Queued(String),
+}
+
+impl Sent {
+    /// How to tell the user, after `what` (for example "Sent photo.jpg").
+    pub(crate) fn describe(&self, what: &str, id: &MessageId) -> String {
+        match self {
+            Self::Accepted => format!("{what} as message {id}"),
+            Self::Duplicate => format!("{what}: already accepted as message {id}"),
+            Self::Queued(reason) => format!(
+                "Queued: {id} (the server cannot take it now: {reason}; it is sent by the next send or sync)"
+            ),
+        }
+    }
+}
+
+/// Sends `content` and records it in every recipient's conversation. A
+/// refusal that may succeed later (see `ClientError::is_retryable`) keeps
+/// the message in the outbox instead of failing it.
+pub(crate) async fn send_content(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    to: &[UserId],
+    id: &MessageId,
+    content: Content,
+) -> anyhow::Result<Sent> {
+    let me = client.address()?.user_id;
+    let result = client
+        .send(to, MessageKind::Message, id, &content.to_bytes())
+        .await;
+    let (status, outcome) = match result {
+        Ok(true) => (Status::Sent, Ok(Sent::Duplicate)),
+        Ok(false) => (Status::Sent, Ok(Sent::Accepted)),
+        Err(e) if e.is_retryable() => (Status::Queued, Ok(Sent::Queued(e.to_string()))),
+        Err(e) => (Status::Failed, Err(e)),
+    };
+    state.record_outgoing(&me, to, id, &content, now_ms(), status);
+    if status == Status::Queued {
+        state.outbox.push(Outgoing {
+            message_id: id.clone(),
+            to: to.to_vec(),
+            content,
+        });
+    }
+    profile.save_state(state)?;
+    Ok(outcome?)
+}
+
+/// Warns (on stderr) when a contact verified earlier now has other keys.
+pub(super) fn warn_if_keys_changed(account: &curbside_client::Account, state: &LocalState, user: &UserId) {
+    let Some(contact) = state.contacts.get(user) else {
+        return;
+    };
+    let keys = account.identity_keys_of(user);
+    if contact.trust(&key_set_fingerprint(&keys)) == Trust::Changed {
+        crate::audit::note(&format!(
+            "WARNING: {user}'s identity keys changed since you verified them (a new device or a reinstall, \
+             or someone in the middle): compare safety numbers again with `curbside verify --with {user}`."
+        ));
+    }
+}
+
+pub(crate) use curbside_protocol::time::now_ms;
+
+/// Sends what waits in the outbox, oldest first, with the ids it was
+/// queued under (the server never accepts an id twice). Returns how many
+/// went out; what the server refuses is marked failed and dropped.
+pub(crate) async fn flush_outbox(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+) -> anyhow::Result<usize> {
+    let me = client.address()?.user_id;
+    let mut sent = 0;
+    while let Some(item) = state.outbox.first().cloned() {
+        let status = match client
+            .send(&item.to, item.kind(), &item.message_id, &item.content.to_bytes())
+            .await
+        {
+            Ok(_) => Status::Sent,
+            // Not now (unreachable, storage unavailable): stays queued, in order.
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "queued message refused");
+                Status::Failed
+            }
+        };
+        for peer in &item.to {
+            state.raise_status(&me, peer, std::slice::from_ref(&item.message_id), status);
+        }
+        state.outbox.remove(0);
+        profile.save_state(state)?;
+        sent += usize::from(status == Status::Sent);
+    }
+    Ok(sent)
+}
+
+/// Connects and flushes the outbox first. Queued messages that still cannot
+/// go (the server cannot store them now) stay queued: the command goes on.
+pub(crate) async fn connect(
+    profile: &Profile,
+    state: &mut LocalState,
+    account: curbside_client::Account,
+) -> anyhow::Result<Client> {
+    let mut client = Client::connect(account).await?;
+    match flush_outbox(profile, state, &mut client).await {
+        Ok(0) => {}
+        Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
+        Err(e) => crate::audit::note(&format!(
+            "{} queued message(s) not sent yet ({e}); they are sent by the next send or sync.",
+            state.outbox.len()
+        )),
+    }
+    Ok(client)
+}
+
+pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let (profile, account) = Profile::open(&args.profile.profile)?;
+    let mut state = profile.load_state()?;
+    let id = match args.id {
+        Some(id) => id,
+        None => random_message_id()?,
+    };
+    let content = Content::Text {
+        to: args.to.clone(),
+        text: args.text,
+    };
+    let mut client = match Client::connect_or_return(account).await {
+        Ok(client) => client,
+        // Unreachable, or unable to store it now: keep it for later.
+        Err((account, e)) if e.is_retryable() => {
+            let me = account.user_id()?.clone();
+            state.record_outgoing(&me, &args.to, &id, &content, now_ms(), Status::Queued);
+            state.outbox.push(Outgoing {
+                message_id: id.clone(),
+                to: args.to.clone(),
+                content,
+            });
+            profile.save_state(&state)?;
+            return out(&format!(
+                "Queued: {id} (the server cannot take it now: {e}; it is sent by the next send or sync)"
+            ));
+        }
+        Err((_, e)) => return Err(e.into()),
+    };
+    match flush_outbox(&profile, &mut state, &mut client).await {
+        Ok(0) => {}
+        Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
+        Err(e) => crate::audit::note(&format!("queued messages not sent yet: {e}")),
+    }
+    let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
+    let account = client.close().await;
+    profile.save(&account)?;
+    let duplicate = match result? {
+        Sent::Queued(reason) => return out(&Sent::Queued(reason).describe("", &id)),
+        sent => sent == Sent::Duplicate,
+    };
+    out(&format!(
+        "{} {id}",
+        if duplicate {
+            "Already accepted:"
+        } else {
+            "Accepted:"
+        }
+    ))
+}
