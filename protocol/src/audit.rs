@@ -268,6 +268,16 @@ pub struct Details {
     /// Referral priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
+    /// How many attempts one entry stands for (failed attempts of one source
+    /// past its limit, aggregated over a window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u64>,
+    /// When the first of those attempts came (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_at_ms: Option<i64>,
+    /// When the last of those attempts came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at_ms: Option<i64>,
 }
 
 /// One audit entry. Field order is part of the canonical encoding.

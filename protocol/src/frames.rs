@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bytes::{Base64, BAD_BASE64};
+use crate::bytes::Base64;
 use crate::error::ErrorCode;
 use crate::ids::{Address, DeliveryId, DeviceId, MessageId, ReceiptId, RequestId, UserId};
 
@@ -355,14 +355,10 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             id,
         });
     }
-    serde_json::from_value(value).map_err(|e| {
-        let message = e.to_string();
-        let code = if message.contains(BAD_BASE64) {
-            ErrorCode::BadBase64
-        } else {
-            ErrorCode::InvalidFrame
-        };
-        FrameError { code, message, id }
+    serde_json::from_value(value).map_err(|e| FrameError {
+        code: crate::json::error_code(&e, ErrorCode::InvalidFrame),
+        message: e.to_string(),
+        id,
     })
 }
 

@@ -12,6 +12,7 @@
 //! - [`keys`]: the lengths of published key material.
 //! - [`error`]: [`error::ErrorCode`], the stable machine-readable codes.
 //! - [`frames`]: WebSocket frames in both directions, and their parser.
+//! - [`json`]: the error code of a JSON body that did not parse (frames and HTTP alike).
 //! - [`auth`]: the authentication transcript.
 //! - [`http`]: HTTP request and response bodies.
 //! - [`merkle`]: RFC 6962 Merkle trees: incremental append, proofs, verification.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod json;
 pub mod keys;
 pub mod merkle;
 pub mod npi;

@@ -93,6 +93,13 @@ pub struct Limits {
     pub request_body_timeout_ms: u64,
     /// See `request_body_timeout_ms`.
     pub request_body_min_bytes: u64,
+    /// Failed anonymous attempts (authentication, enrollment) of one source
+    /// address recorded one audit entry each per window; past it, the source
+    /// is refused with `rate_limited` until the window ends and its attempts
+    /// are recorded as one entry (count, first and last time).
+    pub failures_per_source: u32,
+    /// The window of `failures_per_source`, in seconds.
+    pub failure_window_secs: u64,
     /// Largest attachment blob accepted, in bytes.
     pub max_attachment_bytes: u64,
     /// Seconds an attachment blob is kept.
@@ -147,6 +154,8 @@ impl Default for Limits {
             request_head_timeout_ms: 15_000,
             request_body_timeout_ms: 30_000,
             request_body_min_bytes: 1024,
+            failures_per_source: 20,
+            failure_window_secs: 60,
             max_attachment_bytes: 100 << 20,
             attachment_ttl_secs: 30 * 24 * 3600,
             db_acquire_timeout_ms: 3_000,

@@ -63,6 +63,7 @@ mod cluster;
 pub mod config;
 mod durable;
 pub mod error;
+mod failures;
 mod http;
 pub mod hub;
 mod listener;
@@ -103,6 +104,8 @@ pub struct AppState {
     pub log_key: Arc<LogKey>,
     /// Becomes `true` when the server shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// Failed anonymous attempts per source address (limit, aggregation).
+    failures: Arc<failures::Failures>,
     /// `max_connections` slots: the listener holds one per TCP connection,
     /// for its whole life (WebSocket included).
     connections: Arc<Semaphore>,
@@ -113,6 +116,8 @@ pub fn app(state: AppState) -> Router {
     http::router(&state)
         .merge(metrics::router())
         .route("/v1/ws", get(websocket))
+        .fallback(http::no_such_endpoint)
+        .layer(axum::middleware::from_fn(http::documented))
         .with_state(state)
 }
 
@@ -159,6 +164,7 @@ pub struct Server {
     kill: CancellationToken,
     task: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
+    failure_recorder: tokio::task::JoinHandle<()>,
     relays: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -194,6 +200,10 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
 
     let (stop, shutdown) = watch::channel(false);
     let state = AppState {
+        failures: Arc::new(failures::Failures::new(
+            config.limits.failures_per_source,
+            Duration::from_secs(config.limits.failure_window_secs),
+        )),
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config: Arc::new(config),
         store: store.clone(),
@@ -223,6 +233,7 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     let task = tokio::spawn(listener.serve(state.shutdown.clone(), kill.clone()));
     let retention = Duration::from_secs(state.config.limits.queue_ttl_secs);
     let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state), retention));
+    let failure_recorder = tokio::spawn(record_failures(state.clone()));
     let node = state
         .config
         .node_id
@@ -251,8 +262,30 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         kill,
         task,
         sweeper,
+        failure_recorder,
         relays,
     })
+}
+
+/// Records the aggregated entries of failed attempts whose window ended,
+/// every second.
+async fn record_failures(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        record_failures_once(&state, false).await;
+    }
+}
+
+async fn record_failures_once(state: &AppState, all: bool) {
+    let events = state.failures.take_ended(now_ms(), all);
+    if events.is_empty() {
+        return;
+    }
+    let n = events.len();
+    if let Err(e) = state.store.bounded(state.store.record(events)).await {
+        tracing::error!(error = %e, sources = n, "could not record aggregated failed attempts");
+    }
 }
 
 /// Deletes expired ciphertext and attachment blobs once a minute.
@@ -310,6 +343,8 @@ impl Server {
         }
         self.kill.cancel();
         self.sweeper.abort();
+        self.failure_recorder.abort();
+        record_failures_once(&self.state, true).await;
         for relay in &self.relays {
             relay.abort();
         }

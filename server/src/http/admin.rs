@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use super::extract::Json;
+use super::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use curbside_protocol::auth::DEVICE_INVITE_PREFIX;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{

@@ -9,12 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::extract::Json;
+use super::extract::Path as UrlPath;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::AttachmentStored;
 use curbside_protocol::ids::AttachmentId;

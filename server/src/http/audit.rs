@@ -12,12 +12,14 @@
 
 use std::collections::HashMap;
 
+use super::extract::Json;
+use super::extract::Query;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use curbside_protocol::audit::{
     csv_fields, Action, AuditPage, AuditRecord, ConsistencyProof, Details, HexHash, InclusionProof, Outcome,
     TreeHeadResponse, CSV_HEADER,
@@ -26,7 +28,7 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::Role;
 use curbside_protocol::ids::{MessageId, UserId};
 
-use super::MaybeCaller;
+use super::{refused, MaybeCaller};
 use crate::audit::{Actor, Event};
 use crate::error::ApiError;
 use crate::store::{now_ms, AuditFilter, PageRequest, Store};
@@ -53,25 +55,18 @@ async fn authorize(state: &AppState, who: MaybeCaller, action: Action) -> Result
     match who.caller {
         Ok(caller) => caller.require(state, Role::ComplianceOfficer, action).await,
         Err(e) => {
-            let event = Event::new(&Actor::anonymous(who.source), action)
-                .failed(e.code)
-                .details(Details {
-                    endpoint: Some(who.endpoint),
-                    ..Details::default()
-                });
-            state.store.record(vec![event]).await?;
-            Err(e)
+            let event = Event::new(&Actor::anonymous(who.source), action).details(Details {
+                endpoint: Some(who.endpoint),
+                ..Details::default()
+            });
+            Err(refused(state, event, e).await)
         }
     }
 }
 
 /// Records a request refused for its parameters, and returns the error.
 async fn refuse(state: &AppState, actor: &Actor, action: Action, e: ApiError) -> ApiError {
-    let event = Event::new(actor, action).failed(e.code);
-    match state.store.record(vec![event]).await {
-        Ok(()) => e,
-        Err(err) => err.into(),
-    }
+    refused(state, Event::new(actor, action), e).await
 }
 
 fn number<T: std::str::FromStr>(params: &HashMap<String, String>, key: &str) -> Result<Option<T>, ApiError> {

@@ -1,8 +1,10 @@
 //! `GET /v1/directory?name=…&specialty=…`: verified clinicians, for authenticated users only.
 
-use axum::extract::{Query, State};
+use super::extract::Json;
+use super::extract::Query;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use curbside_protocol::frames::DirectoryEntry;
 use serde::Deserialize;
 

@@ -8,9 +8,10 @@
 //! (PROTOCOL.md, "Enrollment"), so that a copied identity key and proof are
 //! useless with any other invite, on any other server or for another purpose.
 
+use super::extract::Json;
 use axum::extract::State;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use curbside_crypto::{IdentityKey, SignedPreKey};
 use curbside_protocol::auth::{enrollment_transcript, EnrollPurpose};
 use curbside_protocol::error::ErrorCode;
@@ -18,7 +19,7 @@ use curbside_protocol::http::{EnrollRequest, EnrollResponse};
 use curbside_protocol::ids::UserId;
 use curbside_protocol::npi;
 
-use super::Source;
+use super::{anonymous_attempt, may_attempt, Source};
 use crate::audit::{Actor, Event};
 use crate::auth::{new_user_id, token_hash, IDENTITY_KEY_LEN, PUBLIC_KEY_LEN, SIGNED_PREKEY_LEN};
 use crate::error::ApiError;
@@ -116,16 +117,9 @@ async fn enroll(
     Json(req): Json<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let actor = Actor::anonymous(source);
+    may_attempt(&state, source)?;
     let result = enroll_checked(&state, &req, &actor).await;
-    if let Err(e) = &result {
-        // Server-side failures (a bug, or storage that would refuse the
-        // entry too) are not the caller's failed attempt.
-        if !matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) {
-            let event = Event::new(&actor, Action::UserEnrolled).failed(e.code);
-            state.store.record(vec![event]).await?;
-        }
-    }
-    result
+    anonymous_attempt(&state, source, Event::new(&actor, Action::UserEnrolled), result).await
 }
 
 async fn enroll_checked(

@@ -5,6 +5,7 @@ pub(crate) mod attachments;
 mod audit;
 mod directory;
 mod enroll;
+mod extract;
 mod health;
 mod referrals;
 mod session;
@@ -22,8 +23,10 @@ use curbside_protocol::ids::Address;
 use crate::audit::{Actor, Event};
 use crate::auth::token_hash;
 use crate::error::ApiError;
+use crate::failures::Verdict;
 use crate::store::now_ms;
 use crate::AppState;
+pub(crate) use extract::{documented, no_such_endpoint};
 
 /// Every HTTP route of the server (the WebSocket route is added in [`crate::app`]).
 ///
@@ -95,18 +98,58 @@ impl Caller {
             return Ok(self.actor(Some(role)));
         }
         tracing::warn!(user = %self.device.user_id, role = role.as_str(), endpoint = %self.endpoint, "forbidden: role missing");
-        let event = Event::new(&self.actor(None), action)
-            .failed(ErrorCode::Forbidden)
-            .details(Details {
-                endpoint: Some(self.endpoint.clone()),
-                role: Some(role),
-                ..Details::default()
-            });
-        state.store.record(vec![event]).await?;
-        Err(ApiError::new(
+        let event = Event::new(&self.actor(None), action).details(Details {
+            endpoint: Some(self.endpoint.clone()),
+            role: Some(role),
+            ..Details::default()
+        });
+        let e = ApiError::new(
             ErrorCode::Forbidden,
             format!("this requires the {} role", role.as_str()),
-        ))
+        );
+        Err(refused(state, event, e).await)
+    }
+}
+
+/// Records `event` in the audit log as refused with `e`'s code, then
+/// returns `e` (or, if the entry could not be stored, that storage error:
+/// a refusal is answered only once it is on record).
+///
+/// Server-side failures (a bug, or storage that would refuse the entry too)
+/// are not the caller's failed attempt: they are returned unrecorded.
+pub(crate) async fn refused(state: &AppState, event: Event, e: ApiError) -> ApiError {
+    if matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) {
+        return e;
+    }
+    match state.store.record(vec![event.failed(e.code)]).await {
+        Ok(()) => e,
+        Err(err) => err.into(),
+    }
+}
+
+/// Refuses an anonymous attempt (authentication, enrollment) from `source`
+/// while the source is past its limit of failures (`rate_limited`, the
+/// attempt counted: see `failures.rs`).
+pub(crate) fn may_attempt(state: &AppState, source: Option<IpAddr>) -> Result<(), ApiError> {
+    state.failures.check(source, now_ms())
+}
+
+/// `result` of an anonymous attempt from `source`: a refusal is recorded
+/// as `event` (see [`refused`]), or, once the source is past its limit of
+/// failures, counted for the window's one aggregated entry.
+pub(crate) async fn anonymous_attempt<T>(
+    state: &AppState,
+    source: Option<IpAddr>,
+    event: Event,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) => Err(e),
+        Err(e) => match state.failures.failed(source, now_ms()) {
+            Verdict::Record => Err(refused(state, event, e).await),
+            Verdict::Counted => Err(e),
+        },
     }
 }
 

@@ -5,9 +5,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use super::extract::Json;
+use super::extract::{Path, Query};
+use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use curbside_protocol::audit::Action;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::ServerFrame;
@@ -48,7 +50,8 @@ async fn notify(state: &AppState, referral: &Referral) {
     }
 }
 
-/// Records a refused referral action, then returns the error.
+/// Records a refused referral action (on the referral, if known), then
+/// returns the error.
 async fn refused(
     state: &AppState,
     actor: &Actor,
@@ -56,14 +59,11 @@ async fn refused(
     id: Option<&ReferralId>,
     e: ApiError,
 ) -> ApiError {
-    let mut event = Event::new(actor, action).failed(e.code);
+    let mut event = Event::new(actor, action);
     if let Some(id) = id {
         event = event.referral(id);
     }
-    match state.store.record(vec![event]).await {
-        Ok(()) => e,
-        Err(err) => err.into(),
-    }
+    super::refused(state, event, e).await
 }
 
 async fn create(

@@ -5,15 +5,16 @@
 
 use std::time::Duration;
 
+use super::extract::Json;
 use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use curbside_protocol::auth::{transcript, Purpose, CHALLENGE_LEN};
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{ChallengeResponse, SessionRequest, SessionResponse};
 use curbside_protocol::ids::Address;
 
-use super::Source;
+use super::{anonymous_attempt, may_attempt, Source};
 use crate::audit::{Actor, Event};
 use crate::auth::{new_token, random32, verify_device_signature};
 use crate::error::ApiError;
@@ -47,23 +48,16 @@ async fn session(
     Source(source): Source,
     Json(req): Json<SessionRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
+    may_attempt(&state, source)?;
     let result = start_session(&state, &req, source).await;
-    if let Err(e) = &result {
-        // Server-side failures (a bug, or storage that would refuse the
-        // entry too) are not the caller's failed attempt.
-        if !matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) {
-            // The claimed account is the counterpart: nobody was authenticated.
-            let event = Event::new(&Actor::anonymous(source), Action::AuthFailed)
-                .counterpart(&req.user_id, Some(req.device_id))
-                .failed(e.code)
-                .details(Details {
-                    transport: Some("https".into()),
-                    ..Details::default()
-                });
-            state.store.record(vec![event]).await?;
-        }
-    }
-    result
+    // The claimed account is the counterpart: nobody was authenticated.
+    let event = Event::new(&Actor::anonymous(source), Action::AuthFailed)
+        .counterpart(&req.user_id, Some(req.device_id))
+        .details(Details {
+            transport: Some("https".into()),
+            ..Details::default()
+        });
+    anonymous_attempt(&state, source, event, result).await
 }
 
 async fn start_session(

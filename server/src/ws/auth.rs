@@ -16,6 +16,8 @@ use curbside_protocol::SUPPORTED_VERSIONS;
 use super::connection::{Connection, End, Incoming};
 use crate::audit::{Actor, Event};
 use crate::auth::verify_device_signature;
+use crate::failures::Verdict;
+use crate::store::now_ms;
 use crate::AppState;
 
 /// The first frame of a connection: the versions, its challenge and the limits.
@@ -40,6 +42,12 @@ pub(super) async fn login(
     peer: SocketAddr,
 ) -> Result<(Address, Actor), End> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.limits.auth_deadline_secs);
+    // A source past its limit of failures is refused before it may try
+    // (the attempt is counted for the window's aggregated entry).
+    state
+        .failures
+        .check(Some(peer.ip()), now_ms())
+        .map_err(|e| End::Error(e.code, e.message))?;
     let mut claimed = None;
     let device = match authenticate(state, conn, challenge, deadline, &mut claimed).await {
         Ok(device) => device,
@@ -63,6 +71,9 @@ async fn record_failure(state: &AppState, end: &End, claimed: Option<&Address>, 
         return;
     };
     tracing::warn!(%peer, code = code.as_str(), "authentication failed");
+    if state.failures.failed(Some(peer.ip()), now_ms()) == Verdict::Counted {
+        return;
+    }
     let mut event = Event::new(&Actor::anonymous(Some(peer.ip())), Action::AuthFailed)
         .failed(code)
         .details(websocket());
