@@ -78,7 +78,7 @@ async fn nothing_but_auth_is_accepted_before_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication_deadline_is_enforced() {
-    let world = world_with(|c| c.limits.auth_deadline_secs = 1).await;
+    let world = world_with(|c| c.limits.auth_deadline_ms = 1000).await;
     let mut ws = raw_ws(&world.info).await;
     let hello = next_json(&mut ws, WAIT).await.unwrap();
     assert_eq!(hello["auth_deadline_ms"], 1000);

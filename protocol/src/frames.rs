@@ -329,10 +329,17 @@ pub struct FrameError {
 /// Parses one client frame, classifying every failure into its error code:
 /// malformed JSON, unknown `type`, bad base64, or otherwise invalid.
 pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| FrameError {
-        code: ErrorCode::MalformedJson,
-        message: format!("not valid JSON: {e}"),
-        id: None,
+    let value = crate::json::parse_strict(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => FrameError {
+            code: ErrorCode::InvalidFrame,
+            message: e.to_string(),
+            id: None,
+        },
+        _ => FrameError {
+            code: ErrorCode::MalformedJson,
+            message: format!("not valid JSON: {e}"),
+            id: None,
+        },
     })?;
     let id = value
         .get("id")

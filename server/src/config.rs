@@ -51,8 +51,11 @@ pub struct Limits {
     pub rate_per_sec: u32,
     /// …and in a burst.
     pub rate_burst: u32,
-    /// Seconds a new connection has to authenticate.
-    pub auth_deadline_secs: u64,
+    /// Milliseconds a new WebSocket connection has to authenticate (the
+    /// `auth_deadline_ms` its `hello` announces; in milliseconds like it:
+    /// this key was `auth_deadline_secs` before, and a configuration that
+    /// still names that key is refused at start, naming it).
+    pub auth_deadline_ms: u64,
     /// Deliveries pushed to a device and not yet acknowledged, at most.
     pub max_unacked_deliveries: usize,
     /// Seconds a push may wait on a socket that does not drain before the connection is closed.
@@ -139,7 +142,7 @@ impl Default for Limits {
             max_recipients: 200,
             rate_per_sec: 50,
             rate_burst: 200,
-            auth_deadline_secs: 10,
+            auth_deadline_ms: 10_000,
             max_unacked_deliveries: 256,
             write_timeout_secs: 30,
             queue_ttl_secs: 30 * 24 * 3600,
@@ -240,6 +243,19 @@ mod tests {
             assert_eq!(config.limits.max_recipients, 9);
             assert_eq!(config.listen.port(), 9999);
             assert_eq!(config.limits.rate_burst, Limits::default().rate_burst);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_auth_deadline_is_in_milliseconds_and_the_old_key_is_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ms.toml", "[limits]\nauth_deadline_ms = 2500\n")?;
+            let config = Config::load(Some(Path::new("ms.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.limits.auth_deadline_ms, 2500);
+            jail.create_file("old.toml", "[limits]\nauth_deadline_secs = 5\n")?;
+            let refused = Config::load(Some(Path::new("old.toml"))).unwrap_err().to_string();
+            assert!(refused.contains("auth_deadline_secs"), "{refused}");
             Ok(())
         });
     }

@@ -24,9 +24,13 @@
 //! - `cluster`: the hub's events relayed between nodes with PostgreSQL
 //!   `LISTEN/NOTIFY`.
 //! - `http`: one module per resource (health, enrollment, sessions, admin,
-//!   directory, attachments, audit, referrals), merged in `http::router`.
+//!   directory, attachments, audit, referrals), merged in `http::router`,
+//!   and `http::extract`, the request parts whose refusals are in the
+//!   documented error format.
 //! - `ws`: one WebSocket connection: the connection, authentication, the
-//!   session loop, the rate limit, one file per request under `ws/cmd/`.
+//!   handler's loop, the rate limit, one file per request under `ws/cmd/`.
+//! - `failures`: failed anonymous attempts per source address: the limit,
+//!   and one aggregated audit entry per window past it.
 //! - `metrics`: Prometheus counters and `/metrics`.
 //! - [`backup`]: `curbside backup`, a consistent online copy of an SQLite server.
 //! - [`error`]: [`ServerError`] (startup, storage; a damaged file is a

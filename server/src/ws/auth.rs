@@ -28,7 +28,7 @@ pub(super) fn hello(state: &AppState, challenge: &[u8; 32]) -> ServerFrame {
         challenge: challenge.to_vec().into(),
         server_name: state.config.server_name.clone(),
         max_frame_bytes: limits.max_frame_bytes as u64,
-        auth_deadline_ms: limits.auth_deadline_secs.saturating_mul(1000),
+        auth_deadline_ms: limits.auth_deadline_ms,
     }
 }
 
@@ -41,7 +41,7 @@ pub(super) async fn login(
     challenge: &[u8; 32],
     peer: SocketAddr,
 ) -> Result<(Address, Actor), End> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(state.config.limits.auth_deadline_secs);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.config.limits.auth_deadline_ms);
     // A source past its limit of failures is refused before it may try
     // (the attempt is counted for the window's aggregated entry).
     state
