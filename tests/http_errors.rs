@@ -298,3 +298,43 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+on_every_backend!(
+    the_attachment_endpoints_refuse_in_the_error_format,
+    |db: Db| async move {
+        let world = World::start_with(db, |c| c.limits.max_attachment_bytes = 1024).await;
+        let caller = Caller::new(&world).await;
+        let upload = |body: Vec<u8>| {
+            caller
+                .request(Method::POST, "/v1/attachments", Auth::Clinician)
+                .header("content-type", "application/octet-stream")
+                .body(body)
+        };
+        expect(
+            documented(upload(vec![1; 4096])).await,
+            413,
+            "payload_too_large",
+            "4 KiB upload",
+        );
+        let anonymous = caller
+            .request(Method::POST, "/v1/attachments", Auth::None)
+            .body(vec![1; 16]);
+        expect(
+            documented(anonymous).await,
+            401,
+            "token_expired",
+            "upload without a session",
+        );
+        let get = |path: &str| documented(caller.request(Method::GET, path, Auth::Clinician));
+        let (status, code, _) = get("/v1/attachments/not-an-id").await;
+        assert!(
+            (status.as_u16(), code.as_str()) == (400, "invalid_request")
+                || (status.as_u16(), code.as_str()) == (404, "not_found"),
+            "{status} {code}"
+        );
+        // What is within the limit is stored.
+        let stored = upload(vec![1; 512]).send().await.unwrap();
+        assert_eq!(stored.status(), StatusCode::OK);
+        world.stop().await;
+    }
+);
