@@ -50,6 +50,13 @@ pub fn bench_config(data_dir: &Path, database_url: &str) -> Config {
             max_connections: 1_000_000,
             // Every synthetic client connects from 127.0.0.1.
             max_connections_per_address: 0,
+            // The backlog scenario queues 100,000 messages for one device
+            // from one sender: no queue quota (the quota check still runs
+            // its usage bookkeeping, so its cost is measured).
+            max_queued_messages_per_device: 0,
+            max_queued_bytes_per_device: 0,
+            max_queued_messages_per_sender: 0,
+            max_queued_bytes_per_sender: 0,
             ..Limits::default()
         },
         ..Config::default()

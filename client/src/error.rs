@@ -64,6 +64,8 @@ impl ClientError {
     /// failed, or the server could not take it now (shutting down, storage
     /// unavailable, rate limited, an internal error). Such a message is
     /// kept in the outbox and resent with the same id (never duplicated).
+    /// `recipient_queue_full` is not retryable: it is a refusal the sender
+    /// sees (the recipient must come online first), not storage trouble.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -107,5 +109,8 @@ mod tests {
         assert!(server(ErrorCode::ShuttingDown).is_retryable());
         assert!(!server(ErrorCode::StaleDevices).is_retryable());
         assert!(!server(ErrorCode::Forbidden).is_retryable());
+        // A full recipient queue is a refusal: the message is not kept for
+        // automatic resending (the sender is told to try again later).
+        assert!(!server(ErrorCode::RecipientQueueFull).is_retryable());
     }
 }

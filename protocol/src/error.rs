@@ -73,6 +73,12 @@ pub enum ErrorCode {
     /// out). Nothing of the request was stored: retry it later with the same
     /// ids (sends are idempotent), keeping it queued until then.
     StorageUnavailable,
+    /// A send would exceed a recipient device's queue quota (everything
+    /// queued for it, or everything the sender's user queued for it; the
+    /// message names the device). Nothing of the send was stored. Not
+    /// retryable as it is: send again once the recipient's device has come
+    /// online and received its queue.
+    RecipientQueueFull,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -102,7 +108,7 @@ impl ErrorCode {
             Self::StaleDevices | Self::Conflict | Self::InvalidTransition => 409,
             Self::InvalidInvite | Self::InviteExpired => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
-            Self::RateLimited => 429,
+            Self::RateLimited | Self::RecipientQueueFull => 429,
             Self::ShuttingDown | Self::StorageUnavailable => 503,
             Self::Internal => 500,
         }
@@ -145,7 +151,8 @@ impl ErrorCode {
             | Self::Conflict
             | Self::PayloadTooLarge
             | Self::TokenExpired
-            | Self::InvalidTransition => 1008,
+            | Self::InvalidTransition
+            | Self::RecipientQueueFull => 1008,
         }
     }
 
@@ -182,6 +189,7 @@ impl ErrorCode {
             Self::ShuttingDown => "shutting_down",
             Self::InvalidTransition => "invalid_transition",
             Self::StorageUnavailable => "storage_unavailable",
+            Self::RecipientQueueFull => "recipient_queue_full",
             Self::Internal => "internal",
         }
     }
@@ -226,6 +234,7 @@ mod tests {
             ErrorCode::StorageUnavailable,
             ErrorCode::InvalidIdentityKey,
             ErrorCode::InvalidSignedPrekey,
+            ErrorCode::RecipientQueueFull,
             ErrorCode::Internal,
         ] {
             assert_eq!(

@@ -62,6 +62,18 @@ pub struct Limits {
     pub write_timeout_secs: u64,
     /// Seconds undelivered ciphertext is kept.
     pub queue_ttl_secs: u64,
+    /// Most deliveries queued for one device, from all senders (0: no
+    /// limit). A send that would exceed it for any of its devices is
+    /// refused whole with `recipient_queue_full`.
+    pub max_queued_messages_per_device: u64,
+    /// Most bytes of ciphertext queued for one device, from all senders (0: no limit).
+    pub max_queued_bytes_per_device: u64,
+    /// Most deliveries one sending user may have queued for one device of
+    /// another user (0: no limit); a user's own devices have only the
+    /// per-device limits.
+    pub max_queued_messages_per_sender: u64,
+    /// Most bytes one sending user may have queued for one device of another user (0: no limit).
+    pub max_queued_bytes_per_sender: u64,
     /// Seconds without use after which an HTTP session ends (automatic logoff).
     pub session_idle_secs: u64,
     /// Seconds after which an HTTP session ends regardless.
@@ -146,6 +158,10 @@ impl Default for Limits {
             max_unacked_deliveries: 256,
             write_timeout_secs: 30,
             queue_ttl_secs: 30 * 24 * 3600,
+            max_queued_messages_per_device: 10_000,
+            max_queued_bytes_per_device: 256 << 20,
+            max_queued_messages_per_sender: 2_000,
+            max_queued_bytes_per_sender: 64 << 20,
             session_idle_secs: 15 * 60,
             session_max_secs: 12 * 3600,
             invite_ttl_secs: 72 * 3600,
@@ -207,6 +223,12 @@ impl Config {
             statement_timeout: std::time::Duration::from_millis(limits.db_statement_timeout_ms),
             // SQLite's default page size, 4 KiB.
             sqlite_max_pages: limits.sqlite_max_database_mib.saturating_mul(256),
+            queue_quota: crate::store::QueueQuota {
+                device_messages: limits.max_queued_messages_per_device,
+                device_bytes: limits.max_queued_bytes_per_device,
+                pair_messages: limits.max_queued_messages_per_sender,
+                pair_bytes: limits.max_queued_bytes_per_sender,
+            },
         }
     }
 

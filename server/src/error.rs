@@ -38,6 +38,10 @@ pub enum ServerError {
     /// (the cause is logged once for the whole batch).
     #[error("storage unavailable")]
     Unavailable,
+    /// A send refused whole because a recipient device's queue is at its
+    /// quota (`recipient_queue_full`; nothing of it was stored).
+    #[error(transparent)]
+    QueueFull(#[from] crate::store::QueueFull),
 }
 
 impl ServerError {
@@ -154,6 +158,9 @@ impl ApiError {
 /// the cause (logged at the edge, see [`ApiError::log`]).
 impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
+        if let ServerError::QueueFull(full) = &e {
+            return Self::new(ErrorCode::RecipientQueueFull, full.message());
+        }
         let mut error = if e.is_storage_unavailable() {
             Self::storage_unavailable()
         } else {

@@ -12,7 +12,10 @@
 //! Semantics are unchanged: a caller is answered only after its commit; a
 //! request that fails makes the batch roll back and every request of it is
 //! retried in a transaction of its own, so one bad request never fails
-//! another. Sequence-allocated ids (queue, receipts) are still allocated
+//! another. A send over a recipient device's queue quota (`usage`) is not
+//! a failure of the batch: checked inside the commit, it is left out of it
+//! whole (no message row, no queue row, no audit entry) and refused alone
+//! with `recipient_queue_full`, while the rest of the batch commits. Sequence-allocated ids (queue, receipts) are still allocated
 //! under the audit head lock (see `audit::lock_head`).
 
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::pool::{Health, Writer};
 use super::rows::{corrupt, device_id, message_id, user_id};
 use super::sql::placeholders;
+use super::usage::{Admission, Deltas, QueueFull, QueueQuota};
 use super::{ms, Acked};
 use crate::audit::{sha256_hex, Actor, Event};
 use crate::error::ServerError;
@@ -89,7 +93,7 @@ pub struct Accepted {
 }
 
 enum Outcome {
-    Accepted(Accepted),
+    Accepted(Result<Accepted, QueueFull>),
     Acked(Vec<Acked>),
     Receipts,
 }
@@ -127,6 +131,7 @@ impl GroupCommit {
         writer: Writer,
         health: Arc<Health>,
         deadline: Duration,
+        quota: QueueQuota,
     ) -> Result<Self, ServerError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -141,6 +146,7 @@ impl GroupCommit {
                         writer,
                         health,
                         deadline,
+                        quota,
                     },
                     rx,
                 ));
@@ -179,6 +185,8 @@ struct Batches {
     /// The longest one commit may take: a database that stops answering (a
     /// cut network) fails the batch instead of stalling every send behind it.
     deadline: Duration,
+    /// What a device's queue may hold.
+    quota: QueueQuota,
 }
 
 impl Batches {
@@ -188,7 +196,7 @@ impl Batches {
     /// their retries, with the same ids, are answered as duplicates if it
     /// did commit. Nothing is reported accepted that did not commit.
     async fn commit(&self, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
-        let result = tokio::time::timeout(self.deadline, commit(&self.writer, batch))
+        let result = tokio::time::timeout(self.deadline, commit(&self.writer, batch, self.quota))
             .await
             .unwrap_or(Err(ServerError::Database(sqlx::Error::PoolTimedOut)));
         self.health.observe(&result);
@@ -235,8 +243,8 @@ async fn run(batches: Batches, mut rx: mpsc::UnboundedReceiver<Request>) {
 
 fn answer(request: Request, result: Result<Outcome, ServerError>) {
     match (request, result) {
-        (Request::Accept(_, reply), Ok(Outcome::Accepted(stored))) => {
-            let _ = reply.send(Ok(stored));
+        (Request::Accept(_, reply), Ok(Outcome::Accepted(admitted))) => {
+            let _ = reply.send(admitted.map_err(ServerError::QueueFull));
         }
         (Request::Ack(_, reply), Ok(Outcome::Acked(acked))) => {
             let _ = reply.send(Ok(acked));
@@ -261,7 +269,7 @@ fn answer(request: Request, result: Result<Outcome, ServerError>) {
 /// deletes): with sqlx each statement is a round trip to the database
 /// connection's worker, which the profile showed to be the cost that
 /// mattered, not the bytes written.
-async fn commit(writer: &Writer, batch: &[Request]) -> Result<Vec<Outcome>, ServerError> {
+async fn commit(writer: &Writer, batch: &[Request], quota: QueueQuota) -> Result<Vec<Outcome>, ServerError> {
     let mut tx = writer.begin().await?;
     tx.lock_audit_head().await?;
     let mut now = 0;
@@ -283,7 +291,7 @@ async fn commit(writer: &Writer, batch: &[Request]) -> Result<Vec<Outcome>, Serv
     }
     let mut events: Vec<Vec<Event>> = std::iter::repeat_with(Vec::new).take(batch.len()).collect();
     let mut outcomes: Vec<Option<Outcome>> = std::iter::repeat_with(|| None).take(batch.len()).collect();
-    for (i, stored) in accept(&mut tx, &accepts, &mut events).await? {
+    for (i, stored) in accept(&mut tx, &accepts, &mut events, quota).await? {
         if let Some(slot) = outcomes.get_mut(i) {
             *slot = Some(Outcome::Accepted(stored));
         }
@@ -322,14 +330,16 @@ fn by_device(keys: &[(String, i64, i64)]) -> Vec<((&str, i64), Vec<i64>)> {
     out
 }
 
-/// Inserts the batch's new messages and their queue rows; returns, per
-/// request, whether it stored a message (false: a duplicate id) and when
-/// the message was first accepted.
+/// Inserts the batch's new messages and their queue rows, within the
+/// recipients' queue quotas; returns, per request, whether it stored a
+/// message (false: a duplicate id) and when the message was first
+/// accepted, or the quota it would have exceeded (nothing of it stored).
 async fn accept(
     conn: &mut AnyConnection,
     accepts: &[(usize, &NewMessage)],
     events: &mut [Vec<Event>],
-) -> Result<Vec<(usize, Accepted)>, ServerError> {
+    quota: QueueQuota,
+) -> Result<Vec<(usize, Result<Accepted, QueueFull>)>, ServerError> {
     // A repeated id inside the batch is a duplicate of its first occurrence.
     let mut seen = std::collections::HashSet::new();
     let fresh: Vec<&(usize, &NewMessage)> = accepts
@@ -360,8 +370,10 @@ async fn accept(
             ));
         }
     }
+    let refused = admit(conn, accepts, &mut inserted, quota).await?;
     let mut out = Vec::with_capacity(accepts.len());
     let mut rows = Vec::new();
+    let mut deltas = Deltas::default();
     let mut first_in_batch: std::collections::HashMap<(String, String), i64> =
         std::collections::HashMap::new();
     for (i, a) in accepts {
@@ -369,6 +381,11 @@ async fn accept(
             a.sender.user_id.as_str().to_owned(),
             a.message_id.as_str().to_owned(),
         );
+        if let Some(full) = refused.get(&key) {
+            // Its resends in the same batch are refused with it.
+            out.push((*i, Err(full.clone())));
+            continue;
+        }
         // `remove`: only the first request with this id stores it.
         let stored = inserted.remove(&key);
         let accepted_at = if stored {
@@ -389,12 +406,20 @@ async fn accept(
             first_in_batch.insert(key, at);
             at
         };
-        out.push((*i, Accepted { stored, accepted_at }));
+        out.push((*i, Ok(Accepted { stored, accepted_at })));
         if !stored {
             continue;
         }
         let expires_at = a.now.saturating_add(ms(a.ttl));
         rows.extend(a.envelopes.iter().map(|e| (*a, e, expires_at)));
+        for e in &a.envelopes {
+            deltas.note(
+                (e.user_id.as_str(), i64::from(e.device_id.0)),
+                a.sender.user_id.as_str(),
+                len(e),
+                1,
+            );
+        }
         // One entry per recipient user, listing that user's devices with the
         // size and SHA-256 of the ciphertext each received.
         let mut per_user: std::collections::BTreeMap<&UserId, Vec<DeviceCiphertext>> =
@@ -440,7 +465,90 @@ async fn accept(
         }
         q.execute(&mut *conn).await?;
     }
+    deltas.apply(conn).await?;
     Ok(out)
+}
+
+fn len(e: &Envelope) -> i64 {
+    i64::try_from(e.ciphertext.len()).unwrap_or(i64::MAX)
+}
+
+/// The quota check of the batch's new messages (those `inserted` holds),
+/// in arrival order, each counting for the next: the refused ones are taken
+/// out of `inserted` and their message rows deleted again, so that a retry
+/// later is a new message, not a duplicate. Returns the refused, by
+/// (sender user, message id).
+async fn admit(
+    conn: &mut AnyConnection,
+    accepts: &[(usize, &NewMessage)],
+    inserted: &mut std::collections::HashSet<(String, String)>,
+    quota: QueueQuota,
+) -> Result<std::collections::HashMap<(String, String), QueueFull>, ServerError> {
+    let mut refused = std::collections::HashMap::new();
+    if inserted.is_empty() || quota == QueueQuota::unlimited() {
+        return Ok(refused);
+    }
+    let mut senders: Vec<&str> = accepts.iter().map(|(_, a)| a.sender.user_id.as_str()).collect();
+    let mut recipients: Vec<&str> = accepts
+        .iter()
+        .flat_map(|(_, a)| a.envelopes.iter().map(|e| e.user_id.as_str()))
+        .collect();
+    senders.sort_unstable();
+    senders.dedup();
+    recipients.sort_unstable();
+    recipients.dedup();
+    let mut admission = Admission::load(conn, quota, &senders, &recipients).await?;
+    let mut seen = std::collections::HashSet::new();
+    for (_, a) in accepts {
+        let key = (
+            a.sender.user_id.as_str().to_owned(),
+            a.message_id.as_str().to_owned(),
+        );
+        if !inserted.contains(&key) || !seen.insert(key.clone()) {
+            continue;
+        }
+        let sizes: Vec<(Address, i64)> = a
+            .envelopes
+            .iter()
+            .map(|e| {
+                (
+                    Address {
+                        user_id: e.user_id.clone(),
+                        device_id: e.device_id,
+                    },
+                    len(e),
+                )
+            })
+            .collect();
+        if let Err(full) = admission.admit(&a.sender.user_id, &sizes) {
+            tracing::info!(
+                user = %a.sender.user_id,
+                device = %a.sender.device_id,
+                message_id = %a.message_id,
+                recipient = %full.recipient.user_id,
+                recipient_device = %full.recipient.device_id,
+                scope = ?full.scope,
+                "send refused: recipient queue full"
+            );
+            refused.insert(key, full);
+        }
+    }
+    let keys: Vec<&(String, String)> = refused.keys().collect();
+    for chunk in keys.chunks(ROWS) {
+        let sql = format!(
+            "DELETE FROM messages WHERE (sender_user, message_id) IN (VALUES {})",
+            placeholders(1, chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for (user, id) in chunk {
+            q = q.bind(user.as_str()).bind(id.as_str());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for key in refused.keys() {
+        inserted.remove(key);
+    }
+    Ok(refused)
 }
 
 /// Deletes the acknowledged deliveries (each only by its own device), records
@@ -467,6 +575,7 @@ async fn acknowledge(
         }
     }
     let mut deleted: std::collections::HashMap<usize, Vec<(i64, Acked)>> = std::collections::HashMap::new();
+    let mut deltas = Deltas::default();
     // One statement per device and chunk: `device = … AND delivery_id IN (…)`
     // walks the queue's index (an OR of per-row conditions made SQLite scan
     // the whole queue: the backlog benchmark showed it).
@@ -474,7 +583,8 @@ async fn acknowledge(
         for chunk in ids.chunks(ROWS) {
             let sql = format!(
                 "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id IN {} \
-                 RETURNING delivery_id, sender_user, sender_device, message_id",
+                 RETURNING delivery_id, sender_user, sender_device, message_id, \
+                 CAST(length(ciphertext) AS BIGINT) AS size",
                 placeholders(3, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(user).bind(device);
@@ -483,6 +593,12 @@ async fn acknowledge(
             }
             for r in q.fetch_all(&mut *conn).await? {
                 let id = r.try_get::<i64, _>("delivery_id")?;
+                deltas.note(
+                    (user, device),
+                    &r.try_get::<String, _>("sender_user")?,
+                    r.try_get::<i64, _>("size")?,
+                    -1,
+                );
                 let Some(i) = wanted.get(&(user.to_owned(), device, id)) else {
                     continue;
                 };
@@ -497,6 +613,7 @@ async fn acknowledge(
             }
         }
     }
+    deltas.apply(conn).await?;
     let mut out = Vec::with_capacity(acks.len());
     let mut receipts = Vec::new();
     for (i, a) in acks {

@@ -120,6 +120,9 @@ impl Store {
         now: i64,
     ) -> Result<bool, ServerError> {
         let mut tx = self.begin().await?;
+        // The audit head first, as the group commit locks it before the
+        // queue and its usage rows (no deadlock with a commit).
+        tx.lock_audit_head().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $3 WHERE user_id = $1 AND device_id = $2 AND revoked_at IS NULL",
         )
@@ -133,6 +136,8 @@ impl Store {
         }
         for sql in [
             "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+            "DELETE FROM queue_usage WHERE recipient_user = $1 AND recipient_device = $2",
+            "DELETE FROM queue_pair_usage WHERE recipient_user = $1 AND recipient_device = $2",
             "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2",
         ] {
             sqlx::query(sql)

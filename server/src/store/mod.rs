@@ -24,7 +24,8 @@
 //! - `devices`: devices, current device lists, revocation.
 //! - `prekeys`: signed and one-time prekeys, bundle fetches.
 //! - `queue`: accepting messages, queues, acknowledgements, receipts,
-//!   expiry; `batch`: the group commit they go through.
+//!   expiry; `batch`: the group commit they go through; `usage`: what each
+//!   device's queue holds, and its quotas.
 //! - `attachments`: attachment records.
 //! - `sessions`: login challenges and HTTP sessions.
 //! - `referrals`: referral envelopes and their lifecycle.
@@ -43,6 +44,7 @@ mod rows;
 mod sessions;
 mod sql;
 mod tx;
+mod usage;
 mod users;
 
 pub use self::audit::{AuditFilter, PageRequest};
@@ -54,6 +56,7 @@ pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
 pub use self::sessions::ChallengeUse;
+pub use self::usage::{QueueFull, QueueQuota, QuotaScope};
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -125,8 +128,12 @@ impl Store {
         let max_pages = Arc::new(AtomicU64::new(options.sqlite_max_pages));
         let writer = pool::writer(url, backend, options, max_pages.clone()).await?;
         let health = Arc::new(pool::Health::default());
-        let commits =
-            batch::GroupCommit::start(writer.clone(), health.clone(), options.transaction_deadline())?;
+        let commits = batch::GroupCommit::start(
+            writer.clone(),
+            health.clone(),
+            options.transaction_deadline(),
+            options.queue_quota,
+        )?;
         let mut store = Self {
             reads: writer.shared_reads(),
             writer,

@@ -195,6 +195,9 @@ pub struct StoreOptions {
     /// SQLite only: the most pages the database file may grow to (0: no
     /// limit). A full database is refused like a full disk.
     pub sqlite_max_pages: u64,
+    /// What a device's queue may hold (default: no limit; the server sets
+    /// its configured `limits`).
+    pub queue_quota: super::QueueQuota,
 }
 
 impl Default for StoreOptions {
@@ -203,6 +206,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
             sqlite_max_pages: 0,
+            queue_quota: super::QueueQuota::unlimited(),
         }
     }
 }

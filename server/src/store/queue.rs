@@ -15,6 +15,7 @@ use super::batch::{self, Accepted, NewMessage, Pending};
 use super::pool::ReadOn as _;
 use super::rows::{count, device_id, kind_from_str, message_id, user_id};
 use super::sql::select;
+use super::usage::{forget_empty, Deltas};
 use super::{ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
@@ -213,15 +214,30 @@ impl Store {
             )
             .await?;
         let mut tx = self.begin().await?;
+        // The head lock first, as the group commit takes it: the queue and
+        // usage rows are then always locked after it (no deadlock with a
+        // commit of another node).
+        tx.lock_audit_head().await?;
         let rows = sqlx::query(
             "DELETE FROM queue WHERE expires_at <= $1 \
-             RETURNING recipient_user, recipient_device, message_id, sender_user, sender_device",
+             RETURNING recipient_user, recipient_device, message_id, sender_user, sender_device, \
+             CAST(length(ciphertext) AS BIGINT) AS size",
         )
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
+        let mut deltas = Deltas::default();
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
+            deltas.note(
+                (
+                    &r.try_get::<String, _>("recipient_user")?,
+                    r.try_get::<i64, _>("recipient_device")?,
+                ),
+                &r.try_get::<String, _>("sender_user")?,
+                r.try_get::<i64, _>("size")?,
+                -1,
+            );
             let message = message_id(r, "message_id")?;
             events.push(
                 Event::new(&Actor::server(), Action::MessageExpired)
@@ -232,6 +248,8 @@ impl Store {
                     .message(&message),
             );
         }
+        deltas.apply(&mut tx).await?;
+        forget_empty(&mut tx).await?;
         tx.audit(events, now).await?;
         tx.commit().await?;
         let expired = rows.len() as u64;
