@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use curbside_client::api::Api;
 use curbside_client::ServerInfo;
@@ -74,8 +74,19 @@ pub(crate) enum AdminCommand {
         /// Role of the new user: clinician, compliance_officer or admin.
         #[arg(long, default_value = "clinician", value_parser = parse_role)]
         role: Role,
-        /// Lifetime in hours.
-        #[arg(long, default_value_t = 72)]
+        /// Lifetime in hours (1 to 8760).
+        #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=8760))]
+        expires_in_hours: u64,
+    },
+    /// Issue a one-time invite for a new device of an existing user (a
+    /// clinician who lost every device enrolls again with it).
+    DeviceInvite {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The user.
+        user: UserId,
+        /// Lifetime in hours (1 to 8760).
+        #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u64).range(1..=8760))]
         expires_in_hours: u64,
     },
     /// Mark a user's professional details as verified.
@@ -139,15 +150,22 @@ pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         npi: args.npi,
         specialty: args.specialty,
     };
-    if args.profile.profile.join("profile.sealed").exists() {
-        bail!(
-            "{} already holds a profile; choose another --profile",
-            args.profile.profile.display()
-        );
-    }
+    // Everything that can go wrong here (an occupied profile, passphrases
+    // that differ) is checked before the server creates the account: the
+    // invite is used only once the profile can be written.
+    let profile = Profile::prepare(&args.profile.profile)?;
     let account = curbside_client::enroll(server, &args.invite, &details).await?;
     let address = account.address()?.clone();
-    Profile::create(&args.profile.profile, &account)?;
+    profile.save(&account).with_context(|| {
+        format!(
+            "enrolled as user {} device {}, but the profile could not be written: \
+             free space or fix permissions on {}, then ask an administrator for a device invite \
+             (`curbside admin device-invite`) to enroll this device again",
+            address.user_id,
+            address.device_id,
+            args.profile.profile.display()
+        )
+    })?;
     out(&format!(
         "Enrolled: user {} device {}",
         address.user_id, address.device_id
@@ -209,6 +227,19 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             let (api, token) = session(&profile).await?;
             let req = CreateInviteRequest {
                 target: InviteTarget::NewUser { role },
+                expires_in_secs: Some(expires_in_hours.saturating_mul(3600)),
+            };
+            let invite = api.create_invite(&token, &req).await?;
+            out(&invite.invite)
+        }
+        AdminCommand::DeviceInvite {
+            profile,
+            user,
+            expires_in_hours,
+        } => {
+            let (api, token) = session(&profile).await?;
+            let req = CreateInviteRequest {
+                target: InviteTarget::NewDevice { user_id: user },
                 expires_in_secs: Some(expires_in_hours.saturating_mul(3600)),
             };
             let invite = api.create_invite(&token, &req).await?;

@@ -196,9 +196,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// Runs the command; an error is printed as one line per cause (`error:
+/// what failed: why`), never with a backtrace, whatever `RUST_BACKTRACE`
+/// says: a user's error is not a crash.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return report(&anyhow::Error::new(e).context("starting the runtime")),
+    };
+    match runtime.block_on(run(Cli::parse().command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+fn report(e: &anyhow::Error) -> std::process::ExitCode {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+    std::process::ExitCode::FAILURE
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve(args).await,
         Command::Enroll(args) => commands::enroll(args).await,
         Command::Whoami(args) => commands::whoami(&args),

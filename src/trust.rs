@@ -11,7 +11,7 @@ use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::http::{CreateInviteRequest, InviteTarget};
 use curbside_protocol::ids::{DeviceId, UserId};
 
-use crate::commands::{login, out, session, ProfileArg};
+use crate::commands::{login, out, ProfileArg};
 use crate::profile::Profile;
 
 #[derive(Args)]
@@ -45,6 +45,11 @@ pub(crate) enum DevicesCommand {
         profile: ProfileArg,
         /// The device number.
         device: u32,
+        /// Revoke even this device or the last active one (which leaves
+        /// this account with no device: only an administrator's device
+        /// invite lets it back in).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -160,9 +165,34 @@ pub(crate) async fn devices(cmd: DevicesCommand) -> anyhow::Result<()> {
             let invite = api.create_device_invite(&token, &req).await?;
             out(&invite.invite)
         }
-        DevicesCommand::Revoke { profile, device } => {
-            let (api, token) = session(&profile).await?;
-            api.revoke_own_device(&token, DeviceId(device)).await?;
+        DevicesCommand::Revoke { profile, device, yes } => {
+            let (_, account) = Profile::open(&profile.profile)?;
+            let (api, token) = login(&account).await?;
+            let this = account.address()?.device_id;
+            let active: Vec<DeviceId> = api
+                .own_devices(&token)
+                .await?
+                .iter()
+                .filter(|d| d.revoked_at.is_none())
+                .map(|d| d.device_id)
+                .collect();
+            let device = DeviceId(device);
+            if !active.contains(&device) {
+                bail!(
+                    "device {device} is not an active device of yours: `curbside devices list --profile {}` shows them",
+                    profile.profile.display()
+                );
+            }
+            if !yes && (device == this || active.len() == 1) {
+                let what = if active.len() == 1 {
+                    "your last active device: you would have no device left, and only an administrator's \
+                     device invite (`curbside admin device-invite`) would let you back in"
+                } else {
+                    "the device you are using: this profile stops working"
+                };
+                bail!("device {device} is {what}. To revoke it anyway, run this again with --yes");
+            }
+            api.revoke_own_device(&token, device).await?;
             out(&format!("Revoked device {device}: it receives nothing further."))
         }
     }

@@ -1,0 +1,180 @@
+//! No lock-outs, no lost history (issue 15), with the real binary against a
+//! real server: a passphrase that cannot be read fails before the invite is
+//! used; a profile is one process's at a time; a clinician who revoked
+//! every device gets back in with an administrator's device invite; a
+//! revocation that leaves no device asks for `--yes`; a user's error is one
+//! line, never a backtrace.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use curbside_server::store::Backend;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn what_can_go_wrong_at_enrollment_fails_before_the_invite_is_used() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let server = spawn_for_cli(&db, "127.0.0.1:0");
+    enroll_admin(&dir, &server);
+    let invite = cli_ok(&dir, &server, &["admin", "invite", "--profile", "admin"]);
+    let enroll = |passphrase: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"));
+        command
+            .current_dir(&dir)
+            .args([
+                "enroll",
+                "--profile",
+                "alice",
+                "--invite",
+                &invite,
+                "--name",
+                "Dr. Alice",
+            ])
+            .args([
+                "--npi",
+                NPIS[0],
+                "--specialty",
+                "Dermatology",
+                "--server",
+                &server.addr,
+            ])
+            .stdin(Stdio::null())
+            .env_remove("CURBSIDE_PASSPHRASE");
+        if let Some(p) = passphrase {
+            command.env("CURBSIDE_PASSPHRASE", p);
+        }
+        command.output().unwrap()
+    };
+    // No terminal to ask on, then a passphrase too short: both refused
+    // before the server is asked, so the invite is still good.
+    let no_terminal = enroll(None);
+    assert!(!no_terminal.status.success());
+    assert!(
+        stderr(&no_terminal).contains("passphrase"),
+        "{}",
+        stderr(&no_terminal)
+    );
+    let short = enroll(Some("short"));
+    assert!(
+        stderr(&short).contains("at least 8 characters"),
+        "{}",
+        stderr(&short)
+    );
+    let enrolled = enroll(Some("correct horse battery staple"));
+    assert!(enrolled.status.success(), "{}", stderr(&enrolled));
+    assert!(String::from_utf8_lossy(&enrolled.stdout).starts_with("Enrolled: user "));
+}
+
+#[tokio::test]
+async fn a_profile_is_one_processes_at_a_time() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let server = spawn_for_cli(&db, "127.0.0.1:0");
+    let ids = enroll_clinicians(&dir, &server, &[("alice", "Dermatology"), ("bob", "Cardiology")]);
+    // `inbox --wait` keeps the profile open, as `chat` does.
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"))
+        .current_dir(&dir)
+        .args(["inbox", "--profile", "alice", "--wait", "4"])
+        .env("CURBSIDE_PASSPHRASE", "correct horse battery staple")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    let send = ["send", "--profile", "alice", "--to", &ids[1], "while in use"];
+    let mut refused = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = cli(&dir, &server, &send);
+        if !out.status.success() {
+            refused = Some(stderr(&out));
+            break;
+        }
+    }
+    let refused = refused.expect("a second process on the profile is refused");
+    assert!(refused.contains(&format!("in use by process {pid}")), "{refused}");
+    assert!(holder.wait().unwrap().success());
+    // Once it is closed, the profile is free again.
+    cli_ok(&dir, &server, &send);
+}
+
+#[tokio::test]
+async fn a_clinician_who_revoked_every_device_gets_back_in() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let server = spawn_for_cli(&db, "127.0.0.1:0");
+    let ids = enroll_clinicians(&dir, &server, &[("alice", "Dermatology")]);
+    // Revoking the last device asks for --yes.
+    let asked = cli(&dir, &server, &["devices", "revoke", "--profile", "alice", "1"]);
+    assert!(!asked.status.success());
+    let message = stderr(&asked);
+    assert!(
+        message.contains("last active device") && message.contains("--yes"),
+        "{message}"
+    );
+    let listed = cli_ok(&dir, &server, &["devices", "list", "--profile", "alice"]);
+    assert!(!listed.contains("REVOKED"), "nothing was revoked: {listed}");
+    cli_ok(
+        &dir,
+        &server,
+        &["devices", "revoke", "--profile", "alice", "1", "--yes"],
+    );
+    // An administrator issues a device invite; Alice enrolls a new device.
+    let invite = cli_ok(
+        &dir,
+        &server,
+        &["admin", "device-invite", "--profile", "admin", &ids[0]],
+    );
+    let enrolled = cli_ok(
+        &dir,
+        &server,
+        &[
+            "enroll",
+            "--profile",
+            "alice2",
+            "--invite",
+            &invite,
+            "--name",
+            "Dr. alice",
+        ],
+    );
+    assert!(
+        enrolled.starts_with(&format!("Enrolled: user {} device 2", ids[0])),
+        "{enrolled}"
+    );
+    // An invite's lifetime of 0 hours is refused, not quietly shortened.
+    let zero = cli(
+        &dir,
+        &server,
+        &["admin", "invite", "--profile", "admin", "--expires-in-hours", "0"],
+    );
+    assert!(!zero.status.success());
+    assert!(stderr(&zero).contains("--expires-in-hours"), "{}", stderr(&zero));
+}
+
+#[test]
+fn a_users_error_is_one_line_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"))
+        .current_dir(dir.path())
+        .args(["whoami", "--profile", "nowhere"])
+        .env("RUST_BACKTRACE", "1")
+        .env("CURBSIDE_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(message.starts_with("error: no profile at "), "{message}");
+    assert!(message.contains("run `curbside enroll` first"), "{message}");
+    assert!(!message.to_lowercase().contains("backtrace"), "{message}");
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+}
