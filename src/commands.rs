@@ -190,8 +190,35 @@ pub(crate) async fn session(dir: &ProfileArg) -> anyhow::Result<(Api, String)> {
 pub(crate) async fn login(account: &curbside_client::Account) -> anyhow::Result<(Api, String)> {
     let api = Api::new(&account.server)?;
     let a = account.address()?;
-    let token = api.login(&a.user_id, a.device_id, account.identity()).await?;
+    let token = api
+        .login(&a.user_id, a.device_id, account.identity())
+        .await
+        .map_err(|e| unreachable(&account.server, e))?;
     Ok((api, token))
+}
+
+/// `e`, said so that the user knows what to check when the server could
+/// not be reached (which address, and what to look at).
+pub(crate) fn unreachable(server: &ServerInfo, e: curbside_client::ClientError) -> anyhow::Error {
+    use curbside_client::ClientError;
+    match e {
+        ClientError::Io(_) | ClientError::Http(_) | ClientError::WebSocket(_) | ClientError::Timeout(_) => {
+            anyhow::anyhow!(
+                "could not reach the Curbside server at {} ({e}): check that `curbside serve` runs \
+                 there and that this is the address it printed (the profile keeps the address it \
+                 enrolled with)",
+                server.address
+            )
+        }
+        ClientError::Tls(_) => anyhow::anyhow!(
+            "the server at {} is not the one this profile trusts ({e}): it presents another \
+             certificate than the one pinned at enrollment ({}); if the server's certificate was \
+             replaced, enroll this device again with the new one",
+            server.address,
+            server.server_name
+        ),
+        e => e.into(),
+    }
 }
 
 pub(crate) async fn directory(args: DirectoryArgs) -> anyhow::Result<()> {

@@ -151,6 +151,11 @@ impl Profile {
         ))
     }
 
+    /// The profile's directory (as given with `--profile`).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Seals and writes the profile atomically.
     pub(crate) fn save(&self, account: &Account) -> anyhow::Result<()> {
         let plain = account.to_bytes()?;

@@ -3,7 +3,8 @@
 //! used; a profile is one process's at a time; a clinician who revoked
 //! every device gets back in with an administrator's device invite; a
 //! revocation that leaves no device asks for `--yes`; a user's error is one
-//! line, never a backtrace.
+//! line, never a backtrace, and says what to do (a mistyped recipient, an
+//! unreachable server), and a mistyped recipient leaves no contact behind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -177,4 +178,44 @@ fn a_users_error_is_one_line_without_a_backtrace() {
     assert!(message.contains("run `curbside enroll` first"), "{message}");
     assert!(!message.to_lowercase().contains("backtrace"), "{message}");
     assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+}
+
+#[tokio::test]
+async fn a_mistyped_recipient_leaves_no_contact_and_an_unreachable_server_is_named() {
+    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let mut server = spawn_for_cli(&db, "127.0.0.1:0");
+    let ids = enroll_clinicians(&dir, &server, &[("alice", "Dermatology"), ("bob", "Cardiology")]);
+    cli_ok(
+        &dir,
+        &server,
+        &["send", "--profile", "alice", "--to", &ids[1], "hello"],
+    );
+    let typo = "u0000000000000000000000000";
+    let refused = cli(
+        &dir,
+        &server,
+        &["send", "--profile", "alice", "--to", typo, "hello?"],
+    );
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&format!("{typo} is not a user of this server"))
+            && message.contains("curbside directory --profile alice"),
+        "{message}"
+    );
+    let contacts = cli_ok(&dir, &server, &["contacts", "--profile", "alice"]);
+    assert!(contacts.contains(&ids[1]), "{contacts}");
+    assert!(!contacts.contains(typo), "no phantom contact: {contacts}");
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let down = cli(&dir, &server, &["directory", "--profile", "alice"]);
+    assert!(!down.status.success());
+    let message = stderr(&down);
+    assert!(
+        message.contains(&format!("could not reach the Curbside server at {}", server.addr))
+            && message.contains("check that `curbside serve` runs there"),
+        "{message}"
+    );
 }

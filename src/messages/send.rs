@@ -1,6 +1,7 @@
 //! Sending: `send`, the outbox and the one function every client command
 //! sends content with.
 
+use anyhow::bail;
 use clap::Args;
 use curbside_client::content::Content;
 use curbside_client::local::{key_set_fingerprint, LocalState, Outgoing, Status, Trust};
@@ -81,7 +82,19 @@ pub(crate) async fn send_content(
         Err(e) if e.is_retryable() => (Status::Queued, Ok(Sent::Queued(e.to_string()))),
         Err(e) => (Status::Failed, Err(e)),
     };
-    state.record_outgoing(&me, to, id, &content, now_ms(), status);
+    // A refused send is kept only in conversations that exist: a mistyped
+    // id must not become a contact.
+    let recorded: Vec<UserId> = if status == Status::Failed {
+        to.iter()
+            .filter(|u| state.conversations.contains_key(*u))
+            .cloned()
+            .collect()
+    } else {
+        to.to_vec()
+    };
+    if !recorded.is_empty() {
+        state.record_outgoing(&me, &recorded, id, &content, now_ms(), status);
+    }
     if status == Status::Queued {
         state.outbox.push(Outgoing {
             message_id: id.clone(),
@@ -90,7 +103,18 @@ pub(crate) async fn send_content(
         });
     }
     profile.save_state(state)?;
-    Ok(outcome?)
+    match outcome {
+        Err(e) if e.code() == Some(curbside_protocol::error::ErrorCode::NotFound) => {
+            let names: Vec<&str> = to.iter().map(UserId::as_str).collect();
+            bail!(
+                "{} is not a user of this server: check the id (`curbside directory --profile {}` \
+                 finds colleagues by name)",
+                names.join(", "),
+                profile.dir().display()
+            )
+        }
+        outcome => Ok(outcome?),
+    }
 }
 
 /// Warns (on stderr) when a contact verified earlier now has other keys.
@@ -149,7 +173,10 @@ pub(crate) async fn connect(
     state: &mut LocalState,
     account: curbside_client::Account,
 ) -> anyhow::Result<Client> {
-    let mut client = Client::connect(account).await?;
+    let server = account.server.clone();
+    let mut client = Client::connect(account)
+        .await
+        .map_err(|e| crate::commands::unreachable(&server, e))?;
     match flush_outbox(profile, state, &mut client).await {
         Ok(0) => {}
         Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),

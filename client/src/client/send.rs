@@ -162,9 +162,17 @@ impl Client {
                 }
             }
             if recipients.is_empty() {
-                return Err(ClientError::Refused(
-                    "no device to send to: the recipient has no registered device".into(),
-                ));
+                let without: Vec<&str> = to
+                    .iter()
+                    .filter(|u| **u != me.user_id)
+                    .map(UserId::as_str)
+                    .collect();
+                return Err(ClientError::Refused(format!(
+                    "no device to send to: {} has no active device on this server. Check the id \
+                     (`curbside directory` finds colleagues by name); if it is right, they must \
+                     enroll a device first (an administrator can issue a device invite)",
+                    without.join(", ")
+                )));
             }
             let result = self
                 .conn
