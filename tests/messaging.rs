@@ -283,7 +283,9 @@ on_every_backend!(graceful_shutdown_tells_connected_devices, |db| async move {
 on_every_backend!(
     the_owner_is_told_when_prekeys_run_low_and_replenishes,
     |db| async move {
-        let world = World::start(db).await;
+        // 95 fetches of one user by one device: above the default fetch
+        // limit (tests/quotas.rs tests the limit).
+        let world = World::start_with(db, |c| c.limits.bundle_fetches_per_requester = 100).await;
         let (alice, bob) = world.alice_and_bob().await;
         let bob_device = bob.address.clone().unwrap();
         let mut b = Client::connect(bob).await.unwrap();

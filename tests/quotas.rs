@@ -17,7 +17,7 @@ use std::time::Duration;
 use common::*;
 use curbside_client::{Client, ClientError};
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::MessageKind;
+use curbside_protocol::frames::{ClientFrame, DeviceBundle, ErrorDetails, MessageKind, ServerFrame};
 use curbside_protocol::ids::UserId;
 use curbside_server::config::Config;
 use curbside_server::store::Backend;
@@ -181,3 +181,142 @@ async fn the_device_quota_holds_for_two_nodes_sending_at_once() {
     second.shutdown().await;
     world.stop().await;
 }
+
+/// One `fetch_bundles` request: the bundles, or the refusal.
+async fn fetch(client: &Client, user: &UserId) -> Result<Vec<DeviceBundle>, ClientError> {
+    match client
+        .connection()
+        .request(|id| ClientFrame::FetchBundles {
+            id,
+            user_id: user.clone(),
+        })
+        .await?
+    {
+        ServerFrame::Bundles { devices, .. } => Ok(devices),
+        other => panic!("expected bundles, got {other:?}"),
+    }
+}
+
+/// The refused `prekey_bundle.fetched` entries in the audit log.
+async fn refused_fetches_on_record(db: &Db) -> i64 {
+    use sqlx::{Connection as _, Row as _};
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'prekey_bundle.fetched' \
+         AND outcome = 'failure' AND reason = 'rate_limited'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+    .get::<i64, _>(0)
+}
+
+fn assert_rate_limited(result: Result<Vec<DeviceBundle>, ClientError>) {
+    match result {
+        Err(ClientError::Server {
+            code: ErrorCode::RateLimited,
+            details: Some(ErrorDetails::RetryAfter { retry_after_ms }),
+            ..
+        }) => assert!(
+            retry_after_ms > 0 && retry_after_ms <= 3_600_000,
+            "{retry_after_ms}"
+        ),
+        other => panic!("expected rate_limited with a retry time, got {other:?}"),
+    }
+}
+
+on_every_backend!(
+    bundle_fetches_past_the_limits_are_refused_audited_once_and_drain_nothing,
+    |db| async move {
+        let world = World::start_with(db, |c| {
+            c.limits.bundle_fetches_per_requester = 5;
+            c.limits.bundle_fetches_per_target = 8;
+        })
+        .await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let carol = world.clinician("Dr. Carol Chen", NPIS[2], "Cardiology").await;
+        let bob_id = uid(&bob);
+        let bob_device = bob.address.clone().unwrap();
+        let store = &world.server().state().store;
+        let stock = store
+            .count_prekeys(&bob_device.user_id, bob_device.device_id)
+            .await
+            .unwrap();
+        let mallory = Client::connect(alice).await.unwrap();
+        let c = Client::connect(carol).await.unwrap();
+        // A stranger fetches Bob's bundle over and over: five, then refused.
+        for _ in 0..5 {
+            let bundles = fetch(&mallory, &bob_id).await.unwrap();
+            assert!(bundles[0].one_time_prekey.is_some());
+        }
+        for _ in 0..10 {
+            assert_rate_limited(fetch(&mallory, &bob_id).await);
+        }
+        // Her refusals did not use up Bob's allowance: Carol gets the three
+        // left of the target's eight, then she is refused too.
+        for _ in 0..3 {
+            fetch(&c, &bob_id).await.unwrap();
+        }
+        assert_rate_limited(fetch(&c, &bob_id).await);
+        assert_rate_limited(fetch(&c, &bob_id).await);
+        // Only what the limits allowed was claimed.
+        assert_eq!(
+            store
+                .count_prekeys(&bob_device.user_id, bob_device.device_id)
+                .await
+                .unwrap(),
+            stock - 8
+        );
+        // One entry per requester for the excess, not one per refusal.
+        assert_eq!(refused_fetches_on_record(&world.db).await, 2);
+        // The connections stay usable, and other targets are not limited.
+        let carol_id = uid(&world.clinician("Dr. Dan Diaz", NPIS[3], "Oncology").await);
+        fetch(&mallory, &carol_id).await.unwrap();
+        mallory.close().await;
+        c.close().await;
+        world.stop().await;
+    }
+);
+
+on_every_backend!(
+    a_bundle_without_one_time_prekeys_still_has_the_signed_prekey,
+    |db| async move {
+        let world = World::start_with(db, |c| {
+            c.limits.bundle_fetches_per_requester = 0;
+            c.limits.bundle_fetches_per_target = 0;
+        })
+        .await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let bob_id = uid(&bob);
+        let bob_device = bob.address.clone().unwrap();
+        let store = &world.server().state().store;
+        let stock = store
+            .count_prekeys(&bob_device.user_id, bob_device.device_id)
+            .await
+            .unwrap();
+        // Bob is offline (he cannot replenish): Alice takes every one-time
+        // prekey (no limit configured here)…
+        let a = Client::connect(alice).await.unwrap();
+        for _ in 0..stock {
+            assert!(fetch(&a, &bob_id).await.unwrap()[0].one_time_prekey.is_some());
+        }
+        // …and the next fetch still has the signed prekey and identity key.
+        let bundles = fetch(&a, &bob_id).await.unwrap();
+        assert_eq!(bundles.len(), 1);
+        assert!(bundles[0].one_time_prekey.is_none());
+        assert!(!bundles[0].signed_prekey.is_empty());
+        assert!(!bundles[0].identity_key.is_empty());
+        a.close().await;
+        // A client still opens a session with it and Bob reads the message.
+        let mut carol = Client::connect(world.clinician("Dr. Carol Chen", NPIS[2], "Cardiology").await)
+            .await
+            .unwrap();
+        send(&mut carol, &bob_id, "no-one-time-prekey").await.unwrap();
+        let mut b = Client::connect(bob).await.unwrap();
+        assert_eq!(texts(&mut b, 1).await[0].1, "no-one-time-prekey");
+        carol.close().await;
+        b.close().await;
+        world.stop().await;
+    }
+);

@@ -84,6 +84,15 @@ pub struct Limits {
     pub max_one_time_prekeys: usize,
     /// The owner is told to upload more when fewer one-time prekeys remain.
     pub prekeys_low_threshold: u32,
+    /// Fetches of one user's prekey bundles by one requesting device per
+    /// `bundle_fetch_window_secs` (0: no limit); past it, `rate_limited`
+    /// (one audit entry per requester, target and window) and nothing claimed.
+    pub bundle_fetches_per_requester: u32,
+    /// Fetches of one user's prekey bundles by everyone together per
+    /// `bundle_fetch_window_secs` (0: no limit). Counted per node.
+    pub bundle_fetches_per_target: u32,
+    /// The window of the bundle fetch limits, in seconds.
+    pub bundle_fetch_window_secs: u64,
     /// Most concurrent connections: every accepted TCP connection counts,
     /// from before its TLS handshake until it closes, whatever it is (TLS
     /// handshake, HTTP request, idle keep-alive, WebSocket authenticated or
@@ -167,6 +176,9 @@ impl Default for Limits {
             invite_ttl_secs: 72 * 3600,
             max_one_time_prekeys: 500,
             prekeys_low_threshold: 10,
+            bundle_fetches_per_requester: 30,
+            bundle_fetches_per_target: 300,
+            bundle_fetch_window_secs: 3600,
             max_connections: 20_000,
             max_connections_per_address: 1_000,
             tls_handshake_timeout_ms: 10_000,
@@ -228,6 +240,11 @@ impl Config {
                 device_bytes: limits.max_queued_bytes_per_device,
                 pair_messages: limits.max_queued_messages_per_sender,
                 pair_bytes: limits.max_queued_bytes_per_sender,
+            },
+            bundle_fetch_limit: crate::store::BundleFetchLimit {
+                per_requester: limits.bundle_fetches_per_requester,
+                per_target: limits.bundle_fetches_per_target,
+                window: std::time::Duration::from_secs(limits.bundle_fetch_window_secs),
             },
         }
     }

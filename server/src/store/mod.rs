@@ -22,7 +22,8 @@
 //! - `enroll`: the bootstrap token, invites, enrollment.
 //! - `users`: roles, verification, the admins' list, the directory.
 //! - `devices`: devices, current device lists, revocation.
-//! - `prekeys`: signed and one-time prekeys, bundle fetches.
+//! - `prekeys`: signed and one-time prekeys, bundle fetches;
+//!   `fetch_limit`: how often one may fetch another user's bundles.
 //! - `queue`: accepting messages, queues, acknowledgements, receipts,
 //!   expiry; `batch`: the group commit they go through; `usage`: what each
 //!   device's queue holds, and its quotas.
@@ -36,6 +37,7 @@ mod audit;
 mod batch;
 mod devices;
 mod enroll;
+mod fetch_limit;
 mod pool;
 mod prekeys;
 mod queue;
@@ -52,6 +54,7 @@ pub use self::batch::{Accepted, NewMessage, Pending};
 pub use self::devices::DeviceRecord;
 pub use self::enroll::InviteClaim;
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};
+pub use self::fetch_limit::BundleFetchLimit;
 pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
@@ -93,6 +96,8 @@ pub struct Store {
     health: Arc<pool::Health>,
     max_pages: Arc<AtomicU64>,
     deadline: Duration,
+    /// Bundle fetches per requester and target (in memory, per node).
+    bundle_fetches: Arc<fetch_limit::BundleFetches>,
 }
 
 /// 64 KiB of random bytes (random so that no page compression or
@@ -141,6 +146,7 @@ impl Store {
             health,
             max_pages,
             deadline: options.transaction_deadline(),
+            bundle_fetches: Arc::new(fetch_limit::BundleFetches::new(options.bundle_fetch_limit)),
         };
         store.writer.migrate().await?;
         if backend == Backend::Sqlite {

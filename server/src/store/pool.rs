@@ -198,6 +198,9 @@ pub struct StoreOptions {
     /// What a device's queue may hold (default: no limit; the server sets
     /// its configured `limits`).
     pub queue_quota: super::QueueQuota,
+    /// How often bundles may be fetched (default: no limit; the server sets
+    /// its configured `limits`).
+    pub bundle_fetch_limit: super::BundleFetchLimit,
 }
 
 impl Default for StoreOptions {
@@ -207,6 +210,7 @@ impl Default for StoreOptions {
             statement_timeout: Duration::from_secs(5),
             sqlite_max_pages: 0,
             queue_quota: super::QueueQuota::unlimited(),
+            bundle_fetch_limit: super::BundleFetchLimit::unlimited(),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! Prekeys: each device's signed prekey and its bounded stock of one-time
 //! prekeys, and the bundles other devices fetch to start a session, each
 //! claiming one one-time prekey that no other fetch can get (SQLite's single
-//! writer; `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+//! writer; `FOR UPDATE SKIP LOCKED` on PostgreSQL), within the fetch limit
+//! of `fetch_limit` (so no one can drain them). A device with no one-time
+//! prekey left is still fetched, with its signed prekey alone.
 
 use curbside_protocol::audit::{Action, Details};
+use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{DeviceBundle, OneTimePrekey};
-use curbside_protocol::ids::{DeviceId, UserId};
+use curbside_protocol::ids::{Address, DeviceId, UserId};
 use sqlx::Row;
 
 use super::pool::ReadOn;
@@ -42,6 +45,39 @@ impl Store {
         let count = count_prekeys_in(&mut *tx, user, device).await?;
         tx.commit().await?;
         Ok(count)
+    }
+
+    /// Counts a fetch of `target`'s bundles by `requester` against the
+    /// fetch limit (see `fetch_limit`). Past it, returns how many
+    /// milliseconds until the fetch may be tried again, and records the
+    /// first refusal of this requester for this target in the window in the
+    /// audit log (a failed `prekey_bundle.fetched`, `rate_limited`).
+    pub async fn admit_bundle_fetch(
+        &self,
+        requester: &Address,
+        target: &UserId,
+        actor: &Actor,
+    ) -> Result<Result<(), u64>, ServerError> {
+        let now = now_ms();
+        match self.bundle_fetches.admit(requester, target, now) {
+            Ok(()) => Ok(Ok(())),
+            Err(refused) => {
+                tracing::info!(
+                    user = %requester.user_id,
+                    device = %requester.device_id,
+                    target = %target,
+                    retry_after_ms = refused.retry_after_ms,
+                    "bundle fetch refused: over the fetch limit"
+                );
+                if refused.record {
+                    let event = Event::new(actor, Action::PrekeyBundleFetched)
+                        .counterpart(target, None)
+                        .failed(ErrorCode::RateLimited);
+                    self.record_at(vec![event], now).await?;
+                }
+                Ok(Err(refused.retry_after_ms))
+            }
+        }
     }
 
     /// How many one-time prekeys a device has left.

@@ -1,8 +1,9 @@
 //! `fetch_bundles`: the bundles of a user's current devices, each claiming
-//! one one-time prekey.
+//! one one-time prekey, within the fetch limit (`store/fetch_limit.rs`):
+//! past it, `rate_limited` with the wait, and nothing claimed.
 
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::{DeviceBundle, ServerFrame};
+use curbside_protocol::frames::{DeviceBundle, ErrorDetails, ServerFrame};
 use curbside_protocol::ids::{Address, RequestId, UserId};
 
 use super::{Refusal, Reply};
@@ -24,6 +25,21 @@ async fn fetch_bundles(handler: &mut Handler, user: &UserId) -> Result<Vec<Devic
     let store = &handler.state.store;
     if !store.bounded(store.user_exists(user)).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user").into());
+    }
+    if let Err(wait) = store
+        .bounded(store.admit_bundle_fetch(&handler.device, user, &handler.actor))
+        .await?
+    {
+        let secs = wait.div_ceil(1000);
+        return Err(Refusal::with_details(
+            ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many fetches of this user's prekey bundles: use the sessions you have, or retry in {secs} s"
+                ),
+            ),
+            ErrorDetails::RetryAfter { retry_after_ms: wait },
+        ));
     }
     let threshold = handler.state.config.limits.prekeys_low_threshold;
     let bundles = store.bounded(store.fetch_bundles(user, &handler.actor)).await?;
