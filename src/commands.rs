@@ -150,6 +150,14 @@ pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
         npi: args.npi,
         specialty: args.specialty,
     };
+    if let Some(npi) = details.npi.as_deref() {
+        if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("--npi: an NPI has 10 digits ({npi:?} has {})", npi.chars().count());
+        }
+        if !curbside_protocol::npi::is_valid(npi) {
+            anyhow::bail!("--npi: {npi}'s check digit is not valid: check it for a typo");
+        }
+    }
     // Everything that can go wrong here (an occupied profile, passphrases
     // that differ) is checked before the server creates the account: the
     // invite is used only once the profile can be written.
@@ -298,8 +306,14 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
                             )
                         })
                         .collect();
+                    let clinical = match (&u.npi, &u.specialty) {
+                        (Some(npi), Some(s)) => format!("  NPI {npi}, {s}"),
+                        (Some(npi), None) => format!("  NPI {npi}"),
+                        (None, Some(s)) => format!("  {s}"),
+                        (None, None) => String::new(),
+                    };
                     format!(
-                        "{}  {}  [{}]  {}  devices: {}",
+                        "{}  {}{clinical}  [{}]  {}  devices: {}",
                         u.user_id,
                         u.display_name,
                         roles.join(","),

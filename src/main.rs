@@ -49,7 +49,7 @@ enum Command {
     /// Send an end-to-end-encrypted message.
     Send(messages::SendArgs),
     /// Receive, decrypt and show new messages.
-    #[command(alias = "sync")]
+    #[command(visible_alias = "sync")]
     Inbox(messages::InboxArgs),
     /// Show the conversation with a colleague (from the sealed local history).
     History(messages::HistoryArgs),

@@ -152,6 +152,34 @@ async fn a_clinician_who_revoked_every_device_gets_back_in() {
         enrolled.starts_with(&format!("Enrolled: user {} device 2", ids[0])),
         "{enrolled}"
     );
+    // The administrator sees what they verify: NPI and specialty.
+    let users = cli_ok(&dir, &server, &["admin", "users", "--profile", "admin"]);
+    assert!(
+        users.contains(&format!("NPI {}, Dermatology", NPIS[0])),
+        "{users}"
+    );
+    // A short NPI is refused by its flag, before anything is sent.
+    let invite = cli_ok(&dir, &server, &["admin", "invite", "--profile", "admin"]);
+    let short = cli(
+        &dir,
+        &server,
+        &[
+            "enroll",
+            "--profile",
+            "eve",
+            "--invite",
+            &invite,
+            "--name",
+            "Dr. Eve",
+            "--npi",
+            "12345",
+        ],
+    );
+    assert!(
+        stderr(&short).contains("--npi: an NPI has 10 digits"),
+        "{}",
+        stderr(&short)
+    );
     // An invite's lifetime of 0 hours is refused, not quietly shortened.
     let zero = cli(
         &dir,
@@ -178,6 +206,12 @@ fn a_users_error_is_one_line_without_a_backtrace() {
     assert!(message.contains("run `curbside enroll` first"), "{message}");
     assert!(!message.to_lowercase().contains("backtrace"), "{message}");
     assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    // `sync`, which the README uses, is shown in the help.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("sync"));
 }
 
 #[tokio::test]

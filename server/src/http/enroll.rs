@@ -93,10 +93,16 @@ fn check_profile(req: &EnrollRequest) -> Result<UserDetails, ApiError> {
     }
     let npi = req.npi.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if let Some(npi) = npi {
+        if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidNpi,
+                format!("an NPI has 10 digits (this one has {} characters)", npi.chars().count()),
+            ));
+        }
         if !npi::is_valid(npi) {
             return Err(ApiError::new(
                 ErrorCode::InvalidNpi,
-                "the NPI's check digit is not valid",
+                "the NPI's check digit is not valid: check it for a typo",
             ));
         }
     }
