@@ -141,7 +141,7 @@ impl CompactRange {
 
     /// Rebuilds the state from `size` and the concatenated peaks.
     pub fn from_bytes(size: u64, bytes: &[u8]) -> Result<Self, ProofError> {
-        if bytes.len() % 32 != 0 {
+        if !bytes.len().is_multiple_of(32) {
             return Err(ProofError::BadHash);
         }
         let peaks = bytes
