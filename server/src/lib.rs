@@ -16,7 +16,7 @@
 //! - [`store`]: the storage interface over SQLite or PostgreSQL: one file per
 //!   concept (enrollment, users, devices, prekeys, queue, attachments,
 //!   sessions, referrals, audit), the group commit of the message path
-//!   (`store/batch.rs`), connections and their fault handling (`store/pool.rs`).
+//!   (`store/batch/`), connections and their fault handling (`store/pool.rs`).
 //! - [`audit`]: audit events, the actor, and the key that signs tree heads
 //!   (the entries themselves are written by the store).
 //! - [`auth`]: tokens, challenges and device signatures.

@@ -61,7 +61,7 @@ pub struct Receipt {
 
 impl Store {
     /// Stores a message and one queue row per envelope, with its audit
-    /// entries, durably (group commit: see `store/batch.rs`). Returns
+    /// entries, durably (group commit: see `store/batch/`). Returns
     /// `false` (and stores nothing) if this sender already used this
     /// message id.
     pub async fn accept_message(&self, message: NewMessage) -> Result<bool, ServerError> {
