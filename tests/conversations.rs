@@ -156,9 +156,15 @@ async fn history_receipts_and_attachments_from_the_cli() {
         .success());
     assert!(run(&["sync", "--profile", "bob", "--wait", "1"]).contains("Thanks"));
 
-    // A disappearing-message timer, set by Alice, enforced by both clients.
-    run(&["timer", "--profile", "alice", "--with", &bob, "--seconds", "3"]);
-    assert!(run(&["sync", "--profile", "bob", "--wait", "1"]).contains("disappear after 3 s"));
+    // A disappearing-message timer, set by Alice, enforced by both clients,
+    // on the messages sent after it (the conversation before it is kept).
+    let set = run(&["timer", "--profile", "alice", "--with", &bob, "--seconds", "3"]);
+    assert!(
+        set.contains("disappear 3 seconds after") && set.contains("before now is kept"),
+        "{set}"
+    );
+    assert!(run(&["sync", "--profile", "bob", "--wait", "1"])
+        .contains("messages sent from now on disappear 3 seconds after they are sent"));
     run(&[
         "send",
         "--profile",
@@ -173,7 +179,11 @@ async fn history_receipts_and_attachments_from_the_cli() {
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     for (who, with) in [("alice", &bob), ("bob", &alice)] {
         let history = run(&["history", "--profile", who, "--with", with]);
-        assert_eq!(history, format!("No messages with {with}."), "{who}: {history}");
+        assert!(!history.contains("ephemeral: call me"), "{who}: {history}");
+        assert!(
+            history.contains("Thanks"),
+            "{who} keeps what came before the timer: {history}"
+        );
     }
 
     // Nothing readable on disk: not the text, not the image, not in either profile.

@@ -146,7 +146,10 @@ impl Content {
         match self {
             Self::Text { text, .. } => text.clone(),
             Self::Attachment { file, .. } => format!("[attachment {} ({} bytes)]", file.name, file.size),
-            Self::Timer { seconds: Some(s), .. } => format!("[messages now disappear after {s} s]"),
+            Self::Timer { seconds: Some(s), .. } => format!(
+                "[messages sent from now on disappear {} after they are sent]",
+                duration_words(*s)
+            ),
             Self::Timer { seconds: None, .. } => "[disappearing messages off]".into(),
             Self::TeamUpdate { name, members, .. } => format!("[team {name}: {} members]", members.len()),
             Self::TeamMessage { .. } => "[team message]".into(),
@@ -174,8 +177,30 @@ impl Content {
     }
 }
 
+/// A timer's length as a person says it: "1 day", "8 hours", "90 seconds".
+#[must_use]
+pub fn duration_words(seconds: u64) -> String {
+    let (n, unit) = match seconds {
+        s if s >= 86_400 && s.is_multiple_of(86_400) => (s / 86_400, "day"),
+        s if s >= 3_600 && s.is_multiple_of(3_600) => (s / 3_600, "hour"),
+        s if s >= 60 && s.is_multiple_of(60) => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn timers_are_said_in_words() {
+        assert_eq!(super::duration_words(86_400), "1 day");
+        assert_eq!(super::duration_words(7 * 86_400), "7 days");
+        assert_eq!(super::duration_words(8 * 3_600), "8 hours");
+        assert_eq!(super::duration_words(300), "5 minutes");
+        assert_eq!(super::duration_words(90), "90 seconds");
+        assert_eq!(super::duration_words(1), "1 second");
+    }
+
     use super::*;
 
     #[test]

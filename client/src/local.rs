@@ -116,6 +116,12 @@ pub struct LocalState {
     /// Disappearing-message timers (seconds) by conversation.
     #[serde(default)]
     pub timers: BTreeMap<UserId, u64>,
+    /// When each timer was set (ms, the server's time of the timer
+    /// message): it applies to messages sent from then on, never to the
+    /// conversation before it. A timer without an entry (set by a version
+    /// before this one) applies to every message, as it did then.
+    #[serde(default)]
+    pub timers_since: BTreeMap<UserId, i64>,
     /// Care teams by id.
     #[serde(default)]
     pub teams: BTreeMap<crate::team::TeamId, crate::team::Team>,
@@ -269,24 +275,33 @@ impl LocalState {
             .unwrap_or(0)
     }
 
-    /// Sets or clears a conversation's disappearing-message timer.
-    pub fn set_timer(&mut self, peer: &UserId, seconds: Option<u64>) {
+    /// Sets (from `since_ms` on: the timer message's time) or clears a
+    /// conversation's disappearing-message timer. Messages sent before it
+    /// are kept.
+    pub fn set_timer(&mut self, peer: &UserId, seconds: Option<u64>, since_ms: i64) {
         match seconds {
-            Some(s) => self.timers.insert(peer.clone(), s),
-            None => self.timers.remove(peer),
-        };
+            Some(s) => {
+                self.timers.insert(peer.clone(), s);
+                self.timers_since.insert(peer.clone(), since_ms);
+            }
+            None => {
+                self.timers.remove(peer);
+                self.timers_since.remove(peer);
+            }
+        }
     }
 
-    /// Deletes every message older than its conversation's timer (counted
-    /// from the server's acceptance time, so every client agrees). Returns
-    /// how many were deleted.
+    /// Deletes every message sent since its conversation's timer was set
+    /// and older than the timer (counted from the server's acceptance time,
+    /// so every client agrees). Returns how many were deleted.
     pub fn purge_expired(&mut self, now_ms: i64) -> usize {
         let mut purged = 0;
         for (peer, seconds) in &self.timers {
             let limit = i64::try_from(*seconds).unwrap_or(i64::MAX).saturating_mul(1000);
+            let since = self.timers_since.get(peer).copied().unwrap_or(i64::MIN);
             if let Some(conversation) = self.conversations.get_mut(peer) {
                 let before = conversation.len();
-                conversation.retain(|m| now_ms.saturating_sub(m.at_ms) < limit);
+                conversation.retain(|m| m.at_ms < since || now_ms.saturating_sub(m.at_ms) < limit);
                 purged += before - conversation.len();
             }
         }
@@ -389,6 +404,25 @@ mod tests {
             },
             status,
         }
+    }
+
+    #[test]
+    fn a_timer_applies_to_the_messages_sent_after_it() {
+        let peer = UserId::new("u_peer").unwrap();
+        let mut state = LocalState::new();
+        let at = |ms: i64| StoredMessage {
+            at_ms: ms,
+            message_id: MessageId::new(format!("m{ms}")).unwrap(),
+            ..msg("m", "u_peer", Status::Received)
+        };
+        state
+            .conversations
+            .insert(peer.clone(), vec![at(1_000), at(5_000)]);
+        state.set_timer(&peer, Some(1), 2_000);
+        assert_eq!(state.purge_expired(10_000), 1, "only the message after the timer");
+        assert_eq!(state.conversations[&peer][0].at_ms, 1_000);
+        state.set_timer(&peer, None, 20_000);
+        assert!(state.timers_since.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::ids::UserId;
 
 use super::receive::content_json;
-use super::send::{connect, random_message_id, send_content, warn_if_keys_changed, Sent};
+use super::send::{connect, now_ms, random_message_id, send_content, warn_if_keys_changed, Sent};
 use crate::commands::{out, ProfileArg};
 use crate::profile::Profile;
 
@@ -126,7 +126,7 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     if seconds == Some(0) {
         bail!("use --off to turn disappearing messages off");
     }
-    state.set_timer(&args.with, seconds);
+    state.set_timer(&args.with, seconds, now_ms());
     let id = random_message_id()?;
     let mut client = connect(&profile, &mut state, account).await?;
     let to = vec![args.with.clone()];
@@ -142,8 +142,10 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     }
     out(&match seconds {
         Some(s) => format!(
-            "Messages with {} now disappear {s} s after they are sent, on every device.",
-            args.with
+            "Messages with {} sent from now on disappear {} after they are sent, on every device; \
+             the conversation before now is kept.",
+            args.with,
+            curbside_client::content::duration_words(s)
         ),
         None => format!("Disappearing messages with {} are off.", args.with),
     })

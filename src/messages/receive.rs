@@ -69,10 +69,10 @@ pub(crate) async fn receive(
                 Content::Timer { seconds, .. } => {
                     if from_me {
                         for peer in content.recipients().iter().filter(|p| **p != me) {
-                            state.set_timer(peer, *seconds);
+                            state.set_timer(peer, *seconds, r.sent_at);
                         }
                     } else {
-                        state.set_timer(&r.sender.user_id, *seconds);
+                        state.set_timer(&r.sender.user_id, *seconds, r.sent_at);
                     }
                 }
                 Content::TeamUpdate {
