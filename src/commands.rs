@@ -152,7 +152,10 @@ pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     };
     if let Some(npi) = details.npi.as_deref() {
         if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
-            anyhow::bail!("--npi: an NPI has 10 digits ({npi:?} has {})", npi.chars().count());
+            anyhow::bail!(
+                "--npi: an NPI has 10 digits ({npi:?} has {})",
+                npi.chars().count()
+            );
         }
         if !curbside_protocol::npi::is_valid(npi) {
             anyhow::bail!("--npi: {npi}'s check digit is not valid: check it for a typo");

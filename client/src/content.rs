@@ -193,12 +193,12 @@ pub fn duration_words(seconds: u64) -> String {
 mod tests {
     #[test]
     fn timers_are_said_in_words() {
-        assert_eq!(super::duration_words(86_400), "1 day");
-        assert_eq!(super::duration_words(7 * 86_400), "7 days");
-        assert_eq!(super::duration_words(8 * 3_600), "8 hours");
-        assert_eq!(super::duration_words(300), "5 minutes");
-        assert_eq!(super::duration_words(90), "90 seconds");
-        assert_eq!(super::duration_words(1), "1 second");
+        assert_eq!(duration_words(86_400), "1 day");
+        assert_eq!(duration_words(7 * 86_400), "7 days");
+        assert_eq!(duration_words(8 * 3_600), "8 hours");
+        assert_eq!(duration_words(300), "5 minutes");
+        assert_eq!(duration_words(90), "90 seconds");
+        assert_eq!(duration_words(1), "1 second");
     }
 
     use super::*;

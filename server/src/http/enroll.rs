@@ -96,7 +96,10 @@ fn check_profile(req: &EnrollRequest) -> Result<UserDetails, ApiError> {
         if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ApiError::new(
                 ErrorCode::InvalidNpi,
-                format!("an NPI has 10 digits (this one has {} characters)", npi.chars().count()),
+                format!(
+                    "an NPI has 10 digits (this one has {} characters)",
+                    npi.chars().count()
+                ),
             ));
         }
         if !npi::is_valid(npi) {
