@@ -56,7 +56,7 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let me = account.address()?.user_id.clone();
     let mut state = profile.load_state()?;
-    warn_if_keys_changed(&account, &state, &args.with);
+    warn_if_keys_changed(&profile, &account, &state, &args.with);
     let messages = state.conversations.get(&args.with).cloned().unwrap_or_default();
     let skip = args.last.map_or(0, |n| messages.len().saturating_sub(n));
     let mut lines = Vec::new();

@@ -202,7 +202,7 @@ pub(crate) async fn receive(
     .await;
     let senders: std::collections::BTreeSet<&UserId> = to_acknowledge_read.iter().map(|(u, _)| u).collect();
     for sender in senders {
-        warn_if_keys_changed(&client.account, state, sender);
+        warn_if_keys_changed(profile, &client.account, state, sender);
     }
     for referral in std::mem::take(&mut client.referral_updates) {
         if state

@@ -118,7 +118,12 @@ pub(crate) async fn send_content(
 }
 
 /// Warns (on stderr) when a contact verified earlier now has other keys.
-pub(super) fn warn_if_keys_changed(account: &curbside_client::Account, state: &LocalState, user: &UserId) {
+pub(super) fn warn_if_keys_changed(
+    profile: &Profile,
+    account: &curbside_client::Account,
+    state: &LocalState,
+    user: &UserId,
+) {
     let Some(contact) = state.contacts.get(user) else {
         return;
     };
@@ -126,7 +131,9 @@ pub(super) fn warn_if_keys_changed(account: &curbside_client::Account, state: &L
     if contact.trust(&key_set_fingerprint(&keys)) == Trust::Changed {
         crate::audit::note(&format!(
             "WARNING: {user}'s identity keys changed since you verified them (a new device or a reinstall, \
-             or someone in the middle): compare safety numbers again with `curbside verify --with {user}`."
+             or someone in the middle): compare safety numbers again with \
+             `curbside verify --profile {} --with {user}`.",
+            profile.dir().display()
         ));
     }
 }
