@@ -220,6 +220,64 @@ async fn rate_limit_answers_with_retry_after_and_keeps_the_connection() {
     world.stop().await;
 }
 
+/// Binary frames and WebSocket pings count against the frame rate as text
+/// frames do: a burst past `rate_burst` is answered `rate_limited`, the
+/// connection survives, and a text request after the wait is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_frames_and_pings_count_against_the_rate_limit() {
+    use futures_util::SinkExt;
+    let world = world_with(|c| {
+        c.limits.rate_per_sec = 2;
+        c.limits.rate_burst = 3;
+    })
+    .await;
+    let alice = world.clinician("Dr. Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let (mut ws, _) = raw_authenticated(&world.info, &alice).await;
+    for _ in 0..10 {
+        ws.send(WsMessage::binary(vec![0u8; 16])).await.unwrap();
+    }
+    let (mut invalid, mut limited) = (0, 0);
+    while let Some(frame) = next_json(&mut ws, Duration::from_millis(500)).await {
+        match (frame["type"].as_str(), frame["code"].as_str()) {
+            (Some("error"), Some("invalid_frame")) => invalid += 1,
+            (Some("error"), Some("rate_limited")) => {
+                assert!(
+                    frame["details"]["retry_after_ms"].as_u64().unwrap() > 0,
+                    "{frame}"
+                );
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(invalid + limited, 10);
+    assert!(
+        (3..10).contains(&invalid) && limited > 0,
+        "invalid {invalid}, limited {limited}"
+    );
+
+    // Pings empty the bucket too: the text request right after them is refused.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    for _ in 0..10 {
+        ws.send(WsMessage::Ping(vec![1u8; 8].into())).await.unwrap();
+    }
+    send_text(&mut ws, r#"{"type":"ping","id":"after-pings"}"#).await;
+    let mut answer = None;
+    while let Some(frame) = next_json(&mut ws, Duration::from_millis(500)).await {
+        if frame["id"] == "after-pings" {
+            answer = Some(frame);
+        }
+    }
+    let answer = answer.expect("the text ping is answered");
+    assert_eq!(answer["code"], "rate_limited", "{answer}");
+
+    // The connection survives: after the wait, requests are served again.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    send_text(&mut ws, r#"{"type":"ping","id":"later"}"#).await;
+    assert_eq!(next_json(&mut ws, WAIT).await.unwrap()["type"], "pong");
+    world.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_never_acknowledges_gets_a_bounded_window_and_loses_nothing() {
     let world = world_with(|c| c.limits.max_unacked_deliveries = 8).await;

@@ -106,8 +106,8 @@ impl Handler {
                 incoming = self.conn.read(), if self.sends.len() < MAX_PIPELINED_SENDS => match incoming {
                     Err(end) => return end,
                     Ok(Incoming::Text(text)) => self.request(text.as_str()).await,
-                    Ok(Incoming::Binary) => self.conn.send_error(None, ErrorCode::InvalidFrame, "binary frames are not used".into(), None).await,
-                    Ok(Incoming::Control) => Ok(()),
+                    Ok(Incoming::Binary) => self.unused_frame(true).await,
+                    Ok(Incoming::Control) => self.unused_frame(false).await,
                 },
             };
             if let Err(end) = step {
@@ -219,6 +219,35 @@ impl Handler {
             }
         };
         self.answer(id, reply).await
+    }
+
+    /// Counts a binary frame or a ping/pong against the rate limit, as text
+    /// frames are: past it the answer is `rate_limited` (no id: these frames
+    /// have none), else `invalid_frame` for a binary frame and nothing for a
+    /// control frame (the WebSocket layer answers pings).
+    async fn unused_frame(&mut self, binary: bool) -> Result<(), End> {
+        if let Err(wait) = self.rate.take() {
+            let details = ErrorDetails::RetryAfter { retry_after_ms: wait };
+            self.conn
+                .send_error(
+                    None,
+                    ErrorCode::RateLimited,
+                    "too many frames".into(),
+                    Some(details),
+                )
+                .await
+        } else if binary {
+            self.conn
+                .send_error(
+                    None,
+                    ErrorCode::InvalidFrame,
+                    "binary frames are not used".into(),
+                    None,
+                )
+                .await
+        } else {
+            Ok(())
+        }
     }
 
     /// Sends a request's reply, or keeps it until its commit completes.
