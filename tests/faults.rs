@@ -351,6 +351,10 @@ impl Proxy {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    all(not(curbside_postgres), not(curbside_ci)),
+    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
+)]
 async fn postgres_cut_off_fails_fast_with_the_storage_code_and_loses_nothing() {
     let Some(db) = Db::new(Backend::Postgres).await else {
         return;

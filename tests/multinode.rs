@@ -14,6 +14,10 @@ use curbside_protocol::frames::MessageKind;
 use curbside_server::store::Backend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    all(not(curbside_postgres), not(curbside_ci)),
+    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
+)]
 async fn clinicians_on_two_nodes_talk_in_real_time_and_a_node_stop_loses_nothing() {
     let Some(db) = Db::new(Backend::Postgres).await else {
         return;

@@ -140,6 +140,10 @@ async fn second_node(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    all(not(curbside_postgres), not(curbside_ci)),
+    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
+)]
 async fn the_device_quota_holds_for_two_nodes_sending_at_once() {
     let Some(db) = Db::new(Backend::Postgres).await else {
         return;
