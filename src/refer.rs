@@ -116,21 +116,42 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
     let patient = Patient::parse(&json).map_err(|e| anyhow::anyhow!("{}: {e}", args.patient.display()))?;
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let (api, token) = login(&account).await?;
+    let me = account.user_id()?.clone();
+    let found: Vec<_> = api
+        .directory(&token, None, Some(&args.specialty))
+        .await?
+        .into_iter()
+        .filter(|e| e.user_id != me)
+        .collect();
     let Some(to) = args.to else {
-        let found = api.directory(&token, None, Some(&args.specialty)).await?;
+        // A question, not a failure: list whom the referral can go to.
         if found.is_empty() {
-            bail!("no verified clinician in {}", args.specialty);
+            return out(&format!(
+                "No referral sent: there is no other verified clinician in {} \
+                 (`curbside directory --profile {}` lists colleagues).",
+                args.specialty,
+                args.profile.profile.display()
+            ));
         }
         let list: Vec<String> = found
             .iter()
             .map(|e| format!("  {}  {} ({})", e.user_id, e.display_name, e.specialty))
             .collect();
-        bail!(
-            "choose the receiving clinician with --to; verified clinicians in {}:\n{}",
+        return out(&format!(
+            "No referral sent yet: choose the receiving clinician with --to. Verified clinicians in {}:\n{}",
             args.specialty,
             list.join("\n")
-        );
+        ));
     };
+    if !found.iter().any(|e| e.user_id == to) {
+        bail!(
+            "{to} is not a verified clinician in {}: check --to and --specialty \
+             (`curbside refer create --profile {} --specialty \"{}\" --patient …` without --to lists them)",
+            args.specialty,
+            args.profile.profile.display(),
+            args.specialty
+        );
+    }
     let mut attachments = Vec::new();
     for path in &args.attachments {
         attachments.push(upload_file(&account, path).await?.0);
@@ -138,7 +159,6 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
     let mut id = [0u8; 8];
     rand_core::OsRng.fill_bytes(&mut id);
     let referral_id = format!("r{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let me = account.user_id()?.clone();
     let authored = format_time_ms(now_ms());
     let request = Request {
         referral_id: &referral_id,

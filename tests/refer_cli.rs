@@ -70,10 +70,35 @@ async fn a_referral_from_the_cli() {
             "patient.json",
         ],
     );
-    let listed = String::from_utf8_lossy(&choose.stderr).into_owned();
+    // Without --to: a list of whom to refer to (the caller not in it), not an error.
+    let listed = String::from_utf8_lossy(&choose.stdout).into_owned();
     assert!(
-        !choose.status.success() && listed.contains(&bob) && listed.contains("Dr. bob"),
-        "{listed}"
+        choose.status.success() && listed.contains(&bob) && listed.contains("Dr. bob"),
+        "{listed}{}",
+        String::from_utf8_lossy(&choose.stderr)
+    );
+    assert!(!listed.contains("Dr. alice"), "{listed}");
+    // A receiver outside the specialty is refused.
+    let wrong = cli(
+        &dir,
+        &server,
+        &[
+            "refer",
+            "create",
+            "--profile",
+            "alice",
+            "--to",
+            &bob,
+            "--specialty",
+            "Cardiology",
+            "--patient",
+            "patient.json",
+        ],
+    );
+    let refused = String::from_utf8_lossy(&wrong.stderr).into_owned();
+    assert!(
+        !wrong.status.success() && refused.contains("is not a verified clinician in Cardiology"),
+        "{refused}"
     );
 
     let created = run(&[
