@@ -309,6 +309,14 @@ pub async fn sweep_once(store: &Store, attachments: &std::path::Path, message_re
         Ok(n) => tracing::info!(expired = n, "expired undelivered messages deleted"),
         Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
     }
+    // Ended sessions and spent invites: bounded per pass (a backlog is
+    // worked through a pass a minute); unused invites are kept a week past
+    // their expiry so that a late clinician is told `invite_expired`.
+    match store.expire_logins(now, Duration::from_secs(7 * 24 * 3600), 10_000).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "ended sessions and spent invites deleted"),
+        Err(e) => tracing::error!(error = %e, "session and invite expiry failed"),
+    }
     match store.expire_attachments(now).await {
         Ok(ids) => {
             for id in &ids {

@@ -68,6 +68,45 @@ impl Store {
         })
     }
 
+    /// Deletes the HTTP sessions that ended (logged off, idle, revoked) or
+    /// are past their lifetime, and the invites that cannot be used any more:
+    /// used ones at once (a replay is `invalid_invite` either way), unused
+    /// ones `expired_grace` after they expired (until then a late clinician
+    /// is told `invite_expired`). An unused bootstrap token is kept: it is
+    /// replaced at start-up. At most `limit` rows of each table per call, so
+    /// that one sweep is a bounded statement; returns how many were deleted.
+    /// The audit log keeps its own record of each (it refers to no row here).
+    pub async fn expire_logins(
+        &self,
+        now: i64,
+        expired_grace: Duration,
+        limit: i64,
+    ) -> Result<u64, ServerError> {
+        let sessions = self
+            .writer
+            .execute(
+                sqlx::query(
+                    "DELETE FROM http_sessions WHERE token_hash IN (SELECT token_hash FROM http_sessions \
+                     WHERE ended_at IS NOT NULL OR expires_at <= $1 LIMIT $2)",
+                )
+                .bind(now)
+                .bind(limit),
+            )
+            .await?;
+        let invites = self
+            .writer
+            .execute(
+                sqlx::query(
+                    "DELETE FROM invites WHERE token_hash IN (SELECT token_hash FROM invites \
+                     WHERE used_at IS NOT NULL OR (purpose <> 'bootstrap' AND expires_at <= $1) LIMIT $2)",
+                )
+                .bind(now.saturating_sub(ms(expired_grace)))
+                .bind(limit),
+            )
+            .await?;
+        Ok(sessions.rows_affected() + invites.rows_affected())
+    }
+
     /// Stores a new HTTP session (by token hash).
     pub async fn create_session(
         &self,
