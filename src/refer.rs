@@ -82,6 +82,20 @@ pub(crate) enum ReferCommand {
         /// The referral id.
         id: String,
     },
+    /// Save a referral's attachments (all of them, or the Nth with --index),
+    /// checked and decrypted, into a directory.
+    Download {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The referral id.
+        id: String,
+        /// Only this attachment (1 is the first, as `refer show` lists them).
+        #[arg(long)]
+        index: Option<usize>,
+        /// The directory to save into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -343,6 +357,60 @@ pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
         ReferCommand::Decline(args) => transition(args, Transition::Decline).await,
         ReferCommand::Cancel(args) => transition(args, Transition::Cancel).await,
         ReferCommand::Complete(args) => transition(args, Transition::Complete).await,
+        ReferCommand::Download {
+            profile,
+            id,
+            index,
+            out: dir,
+        } => {
+            let (p, account) = Profile::open(&profile.profile)?;
+            let state = p.load_state()?;
+            let c = state.referrals.get(&id).with_context(|| {
+                format!(
+                    "no content for referral {id} on this device (run `curbside sync --profile {}`)",
+                    profile.profile.display()
+                )
+            })?;
+            if c.attachments.is_empty() {
+                bail!("referral {id} has no attachments");
+            }
+            let chosen: Vec<(usize, &curbside_client::content::AttachmentRef)> = match index {
+                None => c
+                    .attachments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (i + 1, a))
+                    .collect(),
+                Some(n) => {
+                    let file = n
+                        .checked_sub(1)
+                        .and_then(|i| c.attachments.get(i))
+                        .with_context(|| {
+                            format!(
+                                "referral {id} has {} attachment(s): --index is 1 to {}",
+                                c.attachments.len(),
+                                c.attachments.len()
+                            )
+                        })?;
+                    vec![(n, file)]
+                }
+            };
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut lines = Vec::new();
+            for (n, file) in chosen {
+                // Only the file's own name, never a path it might carry.
+                let name = std::path::Path::new(&file.name)
+                    .file_name()
+                    .map_or_else(|| format!("attachment-{n}"), |f| f.to_string_lossy().into_owned());
+                let to = dir.join(&name);
+                if to.exists() {
+                    bail!("{} exists already: choose another --out", to.display());
+                }
+                let size = crate::messages::fetch(&account, file, &to).await?;
+                lines.push(format!("Saved {} ({size} bytes) to {}", file.name, to.display()));
+            }
+            out(&lines.join("\n"))
+        }
         ReferCommand::Export { profile, id } => {
             let (p, _) = Profile::open(&profile.profile)?;
             let state = p.load_state()?;

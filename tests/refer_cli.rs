@@ -134,6 +134,31 @@ async fn a_referral_from_the_cli() {
         "{shown}"
     );
     assert!(shown.contains("attachment: rash.jpg (100000 bytes)"), "{shown}");
+    // Bob saves the attachment, checked and decrypted, byte for byte.
+    let saved = run(&[
+        "refer",
+        "download",
+        "--profile",
+        "bob",
+        &referral,
+        "--out",
+        "from-alice",
+    ]);
+    assert!(saved.contains("Saved rash.jpg (100000 bytes)"), "{saved}");
+    assert_eq!(
+        std::fs::read(dir.join("from-alice/rash.jpg")).unwrap(),
+        vec![7u8; 100_000]
+    );
+    let again = cli(
+        &dir,
+        &server,
+        &["refer", "download", "--profile", "bob", &referral, "--index", "2"],
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("--index is 1 to 1"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     // Only the receiving clinician may accept; then complete.
     assert!(!cli(
         &dir,

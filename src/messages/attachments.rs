@@ -99,6 +99,22 @@ pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
     let Content::Attachment { file, .. } = &message.content else {
         bail!("message {} carries no attachment", args.message_id);
     };
+    let size = fetch(&account, file, &args.out).await?;
+    out(&format!(
+        "Saved {} ({size} bytes) to {}",
+        file.name,
+        args.out.display()
+    ))
+}
+
+/// Downloads the attachment `file` refers to, checks and decrypts it, and
+/// writes it to `to` (only once it verified: a file that does not is never
+/// left where the clinician would open it). Returns its size.
+pub(crate) async fn fetch(
+    account: &curbside_client::Account,
+    file: &AttachmentRef,
+    to: &std::path::Path,
+) -> anyhow::Result<u64> {
     let key: [u8; 32] = file
         .key
         .as_slice()
@@ -109,7 +125,7 @@ pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
         .as_slice()
         .try_into()
         .context("the attachment digest is not 32 bytes")?;
-    let (api, token) = crate::commands::login(&account).await?;
+    let (api, token) = crate::commands::login(account).await?;
     let blob = tempfile::NamedTempFile::new().context("creating a temporary file")?;
     let mut writer = tokio::fs::File::create(blob.path()).await?;
     api.download_attachment(&token, &file.attachment_id, &mut writer)
@@ -117,7 +133,7 @@ pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
     drop(writer);
     // Decrypt next to the destination, then move it into place: a file that
     // fails verification is never left where the clinician would open it.
-    let partial = args.out.with_extension("partial");
+    let partial = to.with_extension("partial");
     let result = (|| {
         let sealed = std::io::BufReader::new(std::fs::File::open(blob.path())?);
         let out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
@@ -130,10 +146,6 @@ pub(crate) async fn download(args: DownloadArgs) -> anyhow::Result<()> {
             bail!("the attachment does not verify or decrypt: {e}");
         }
     };
-    std::fs::rename(&partial, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
-    out(&format!(
-        "Saved {} ({size} bytes) to {}",
-        file.name,
-        args.out.display()
-    ))
+    std::fs::rename(&partial, to).with_context(|| format!("writing {}", to.display()))?;
+    Ok(size)
 }
