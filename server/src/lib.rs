@@ -55,7 +55,9 @@
 //! ## Public interface
 //! The binary, the tests and the load generator use [`start`] and
 //! [`Server`], [`Config`], [`AppState`] and [`app`], the [`store`] (with its
-//! [`store::Backend`]), and [`backup`]; everything else is private.
+//! [`store::Backend`]), and [`backup`]; everything else is private
+//! (`fuzzing`, hidden, gives the fuzz targets in `server/fuzz/` the input
+//! checks that need no storage).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
@@ -68,6 +70,8 @@ pub mod config;
 mod durable;
 pub mod error;
 mod failures;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod hub;
 mod listener;

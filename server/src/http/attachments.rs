@@ -136,25 +136,56 @@ async fn write_limited(
     limit: u64,
 ) -> Result<(durable::Staged, u64), ApiError> {
     let mut stream = body.into_data_stream();
-    let mut size: u64 = 0;
+    let mut size = UploadSize::new(limit);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| ApiError::invalid("the upload was interrupted"))?;
-        size = size.saturating_add(chunk.len() as u64);
-        if size > limit {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("attachments are limited to {limit} bytes"),
-            ));
-        }
+        size.add(chunk.len())?;
         staged
             .write_all(&chunk)
             .await
             .map_err(|e| disk("writing the blob", e))?;
     }
-    if size == 0 {
-        return Err(ApiError::invalid("empty attachment"));
+    Ok((staged, size.finish()?))
+}
+
+/// The size accounting of an upload, apart from its I/O (the fuzz target
+/// `upload_size` drives it): a chunk that takes the total past the limit is
+/// refused before it is written, and an empty upload is refused at its end.
+#[derive(Debug)]
+pub(crate) struct UploadSize {
+    limit: u64,
+    size: u64,
+}
+
+impl UploadSize {
+    /// Nothing received yet, at most `limit` bytes accepted.
+    pub(crate) fn new(limit: u64) -> Self {
+        Self { limit, size: 0 }
     }
-    Ok((staged, size))
+
+    /// Counts a chunk of `len` bytes: `payload_too_large` once the total is
+    /// past the limit (a total past `u64::MAX` too: it is not counted as
+    /// `u64::MAX`, which a limit of `u64::MAX` would let through).
+    pub(crate) fn add(&mut self, len: usize) -> Result<(), ApiError> {
+        match u64::try_from(len).ok().and_then(|len| self.size.checked_add(len)) {
+            Some(size) if size <= self.limit => {
+                self.size = size;
+                Ok(())
+            }
+            _ => Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("attachments are limited to {} bytes", self.limit),
+            )),
+        }
+    }
+
+    /// The upload's size once its body ended: `invalid_request` if empty.
+    pub(crate) fn finish(&self) -> Result<u64, ApiError> {
+        if self.size == 0 {
+            return Err(ApiError::invalid("empty attachment"));
+        }
+        Ok(self.size)
+    }
 }
 
 /// Start-up: makes the attachment directory agree with the database before
@@ -243,4 +274,37 @@ async fn download(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_is_refused_at_the_chunk_past_the_limit_and_when_empty() {
+        let mut size = UploadSize::new(10);
+        size.add(4).unwrap();
+        size.add(0).unwrap();
+        size.add(6).unwrap();
+        assert_eq!(size.finish().unwrap(), 10);
+        assert_eq!(size.add(1).unwrap_err().code, ErrorCode::PayloadTooLarge);
+
+        // Found by the fuzz target `upload_size`: a total past u64::MAX was
+        // counted as u64::MAX, and accepted under a limit of u64::MAX.
+        let mut huge = UploadSize::new(u64::MAX);
+        huge.add(usize::MAX).unwrap();
+        assert_eq!(huge.add(1).unwrap_err().code, ErrorCode::PayloadTooLarge);
+        let mut edge = UploadSize::new(u64::MAX);
+        edge.add(usize::MAX - 1).unwrap();
+        edge.add(1).unwrap();
+        assert_eq!(edge.finish().unwrap(), u64::MAX);
+
+        let mut empty = UploadSize::new(10);
+        empty.add(0).unwrap();
+        assert_eq!(empty.finish().unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            UploadSize::new(0).add(1).unwrap_err().code,
+            ErrorCode::PayloadTooLarge
+        );
+    }
 }

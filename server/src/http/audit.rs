@@ -80,7 +80,7 @@ fn number<T: std::str::FromStr>(params: &HashMap<String, String>, key: &str) -> 
 }
 
 /// The parameters of a query or export.
-struct Parsed {
+pub(crate) struct Parsed {
     filter: AuditFilter,
     cursor: Option<u64>,
     limit: u32,
@@ -107,7 +107,7 @@ const QUERY_KEYS: &[&str] = &[
     "tree_size",
 ];
 
-fn parse(params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
+pub(crate) fn parse(params: &HashMap<String, String>) -> Result<Parsed, ApiError> {
     if let Some(unknown) = params.keys().find(|k| !QUERY_KEYS.contains(&k.as_str())) {
         return Err(ApiError::invalid(format!("unknown parameter {unknown}")));
     }

@@ -2,10 +2,10 @@
 
 mod admin;
 pub(crate) mod attachments;
-mod audit;
+pub(crate) mod audit;
 mod directory;
 mod enroll;
-mod extract;
+pub(crate) mod extract;
 mod health;
 mod referrals;
 mod session;

@@ -41,7 +41,7 @@
 //!   `send`), each returning a `Reply`.
 
 mod auth;
-mod cmd;
+pub(crate) mod cmd;
 mod connection;
 mod handler;
 mod rate_limit;

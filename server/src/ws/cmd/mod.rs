@@ -13,7 +13,7 @@ mod ack;
 mod bundles;
 mod directory;
 mod prekeys;
-mod send;
+pub(crate) mod send;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -41,31 +41,9 @@ async fn submit(
 ) -> Result<Pending, Refusal> {
     let started = Instant::now();
     let limits = &handler.state.config.limits;
-    if recipients.is_empty() {
-        return Err(ApiError::invalid("a send needs at least one recipient").into());
-    }
-    if recipients.len() > limits.max_recipients {
-        return Err(ApiError::new(
-            ErrorCode::TooManyRecipients,
-            format!("at most {} recipient devices", limits.max_recipients),
-        )
-        .into());
-    }
-    if recipients.iter().any(|e| e.ciphertext.is_empty()) {
-        return Err(ApiError::invalid("empty ciphertext").into());
-    }
+    let named = check_envelopes(&recipients, limits.max_recipients)?;
     let store = &handler.state.store;
     let sender = &handler.device;
-    let named: HashSet<Address> = recipients
-        .iter()
-        .map(|e| Address {
-            user_id: e.user_id.clone(),
-            device_id: e.device_id,
-        })
-        .collect();
-    if named.len() != recipients.len() {
-        return Err(ApiError::invalid("a device is named twice").into());
-    }
     let users = users_of(sender, &recipients);
     let current = store.bounded(store.current_devices_of(&users)).await?;
     check_devices(sender, &named, &users, current)?;
@@ -114,6 +92,53 @@ async fn submit(
         crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
         result
     }))
+}
+
+/// The checks of a send's envelopes that need no storage: at least one, at
+/// most `max_recipients`, no empty ciphertext, no device named twice.
+/// Returns the devices named.
+fn check_envelopes(recipients: &[Envelope], max_recipients: usize) -> Result<HashSet<Address>, ApiError> {
+    if recipients.is_empty() {
+        return Err(ApiError::invalid("a send needs at least one recipient"));
+    }
+    if recipients.len() > max_recipients {
+        return Err(ApiError::new(
+            ErrorCode::TooManyRecipients,
+            format!("at most {max_recipients} recipient devices"),
+        ));
+    }
+    if recipients.iter().any(|e| e.ciphertext.is_empty()) {
+        return Err(ApiError::invalid("empty ciphertext"));
+    }
+    let named: HashSet<Address> = recipients
+        .iter()
+        .map(|e| Address {
+            user_id: e.user_id.clone(),
+            device_id: e.device_id,
+        })
+        .collect();
+    if named.len() != recipients.len() {
+        return Err(ApiError::invalid("a device is named twice"));
+    }
+    Ok(named)
+}
+
+/// A send's validation up to its commit, with `current` standing for what
+/// the store answers (the current devices of the users that exist): the
+/// envelope checks, then the stale-device check, refused as the connection
+/// would refuse them. For the fuzz target `ws_send` (`crate::fuzzing`).
+pub(crate) fn check_without_storage(
+    sender: &Address,
+    recipients: &[Envelope],
+    max_recipients: usize,
+    current: HashMap<UserId, Vec<DeviceId>>,
+) -> Result<(), (ApiError, Option<ErrorDetails>)> {
+    let named = check_envelopes(recipients, max_recipients).map_err(|e| (e, None))?;
+    let users = users_of(sender, recipients);
+    check_devices(sender, &named, &users, current).map_err(|m| {
+        let Refusal { error, details } = m.into();
+        (error, details)
+    })
 }
 
 /// The users a send concerns: its recipients and the sender, sorted, once each.
@@ -229,6 +254,47 @@ mod tests {
         let users = users_of(&sender, &envelopes);
         let named = named.iter().cloned().collect();
         check_devices(&sender, &named, &users, current())
+    }
+
+    #[test]
+    fn the_envelope_checks_refuse_with_their_codes() {
+        let to = |a: Address, ciphertext: Vec<u8>| Envelope {
+            user_id: a.user_id,
+            device_id: a.device_id,
+            ciphertext: ciphertext.into(),
+        };
+        let code = |envelopes: &[Envelope]| check_envelopes(envelopes, 2).unwrap_err().code;
+        assert_eq!(code(&[]), ErrorCode::InvalidRequest);
+        let three = [
+            to(at("bob", 1), vec![1]),
+            to(at("bob", 2), vec![1]),
+            to(at("bob", 3), vec![1]),
+        ];
+        assert_eq!(code(&three), ErrorCode::TooManyRecipients);
+        assert_eq!(code(&[to(at("bob", 1), vec![])]), ErrorCode::InvalidRequest);
+        let twice = [to(at("bob", 1), vec![1]), to(at("bob", 1), vec![2])];
+        assert!(check_envelopes(&twice, 2).unwrap_err().message.contains("twice"));
+        let named = check_envelopes(&three[..2], 2).unwrap();
+        assert_eq!(named, HashSet::from([at("bob", 1), at("bob", 2)]));
+    }
+
+    #[test]
+    fn without_storage_a_stale_send_has_its_details() {
+        let sender = at("alice", 1);
+        let envelopes = [Envelope {
+            user_id: user("bob"),
+            device_id: DeviceId(3),
+            ciphertext: vec![1].into(),
+        }];
+        let (error, details) = check_without_storage(&sender, &envelopes, 10, current()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::StaleDevices);
+        assert_eq!(
+            details,
+            Some(ErrorDetails::StaleDevices {
+                missing: vec![at("alice", 2), at("bob", 1)],
+                extra: vec![],
+            })
+        );
     }
 
     #[test]
