@@ -184,3 +184,73 @@ async fn size_limit_authentication_and_expiry() {
     );
     world.stop().await;
 }
+
+/// A file of `n` bytes to upload.
+async fn file_of(n: usize) -> tokio::fs::File {
+    let mut f = tempfile::tempfile().unwrap();
+    f.write_all(&vec![5u8; n]).unwrap();
+    f.rewind().unwrap();
+    tokio::fs::File::from_std(f)
+}
+
+on_every_backend!(
+    a_user_s_unexpired_attachments_are_held_to_the_quota,
+    |db| async move {
+        let world = World::start_with(db, |c| {
+            c.limits.max_attachment_bytes = 1 << 20;
+            c.limits.max_attachment_bytes_per_user = 3000;
+        })
+        .await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let (alice_token, bob_token) = (world.login(&alice).await, world.login(&bob).await);
+        let dir = world.db.dir.path().join("attachments");
+        let api = world.api();
+
+        api.upload_attachment(&alice_token, file_of(2000).await)
+            .await
+            .unwrap();
+        // 2000 more would pass the 3000 quota: refused while streaming, nothing kept.
+        match api.upload_attachment(&alice_token, file_of(2000).await).await {
+            Err(ClientError::Server { code, message, .. }) => {
+                assert_eq!(code, ErrorCode::PayloadTooLarge);
+                assert!(
+                    message.contains("quota of 3000 bytes") && message.contains("expires in"),
+                    "{message}"
+                );
+            }
+            other => panic!("an upload past the quota must be refused, got {other:?}"),
+        }
+        assert_eq!(blobs(&dir), 1, "a refused upload leaves nothing behind");
+        // Exactly the room left is accepted; then nothing more.
+        api.upload_attachment(&alice_token, file_of(1000).await)
+            .await
+            .unwrap();
+        assert_eq!(
+            code(api.upload_attachment(&alice_token, file_of(1).await).await),
+            ErrorCode::PayloadTooLarge
+        );
+        // Another user's quota is their own.
+        api.upload_attachment(&bob_token, file_of(3000).await)
+            .await
+            .unwrap();
+        assert_eq!(blobs(&dir), 3);
+
+        // Expired attachments no longer count.
+        let mut c = {
+            use sqlx::Connection as _;
+            sqlx::any::install_default_drivers();
+            sqlx::AnyConnection::connect(&world.db.url).await.unwrap()
+        };
+        sqlx::query(&format!(
+            "UPDATE attachments SET expires_at = 1 WHERE owner_user = '{}'",
+            uid(&alice).as_str()
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        api.upload_attachment(&alice_token, file_of(3000).await)
+            .await
+            .unwrap();
+        world.stop().await;
+    }
+);

@@ -126,6 +126,10 @@ pub struct Limits {
     pub failure_window_secs: u64,
     /// Largest attachment blob accepted, in bytes.
     pub max_attachment_bytes: u64,
+    /// Most bytes of unexpired attachments one user may have stored (all
+    /// their devices together); an upload past it is refused with
+    /// `payload_too_large`. 0: no quota.
+    pub max_attachment_bytes_per_user: u64,
     /// Seconds an attachment blob is kept.
     pub attachment_ttl_secs: u64,
     /// Milliseconds a request waits for a database connection before it is
@@ -188,6 +192,7 @@ impl Default for Limits {
             failures_per_source: 20,
             failure_window_secs: 60,
             max_attachment_bytes: 100 << 20,
+            max_attachment_bytes_per_user: 2 << 30,
             attachment_ttl_secs: 30 * 24 * 3600,
             db_acquire_timeout_ms: 3_000,
             db_statement_timeout_ms: 5_000,

@@ -75,7 +75,7 @@ async fn upload(
     caller: Caller,
     body: Body,
 ) -> Result<Json<AttachmentStored>, ApiError> {
-    let limit = state.config.limits.max_attachment_bytes;
+    let (limit, quota_full) = upload_limit(&state, &caller).await?;
     let mut random = [0u8; 16];
     random.copy_from_slice(&random32()[..16]);
     let id = AttachmentId::from_bytes(random);
@@ -90,7 +90,10 @@ async fn upload(
     let staged = durable::Staged::create(&path)
         .await
         .map_err(|e| disk("creating the blob", e))?;
-    let (staged, size) = write_limited(staged, body, limit).await?;
+    let (staged, size) = match write_limited(staged, body, limit).await {
+        Err(e) if e.code == ErrorCode::PayloadTooLarge => return Err(quota_full.unwrap_or(e)),
+        written => written?,
+    };
     let finish = tokio::spawn(async move {
         if let Err(e) = staged.persist().await {
             // The rename may have happened before the directory fsync failed.
@@ -127,6 +130,47 @@ async fn upload(
             Err(ApiError::new(ErrorCode::Internal, "internal server error"))
         }
     }
+}
+
+/// The most bytes this upload may have: `max_attachment_bytes`, or less if
+/// the caller's user has less room left under
+/// `max_attachment_bytes_per_user`, with the refusal to give past it (none
+/// when the per-upload limit is the smaller). Refused at once if no room is
+/// left.
+async fn upload_limit(state: &AppState, caller: &Caller) -> Result<(u64, Option<ApiError>), ApiError> {
+    let limits = &state.config.limits;
+    let quota = limits.max_attachment_bytes_per_user;
+    if quota == 0 {
+        return Ok((limits.max_attachment_bytes, None));
+    }
+    let store = &state.store;
+    let now = now_ms();
+    let (used, oldest) = store
+        .bounded(store.attachment_usage(&caller.device.user_id, now))
+        .await?;
+    let room = quota.saturating_sub(used);
+    let refusal = || {
+        let when = oldest.map_or_else(String::new, |at| {
+            format!(
+                "; the oldest expires in {} s",
+                at.saturating_sub(now).saturating_add(999) / 1000
+            )
+        });
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "this upload would take your attachments past your quota of {quota} bytes ({used} stored{when}); \
+                 upload it later or ask an administrator to raise max_attachment_bytes_per_user"
+            ),
+        )
+    };
+    if room == 0 {
+        return Err(refusal());
+    }
+    if room < limits.max_attachment_bytes {
+        return Ok((room, Some(refusal())));
+    }
+    Ok((limits.max_attachment_bytes, None))
 }
 
 /// Streams `body` into `staged`, refusing it beyond `limit` bytes or empty.

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use curbside_protocol::audit::{Action, Details};
-use curbside_protocol::ids::{Address, AttachmentId};
+use curbside_protocol::ids::{Address, AttachmentId, UserId};
 use sqlx::Row;
 
 use super::rows::attachment_id;
@@ -50,6 +50,25 @@ impl Store {
         tx.audit(vec![event], now).await?;
         tx.commit().await?;
         Ok(expires_at)
+    }
+
+    /// The bytes of `user`'s unexpired attachments (all their devices), and
+    /// when the oldest of them expires (`None` if there is none): what the
+    /// per-user attachment quota is checked against.
+    pub async fn attachment_usage(&self, user: &UserId, now: i64) -> Result<(u64, Option<i64>), ServerError> {
+        let row = self
+            .writer
+            .fetch_one(
+                sqlx::query(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS used, MIN(expires_at) AS oldest \
+                     FROM attachments WHERE owner_user = $1 AND expires_at > $2",
+                )
+                .bind(user.as_str())
+                .bind(now),
+            )
+            .await?;
+        let used = u64::try_from(row.try_get::<i64, _>("used")?).unwrap_or(0);
+        Ok((used, row.try_get::<Option<i64>, _>("oldest")?))
     }
 
     /// The size of an attachment that has not expired.
