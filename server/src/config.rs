@@ -124,6 +124,10 @@ pub struct Limits {
     pub failures_per_source: u32,
     /// The window of `failures_per_source`, in seconds.
     pub failure_window_secs: u64,
+    /// Login challenges (`GET /v1/auth/challenge`) one source address (IPv4;
+    /// IPv6 /64) may be issued per minute, the challenges' lifetime; past it
+    /// `rate_limited`. 0: no limit.
+    pub challenges_per_source: u32,
     /// Largest attachment blob accepted, in bytes.
     pub max_attachment_bytes: u64,
     /// Most bytes of unexpired attachments one user may have stored (all
@@ -191,6 +195,7 @@ impl Default for Limits {
             request_body_min_bytes: 1024,
             failures_per_source: 20,
             failure_window_secs: 60,
+            challenges_per_source: 300,
             max_attachment_bytes: 100 << 20,
             max_attachment_bytes_per_user: 2 << 30,
             attachment_ttl_secs: 30 * 24 * 3600,

@@ -69,6 +69,7 @@ mod cluster;
 pub mod config;
 mod durable;
 pub mod error;
+mod challenge_limit;
 mod failures;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -114,6 +115,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Failed anonymous attempts per source address (limit, aggregation).
     failures: Arc<failures::Failures>,
+    /// Login challenges issued per source address.
+    challenges: Arc<challenge_limit::ChallengeLimit>,
     /// `max_connections` slots: the listener holds one per TCP connection,
     /// for its whole life (WebSocket included).
     connections: Arc<Semaphore>,
@@ -211,6 +214,10 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         failures: Arc::new(failures::Failures::new(
             config.limits.failures_per_source,
             Duration::from_secs(config.limits.failure_window_secs),
+        )),
+        challenges: Arc::new(challenge_limit::ChallengeLimit::new(
+            config.limits.challenges_per_source,
+            http::CHALLENGE_TTL_MS,
         )),
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         config: Arc::new(config),

@@ -27,6 +27,7 @@ use crate::failures::Verdict;
 use crate::store::now_ms;
 use crate::AppState;
 pub(crate) use extract::{documented, no_such_endpoint};
+pub(crate) use session::CHALLENGE_TTL_MS;
 
 /// Every HTTP route of the server (the WebSocket route is added in [`crate::app`]).
 ///

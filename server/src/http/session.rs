@@ -23,7 +23,7 @@ use crate::AppState;
 use curbside_protocol::audit::{Action, Details};
 
 /// How long an HTTP challenge stays valid.
-const CHALLENGE_TTL_MS: i64 = 60_000;
+pub(crate) const CHALLENGE_TTL_MS: i64 = 60_000;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -31,7 +31,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/auth/session", post(session))
 }
 
-async fn challenge(State(state): State<AppState>) -> Result<Json<ChallengeResponse>, ApiError> {
+async fn challenge(
+    State(state): State<AppState>,
+    Source(source): Source,
+) -> Result<Json<ChallengeResponse>, ApiError> {
+    state.challenges.take(source, now_ms())?;
     let challenge = random32();
     state
         .store
