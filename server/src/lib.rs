@@ -31,6 +31,7 @@
 //!   handler's loop, the rate limit, one file per request under `ws/cmd/`.
 //! - `failures`: failed anonymous attempts per source address: the limit,
 //!   and one aggregated audit entry per window past it.
+//! - `challenge_limit`: HTTP challenges issued per source address.
 //! - `metrics`: Prometheus counters and `/metrics`.
 //! - [`backup`]: `curbside backup`, a consistent online copy of an SQLite server.
 //! - [`error`]: [`ServerError`] (startup, storage; a damaged file is a
@@ -65,11 +66,11 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+mod challenge_limit;
 mod cluster;
 pub mod config;
 mod durable;
 pub mod error;
-mod challenge_limit;
 mod failures;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -323,7 +324,10 @@ pub async fn sweep_once(store: &Store, attachments: &std::path::Path, message_re
     // Ended sessions and spent invites: bounded per pass (a backlog is
     // worked through a pass a minute); unused invites are kept a week past
     // their expiry so that a late clinician is told `invite_expired`.
-    match store.expire_logins(now, Duration::from_secs(7 * 24 * 3600), 10_000).await {
+    match store
+        .expire_logins(now, Duration::from_secs(7 * 24 * 3600), 10_000)
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "ended sessions and spent invites deleted"),
         Err(e) => tracing::error!(error = %e, "session and invite expiry failed"),
