@@ -49,10 +49,16 @@ impl ChallengeLimit {
         if sources.len() >= MAX_SOURCES {
             sources.retain(|_, (start, _)| now_ms.saturating_sub(*start) < self.window_ms);
         }
-        let key = source
+        // A source that cannot be told apart (no address, or the map is full
+        // of live windows) is let through uncounted: sharing one count would
+        // let whoever fills the map lock every new source out.
+        let Some(key) = source
             .map(network)
-            .filter(|k| sources.contains_key(&Some(*k)) || sources.len() < MAX_SOURCES);
-        let entry = sources.entry(key).or_insert((now_ms, 0));
+            .filter(|k| sources.contains_key(&Some(*k)) || sources.len() < MAX_SOURCES)
+        else {
+            return Ok(());
+        };
+        let entry = sources.entry(Some(key)).or_insert((now_ms, 0));
         if now_ms.saturating_sub(entry.0) >= self.window_ms {
             *entry = (now_ms, 0);
         }
@@ -96,5 +102,18 @@ mod tests {
         assert_eq!(limit.take(a, 20).unwrap_err().code, ErrorCode::RateLimited);
         limit.take(b, 20).unwrap();
         limit.take(a, 1000).unwrap();
+    }
+
+    #[test]
+    fn a_full_map_locks_no_new_source_out() {
+        let limit = ChallengeLimit::new(1, 60_000);
+        for i in 0..MAX_SOURCES {
+            let ip = IpAddr::V4(u32::try_from(i).unwrap().into());
+            limit.take(Some(ip), 0).unwrap();
+        }
+        let newcomer = Some("203.0.113.7".parse().unwrap());
+        for t in 1..5 {
+            limit.take(newcomer, t).unwrap();
+        }
     }
 }

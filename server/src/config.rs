@@ -120,7 +120,9 @@ pub struct Limits {
     /// Failed anonymous attempts (authentication, enrollment) of one source
     /// address recorded one audit entry each per window; past it, the source
     /// is refused with `rate_limited` until the window ends and its attempts
-    /// are recorded as one entry (count, first and last time).
+    /// are recorded as one entry (count, first and last time). 0: no limit
+    /// (every failure is recorded; behind a TCP proxy, where every client has
+    /// the proxy's address, set 0 and limit at the proxy).
     pub failures_per_source: u32,
     /// The window of `failures_per_source`, in seconds.
     pub failure_window_secs: u64,

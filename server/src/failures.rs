@@ -68,6 +68,10 @@ impl Failures {
     /// Refuses `source` with `rate_limited` (and counts the attempt) while
     /// it is over its limit; otherwise it may try.
     pub(crate) fn check(&self, source: Option<IpAddr>, now_ms: i64) -> Result<(), ApiError> {
+        // 0: no limit (behind a proxy every client shares its address).
+        if self.per_source == 0 {
+            return Ok(());
+        }
         let Some(source) = source else { return Ok(()) };
         let mut sources = self.lock();
         let key = key(&sources, source);
@@ -88,7 +92,7 @@ impl Failures {
 
     /// Notes a failure of `source`: record it, or count it.
     pub(crate) fn failed(&self, source: Option<IpAddr>, now_ms: i64) -> Verdict {
-        let Some(source) = source else {
+        let Some(source) = source.filter(|_| self.per_source > 0) else {
             return Verdict::Record;
         };
         let mut sources = self.lock();
@@ -200,6 +204,17 @@ mod tests {
         assert_eq!(ended.len(), 1);
         assert!(f.check(a, 60_001).is_ok(), "a new window");
         assert_eq!(f.failed(a, 60_002), Verdict::Record);
+    }
+
+    #[test]
+    fn zero_is_no_limit() {
+        let f = Failures::new(0, Duration::from_secs(60));
+        let a = ip("192.0.2.1");
+        for t in 0..100 {
+            assert!(f.check(a, t).is_ok());
+            assert_eq!(f.failed(a, t), Verdict::Record);
+        }
+        assert!(f.take_ended(0, true).is_empty());
     }
 
     #[test]
