@@ -120,9 +120,6 @@ impl Store {
         now: i64,
     ) -> Result<bool, ServerError> {
         let mut tx = self.begin().await?;
-        // The audit head first, as the group commit locks it before the
-        // queue and its usage rows (no deadlock with a commit).
-        tx.lock_audit_head().await?;
         let done = sqlx::query(
             "UPDATE devices SET revoked_at = $3 WHERE user_id = $1 AND device_id = $2 AND revoked_at IS NULL",
         )
@@ -134,18 +131,14 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        for sql in [
-            "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
-            "DELETE FROM queue_usage WHERE recipient_user = $1 AND recipient_device = $2",
-            "DELETE FROM queue_pair_usage WHERE recipient_user = $1 AND recipient_device = $2",
-            "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2",
-        ] {
-            sqlx::query(sql)
-                .bind(user.as_str())
-                .bind(i64::from(device.0))
-                .execute(&mut *tx)
-                .await?;
-        }
+        // Rows that other transactions lock before the audit head (a bundle
+        // fetch claims a one-time prekey, an expiring session its row) are
+        // taken before the head...
+        sqlx::query("DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2")
+            .bind(user.as_str())
+            .bind(i64::from(device.0))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE http_sessions SET ended_at = $3 WHERE user_id = $1 AND device_id = $2 AND ended_at IS NULL",
         )
@@ -154,6 +147,20 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        // ...and the queue and its usage rows after it, as the group commit
+        // takes them: no order of two transactions' locks is ever reversed.
+        tx.lock_audit_head().await?;
+        for sql in [
+            "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+            "DELETE FROM queue_usage WHERE recipient_user = $1 AND recipient_device = $2",
+            "DELETE FROM queue_pair_usage WHERE recipient_user = $1 AND recipient_device = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(user.as_str())
+                .bind(i64::from(device.0))
+                .execute(&mut *tx)
+                .await?;
+        }
         let event = Event::new(actor, Action::DeviceRevoked).counterpart(user, Some(device));
         tx.audit(vec![event], now).await?;
         tx.commit().await?;
