@@ -252,4 +252,23 @@ async fn a_mistyped_recipient_leaves_no_contact_and_an_unreachable_server_is_nam
             && message.contains("check that `curbside serve` runs there"),
         "{message}"
     );
+
+    // Queued while the server is down, a message to a mistyped id is
+    // refused once it is back, and leaves no contact either.
+    let queued = cli_ok(
+        &dir,
+        &server,
+        &["send", "--profile", "alice", "--to", typo, "offline?"],
+    );
+    assert!(queued.starts_with("Queued"), "{queued}");
+    let addr = server.addr.clone();
+    let server = spawn_at(&db, &dir.join("server2.log"), &addr);
+    let synced = cli(&dir, &server, &["sync", "--profile", "alice", "--wait", "1"]);
+    assert!(stderr(&synced).contains("was refused"), "{}", stderr(&synced));
+    let contacts = cli_ok(&dir, &server, &["contacts", "--profile", "alice"]);
+    assert!(
+        !contacts.contains(typo),
+        "no phantom contact after the flush: {contacts}"
+    );
+    assert!(contacts.contains(&ids[1]), "{contacts}");
 }

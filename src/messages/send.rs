@@ -151,6 +151,7 @@ pub(crate) async fn flush_outbox(
     let me = client.address()?.user_id;
     let mut sent = 0;
     while let Some(item) = state.outbox.first().cloned() {
+        let mut refused_unknown = false;
         let status = match client
             .send(&item.to, item.kind(), &item.message_id, &item.content.to_bytes())
             .await
@@ -160,11 +161,27 @@ pub(crate) async fn flush_outbox(
             Err(e) if e.is_retryable() => return Err(e.into()),
             Err(e) => {
                 tracing::warn!(error = %e, "queued message refused");
+                crate::audit::note(&format!(
+                    "A queued message ({}) was refused: {e}",
+                    item.message_id
+                ));
+                refused_unknown = e.code() == Some(curbside_protocol::error::ErrorCode::NotFound);
                 Status::Failed
             }
         };
         for peer in &item.to {
             state.raise_status(&me, peer, std::slice::from_ref(&item.message_id), status);
+            // A conversation that only ever held refused messages to an id
+            // the server does not know (queued while offline) is no contact.
+            if refused_unknown
+                && state
+                    .conversations
+                    .get(peer)
+                    .is_some_and(|c| c.iter().all(|m| m.status == Status::Failed))
+            {
+                state.conversations.remove(peer);
+                state.contacts.remove(peer);
+            }
         }
         state.outbox.remove(0);
         profile.save_state(state)?;
