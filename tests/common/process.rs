@@ -20,6 +20,15 @@ pub struct Process {
     pub log_key: Option<String>,
 }
 
+/// A server the test no longer holds is stopped: without this, every CLI
+/// test left its `curbside serve` running after the test binary exited.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `curbside ARGS` in `dir` (enroll is pointed at `server`).
 pub fn cli(dir: &Path, server: &Process, args: &[&str]) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_curbside"));
