@@ -2,6 +2,7 @@
 //!
 //! - `curbside serve`: run the server (embedded default: SQLite in
 //!   `./curbside-data/`, a self-signed certificate for localhost, 127.0.0.1:8443).
+//! - `curbside migrate`: apply the database migrations (as the schema's owner).
 //! - `curbside enroll | whoami | send | inbox | directory`: a clinician's device.
 //! - `curbside admin invite | verify | users | grant | revoke`: administrators.
 //! - `curbside audit query | export | verify | proof`: compliance officers.
@@ -40,6 +41,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Apply the database migrations, then exit (run it as the role that owns the schema).
+    Migrate(MigrateArgs),
     /// Enroll this device with an invite (or, for the first admin, the bootstrap token).
     Enroll(commands::EnrollArgs),
     /// Show this profile's user and device.
@@ -100,6 +103,23 @@ struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     log_format: LogFormat,
+    /// Never change the schema: refuse to start if the database lacks a
+    /// migration (apply them with `curbside migrate` as the schema's owner).
+    #[arg(long)]
+    no_migrate: bool,
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// TOML configuration file (overridden by CURBSIDE_* variables and by flags).
+    #[arg(long, env = "CURBSIDE_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Data directory (for SQLite) [default: ./curbside-data].
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Database URL, with the role that owns the schema: sqlite://… or postgres://… [default: SQLite in the data directory].
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -149,6 +169,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(v) = args.node_id {
         config.node_id = Some(v);
     }
+    if args.no_migrate {
+        config.migrate = false;
+    }
     let data_dir = config.data_dir.clone();
     let server = curbside_server::start(config)
         .await
@@ -196,6 +219,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `curbside migrate`: applies what the database lacks and says what.
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let mut config =
+        curbside_server::Config::load(args.config.as_deref()).context("reading the configuration")?;
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.database_url {
+        config.database_url = Some(v);
+    }
+    let applied = curbside_server::migrate(&config)
+        .await
+        .context("applying the migrations")?;
+    let mut out = String::new();
+    if applied.is_empty() {
+        out.push_str("The database is up to date: no migration to apply.\n");
+    } else {
+        for migration in &applied {
+            out.push_str(&format!("Applied migration {migration}\n"));
+        }
+        out.push_str(&format!(
+            "{} migration(s) applied. Start the server (as the least-privilege role, with --no-migrate if you like).\n",
+            applied.len()
+        ));
+    }
+    use std::io::Write as _;
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .context("writing to stdout")?;
+    Ok(())
+}
+
 /// Runs the command; an error is printed as one line per cause (`error:
 /// what failed: why`), never with a backtrace, whatever `RUST_BACKTRACE`
 /// says: a user's error is not a crash.
@@ -219,6 +275,7 @@ fn report(e: &anyhow::Error) -> std::process::ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
         Command::Enroll(args) => commands::enroll(args).await,
         Command::Whoami(args) => commands::whoami(&args),
         Command::Chat(args) => chat::run(args).await,

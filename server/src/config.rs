@@ -35,6 +35,12 @@ pub struct Config {
     /// This node's name in logs and in the relay between nodes; default: a
     /// random id per start. Give each node of a cluster a distinct, stable one.
     pub node_id: Option<String>,
+    /// Whether `serve` applies the migrations its database lacks (default
+    /// true). False (`serve --no-migrate`, `CURBSIDE_MIGRATE=false`): it
+    /// refuses to start while any is missing; `curbside migrate`, run as
+    /// the schema's owner, applies them. Either way a database that has
+    /// every migration is not changed.
+    pub migrate: bool,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -161,6 +167,7 @@ impl Default for Config {
             tls_key: None,
             audit_log_key: None,
             node_id: None,
+            migrate: true,
             limits: Limits::default(),
         }
     }
@@ -218,6 +225,7 @@ const SETTINGS: &[&str] = &[
     "tls_key",
     "audit_log_key",
     "node_id",
+    "migrate",
 ];
 
 impl Config {
@@ -257,6 +265,11 @@ impl Config {
                 per_requester: limits.bundle_fetches_per_requester,
                 per_target: limits.bundle_fetches_per_target,
                 window: std::time::Duration::from_secs(limits.bundle_fetch_window_secs),
+            },
+            migrations: if self.migrate {
+                crate::store::Migrations::Apply
+            } else {
+                crate::store::Migrations::Require
             },
         }
     }

@@ -24,6 +24,11 @@ pub enum ServerError {
     /// Migrations failed.
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's schema does not match this server (migrations
+    /// missing, changed, unknown, or not applicable by this role): what is
+    /// wrong and what to run.
+    #[error("database schema: {0}")]
+    Schema(String),
     /// TLS setup failed.
     #[error("TLS: {0}")]
     Tls(String),

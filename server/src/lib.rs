@@ -40,7 +40,8 @@
 //! - `listener`: accepts TCP connections under the connection limits (in
 //!   total and per source address), TLS handshakes and HTTP/1.1 on them,
 //!   each bounded in time (handshake, request head, request body progress).
-//! - [`start`]: binds, serves, and returns a [`Server`] handle.
+//! - [`start`]: binds, serves, and returns a [`Server`] handle; [`migrate`]:
+//!   `curbside migrate`.
 //!
 //! ## A request's way through
 //! A send: `ws` reads the frame, checks it against the sender's and the
@@ -187,6 +188,19 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
         .map_err(|e| ServerError::io("preparing the data directory", e))?;
     let store = Store::connect_with(&config.database_url(), &config.store_options()).await?;
     let files = tls::ensure_certificate(
+/// `curbside migrate`: applies the migrations the configured database
+/// lacks, as the role of its URL (the schema's owner), and returns them
+/// (none when it was up to date). On SQLite the data directory is
+/// prepared first, as `serve` prepares it.
+pub async fn migrate(config: &Config) -> Result<Vec<store::Migration>, ServerError> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        durable::prepare_data_dir(&config.data_dir)
+            .map_err(|e| ServerError::io("preparing the data directory", e))?;
+    }
+    Store::migrate(&url, &config.store_options()).await
+}
+
         &config.data_dir,
         &config.server_name,
         config.tls_cert.as_deref(),

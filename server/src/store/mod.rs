@@ -17,6 +17,8 @@
 //!   (every change), the read pool (only `SELECT`s), fault handling.
 //! - `tx`: the transaction every change runs in, which appends its audit
 //!   entries before it commits.
+//! - `migrations`: which migrations the database lacks, applying them
+//!   (`curbside migrate`), and what `serve` does when some are missing.
 //! - `sql`: placeholder lists, and the read-only statements of `select!`.
 //! - `rows`: decoding ids and values from rows (corrupt values are errors).
 //! - `enroll`: the bootstrap token, invites, enrollment.
@@ -38,6 +40,7 @@ mod batch;
 mod devices;
 mod enroll;
 mod fetch_limit;
+mod migrations;
 mod pool;
 mod prekeys;
 mod queue;
@@ -55,6 +58,7 @@ pub use self::devices::DeviceRecord;
 pub use self::enroll::InviteClaim;
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};
 pub use self::fetch_limit::BundleFetchLimit;
+pub use self::migrations::{Migration, Migrations};
 pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
@@ -79,6 +83,20 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL server (scale-out).
     Postgres,
+}
+
+/// The backend a database URL names.
+fn backend_of(url: &str) -> Result<Backend, ServerError> {
+    sqlx::any::install_default_drivers();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err(ServerError::Config(
+            "database URL must start with sqlite: or postgres://".into(),
+        ))
+    }
 }
 
 /// The storage interface of the server.
@@ -118,18 +136,11 @@ impl Store {
         Self::connect_with(url, &StoreOptions::default()).await
     }
 
-    /// Connects and runs the migrations for the backend named by the URL.
+    /// Connects and, when the database lacks migrations of the backend
+    /// named by the URL, applies them or refuses (`options.migrations`;
+    /// nothing is changed when every one is applied).
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self, ServerError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            return Err(ServerError::Config(
-                "database URL must start with sqlite: or postgres://".into(),
-            ));
-        };
+        let backend = backend_of(url)?;
         let max_pages = Arc::new(AtomicU64::new(options.sqlite_max_pages));
         let writer = pool::writer(url, backend, options, max_pages.clone()).await?;
         let health = Arc::new(pool::Health::default());
@@ -148,11 +159,22 @@ impl Store {
             deadline: options.transaction_deadline(),
             bundle_fetches: Arc::new(fetch_limit::BundleFetches::new(options.bundle_fetch_limit)),
         };
-        store.writer.migrate().await?;
+        store.writer.prepare_schema(options.migrations).await?;
         if backend == Backend::Sqlite {
             store.reads = pool::sqlite_reads(url, options).await?;
         }
         Ok(store)
+    }
+
+    /// `curbside migrate`: applies the migrations the database lacks and
+    /// returns them (none when it was up to date), then closes the
+    /// connection. Run it as the role that owns the schema.
+    pub async fn migrate(url: &str, options: &StoreOptions) -> Result<Vec<Migration>, ServerError> {
+        let backend = backend_of(url)?;
+        let writer = pool::writer(url, backend, options, Arc::new(AtomicU64::new(0))).await?;
+        let applied = writer.apply().await;
+        writer.close().await;
+        applied
     }
 
     /// SQLite: changes the most pages the database may grow to (0: no limit)

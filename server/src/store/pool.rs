@@ -102,13 +102,9 @@ impl Writer {
         Ok(q.fetch_optional(&self.pool).await?)
     }
 
-    /// Runs the migrations of its backend.
-    pub(super) async fn migrate(&self) -> Result<(), ServerError> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
-        }
-        Ok(())
+    /// The pool itself (the migrations run on it: `migrations`).
+    pub(super) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Applies SQLite's page limit to the writing connection now.
@@ -201,6 +197,8 @@ pub struct StoreOptions {
     /// How often bundles may be fetched (default: no limit; the server sets
     /// its configured `limits`).
     pub bundle_fetch_limit: super::BundleFetchLimit,
+    /// What to do with migrations the database lacks (default: apply them).
+    pub migrations: super::Migrations,
 }
 
 impl Default for StoreOptions {
@@ -211,6 +209,7 @@ impl Default for StoreOptions {
             sqlite_max_pages: 0,
             queue_quota: super::QueueQuota::unlimited(),
             bundle_fetch_limit: super::BundleFetchLimit::unlimited(),
+            migrations: super::Migrations::Apply,
         }
     }
 }
