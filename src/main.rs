@@ -107,6 +107,11 @@ struct ServeArgs {
     /// migration (apply them with `curbside migrate` as the schema's owner).
     #[arg(long)]
     no_migrate: bool,
+    /// While no administrator exists: replace the unused admin bootstrap
+    /// token (issued by an earlier start or another node) with a new one,
+    /// printed here; the old one stops working. For a token that was lost.
+    #[arg(long)]
+    new_bootstrap_token: bool,
 }
 
 #[derive(clap::Args)]
@@ -172,6 +177,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.no_migrate {
         config.migrate = false;
     }
+    config.new_bootstrap_token = args.new_bootstrap_token;
     let data_dir = config.data_dir.clone();
     let server = curbside_server::start(config)
         .await
@@ -201,11 +207,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "Audit log key (Ed25519, compliance officers compare it on first use): {}\n",
         server.log_key
     ));
-    if let Some(token) = &server.bootstrap_token {
-        out.push_str("\nNo administrator yet. One-time admin bootstrap token (valid 24 hours, replaced at each start until used):\n\n");
-        out.push_str(&format!("    {token}\n\n"));
-        out.push_str("Enroll the first administrator with it (see README.md).\n");
-    }
+    out.push_str(&bootstrap_notice(&server));
     out.push_str("Press Ctrl+C to stop.\n");
     {
         use std::io::Write as _;
@@ -217,6 +219,51 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(signal, "shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// A time (ms since the epoch) in UTC, to the second.
+fn utc(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    at.format(&format).unwrap_or_else(|_| ms.to_string())
+}
+
+/// What `serve` says about the admin bootstrap token: one per database,
+/// printed only by the start that issued it (only its hash is stored).
+fn bootstrap_notice(server: &curbside_server::Server) -> String {
+    use curbside_server::store::Bootstrap;
+    match (&server.bootstrap, &server.bootstrap_token) {
+        (Bootstrap::Issued { expires_at }, Some(token)) => format!(
+            "\nNo administrator yet. One-time admin bootstrap token for this database (valid until {}; \
+             other nodes and later starts keep it, they do not print it):\n\n    {token}\n\n\
+             Enroll the first administrator with it (see README.md).\n",
+            utc(*expires_at)
+        ),
+        (
+            Bootstrap::AlreadyIssued {
+                node,
+                created_at,
+                expires_at,
+            },
+            _,
+        ) => {
+            let by = match node {
+                Some(node) if *node == server.node => "an earlier start of this node".to_owned(),
+                Some(node) => format!("node {node}"),
+                None => "an earlier start".to_owned(),
+            };
+            format!(
+                "\nNo administrator yet. The admin bootstrap token for this database was issued at {} by {by} \
+                 and printed in that start's output; it is valid until {} (only its hash is stored, so it cannot \
+                 be shown again). Lost it? Start one node with --new-bootstrap-token: it prints a new one and the \
+                 old one stops working.\n",
+                utc(*created_at),
+                utc(*expires_at)
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// `curbside migrate`: applies what the database lacks and says what.

@@ -104,15 +104,12 @@ impl Cluster {
             .iter()
             .map(|n| Target::new(n.info.addr, &n.info.cert_pem))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        // Each node re-issues the bootstrap token while no admin exists: the
-        // last one started holds the valid one.
-        let admin = match (setup.kind, targets.first(), nodes.last()) {
-            (Kind::Curbside, Some(target), Some(last)) => {
-                let token = last
-                    .info
-                    .bootstrap_token
-                    .clone()
-                    .context("a fresh node prints a bootstrap token")?;
+        // One bootstrap token per database: the node that issued it (the
+        // first started) holds it; the others do not print it.
+        let issued = nodes.iter().find_map(|n| n.info.bootstrap_token.clone());
+        let admin = match (setup.kind, targets.first()) {
+            (Kind::Curbside, Some(target)) => {
+                let token = issued.context("a fresh database's first node prints a bootstrap token")?;
                 Some(Admin::bootstrap(target, &token).await?)
             }
             _ => None,

@@ -41,6 +41,11 @@ pub struct Config {
     /// the schema's owner, applies them. Either way a database that has
     /// every migration is not changed.
     pub migrate: bool,
+    /// Replace an unused bootstrap token with a new one at this start
+    /// (`serve --new-bootstrap-token`, for a lost token; the old one stops
+    /// working). Not a setting: a flag of one start.
+    #[serde(skip)]
+    pub new_bootstrap_token: bool,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -168,6 +173,7 @@ impl Default for Config {
             audit_log_key: None,
             node_id: None,
             migrate: true,
+            new_bootstrap_token: false,
             limits: Limits::default(),
         }
     }

@@ -159,8 +159,15 @@ async fn websocket(
 pub struct Server {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
-    /// The one-time admin bootstrap token, issued while no admin exists.
+    /// The one-time admin bootstrap token, when this start issued it
+    /// (one per database: see [`Server::bootstrap`]).
     pub bootstrap_token: Option<String>,
+    /// The database's bootstrap token at this start: issued by it, issued
+    /// before (by another node or an earlier start, still valid), or not
+    /// needed (an admin exists).
+    pub bootstrap: store::Bootstrap,
+    /// This node's id (configured, or random for this start).
+    pub node: String,
     /// The TLS certificate in use (PEM), for clients to pin.
     pub cert_pem: String,
     /// The database backend in use.
@@ -181,13 +188,6 @@ pub struct Server {
     relays: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Prepares the data directory, database, certificate and bootstrap token,
-/// then starts serving.
-pub async fn start(config: Config) -> Result<Server, ServerError> {
-    durable::prepare_data_dir(&config.data_dir)
-        .map_err(|e| ServerError::io("preparing the data directory", e))?;
-    let store = Store::connect_with(&config.database_url(), &config.store_options()).await?;
-    let files = tls::ensure_certificate(
 /// `curbside migrate`: applies the migrations the configured database
 /// lacks, as the role of its URL (the schema's owner), and returns them
 /// (none when it was up to date). On SQLite the data directory is
@@ -201,6 +201,13 @@ pub async fn migrate(config: &Config) -> Result<Vec<store::Migration>, ServerErr
     Store::migrate(&url, &config.store_options()).await
 }
 
+/// Prepares the data directory, database, certificate and bootstrap token,
+/// then starts serving.
+pub async fn start(config: Config) -> Result<Server, ServerError> {
+    durable::prepare_data_dir(&config.data_dir)
+        .map_err(|e| ServerError::io("preparing the data directory", e))?;
+    let store = Store::connect_with(&config.database_url(), &config.store_options()).await?;
+    let files = tls::ensure_certificate(
         &config.data_dir,
         &config.server_name,
         config.tls_cert.as_deref(),
@@ -214,15 +221,20 @@ pub async fn migrate(config: &Config) -> Result<Vec<store::Migration>, ServerErr
     });
     let rustls_config = tls::server_config(&files)?;
 
-    let bootstrap_token = if store.has_admin().await? {
-        None
+    let node = config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| hex::encode(auth::random32().get(..8).unwrap_or_default()));
+    // One bootstrap token per database (`Store::issue_bootstrap`): only the
+    // start that issues it holds it.
+    let (token, hash) = auth::new_token("cbs_boot_");
+    let ttl = Duration::from_secs(24 * 3600);
+    let bootstrap = if config.new_bootstrap_token {
+        store.replace_bootstrap(&hash, &node, now_ms(), ttl).await?
     } else {
-        let (token, hash) = auth::new_token("cbs_boot_");
-        store
-            .replace_bootstrap(&hash, now_ms(), Duration::from_secs(24 * 3600))
-            .await?;
-        Some(token)
+        store.issue_bootstrap(&hash, &node, now_ms(), ttl).await?
     };
+    let bootstrap_token = matches!(bootstrap, store::Bootstrap::Issued { .. }).then_some(token);
 
     let (stop, shutdown) = watch::channel(false);
     let state = AppState {
@@ -264,11 +276,6 @@ pub async fn migrate(config: &Config) -> Result<Vec<store::Migration>, ServerErr
     let retention = Duration::from_secs(state.config.limits.queue_ttl_secs);
     let sweeper = tokio::spawn(sweep(store.clone(), http::attachments::dir(&state), retention));
     let failure_recorder = tokio::spawn(record_failures(state.clone()));
-    let node = state
-        .config
-        .node_id
-        .clone()
-        .unwrap_or_else(|| hex::encode(auth::random32().get(..8).unwrap_or_default()));
     let relays = if store.backend() == store::Backend::Postgres {
         cluster::start(
             &state.hub,
@@ -283,6 +290,8 @@ pub async fn migrate(config: &Config) -> Result<Vec<store::Migration>, ServerErr
     Ok(Server {
         addr,
         bootstrap_token,
+        bootstrap,
+        node,
         cert_pem,
         warnings: files.warnings,
         backend: store.backend(),

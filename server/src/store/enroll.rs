@@ -96,6 +96,43 @@ pub struct Enrolled {
     pub verified: bool,
 }
 
+/// The key of the advisory lock that serialises issuing the bootstrap
+/// token between nodes ("cbs_boot").
+const BOOTSTRAP_LOCK: i64 = 0x6362_735f_626f_6f74;
+
+/// The database's bootstrap token, at a node's start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// An administrator exists: no bootstrap token is needed.
+    AdminExists,
+    /// This start issued the token (the caller holds it; only its hash is
+    /// stored), valid until `expires_at`.
+    Issued {
+        /// Its expiry (ms since the epoch).
+        expires_at: i64,
+    },
+    /// An unused token that has not expired was issued before, by the
+    /// start of `node` (or an earlier start of this one): it stays valid,
+    /// and only that start could print it.
+    AlreadyIssued {
+        /// The node id of the start that issued it (`None`: issued by a
+        /// version that did not record it).
+        node: Option<String>,
+        /// When (ms since the epoch).
+        created_at: i64,
+        /// Its expiry (ms since the epoch).
+        expires_at: i64,
+    },
+}
+
+/// Whether an administrator exists, read in the transaction.
+async fn has_active_admin(tx: &mut super::tx::Tx) -> Result<bool, ServerError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = 'admin'")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
 impl Store {
     /// True once any admin exists.
     pub async fn has_admin(&self) -> Result<bool, ServerError> {
@@ -104,28 +141,91 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    /// Replaces any unused bootstrap token with a new one (only its hash is stored).
+    /// Replaces any unused bootstrap token with a new one (only its hash
+    /// is stored), unless an admin exists: `serve --new-bootstrap-token`,
+    /// for a token that was lost. The old one stops working.
     pub async fn replace_bootstrap(
         &self,
         token_hash: &[u8],
+        node: &str,
         now: i64,
         ttl: Duration,
-    ) -> Result<(), ServerError> {
+    ) -> Result<Bootstrap, ServerError> {
+        self.bootstrap(token_hash, node, now, ttl, true).await
+    }
+
+    /// One bootstrap token per database: issues one (only its hash is
+    /// stored) unless an admin exists or an unused one that has not
+    /// expired was already issued (by another node, or an earlier start),
+    /// which is then left as it is. Race-free between nodes starting
+    /// together: the check and the insert run in one transaction under a
+    /// transaction-scoped advisory lock on PostgreSQL (SQLite has a single
+    /// writer), so exactly one of them issues it.
+    pub async fn issue_bootstrap(
+        &self,
+        token_hash: &[u8],
+        node: &str,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<Bootstrap, ServerError> {
+        self.bootstrap(token_hash, node, now, ttl, false).await
+    }
+
+    async fn bootstrap(
+        &self,
+        token_hash: &[u8],
+        node: &str,
+        now: i64,
+        ttl: Duration,
+        replace: bool,
+    ) -> Result<Bootstrap, ServerError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM invites WHERE purpose = 'bootstrap' AND used_at IS NULL")
-            .execute(&mut *tx)
-            .await?;
+        if tx.backend() == super::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(BOOTSTRAP_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if has_active_admin(&mut tx).await? {
+            return Ok(Bootstrap::AdminExists);
+        }
+        // An expired token lets nobody in: it is replaced.
+        let until = if replace { i64::MAX } else { now };
+        sqlx::query(
+            "DELETE FROM invites WHERE purpose = 'bootstrap' AND used_at IS NULL AND expires_at <= $1",
+        )
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
+        let issued = sqlx::query(
+            "SELECT created_by, created_at, expires_at FROM invites \
+             WHERE purpose = 'bootstrap' AND used_at IS NULL ORDER BY created_at LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = issued {
+            let by: Option<String> = row.try_get("created_by")?;
+            return Ok(Bootstrap::AlreadyIssued {
+                node: by.and_then(|b| b.strip_prefix("node:").map(str::to_owned)),
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            });
+        }
+        let expires_at = now.saturating_add(ms(ttl));
+        // created_by names the node that issued it (a bootstrap token has
+        // no user behind it), for the nodes that start later.
         sqlx::query(
             "INSERT INTO invites (token_hash, purpose, role, user_id, created_by, created_at, expires_at) \
-             VALUES ($1, 'bootstrap', 'admin', NULL, NULL, $2, $3)",
+             VALUES ($1, 'bootstrap', 'admin', NULL, $2, $3, $4)",
         )
         .bind(token_hash.to_vec())
+        .bind(format!("node:{node}"))
         .bind(now)
-        .bind(now.saturating_add(ms(ttl)))
+        .bind(expires_at)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Bootstrap::Issued { expires_at })
     }
 
     /// Stores a new invite.

@@ -55,7 +55,7 @@ mod users;
 pub use self::audit::{AuditFilter, PageRequest};
 pub use self::batch::{Accepted, NewMessage, Pending};
 pub use self::devices::DeviceRecord;
-pub use self::enroll::InviteClaim;
+pub use self::enroll::{Bootstrap, InviteClaim};
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};
 pub use self::fetch_limit::BundleFetchLimit;
 pub use self::migrations::{Migration, Migrations};
