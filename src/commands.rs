@@ -114,6 +114,19 @@ pub(crate) enum AdminCommand {
         #[arg(value_parser = parse_role)]
         role: Role,
     },
+    /// Deactivate an account (a clinician who left, or who revoked their
+    /// last device): its devices are revoked, messages queued to it are
+    /// dropped, it leaves the directory, and its NPI may enroll again with
+    /// a new invite. Cannot be undone.
+    Deactivate {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The user.
+        user: UserId,
+        /// Confirm (without it, the command says what it would do and changes nothing).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Revoke a device: it can no longer connect and its queue is dropped.
     Revoke {
         #[command(flatten)]
@@ -320,7 +333,11 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
                         u.user_id,
                         u.display_name,
                         roles.join(","),
-                        if u.verified { "verified" } else { "unverified" },
+                        match (u.deactivated_at, u.verified) {
+                            (Some(_), _) => "DEACTIVATED",
+                            (None, true) => "verified",
+                            (None, false) => "unverified",
+                        },
                         devices.join(", ")
                     )
                 })
@@ -331,6 +348,38 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             let (api, token) = session(&profile).await?;
             api.grant_role(&token, &user, role).await?;
             out(&format!("Granted {} to {user}", role.as_str()))
+        }
+        AdminCommand::Deactivate { profile, user, yes } => {
+            let (api, token) = session(&profile).await?;
+            if !yes {
+                let users = api.list_users(&token).await?;
+                let Some(u) = users.iter().find(|u| u.user_id == user) else {
+                    anyhow::bail!(
+                        "{user} is not a user of this server: `curbside admin users --profile {}` lists them",
+                        profile.profile.display()
+                    );
+                };
+                if u.deactivated_at.is_some() {
+                    anyhow::bail!("{user} ({}) is already deactivated", u.display_name);
+                }
+                let npi = u.npi.as_deref().map(|n| format!(", NPI {n}")).unwrap_or_default();
+                let active = u.devices.iter().filter(|d| d.revoked_at.is_none()).count();
+                anyhow::bail!(
+                    "this would deactivate {user} ({}{npi}) for good: its {active} active device(s) revoked, \
+                     messages queued to it dropped, gone from the directory; its NPI may then enroll again with \
+                     a new invite. To do it: curbside admin deactivate --profile {} {user} --yes",
+                    u.display_name,
+                    profile.profile.display()
+                );
+            }
+            let done = api.deactivate_user(&token, &user).await?;
+            out(&format!(
+                "Deactivated {user}: {} device(s) revoked, {} queued message(s) dropped. Its NPI may enroll \
+                 again with a new invite (`curbside admin invite --profile {}`).",
+                done.devices_revoked.len(),
+                done.messages_dropped,
+                profile.profile.display()
+            ))
         }
         AdminCommand::Revoke {
             profile,

@@ -6,8 +6,8 @@ use curbside_protocol::auth::{transcript, Purpose};
 use curbside_protocol::error::ErrorBody;
 use curbside_protocol::frames::DirectoryEntry;
 use curbside_protocol::http::{
-    AttachmentStored, ChallengeResponse, CreateInviteRequest, DeviceSummary, EnrollRequest, EnrollResponse,
-    GrantRoleRequest, InviteResponse, Role, SessionRequest, SessionResponse, UserSummary,
+    AttachmentStored, ChallengeResponse, CreateInviteRequest, DeactivatedUser, DeviceSummary, EnrollRequest,
+    EnrollResponse, GrantRoleRequest, InviteResponse, Role, SessionRequest, SessionResponse, UserSummary,
 };
 use curbside_protocol::ids::{Address, DeviceId, MessageId, UserId};
 use curbside_protocol::referral::{CreateReferral, Referral, Transition, TransitionRequest};
@@ -153,6 +153,17 @@ impl Api {
             &format!("/v1/admin/users/{user}/roles"),
             Some(token),
             Some(&GrantRoleRequest { role }),
+        )
+        .await
+    }
+
+    /// `POST /v1/admin/users/{user}/deactivate`.
+    pub async fn deactivate_user(&self, token: &str, user: &UserId) -> Result<DeactivatedUser> {
+        self.call::<(), _>(
+            reqwest::Method::POST,
+            &format!("/v1/admin/users/{user}/deactivate"),
+            Some(token),
+            None,
         )
         .await
     }

@@ -42,6 +42,10 @@ pub enum Action {
     /// An admin listed the users.
     #[serde(rename = "users.listed")]
     UsersListed,
+    /// An admin deactivated a user's account (its devices are revoked, each
+    /// with its own `device.revoked` entry, in the same transaction).
+    #[serde(rename = "user.deactivated")]
+    UserDeactivated,
     /// A device was added to a user.
     #[serde(rename = "device.added")]
     DeviceAdded,
@@ -109,6 +113,7 @@ impl Action {
         Self::RoleGranted,
         Self::InviteCreated,
         Self::UsersListed,
+        Self::UserDeactivated,
         Self::DeviceAdded,
         Self::DeviceRevoked,
         Self::IdentityKeyPublished,
@@ -139,6 +144,7 @@ impl Action {
             Self::RoleGranted => "role.granted",
             Self::InviteCreated => "invite.created",
             Self::UsersListed => "users.listed",
+            Self::UserDeactivated => "user.deactivated",
             Self::DeviceAdded => "device.added",
             Self::DeviceRevoked => "device.revoked",
             Self::IdentityKeyPublished => "identity_key.published",

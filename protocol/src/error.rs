@@ -79,6 +79,10 @@ pub enum ErrorCode {
     /// retryable as it is: send again once the recipient's device has come
     /// online and received its queue.
     RecipientQueueFull,
+    /// The user's account was deactivated by an administrator: nothing can
+    /// be sent to it, its bundles are not handed out. Not retryable; the
+    /// clinician, if they come back, has a new account (a new id).
+    UserDeactivated,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -106,7 +110,7 @@ impl ErrorCode {
             Self::ChallengeReplayed | Self::DeviceRevoked | Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::StaleDevices | Self::Conflict | Self::InvalidTransition => 409,
-            Self::InvalidInvite | Self::InviteExpired => 410,
+            Self::InvalidInvite | Self::InviteExpired | Self::UserDeactivated => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
             Self::RateLimited | Self::RecipientQueueFull => 429,
             Self::ShuttingDown | Self::StorageUnavailable => 503,
@@ -152,7 +156,8 @@ impl ErrorCode {
             | Self::PayloadTooLarge
             | Self::TokenExpired
             | Self::InvalidTransition
-            | Self::RecipientQueueFull => 1008,
+            | Self::RecipientQueueFull
+            | Self::UserDeactivated => 1008,
         }
     }
 
@@ -190,6 +195,7 @@ impl ErrorCode {
             Self::InvalidTransition => "invalid_transition",
             Self::StorageUnavailable => "storage_unavailable",
             Self::RecipientQueueFull => "recipient_queue_full",
+            Self::UserDeactivated => "user_deactivated",
             Self::Internal => "internal",
         }
     }
@@ -235,6 +241,7 @@ mod tests {
             ErrorCode::InvalidIdentityKey,
             ErrorCode::InvalidSignedPrekey,
             ErrorCode::RecipientQueueFull,
+            ErrorCode::UserDeactivated,
             ErrorCode::Internal,
         ] {
             assert_eq!(

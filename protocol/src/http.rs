@@ -179,6 +179,22 @@ pub struct UserSummary {
     pub verified: bool,
     /// Devices, revoked ones included.
     pub devices: Vec<DeviceSummary>,
+    /// When an admin deactivated the account (ms since the epoch), if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_at: Option<i64>,
+}
+
+/// The answer to `POST /v1/admin/users/{user_id}/deactivate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeactivatedUser {
+    /// The user.
+    pub user_id: UserId,
+    /// When (ms since the epoch).
+    pub deactivated_at: i64,
+    /// The devices this revoked (those not revoked before).
+    pub devices_revoked: Vec<DeviceId>,
+    /// Queued messages to those devices that were dropped.
+    pub messages_dropped: u64,
 }
 
 /// `POST /v1/admin/users/{user_id}/roles`.

@@ -11,7 +11,8 @@ use axum::Router;
 use curbside_protocol::auth::DEVICE_INVITE_PREFIX;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::http::{
-    CreateInviteRequest, DeviceSummary, GrantRoleRequest, InviteResponse, InviteTarget, Role, UserSummary,
+    CreateInviteRequest, DeactivatedUser, DeviceSummary, GrantRoleRequest, InviteResponse, InviteTarget,
+    Role, UserSummary,
 };
 use curbside_protocol::ids::{Address, DeviceId, UserId};
 
@@ -20,7 +21,7 @@ use crate::audit::{Actor, Event};
 use crate::auth::new_token;
 use crate::error::ApiError;
 use crate::hub::HubEvent;
-use crate::store::{now_ms, Grant};
+use crate::store::{now_ms, Deactivation, Grant, UserStatus};
 use crate::AppState;
 use curbside_protocol::audit::Action;
 
@@ -33,6 +34,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/admin/users", get(list_users))
         .route("/v1/admin/users/{user_id}/verify", post(verify))
         .route("/v1/admin/users/{user_id}/roles", post(grant_role))
+        .route("/v1/admin/users/{user_id}/deactivate", post(deactivate))
         .route(
             "/v1/admin/users/{user_id}/devices/{device_id}/revoke",
             post(admin_revoke),
@@ -75,15 +77,22 @@ async fn admin_invite(
     Json(req): Json<CreateInviteRequest>,
 ) -> Result<Json<InviteResponse>, ApiError> {
     let actor = caller.require(&state, Role::Admin, Action::InviteCreated).await?;
-    let grant = match req.target {
-        InviteTarget::NewUser { role } => Grant::NewUser(role),
-        InviteTarget::NewDevice { user_id } => {
-            if !state.store.user_exists(&user_id).await? {
-                return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    let grant =
+        match req.target {
+            InviteTarget::NewUser { role } => Grant::NewUser(role),
+            InviteTarget::NewDevice { user_id } => {
+                match state.store.user_status(&user_id).await? {
+                    UserStatus::Unknown => return Err(ApiError::new(ErrorCode::NotFound, "no such user")),
+                    UserStatus::Deactivated => return Err(ApiError::new(
+                        ErrorCode::UserDeactivated,
+                        "this account was deactivated: it takes no new device. Invite the clinician as a \
+                         new user (their NPI may enroll again)",
+                    )),
+                    UserStatus::Active => {}
+                }
+                Grant::NewDevice(user_id)
             }
-            Grant::NewDevice(user_id)
-        }
-    };
+        };
     Ok(Json(issue(&state, grant, &actor, req.expires_in_secs).await?))
 }
 
@@ -164,6 +173,45 @@ async fn grant_role(
     }
     tracing::info!(by = %caller.device.user_id, user = %user, role = req.role.as_str(), "role granted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deactivates an account (`Store::deactivate_user`), then closes its
+/// devices' connections. An admin's own account is refused: the last
+/// admin could otherwise lock every admin out.
+async fn deactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Json<DeactivatedUser>, ApiError> {
+    let actor = caller
+        .require(&state, Role::Admin, Action::UserDeactivated)
+        .await?;
+    let user = parse_user(&user)?;
+    if user == caller.device.user_id {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "an administrator cannot deactivate their own account: ask another administrator",
+        ));
+    }
+    let done = match state.store.deactivate_user(&user, &actor, now_ms()).await? {
+        Deactivation::Done(done) => done,
+        Deactivation::NotFound => return Err(ApiError::new(ErrorCode::NotFound, "no such user")),
+        Deactivation::AlreadyDeactivated(_) => {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this account is already deactivated",
+            ))
+        }
+    };
+    for device in &done.devices_revoked {
+        let address = Address {
+            user_id: user.clone(),
+            device_id: *device,
+        };
+        state.hub.notify(&address, HubEvent::Revoked);
+    }
+    tracing::info!(by = %caller.device.user_id, user = %user, devices = done.devices_revoked.len(), dropped = done.messages_dropped, "user deactivated");
+    Ok(Json(done))
 }
 
 async fn revoke(state: &AppState, device: Address, by: &Actor) -> Result<StatusCode, ApiError> {

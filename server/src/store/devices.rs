@@ -25,10 +25,11 @@ pub struct DeviceRecord {
     pub revoked_at: Option<i64>,
 }
 
-/// The current devices of a list of users (followed by the list).
+/// The current devices of a list of users (followed by the list); a
+/// deactivated user is absent, as an unknown one.
 const CURRENT_DEVICES_OF: ReadOnly = ReadOnly::checked(
     "SELECT u.user_id, d.device_id FROM users u LEFT JOIN devices d \
-     ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.user_id IN ",
+     ON d.user_id = u.user_id AND d.revoked_at IS NULL WHERE u.deactivated_at IS NULL AND u.user_id IN ",
 );
 
 impl Store {
@@ -73,7 +74,7 @@ impl Store {
 
     /// The current devices of each of `users` that exists, in one query (the
     /// send path's check of the recipients' device lists). Users that do not
-    /// exist are absent from the map; users without current devices map to
+    /// exist, or were deactivated, are absent from the map; users without current devices map to
     /// an empty list.
     pub async fn current_devices_of(
         &self,

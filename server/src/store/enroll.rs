@@ -127,16 +127,22 @@ pub enum Bootstrap {
 
 /// Whether an administrator exists, read in the transaction.
 async fn has_active_admin(tx: &mut super::tx::Tx) -> Result<bool, ServerError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = 'admin'")
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM user_roles r JOIN users u ON u.user_id = r.user_id \
+         WHERE r.role = 'admin' AND u.deactivated_at IS NULL",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
 impl Store {
-    /// True once any admin exists.
+    /// True once an admin exists (one whose account is not deactivated).
     pub async fn has_admin(&self) -> Result<bool, ServerError> {
-        let q = sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role = 'admin'");
+        let q = sqlx::query(
+            "SELECT COUNT(*) AS n FROM user_roles r JOIN users u ON u.user_id = r.user_id \
+             WHERE r.role = 'admin' AND u.deactivated_at IS NULL",
+        );
         let row = self.writer.fetch_one(q).await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
@@ -321,6 +327,19 @@ impl Store {
         if granted != claim.purpose {
             return Ok(Err(EnrollProblem::WrongPurpose));
         }
+        if let Grant::NewDevice(user) = &grant {
+            // A deactivated account takes no new device (its device
+            // invites were deleted with it; this one raced it).
+            let deactivated =
+                sqlx::query("SELECT 1 AS x FROM users WHERE user_id = $1 AND deactivated_at IS NOT NULL")
+                    .bind(user.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            if deactivated {
+                return Ok(Err(EnrollProblem::Invite(InviteProblem::Invalid)));
+            }
+        }
         let user = match &grant {
             Grant::NewUser(role) => {
                 let clinician_ok = profile.npi.is_some() && profile.specialty.is_some();
@@ -328,11 +347,12 @@ impl Store {
                     return Ok(Err(EnrollProblem::ProfileRequired));
                 }
                 if let Some(npi) = &profile.npi {
-                    let taken = sqlx::query("SELECT 1 AS x FROM users WHERE npi = $1")
-                        .bind(npi.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .is_some();
+                    let taken =
+                        sqlx::query("SELECT 1 AS x FROM users WHERE npi = $1 AND deactivated_at IS NULL")
+                            .bind(npi.as_str())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .is_some();
                     if taken {
                         return Ok(Err(EnrollProblem::NpiTaken));
                     }

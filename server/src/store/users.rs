@@ -1,21 +1,149 @@
 //! Users: their roles, verification of their professional details by an
-//! admin, the admins' list of users, and the directory of verified
-//! clinicians.
+//! admin, deactivation of an account by an admin, the admins' list of
+//! users, and the directory of verified clinicians (active accounts only).
 
 use curbside_protocol::audit::{Action, Details};
 use curbside_protocol::frames::DirectoryEntry;
-use curbside_protocol::http::{Role, UserSummary};
+use curbside_protocol::http::{DeactivatedUser, Role, UserSummary};
 use curbside_protocol::ids::UserId;
 use sqlx::Row;
 
 use super::pool::ReadOn;
-use super::rows::user_id;
+use super::rows::{device_id, user_id};
 use super::sql::select;
 use super::{now_ms, Store};
 use crate::audit::{Actor, Event};
 use crate::error::ServerError;
 
+/// The outcome of [`Store::deactivate_user`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deactivation {
+    /// No such user.
+    NotFound,
+    /// The account was deactivated before (at this time): nothing changed.
+    AlreadyDeactivated(i64),
+    /// Deactivated now.
+    Done(DeactivatedUser),
+}
+
+/// Whether a user exists and is active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    /// No such user.
+    Unknown,
+    /// An active account.
+    Active,
+    /// Deactivated by an admin.
+    Deactivated,
+}
+
 impl Store {
+    /// Whether a user exists, and whether an admin deactivated them.
+    pub async fn user_status(&self, user: &UserId) -> Result<UserStatus, ServerError> {
+        let row = self
+            .reads
+            .fetch_optional(
+                select!("SELECT deactivated_at FROM users WHERE user_id = $1").bind(user.as_str()),
+            )
+            .await?;
+        Ok(match row {
+            None => UserStatus::Unknown,
+            Some(r) if r.try_get::<Option<i64>, _>("deactivated_at")?.is_some() => UserStatus::Deactivated,
+            Some(_) => UserStatus::Active,
+        })
+    }
+
+    /// Deactivates an account (an admin's act, `actor`): the user leaves
+    /// the directory and can no longer be sent to; every device not yet
+    /// revoked is revoked as [`Store::revoke_device`] revokes one (its
+    /// one-time prekeys deleted, its HTTP sessions ended, its queue
+    /// dropped with its usage rows, so no quota keeps counting what will
+    /// never be delivered); unused device invites for the account are
+    /// deleted; its NPI may enroll again. One transaction, with its audit
+    /// entries: `user.deactivated` (the devices revoked in `details`) and
+    /// one `device.revoked` per device. Messages the user sent that wait
+    /// in others' queues stay: they were sent, and are delivered.
+    pub async fn deactivate_user(
+        &self,
+        user: &UserId,
+        actor: &Actor,
+        now: i64,
+    ) -> Result<Deactivation, ServerError> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("UPDATE users SET deactivated_at = $2 WHERE user_id = $1 AND deactivated_at IS NULL")
+                .bind(user.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() != 1 {
+            let row = sqlx::query("SELECT deactivated_at FROM users WHERE user_id = $1")
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Ok(match row {
+                None => Deactivation::NotFound,
+                Some(r) => Deactivation::AlreadyDeactivated(
+                    r.try_get::<Option<i64>, _>("deactivated_at")?.unwrap_or_default(),
+                ),
+            });
+        }
+        let revoked = sqlx::query(
+            "UPDATE devices SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING device_id",
+        )
+        .bind(user.as_str())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut devices = revoked
+            .iter()
+            .map(|r| device_id(r, "device_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        devices.sort();
+        // The lock order of `revoke_device`: prekeys and sessions before
+        // the audit head, the queue and its usage rows after it.
+        for sql in [
+            "DELETE FROM one_time_prekeys WHERE user_id = $1",
+            "DELETE FROM invites WHERE purpose = 'device' AND user_id = $1 AND used_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(user.as_str()).execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE http_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL")
+            .bind(user.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.lock_audit_head().await?;
+        let dropped = sqlx::query("DELETE FROM queue WHERE recipient_user = $1")
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for sql in [
+            "DELETE FROM queue_usage WHERE recipient_user = $1",
+            "DELETE FROM queue_pair_usage WHERE recipient_user = $1",
+        ] {
+            sqlx::query(sql).bind(user.as_str()).execute(&mut *tx).await?;
+        }
+        let mut events = vec![Event::new(actor, Action::UserDeactivated)
+            .counterpart(user, None)
+            .details(Details {
+                devices: Some(devices.clone()),
+                ..Details::default()
+            })];
+        for device in &devices {
+            events.push(Event::new(actor, Action::DeviceRevoked).counterpart(user, Some(*device)));
+        }
+        tx.audit(events, now).await?;
+        tx.commit().await?;
+        Ok(Deactivation::Done(DeactivatedUser {
+            user_id: user.clone(),
+            deactivated_at: now,
+            devices_revoked: devices,
+            messages_dropped: dropped,
+        }))
+    }
+
     /// A user's roles.
     pub async fn roles(&self, user: &UserId) -> Result<Vec<Role>, ServerError> {
         roles_in(&self.reads, user).await
@@ -80,7 +208,8 @@ impl Store {
     /// Every user with roles and devices, for admins.
     pub async fn list_users(&self) -> Result<Vec<UserSummary>, ServerError> {
         let q = sqlx::query(
-            "SELECT user_id, display_name, npi, specialty, verified FROM users ORDER BY created_at, user_id",
+            "SELECT user_id, display_name, npi, specialty, verified, deactivated_at FROM users \
+             ORDER BY created_at, user_id",
         );
         let users = self.writer.fetch_all(q).await?;
         let mut out = Vec::with_capacity(users.len());
@@ -93,6 +222,7 @@ impl Store {
                 npi: row.try_get("npi")?,
                 specialty: row.try_get("specialty")?,
                 verified: row.try_get::<i64, _>("verified")? != 0,
+                deactivated_at: row.try_get("deactivated_at")?,
                 devices,
                 user_id: user,
             });
@@ -104,7 +234,7 @@ impl Store {
     pub async fn is_verified_clinician(&self, user: &UserId) -> Result<bool, ServerError> {
         let q = sqlx::query(
             "SELECT 1 AS x FROM users u JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
-             WHERE u.user_id = $1 AND u.verified = 1",
+             WHERE u.user_id = $1 AND u.verified = 1 AND u.deactivated_at IS NULL",
         )
         .bind(user.as_str());
         Ok(self.writer.fetch_optional(q).await?.is_some())
@@ -117,20 +247,39 @@ impl Store {
         name: Option<&str>,
         specialty: Option<&str>,
     ) -> Result<Vec<DirectoryEntry>, ServerError> {
-        let pattern = name.map(|n| format!("%{}%", n.to_lowercase().replace(['%', '_'], "")));
+        self.directory_search(&DirectoryFilter {
+            name,
+            specialty,
+            ..DirectoryFilter::default()
+        })
+        .await
+    }
+
+    /// Verified clinicians matching every filter given, at most 100, by name.
+    pub async fn directory_search(
+        &self,
+        f: &DirectoryFilter<'_>,
+    ) -> Result<Vec<DirectoryEntry>, ServerError> {
+        let pattern = f
+            .name
+            .map(|n| format!("%{}%", n.to_lowercase().replace(['%', '_'], "")));
         let rows = self
             .writer
             .fetch_all(
                 sqlx::query(
                     "SELECT u.user_id, u.display_name, u.specialty, u.npi FROM users u \
              JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
-             WHERE u.verified = 1 \
+             WHERE u.verified = 1 AND u.deactivated_at IS NULL \
                AND ($1 IS NULL OR LOWER(u.display_name) LIKE $1) \
                AND ($2 IS NULL OR LOWER(u.specialty) = $2) \
+               AND ($3 IS NULL OR u.npi = $3) \
+               AND ($4 IS NULL OR u.user_id = $4) \
              ORDER BY u.display_name LIMIT 100",
                 )
                 .bind(pattern)
-                .bind(specialty.map(str::to_lowercase)),
+                .bind(f.specialty.map(str::to_lowercase))
+                .bind(f.npi)
+                .bind(f.user_id),
             )
             .await?;
         rows.iter()
@@ -144,6 +293,19 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// What a directory search matches: every filter given (all optional).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectoryFilter<'a> {
+    /// Text in the display name (case-insensitive).
+    pub name: Option<&'a str>,
+    /// The specialty (case-insensitive, exact).
+    pub specialty: Option<&'a str>,
+    /// The NPI (exact).
+    pub npi: Option<&'a str>,
+    /// The user id (exact).
+    pub user_id: Option<&'a str>,
 }
 
 /// A user's roles, read on `on` (the read pool, or a transaction).

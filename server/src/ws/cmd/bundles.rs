@@ -9,6 +9,7 @@ use curbside_protocol::ids::{Address, RequestId, UserId};
 use super::{Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
+use crate::store::UserStatus;
 use crate::ws::connection::End;
 use crate::ws::handler::Handler;
 
@@ -23,8 +24,10 @@ pub(super) async fn execute(handler: &mut Handler, id: RequestId, user_id: UserI
 /// Claims the bundles, and warns each owner whose one-time prekeys run low.
 async fn fetch_bundles(handler: &mut Handler, user: &UserId) -> Result<Vec<DeviceBundle>, Refusal> {
     let store = &handler.state.store;
-    if !store.bounded(store.user_exists(user)).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such user").into());
+    match store.bounded(store.user_status(user)).await? {
+        UserStatus::Unknown => return Err(ApiError::new(ErrorCode::NotFound, "no such user").into()),
+        UserStatus::Deactivated => return Err(super::send::deactivated(user).into()),
+        UserStatus::Active => {}
     }
     if let Err(wait) = store
         .bounded(store.admit_bundle_fetch(&handler.device, user, &handler.actor))

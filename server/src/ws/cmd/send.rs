@@ -11,7 +11,7 @@ use curbside_protocol::ids::{Address, DeviceId, MessageId, RequestId, UserId};
 use super::{Pending, Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
-use crate::store::{now_ms, NewMessage};
+use crate::store::{now_ms, NewMessage, UserStatus};
 use crate::ws::connection::End;
 use crate::ws::handler::Handler;
 
@@ -46,7 +46,14 @@ async fn submit(
     let sender = &handler.device;
     let users = users_of(sender, &recipients);
     let current = store.bounded(store.current_devices_of(&users)).await?;
-    check_devices(sender, &named, &users, current)?;
+    if let Err(mismatch) = check_devices(sender, &named, &users, current) {
+        if let Mismatch::NoSuchUser(user) = &mismatch {
+            if store.bounded(store.user_status(user)).await? == UserStatus::Deactivated {
+                return Err(deactivated(user).into());
+            }
+        }
+        return Err(mismatch.into());
+    }
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
     let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
@@ -198,6 +205,17 @@ fn check_devices(
     missing.sort();
     extra.sort();
     Err(Mismatch::Stale { missing, extra })
+}
+
+/// The refusal of a send to, or a bundle fetch of, a deactivated account.
+pub(super) fn deactivated(user: &UserId) -> ApiError {
+    ApiError::new(
+        ErrorCode::UserDeactivated,
+        format!(
+            "{user}'s account was deactivated by an administrator: nothing can be sent to it. If the \
+             clinician is back, they have a new account: find them with `curbside directory`"
+        ),
+    )
 }
 
 impl From<Mismatch> for Refusal {
