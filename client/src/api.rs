@@ -257,20 +257,31 @@ impl Api {
             .await
     }
 
-    /// `GET /v1/directory`.
+    /// `GET /v1/directory`: by name (a part of it) and specialty.
     pub async fn directory(
         &self,
         token: &str,
         name: Option<&str>,
         specialty: Option<&str>,
     ) -> Result<Vec<DirectoryEntry>> {
+        let filters: Vec<(&str, &str)> = [("name", name), ("specialty", specialty)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        self.directory_where(token, &filters).await
+    }
+
+    /// `GET /v1/directory` with any of its filters (`name`, `specialty`,
+    /// `npi`, `user_id`), all of which must match.
+    pub async fn directory_where(
+        &self,
+        token: &str,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<DirectoryEntry>> {
         let mut url = url::Url::parse(&format!("{}/v1/directory", self.base))
             .map_err(|e| ClientError::Http(e.to_string()))?;
-        if let Some(n) = name {
-            url.query_pairs_mut().append_pair("name", n);
-        }
-        if let Some(s) = specialty {
-            url.query_pairs_mut().append_pair("specialty", s);
+        for (key, value) in filters {
+            url.query_pairs_mut().append_pair(key, value);
         }
         let path = format!("/v1/directory?{}", url.query().unwrap_or_default());
         self.call::<(), _>(reqwest::Method::GET, &path, Some(token), None)

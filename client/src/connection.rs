@@ -33,6 +33,9 @@ pub struct Connection {
     out: mpsc::Sender<Message>,
     pending: Pending,
     events: mpsc::Receiver<ServerFrame>,
+    /// A pushed frame taken off `events` by [`Connection::wait_event`] and
+    /// not read yet.
+    buffered: Option<ServerFrame>,
     next_id: AtomicU64,
     /// Set by the reader task when the connection is gone.
     closed: Arc<AtomicBool>,
@@ -174,6 +177,7 @@ impl Connection {
             out: out_tx,
             pending,
             events,
+            buffered: None,
             next_id: AtomicU64::new(1),
             closed,
             one_time_prekeys,
@@ -234,22 +238,39 @@ impl Connection {
     /// The next pushed frame (delivery, receipt, warning, or a closing error);
     /// `None` once the connection is closed.
     pub async fn next_event(&mut self) -> Option<ServerFrame> {
-        self.events.recv().await
+        match self.buffered.take() {
+            Some(frame) => Some(frame),
+            None => self.events.recv().await,
+        }
     }
 
-    /// Like [`Connection::next_event`], giving up after `wait`.
+    /// Like [`Connection::next_event`], giving up after `wait` (a frame
+    /// already there is returned even with a zero `wait`).
     pub async fn next_event_within(&mut self, wait: Duration) -> Option<ServerFrame> {
+        if let Some(frame) = self.buffered.take() {
+            return Some(frame);
+        }
         tokio::time::timeout(wait, self.events.recv())
             .await
             .ok()
             .flatten()
     }
 
+    /// Waits until a pushed frame is there to read, or the connection is
+    /// gone, without reading it: cancel-safe, so an interactive loop can
+    /// wait for the network and for the keyboard at once and then read with
+    /// [`Connection::next_event_within`] and a zero wait.
+    pub async fn wait_event(&mut self) {
+        if self.buffered.is_none() {
+            self.buffered = self.events.recv().await;
+        }
+    }
+
     /// True once the connection is gone and every frame it delivered was
     /// read (the server closed it, or the network dropped it).
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.events.is_closed() && self.events.is_empty()
+        self.buffered.is_none() && self.events.is_closed() && self.events.is_empty()
     }
 
     /// Closes the connection.

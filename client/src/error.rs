@@ -39,6 +39,11 @@ pub enum ClientError {
     /// recipient has no device to send to). Resending would not help.
     #[error("{0}")]
     Refused(String),
+    /// Nothing was sent: these colleagues' identity keys changed since the
+    /// user verified them (compare safety numbers again, or choose to send
+    /// anyway with [`crate::Client::allow_changed`]).
+    #[error("identity keys changed since you verified them: {}", .0.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", "))]
+    KeysChanged(Vec<curbside_protocol::ids::UserId>),
     /// The server did not answer in time.
     #[error("timed out: {0}")]
     Timeout(String),

@@ -8,6 +8,7 @@
 //! - [`content`]: what a message carries (text, attachment reference, read receipt), inside the encryption.
 //! - [`fhir`]: the FHIR R4 Patient / ServiceRequest / Bundle a referral carries, validated.
 //! - [`local`]: contacts, conversations, history and message status (sealed at rest by the binary).
+//! - [`people`]: names, NPIs and ids resolved against the directory, so users see names.
 //! - [`team`]: care teams: membership as encrypted control messages, each message encrypted once.
 //! - [`tls`]: rustls trusting only the server's pinned certificate (or a configured CA).
 //! - [`api`]: the HTTPS APIs (enrollment, sessions, admin, directory).
@@ -29,6 +30,7 @@ pub mod error;
 pub mod fhir;
 pub mod files;
 pub mod local;
+pub mod people;
 pub mod team;
 pub mod tls;
 

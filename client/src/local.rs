@@ -138,6 +138,12 @@ pub struct LocalState {
     /// the same ids (so never duplicated) at the next connection.
     #[serde(default)]
     pub outbox: Vec<Outgoing>,
+    /// The names, specialties and NPIs of the people this profile deals
+    /// with, as the server's directory gave them: every view shows these,
+    /// not user ids. Only clinicians an administrator verified are in the
+    /// directory, so a user missing here is not one.
+    #[serde(default)]
+    pub people: BTreeMap<UserId, curbside_protocol::frames::DirectoryEntry>,
 }
 
 /// What this profile holds of a referral (the server holds only its envelope).
@@ -328,6 +334,7 @@ impl LocalState {
         members: &[UserId],
     ) -> Option<String> {
         let includes_me = members.contains(me);
+        let (member_names, from_name) = (self.names(members), self.name(from));
         match self.teams.get_mut(team_id) {
             Some(team) => {
                 if team.removed || !(team.members.contains(from) || from == me) {
@@ -336,10 +343,10 @@ impl LocalState {
                 team.name = name.to_owned();
                 team.members = members.to_vec();
                 if includes_me {
-                    Some(format!("[team {name}] members now: {}", join(members)))
+                    Some(format!("[team {name}] members now: {member_names}"))
                 } else {
                     team.removed = true;
-                    Some(format!("[team {name}] {from} removed you from the team"))
+                    Some(format!("[team {name}] {from_name} removed you from the team"))
                 }
             }
             None if includes_me => {
@@ -353,12 +360,55 @@ impl LocalState {
                     },
                 );
                 Some(format!(
-                    "[team {name}] {from} added you (team {team_id}; members: {})",
-                    join(members)
+                    "[team {name}] {from_name} added you (members: {member_names})"
                 ))
             }
             None => None,
         }
+    }
+
+    /// The names of `users`, comma-separated.
+    #[must_use]
+    pub fn names(&self, users: &[UserId]) -> String {
+        users.iter().map(|u| self.name(u)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Keeps a directory entry's name for its user.
+    pub fn remember(&mut self, entry: curbside_protocol::frames::DirectoryEntry) {
+        self.people.insert(entry.user_id.clone(), entry);
+    }
+
+    /// The user's display name, or their id if no name is known.
+    #[must_use]
+    pub fn name(&self, user: &UserId) -> String {
+        self.people
+            .get(user)
+            .map_or_else(|| user.to_string(), |p| p.display_name.clone())
+    }
+
+    /// "Dr. Bob Brennan (Dermatology)", or the id if no name is known.
+    #[must_use]
+    pub fn label(&self, user: &UserId) -> String {
+        match self.people.get(user) {
+            Some(p) if !p.specialty.is_empty() => format!("{} ({})", p.display_name, p.specialty),
+            Some(p) => p.display_name.clone(),
+            None => user.to_string(),
+        }
+    }
+
+    /// Everyone this profile deals with (contacts, team members, referral
+    /// counterparts) whose name is not known yet.
+    #[must_use]
+    pub fn unnamed(&self) -> Vec<UserId> {
+        let mut out: std::collections::BTreeSet<UserId> = self.contacts.keys().cloned().collect();
+        out.extend(self.teams.values().flat_map(|t| t.members.iter().cloned()));
+        out.extend(
+            self.referral_envelopes
+                .values()
+                .flat_map(|r| [r.referring.clone(), r.receiving.clone()]),
+        );
+        out.retain(|u| !self.people.contains_key(u));
+        out.into_iter().collect()
     }
 
     /// Finds a message by id in any conversation.
@@ -382,10 +432,6 @@ fn push_unique(conversation: &mut Vec<StoredMessage>, message: StoredMessage) ->
     }
     conversation.push(message);
     true
-}
-
-fn join(users: &[UserId]) -> String {
-    users.iter().map(UserId::as_str).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -98,6 +98,16 @@ pub struct Client {
     pub receipts: Vec<(MessageId, Address, i64)>,
     /// Referral envelopes pushed by the server (created or changed) so far.
     pub referral_updates: Vec<curbside_protocol::referral::Referral>,
+    /// Trust at send time: the identity keys (their
+    /// [`crate::local::key_set_fingerprint`]) each colleague had when the
+    /// user confirmed the safety number. A send to a colleague whose keys
+    /// are no longer these (learned while preparing the send: a new device,
+    /// a reinstall, or someone in the middle) is refused with
+    /// [`ClientError::KeysChanged`] before anything is encrypted, unless
+    /// the user is in [`Client::allow_changed`].
+    pub verified_keys: std::collections::BTreeMap<curbside_protocol::ids::UserId, String>,
+    /// Colleagues the user chose to send to although their keys changed.
+    pub allow_changed: std::collections::BTreeSet<curbside_protocol::ids::UserId>,
 }
 
 impl Client {
@@ -125,6 +135,8 @@ impl Client {
             seen: VecDeque::new(),
             receipts: Vec::new(),
             referral_updates: Vec::new(),
+            verified_keys: std::collections::BTreeMap::new(),
+            allow_changed: std::collections::BTreeSet::new(),
         };
         if low {
             if let Err(e) = client.replenish_prekeys().await {

@@ -63,6 +63,13 @@ impl Client {
         true
     }
 
+    /// Waits until the server pushed something (a delivery, a receipt, a
+    /// referral change) or the connection is gone; cancel-safe. Read what
+    /// came with [`Client::next_message`] and a zero wait.
+    pub async fn wait_for_activity(&mut self) {
+        self.conn.wait_event().await;
+    }
+
     /// Handles pushed frames until one delivery arrives (returned, not yet
     /// acknowledged) or nothing arrives for `wait`. Receipts are collected in
     /// [`Client::receipts`]; low prekeys are replenished; re-deliveries of a

@@ -132,6 +132,27 @@ impl Client {
         Ok(())
     }
 
+    /// Refuses, before anything is encrypted, a send to colleagues whose
+    /// identity keys are not the ones the user verified (see
+    /// [`Client::verified_keys`]).
+    fn check_keys(&self, users: &BTreeSet<UserId>) -> Result<()> {
+        let changed: Vec<UserId> = users
+            .iter()
+            .filter(|u| !self.allow_changed.contains(*u))
+            .filter(|u| {
+                self.verified_keys.get(*u).is_some_and(|verified| {
+                    *verified != crate::local::key_set_fingerprint(&self.account.identity_keys_of(u))
+                })
+            })
+            .cloned()
+            .collect();
+        if changed.is_empty() {
+            Ok(())
+        } else {
+            Err(ClientError::KeysChanged(changed))
+        }
+    }
+
     /// Sends `plaintext` to every device of `to` and to our own other
     /// devices, under a client-chosen id (resending the same id never
     /// duplicates). Returns `true` if the server had already accepted this id.
@@ -150,6 +171,14 @@ impl Client {
                 if *user != me.user_id && self.account.known_devices(user).is_empty() {
                     self.open_sessions(user).await?;
                 }
+            }
+            if let Err(ClientError::KeysChanged(changed)) = self.check_keys(&users) {
+                // Perhaps only a device that is gone (revoked): ask the
+                // server for the current devices before refusing.
+                for user in &changed {
+                    self.open_sessions(user).await?;
+                }
+                self.check_keys(&users)?;
             }
             let mut recipients = Vec::new();
             for (address, session) in &mut self.account.sessions {

@@ -33,7 +33,8 @@ impl Client {
     }
 
     /// Fetches a user's bundles and opens an X3DH session with every device
-    /// we have none with. Bundle signatures are verified before use.
+    /// we have none with; sessions with devices the server no longer lists
+    /// (revoked) are dropped. Bundle signatures are verified before use.
     pub async fn open_sessions(&mut self, user: &UserId) -> Result<usize> {
         let reply = self
             .conn
@@ -46,6 +47,10 @@ impl Client {
             return Err(ClientError::Protocol("expected bundles".into()));
         };
         let me = self.address()?;
+        let current: std::collections::BTreeSet<_> = devices.iter().map(|d| d.device_id).collect();
+        self.account
+            .sessions
+            .retain(|a, _| a.user_id != *user || current.contains(&a.device_id));
         let mut opened = 0;
         for d in devices {
             let address = Address {

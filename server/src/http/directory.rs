@@ -1,4 +1,4 @@
-//! `GET /v1/directory?name=…&specialty=…`: verified clinicians, for authenticated users only.
+//! `GET /v1/directory?name=…&specialty=…&npi=…&user_id=…`: verified clinicians, for authenticated users only.
 
 use super::extract::Json;
 use super::extract::Query;
@@ -20,6 +20,8 @@ pub(super) fn router() -> Router<AppState> {
 struct SearchQuery {
     name: Option<String>,
     specialty: Option<String>,
+    npi: Option<String>,
+    user_id: Option<String>,
 }
 
 async fn search(
@@ -30,7 +32,12 @@ async fn search(
     Ok(Json(
         state
             .store
-            .directory(q.name.as_deref(), q.specialty.as_deref())
+            .directory_search(&crate::store::DirectoryFilter {
+                name: q.name.as_deref(),
+                specialty: q.specialty.as_deref(),
+                npi: q.npi.as_deref(),
+                user_id: q.user_id.as_deref(),
+            })
             .await?,
     ))
 }

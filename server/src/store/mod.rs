@@ -64,6 +64,7 @@ pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
 pub use self::sessions::ChallengeUse;
 pub use self::usage::{QueueFull, QueueQuota, QuotaScope};
+pub use self::users::DirectoryFilter;
 pub use self::users::{Deactivation, UserStatus};
 
 use std::sync::atomic::AtomicU64;
