@@ -15,6 +15,7 @@ mod backup;
 mod chat;
 mod commands;
 mod messages;
+mod people;
 mod profile;
 mod refer;
 mod server_args;

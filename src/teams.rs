@@ -30,27 +30,27 @@ pub(crate) enum TeamCommand {
         /// The team's name.
         #[arg(long)]
         name: String,
-        /// A member's user id (repeat).
+        /// A member: a name (or part of one), an NPI or a user id (repeat).
         #[arg(long = "member", required = true)]
-        members: Vec<UserId>,
+        members: Vec<String>,
     },
     /// Add a colleague to a team.
     Add {
         #[command(flatten)]
         profile: ProfileArg,
-        /// The team id.
+        /// The team: its name or id.
         team: String,
-        /// The colleague's user id.
-        user: UserId,
+        /// The colleague: a name (or part of one), an NPI or a user id.
+        user: String,
     },
     /// Remove a colleague from a team: they receive nothing new.
     Remove {
         #[command(flatten)]
         profile: ProfileArg,
-        /// The team id.
+        /// The team: its name or id.
         team: String,
-        /// The colleague's user id.
-        user: UserId,
+        /// The member: a name, an NPI or a user id.
+        user: String,
     },
     /// Your teams and their members.
     List {
@@ -61,7 +61,7 @@ pub(crate) enum TeamCommand {
     Send {
         #[command(flatten)]
         profile: ProfileArg,
-        /// The team id.
+        /// The team: its name or id.
         team: String,
         /// The text.
         text: String,
@@ -71,7 +71,7 @@ pub(crate) enum TeamCommand {
     Attach {
         #[command(flatten)]
         profile: ProfileArg,
-        /// The team id.
+        /// The team: its name or id.
         team: String,
         /// The file.
         file: std::path::PathBuf,
@@ -80,7 +80,7 @@ pub(crate) enum TeamCommand {
     History {
         #[command(flatten)]
         profile: ProfileArg,
-        /// The team id.
+        /// The team: its name or id.
         team: String,
         /// One JSON object per message.
         #[arg(long)]
@@ -88,37 +88,105 @@ pub(crate) enum TeamCommand {
     },
 }
 
-fn current<'a>(state: &'a LocalState, team_id: &str) -> anyhow::Result<&'a Team> {
-    let team = state
+/// The team the user means: by id, or by name (ignoring case) if only one
+/// of their teams has it.
+pub(crate) fn find<'a>(state: &'a LocalState, typed: &str) -> anyhow::Result<&'a Team> {
+    if let Some(team) = state.teams.get(typed) {
+        return Ok(team);
+    }
+    let named: Vec<&Team> = state
         .teams
-        .get(team_id)
-        .with_context(|| format!("no team {team_id} (see `curbside team list`)"))?;
+        .values()
+        .filter(|t| t.name.eq_ignore_ascii_case(typed))
+        .collect();
+    match named.as_slice() {
+        [team] => Ok(team),
+        [] => bail!("no team {typed} (see `curbside team list`)"),
+        several => bail!(
+            "{} teams are called {typed}: name one by id ({})",
+            several.len(),
+            several
+                .iter()
+                .map(|t| t.team_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn current<'a>(state: &'a LocalState, typed: &str) -> anyhow::Result<&'a Team> {
+    let team = find(state, typed)?;
     if team.removed {
         bail!("you were removed from team {}", team.name);
     }
     Ok(team)
 }
 
+/// A member the user means, among the team's members (by id, NPI or name).
+fn member_of(state: &LocalState, team: &Team, typed: &str) -> anyhow::Result<UserId> {
+    let found: Vec<&UserId> = team
+        .members
+        .iter()
+        .filter(|m| {
+            m.as_str() == typed
+                || state.people.get(*m).is_some_and(|p| {
+                    p.npi == typed || p.display_name.to_lowercase().contains(&typed.to_lowercase())
+                })
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "{typed} is not a member of team {} (members: {})",
+            team.name,
+            state.names(&team.members)
+        ),
+        several => bail!(
+            "\"{typed}\" matches {} members of team {}: {}; name one by NPI or id",
+            several.len(),
+            team.name,
+            several
+                .iter()
+                .map(|u| format!("{} ({u})", state.name(u)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Sends the team's new membership to every old and new member and stores it.
-async fn publish(
-    profile: &ProfileArg,
-    team_id: &TeamId,
-    change: impl FnOnce(&UserId, &mut Team) -> anyhow::Result<()>,
-) -> anyhow::Result<Team> {
+async fn publish(profile: &ProfileArg, team: Option<&str>, change: Change) -> anyhow::Result<(Team, String)> {
     let (profile, account) = Profile::open(&profile.profile)?;
     let mut state = profile.load_state()?;
     let me = account.user_id()?.clone();
-    let mut team = match state.teams.get(team_id) {
-        Some(_) => current(&state, team_id.as_str())?.clone(),
+    let mut team = match team {
+        Some(typed) => current(&state, typed)?.clone(),
         None => Team {
-            team_id: team_id.clone(),
+            team_id: TeamId::random(&mut rand_core::OsRng),
             name: String::new(),
             members: vec![me.clone()],
             removed: false,
         },
     };
     let before = team.members.clone();
-    change(&me, &mut team)?;
+    match change {
+        Change::Create { name, members } => {
+            team.name = name;
+            let named = crate::people::resolve_all(&account, &mut state, &members, &profile).await?;
+            team.members.extend(named.into_iter().map(|n| n.user));
+        }
+        Change::Add(typed) => {
+            let named = crate::people::resolve_all(&account, &mut state, &[typed], &profile).await?;
+            team.members.extend(named.into_iter().map(|n| n.user));
+        }
+        Change::Remove(typed) => {
+            let user = member_of(&state, &team, &typed)?;
+            if user == me {
+                bail!("to leave a team, ask a member to remove you");
+            }
+            team.members.retain(|m| *m != user);
+        }
+    }
     team.members.sort();
     team.members.dedup();
     let mut recipients: Vec<UserId> = before
@@ -148,7 +216,15 @@ async fn publish(
     sent?;
     state.teams.insert(team.team_id.clone(), team.clone());
     profile.save_state(&state)?;
-    Ok(team)
+    let names = state.names(&team.members);
+    Ok((team, names))
+}
+
+/// A membership change, as typed.
+enum Change {
+    Create { name: String, members: Vec<String> },
+    Add(String),
+    Remove(String),
 }
 
 /// Sends to a team's current members: encrypted once, the envelope pairwise.
@@ -225,10 +301,6 @@ async fn send_to_team(
     Ok((t, id))
 }
 
-fn names(users: &[UserId]) -> String {
-    users.iter().map(UserId::as_str).collect::<Vec<_>>().join(", ")
-}
-
 pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
     match cmd {
         TeamCommand::Create {
@@ -236,41 +308,22 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             name,
             members,
         } => {
-            let team_id = TeamId::random(&mut rand_core::OsRng);
-            let team = publish(&profile, &team_id, |_, t| {
-                t.name = name;
-                t.members.extend(members);
-                Ok(())
-            })
-            .await?;
+            let (team, names) = publish(&profile, None, Change::Create { name, members }).await?;
             out(&format!(
-                "Created team {} ({}): {}",
+                "Created team {} ({}): {names}\nWrite to it with `curbside team send --profile {} \"{}\" TEXT`",
                 team.team_id,
                 team.name,
-                names(&team.members)
+                profile.profile.display(),
+                team.name
             ))
         }
         TeamCommand::Add { profile, team, user } => {
-            let t = publish(&profile, &TeamId::new(team), |_, t| {
-                t.members.push(user);
-                Ok(())
-            })
-            .await?;
-            out(&format!("Team {}: {}", t.name, names(&t.members)))
+            let (t, names) = publish(&profile, Some(&team), Change::Add(user)).await?;
+            out(&format!("Team {}: {names}", t.name))
         }
         TeamCommand::Remove { profile, team, user } => {
-            let t = publish(&profile, &TeamId::new(team), |me, t| {
-                if !t.members.contains(&user) {
-                    bail!("{user} is not a member");
-                }
-                if &user == me {
-                    bail!("to leave a team, ask a member to remove you");
-                }
-                t.members.retain(|m| *m != user);
-                Ok(())
-            })
-            .await?;
-            out(&format!("Team {}: {}", t.name, names(&t.members)))
+            let (t, names) = publish(&profile, Some(&team), Change::Remove(user)).await?;
+            out(&format!("Team {}: {names}", t.name))
         }
         TeamCommand::List { profile } => {
             let (profile, _) = Profile::open(&profile.profile)?;
@@ -284,7 +337,7 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
                         t.team_id,
                         t.name,
                         if t.removed { " (you were removed)" } else { "" },
-                        names(&t.members)
+                        state.names(&t.members)
                     )
                 })
                 .collect();
@@ -319,13 +372,10 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             let (profile, account) = Profile::open(&profile.profile)?;
             let me = account.user_id()?.clone();
             let state = profile.load_state()?;
-            let t = state
-                .teams
-                .get(team.as_str())
-                .with_context(|| format!("no team {team}"))?;
+            let t = find(&state, &team)?;
             let lines: Vec<String> = state
                 .team_conversations
-                .get(team.as_str())
+                .get(&t.team_id)
                 .map(Vec::as_slice)
                 .unwrap_or_default()
                 .iter()
@@ -335,7 +385,11 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
                             "status": m.status.as_str(), "content": content_json(&m.content)})
                         .to_string()
                     } else {
-                        let who = if m.from == me { "me" } else { m.from.as_str() };
+                        let who = if m.from == me {
+                            "me".to_owned()
+                        } else {
+                            state.name(&m.from)
+                        };
                         format!("{}  {:<28} {}", format_time_ms(m.at_ms), who, m.content.summary())
                     }
                 })

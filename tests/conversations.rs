@@ -123,8 +123,10 @@ async fn history_receipts_and_attachments_from_the_cli() {
     assert!(confirmed.starts_with("Verified"), "{confirmed}");
     assert!(run(&["contacts", "--profile", "alice"]).contains("verified"));
 
-    // Bob approves a second device from his first; Alice's next message reaches
-    // it, and Alice is warned that Bob's keys changed since she verified them.
+    // Bob approves a second device from his first. Alice's next message is
+    // refused before anything is encrypted (Bob's keys changed since she
+    // verified them: a script must say --allow-unverified); with it, the
+    // message reaches the new device, and Alice is warned on every view.
     let device_invite = run(&["devices", "add", "--profile", "bob"]);
     run(&["enroll", "--profile", "bob2", "--invite", &device_invite]);
     let devices = run(&["devices", "list", "--profile", "bob"]);
@@ -132,6 +134,28 @@ async fn history_receipts_and_attachments_from_the_cli() {
         devices.contains("device 1 (this one)") && devices.contains("device 2"),
         "{devices}"
     );
+    let refused = cli(
+        &dir,
+        &server,
+        &[
+            "send",
+            "--profile",
+            "alice",
+            "--to",
+            &bob,
+            "--id",
+            "q2",
+            "Did the biopsy come back?",
+        ],
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && said.contains("identity keys changed since you verified them")
+            && said.contains("--allow-unverified"),
+        "{said}"
+    );
+    assert!(!run(&["history", "--profile", "alice", "--with", &bob]).contains("Did the biopsy"));
     run(&[
         "send",
         "--profile",
@@ -140,6 +164,7 @@ async fn history_receipts_and_attachments_from_the_cli() {
         &bob,
         "--id",
         "q2",
+        "--allow-unverified",
         "Did the biopsy come back?",
     ]);
     let on_second = run(&["sync", "--profile", "bob2", "--wait", "1"]);

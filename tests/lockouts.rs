@@ -225,11 +225,32 @@ async fn a_mistyped_recipient_leaves_no_contact_and_an_unreachable_server_is_nam
         &server,
         &["send", "--profile", "alice", "--to", &ids[1], "hello"],
     );
-    let typo = "u0000000000000000000000000";
+    let typo = "u000000000000000000000000";
     let refused = cli(
         &dir,
         &server,
         &["send", "--profile", "alice", "--to", typo, "hello?"],
+    );
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&format!("{typo} is not in the directory of verified clinicians"))
+            && message.contains("curbside directory --profile alice")
+            && message.contains("--allow-unverified"),
+        "{message}"
+    );
+    let refused = cli(
+        &dir,
+        &server,
+        &[
+            "send",
+            "--profile",
+            "alice",
+            "--to",
+            typo,
+            "--allow-unverified",
+            "hello?",
+        ],
     );
     assert!(!refused.status.success());
     let message = stderr(&refused);
@@ -258,7 +279,15 @@ async fn a_mistyped_recipient_leaves_no_contact_and_an_unreachable_server_is_nam
     let queued = cli_ok(
         &dir,
         &server,
-        &["send", "--profile", "alice", "--to", typo, "offline?"],
+        &[
+            "send",
+            "--profile",
+            "alice",
+            "--to",
+            typo,
+            "--allow-unverified",
+            "offline?",
+        ],
     );
     assert!(queued.starts_with("Queued"), "{queued}");
     let addr = server.addr.clone();

@@ -8,7 +8,7 @@ use curbside_client::content::{AttachmentRef, Content};
 use curbside_crypto::attachment;
 use curbside_protocol::ids::{MessageId, UserId};
 
-use super::send::{connect, random_message_id, send_content};
+use super::send::{connect, random_message_id};
 use crate::commands::{out, ProfileArg};
 use crate::profile::Profile;
 
@@ -16,9 +16,13 @@ use crate::profile::Profile;
 pub(crate) struct AttachArgs {
     #[command(flatten)]
     profile: ProfileArg,
-    /// Recipient user id (repeat for several).
+    /// Recipient: a name (or part of one), an NPI or a user id (repeat for several).
     #[arg(long, required = true)]
-    to: Vec<UserId>,
+    to: Vec<String>,
+    /// Send even to colleagues whose keys changed since you verified them,
+    /// or whom no administrator verified.
+    #[arg(long)]
+    allow_unverified: bool,
     /// The file to send.
     file: PathBuf,
 }
@@ -70,15 +74,33 @@ pub(crate) async fn upload_file(
 pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
+    let named = crate::people::resolve_all(&account, &mut state, &args.to, &profile).await?;
+    let to: Vec<UserId> = named.iter().map(|n| n.user.clone()).collect();
+    let unlisted: Vec<UserId> = named
+        .iter()
+        .filter(|n| !n.listed)
+        .map(|n| n.user.clone())
+        .collect();
+    if let Some(warning) = crate::people::unlisted_warning(&state, &unlisted) {
+        if !args.allow_unverified {
+            crate::people::confirm_anyway(&warning, false, &profile)?;
+        }
+    }
     let (file, blob_len) = upload_file(&account, &args.file).await?;
     let (name, size) = (file.name.clone(), file.size);
     let id = random_message_id()?;
     let mut client = connect(&profile, &mut state, account).await?;
-    let content = Content::Attachment {
-        to: args.to.clone(),
-        file,
-    };
-    let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
+    let content = Content::Attachment { to: to.clone(), file };
+    let result = super::send::send_trusting(
+        &profile,
+        &mut state,
+        &mut client,
+        &to,
+        &id,
+        content,
+        args.allow_unverified,
+    )
+    .await;
     let account = client.close().await;
     profile.save(&account)?;
     out(&result?.describe(

@@ -17,9 +17,14 @@ use crate::profile::Profile;
 pub(crate) struct SendArgs {
     #[command(flatten)]
     profile: ProfileArg,
-    /// Recipient user id (repeat for several).
+    /// Recipient: a name (or part of one), an NPI or a user id (repeat for several).
     #[arg(long, required = true)]
-    to: Vec<UserId>,
+    to: Vec<String>,
+    /// Send even to colleagues whose keys changed since you verified them,
+    /// or whom no administrator verified (without it, a terminal asks and a
+    /// script is refused).
+    #[arg(long)]
+    allow_unverified: bool,
     /// Message id (default: random); resending with the same id never duplicates.
     #[arg(long)]
     id: Option<MessageId>,
@@ -80,6 +85,8 @@ pub(crate) async fn send_content(
         Ok(true) => (Status::Sent, Ok(Sent::Duplicate)),
         Ok(false) => (Status::Sent, Ok(Sent::Accepted)),
         Err(e) if e.is_retryable() => (Status::Queued, Ok(Sent::Queued(e.to_string()))),
+        // Nothing was sent: the caller asks the user, then sends again.
+        Err(e @ curbside_client::ClientError::KeysChanged(_)) => return Err(e.into()),
         Err(e) => (Status::Failed, Err(e)),
     };
     // A refused send is kept only in conversations that exist: a mistyped
@@ -215,12 +222,24 @@ pub(crate) async fn connect(
 pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
+    let named = crate::people::resolve_all(&account, &mut state, &args.to, &profile).await?;
+    let to: Vec<UserId> = named.iter().map(|n| n.user.clone()).collect();
+    let unlisted: Vec<UserId> = named
+        .iter()
+        .filter(|n| !n.listed)
+        .map(|n| n.user.clone())
+        .collect();
+    if let Some(warning) = crate::people::unlisted_warning(&state, &unlisted) {
+        if !args.allow_unverified {
+            crate::people::confirm_anyway(&warning, false, &profile)?;
+        }
+    }
     let id = match args.id {
         Some(id) => id,
         None => random_message_id()?,
     };
     let content = Content::Text {
-        to: args.to.clone(),
+        to: to.clone(),
         text: args.text,
     };
     let mut client = match Client::connect_or_return(account).await {
@@ -228,10 +247,10 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         // Unreachable, or unable to store it now: keep it for later.
         Err((account, e)) if e.is_retryable() => {
             let me = account.user_id()?.clone();
-            state.record_outgoing(&me, &args.to, &id, &content, now_ms(), Status::Queued);
+            state.record_outgoing(&me, &to, &id, &content, now_ms(), Status::Queued);
             state.outbox.push(Outgoing {
                 message_id: id.clone(),
-                to: args.to.clone(),
+                to: to.clone(),
                 content,
             });
             profile.save_state(&state)?;
@@ -246,7 +265,16 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
         Err(e) => crate::audit::note(&format!("queued messages not sent yet: {e}")),
     }
-    let result = send_content(&profile, &mut state, &mut client, &args.to, &id, content).await;
+    let result = send_trusting(
+        &profile,
+        &mut state,
+        &mut client,
+        &to,
+        &id,
+        content,
+        args.allow_unverified,
+    )
+    .await;
     let account = client.close().await;
     profile.save(&account)?;
     let duplicate = match result? {
@@ -261,4 +289,38 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
             "Accepted:"
         }
     ))
+}
+
+/// [`send_content`] with trust at send time: a colleague whose keys changed
+/// since the user verified them is sent to only with `allow` or after the
+/// user says so on a terminal.
+pub(crate) async fn send_trusting(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    to: &[UserId],
+    id: &MessageId,
+    content: Content,
+    allow: bool,
+) -> anyhow::Result<Sent> {
+    crate::people::pin_verified(state, client);
+    if allow {
+        client.allow_changed.extend(to.iter().cloned());
+    }
+    match send_content(profile, state, client, to, id, content.clone()).await {
+        Err(e) => match e.downcast_ref::<curbside_client::ClientError>() {
+            Some(curbside_client::ClientError::KeysChanged(changed)) => {
+                let changed = changed.clone();
+                crate::people::confirm_anyway(
+                    &crate::people::changed_warning(state, &changed),
+                    true,
+                    profile,
+                )?;
+                client.allow_changed.extend(changed);
+                send_content(profile, state, client, to, id, content).await
+            }
+            _ => Err(e),
+        },
+        sent => sent,
+    }
 }
