@@ -73,7 +73,7 @@ pub(crate) fn safety_number(account: &Account, user: &UserId) -> anyhow::Result<
 }
 
 /// Groups of five digits, six to a line.
-fn grouped(digits: &str) -> String {
+pub(crate) fn grouped(digits: &str) -> String {
     let groups: Vec<&str> = digits
         .as_bytes()
         .chunks(5)

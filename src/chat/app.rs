@@ -1,6 +1,7 @@
 //! Application state: the interface as a state machine. Keys come in and
 //! [`Action`]s go out; what the interface keeps beyond the sealed local
-//! state (the selected conversation, the input line, the notice, whether it
+//! state (the selected conversation, the input line, the notice, a panel of
+//! results, the scroll position, a send waiting for confirmation, whether it
 //! is connected or locked) lives in [`App`].
 
 use curbside_client::local::LocalState;
@@ -22,16 +23,23 @@ pub(crate) enum Conversation {
 /// What the interface asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Action {
-    /// Send text to a conversation.
-    Send(Conversation, String),
+    /// Send text to a conversation (`true`: the user confirmed sending
+    /// despite a trust warning).
+    Send(Conversation, String, bool),
     /// Send a file to a conversation.
     Attach(Conversation, String),
+    /// Save the conversation's attachment number N (from 1, newest last)
+    /// into a directory (or list them, without a number).
+    Download(Option<usize>, Option<String>),
     /// Search the directory by specialty.
     Find(String),
-    /// Open (or create) a conversation with a colleague.
-    Open(UserId),
+    /// Open (or create) a conversation with a colleague named by name, NPI or id.
+    Open(String),
     /// Show the safety number with the selected colleague.
     Verify(UserId),
+    /// Confirm the safety number with the selected colleague (the digits
+    /// they read out).
+    Confirm(UserId, String),
     /// Unlock an idle-locked screen with the profile's passphrase.
     Unlock(Passphrase),
     /// Move a referral along its lifecycle (with a reason for decline/cancel).
@@ -50,15 +58,54 @@ impl std::fmt::Debug for Passphrase {
     }
 }
 
+/// Results with room of their own (search results, a safety number, help),
+/// shown until Esc.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Panel {
+    pub(crate) title: String,
+    pub(crate) lines: Vec<String>,
+}
+
+/// The connection as the status line shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Link {
+    Connected,
+    /// Lost; the next attempt is this one.
+    Reconnecting {
+        attempt: u32,
+    },
+}
+
+pub(crate) const HELP: &[&str] = &[
+    "Enter sends what you typed to the selected conversation; Up/Down choose a conversation.",
+    "PageUp/PageDown scroll the messages; Esc closes this panel or clears the input; Tab completes a name.",
+    "/to NAME|NPI|ID        open a conversation with a colleague (a name or part of one)",
+    "/find SPECIALTY        verified clinicians of a specialty",
+    "/attach PATH           send a file (encrypted on this device)",
+    "/download [N] [DIR]    list this conversation's attachments, or save number N into DIR (default .)",
+    "/verify                show the safety number with this colleague",
+    "/confirm DIGITS        confirm it: the 60 digits your colleague reads out to you",
+    "/team [NAME]           open a care team (without a name: list your teams)",
+    "/referrals             the referral inbox; /refer accept|decline|cancel|complete ID [reason]",
+    "/help                  this help;  /quit (or Ctrl-C) leaves",
+];
+
 /// The interface's state (what is not in the local state).
 pub(crate) struct App {
     pub(super) me: UserId,
     pub(super) selected: usize,
     pub(super) input: String,
     pub(super) notice: String,
-    pub(super) connected: bool,
+    pub(super) panel: Option<Panel>,
+    /// Lines scrolled up from the newest message.
+    pub(super) scroll: usize,
+    /// A send refused for a trust warning, sent if the user presses Enter
+    /// on an empty line (Esc drops it).
+    pub(super) confirm: Option<(Action, String)>,
+    pub(super) link: Link,
     pub(super) locked: bool,
     pub(super) unlock: zeroize::Zeroizing<String>,
+    pub(super) unlock_error: Option<String>,
 }
 
 impl App {
@@ -67,15 +114,20 @@ impl App {
             me,
             selected: 0,
             input: String::new(),
-            notice: "Type to write; Enter sends. /to USER, /find SPECIALTY, /attach PATH, /team ID, /verify, /quit"
+            notice: "Type to write; Enter sends. /help lists the commands (/to NAME opens a conversation)."
                 .into(),
-            connected: true,
+            panel: None,
+            scroll: 0,
+            confirm: None,
+            link: Link::Connected,
             locked: false,
             unlock: zeroize::Zeroizing::new(String::new()),
+            unlock_error: None,
         }
     }
 
-    /// Every conversation: colleagues, then teams this user is still in.
+    /// Every conversation: the referral inbox, colleagues, then teams this
+    /// user is still in.
     pub(crate) fn conversations(state: &LocalState) -> Vec<Conversation> {
         let mut out = Vec::new();
         if !state.referral_envelopes.is_empty() || !state.referrals.is_empty() {
@@ -99,6 +151,7 @@ impl App {
     pub(crate) fn select(&mut self, state: &LocalState, which: &Conversation) {
         if let Some(i) = Self::conversations(state).iter().position(|c| c == which) {
             self.selected = i;
+            self.scroll = 0;
         }
     }
 
@@ -106,14 +159,24 @@ impl App {
         self.notice = text.into();
     }
 
+    pub(crate) fn show(&mut self, title: impl Into<String>, lines: Vec<String>) {
+        self.panel = Some(Panel {
+            title: title.into(),
+            lines,
+        });
+    }
+
     /// Hides everything until the passphrase is typed again.
     pub(crate) fn lock(&mut self) {
         self.locked = true;
         self.input.clear();
+        self.panel = None;
+        self.confirm = None;
+        self.unlock_error = None;
     }
 
-    pub(crate) fn set_connected(&mut self, connected: bool) {
-        self.connected = connected;
+    pub(crate) fn set_link(&mut self, link: Link) {
+        self.link = link;
     }
 
     /// One key press; returns what to do, if anything.
@@ -137,9 +200,24 @@ impl App {
         }
         let count = Self::conversations(state).len();
         match key.code {
-            KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down if self.selected + 1 < count => self.selected += 1,
-            KeyCode::Esc => self.input.clear(),
+            KeyCode::Up => {
+                self.selected = self.selected.saturating_sub(1);
+                self.scroll = 0;
+            }
+            KeyCode::Down if self.selected + 1 < count => {
+                self.selected += 1;
+                self.scroll = 0;
+            }
+            KeyCode::PageUp => self.scroll = self.scroll.saturating_add(10),
+            KeyCode::PageDown => self.scroll = self.scroll.saturating_sub(10),
+            KeyCode::Esc => {
+                if self.confirm.take().is_some() {
+                    self.notice("Not sent.");
+                } else if self.panel.take().is_none() {
+                    self.input.clear();
+                }
+            }
+            KeyCode::Tab => self.complete(state),
             KeyCode::Backspace => {
                 self.input.pop();
             }
@@ -150,24 +228,65 @@ impl App {
         None
     }
 
+    /// Completes the name being typed after `/to ` from the names this
+    /// profile knows; several candidates are listed in the panel.
+    fn complete(&mut self, state: &LocalState) {
+        let Some(partial) = self.input.strip_prefix("/to ").map(str::to_owned) else {
+            return;
+        };
+        let lower = partial.to_lowercase();
+        let names: Vec<String> = state
+            .people
+            .values()
+            .filter(|p| p.user_id != self.me && p.display_name.to_lowercase().starts_with(&lower))
+            .map(|p| p.display_name.clone())
+            .collect();
+        match names.as_slice() {
+            [] => self.notice(format!(
+                "No colleague you know is called {partial}…: /find SPECIALTY searches"
+            )),
+            [one] => self.input = format!("/to {one}"),
+            several => {
+                let common = common_prefix(several);
+                if common.chars().count() > partial.chars().count() {
+                    self.input = format!("/to {common}");
+                }
+                self.show("Names", several.to_vec());
+            }
+        }
+    }
+
     fn submit(&mut self, state: &LocalState) -> Option<Action> {
         let line = std::mem::take(&mut self.input);
         let line = line.trim();
         if line.is_empty() {
-            return None;
+            return self.confirm.take().map(|(action, _)| match action {
+                Action::Send(c, text, _) => Action::Send(c, text, true),
+                other => other,
+            });
         }
+        self.confirm = None;
         let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
         let rest = rest.trim().to_owned();
         let current = self.current(state);
+        let with_one = |app: &mut Self, what: &str| match &current {
+            Some(Conversation::With(user)) => Some(user.clone()),
+            _ => {
+                app.notice(format!("{what} works in a conversation with one colleague"));
+                None
+            }
+        };
         match command {
             "/quit" => Some(Action::Quit),
-            "/to" => match UserId::new(rest) {
-                Ok(user) => Some(Action::Open(user)),
-                Err(e) => {
-                    self.notice(format!("/to needs a user id: {e}"));
-                    None
-                }
-            },
+            "/help" => {
+                self.show("Help", HELP.iter().map(|s| (*s).to_owned()).collect());
+                None
+            }
+            "/to" if rest.is_empty() => {
+                self.notice("/to NAME (or an NPI, or an id): Tab completes names you know");
+                None
+            }
+            "/to" => Some(Action::Open(rest)),
             "/find" => Some(Action::Find(rest)),
             "/referrals" => {
                 self.select(state, &Conversation::Referrals);
@@ -185,35 +304,102 @@ impl App {
                 }
             }
             "/team" => {
-                let which = Conversation::Team(curbside_client::team::TeamId::new(rest));
-                self.select(state, &which);
+                self.open_team(state, &rest);
                 None
             }
-            "/verify" => match current {
-                Some(Conversation::With(user)) => Some(Action::Verify(user)),
-                _ => {
-                    self.notice("/verify works in a conversation with one colleague");
-                    None
+            "/verify" => with_one(self, "/verify").map(Action::Verify),
+            "/confirm" => {
+                let user = with_one(self, "/confirm")?;
+                if rest.is_empty() {
+                    self.notice("/confirm DIGITS: the 60 digits your colleague reads out (spaces allowed)");
+                    return None;
                 }
-            },
+                Some(Action::Confirm(user, rest))
+            }
+            "/download" => {
+                let mut words = rest.split_whitespace();
+                let first = words.next();
+                match first.map(str::parse::<usize>) {
+                    None => Some(Action::Download(None, None)),
+                    Some(Ok(n)) if n > 0 => Some(Action::Download(Some(n), words.next().map(str::to_owned))),
+                    Some(_) => {
+                        self.notice("/download N [DIR]: N is the number /download lists");
+                        None
+                    }
+                }
+            }
+            "/attach" if rest.is_empty() => {
+                self.notice("/attach PATH: the file to send");
+                None
+            }
             "/attach" => match current {
                 Some(c) => Some(Action::Attach(c, rest)),
                 None => {
-                    self.notice("open a conversation first (/to USER)");
+                    self.notice("open a conversation first (/to NAME)");
                     None
                 }
             },
             c if c.starts_with('/') => {
-                self.notice(format!("unknown command {c}"));
+                self.notice(format!("unknown command {c}: /help lists them"));
                 None
             }
             _ => match current {
-                Some(c) => Some(Action::Send(c, line.to_owned())),
+                Some(c) => Some(Action::Send(c, line.to_owned(), false)),
                 None => {
-                    self.notice("open a conversation first (/to USER)");
+                    self.notice("open a conversation first (/to NAME)");
                     None
                 }
             },
         }
     }
+
+    fn open_team(&mut self, state: &LocalState, typed: &str) {
+        let teams: Vec<&curbside_client::team::Team> = state.teams.values().filter(|t| !t.removed).collect();
+        if typed.is_empty() {
+            let lines = if teams.is_empty() {
+                vec!["You are in no care team (`curbside team create` makes one).".to_owned()]
+            } else {
+                teams
+                    .iter()
+                    .map(|t| format!("{}: {}", t.name, state.names(&t.members)))
+                    .collect()
+            };
+            self.show("Your teams (/team NAME opens one)", lines);
+            return;
+        }
+        let lower = typed.to_lowercase();
+        let found: Vec<_> = teams
+            .iter()
+            .filter(|t| t.team_id.as_str() == typed || t.name.to_lowercase().contains(&lower))
+            .collect();
+        match found.as_slice() {
+            [t] => {
+                let which = Conversation::Team(t.team_id.clone());
+                self.select(state, &which);
+            }
+            [] => self.notice(format!(
+                "You are in no team called {typed}: /team lists your teams"
+            )),
+            several => {
+                let names: Vec<&str> = several.iter().map(|t| t.name.as_str()).collect();
+                self.notice(format!("Several teams match {typed}: {}", names.join(", ")));
+            }
+        }
+    }
+}
+
+fn common_prefix(words: &[String]) -> String {
+    let Some(first) = words.first() else {
+        return String::new();
+    };
+    let mut prefix: Vec<char> = first.chars().collect();
+    for w in &words[1..] {
+        let same = prefix
+            .iter()
+            .zip(w.chars())
+            .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
+            .count();
+        prefix.truncate(same);
+    }
+    prefix.into_iter().collect()
 }

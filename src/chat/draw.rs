@@ -1,71 +1,125 @@
 //! Drawing: the whole screen as a pure rendering of the interface's state
-//! and the sealed local state (status line, notice or warning banner,
-//! conversation list, messages or the referral inbox, input line).
+//! and the sealed local state: status line, a red banner of its own when a
+//! verified colleague's keys changed, the notice line, the conversation list
+//! (names, specialty, unread counts, verification), the messages (by sent
+//! time, with day separators and sender names) or the referral inbox, a
+//! panel for results, and the input line.
 
 use curbside_client::fhir::patient_name;
 use curbside_client::local::{key_set_fingerprint, LocalState, Status, StoredMessage, Trust};
 use curbside_client::Account;
 use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::ids::UserId;
 use curbside_protocol::referral::{Priority, Status as RefStatus};
-use ratatui::layout::{Constraint, Direction, Layout};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Conversation};
+use super::app::{App, Conversation, Link};
+
+/// How far a colleague's keys are trusted, for the list and the banner.
+pub(crate) fn trust_of(state: &LocalState, account: &Account, user: &UserId) -> Trust {
+    state.contacts.get(user).map_or(Trust::Unverified, |c| {
+        c.trust(&key_set_fingerprint(&account.identity_keys_of(user)))
+    })
+}
 
 impl App {
     /// Draws the whole screen from the local state.
     pub(crate) fn render(&self, frame: &mut Frame<'_>, state: &LocalState, account: &Account) {
+        let current = self.current(state);
+        let banner = match (&current, self.locked) {
+            (Some(Conversation::With(user)), false) if trust_of(state, account, user) == Trust::Changed => {
+                Some(format!(
+                    "⚠ {}'s identity keys changed since you verified them: /verify, compare, /confirm before sharing more",
+                    state.name(user)
+                ))
+            }
+            _ => None,
+        };
         let rows = Layout::default()
             .direction(Direction::Vertical)
             .constraints([
                 Constraint::Length(1),
+                Constraint::Length(u16::from(banner.is_some())),
                 Constraint::Length(1),
                 Constraint::Min(3),
                 Constraint::Length(3),
             ])
             .split(frame.area());
-        let connection = if self.connected {
-            Span::styled("● connected", Style::default().fg(Color::Green))
-        } else {
-            Span::styled("○ reconnecting…", Style::default().fg(Color::Yellow))
+        let connection = match self.link {
+            Link::Connected => Span::styled("● connected", Style::default().fg(Color::Green)),
+            Link::Reconnecting { attempt } => Span::styled(
+                format!(
+                    "○ reconnecting… (attempt {attempt}; {} queued)",
+                    state.outbox.len()
+                ),
+                Style::default().fg(Color::Yellow),
+            ),
         };
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled("Curbside ", Style::default().add_modifier(Modifier::BOLD)),
-                Span::raw(format!("{}  ", self.me)),
+                Span::raw(format!("{}  ", state.label(&self.me))),
                 connection,
             ])),
             rows[0],
         );
-        let current = self.current(state);
-        let banner = match &current {
-            Some(Conversation::With(user)) => state.contacts.get(user).and_then(|c| {
-                (c.trust(&key_set_fingerprint(&account.identity_keys_of(user))) == Trust::Changed).then(|| {
-                    format!("⚠ {user}'s identity keys changed since you verified them: /verify before sharing more")
-                })
-            }),
-            _ => None,
-        };
-        let (text, style) = match (&banner, self.locked) {
-            (_, true) => (
-                "Locked after inactivity: type your passphrase and press Enter".to_owned(),
+        if let Some(b) = banner {
+            frame.render_widget(
+                Paragraph::new(b).style(Style::default().fg(Color::White).bg(Color::Red)),
+                rows[1],
+            );
+        }
+        let (text, style) = if self.locked {
+            (
+                self.unlock_error.clone().unwrap_or_else(|| {
+                    "Locked after inactivity: type your passphrase and press Enter".to_owned()
+                }),
                 Style::default().fg(Color::Black).bg(Color::Yellow),
-            ),
-            (Some(b), false) => (b.clone(), Style::default().fg(Color::White).bg(Color::Red)),
-            (None, false) => (self.notice.clone(), Style::default().fg(Color::Cyan)),
-        };
-        frame.render_widget(Paragraph::new(text).style(style), rows[1]);
-        let columns = Layout::default()
-            .direction(Direction::Horizontal)
-            .constraints([Constraint::Length(34), Constraint::Min(20)])
-            .split(rows[2]);
-        if self.locked {
-            frame.render_widget(Block::default().borders(Borders::ALL), rows[2]);
+            )
+        } else if let Some((_, warning)) = &self.confirm {
+            (
+                format!("⚠ {warning}: Enter on an empty line sends anyway, Esc cancels"),
+                Style::default().fg(Color::Black).bg(Color::Yellow),
+            )
         } else {
-            self.render_lists(frame, state, &current, &columns);
+            (self.notice.clone(), Style::default().fg(Color::Cyan))
+        };
+        frame.render_widget(Paragraph::new(text).style(style), rows[2]);
+        if self.locked {
+            frame.render_widget(Block::default().borders(Borders::ALL), rows[3]);
+        } else {
+            let columns = Layout::default()
+                .direction(Direction::Horizontal)
+                .constraints([Constraint::Length(36), Constraint::Min(20)])
+                .split(rows[3]);
+            self.render_list(frame, state, account, &current, columns[0]);
+            let right = match &self.panel {
+                Some(panel) => {
+                    let height = u16::try_from(panel.lines.len() + 2).unwrap_or(u16::MAX).min(14);
+                    let parts = Layout::default()
+                        .direction(Direction::Vertical)
+                        .constraints([Constraint::Min(3), Constraint::Length(height)])
+                        .split(columns[1]);
+                    frame.render_widget(
+                        Paragraph::new(panel.lines.join("\n"))
+                            .wrap(Wrap { trim: false })
+                            .block(
+                                Block::default()
+                                    .borders(Borders::ALL)
+                                    .title(format!("{} (Esc closes)", panel.title))
+                                    .border_style(Style::default().fg(Color::Cyan)),
+                            ),
+                        parts[1],
+                    );
+                    parts[0]
+                }
+                None => columns[1],
+            };
+            self.render_conversation(frame, state, &current, right);
         }
         let input = if self.locked {
             format!("passphrase: {}", "*".repeat(self.unlock.chars().count()))
@@ -74,16 +128,17 @@ impl App {
         };
         frame.render_widget(
             Paragraph::new(input).block(Block::default().borders(Borders::ALL)),
-            rows[3],
+            rows[4],
         );
     }
 
-    fn render_lists(
+    fn render_list(
         &self,
         frame: &mut Frame<'_>,
         state: &LocalState,
+        account: &Account,
         current: &Option<Conversation>,
-        columns: &[ratatui::layout::Rect],
+        area: Rect,
     ) {
         let items: Vec<ListItem<'_>> = Self::conversations(state)
             .iter()
@@ -91,11 +146,18 @@ impl App {
                 let label = match c {
                     Conversation::With(user) => {
                         let unread = state.contacts.get(user).map_or(0, |c| c.unread);
-                        if unread > 0 {
-                            format!("{user} ({unread})")
+                        let mark = match trust_of(state, account, user) {
+                            Trust::Verified => "✓ ",
+                            Trust::Changed => "! ",
+                            Trust::Unverified if state.people.contains_key(user) => "  ",
+                            Trust::Unverified => "? ",
+                        };
+                        let unread = if unread > 0 {
+                            format!(" ({unread})")
                         } else {
-                            user.to_string()
-                        }
+                            String::new()
+                        };
+                        format!("{mark}{}{unread}", state.label(user))
                     }
                     Conversation::Team(id) => {
                         format!("# {}", state.teams.get(id).map_or(id.as_str(), |t| &t.name))
@@ -116,14 +178,27 @@ impl App {
         list_state.select(current.as_ref().map(|_| self.selected));
         frame.render_stateful_widget(
             List::new(items)
-                .block(Block::default().borders(Borders::ALL).title("Conversations"))
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title("Conversations  ✓ verified  ! keys changed  ? not in directory"),
+                )
                 .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
-            columns[0],
+            area,
             &mut list_state,
         );
+    }
+
+    fn render_conversation(
+        &self,
+        frame: &mut Frame<'_>,
+        state: &LocalState,
+        current: &Option<Conversation>,
+        area: Rect,
+    ) {
         let (title, messages): (String, &[StoredMessage]) = match current {
             Some(Conversation::With(user)) => (
-                user.to_string(),
+                state.label(user),
                 state
                     .conversations
                     .get(user)
@@ -131,10 +206,10 @@ impl App {
                     .unwrap_or_default(),
             ),
             Some(Conversation::Team(id)) => (
-                state
-                    .teams
-                    .get(id)
-                    .map_or_else(|| id.to_string(), |t| format!("# {}", t.name)),
+                state.teams.get(id).map_or_else(
+                    || id.to_string(),
+                    |t| format!("# {}: {}", t.name, state.names(&t.members)),
+                ),
                 state
                     .team_conversations
                     .get(id)
@@ -142,75 +217,130 @@ impl App {
                     .unwrap_or_default(),
             ),
             Some(Conversation::Referrals) => {
-                let lines: Vec<Line<'_>> = state
-                    .referral_envelopes
-                    .values()
-                    .rev()
-                    .map(|r| {
-                        let patient = state
-                            .referrals
-                            .get(r.referral_id.as_str())
-                            .map_or_else(|| "?".to_owned(), |c| patient_name(&c.bundle));
-                        let direction = if r.receiving == self.me {
-                            format!("from {}", r.referring)
-                        } else {
-                            format!("to {}", r.receiving)
-                        };
-                        let style = match r.priority {
-                            Priority::Stat => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
-                            Priority::Urgent => Style::default().fg(Color::Yellow),
-                            Priority::Routine => Style::default(),
-                        };
-                        Line::from(vec![
-                            Span::styled(format!("{:<7} ", r.priority.as_str()), style),
-                            Span::raw(format!(
-                                "{:<9} {}  patient {patient}  {}  {direction}",
-                                r.status.as_str(),
-                                r.referral_id,
-                                r.specialty
-                            )),
-                        ])
-                    })
-                    .collect();
                 frame.render_widget(
-                    Paragraph::new(lines).block(
+                    Paragraph::new(self.referral_lines(state)).block(
                         Block::default()
                             .borders(Borders::ALL)
                             .title("Referrals: /refer accept|decline|cancel|complete ID [reason]"),
                     ),
-                    columns[1],
+                    area,
                 );
                 return;
             }
-            None => ("No conversation: /to USER".into(), &[]),
+            None => (
+                "No conversation: /to NAME opens one, /help lists the commands".into(),
+                &[],
+            ),
         };
-        let height = usize::from(columns[1].height.saturating_sub(2));
-        let lines: Vec<Line<'_>> = messages
-            .iter()
-            .skip(messages.len().saturating_sub(height))
-            .map(|m| {
-                let who = if m.from == self.me {
-                    "me".to_owned()
-                } else {
-                    m.from.to_string()
-                };
-                let status = match m.status {
-                    Status::Received => String::new(),
-                    s => format!("  [{}]", s.as_str()),
-                };
-                let time = format_time_ms(m.at_ms);
-                Line::from(format!(
-                    "{} {who}: {}{status}",
-                    time.get(11..16).unwrap_or(&time),
-                    m.content.summary()
-                ))
-            })
+        let lines = self.message_lines(state, messages);
+        let height = usize::from(area.height.saturating_sub(2));
+        let scroll = self.scroll.min(lines.len().saturating_sub(height));
+        let end = lines.len() - scroll;
+        let shown: Vec<Line<'_>> = lines
+            .into_iter()
+            .take(end)
+            .skip(end.saturating_sub(height))
             .collect();
+        let title = if scroll > 0 {
+            format!("{title}  (scrolled up {scroll} lines: PageDown)")
+        } else {
+            title
+        };
         frame.render_widget(
-            Paragraph::new(lines)
+            Paragraph::new(shown)
                 .wrap(Wrap { trim: false })
                 .block(Block::default().borders(Borders::ALL).title(title)),
-            columns[1],
+            area,
         );
+    }
+
+    /// The conversation's lines in the order the messages were sent (the
+    /// server's acceptance time, which every device agrees on), with a
+    /// separator where the day changes.
+    fn message_lines(&self, state: &LocalState, messages: &[StoredMessage]) -> Vec<Line<'static>> {
+        let mut ordered: Vec<&StoredMessage> = messages.iter().collect();
+        ordered.sort_by_key(|m| m.at_ms);
+        let mut lines = Vec::new();
+        let mut day = String::new();
+        let mut attachment = 0;
+        for m in ordered {
+            let time = format_time_ms(m.at_ms);
+            let this_day = time.get(..10).unwrap_or_default().to_owned();
+            if this_day != day {
+                lines.push(Line::styled(
+                    format!("── {this_day} ──"),
+                    Style::default().fg(Color::DarkGray),
+                ));
+                day = this_day;
+            }
+            let who = if m.from == self.me {
+                "me".to_owned()
+            } else {
+                state.name(&m.from)
+            };
+            let status = match m.status {
+                Status::Received => String::new(),
+                s => format!("  [{}]", s.as_str()),
+            };
+            let number = if matches!(m.content, curbside_client::content::Content::Attachment { .. }) {
+                attachment += 1;
+                format!(" (/download {attachment})")
+            } else {
+                String::new()
+            };
+            let style = if m.status == Status::Failed {
+                Style::default().fg(Color::Red)
+            } else {
+                Style::default()
+            };
+            lines.push(Line::styled(
+                format!(
+                    "{} {who}: {}{number}{status}",
+                    time.get(11..16).unwrap_or(&time),
+                    m.content.summary()
+                ),
+                style,
+            ));
+        }
+        lines
+    }
+
+    fn referral_lines(&self, state: &LocalState) -> Vec<Line<'static>> {
+        let mut referrals: Vec<_> = state.referral_envelopes.values().collect();
+        referrals.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
+        referrals
+            .into_iter()
+            .map(|r| {
+                let patient = state
+                    .referrals
+                    .get(r.referral_id.as_str())
+                    .map_or_else(|| "?".to_owned(), |c| patient_name(&c.bundle));
+                let direction = if r.receiving == self.me {
+                    format!("from {}", state.name(&r.referring))
+                } else {
+                    format!("to {}", state.name(&r.receiving))
+                };
+                let style = match r.priority {
+                    Priority::Stat => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                    Priority::Urgent => Style::default().fg(Color::Yellow),
+                    Priority::Routine => Style::default(),
+                };
+                let reason = state
+                    .referrals
+                    .get(r.referral_id.as_str())
+                    .and_then(|c| c.reason.as_deref())
+                    .map(|reason| format!("  reason: {reason}"))
+                    .unwrap_or_default();
+                Line::from(vec![
+                    Span::styled(format!("{:<7} ", r.priority.as_str()), style),
+                    Span::raw(format!(
+                        "{:<9} {}  patient {patient}  {}  {direction}{reason}",
+                        r.status.as_str(),
+                        r.referral_id,
+                        r.specialty
+                    )),
+                ])
+            })
+            .collect()
     }
 }

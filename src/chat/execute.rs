@@ -1,11 +1,14 @@
 //! Command execution: carries out the [`Action`]s the interface asks for,
 //! with the same functions as the scriptable commands (send, attach, team
-//! send, referral transitions, directory search, safety numbers, unlock),
-//! and sends read receipts for what the screen shows.
+//! send, referral transitions, directory search, safety numbers, download,
+//! unlock), and sends read receipts for what the screen shows. Trust at
+//! send time: a colleague no administrator verified, or whose keys changed
+//! since they were verified, is sent to only after the user confirms.
 
 use curbside_client::content::Content;
-use curbside_client::local::LocalState;
-use curbside_client::Client;
+use curbside_client::local::{key_set_fingerprint, LocalState};
+use curbside_client::people::{self, Found};
+use curbside_client::{Client, ClientError};
 use curbside_protocol::frames::MessageKind;
 
 use super::app::{Action, App, Conversation};
@@ -52,7 +55,8 @@ pub(crate) async fn mark_shown_read(
     Ok(())
 }
 
-/// Carries out an action; what the user should read goes to the notice line.
+/// Carries out an action; what the user should read goes to the notice
+/// line or the panel.
 pub(crate) async fn execute(
     action: Action,
     app: &mut App,
@@ -62,7 +66,7 @@ pub(crate) async fn execute(
 ) -> anyhow::Result<()> {
     match action {
         Action::Quit => {}
-        Action::Send(Conversation::Referrals, _) | Action::Attach(Conversation::Referrals, _) => {
+        Action::Send(Conversation::Referrals, ..) | Action::Attach(Conversation::Referrals, _) => {
             app.notice("the referral inbox takes /refer commands; open a conversation to write");
         }
         Action::Refer(transition, id, reason) => {
@@ -88,30 +92,45 @@ pub(crate) async fn execute(
         Action::Unlock(passphrase) => {
             if profile.passphrase_matches(&passphrase.0) {
                 app.locked = false;
+                app.unlock_error = None;
                 app.notice("Unlocked.");
             } else {
-                app.notice("Wrong passphrase.");
+                app.unlock_error = Some("Wrong passphrase: type it again and press Enter".into());
             }
         }
-        Action::Open(user) => {
-            state.contacts.entry(user.clone()).or_default();
-            profile.save_state(state)?;
-            app.select(state, &Conversation::With(user));
-        }
-        Action::Send(Conversation::With(user), text) => {
+        Action::Open(typed) => open(app, profile, state, client, &typed).await?,
+        Action::Send(Conversation::With(user), text, confirmed) => {
+            if !confirmed && !state.people.contains_key(&user) {
+                let warning = crate::people::unlisted_warning(state, std::slice::from_ref(&user));
+                app.confirm = warning.map(|w| (Action::Send(Conversation::With(user), text, true), w));
+                return Ok(());
+            }
             // What waits in the outbox goes first, so messages keep their order.
             resend_queued(app, profile, state, client).await;
-            let to = vec![user];
-            let content = Content::Text { to: to.clone(), text };
-            if let Sent::Queued(reason) =
-                send_content(profile, state, client, &to, &random_message_id()?, content).await?
-            {
-                app.notice(format!(
-                    "Queued (the server cannot take it now: {reason}); it is resent with your next message or on reconnect"
-                ));
+            crate::people::pin_verified(state, client);
+            if confirmed {
+                client.allow_changed.insert(user.clone());
+            }
+            let to = vec![user.clone()];
+            let content = Content::Text {
+                to: to.clone(),
+                text: text.clone(),
+            };
+            match send_content(profile, state, client, &to, &random_message_id()?, content).await {
+                Ok(Sent::Queued(reason)) => app.notice(format!(
+                    "Queued (the server cannot take it now: {reason}); it is sent when the connection is back"
+                )),
+                Ok(_) => {}
+                Err(e) => match e.downcast_ref::<ClientError>() {
+                    Some(ClientError::KeysChanged(changed)) => {
+                        let warning = crate::people::changed_warning(state, changed);
+                        app.confirm = Some((Action::Send(Conversation::With(user), text, true), warning));
+                    }
+                    _ => return Err(e),
+                },
             }
         }
-        Action::Send(Conversation::Team(id), text) => {
+        Action::Send(Conversation::Team(id), text, _) => {
             team_send(
                 profile,
                 state,
@@ -122,6 +141,7 @@ pub(crate) async fn execute(
             .await?;
         }
         Action::Attach(Conversation::With(user), path) => {
+            crate::people::pin_verified(state, client);
             let (file, _) = upload_file(&client.account, std::path::Path::new(&path)).await?;
             let name = file.name.clone();
             let to = vec![user];
@@ -130,31 +150,207 @@ pub(crate) async fn execute(
             let sent = send_content(profile, state, client, &to, &id, content).await?;
             app.notice(sent.describe(&format!("Sent {name}"), &id));
         }
-        Action::Attach(Conversation::Team(_), _) => {
-            app.notice("team attachments: use `curbside attach` per member for now")
+        Action::Attach(Conversation::Team(id), path) => {
+            let (file, _) = upload_file(&client.account, std::path::Path::new(&path)).await?;
+            let name = file.name.clone();
+            let content = Content::Attachment { to: Vec::new(), file };
+            let message = team_send(profile, state, client, &id, content).await?;
+            app.notice(format!("Sent {name} to the team as {message}"));
         }
+        Action::Download(which, dir) => download(app, state, client, which, dir).await?,
         Action::Find(specialty) => {
             let (api, token) = crate::commands::login(&client.account).await?;
             let found = api.directory(&token, None, Some(&specialty)).await?;
-            let names: Vec<String> = found
-                .iter()
-                .map(|e| format!("{} ({})", e.display_name, e.user_id))
-                .collect();
-            app.notice(if names.is_empty() {
-                format!("No verified clinician in {specialty}")
+            let lines: Vec<String> = if found.is_empty() {
+                vec![format!("No verified clinician in {specialty}.")]
             } else {
-                format!("{specialty}: {} — /to USER to write", names.join(", "))
-            });
+                found.iter().map(people::describe).collect()
+            };
+            for entry in found {
+                state.remember(entry);
+            }
+            profile.save_state(state)?;
+            app.show(
+                format!("{specialty}: /to NAME writes to one (Tab completes)"),
+                lines,
+            );
         }
         Action::Verify(user) => match crate::trust::safety_number(&client.account, &user)? {
             None => app.notice("no keys for this colleague yet: exchange a message first"),
-            Some(number) => app.notice(format!(
-                "Safety number with {user}: {} — compare, then `curbside verify --confirm`",
-                number.digits()
-            )),
+            Some(number) => {
+                let trust = match super::draw::trust_of(state, &client.account, &user) {
+                    curbside_client::local::Trust::Verified => {
+                        "verified: the keys are the ones you confirmed"
+                    }
+                    curbside_client::local::Trust::Unverified => "not verified yet",
+                    curbside_client::local::Trust::Changed => "KEYS CHANGED since you verified them",
+                };
+                let mut lines: Vec<String> = crate::trust::grouped(number.digits())
+                    .lines()
+                    .map(str::to_owned)
+                    .collect();
+                lines.push(String::new());
+                lines.push(format!("Status: {trust}."));
+                lines.push(format!(
+                    "Compare it with {}'s, in person or on a call; if it is the same, type /confirm and the digits they read.",
+                    state.name(&user)
+                ));
+                app.show(format!("Safety number with {}", state.label(&user)), lines);
+            }
         },
+        Action::Confirm(user, typed) => {
+            let Some(number) = crate::trust::safety_number(&client.account, &user)? else {
+                app.notice("no keys for this colleague yet: exchange a message first");
+                return Ok(());
+            };
+            if number.matches(&typed) {
+                let fingerprint = key_set_fingerprint(&client.account.identity_keys_of(&user));
+                state.contacts.entry(user.clone()).or_default().verified_keys = Some(fingerprint);
+                profile.save_state(state)?;
+                app.panel = None;
+                app.notice(format!(
+                    "Verified {}: their current keys match.",
+                    state.name(&user)
+                ));
+            } else {
+                app.show(
+                    "Safety numbers differ",
+                    vec![
+                        "The digits you typed are not the safety number this device computes.".into(),
+                        "Do not trust this conversation until you know why (a new device, a reinstall, or someone in the middle).".into(),
+                        "/verify shows the number again.".into(),
+                    ],
+                );
+            }
+        }
     }
     Ok(())
+}
+
+/// Opens a conversation with a colleague named by name, NPI or id: one
+/// match opens it, several are listed to choose from.
+async fn open(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &Client,
+    typed: &str,
+) -> anyhow::Result<()> {
+    let (api, token) = crate::commands::login(&client.account).await?;
+    let user = match people::resolve(&api, &token, typed).await? {
+        Found::One(entry) => {
+            let user = entry.user_id.clone();
+            state.remember(entry);
+            user
+        }
+        Found::Unlisted(user) => {
+            app.notice(format!(
+                "{user} is not in the directory of verified clinicians: messages to them ask for confirmation"
+            ));
+            user
+        }
+        Found::Several(entries) => {
+            let lines = entries
+                .iter()
+                .map(|e| format!("{}  →  /to {}", people::describe(e), e.npi))
+                .collect();
+            app.show(format!("Several clinicians match \"{typed}\": choose one"), lines);
+            return Ok(());
+        }
+        Found::Nobody => {
+            app.notice(format!(
+                "No verified clinician matches \"{typed}\": /find SPECIALTY lists a specialty's clinicians"
+            ));
+            return Ok(());
+        }
+    };
+    if user == app.me {
+        app.notice("That is you: /to NAME opens a conversation with a colleague");
+        return Ok(());
+    }
+    state.contacts.entry(user.clone()).or_default();
+    profile.save_state(state)?;
+    app.panel = None;
+    app.select(state, &Conversation::With(user));
+    Ok(())
+}
+
+/// Lists the selected conversation's attachments, or saves number `which`
+/// (checked and decrypted) into `dir`, never over an existing file.
+async fn download(
+    app: &mut App,
+    state: &LocalState,
+    client: &Client,
+    which: Option<usize>,
+    dir: Option<String>,
+) -> anyhow::Result<()> {
+    let messages = match app.current(state) {
+        Some(Conversation::With(user)) => state.conversations.get(&user),
+        Some(Conversation::Team(id)) => state.team_conversations.get(&id),
+        _ => None,
+    };
+    let mut ordered: Vec<_> = messages.map(|m| m.iter().collect()).unwrap_or_default();
+    ordered.sort_by_key(|m: &&curbside_client::local::StoredMessage| m.at_ms);
+    let files: Vec<_> = ordered
+        .iter()
+        .filter_map(|m| match &m.content {
+            Content::Attachment { file, .. } => Some((m, file)),
+            _ => None,
+        })
+        .collect();
+    let Some(n) = which else {
+        let lines = if files.is_empty() {
+            vec!["No attachment in this conversation.".to_owned()]
+        } else {
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, (m, f))| {
+                    format!(
+                        "{}. {} ({} bytes) from {}",
+                        i + 1,
+                        f.name,
+                        f.size,
+                        if m.from == app.me {
+                            "me".to_owned()
+                        } else {
+                            state.name(&m.from)
+                        }
+                    )
+                })
+                .collect()
+        };
+        app.show("Attachments: /download N [DIR] saves one", lines);
+        return Ok(());
+    };
+    let Some((_, file)) = files.get(n - 1) else {
+        app.notice(format!("There is no attachment {n} here: /download lists them"));
+        return Ok(());
+    };
+    let dir = std::path::PathBuf::from(dir.unwrap_or_else(|| ".".into()));
+    let path = free_path(&dir, &file.name);
+    let size = crate::messages::fetch(&client.account, file, &path).await?;
+    app.notice(format!(
+        "Saved {} ({size} bytes) to {}",
+        file.name,
+        path.display()
+    ));
+    Ok(())
+}
+
+/// `dir/name`, or `dir/name (2)` … if that exists; only the file name of
+/// `name` is used (a sender cannot choose where the file goes).
+fn free_path(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let name = std::path::Path::new(name)
+        .file_name()
+        .map_or_else(|| "attachment".into(), |n| n.to_string_lossy().into_owned());
+    let mut path = dir.join(&name);
+    let mut i = 2;
+    while path.exists() {
+        path = dir.join(format!("{name} ({i})"));
+        i += 1;
+    }
+    path
 }
 
 /// Sends what waits in the sealed outbox (after a reconnect, or before a new

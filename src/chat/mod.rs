@@ -8,12 +8,13 @@
 //!   (`App::render`).
 //! - [`execute`]: carries out actions with the same functions as the
 //!   scriptable commands, and sends read receipts for what is shown.
-//! - [`terminal`]: the terminal loop ([`run`]): draw, take keys, take
-//!   messages (every 100 ms at most, so the screen stays responsive while
-//!   messages arrive), reconnect with backoff when the connection drops, lock
-//!   when idle.
+//! - [`terminal`]: the loop ([`run`]): keys on a thread of their own, so
+//!   typing never waits on the network; messages as the server pushes them;
+//!   `reconnecting…` and a retry with backoff when the connection drops
+//!   (what is typed meanwhile is queued in the sealed outbox); catching up
+//!   on referrals and names after each connection; locking when idle.
 //! - `tests`: the whole interface over a real server, on ratatui's
-//!   `TestBackend`.
+//!   `TestBackend`, the loop included (a server restart, names, panels).
 
 use clap::Args;
 
@@ -38,3 +39,7 @@ pub(crate) struct ChatArgs {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod loop_tests;
