@@ -178,7 +178,31 @@ pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
     // that differ) is checked before the server creates the account: the
     // invite is used only once the profile can be written.
     let profile = Profile::prepare(&args.profile.profile)?;
-    let account = curbside_client::enroll(server, &args.invite, &details).await?;
+    let account = match curbside_client::enroll(server.clone(), &args.invite, &details).await {
+        Ok(account) => account,
+        // The server names its JSON fields; the user typed flags.
+        Err(e) if e.code() == Some(curbside_protocol::error::ErrorCode::InvalidRequest) => {
+            let missing: Vec<&str> = [
+                ("--name", details.display_name.trim().is_empty()),
+                ("--npi", details.npi.is_none()),
+                ("--specialty", details.specialty.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(flag, absent)| absent.then_some(flag))
+            .collect();
+            anyhow::bail!(
+                "the server refused the enrollment ({e}): a new user needs --name, and a clinician \
+                 also needs --npi (10 digits) and --specialty{}. The invite was not used: run the \
+                 command again with them",
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (missing here: {})", missing.join(", "))
+                }
+            )
+        }
+        Err(e) => return Err(unreachable(&server, e)),
+    };
     let address = account.address()?.clone();
     profile.save(&account).with_context(|| {
         format!(

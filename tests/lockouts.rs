@@ -70,6 +70,29 @@ async fn what_can_go_wrong_at_enrollment_fails_before_the_invite_is_used() {
         "{}",
         stderr(&short)
     );
+    // A clinician's invite without --npi: refused naming the flag (not the
+    // server's JSON field), and the invite is still good.
+    let no_npi = cli(
+        &dir,
+        &server,
+        &[
+            "enroll",
+            "--profile",
+            "alice",
+            "--invite",
+            &invite,
+            "--name",
+            "Dr. Alice",
+            "--specialty",
+            "Dermatology",
+        ],
+    );
+    assert!(!no_npi.status.success());
+    let said = stderr(&no_npi);
+    assert!(
+        said.contains("missing here: --npi") && said.contains("The invite was not used"),
+        "{said}"
+    );
     let enrolled = enroll(Some("correct horse battery staple"));
     assert!(enrolled.status.success(), "{}", stderr(&enrolled));
     assert!(String::from_utf8_lossy(&enrolled.stdout).starts_with("Enrolled: user "));
