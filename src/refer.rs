@@ -25,9 +25,10 @@ use crate::profile::Profile;
 pub(crate) struct CreateArgs {
     #[command(flatten)]
     profile: ProfileArg,
-    /// The receiving clinician (omit to list the verified clinicians of --specialty).
+    /// The receiving clinician: a name (or part of one), an NPI or a user id
+    /// (omit to list the verified clinicians of --specialty).
     #[arg(long)]
-    to: Option<UserId>,
+    to: Option<String>,
     /// Target specialty.
     #[arg(long)]
     specialty: String,
@@ -157,15 +158,44 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
             list.join("\n")
         ));
     };
-    if !found.iter().any(|e| e.user_id == to) {
-        bail!(
+    let matching: Vec<_> = found
+        .iter()
+        .filter(|e| {
+            e.npi == to
+                || e.user_id.as_str() == to
+                || e.display_name.to_lowercase().contains(&to.to_lowercase())
+        })
+        .cloned()
+        .collect();
+    let to = match curbside_client::people::choose(&to, matching) {
+        curbside_client::people::Found::One(entry) => entry.user_id,
+        curbside_client::people::Found::Several(entries) => {
+            let list: Vec<String> = entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "  {}  (give {} or {})",
+                        curbside_client::people::describe(e),
+                        e.npi,
+                        e.user_id
+                    )
+                })
+                .collect();
+            bail!(
+                "\"{to}\" matches {} clinicians in {}; name one by NPI or id:\n{}",
+                entries.len(),
+                args.specialty,
+                list.join("\n")
+            )
+        }
+        _ => bail!(
             "{to} is not a verified clinician in {}: check --to and --specialty \
              (`curbside refer create --profile {} --specialty \"{}\" --patient …` without --to lists them)",
             args.specialty,
             args.profile.profile.display(),
             args.specialty
-        );
-    }
+        ),
+    };
     let mut attachments = Vec::new();
     for path in &args.attachments {
         attachments.push(upload_file(&account, path).await?.0);

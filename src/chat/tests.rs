@@ -20,7 +20,7 @@ use super::execute::{execute, mark_shown_read};
 use crate::messages::{random_message_id, receive};
 use crate::profile::Profile;
 
-fn screen(term: &Terminal<TestBackend>) -> String {
+pub(super) fn screen(term: &Terminal<TestBackend>) -> String {
     let buffer = term.backend().buffer();
     let width = usize::from(buffer.area.width);
     buffer
@@ -41,7 +41,7 @@ fn typed(app: &mut App, state: &LocalState, text: &str) -> Option<Action> {
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), state)
 }
 
-async fn clinician(info: &ServerInfo, api: &Api, admin: &str, name: &str, npi: &str) -> Account {
+pub(super) async fn clinician(info: &ServerInfo, api: &Api, admin: &str, name: &str, npi: &str) -> Account {
     let req = CreateInviteRequest {
         target: InviteTarget::NewUser {
             role: Role::Clinician,
@@ -115,7 +115,11 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     let send = typed(&mut app, &state, "Quick look at a rash?").unwrap();
     assert_eq!(
         send,
-        Action::Send(Conversation::With(bob_id.clone()), "Quick look at a rash?".into())
+        Action::Send(
+            Conversation::With(bob_id.clone()),
+            "Quick look at a rash?".into(),
+            false
+        )
     );
     execute(send, &mut app, &profile, &mut state, &mut client)
         .await
@@ -123,7 +127,9 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     term.draw(|f| app.render(f, &state, &client.account)).unwrap();
     let shown = screen(&term);
     assert!(shown.contains("● connected"), "{shown}");
-    assert!(shown.contains(bob_id.as_str()), "{shown}");
+    // Names, not ids: the conversation list and the title show who it is.
+    assert!(shown.contains("Dr. Bob (Dermatology)"), "{shown}");
+    assert!(!shown.contains(bob_id.as_str()), "{shown}");
     assert!(shown.contains("me: Quick look at a rash?  [sent]"), "{shown}");
 
     // Bob reads it and answers; his client sends the read receipt.
@@ -163,7 +169,7 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     term.draw(|f| app.render(f, &state, &client.account)).unwrap();
     let shown = screen(&term);
     assert!(shown.contains("me: Quick look at a rash?  [read]"), "{shown}");
-    assert!(shown.contains(&format!("{bob_id}: Send a photo")), "{shown}");
+    assert!(shown.contains("Dr. Bob: Send a photo"), "{shown}");
     // Shown is read: the reply's read receipt goes back to Bob.
     mark_shown_read(&app, &profile, &mut state, &mut client)
         .await
@@ -198,7 +204,11 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
         .await
         .unwrap();
     term.draw(|f| app.render(f, &state, &client.account)).unwrap();
-    assert!(screen(&term).contains("Locked after inactivity"));
+    let refused = screen(&term);
+    assert!(
+        refused.contains("Wrong passphrase: type it again") && !refused.contains("Send a photo"),
+        "{refused}"
+    );
     let right = typed(&mut app, &state, "test passphrase").unwrap();
     assert_eq!(format!("{right:?}"), "Unlock(Passphrase(***))");
     execute(right, &mut app, &profile, &mut state, &mut client)
