@@ -78,6 +78,7 @@ pub(crate) enum Link {
 
 pub(crate) const HELP: &[&str] = &[
     "Enter sends what you typed to the selected conversation; Up/Down choose a conversation.",
+    "In the list: ✓ safety number verified, ! keys changed since you verified them, ? not in the directory.",
     "PageUp/PageDown scroll the messages; Esc closes this panel or clears the input; Tab completes a name.",
     "/to NAME|NPI|ID        open a conversation with a colleague (a name or part of one)",
     "/find SPECIALTY        verified clinicians of a specialty",

@@ -94,7 +94,7 @@ impl App {
         } else {
             let columns = Layout::default()
                 .direction(Direction::Horizontal)
-                .constraints([Constraint::Length(36), Constraint::Min(20)])
+                .constraints([Constraint::Length(42), Constraint::Min(20)])
                 .split(rows[3]);
             self.render_list(frame, state, account, &current, columns[0]);
             let right = match &self.panel {
@@ -181,7 +181,7 @@ impl App {
                 .block(
                     Block::default()
                         .borders(Borders::ALL)
-                        .title("Conversations  ✓ verified  ! keys changed  ? not in directory"),
+                        .title("Conversations (✓ verified ! changed)"),
                 )
                 .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
             area,
