@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use curbside_client::content::Content;
-use curbside_client::fhir::{patient_name, referral_bundle, Patient, Request};
+use curbside_client::fhir::{ehr_bundle, patient_name, referral_bundle, Patient, Received, Request};
 use curbside_client::local::ReferralContent;
 use curbside_client::Client;
 use curbside_protocol::audit::format_time_ms;
@@ -124,6 +124,18 @@ fn row(r: &Referral, patient: Option<String>) -> String {
     )
 }
 
+/// A clinician as the Bundle names them: id, and NPI and name from the directory.
+fn practitioner<'a>(
+    user: &'a UserId,
+    entry: Option<&'a curbside_protocol::frames::DirectoryEntry>,
+) -> curbside_client::fhir::Practitioner<'a> {
+    curbside_client::fhir::Practitioner {
+        user_id: user.as_str(),
+        npi: entry.map(|e| e.npi.as_str()).filter(|n| !n.is_empty()),
+        name: entry.map(|e| e.display_name.as_str()),
+    }
+}
+
 async fn create(args: CreateArgs) -> anyhow::Result<()> {
     let priority = Priority::parse(&args.priority).context("--priority must be routine, urgent or stat")?;
     // Validate the patient before anything leaves this device.
@@ -204,14 +216,23 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
     rand_core::OsRng.fill_bytes(&mut id);
     let referral_id = format!("r{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>());
     let authored = format_time_ms(now_ms());
+    let mine = api
+        .directory_where(&token, &[("user_id", me.as_str())])
+        .await
+        .ok()
+        .and_then(|found| found.into_iter().next());
+    let theirs = found.iter().find(|e| e.user_id == to);
     let request = Request {
         referral_id: &referral_id,
+        status: curbside_protocol::referral::Status::Requested,
         priority: priority.as_str(),
         specialty: &args.specialty,
-        requester: me.as_str(),
-        performer: to.as_str(),
+        requester: practitioner(&me, mine.as_ref()),
+        performer: practitioner(&to, theirs),
         note: args.note.as_deref(),
-        authored_on: authored.get(..10).unwrap_or(&authored),
+        status_reason: None,
+        authored_on: &authored,
+        last_modified: None,
     };
     let bundle = referral_bundle(&patient, &request).to_string();
     let content = Content::Referral {
@@ -441,15 +462,72 @@ pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
             }
             out(&lines.join("\n"))
         }
-        ReferCommand::Export { profile, id } => {
-            let (p, _) = Profile::open(&profile.profile)?;
-            let state = p.load_state()?;
-            let c = state.referrals.get(&id).with_context(|| {
-                format!("no content for referral {id} on this device (run `curbside sync`)")
-            })?;
-            let bundle: serde_json::Value =
-                serde_json::from_str(&c.bundle).context("the stored bundle is corrupt")?;
-            out(&serde_json::to_string_pretty(&bundle)?)
-        }
+        ReferCommand::Export { profile, id } => export(&profile, &id).await,
     }
+}
+
+/// A clinician as the stored content names them, completed from the
+/// directory entry `listed`.
+fn named<'a>(
+    stored: &'a Received,
+    user: &'a UserId,
+    listed: Option<&'a curbside_protocol::frames::DirectoryEntry>,
+) -> curbside_client::fhir::Practitioner<'a> {
+    let (npi, name) = stored.practitioner(user.as_str()).unwrap_or((None, None));
+    let from_directory = practitioner(user, listed);
+    curbside_client::fhir::Practitioner {
+        user_id: user.as_str(),
+        npi: npi.or(from_directory.npi),
+        name: name.or(from_directory.name),
+    }
+}
+
+/// `refer export`: the referral as a FHIR R4 transaction Bundle for an EHR,
+/// built anew from the stored content (patient, note, clinicians) and the
+/// server's current envelope (status, priority, specialty, parties), so a
+/// completed referral exports as completed.
+async fn export(profile: &ProfileArg, id: &str) -> anyhow::Result<()> {
+    let (p, account) = Profile::open(&profile.profile)?;
+    let state = p.load_state()?;
+    let c = state.referrals.get(id).with_context(|| {
+        format!(
+            "no content for referral {id} on this device (run `curbside sync --profile {}`)",
+            profile.profile.display()
+        )
+    })?;
+    let stored =
+        Received::parse(&c.bundle).context("the stored referral content is not a referral Bundle")?;
+    let (api, token) = login(&account).await?;
+    let r = api.referral(&token, id).await?;
+    // Each clinician as the content named them (end to end, from the
+    // referring clinician), else as the directory does (content sent before
+    // it carried NPIs).
+    let mut entries = Vec::new();
+    for user in [&r.referring, &r.receiving] {
+        let listed = match stored.practitioner(user.as_str()) {
+            Some((Some(_), Some(_))) => None,
+            _ => api
+                .directory_where(&token, &[("user_id", user.as_str())])
+                .await?
+                .into_iter()
+                .next(),
+        };
+        entries.push(listed);
+    }
+    let created = format_time_ms(r.created_at);
+    let updated = format_time_ms(r.updated_at);
+    let request = Request {
+        referral_id: r.referral_id.as_str(),
+        status: r.status,
+        priority: r.priority.as_str(),
+        specialty: &r.specialty,
+        requester: named(&stored, &r.referring, entries[0].as_ref()),
+        performer: named(&stored, &r.receiving, entries[1].as_ref()),
+        note: stored.note.as_deref(),
+        status_reason: c.reason.as_deref(),
+        authored_on: stored.authored_on.as_deref().unwrap_or(&created),
+        last_modified: Some(&updated),
+    };
+    let bundle = ehr_bundle(&stored.patient, &request, &format_time_ms(now_ms()));
+    out(&serde_json::to_string_pretty(&bundle)?)
 }

@@ -6,12 +6,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "fhir_r4/mod.rs"]
+mod fhir_r4;
 
 use common::*;
 use curbside_server::store::Backend;
 
 const PATIENT: &str = r#"{"resourceType":"Patient","id":"p-77","name":[{"family":"Roewright","given":["Janelle"]}],
 "gender":"female","birthDate":"1961-04-02","identifier":[{"system":"urn:mrn","value":"MRN-00451234"}]}"#;
+/// A valid FHIR name given as text only.
+const PATIENT_TEXT_NAME: &str = r#"{"resourceType":"Patient","name":[{"text":"Janelle Roewright"}]}"#;
+
+/// The entry whose fullUrl `reference` names (panics if none does).
+fn resolve<'a>(bundle: &'a serde_json::Value, reference: &serde_json::Value) -> &'a serde_json::Value {
+    let entries = bundle["entry"].as_array().unwrap();
+    &entries
+        .iter()
+        .find(|e| e["fullUrl"] == *reference)
+        .unwrap_or_else(|| panic!("{reference} resolves to no entry"))["resource"]
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_referral_from_the_cli() {
@@ -180,18 +193,49 @@ async fn a_referral_from_the_cli() {
         list.contains("completed") && list.contains("urgent") && list.contains("Janelle Roewright"),
         "{list}"
     );
-    // The FHIR Bundle for an EHR.
-    let bundle: serde_json::Value =
-        serde_json::from_str(&run(&["refer", "export", "--profile", "bob", &referral])).unwrap();
-    assert_eq!(bundle["resourceType"], "Bundle");
-    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "ServiceRequest");
-    assert_eq!(bundle["entry"][0]["resource"]["priority"], "urgent");
-    assert_eq!(
-        bundle["entry"][1]["resource"]["identifier"][0]["value"],
-        "MRN-00451234"
-    );
+    // The FHIR Bundle for an EHR, from either side: valid R4 (the official
+    // schema), the lifecycle's current status, the clinicians by NPI, and
+    // every reference resolving inside the Bundle.
+    for who in ["bob", "alice"] {
+        let bundle: serde_json::Value =
+            serde_json::from_str(&run(&["refer", "export", "--profile", who, &referral])).unwrap();
+        fhir_r4::r4().assert_valid(&bundle);
+        assert_eq!(fhir_r4::unresolved_references(&bundle), Vec::<String>::new());
+        assert_eq!(bundle["resourceType"], "Bundle");
+        assert_eq!(bundle["type"], "transaction");
+        let request = &bundle["entry"][0]["resource"];
+        assert_eq!(request["resourceType"], "ServiceRequest");
+        assert_eq!(request["status"], "completed", "{who}: {request:#}");
+        assert_eq!(request["priority"], "urgent");
+        assert_eq!(request["note"][0]["text"], "Pruritic rash, 3 weeks");
+        assert_eq!(request["identifier"][0]["value"], referral.as_str());
+        let patient = resolve(&bundle, &request["subject"]["reference"]);
+        assert_eq!(patient["resourceType"], "Patient");
+        assert_eq!(patient["identifier"][0]["value"], "MRN-00451234");
+        for (party, npi, name) in [
+            (&request["requester"], NPIS[0], "Dr. alice"),
+            (&request["performer"][0], NPIS[1], "Dr. bob"),
+        ] {
+            let p = resolve(&bundle, &party["reference"]);
+            assert_eq!(p["resourceType"], "Practitioner");
+            assert_eq!(p["identifier"][0]["system"], "http://hl7.org/fhir/sid/us-npi");
+            assert_eq!(p["identifier"][0]["value"], npi);
+            assert_eq!(p["name"][0]["text"], name);
+        }
+        let task = &bundle["entry"][4]["resource"];
+        assert_eq!(task["resourceType"], "Task");
+        assert_eq!(task["status"], "completed");
+        assert_eq!(resolve(&bundle, &task["focus"]["reference"]), request);
+        assert!(bundle["entry"].as_array().unwrap().iter().all(|e| e["fullUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:uuid:")
+            && e["request"]["method"].is_string()));
+    }
 
     // A second referral, declined with a reason the referring clinician reads.
+    // (Its patient is named by a FHIR name's text only.)
+    std::fs::write(dir.join("patient-text.json"), PATIENT_TEXT_NAME).unwrap();
     let second = run(&[
         "refer",
         "create",
@@ -202,7 +246,7 @@ async fn a_referral_from_the_cli() {
         "--specialty",
         "Dermatology",
         "--patient",
-        "patient.json",
+        "patient-text.json",
     ]);
     let second = second.split_whitespace().nth(1).unwrap().to_owned();
     run(&["sync", "--profile", "bob", "--wait", "1"]);
@@ -225,6 +269,22 @@ async fn a_referral_from_the_cli() {
     assert!(
         shown.contains("declined") && shown.contains("reason: Not accepting new patients"),
         "{shown}"
+    );
+    assert!(shown.contains("patient: Janelle Roewright"), "{shown}");
+    // Declined: revoked for the ServiceRequest, rejected (with the reason) for the Task.
+    let bundle: serde_json::Value =
+        serde_json::from_str(&run(&["refer", "export", "--profile", "bob", &second])).unwrap();
+    fhir_r4::r4().assert_valid(&bundle);
+    assert_eq!(fhir_r4::unresolved_references(&bundle), Vec::<String>::new());
+    assert_eq!(bundle["entry"][0]["resource"]["status"], "revoked");
+    assert_eq!(
+        bundle["entry"][1]["resource"]["name"][0]["text"],
+        "Janelle Roewright"
+    );
+    assert_eq!(bundle["entry"][4]["resource"]["status"], "rejected");
+    assert_eq!(
+        bundle["entry"][4]["resource"]["statusReason"]["text"],
+        "Not accepting new patients this month"
     );
 
     server.child.kill().unwrap();

@@ -234,12 +234,23 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     .unwrap();
     let request = curbside_client::fhir::Request {
         referral_id: "ref-ui",
+        status: curbside_protocol::referral::Status::Requested,
         priority: "stat",
         specialty: "Dermatology",
-        requester: bob_id.as_str(),
-        performer: alice_id.as_str(),
+        requester: curbside_client::fhir::Practitioner {
+            user_id: bob_id.as_str(),
+            npi: Some("1245319599"),
+            name: Some("Dr. Bob"),
+        },
+        performer: curbside_client::fhir::Practitioner {
+            user_id: alice_id.as_str(),
+            npi: Some("1234567893"),
+            name: Some("Dr. Alice"),
+        },
         note: None,
+        status_reason: None,
         authored_on: "2026-11-23",
+        last_modified: None,
     };
     let content = Content::Referral {
         referral_id: "ref-ui".into(),
