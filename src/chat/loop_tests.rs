@@ -1,7 +1,9 @@
 //! The chat's loop over a real server, on ratatui's `TestBackend`, with keys
 //! from a channel: a colleague opened by name, a server restart shown as
 //! `reconnecting…`, a message typed meanwhile queued and sent on
-//! reconnection, the safety number and the help in a panel of their own.
+//! reconnection, the safety number and the help in a panel of their own, a
+//! referral's transitions seen by the referring clinician live and after
+//! the chat was closed.
 
 use std::time::Duration;
 
@@ -10,6 +12,8 @@ use curbside_client::content::Content;
 use curbside_client::local::LocalState;
 use curbside_client::{Client, ServerInfo};
 use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::UserId;
+use curbside_protocol::referral::{CreateReferral, Priority, Transition};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -43,6 +47,41 @@ impl Keys {
         }
         self.key(KeyCode::Enter, KeyModifiers::NONE);
     }
+}
+
+type Chat = tokio::task::JoinHandle<(Profile, LocalState, Client)>;
+
+/// The chat's loop in a task of its own (after catching up, as `run` does),
+/// with keys sent by the returned `Keys` and every screen drawn published.
+fn spawn_chat(
+    profile: Profile,
+    state: LocalState,
+    client: Client,
+    me: UserId,
+) -> (Keys, watch::Receiver<String>, Chat) {
+    let (key_tx, mut key_rx) = mpsc::unbounded_channel();
+    let (screen_tx, screens) = watch::channel(String::new());
+    let chat = tokio::spawn(async move {
+        let mut term = Terminal::new(TestBackend::new(150, 24)).unwrap();
+        let (mut app, mut state, mut client) = (App::new(me), state, client);
+        super::terminal::catch_up(&mut app, &profile, &mut state, &client).await;
+        event_loop(
+            &mut term,
+            &mut key_rx,
+            &mut app,
+            &profile,
+            &mut state,
+            &mut client,
+            Duration::from_secs(3600),
+            |t| {
+                screen_tx.send_replace(screen(t));
+            },
+        )
+        .await
+        .unwrap();
+        (profile, state, client)
+    });
+    (Keys(key_tx), screens, chat)
 }
 
 /// Waits (at most 20 s) until the screen shows what `done` looks for.
@@ -95,32 +134,20 @@ async fn the_chat_reconnects_after_a_server_restart_and_sends_what_was_typed_mea
     let bob = clinician(&info, &api, &token, "Dr. Bob Brennan", "1245319599").await;
     let alice_id = alice.user_id().unwrap().clone();
 
-    let profile = Profile::for_tests(&dir.path().join("alice")).unwrap();
-    let client = Client::connect(alice).await.unwrap();
-    let (key_tx, mut key_rx) = mpsc::unbounded_channel();
-    let keys = Keys(key_tx);
-    let (screen_tx, mut screens) = watch::channel(String::new());
-    let me = alice_id.clone();
-    let chat = tokio::spawn(async move {
-        let mut term = Terminal::new(TestBackend::new(150, 24)).unwrap();
-        let (mut app, mut state, mut client) = (App::new(me), LocalState::new(), client);
-        super::terminal::catch_up(&mut app, &profile, &mut state, &client).await;
-        event_loop(
-            &mut term,
-            &mut key_rx,
-            &mut app,
-            &profile,
-            &mut state,
-            &mut client,
-            Duration::from_secs(3600),
-            |t| {
-                screen_tx.send_replace(screen(t));
-            },
-        )
+    let alice_token = api
+        .login(&alice_id, alice.address().unwrap().device_id, alice.identity())
         .await
         .unwrap();
-        (state, client)
-    });
+    let bob_address = bob.address().unwrap().clone();
+    let bob_token = api
+        .login(&bob_address.user_id, bob_address.device_id, bob.identity())
+        .await
+        .unwrap();
+    let bob_id = bob_address.user_id.clone();
+
+    let profile = Profile::for_tests(&dir.path().join("alice")).unwrap();
+    let client = Client::connect(alice).await.unwrap();
+    let (keys, mut screens, chat) = spawn_chat(profile, LocalState::new(), client, alice_id.clone());
 
     // A colleague by (part of) a name; the screen shows names, not ids.
     keys.line("/to Brennan");
@@ -206,9 +233,47 @@ async fn the_chat_reconnects_after_a_server_restart_and_sends_what_was_typed_mea
     keys.line("/help");
     until(&mut screens, "the help", |s| s.contains("/download [N] [DIR]")).await;
 
+    keys.key(KeyCode::Esc, KeyModifiers::NONE);
+
+    // A referral Alice made: she sees each transition Bob makes as it
+    // happens, and those made while her chat was closed when it opens.
+    let referral = CreateReferral {
+        referral_id: "ref-live".into(),
+        to: bob_id.clone(),
+        specialty: "Dermatology".into(),
+        priority: Priority::Urgent,
+        message_id: random_message_id().unwrap(),
+    };
+    api.create_referral(&alice_token, &referral).await.unwrap();
+    keys.line("/referrals");
+    until(&mut screens, "the referral made", |s| {
+        s.contains("requested ref-live") && s.contains("to Dr. Bob Brennan")
+    })
+    .await;
+    let accept = Transition::parse("accept").unwrap();
+    api.transition_referral(&bob_token, "ref-live", accept, None)
+        .await
+        .unwrap();
+    until(&mut screens, "the referral accepted", |s| {
+        s.contains("accepted  ref-live")
+    })
+    .await;
+
     keys.key(KeyCode::Char('c'), KeyModifiers::CONTROL);
-    let (state, client) = chat.await.unwrap();
+    let (profile, state, client) = chat.await.unwrap();
     assert!(state.outbox.is_empty());
+    let complete = Transition::parse("complete").unwrap();
+    api.transition_referral(&bob_token, "ref-live", complete, None)
+        .await
+        .unwrap();
+    let (keys, mut screens, chat) = spawn_chat(profile, state, client, alice_id.clone());
+    keys.line("/referrals");
+    until(&mut screens, "the referral completed while away", |s| {
+        s.contains("completed ref-live")
+    })
+    .await;
+    keys.key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let (_, _, client) = chat.await.unwrap();
     client.close().await;
     b.close().await;
     server.shutdown().await;

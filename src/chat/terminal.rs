@@ -94,13 +94,6 @@ pub(super) async fn catch_up(app: &mut App, profile: &Profile, state: &mut Local
     }
 }
 
-/// A line of `receive` with names where it has user ids.
-fn with_names(state: &LocalState, line: &str) -> String {
-    state.people.values().fold(line.to_owned(), |line, p| {
-        line.replace(p.user_id.as_str(), &p.display_name)
-    })
-}
-
 /// The loop, on any backend (the terminal, or a test's), with keys from
 /// `keys`; `on_draw` sees every frame drawn.
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +140,7 @@ pub(super) async fn event_loop<B: Backend>(
                             }
                         }
                         if let Some(last) = lines.last() {
-                            app.notice(with_names(state, last));
+                            app.notice(crate::people::with_names(state, last));
                         }
                         if !app.locked {
                             if let Err(e) = mark_shown_read(app, profile, state, client).await {
