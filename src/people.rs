@@ -128,6 +128,74 @@ pub(crate) async fn learn_names(api: &Api, token: &str, state: &mut LocalState) 
     learned
 }
 
+/// A colleague this profile already deals with, named by name (or part of
+/// one), NPI or id, without asking the server (for `--with`).
+pub(crate) fn known(state: &LocalState, typed: &str, profile: &Profile) -> anyhow::Result<UserId> {
+    let typed = typed.trim();
+    if let Ok(user) = UserId::new(typed) {
+        if state.contacts.contains_key(&user)
+            || state.people.contains_key(&user)
+            || people::looks_like_user_id(typed)
+        {
+            return Ok(user);
+        }
+    }
+    let lower = typed.to_lowercase();
+    let found: Vec<&curbside_protocol::frames::DirectoryEntry> = state
+        .people
+        .values()
+        .filter(|p| p.npi == typed || p.display_name.to_lowercase().contains(&lower))
+        .collect();
+    let exact: Vec<&curbside_protocol::frames::DirectoryEntry> = found
+        .iter()
+        .copied()
+        .filter(|p| p.display_name.eq_ignore_ascii_case(typed))
+        .collect();
+    match (found.as_slice(), exact.as_slice()) {
+        (_, [one]) | ([one], _) => Ok(one.user_id.clone()),
+        ([], _) => bail!(
+            "no colleague called \"{typed}\" in this profile: give their user id, or find it with \
+             `curbside directory --profile {} --name PART`",
+            profile.dir().display()
+        ),
+        (several, _) => bail!(
+            "\"{typed}\" fits {} colleagues: {}; give the NPI or the id",
+            several.len(),
+            several
+                .iter()
+                .map(|p| format!("{} ({})", people::describe(p), p.user_id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A line that names users by id, with their names where known.
+pub(crate) fn with_names(state: &LocalState, line: &str) -> String {
+    state.people.values().fold(line.to_owned(), |line, p| {
+        line.replace(p.user_id.as_str(), &p.display_name)
+    })
+}
+
+/// Looks up the names of the unnamed users that `lines` mention (one HTTPS
+/// session, only when there is one to learn), then names them in the lines.
+pub(crate) async fn name_lines(
+    account: &curbside_client::Account,
+    state: &mut LocalState,
+    lines: &[String],
+) -> Vec<String> {
+    let unknown = state
+        .unnamed()
+        .iter()
+        .any(|u| lines.iter().any(|l| l.contains(u.as_str())));
+    if unknown {
+        if let Ok((api, token)) = crate::commands::login(account).await {
+            learn_names(&api, &token, state).await;
+        }
+    }
+    lines.iter().map(|l| with_names(state, l)).collect()
+}
+
 /// Tells the client which keys the user verified for each colleague, so a
 /// send to one whose keys changed is refused before anything is encrypted.
 pub(crate) fn pin_verified(state: &LocalState, client: &mut Client) {

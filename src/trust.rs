@@ -18,9 +18,9 @@ use crate::profile::Profile;
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     profile: ProfileArg,
-    /// The colleague's user id.
+    /// The colleague: a name (or part of one), an NPI or a user id.
     #[arg(long)]
-    with: UserId,
+    with: String,
     /// The safety number your colleague reads out to you (or shows you):
     /// if it matches, their current keys are marked verified.
     #[arg(long)]
@@ -89,20 +89,22 @@ pub(crate) fn grouped(digits: &str) -> String {
 pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     let (profile, mut account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
-    if account.identity_keys_of(&args.with).is_empty() {
+    let with = crate::people::known(&state, &args.with, &profile)?;
+    let label = state.label(&with);
+    if account.identity_keys_of(&with).is_empty() {
         // No session yet: fetch the colleague's bundles (verifying their signatures).
         let mut client = Client::connect(account).await?;
-        let opened = client.open_sessions(&args.with).await;
+        let opened = client.open_sessions(&with).await;
         account = client.close().await;
         profile.save(&account)?;
-        opened.with_context(|| format!("fetching {}'s keys", args.with))?;
+        opened.with_context(|| format!("fetching {}'s keys", with))?;
     }
-    let Some(number) = safety_number(&account, &args.with)? else {
-        bail!("{} has no current device", args.with);
+    let Some(number) = safety_number(&account, &with)? else {
+        bail!("{} has no current device", with);
     };
-    let theirs = account.identity_keys_of(&args.with);
+    let theirs = account.identity_keys_of(&with);
     let fingerprint = key_set_fingerprint(&theirs);
-    let contact = state.contacts.entry(args.with.clone()).or_default();
+    let contact = state.contacts.entry(with.clone()).or_default();
     let Some(typed) = args.confirm else {
         let trust = match contact.trust(&fingerprint) {
             Trust::Verified => "verified",
@@ -110,12 +112,11 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
             Trust::Changed => "KEYS CHANGED since you verified: compare again",
         };
         return out(&format!(
-            "Safety number with {} ({} device{}, {trust}):\n{}\nCompare it with your colleague's, in person or on a call, then run\n  curbside verify --with {} --confirm '<their number>'",
-            args.with,
+            "Safety number with {label} ({} device{}, {trust}):\n{}\nCompare it with your colleague's, in person or on a call, then run\n  curbside verify --profile {} --with {with} --confirm '<their number>'",
             theirs.len(),
             if theirs.len() == 1 { "" } else { "s" },
             grouped(number.digits()),
-            args.with
+            profile.dir().display()
         ));
     };
     if !number.matches(&typed) {
@@ -126,7 +127,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     }
     contact.verified_keys = Some(fingerprint);
     profile.save_state(&state)?;
-    out(&format!("Verified {}: their current keys match.", args.with))
+    out(&format!("Verified {label}: their current keys match."))
 }
 
 pub(crate) async fn devices(cmd: DevicesCommand) -> anyhow::Result<()> {

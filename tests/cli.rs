@@ -85,12 +85,13 @@ async fn readme_walkthrough_with_the_cli() {
         "{found}"
     );
 
+    // As the README does: the colleague by name.
     assert!(run(&[
         "send",
         "--profile",
         "alice",
         "--to",
-        &bob,
+        "Bob Brennan",
         "--id",
         "consult-1",
         "Quick question about a pruritic rash"
@@ -109,10 +110,17 @@ async fn readme_walkthrough_with_the_cli() {
     .starts_with("Already accepted:"));
     let inbox = run(&["inbox", "--profile", "bob", "--wait", "1"]);
     assert_eq!(
-        inbox,
-        format!("[consult-1] from {alice} (device 1): Quick question about a pruritic rash")
+        inbox, "[consult-1] from Dr. Alice Adeyemi (device 1): Quick question about a pruritic rash",
+        "the sender by name"
     );
-    run(&["send", "--profile", "bob", "--to", &alice, "Send me a photo"]);
+    run(&[
+        "send",
+        "--profile",
+        "bob",
+        "--to",
+        "Alice Adeyemi",
+        "Send me a photo",
+    ]);
     let inbox = run(&["inbox", "--profile", "alice", "--wait", "1", "--json"]);
     let message: serde_json::Value = serde_json::from_str(&inbox).unwrap();
     assert_eq!(

@@ -41,7 +41,13 @@ async fn history_receipts_and_attachments_from_the_cli() {
     let marker = "MARKER-4c1d Jane Roe, 58, rash on both forearms";
     run(&["send", "--profile", "alice", "--to", &bob, "--id", "q1", marker]);
     let inbox = run(&["sync", "--profile", "bob", "--wait", "1"]);
-    assert_eq!(inbox, format!("[q1] from {alice} (device 1): {marker}"));
+    assert_eq!(inbox, format!("[q1] from Dr. alice (device 1): {marker}"));
+    // --with takes a name the profile knows as well as an id.
+    let by_name = run(&["history", "--profile", "bob", "--with", "Dr. alice"]);
+    assert!(
+        by_name.contains(marker) && by_name.contains("Dr. alice"),
+        "{by_name}"
+    );
     let history = run(&["history", "--profile", "bob", "--with", &alice]);
     assert!(
         history.contains(marker) && history.contains("(received, q1)"),
@@ -369,7 +375,7 @@ async fn a_five_member_care_team_with_one_member_offline_and_one_removed() {
     for who in ["alice", "carol"] {
         let got = sync(who);
         assert!(
-            got.contains("team Tumor board from") && got.contains(&ids[1]),
+            got.contains("team Tumor board from Dr. bob (device 1)"),
             "{who}: {got}"
         );
     }

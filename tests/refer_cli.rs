@@ -37,7 +37,7 @@ async fn a_referral_from_the_cli() {
         &server,
         &[("alice", "Family Medicine"), ("bob", "Dermatology")],
     );
-    let (alice, bob) = (ids[0].clone(), ids[1].clone());
+    let bob = ids[1].clone();
     std::fs::write(dir.join("patient.json"), PATIENT).unwrap();
     std::fs::write(
         dir.join("bad.json"),
@@ -137,7 +137,7 @@ async fn a_referral_from_the_cli() {
     let inbox = run(&["sync", "--profile", "bob", "--wait", "1"]);
     assert!(
         inbox.contains(&format!(
-            "referral {referral} from {alice}: patient Janelle Roewright, 1 attachment"
+            "referral {referral} from Dr. alice: patient Janelle Roewright, 1 attachment"
         )),
         "{inbox}"
     );

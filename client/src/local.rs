@@ -407,6 +407,7 @@ impl LocalState {
                 .values()
                 .flat_map(|r| [r.referring.clone(), r.receiving.clone()]),
         );
+        out.extend(self.referrals.values().map(|r| r.counterpart.clone()));
         out.retain(|u| !self.people.contains_key(u));
         out.into_iter().collect()
     }

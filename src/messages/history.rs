@@ -6,7 +6,6 @@ use clap::Args;
 use curbside_client::content::Content;
 use curbside_client::local::{key_set_fingerprint, Trust};
 use curbside_protocol::audit::format_time_ms;
-use curbside_protocol::ids::UserId;
 
 use super::receive::content_json;
 use super::send::{connect, now_ms, random_message_id, send_content, warn_if_keys_changed, Sent};
@@ -17,9 +16,9 @@ use crate::profile::Profile;
 pub(crate) struct HistoryArgs {
     #[command(flatten)]
     profile: ProfileArg,
-    /// The other clinician's user id.
+    /// The other clinician: a name (or part of one), an NPI or a user id.
     #[arg(long)]
-    with: UserId,
+    with: String,
     /// Only the last N messages.
     #[arg(long)]
     last: Option<usize>,
@@ -41,9 +40,9 @@ pub(crate) struct ContactsArgs {
 pub(crate) struct TimerArgs {
     #[command(flatten)]
     profile: ProfileArg,
-    /// The other clinician's user id.
+    /// The other clinician: a name (or part of one), an NPI or a user id.
     #[arg(long)]
-    with: UserId,
+    with: String,
     /// Messages disappear this many seconds after they were sent.
     #[arg(long, conflicts_with = "off", required_unless_present = "off")]
     seconds: Option<u64>,
@@ -56,8 +55,9 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let me = account.address()?.user_id.clone();
     let mut state = profile.load_state()?;
-    warn_if_keys_changed(&profile, &account, &state, &args.with);
-    let messages = state.conversations.get(&args.with).cloned().unwrap_or_default();
+    let with = crate::people::known(&state, &args.with, &profile)?;
+    warn_if_keys_changed(&profile, &account, &state, &with);
+    let messages = state.conversations.get(&with).cloned().unwrap_or_default();
     let skip = args.last.map_or(0, |n| messages.len().saturating_sub(n));
     let mut lines = Vec::new();
     for m in messages.iter().skip(skip) {
@@ -68,7 +68,11 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
             })
             .to_string()
         } else {
-            let who = if m.from == me { "me" } else { m.from.as_str() };
+            let who = if m.from == me {
+                "me".to_owned()
+            } else {
+                state.name(&m.from)
+            };
             format!(
                 "{}  {:<28} {}  ({}, {})",
                 format_time_ms(m.at_ms),
@@ -79,11 +83,11 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
             )
         });
     }
-    if state.mark_read(&args.with) > 0 {
+    if state.mark_read(&with) > 0 {
         profile.save_state(&state)?;
     }
     if lines.is_empty() && !args.json {
-        return out(&format!("No messages with {}.", args.with));
+        return out(&format!("No messages with {}.", state.name(&with)));
     }
     out(&lines.join("\n"))
 }
@@ -126,10 +130,11 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     if seconds == Some(0) {
         bail!("use --off to turn disappearing messages off");
     }
-    state.set_timer(&args.with, seconds, now_ms());
+    let with = crate::people::known(&state, &args.with, &profile)?;
+    state.set_timer(&with, seconds, now_ms());
     let id = random_message_id()?;
     let mut client = connect(&profile, &mut state, account).await?;
-    let to = vec![args.with.clone()];
+    let to = vec![with.clone()];
     let content = Content::Timer {
         to: to.clone(),
         seconds,
@@ -144,9 +149,9 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
         Some(s) => format!(
             "Messages with {} sent from now on disappear {} after they are sent, on every device; \
              the conversation before now is kept.",
-            args.with,
+            state.name(&with),
             curbside_client::content::duration_words(s)
         ),
-        None => format!("Disappearing messages with {} are off.", args.with),
+        None => format!("Disappearing messages with {} are off.", state.name(&with)),
     })
 }

@@ -253,11 +253,17 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
         !args.no_read_receipts,
     )
     .await;
-    client.close().await;
+    let account = client.close().await;
     let lines = lines?;
     if lines.is_empty() && !args.json {
         return out("No new messages.");
     }
+    if args.json {
+        return out(&lines.join("\n"));
+    }
+    // People by name: "from Dr. Bob Brennan (device 1)".
+    let lines = crate::people::name_lines(&account, &mut state, &lines).await;
+    profile.save_state(&state)?;
     out(&lines.join("\n"))
 }
 
