@@ -75,6 +75,22 @@ test('a replay on the current or a previous chain is duplicate_message, with no 
   assert.equal(assertRefusedUnchanged(bob, m2, rng.source, 'previous chain').code, 'duplicate_message');
 });
 
+test('replays on the last MAX_PREVIOUS_CHAINS chains are duplicates without DH; older chains are forgotten', () => {
+  const { rng, alice, bob } = established(13);
+  const perChain: Uint8Array[] = [];
+  for (let k = 0; k <= 10; k++) {
+    const wire = wireOf(alice.encrypt(text(`chain ${k}`)));
+    perChain.push(wire);
+    receiveWire(bob, wire, rng.source);
+    receiveWire(alice, wireOf(bob.encrypt(text(`ack ${k}`))), rng.source);
+  }
+  // Bob's current chain is chain 10; he remembers the 8 before it (2..9).
+  perChain.forEach((wire, k) => {
+    const code = assertRefusedUnchanged(bob, wire, rng.source, `chain ${k}`).code;
+    assert.equal(code, k >= 2 ? 'duplicate_message' : 'decryption_failed', `chain ${k}`);
+  });
+});
+
 test('every single flipped bit of a ratchet message is refused, the session unchanged and still working', () => {
   const { rng, alice, bob } = established(3);
   const wire = wireOf(alice.encrypt(text('tamper with me')));
