@@ -1,0 +1,547 @@
+/**
+ * The protocol client (PROTOCOL.md; `client/src/client/`): one device's
+ * connection kept up with backoff, sends to every device of the recipients
+ * and to our own other devices (`stale_devices` handled), an outbox resent
+ * under the same message ids, receive with duplicate suppression and
+ * acknowledgement after the caller persisted, delivery receipts, prekey
+ * replenishing and the directory.
+ *
+ * Nothing here logs: errors carry codes and ids, never keys, tokens or content.
+ */
+
+import { CryptoError } from '../crypto/errors.js';
+import { encodeMessage } from '../crypto/message.js';
+import { systemRandom, type RandomSource } from '../crypto/primitives.js';
+import { fromBase64, toBase64 } from '../protocol/base64.js';
+import { Connection, type CloseInfo } from '../protocol/connection.js';
+import { isRetryable, ProtocolError, ServerError, TransportError } from '../protocol/errors.js';
+import {
+  retryAfterMs,
+  staleDevices,
+  type Address,
+  type DirectoryEntry,
+  type EnvelopeJson,
+  type MessageKind,
+  type ServerFrame,
+} from '../protocol/frames.js';
+import { DeviceHttp, HttpApi, type DirectoryQuery } from '../protocol/http.js';
+import { setTimer, sleep, type FetchLike, type WebSocketFactory } from '../protocol/platform.js';
+import { Account, addressKey, PREKEY_BATCH } from './account.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
+import { newMessageId, outgoingFromJSON, outgoingToJSON, type Outgoing, type StoredOutgoing } from './outbox.js';
+import { decryptFrom, openSessions } from './sessions.js';
+
+/** How many (sender, message id) pairs are remembered to drop re-deliveries (as the Rust client). */
+export const SEEN_CAPACITY = 10_000;
+
+/** A message received and decrypted (or not), not yet acknowledged. */
+export interface Received {
+  readonly deliveryId: number;
+  readonly messageId: string;
+  readonly sender: Address;
+  readonly kind: MessageKind;
+  /** The decoded content, unless decryption failed. */
+  readonly content: Content | undefined;
+  /** Why it could not be decrypted (a {@link CryptoError} code). */
+  readonly error: string | undefined;
+  /** The server's acceptance time (ms). */
+  readonly sentAt: number;
+}
+
+/** A delivery receipt: a recipient device acknowledged a message. */
+export interface DeliveryReceipt {
+  readonly messageId: string;
+  readonly recipient: Address;
+  readonly deliveredAt: number;
+}
+
+export type SendOutcome = 'accepted' | 'duplicate' | 'queued';
+export type ConnectionState = 'offline' | 'connecting' | 'online' | 'stopped' | 'failed';
+
+export interface ClientOptions {
+  webSocket?: WebSocketFactory;
+  fetch?: FetchLike;
+  rng?: RandomSource;
+  backoff?: BackoffOptions;
+  requestTimeoutMs?: number;
+  /** The outbox and the remembered message ids from {@link Client.stateJSON}. */
+  state?: ClientStateJSON;
+  /**
+   * Called for each received message; once it resolves (the caller stored the
+   * message and the account), the delivery is acknowledged. Without it,
+   * messages wait for {@link Client.nextMessage} and {@link Client.ack}.
+   */
+  onMessage?: (m: Received) => Promise<void>;
+  onReceipt?: (r: DeliveryReceipt) => void;
+  onState?: (s: ConnectionState, error?: Error) => void;
+  /** A queued message was accepted later (or refused: `error`). */
+  onSent?: (messageId: string, outcome: SendOutcome | 'refused', error?: Error) => void;
+  onReferralUpdated?: (referral: Record<string, unknown>) => void;
+}
+
+/** The serializable client state besides the account (store it sealed: the outbox holds plaintext). */
+export interface ClientStateJSON {
+  outbox: StoredOutgoing[];
+  seen: string[];
+}
+
+/** Errors that end the connection for good: reconnecting would not help. */
+const TERMINAL = new Set(['auth_failed', 'device_revoked', 'unsupported_version', 'conflict', 'user_deactivated']);
+
+type Waiter = { resolve: (o: SendOutcome) => void; reject: (e: Error) => void };
+
+export class Client {
+  readonly account: Account;
+  readonly http: DeviceHttp;
+  private readonly rng: RandomSource;
+  private conn: Connection | undefined;
+  private stateValue: ConnectionState = 'offline';
+  private lastError: Error | undefined;
+  private stopped = true;
+  private readonly backoff: Backoff;
+  private outbox: Outgoing[] = [];
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly seen: string[] = [];
+  private readonly seenSet = new Set<string>();
+  private readonly inbox: Received[] = [];
+  private inboxWaiters: (() => void)[] = [];
+  private lock: Promise<unknown> = Promise.resolve();
+  private handlerChain: Promise<unknown> = Promise.resolve();
+  private flushing = false;
+  private stateWaiters: (() => void)[] = [];
+  private wakeUp: (() => void) | undefined;
+  /** Delivery receipts received so far. */
+  readonly receipts: DeliveryReceipt[] = [];
+
+  constructor(account: Account, private readonly opts: ClientOptions = {}) {
+    this.account = account;
+    this.rng = opts.rng ?? systemRandom;
+    this.backoff = new Backoff(opts.backoff);
+    const me = account.me;
+    this.http = new DeviceHttp(
+      new HttpApi({ url: account.server.url, ...(opts.fetch ? { fetch: opts.fetch } : {}) }),
+      account.server.serverName,
+      me,
+      account.identity,
+    );
+    for (const o of opts.state?.outbox ?? []) this.outbox.push(outgoingFromJSON(o));
+    for (const s of opts.state?.seen ?? []) this.remember(s);
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** Why the client is `failed` (or the last connection attempt failed). */
+  get error(): Error | undefined {
+    return this.lastError;
+  }
+
+  /** Messages not yet accepted by the server, oldest first. */
+  get pending(): readonly Outgoing[] {
+    return this.outbox;
+  }
+
+  /** The outbox and remembered ids, for the sealed store (the account is `account.toJSON()`). */
+  stateJSON(): ClientStateJSON {
+    return { outbox: this.outbox.map(outgoingToJSON), seen: [...this.seen] };
+  }
+
+  // ---- connection -------------------------------------------------------
+
+  /** Starts connecting, and reconnecting with backoff whenever the connection is lost. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.run();
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  stop(): void {
+    this.stopped = true;
+    this.conn?.close();
+    this.wakeUp?.();
+    this.setState('stopped');
+  }
+
+  /** Drops the current connection (it is re-established with backoff), as a network failure would. */
+  dropConnection(): void {
+    this.conn?.close();
+  }
+
+  /** Resolves once online; rejects if the client failed or `timeoutMs` passed. */
+  async waitOnline(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.stateValue !== 'online') {
+      if (this.stateValue === 'failed') throw this.lastError ?? new TransportError('failed');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new TransportError('not online in time');
+      await new Promise<void>((resolve) => {
+        const cancel = setTimer(resolve, left);
+        this.stateWaiters.push(() => {
+          cancel();
+          resolve();
+        });
+      });
+    }
+  }
+
+  private setState(s: ConnectionState, error?: Error): void {
+    this.stateValue = s;
+    if (error !== undefined) this.lastError = error;
+    const w = this.stateWaiters;
+    this.stateWaiters = [];
+    for (const f of w) f();
+    this.opts.onState?.(s, error);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      this.setState('connecting');
+      let conn: Connection;
+      try {
+        conn = await Connection.connect({
+          url: this.account.server.url,
+          serverName: this.account.server.serverName,
+          address: this.account.me,
+          identity: this.account.identity,
+          ...(this.opts.webSocket ? { webSocket: this.opts.webSocket } : {}),
+          ...(this.opts.requestTimeoutMs ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
+        });
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        if (e instanceof ServerError && TERMINAL.has(e.code)) {
+          this.stopped = true;
+          this.setState('failed', err);
+          return;
+        }
+        this.setState('offline', err);
+        await this.pause(this.backoff.next());
+        continue;
+      }
+      if (this.stopped) {
+        conn.close();
+        break;
+      }
+      this.backoff.reset();
+      const closed = new Promise<CloseInfo>((resolve) => {
+        this.conn = conn;
+        conn.listen((f) => this.onFrame(f), resolve);
+      });
+      this.setState('online');
+      void this.afterConnect(conn);
+      const info = await closed;
+      this.conn = undefined;
+      if (info.error !== undefined && TERMINAL.has(info.error.code)) {
+        this.stopped = true;
+        this.setState('failed', info.error);
+        return;
+      }
+      if (this.stopped) break;
+      this.setState('offline', info.error ?? new TransportError(`the connection closed (${info.code})`));
+      await this.pause(this.backoff.next());
+    }
+    this.setState('stopped');
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = setTimer(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        cancel();
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private async afterConnect(conn: Connection): Promise<void> {
+    try {
+      if (conn.oneTimePrekeys < PREKEY_BATCH / 4) await this.replenishPrekeys();
+    } catch {
+      /* retried on the next prekeys_low or connection */
+    }
+    await this.flush();
+  }
+
+  /** Runs `f` after every account change before it (sends, prekeys) finished. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(f, f);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private online(): Connection {
+    const c = this.conn;
+    if (c === undefined || c.isClosed) throw new TransportError('offline');
+    return c;
+  }
+
+  // ---- prekeys, bundles, directory ---------------------------------------
+
+  /** Generates and uploads a batch of one-time prekeys; how many the server now holds. */
+  replenishPrekeys(): Promise<number> {
+    return this.exclusive(async () => {
+      const conn = this.online();
+      const keys = this.account.newOneTimePrekeys(PREKEY_BATCH, this.rng);
+      const reply = await conn.request({ type: 'publish_prekeys', signed_prekey: null, one_time_prekeys: keys });
+      if (reply.type !== 'prekeys_published') throw new ProtocolError(`expected prekeys_published, got ${reply.type}`);
+      return reply.one_time_prekeys;
+    });
+  }
+
+  /** Fetches `user`'s bundles (verifying them) and opens a session with each new device. */
+  private async openSessionsWith(conn: Connection, user: string): Promise<number> {
+    const reply = await conn.request({ type: 'fetch_bundles', user_id: user });
+    if (reply.type !== 'bundles' || reply.user_id !== user) throw new ProtocolError('expected bundles');
+    return openSessions(this.account, user, reply.devices, this.rng);
+  }
+
+  /** `GET /v1/directory` with a session token of this device. */
+  directory(query: DirectoryQuery): Promise<DirectoryEntry[]> {
+    return this.http.directory(query);
+  }
+
+  /** `directory_search` over the WebSocket. */
+  async searchDirectory(name: string | null, specialty: string | null): Promise<DirectoryEntry[]> {
+    const reply = await this.online().request({ type: 'directory_search', name, specialty });
+    if (reply.type !== 'directory_results') throw new ProtocolError('expected directory_results');
+    return reply.clinicians;
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  /** Sends a text message to `to` (user ids). */
+  sendText(to: string[], text: string, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
+    return this.send(to, 'message', { type: 'text', to, text }, messageId);
+  }
+
+  /** Sends a reference to an uploaded attachment. */
+  sendAttachment(to: string[], file: AttachmentRef, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
+    return this.send(to, 'message', { type: 'attachment', to, file }, messageId);
+  }
+
+  /** Tells `to` (the senders) that these messages were read. */
+  sendReadReceipt(to: string[], messageIds: string[]): Promise<{ messageId: string; outcome: SendOutcome }> {
+    return this.send(to, 'receipt', { type: 'read', message_ids: messageIds });
+  }
+
+  /**
+   * Puts a message in the outbox and sends it once every message before it
+   * was. Resolves `accepted` / `duplicate` when the server committed it, or
+   * `queued` if the connection is down (it is resent, same id, after
+   * reconnecting); a refusal rejects with its {@link ServerError} and the
+   * message leaves the outbox.
+   */
+  async send(to: string[], kind: MessageKind, content: Content, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
+    const id = messageId ?? newMessageId(this.rng);
+    if (this.outbox.some((o) => o.messageId === id)) throw new ProtocolError('this message id is already in the outbox');
+    this.outbox.push({ messageId: id, to: [...to], kind, plaintext: encodeContent(content), queuedAt: Date.now() });
+    const outcome = new Promise<SendOutcome>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
+    if (this.stateValue !== 'online') this.settle(id, 'queued');
+    void this.flush();
+    return { messageId: id, outcome: await outcome };
+  }
+
+  private settle(id: string, outcome: SendOutcome | Error): void {
+    const w = this.waiters.get(id);
+    if (w === undefined) {
+      if (outcome !== 'queued') {
+        if (outcome instanceof Error) this.opts.onSent?.(id, 'refused', outcome);
+        else this.opts.onSent?.(id, outcome);
+      }
+      return;
+    }
+    this.waiters.delete(id);
+    if (outcome instanceof Error) w.reject(outcome);
+    else w.resolve(outcome);
+  }
+
+  /** Sends the outbox in order while online. */
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.outbox.length > 0 && this.stateValue === 'online') {
+        const next = this.outbox[0] as Outgoing;
+        try {
+          const duplicate = await this.exclusive(() => this.sendNow(next));
+          this.outbox.shift();
+          this.settle(next.messageId, duplicate ? 'duplicate' : 'accepted');
+        } catch (e) {
+          if (isRetryable(e)) {
+            this.settle(next.messageId, 'queued');
+            if (e instanceof ServerError) {
+              // Storage trouble or a rate limit: try again a little later on this connection.
+              const wait = retryAfterMs(e.details) ?? 1000;
+              setTimer(() => void this.flush(), wait);
+            }
+            return;
+          }
+          this.outbox.shift();
+          this.settle(next.messageId, e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** One send of `m` to every current device of its recipients and our own others; whether it was a duplicate. */
+  private async sendNow(m: Outgoing): Promise<boolean> {
+    const conn = this.online();
+    const me = this.account.me;
+    const users = new Set([...m.to, me.user_id]);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      for (const user of users) {
+        if (user !== me.user_id && this.account.knownDevices(user).length === 0) await this.openSessionsWith(conn, user);
+      }
+      const recipients: EnvelopeJson[] = [];
+      for (const { address, session } of this.account.sessions.values()) {
+        if (!users.has(address.user_id) || addressKey(address) === addressKey(me)) continue;
+        recipients.push({
+          user_id: address.user_id,
+          device_id: address.device_id,
+          ciphertext: toBase64(encodeMessage(session.encrypt(m.plaintext))),
+        });
+      }
+      if (recipients.length === 0) {
+        throw new ServerError('not_found', `no device to send to: ${m.to.filter((u) => u !== me.user_id).join(', ')} has no active device`);
+      }
+      try {
+        const reply = await conn.request({ type: 'send', message_id: m.messageId, kind: m.kind, recipients });
+        if (reply.type !== 'accepted' || reply.message_id !== m.messageId) throw new ProtocolError(`unexpected reply ${reply.type}`);
+        return reply.duplicate;
+      } catch (e) {
+        const stale = e instanceof ServerError && e.code === 'stale_devices' ? staleDevices(e.details) : undefined;
+        if (stale === undefined || attempt === 3) throw e;
+        for (const a of stale.extra) this.account.dropSession(a);
+        for (const user of new Set(stale.missing.map((a) => a.user_id))) await this.openSessionsWith(conn, user);
+      }
+    }
+    throw new ProtocolError('the device list kept changing');
+  }
+
+  // ---- receiving -------------------------------------------------------------
+
+  private remember(key: string): boolean {
+    if (this.seenSet.has(key)) return false;
+    if (this.seen.length >= SEEN_CAPACITY) this.seenSet.delete(this.seen.shift() as string);
+    this.seen.push(key);
+    this.seenSet.add(key);
+    return true;
+  }
+
+  private onFrame(f: ServerFrame): void {
+    switch (f.type) {
+      case 'deliver':
+        this.onDeliver(f);
+        return;
+      case 'delivered': {
+        const r: DeliveryReceipt = { messageId: f.message_id, recipient: f.recipient, deliveredAt: f.delivered_at };
+        this.receipts.push(r);
+        this.trySend({ type: 'ack', delivery_ids: [], receipt_ids: [f.receipt_id] });
+        this.opts.onReceipt?.(r);
+        return;
+      }
+      case 'prekeys_low':
+        this.replenishPrekeys().catch(() => undefined);
+        return;
+      case 'referral_updated':
+        this.opts.onReferralUpdated?.(f.referral);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onDeliver(f: Extract<ServerFrame, { type: 'deliver' }>): void {
+    let content: Content | undefined;
+    let error: string | undefined;
+    try {
+      content = decodeContent(decryptFrom(this.account, f.sender, fromBase64(f.ciphertext, 'ciphertext'), this.rng));
+    } catch (e) {
+      error = e instanceof CryptoError ? e.code : e instanceof ProtocolError ? 'bad_base64' : 'decryption_failed';
+    }
+    const fresh = this.remember(`${addressKey(f.sender)}:${f.message_id}`);
+    if (error === 'duplicate_message' || !fresh) {
+      // A re-delivery of something already received: acknowledge it silently.
+      this.trySend({ type: 'ack', delivery_ids: [f.delivery_id], receipt_ids: [] });
+      return;
+    }
+    const received: Received = {
+      deliveryId: f.delivery_id,
+      messageId: f.message_id,
+      sender: f.sender,
+      kind: f.kind,
+      content,
+      error,
+      sentAt: f.sent_at,
+    };
+    const handler = this.opts.onMessage;
+    if (handler !== undefined) {
+      this.handlerChain = this.handlerChain
+        .then(() => handler(received))
+        .then(() => this.ack([received.deliveryId]))
+        .catch(() => undefined);
+      return;
+    }
+    this.inbox.push(received);
+    const w = this.inboxWaiters;
+    this.inboxWaiters = [];
+    for (const f2 of w) f2();
+  }
+
+  private trySend(frame: Parameters<Connection['send']>[0]): void {
+    try {
+      this.conn?.send(frame);
+    } catch {
+      /* offline: it comes again on the next connection */
+    }
+  }
+
+  /**
+   * The next received message, waiting up to `timeoutMs`; `undefined` if none
+   * came. Acknowledge it with {@link Client.ack} once stored.
+   */
+  async nextMessage(timeoutMs: number): Promise<Received | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inbox.length === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const cancel = setTimer(resolve, left);
+        this.inboxWaiters.push(() => {
+          cancel();
+          resolve();
+        });
+      });
+    }
+    return this.inbox.shift();
+  }
+
+  /**
+   * Acknowledges deliveries (after the caller stored them and the account):
+   * the server deletes their ciphertext. Offline, nothing is sent: they come
+   * again and are dropped as repeats.
+   */
+  ack(deliveryIds: number[]): void {
+    if (deliveryIds.length > 0) this.trySend({ type: 'ack', delivery_ids: deliveryIds, receipt_ids: [] });
+  }
+
+  /** Waits until `count` delivery receipts arrived or `timeoutMs` passed. */
+  async waitForReceipts(count: number, timeoutMs: number): Promise<readonly DeliveryReceipt[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.receipts.length < count && Date.now() < deadline) await sleep(20);
+    return this.receipts;
+  }
+
+  /** Ids only. */
+  toString(): string {
+    return `Client(${this.account.toString()}, ${this.stateValue}, outbox ${this.outbox.length})`;
+  }
+}

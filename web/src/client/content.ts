@@ -1,0 +1,97 @@
+/**
+ * What a message carries inside the encryption: the JSON of
+ * `client/src/content.rs` (PROTOCOL.md, "Message content"). Plaintext that is
+ * not such an object is text, as the Rust client reads it.
+ */
+
+import { utf8 } from '../crypto/bytes.js';
+import { decodeUtf8 } from '../protocol/platform.js';
+
+/** A reference to an encrypted attachment (key and digest base64, 32 bytes each). */
+export interface AttachmentRef {
+  attachment_id: string;
+  key: string;
+  digest: string;
+  name: string;
+  size: number;
+}
+
+export type Content =
+  | { type: 'text'; to: string[]; text: string }
+  | { type: 'attachment'; to: string[]; file: AttachmentRef }
+  | { type: 'read'; message_ids: string[] }
+  | { type: 'timer'; to: string[]; seconds: number | null }
+  | { type: 'team_update'; team_id: string; name: string; members: string[] }
+  | { type: 'team_message'; team_id: string; key: string; sealed: string }
+  | { type: 'referral'; referral_id: string; bundle: string; attachments: AttachmentRef[] }
+  | { type: 'referral_reason'; referral_id: string; reason: string };
+
+/** The bytes to encrypt. */
+export function encodeContent(c: Content): Uint8Array {
+  return utf8(JSON.stringify(c));
+}
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isStrs = (v: unknown): v is string[] => Array.isArray(v) && v.every(isStr);
+function isRef(v: unknown): v is AttachmentRef {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return isStr(r['attachment_id']) && isStr(r['key']) && isStr(r['digest']) && isStr(r['name']) && Number.isSafeInteger(r['size']);
+}
+
+/** Reads decrypted bytes; anything that is not Curbside content is text (invalid UTF-8 replaced). */
+export function decodeContent(bytes: Uint8Array): Content {
+  let text: string;
+  try {
+    text = decodeUtf8(bytes);
+  } catch {
+    return { type: 'text', to: [], text: lossy(bytes) };
+  }
+  const asText: Content = { type: 'text', to: [], text };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return asText;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return asText;
+  const o = v as Record<string, unknown>;
+  switch (o['type']) {
+    case 'text':
+      return isStrs(o['to']) && isStr(o['text']) ? { type: 'text', to: o['to'], text: o['text'] } : asText;
+    case 'attachment':
+      return isStrs(o['to']) && isRef(o['file']) ? { type: 'attachment', to: o['to'], file: o['file'] } : asText;
+    case 'read':
+      return isStrs(o['message_ids']) ? { type: 'read', message_ids: o['message_ids'] } : asText;
+    case 'timer': {
+      const s = o['seconds'];
+      return isStrs(o['to']) && (s === null || Number.isSafeInteger(s)) ? { type: 'timer', to: o['to'], seconds: s as number | null } : asText;
+    }
+    case 'team_update':
+      return isStr(o['team_id']) && isStr(o['name']) && isStrs(o['members'])
+        ? { type: 'team_update', team_id: o['team_id'], name: o['name'], members: o['members'] }
+        : asText;
+    case 'team_message':
+      return isStr(o['team_id']) && isStr(o['key']) && isStr(o['sealed'])
+        ? { type: 'team_message', team_id: o['team_id'], key: o['key'], sealed: o['sealed'] }
+        : asText;
+    case 'referral': {
+      const a = o['attachments'];
+      return isStr(o['referral_id']) && isStr(o['bundle']) && Array.isArray(a) && a.every(isRef)
+        ? { type: 'referral', referral_id: o['referral_id'], bundle: o['bundle'], attachments: a }
+        : asText;
+    }
+    case 'referral_reason':
+      return isStr(o['referral_id']) && isStr(o['reason'])
+        ? { type: 'referral_reason', referral_id: o['referral_id'], reason: o['reason'] }
+        : asText;
+    default:
+      return asText;
+  }
+}
+
+function lossy(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b < 0x80 ? String.fromCharCode(b) : '\ufffd';
+  return out;
+}

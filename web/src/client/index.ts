@@ -1,0 +1,30 @@
+/**
+ * The web client's protocol logic (no DOM): enrollment, the connection kept
+ * up with backoff, sending and receiving, the outbox, receipts, prekeys and
+ * the directory. State is JSON (`Account.toJSON`, `Client.stateJSON`) for
+ * the sealed store; it holds secrets and plaintext and is never logged.
+ *
+ * - `account.ts`: identity, prekeys, sessions and their JSON form.
+ * - `enroll.ts`: enrollment with an invite.
+ * - `sessions.ts`: bundles → X3DH sessions, accepting and routing prekey messages.
+ * - `content.ts`: the message content JSON of `client/src/content.rs`.
+ * - `outbox.ts`, `backoff.ts`: the outbox entries and the reconnection delays.
+ * - `client.ts`: the {@link Client}.
+ */
+
+export { Account, addressKey, PREKEY_BATCH, type ServerInfo, type StoredAccount } from './account.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
+export { decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
+export { enroll, type EnrollOptions, type UserDetails } from './enroll.js';
+export { newMessageId, type Outgoing, type StoredOutgoing } from './outbox.js';
+export { acceptSession, decryptFrom, openSessions } from './sessions.js';
+export {
+  Client,
+  SEEN_CAPACITY,
+  type ClientOptions,
+  type ClientStateJSON,
+  type ConnectionState,
+  type DeliveryReceipt,
+  type Received,
+  type SendOutcome,
+} from './client.js';

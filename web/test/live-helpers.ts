@@ -1,0 +1,142 @@
+// A real `curbside serve` and the real CLI for the live tests: the binary
+// from CURBSIDE_BIN (default: the workspace's debug build), a temp data
+// directory, its self-signed certificate trusted by an https-based fetch
+// and by `ws`, both injected into the web client (Node 20 has no WebSocket).
+
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+import type { FetchLike, WebSocketFactory, WebSocketLike } from '../src/protocol/index.js';
+
+export const BIN = process.env['CURBSIDE_BIN'] ?? '/work/main/target/debug/curbside';
+export const PASSPHRASE = 'correct horse battery staple for tests';
+
+/** Whether the binary exists; without it the caller skips, loudly, and fails under CI=true. */
+export function binaryMissing(): string | undefined {
+  if (existsSync(BIN)) return undefined;
+  return `SKIPPED: the curbside binary is missing at ${BIN} (set CURBSIDE_BIN or build it); under CI=true this is a failure`;
+}
+
+export interface Server {
+  readonly url: string;
+  readonly address: string;
+  readonly token: string;
+  readonly dataDir: string;
+  readonly certPath: string;
+  readonly certPem: string;
+  readonly proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `curbside serve` on a free port (127.0.0.1:0) and reads its address and bootstrap token. */
+export async function startServer(): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'curbside-web-live-'));
+  const proc = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-format', 'json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stderr?.resume();
+  const { address, token } = await new Promise<{ address: string; token: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start: ${out}`)), 30_000);
+    proc.on('exit', (code) => reject(new Error(`the server exited (${code}): ${out}`)));
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const a = /listening on https:\/\/([0-9.:]+)/.exec(out);
+      const t = /(cbs_boot_[A-Za-z0-9_-]+)/.exec(out);
+      if (a?.[1] && t?.[1]) {
+        clearTimeout(timer);
+        resolve({ address: a[1], token: t[1] });
+      }
+    });
+  });
+  const certPath = join(dataDir, 'tls', 'cert.pem');
+  const certPem = readFileSync(certPath, 'utf8');
+  return {
+    url: `https://${address}`,
+    address,
+    token,
+    dataDir,
+    certPath,
+    certPem,
+    proc,
+    async stop() {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the CLI with the test passphrase; its stdout. */
+export function cli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      BIN,
+      args,
+      { env: { ...process.env, CURBSIDE_PASSPHRASE: PASSPHRASE, NO_COLOR: '1' }, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`curbside ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+        else resolve(stdout + stderr);
+      },
+    );
+  });
+}
+
+/** A `fetch` over node:https trusting only the server's certificate. */
+export function httpsFetch(ca: string): FetchLike {
+  return (url, init) =>
+    new Promise((resolve, reject) => {
+      const req = request(url, { method: init.method, headers: init.headers, ca, servername: 'localhost' }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          resolve({ status, ok: status >= 200 && status < 300, text: async () => body });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (init.body !== undefined) req.write(init.body);
+      req.end();
+    });
+}
+
+/** `ws` trusting only the server's certificate. */
+export function wsFactory(ca: string): WebSocketFactory {
+  return (url) => new WebSocket(url, { ca }) as unknown as WebSocketLike;
+}
+
+/** A valid NPI from nine digits (Luhn over 80840 ‖ the nine digits). */
+export function npi(nine: string): string {
+  const digits = `80840${nine}`.split('').map(Number);
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits[digits.length - 1 - i] as number;
+    if (i % 2 === 0) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return `${nine}${(10 - (sum % 10)) % 10}`;
+}
+
+/** A temp directory for CLI profiles. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'curbside-web-profiles-'));
+}
+
+/** The first user id in a text. */
+export function userIdIn(text: string): string {
+  const m = /u[0-9a-f]{24}/.exec(text);
+  if (!m) throw new Error(`no user id in: ${text}`);
+  return m[0];
+}
