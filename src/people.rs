@@ -96,6 +96,30 @@ pub(crate) async fn resolve_all(
     }
 }
 
+/// The recipients typed on the command line, resolved; those no
+/// administrator verified are sent to only with `allow` or after a yes on a
+/// terminal.
+pub(crate) async fn recipients(
+    account: &curbside_client::Account,
+    state: &mut LocalState,
+    typed: &[String],
+    allow: bool,
+    profile: &Profile,
+) -> anyhow::Result<Vec<UserId>> {
+    let named = resolve_all(account, state, typed, profile).await?;
+    let unlisted: Vec<UserId> = named
+        .iter()
+        .filter(|n| !n.listed)
+        .map(|n| n.user.clone())
+        .collect();
+    if let Some(warning) = unlisted_warning(state, &unlisted) {
+        if !allow {
+            confirm_anyway(&warning, false, profile)?;
+        }
+    }
+    Ok(named.into_iter().map(|n| n.user).collect())
+}
+
 fn resolve_offline(state: &LocalState, typed: &str) -> Option<Named> {
     let known = state.people.values().find(|p| {
         p.npi == typed || p.user_id.as_str() == typed || p.display_name.eq_ignore_ascii_case(typed)

@@ -7,10 +7,9 @@
 
 use std::time::Duration;
 
-use curbside_client::api::Api;
 use curbside_client::content::Content;
 use curbside_client::local::LocalState;
-use curbside_client::{Client, ServerInfo};
+use curbside_client::Client;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
 use curbside_protocol::referral::{CreateReferral, Priority, Transition};
@@ -21,18 +20,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::app::App;
 use super::terminal::event_loop;
-use super::tests::{clinician, screen};
+use super::tests::{clinician, config, screen, world, World};
 use crate::messages::random_message_id;
 use crate::profile::Profile;
-
-fn config(dir: &std::path::Path, listen: std::net::SocketAddr) -> curbside_server::Config {
-    curbside_server::Config {
-        listen,
-        data_dir: dir.join("server"),
-        database_url: Some(format!("sqlite://{}?mode=rwc", dir.join("server.db").display())),
-        ..curbside_server::Config::default()
-    }
-}
 
 struct Keys(mpsc::UnboundedSender<Event>);
 
@@ -104,32 +94,13 @@ async fn until(screens: &mut watch::Receiver<String>, what: &str, done: impl Fn(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_reconnects_after_a_server_restart_and_sends_what_was_typed_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
-    let server = curbside_server::start(config(dir.path(), "127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
+    let World {
+        server,
+        info,
+        api,
+        admin_token: token,
+    } = world(dir.path(), "127.0.0.1:0".parse().unwrap()).await;
     let addr = server.addr;
-    let info = ServerInfo {
-        address: addr.to_string(),
-        server_name: "localhost".into(),
-        cert_pem: server.cert_pem.clone(),
-    };
-    let admin_details = curbside_client::UserDetails {
-        display_name: "Admin".into(),
-        ..curbside_client::UserDetails::default()
-    };
-    let admin = curbside_client::enroll(
-        info.clone(),
-        server.bootstrap_token.as_deref().unwrap(),
-        &admin_details,
-    )
-    .await
-    .unwrap();
-    let api = Api::new(&info).unwrap();
-    let a = admin.address().unwrap().clone();
-    let token = api
-        .login(&a.user_id, a.device_id, admin.identity())
-        .await
-        .unwrap();
     let alice = clinician(&info, &api, &token, "Dr. Alice Adams", "1234567893").await;
     let bob = clinician(&info, &api, &token, "Dr. Bob Brennan", "1245319599").await;
     let alice_id = alice.user_id().unwrap().clone();

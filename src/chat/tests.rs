@@ -61,21 +61,27 @@ pub(super) async fn clinician(info: &ServerInfo, api: &Api, admin: &str, name: &
     account
 }
 
-/// The chat UI over a real server: open a conversation, send, watch the
-/// status go from sent to read when the colleague reads it, see the reply.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chat_ui_sends_and_shows_the_message_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = curbside_server::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("server"),
-        database_url: Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("server.db").display()
-        )),
+/// A server's configuration: SQLite in `dir`, listening on `listen`.
+pub(super) fn config(dir: &std::path::Path, listen: std::net::SocketAddr) -> curbside_server::Config {
+    curbside_server::Config {
+        listen,
+        data_dir: dir.join("server"),
+        database_url: Some(format!("sqlite://{}?mode=rwc", dir.join("server.db").display())),
         ..curbside_server::Config::default()
-    };
-    let server = curbside_server::start(config).await.unwrap();
+    }
+}
+
+/// A running server, how to reach it, and its first administrator's session.
+pub(super) struct World {
+    pub(super) server: curbside_server::Server,
+    pub(super) info: ServerInfo,
+    pub(super) api: Api,
+    pub(super) admin_token: String,
+}
+
+/// Starts a server (see [`config`]) and enrolls its first administrator.
+pub(super) async fn world(dir: &std::path::Path, listen: std::net::SocketAddr) -> World {
+    let server = curbside_server::start(config(dir, listen)).await.unwrap();
     let info = ServerInfo {
         address: server.addr.to_string(),
         server_name: "localhost".into(),
@@ -94,10 +100,29 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     .unwrap();
     let api = Api::new(&info).unwrap();
     let a = admin.address().unwrap().clone();
-    let token = api
+    let admin_token = api
         .login(&a.user_id, a.device_id, admin.identity())
         .await
         .unwrap();
+    World {
+        server,
+        info,
+        api,
+        admin_token,
+    }
+}
+
+/// The chat UI over a real server: open a conversation, send, watch the
+/// status go from sent to read when the colleague reads it, see the reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_ui_sends_and_shows_the_message_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let World {
+        server,
+        info,
+        api,
+        admin_token: token,
+    } = world(dir.path(), "127.0.0.1:0".parse().unwrap()).await;
     let alice = clinician(&info, &api, &token, "Dr. Alice", "1234567893").await;
     let bob = clinician(&info, &api, &token, "Dr. Bob", "1245319599").await;
     let (alice_id, bob_id) = (alice.user_id().unwrap().clone(), bob.user_id().unwrap().clone());

@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use curbside_client::content::{AttachmentRef, Content};
 use curbside_crypto::attachment;
-use curbside_protocol::ids::{MessageId, UserId};
+use curbside_protocol::ids::MessageId;
 
 use super::send::{connect, random_message_id};
 use crate::commands::{out, ProfileArg};
@@ -74,18 +74,8 @@ pub(crate) async fn upload_file(
 pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
-    let named = crate::people::resolve_all(&account, &mut state, &args.to, &profile).await?;
-    let to: Vec<UserId> = named.iter().map(|n| n.user.clone()).collect();
-    let unlisted: Vec<UserId> = named
-        .iter()
-        .filter(|n| !n.listed)
-        .map(|n| n.user.clone())
-        .collect();
-    if let Some(warning) = crate::people::unlisted_warning(&state, &unlisted) {
-        if !args.allow_unverified {
-            crate::people::confirm_anyway(&warning, false, &profile)?;
-        }
-    }
+    let to =
+        crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile).await?;
     let (file, blob_len) = upload_file(&account, &args.file).await?;
     let (name, size) = (file.name.clone(), file.size);
     let id = random_message_id()?;

@@ -222,18 +222,8 @@ pub(crate) async fn connect(
 pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
-    let named = crate::people::resolve_all(&account, &mut state, &args.to, &profile).await?;
-    let to: Vec<UserId> = named.iter().map(|n| n.user.clone()).collect();
-    let unlisted: Vec<UserId> = named
-        .iter()
-        .filter(|n| !n.listed)
-        .map(|n| n.user.clone())
-        .collect();
-    if let Some(warning) = crate::people::unlisted_warning(&state, &unlisted) {
-        if !args.allow_unverified {
-            crate::people::confirm_anyway(&warning, false, &profile)?;
-        }
-    }
+    let to =
+        crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile).await?;
     let id = match args.id {
         Some(id) => id,
         None => random_message_id()?,
