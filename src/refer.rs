@@ -358,7 +358,7 @@ pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
             direction,
         } => {
             let (p, account) = Profile::open(&profile.profile)?;
-            let state = p.load_state()?;
+            let mut state = p.load_state()?;
             let (api, token) = login(&account).await?;
             let list = api
                 .referrals(&token, status.as_deref(), direction.as_deref())
@@ -378,11 +378,14 @@ pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
+            // The clinicians by name.
+            let rows = crate::people::name_lines(&account, &mut state, &rows).await;
+            p.save_state(&state)?;
             out(&rows.join("\n"))
         }
         ReferCommand::Show { profile, id } => {
             let (p, account) = Profile::open(&profile.profile)?;
-            let state = p.load_state()?;
+            let mut state = p.load_state()?;
             let (api, token) = login(&account).await?;
             let r = api.referral(&token, &id).await?;
             let mut lines = vec![row(&r, None)];
@@ -402,6 +405,8 @@ pub(crate) async fn run(cmd: ReferCommand) -> anyhow::Result<()> {
                     }
                 }
             }
+            let lines = crate::people::name_lines(&account, &mut state, &lines).await;
+            p.save_state(&state)?;
             out(&lines.join("\n"))
         }
         ReferCommand::Accept(args) => transition(args, Transition::Accept).await,

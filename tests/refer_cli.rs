@@ -190,7 +190,10 @@ async fn a_referral_from_the_cli() {
     );
     let list = run(&["refer", "list", "--profile", "alice", "--direction", "out"]);
     assert!(
-        list.contains("completed") && list.contains("urgent") && list.contains("Janelle Roewright"),
+        list.contains("completed")
+            && list.contains("urgent")
+            && list.contains("Janelle Roewright")
+            && list.contains("Dr. alice -> Dr. bob"),
         "{list}"
     );
     // The FHIR Bundle for an EHR, from either side: valid R4 (the official
