@@ -3,8 +3,10 @@
 //! `curbside_postgres` when `CURBSIDE_TEST_POSTGRES_URL` is set;
 //! `curbside_ci` under `CI=true`, where a PostgreSQL test runs (and fails
 //! if the URL is missing) instead of being ignored; `curbside_root` when
-//! the tests are built as root (they can mount a small tmpfs). The load
-//! generator's package uses this script too (`bench/Cargo.toml`).
+//! the tests are built as root (they can mount a small tmpfs);
+//! `curbside_web` when the web client's packages are installed
+//! (`npm ci --prefix web`), so that its suite runs (under CI it must). The
+//! load generator's package uses this script too (`bench/Cargo.toml`).
 
 fn main() {
     println!("cargo::rerun-if-env-changed=CURBSIDE_TEST_POSTGRES_URL");
@@ -12,6 +14,25 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(curbside_postgres)");
     println!("cargo::rustc-check-cfg=cfg(curbside_ci)");
     println!("cargo::rustc-check-cfg=cfg(curbside_root)");
+    println!("cargo::rustc-check-cfg=cfg(curbside_web)");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let installed = root.join("../web/node_modules/.package-lock.json");
+    let installed = if installed.exists() {
+        installed
+    } else {
+        root.join("web/node_modules/.package-lock.json")
+    };
+    if installed.exists() {
+        println!("cargo::rerun-if-changed={}", installed.display());
+        println!("cargo::rustc-cfg=curbside_web");
+    } else {
+        // Installing the packages changes web/ (a new node_modules): look again.
+        for web in [root.join("web"), root.join("../web")] {
+            if web.exists() {
+                println!("cargo::rerun-if-changed={}", web.display());
+            }
+        }
+    }
     if std::env::var("CURBSIDE_TEST_POSTGRES_URL").is_ok_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=curbside_postgres");
     }
