@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! sealed = "CBLS" ‖ version(1)=1 ‖ m_cost_kib(u32) ‖ t_cost(u32) ‖ p_cost(u32) ‖ salt(16)
-//!          ‖ nonce(24) ‖ XChaCha20-Poly1305(store key, nonce, AD = the 45 header bytes ‖ context, plaintext)
+//!          ‖ nonce(24) ‖ XChaCha20-Poly1305(store key, nonce, AD = header (33 bytes) ‖ nonce (24) ‖ context, plaintext)
 //! ```
 //!
 //! The default parameters are RFC 9106's second recommended option
