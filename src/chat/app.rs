@@ -107,6 +107,8 @@ pub(crate) struct App {
     pub(super) locked: bool,
     pub(super) unlock: zeroize::Zeroizing<String>,
     pub(super) unlock_error: Option<String>,
+    /// Users whose names were asked of the directory (not asked again).
+    pub(super) asked_names: std::collections::BTreeSet<UserId>,
 }
 
 impl App {
@@ -124,6 +126,7 @@ impl App {
             locked: false,
             unlock: zeroize::Zeroizing::new(String::new()),
             unlock_error: None,
+            asked_names: std::collections::BTreeSet::new(),
         }
     }
 

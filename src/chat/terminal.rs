@@ -89,6 +89,7 @@ pub(super) async fn catch_up(app: &mut App, profile: &Profile, state: &mut Local
         }
     }
     crate::people::learn_names(&api, &token, state).await;
+    app.asked_names.extend(state.unnamed());
     if let Err(e) = profile.save_state(state) {
         app.notice(format!("could not save the profile: {e}"));
     }
@@ -134,9 +135,17 @@ pub(super) async fn event_loop<B: Backend>(
             () = client.wait_for_activity(), if connected => {
                 match receive(profile, state, client, Duration::ZERO, false, false).await {
                     Ok(lines) => {
-                        if !state.unnamed().is_empty() {
+                        // Names of people met since, each asked of the
+                        // directory once (one not in it stays unnamed).
+                        let new: Vec<_> = state
+                            .unnamed()
+                            .into_iter()
+                            .filter(|u| !app.asked_names.contains(u))
+                            .collect();
+                        if !new.is_empty() {
                             if let Ok((api, token)) = crate::commands::login(&client.account).await {
                                 crate::people::learn_names(&api, &token, state).await;
+                                app.asked_names.extend(new);
                             }
                         }
                         if let Some(last) = lines.last() {
