@@ -87,7 +87,7 @@ async fn history_receipts_and_attachments_from_the_cli() {
     assert_eq!(std::fs::read(dir.join("from-alice.jpg")).unwrap(), image);
     let contacts = run(&["contacts", "--profile", "bob"]);
     assert!(
-        contacts.starts_with(&format!("{alice}  2 messages")),
+        contacts.starts_with(&format!("Dr. alice (Dermatology)  {alice}  2 messages")),
         "{contacts}"
     );
 

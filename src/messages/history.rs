@@ -106,11 +106,17 @@ pub(crate) fn contacts(args: ContactsArgs) -> anyhow::Result<()> {
         let last = conversation.and_then(|c| c.last()).map(|m| m.at_ms);
         let count = conversation.map_or(0, Vec::len);
         lines.push(if args.json {
-            serde_json::json!({"user_id": user, "unread": contact.unread, "messages": count, "last_at_ms": last, "trust": trust})
+            serde_json::json!({"user_id": user, "name": state.people.get(user).map(|p| &p.display_name), "unread": contact.unread, "messages": count, "last_at_ms": last, "trust": trust})
                 .to_string()
         } else {
+            let listed = if state.people.contains_key(user) {
+                ""
+            } else {
+                ", not in the directory"
+            };
             format!(
-                "{user}  {count} messages, {} unread, {trust}{}",
+                "{}  {user}  {count} messages, {} unread, {trust}{listed}{}",
+                state.label(user),
                 contact.unread,
                 last.map(|t| format!(", last {}", format_time_ms(t)))
                     .unwrap_or_default()
