@@ -8,9 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import WebSocket from 'ws';
 
-import type { FetchLike, WebSocketFactory, WebSocketLike } from '../src/protocol/index.js';
+import type { ByteStream, FetchLike, WebSocketFactory, WebSocketLike } from '../src/protocol/index.js';
 
 export const BIN = process.env['CURBSIDE_BIN'] ?? '/work/main/target/debug/curbside';
 export const PASSPHRASE = 'correct horse battery staple for tests';
@@ -89,23 +90,61 @@ export function cli(args: string[]): Promise<string> {
   });
 }
 
-/** A `fetch` over node:https trusting only the server's certificate. */
+/**
+ * A `fetch` over node:https trusting only the server's certificate. Bodies
+ * as the web client sends them: text, bytes, a `Blob` (with its length) or a
+ * stream (chunked, and, as the Fetch standard requires, only with `duplex:
+ * 'half'`); the answer's body as a web stream, as `fetch` gives it.
+ */
 export function httpsFetch(ca: string): FetchLike {
   return (url, init) =>
     new Promise((resolve, reject) => {
-      const req = request(url, { method: init.method, headers: init.headers, ca, servername: 'localhost' }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          resolve({ status, ok: status >= 200 && status < 300, text: async () => body });
+      const body = init.body;
+      const headers: Record<string, string | number> = { ...init.headers };
+      if (typeof body === 'string') headers['content-length'] = Buffer.byteLength(body);
+      else if (body instanceof Uint8Array) headers['content-length'] = body.length;
+      else if (body !== undefined && 'size' in body) headers['content-length'] = body.size;
+      else if (body !== undefined && init.duplex !== 'half') {
+        reject(new TypeError('RequestInit: duplex option is required when sending a body'));
+        return;
+      }
+      const req = request(url, { method: init.method, headers, ca, servername: 'localhost' }, (res) => {
+        const status = res.statusCode ?? 0;
+        const stream = Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>;
+        const bytes = async (): Promise<Buffer> => {
+          const chunks: Uint8Array[] = [];
+          for await (const c of stream) chunks.push(c);
+          return Buffer.concat(chunks);
+        };
+        resolve({
+          status,
+          ok: status >= 200 && status < 300,
+          body: stream as unknown as ByteStream,
+          text: async () => (await bytes()).toString('utf8'),
+          arrayBuffer: async () => {
+            const b = await bytes();
+            return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+          },
         });
-        res.on('error', reject);
       });
       req.on('error', reject);
-      if (init.body !== undefined) req.write(init.body);
-      req.end();
+      if (body === undefined) {
+        req.end();
+      } else if (typeof body === 'string' || body instanceof Uint8Array) {
+        req.end(body);
+      } else {
+        const source = ('size' in body ? body.stream() : body) as unknown as ReadableStream<Uint8Array>;
+        void (async () => {
+          try {
+            for await (const c of source) {
+              if (!req.write(c)) await new Promise((r) => req.once('drain', r));
+            }
+            req.end();
+          } catch (e) {
+            req.destroy(e instanceof Error ? e : new Error(String(e)));
+          }
+        })();
+      }
     });
 }
 

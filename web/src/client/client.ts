@@ -27,6 +27,7 @@ import {
 import { DeviceHttp, HttpApi, type DirectoryQuery } from '../protocol/http.js';
 import { setTimer, sleep, type FetchLike, type WebSocketFactory } from '../protocol/platform.js';
 import { Account, addressKey, PREKEY_BATCH } from './account.js';
+import { uploadAttachment, type AttachmentSource, type UploadOptions, type Uploaded } from './attachments.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
 import { newMessageId, outgoingFromJSON, outgoingToJSON, type Outgoing, type StoredOutgoing } from './outbox.js';
@@ -323,6 +324,22 @@ export class Client {
   /** Sends a reference to an uploaded attachment. */
   sendAttachment(to: string[], file: AttachmentRef, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
     return this.send(to, 'message', { type: 'attachment', to, file }, messageId);
+  }
+
+  /**
+   * Encrypts and uploads a file, then sends its reference to `to` as the CLI
+   * does (`curbside attach`). The upload happens first, online or not; the
+   * message then goes through the outbox like any other.
+   */
+  async sendFile(
+    to: string[],
+    source: AttachmentSource,
+    name: string,
+    opts: UploadOptions & { messageId?: string } = {},
+  ): Promise<{ messageId: string; outcome: SendOutcome; uploaded: Uploaded }> {
+    const uploaded = await uploadAttachment(this.http, source, name, this.rng, opts);
+    const sent = await this.sendAttachment(to, uploaded.file, opts.messageId);
+    return { ...sent, uploaded };
   }
 
   /** Tells `to` (the senders) that these messages were read. */

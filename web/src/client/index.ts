@@ -8,12 +8,21 @@
  * - `enroll.ts`: enrollment with an invite.
  * - `sessions.ts`: bundles → X3DH sessions, accepting and routing prekey messages.
  * - `content.ts`: the message content JSON of `client/src/content.rs`.
+ * - `attachments.ts`: files encrypted as they are read and uploaded; downloads verified before any plaintext is returned.
  * - `outbox.ts`, `backoff.ts`: the outbox entries and the reconnection delays.
  * - `client.ts`: the {@link Client}.
  */
 
 export { Account, addressKey, PREKEY_BATCH, type ServerInfo, type StoredAccount } from './account.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
+export {
+  attachmentStream,
+  downloadAttachment,
+  uploadAttachment,
+  type AttachmentSource,
+  type Uploaded,
+  type UploadOptions,
+} from './attachments.js';
 export { decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
 export { enroll, type EnrollOptions, type UserDetails } from './enroll.js';
 export { newMessageId, type Outgoing, type StoredOutgoing } from './outbox.js';

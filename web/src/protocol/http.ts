@@ -9,7 +9,7 @@ import type { IdentityKeyPair } from '../crypto/identity.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { ProtocolError, ServerError, TransportError } from './errors.js';
 import { directoryEntry, type Address, type DirectoryEntry, type OneTimePrekeyJson } from './frames.js';
-import { defaultFetch, type FetchLike } from './platform.js';
+import { defaultFetch, type FetchLike, type FetchResponse, type RequestBody } from './platform.js';
 import { AuthPurpose, authTranscript } from './transcript.js';
 
 export interface EnrollRequestJson {
@@ -70,24 +70,37 @@ export class HttpApi {
       throw new TransportError(`${method} ${path.split('?')[0] ?? path}: ${e instanceof Error ? e.message : String(e)}`);
     }
     const text = await response.text();
-    if (!response.ok) {
-      let code = 'internal';
-      let message = `HTTP ${response.status}`;
-      try {
-        const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-        if (typeof parsed.code === 'string') code = parsed.code;
-        if (typeof parsed.message === 'string') message = parsed.message;
-      } catch {
-        /* not the error format (431, 414): keep the status */
-      }
-      throw new ServerError(code, message, undefined, response.status);
-    }
+    if (!response.ok) throw errorOf(response.status, text);
     if (text === '') return null;
     try {
       return JSON.parse(text);
     } catch {
       throw new ProtocolError(`${path}: the answer is not JSON`);
     }
+  }
+
+  /**
+   * A binary request (attachments): `body` is sent as
+   * `application/octet-stream` (a stream with `duplex: 'half'`); an error
+   * status rejects with the body's code, a success resolves with the
+   * response unread.
+   */
+  async binary(method: 'GET' | 'POST', path: string, token: string, body?: RequestBody, stream = false): Promise<FetchResponse> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/octet-stream';
+    let response;
+    try {
+      response = await this.fetchFn(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        ...(stream ? { duplex: 'half' as const } : {}),
+      });
+    } catch (e) {
+      throw new TransportError(`${method} ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!response.ok) throw errorOf(response.status, await response.text());
+    return response;
   }
 
   /** `POST /v1/enroll`. */
@@ -125,6 +138,27 @@ export class HttpApi {
   }
 }
 
+/** The error of an HTTP answer: the `{"code","message"}` body, or the status alone. */
+function errorOf(status: number, text: string): ServerError {
+  let code = 'internal';
+  let message = `HTTP ${status}`;
+  try {
+    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof parsed.code === 'string') code = parsed.code;
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    /* not the error format (431, 414): keep the status */
+  }
+  return new ServerError(code, message, undefined, status);
+}
+
+/** What `POST /v1/attachments` answers. */
+export interface AttachmentStoredJson {
+  attachment_id: string;
+  size: number;
+  expires_at: number;
+}
+
 /** A session token (never logged, never persisted). */
 export interface SessionToken {
   readonly token: string;
@@ -157,6 +191,52 @@ export class DeviceHttp {
         throw e;
       }
     }
+  }
+
+  /** The session token, logging in if there is none. */
+  private async currentToken(): Promise<string> {
+    if (this.token === undefined) this.token = await this.api.login(this.serverName, this.address, this.identity);
+    return this.token.token;
+  }
+
+  /**
+   * A binary request with the session token. `token_expired` logs in again
+   * and repeats it once, unless the body is a stream (already consumed).
+   */
+  private async binary(method: 'GET' | 'POST', path: string, body?: RequestBody, stream = false): Promise<FetchResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.currentToken();
+      try {
+        return await this.api.binary(method, path, token, body, stream);
+      } catch (e) {
+        if (e instanceof ServerError && e.code === 'token_expired' && attempt === 0 && !stream) {
+          this.token = undefined;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** `POST /v1/attachments`: uploads an encrypted blob (`stream`: `body` is a stream, sent with `duplex: 'half'`). */
+  async uploadAttachment(body: RequestBody, stream = false): Promise<AttachmentStoredJson> {
+    const response = await this.binary('POST', '/v1/attachments', body, stream);
+    let r: Partial<AttachmentStoredJson> | null;
+    try {
+      r = JSON.parse(await response.text()) as Partial<AttachmentStoredJson> | null;
+    } catch {
+      throw new ProtocolError('/v1/attachments: the answer is not JSON');
+    }
+    if (r === null || typeof r.attachment_id !== 'string' || !Number.isSafeInteger(r.size) || typeof r.expires_at !== 'number') {
+      throw new ProtocolError('/v1/attachments: unexpected answer');
+    }
+    return { attachment_id: r.attachment_id, size: r.size as number, expires_at: r.expires_at };
+  }
+
+  /** `GET /v1/attachments/{id}`: the response, its body (the blob) unread. `id` must be 32 lowercase hex digits. */
+  async downloadAttachment(id: string): Promise<FetchResponse> {
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new ProtocolError('not an attachment id (32 lowercase hex digits)');
+    return this.binary('GET', `/v1/attachments/${id}`);
   }
 
   /** `GET /v1/directory`: verified clinicians matching every filter given. */
