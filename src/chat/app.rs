@@ -239,20 +239,30 @@ impl App {
             return;
         };
         let lower = partial.to_lowercase();
+        // "Bo", "Brennan" and "Dr. B" all find Dr. Bob Brennan.
+        let fits = |name: &str| {
+            let name = name.to_lowercase();
+            name.starts_with(&lower) || name.split_whitespace().any(|w| w.starts_with(&lower))
+        };
         let names: Vec<String> = state
             .people
             .values()
-            .filter(|p| p.user_id != self.me && p.display_name.to_lowercase().starts_with(&lower))
+            .filter(|p| p.user_id != self.me && fits(&p.display_name))
             .map(|p| p.display_name.clone())
             .collect();
         match names.as_slice() {
             [] => self.notice(format!(
                 "No colleague you know is called {partial}…: /find SPECIALTY searches"
             )),
-            [one] => self.input = format!("/to {one}"),
+            [one] => {
+                self.input = format!("/to {one}");
+                self.notice("");
+            }
             several => {
                 let common = common_prefix(several);
-                if common.chars().count() > partial.chars().count() {
+                if common.to_lowercase().starts_with(&lower)
+                    && common.chars().count() > partial.chars().count()
+                {
                     self.input = format!("/to {common}");
                 }
                 self.show("Names", several.to_vec());

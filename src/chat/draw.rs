@@ -152,12 +152,13 @@ impl App {
                             Trust::Unverified if state.people.contains_key(user) => "  ",
                             Trust::Unverified => "? ",
                         };
+                        // The count first, so a long name cannot hide it.
                         let unread = if unread > 0 {
-                            format!(" ({unread})")
+                            format!("({unread}) ")
                         } else {
                             String::new()
                         };
-                        format!("{mark}{}{unread}", state.label(user))
+                        format!("{mark}{unread}{}", state.label(user))
                     }
                     Conversation::Team(id) => {
                         format!("# {}", state.teams.get(id).map_or(id.as_str(), |t| &t.name))

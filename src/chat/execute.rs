@@ -120,7 +120,7 @@ pub(crate) async fn execute(
                 Ok(Sent::Queued(reason)) => app.notice(format!(
                     "Queued (the server cannot take it now: {reason}); it is sent when the connection is back"
                 )),
-                Ok(_) => {}
+                Ok(_) => app.notice(""),
                 Err(e) => match e.downcast_ref::<ClientError>() {
                     Some(ClientError::KeysChanged(changed)) => {
                         let warning = crate::people::changed_warning(state, changed);
@@ -160,7 +160,8 @@ pub(crate) async fn execute(
         Action::Download(which, dir) => download(app, state, client, which, dir).await?,
         Action::Find(specialty) => {
             let (api, token) = crate::commands::login(&client.account).await?;
-            let found = api.directory(&token, None, Some(&specialty)).await?;
+            let mut found = api.directory(&token, None, Some(&specialty)).await?;
+            found.retain(|e| e.user_id != app.me);
             let lines: Vec<String> = if found.is_empty() {
                 vec![format!("No verified clinician in {specialty}.")]
             } else {
@@ -203,7 +204,13 @@ pub(crate) async fn execute(
                 app.notice("no keys for this colleague yet: exchange a message first");
                 return Ok(());
             };
-            if number.matches(&typed) {
+            let digits = typed.bytes().filter(u8::is_ascii_digit).count();
+            if digits != number.digits().len() {
+                app.notice(format!(
+                    "/confirm takes the {} digits your colleague reads out; {digits} were typed: check them",
+                    number.digits().len()
+                ));
+            } else if number.matches(&typed) {
                 let fingerprint = key_set_fingerprint(&client.account.identity_keys_of(&user));
                 state.contacts.entry(user.clone()).or_default().verified_keys = Some(fingerprint);
                 profile.save_state(state)?;
@@ -236,7 +243,28 @@ async fn open(
     client: &Client,
     typed: &str,
 ) -> anyhow::Result<()> {
-    let (api, token) = crate::commands::login(&client.account).await?;
+    // A colleague this profile already talks to opens without the server
+    // (so /to works offline, and what is typed next goes where it should).
+    let local = crate::people::known(state, typed, profile)
+        .ok()
+        .filter(|u| state.contacts.contains_key(u) || state.people.contains_key(u));
+    if let Some(user) = local.filter(|u| *u != app.me) {
+        state.contacts.entry(user.clone()).or_default();
+        profile.save_state(state)?;
+        app.panel = None;
+        app.notice(format!("Writing to {}", state.label(&user)));
+        app.select(state, &Conversation::With(user));
+        return Ok(());
+    }
+    let (api, token) = match crate::commands::login(&client.account).await {
+        Ok(session) => session,
+        Err(e) => {
+            app.notice(format!(
+                "Could not look up \"{typed}\" ({e:#}); colleagues you already write to open offline"
+            ));
+            return Ok(());
+        }
+    };
     let user = match people::resolve(&api, &token, typed).await? {
         Found::One(entry) => {
             let user = entry.user_id.clone();
@@ -271,6 +299,9 @@ async fn open(
     state.contacts.entry(user.clone()).or_default();
     profile.save_state(state)?;
     app.panel = None;
+    if state.people.contains_key(&user) {
+        app.notice(format!("Writing to {}", state.label(&user)));
+    }
     app.select(state, &Conversation::With(user));
     Ok(())
 }

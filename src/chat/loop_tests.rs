@@ -136,6 +136,12 @@ async fn the_chat_reconnects_after_a_server_restart_and_sends_what_was_typed_mea
     // The server goes away: the chat says so instead of `● connected`.
     server.shutdown().await;
     until(&mut screens, "reconnecting", |s| s.contains("reconnecting…")).await;
+    // A colleague already in the list opens without the server.
+    keys.line("/to Brennan");
+    until(&mut screens, "the conversation opened offline", |s| {
+        s.contains("Writing to Dr. Bob Brennan")
+    })
+    .await;
     keys.line("While it was down");
     until(&mut screens, "the message queued", |s| {
         s.contains("me: While it was down  [queued]")
@@ -196,6 +202,11 @@ async fn the_chat_reconnects_after_a_server_restart_and_sends_what_was_typed_mea
     });
     assert!(groups.is_some(), "{shown}");
     keys.line("/confirm 00000 00000");
+    until(&mut screens, "a short confirmation refused", |s| {
+        s.contains("/confirm takes the 60 digits your colleague reads out; 10 were typed")
+    })
+    .await;
+    keys.line(&format!("/confirm {}", "0".repeat(60)));
     until(&mut screens, "a refused confirmation", |s| {
         s.contains("Safety numbers differ")
     })

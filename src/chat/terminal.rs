@@ -71,17 +71,7 @@ pub(super) async fn catch_up(app: &mut App, profile: &Profile, state: &mut Local
     let Ok((api, token)) = crate::commands::login(&client.account).await else {
         return;
     };
-    if let Ok(referrals) = api.referrals(&token, None, None).await {
-        for r in referrals {
-            let newer = state
-                .referral_envelopes
-                .get(r.referral_id.as_str())
-                .is_none_or(|known| known.updated_at < r.updated_at);
-            if newer {
-                state.referral_envelopes.insert(r.referral_id.to_string(), r);
-            }
-        }
-    }
+    crate::refer::catch_up(&api, &token, state).await;
     let me = app.me.clone();
     if !state.people.contains_key(&me) {
         if let Ok(found) = api.directory_where(&token, &[("user_id", me.as_str())]).await {
@@ -149,6 +139,11 @@ pub(super) async fn event_loop<B: Backend>(
                             }
                         }
                         if let Some(last) = lines.last() {
+                            // "[5f3c…] from …": the message id is for scripts, not for people.
+                            let last = match last.split_once("] ") {
+                                Some((id, rest)) if id.starts_with('[') && id[1..].bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+                                _ => last.as_str(),
+                            };
                             app.notice(crate::people::with_names(state, last));
                         }
                         if !app.locked {
