@@ -201,6 +201,12 @@ pub(crate) async fn enroll(args: EnrollArgs) -> anyhow::Result<()> {
                 }
             )
         }
+        Err(e) if e.code() == Some(curbside_protocol::error::ErrorCode::Conflict) => anyhow::bail!(
+            "{e}. The invite was not used. If this is you on a new device, ask an administrator \
+             for a device invite (`curbside admin device-invite USER`) instead; if your account \
+             is orphaned (no device left), an administrator can deactivate it so you can enroll \
+             again (`curbside admin deactivate USER`); otherwise check the NPI"
+        ),
         Err(e) => return Err(unreachable(&server, e)),
     };
     let address = account.address()?.clone();

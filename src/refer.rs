@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use curbside_client::content::Content;
 use curbside_client::fhir::{ehr_bundle, patient_name, referral_bundle, Patient, Received, Request};
-use curbside_client::local::ReferralContent;
+use curbside_client::local::{LocalState, ReferralContent};
 use curbside_client::Client;
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
@@ -276,13 +276,44 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         .referral_envelopes
         .insert(referral.referral_id.to_string(), referral.clone());
     profile.save_state(&state)?;
+    let receiver = theirs.map_or_else(|| to.to_string(), |e| e.display_name.clone());
     out(&format!(
-        "Referral {} sent to {to} ({}, {}): {}",
+        "Referral {} sent to {receiver} ({}, {}): {}",
         referral.referral_id,
         priority.as_str(),
         args.specialty,
         referral.status.as_str()
     ))
+}
+
+/// The referral envelopes as the server has them now, kept in `state`;
+/// returns a line for each that changed since this profile last saw it
+/// (a transition made while it was away, by either side).
+pub(crate) async fn catch_up(
+    api: &curbside_client::api::Api,
+    token: &str,
+    state: &mut LocalState,
+) -> Vec<String> {
+    let Ok(referrals) = api.referrals(token, None, None).await else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for r in referrals {
+        let known = state.referral_envelopes.get(r.referral_id.as_str());
+        if known.is_none_or(|k| k.updated_at < r.updated_at) {
+            if known.is_some_and(|k| k.status != r.status) {
+                lines.push(format!(
+                    "[referral {}] {} ({}, {})",
+                    r.referral_id,
+                    r.status.as_str(),
+                    r.priority.as_str(),
+                    r.specialty
+                ));
+            }
+            state.referral_envelopes.insert(r.referral_id.to_string(), r);
+        }
+    }
+    lines
 }
 
 /// Sends the reason of a decline or cancellation, end to end encrypted, to

@@ -216,7 +216,13 @@ async fn publish(profile: &ProfileArg, team: Option<&str>, change: Change) -> an
     sent?;
     state.teams.insert(team.team_id.clone(), team.clone());
     profile.save_state(&state)?;
-    let names = state.names(&team.members);
+    // Members by name, this user as "you" (their own name is not in the book).
+    let names = team
+        .members
+        .iter()
+        .map(|m| if *m == me { "you".to_owned() } else { state.name(m) })
+        .collect::<Vec<_>>()
+        .join(", ");
     Ok((team, names))
 }
 

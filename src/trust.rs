@@ -119,6 +119,14 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
             profile.dir().display()
         ));
     };
+    let digits = typed.bytes().filter(u8::is_ascii_digit).count();
+    if digits != number.digits().len() {
+        bail!(
+            "--confirm takes the {} digits of the safety number (spaces allowed); \
+             {digits} digits were given: check what you typed",
+            number.digits().len()
+        );
+    }
     if !number.matches(&typed) {
         bail!(
             "the safety numbers differ: do not trust this conversation until you know why \

@@ -184,9 +184,20 @@ async fn a_referral_from_the_cli() {
         run(&["refer", "accept", "--profile", "bob", &referral]),
         format!("Referral {referral}: accepted")
     );
+    // Alice, who referred, learns it at her next sync.
+    let synced = run(&["sync", "--profile", "alice", "--wait", "1"]);
+    assert!(
+        synced.contains(&format!("[referral {referral}] accepted (urgent")),
+        "{synced}"
+    );
     assert_eq!(
         run(&["refer", "complete", "--profile", "bob", &referral]),
         format!("Referral {referral}: completed")
+    );
+    let synced = run(&["sync", "--profile", "alice", "--wait", "1"]);
+    assert!(
+        synced.contains(&format!("[referral {referral}] completed")),
+        "{synced}"
     );
     let list = run(&["refer", "list", "--profile", "alice", "--direction", "out"]);
     assert!(

@@ -254,7 +254,21 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     )
     .await;
     let account = client.close().await;
-    let lines = lines?;
+    let mut lines = lines?;
+    // Referrals still open: a transition made while this device was away
+    // (one pushed while it was connected is among the lines already).
+    let open = state.referral_envelopes.values().any(|r| {
+        matches!(
+            r.status,
+            curbside_protocol::referral::Status::Requested | curbside_protocol::referral::Status::Accepted
+        )
+    });
+    if open && !args.json {
+        if let Ok((api, token)) = crate::commands::login(&account).await {
+            lines.extend(crate::refer::catch_up(&api, &token, &mut state).await);
+            profile.save_state(&state)?;
+        }
+    }
     if lines.is_empty() && !args.json {
         return out("No new messages.");
     }
