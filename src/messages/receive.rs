@@ -142,10 +142,11 @@ pub(crate) async fn receive(
                             },
                         );
                         lines.push(format!(
-                            "[{}] referral {referral_id} from {}: patient {patient}, {} attachment(s) (curbside refer show {referral_id})",
+                            "[{}] referral {referral_id} from {}: patient {patient}, {} attachment(s) (curbside refer show --profile {} {referral_id})",
                             r.message_id,
                             r.sender.user_id,
-                            attachments.len()
+                            attachments.len(),
+                            profile.dir().display()
                         ));
                     }
                     continue;
