@@ -417,3 +417,47 @@ fn common_prefix(words: &[String]) -> String {
     }
     prefix.into_iter().collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use curbside_protocol::frames::DirectoryEntry;
+
+    use super::*;
+
+    fn person(id: &str, name: &str) -> DirectoryEntry {
+        DirectoryEntry {
+            user_id: UserId::new(id).unwrap(),
+            display_name: name.into(),
+            specialty: "Dermatology".into(),
+            npi: String::new(),
+        }
+    }
+
+    fn key(app: &mut App, state: &LocalState, code: KeyCode) -> Option<Action> {
+        app.handle_key(KeyEvent::new(code, KeyModifiers::NONE), state)
+    }
+
+    #[test]
+    fn tab_completes_a_name_from_any_of_its_words_and_lists_several() {
+        let mut state = LocalState::new();
+        state.remember(person("u_me", "Dr. Alice Adeyemi"));
+        state.remember(person("u_bob", "Dr. Bob Brennan"));
+        state.remember(person("u_bea", "Dr. Bea Brown"));
+        let mut app = App::new(UserId::new("u_me").unwrap());
+        for c in "/to bo".chars() {
+            key(&mut app, &state, KeyCode::Char(c));
+        }
+        key(&mut app, &state, KeyCode::Tab);
+        assert_eq!(app.input, "/to Dr. Bob Brennan");
+        // Two fit: both listed, the input kept; the user is never offered.
+        app.input = "/to b".into();
+        key(&mut app, &state, KeyCode::Tab);
+        assert_eq!(app.input, "/to b");
+        let panel = app.panel.clone().unwrap();
+        assert_eq!(panel.lines, ["Dr. Bea Brown", "Dr. Bob Brennan"]);
+        app.input = "/to ad".into();
+        key(&mut app, &state, KeyCode::Tab);
+        assert!(app.notice.contains("No colleague you know"), "{}", app.notice);
+    }
+}

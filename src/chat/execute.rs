@@ -401,3 +401,20 @@ pub(super) async fn resend_queued(
         Err(e) => app.notice(format!("queued messages not sent yet: {e}")),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::free_path;
+
+    #[test]
+    fn an_attachment_is_saved_under_its_file_name_only_and_never_over_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A sender chooses the name, not where it goes.
+        let hostile = free_path(dir.path(), "../../etc/passwd");
+        assert_eq!(hostile, dir.path().join("passwd"));
+        assert_eq!(free_path(dir.path(), ".."), dir.path().join("attachment"));
+        std::fs::write(dir.path().join("rash.jpg"), b"x").unwrap();
+        assert_eq!(free_path(dir.path(), "rash.jpg"), dir.path().join("rash.jpg (2)"));
+    }
+}
