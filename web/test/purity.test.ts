@@ -31,3 +31,33 @@ test('src/crypto imports only @noble/* and itself, uses no DOM or I/O, and no fi
     assert.ok(source.split('\n').length < 600, `${name} is ${source.split('\n').length} lines`);
   }
 });
+
+test('src/ui imports only ../app/ and itself, and never sets markup from strings; src/app has no DOM', () => {
+  const ui = sources(join(WEB_DIR, 'src', 'ui'));
+  assert.ok(ui.length >= 8, 'the views were found');
+  for (const file of ui) {
+    const source = readText(file);
+    const name = relative(WEB_DIR, file);
+    for (const [, spec] of source.matchAll(/(?:from|import)\s*'([^']+)'/g)) {
+      assert.ok(spec !== undefined && (spec.startsWith('./') || spec.startsWith('../app/')), `${name} imports ${spec}: views import only from ../app/`);
+    }
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    const markup = /\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment)\b/.exec(code);
+    assert.equal(markup, null, `${name} uses ${markup?.[0]}: set text with textContent`);
+    assert.ok(source.split('\n').length < 400, `${name} is ${source.split('\n').length} lines`);
+  }
+  const dom = /\b(document|window|navigator|localStorage|sessionStorage|HTMLElement|innerHTML)\b/;
+  for (const dir of ['app', 'store']) {
+    for (const file of sources(join(WEB_DIR, 'src', dir))) {
+      const source = readText(file);
+      const name = relative(WEB_DIR, file);
+      const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+      const hit = dir === 'app' ? dom.exec(code) : /\b(localStorage|sessionStorage|document|caches)\b/.exec(code);
+      assert.equal(hit, null, `${name} uses ${hit?.[0]}`);
+      assert.ok(source.split('\n').length < 400, `${name} is ${source.split('\n').length} lines`);
+      for (const [, spec] of source.matchAll(/from '([^']+)'/g)) {
+        assert.ok(spec !== undefined && !spec.startsWith('../ui/'), `${name} imports the views (${spec})`);
+      }
+    }
+  }
+});

@@ -302,6 +302,15 @@ export class Client {
     return openSessions(this.account, user, reply.devices, this.rng);
   }
 
+  /**
+   * Opens sessions with every device of `user` not yet known (fetching and
+   * verifying their bundles), e.g. to show a safety number before the first
+   * message; how many were opened.
+   */
+  ensureSessions(user: string): Promise<number> {
+    return this.exclusive(() => this.openSessionsWith(this.online(), user));
+  }
+
   /** `GET /v1/directory` with a session token of this device. */
   directory(query: DirectoryQuery): Promise<DirectoryEntry[]> {
     return this.http.directory(query);

@@ -1,0 +1,28 @@
+/**
+ * The application model, all the views may import (they never reach
+ * crypto/, protocol/ or client/):
+ *
+ * - `model.ts`: {@link AppModel}: screens, enrollment, unlock, lock, idle lock, the main screen's data and actions.
+ * - `session.ts`: an unlocked session: the client, the sealed writes, sending, receipts, people, safety numbers, files.
+ * - `receive.ts`: what a received message does to the state.
+ * - `state.ts`: the sealed application state and its pure operations (statuses, timers).
+ * - `trust.ts`: safety numbers, pinned keys, the QR code.
+ * - `views.ts`: what the views show (names, never ids).
+ * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
+ */
+
+export { AppModel, IDLE_LOCK_CHOICES, WRONG_PASSPHRASE, type Screen } from './model.js';
+export type { SendResult } from './session.js';
+export { inviteFromFragment, MIN_PASSPHRASE, type EnrollField, type EnrollForm, type FieldErrors } from './enroll-form.js';
+export type { Host, Vault, VaultOpener } from './ports.js';
+export type {
+  Clinician,
+  ConversationSummary,
+  LinkState,
+  MessageBody,
+  MessageView,
+  PersonView,
+  SafetyView,
+  Status,
+  Trust,
+} from './views.js';

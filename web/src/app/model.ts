@@ -1,0 +1,346 @@
+/**
+ * The application model (no DOM): which screen (enroll, unlock, main), the
+ * enrollment and the unlock with their key-derivation progress, the lock
+ * (on demand and after idle: the key, the state and the client dropped
+ * from memory, the connection stopped), the selected conversation, and
+ * everything the main screen shows, from the unlocked {@link Session}. It
+ * emits change events; the views subscribe and call its methods.
+ */
+
+import { Account } from '../client/account.js';
+import type { ClientStateJSON } from '../client/client.js';
+import { enroll } from '../client/enroll.js';
+import { HttpApi } from '../protocol/http.js';
+import { ServerError } from '../protocol/errors.js';
+import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
+import { Emitter } from './events.js';
+import type { Host, Vault, VaultOpener } from './ports.js';
+import { explain, Session, type SendResult } from './session.js';
+import { newState, stateFromJSON } from './state.js';
+import {
+  messageViews,
+  personView,
+  previewOf,
+  timerWords,
+  type Clinician,
+  type ConversationSummary,
+  type LinkState,
+  type MessageView,
+  type PersonView,
+  type SafetyView,
+} from './views.js';
+
+export type Screen = 'loading' | 'enroll' | 'unlock' | 'main';
+
+/** Idle-lock choices (minutes). */
+export const IDLE_LOCK_CHOICES = [1, 5, 15, 30, 60] as const;
+
+export const WRONG_PASSPHRASE = 'Wrong passphrase — try again';
+
+export class AppModel {
+  private readonly emitter = new Emitter();
+  private screenValue: Screen = 'loading';
+  private session: Session | undefined;
+  private busyValue: { what: string; progress: number } | undefined;
+  private fieldErrors: FieldErrors = {};
+  private errorValue: string | undefined;
+  private noticeValue: string | undefined;
+  private selectedValue: string | undefined;
+  private visible = true;
+  private lastActivity = Date.now();
+  private idleTimer: ReturnType<typeof setInterval> | undefined;
+  /** Called for a new message while the page is hidden; never given any content. */
+  onNotify: ((title: string, body: string) => void) | undefined;
+
+  constructor(
+    private readonly vaults: VaultOpener,
+    private readonly host: Host,
+  ) {}
+
+  subscribe(listener: () => void): () => void {
+    return this.emitter.subscribe(listener);
+  }
+
+  private changed(): void {
+    this.emitter.emit();
+  }
+
+  /** Decides the first screen: unlock if this browser holds an account, else enroll. */
+  async start(): Promise<void> {
+    this.screenValue = (await this.vaults.exists()) ? 'unlock' : 'enroll';
+    this.changed();
+  }
+
+  get screen(): Screen {
+    return this.screenValue;
+  }
+  /** A long operation (deriving the key, enrolling) and its progress from 0 to 1. */
+  get busy(): { what: string; progress: number } | undefined {
+    return this.busyValue;
+  }
+  /** The enrollment form's problems, by field. */
+  get errors(): FieldErrors {
+    return this.fieldErrors;
+  }
+  /** A screen-wide error (the unlock's wrong passphrase, the server's refusal). */
+  get error(): string | undefined {
+    return this.errorValue;
+  }
+  /** A passing message on the main screen (a problem, and what to do). */
+  get notice(): string | undefined {
+    return this.noticeValue;
+  }
+  dismissNotice(): void {
+    this.noticeValue = undefined;
+    this.changed();
+  }
+
+  private progress(what: string): (fraction: number) => void {
+    return (fraction) => {
+      this.busyValue = { what, progress: fraction };
+      this.changed();
+    };
+  }
+
+  // ---- enroll, unlock, lock -----------------------------------------------------
+
+  /** Checks the form, derives the store key, enrolls with the invite and seals the new account. Whether it succeeded. */
+  async enroll(form: EnrollForm): Promise<boolean> {
+    this.fieldErrors = checkEnrollForm(form);
+    this.errorValue = undefined;
+    if (Object.keys(this.fieldErrors).length > 0) {
+      this.changed();
+      return false;
+    }
+    const onProgress = this.progress('Protecting this device with your passphrase…');
+    onProgress(0);
+    let vault: Vault | undefined;
+    try {
+      vault = await this.vaults.create(form.passphrase, onProgress);
+      this.busyValue = { what: 'Enrolling with the server…', progress: 1 };
+      this.changed();
+      const api = new HttpApi({ url: this.host.origin });
+      const hello = (await api.json('GET', '/v1/auth/challenge').catch(() => null)) as { server_name?: unknown } | null;
+      const serverName = typeof hello?.server_name === 'string' ? hello.server_name : this.host.hostname;
+      const npi = form.npi.replace(/\s/g, '');
+      const { account } = await enroll({ url: this.host.origin, serverName }, form.invite.trim(), {
+        displayName: form.name.trim(),
+        npi,
+        specialty: form.specialty.trim(),
+      });
+      const state = newState({ userId: account.me.user_id, name: form.name.trim(), npi, specialty: form.specialty.trim() });
+      const client: ClientStateJSON = { outbox: [], seen: [] };
+      await vault.write({ account: account.toJSON(), client, state });
+      this.begin(new Session(vault, account, client, state, this.sessionEvents()));
+      return true;
+    } catch (e) {
+      vault?.close();
+      this.showEnrollError(e);
+      return false;
+    } finally {
+      this.busyValue = undefined;
+      this.changed();
+    }
+  }
+
+  private showEnrollError(e: unknown): void {
+    const code = e instanceof ServerError ? e.code : undefined;
+    if (code === 'invalid_invite') this.fieldErrors = { invite: 'This invite is unknown or was already used: ask your administrator for a new one.' };
+    else if (code === 'invite_expired') this.fieldErrors = { invite: 'This invite has expired: ask your administrator for a new one.' };
+    else if (code === 'invalid_npi') this.fieldErrors = { npi: `The server refused this NPI (${e instanceof Error ? e.message : ''}): check it.` };
+    else if (code === 'conflict') this.fieldErrors = { npi: 'Someone with this NPI is already enrolled: to add this browser as a device, ask for a device invite.' };
+    else this.errorValue = 'Enrollment failed: check your connection and try again (the invite was not used).';
+  }
+
+  /** Derives the key from the passphrase (once) and opens the sealed state. Whether it opened. */
+  async unlock(passphrase: string): Promise<boolean> {
+    this.errorValue = undefined;
+    try {
+      const vault = await this.vaults.unlock(passphrase, this.progress('Unlocking…'));
+      if (vault === 'wrong_passphrase') {
+        this.errorValue = WRONG_PASSPHRASE;
+        return false;
+      }
+      if (vault === 'empty') {
+        this.screenValue = 'enroll';
+        return false;
+      }
+      const account = Account.fromJSON(await vault.read('account'));
+      const client = ((await vault.read('client')) as ClientStateJSON | undefined) ?? { outbox: [], seen: [] };
+      const state = stateFromJSON(await vault.read('state'));
+      this.begin(new Session(vault, account, client, state, this.sessionEvents()));
+      return true;
+    } catch {
+      this.errorValue = 'The data on this device could not be read: reload the page and try again.';
+      return false;
+    } finally {
+      this.busyValue = undefined;
+      this.changed();
+    }
+  }
+
+  private sessionEvents(): ConstructorParameters<typeof Session>[4] {
+    return {
+      changed: () => this.changed(),
+      arrived: () => {
+        if (!this.visible) this.onNotify?.('Curbside', 'New secure message');
+      },
+      problem: (text) => {
+        this.noticeValue = text;
+        this.changed();
+      },
+    };
+  }
+
+  private begin(session: Session): void {
+    this.session = session;
+    this.screenValue = 'main';
+    this.lastActivity = Date.now();
+    session.start();
+    this.idleTimer = setInterval(() => this.checkIdle(), 5000);
+    session.setOpen(this.selectedValue, this.visible);
+    this.changed();
+  }
+
+  /** Locks now: the key, the state and the client leave memory; the connection stops. */
+  async lock(): Promise<void> {
+    const s = this.session;
+    if (s === undefined) return;
+    this.session = undefined;
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    this.selectedValue = undefined;
+    this.noticeValue = undefined;
+    this.screenValue = 'unlock';
+    this.changed();
+    await s.stop();
+  }
+
+  /** The user did something (resets the idle timer). */
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  private checkIdle(): void {
+    const s = this.session;
+    if (s === undefined) return;
+    if (Date.now() - this.lastActivity >= s.state.settings.idleLockMinutes * 60_000) void this.lock();
+  }
+
+  get idleLockMinutes(): number {
+    return this.session?.state.settings.idleLockMinutes ?? 5;
+  }
+
+  setIdleLockMinutes(minutes: number): void {
+    const s = this.session;
+    if (s === undefined || !Number.isFinite(minutes) || minutes < 1) return;
+    s.state.settings.idleLockMinutes = minutes;
+    void s.persist().catch(() => undefined);
+    this.changed();
+  }
+
+  /** Whether the page is visible (read receipts and notifications depend on it). */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    if (visible) this.checkIdle();
+    this.session?.setOpen(this.selectedValue, visible);
+  }
+
+  // ---- the main screen ---------------------------------------------------------
+
+  private get s(): Session {
+    if (this.session === undefined) throw new Error('locked');
+    return this.session;
+  }
+
+  get me(): PersonView | undefined {
+    return this.session ? personView(this.session.state, this.session.me) : undefined;
+  }
+
+  get link(): LinkState {
+    return this.session?.linkState ?? 'offline';
+  }
+
+  /** Conversations, the latest first. */
+  get conversations(): ConversationSummary[] {
+    const s = this.session;
+    if (s === undefined) return [];
+    const out = Object.values(s.state.conversations).map((c) => {
+      const last = messageViews(s.state, { ...c, messages: c.messages.slice(-1) })[0];
+      return {
+        person: personView(s.state, c.peer),
+        unread: c.unread,
+        lastAt: last?.at,
+        preview: previewOf(last?.body),
+        trust: s.trust(c.peer),
+        timer: c.timer,
+      };
+    });
+    return out.sort((a, b) => (b.lastAt ?? Number.MAX_SAFE_INTEGER) - (a.lastAt ?? Number.MAX_SAFE_INTEGER));
+  }
+
+  /** The conversation shown (its key), if any. */
+  get selected(): string | undefined {
+    return this.selectedValue;
+  }
+
+  /** Shows a conversation (or none): its messages are then read, and receipts sent while the page is visible. */
+  select(key: string | undefined): void {
+    this.selectedValue = key;
+    this.session?.setOpen(key, this.visible);
+    this.changed();
+  }
+
+  person(key: string): PersonView {
+    return personView(this.s.state, key);
+  }
+
+  messages(key: string): MessageView[] {
+    const c = this.s.state.conversations[key];
+    return c === undefined ? [] : messageViews(this.s.state, c);
+  }
+
+  timer(key: string): { seconds: number | null; words: string } {
+    const seconds = this.s.state.conversations[key]?.timer ?? null;
+    return { seconds, words: timerWords(seconds) };
+  }
+
+  trust(key: string): ConversationSummary['trust'] {
+    return this.s.trust(key);
+  }
+
+  search(query: string): Promise<Clinician[]> {
+    return this.s.search(query).catch((e: unknown) => {
+      throw new Error(`The directory could not be searched: ${explain(e)}`);
+    });
+  }
+
+  startWith(c: Clinician): void {
+    this.s.startWith(c);
+    this.select(c.key);
+  }
+
+  sendText(key: string, text: string, confirmed = false): Promise<SendResult> {
+    return this.s.sendText(key, text, confirmed);
+  }
+
+  sendFile(key: string, file: Blob, name: string, confirmed = false): Promise<SendResult> {
+    return this.s.sendFile(key, file, name, confirmed);
+  }
+
+  setTimer(key: string, seconds: number | null): Promise<SendResult> {
+    return this.s.setTimer(key, seconds);
+  }
+
+  safety(key: string): Promise<SafetyView | undefined> {
+    return this.s.safety(key);
+  }
+
+  confirmSafety(key: string): Promise<void> {
+    return this.s.confirmSafety(key);
+  }
+
+  /** A file of the conversation, decrypted (its type from its name, for image previews). */
+  file(key: string, messageKey: string): Promise<Blob> {
+    return this.s.file(key, messageKey);
+  }
+}

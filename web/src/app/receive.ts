@@ -1,0 +1,73 @@
+/**
+ * What a received message does to the state (`sync` in the CLI's
+ * `messages/receive.rs`): text and files join the conversation with their
+ * sender (our own other devices' messages join the conversation their `to`
+ * names), read receipts raise our messages to read, a timer message sets
+ * the conversation's timer from its server time on. Team and referral
+ * content is left to the terminal client.
+ */
+
+import type { Received } from '../client/client.js';
+import { addMessage, conversation, raiseStatus, setTimer, type AppState, type Body } from './state.js';
+
+export interface Effect {
+  /** The conversation it concerns. */
+  readonly peer: string | undefined;
+  /** A new message from a colleague (unread, worth a notification). */
+  readonly incoming: boolean;
+}
+
+const NONE: Effect = { peer: undefined, incoming: false };
+
+export function applyReceived(state: AppState, r: Received): Effect {
+  const me = state.me.userId;
+  const sender = r.sender.user_id;
+  const fromMe = sender === me;
+  const content = r.content;
+  if (content === undefined) {
+    if (fromMe) return NONE;
+    const c = conversation(state, sender);
+    const added = addMessage(c, { id: r.messageId, from: sender, at: r.sentAt, body: { type: 'undecryptable' }, status: 'received' });
+    if (added) c.unread++;
+    return { peer: sender, incoming: added };
+  }
+  switch (content.type) {
+    case 'text':
+    case 'attachment':
+    case 'timer': {
+      const peers = fromMe ? content.to.filter((u) => u !== me) : [sender];
+      const body: Body =
+        content.type === 'text'
+          ? { type: 'text', text: content.text }
+          : content.type === 'attachment'
+            ? { type: 'attachment', file: content.file }
+            : { type: 'timer', seconds: content.seconds };
+      let incoming = false;
+      for (const peer of peers) {
+        const c = conversation(state, peer);
+        if (content.type === 'timer') setTimer(c, content.seconds, r.sentAt);
+        const added = addMessage(c, { id: r.messageId, from: sender, at: r.sentAt, body, status: fromMe ? 'sent' : 'received' });
+        if (added && !fromMe && content.type !== 'timer') {
+          c.unread++;
+          incoming = true;
+        }
+      }
+      return { peer: peers[0], incoming };
+    }
+    case 'read': {
+      if (fromMe) {
+        // Read on another of our devices: nothing to send from here.
+        for (const c of Object.values(state.conversations)) {
+          for (const m of c.messages) if (m.from !== me && content.message_ids.includes(m.id)) m.readSent = true;
+          c.unread = c.messages.filter((m) => m.from !== me && m.status === 'received' && m.readSent !== true && m.body.type !== 'timer').length;
+        }
+        return NONE;
+      }
+      const c = state.conversations[sender];
+      if (c !== undefined) raiseStatus(c, me, content.message_ids, 'read');
+      return { peer: sender, incoming: false };
+    }
+    default:
+      return NONE;
+  }
+}

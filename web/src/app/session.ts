@@ -1,0 +1,359 @@
+/**
+ * An unlocked session: the {@link Client}, the account and the application
+ * state, kept in the sealed store. Every change is written (account,
+ * outbox and state in one transaction) before a received message is
+ * acknowledged (the client acknowledges once `onMessage` resolved), and
+ * after each send changed the ratchet. Dropped whole at lock.
+ */
+
+import type { Account } from '../client/account.js';
+import { downloadAttachment, uploadAttachment } from '../client/attachments.js';
+import { Client, type ClientStateJSON, type ConnectionState, type DeliveryReceipt, type Received, type SendOutcome } from '../client/client.js';
+import type { Content } from '../client/content.js';
+import { newMessageId } from '../client/outbox.js';
+import { systemRandom } from '../crypto/primitives.js';
+import type { DirectoryEntry } from '../protocol/frames.js';
+import type { BlobLike } from '../protocol/platform.js';
+import type { Vault } from './ports.js';
+import { applyReceived } from './receive.js';
+import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
+import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
+import { mimeOf, personView, type Clinician, type LinkState, type SafetyView } from './views.js';
+
+/** What the session tells the model. */
+export interface SessionEvents {
+  changed(): void;
+  /** A message from a colleague arrived (the model notifies if the tab is hidden). */
+  arrived(): void;
+  /** A problem to show the user, in words that say what to do. */
+  problem(text: string): void;
+}
+
+export type SendResult = 'sent' | 'queued' | 'confirm' | 'failed';
+
+/** Words for an error from the client or server, with what to do next. */
+export function explain(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'not_found':
+      return 'This colleague has no active device: they cannot receive messages until they enroll one.';
+    case 'rate_limited':
+      return 'Too many messages at once: wait a moment and send again.';
+    case 'too_large':
+    case 'payload_too_large':
+      return 'This file is too large for the server: send a smaller one.';
+    case 'device_revoked':
+      return 'This device was revoked: ask your administrator for a device invite and enroll again.';
+    case 'user_deactivated':
+      return 'Your account was deactivated: contact your administrator.';
+    case 'auth_failed':
+      return 'The server did not accept this device: ask your administrator.';
+    default:
+      return 'It could not be sent: check your connection and try again.';
+  }
+}
+
+export class Session {
+  readonly client: Client;
+  private writing: Promise<void> = Promise.resolve();
+  private link: LinkState = 'connecting';
+  private everOnline = false;
+  private asked = new Set<string>();
+  private open: string | undefined;
+  private visible = true;
+  private readonly files = new Map<string, Promise<Blob>>();
+  private purgeTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly vault: Vault,
+    readonly account: Account,
+    clientState: ClientStateJSON,
+    readonly state: AppState,
+    private readonly events: SessionEvents,
+  ) {
+    this.client = new Client(account, {
+      state: clientState,
+      onMessage: (r) => this.onMessage(r),
+      onReceipt: (r) => this.onReceipt(r),
+      onState: (s) => this.onState(s),
+      onSent: (id, outcome, error) => this.onSent(id, outcome, error),
+    });
+  }
+
+  get me(): string {
+    return this.state.me.userId;
+  }
+
+  get linkState(): LinkState {
+    return this.link;
+  }
+
+  start(): void {
+    this.client.start();
+    this.purgeTimer = setInterval(() => this.purge(), 1000);
+    this.purge();
+    for (const peer of Object.keys(this.state.conversations)) this.lookUp(peer);
+  }
+
+  /** Stops the connection, writes the state a last time and wipes the store's key. */
+  async stop(): Promise<void> {
+    if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
+    this.client.stop();
+    await this.persist().catch(() => undefined);
+    this.files.clear();
+    this.vault.close();
+  }
+
+  /** Writes the account, the outbox and the state in one sealed transaction (writes are serialized). */
+  persist(): Promise<void> {
+    const run = this.writing.then(() =>
+      this.vault.write({ account: this.account.toJSON(), client: this.client.stateJSON(), state: this.state }),
+    );
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private changed(): void {
+    this.events.changed();
+  }
+
+  // ---- the client's callbacks ------------------------------------------------
+
+  private async onMessage(r: Received): Promise<void> {
+    const effect = applyReceived(this.state, r);
+    try {
+      await this.persist();
+    } catch (e) {
+      this.events.problem('Could not save a message on this device (is the disk full?): it will come again.');
+      throw e;
+    }
+    if (effect.peer !== undefined) this.lookUp(effect.peer);
+    if (effect.incoming) {
+      this.events.arrived();
+      if (effect.peer !== undefined && effect.peer === this.open) void this.markRead(effect.peer);
+    }
+    this.changed();
+  }
+
+  private onReceipt(r: DeliveryReceipt): void {
+    if (r.recipient.user_id === this.me) return; // our own other device
+    const c = this.state.conversations[r.recipient.user_id];
+    if (c !== undefined && raiseStatus(c, this.me, [r.messageId], 'delivered')) {
+      void this.persist().catch(() => undefined);
+      this.changed();
+    }
+  }
+
+  private onState(s: ConnectionState): void {
+    if (s === 'online') {
+      this.everOnline = true;
+      this.link = 'online';
+    } else if (s === 'connecting') {
+      this.link = this.everOnline ? 'reconnecting' : 'connecting';
+    } else if (s === 'offline') {
+      this.link = 'reconnecting';
+    } else {
+      this.link = 'offline';
+      if (s === 'failed') this.events.problem(explain(this.client.error));
+    }
+    this.changed();
+  }
+
+  private onSent(id: string, outcome: SendOutcome | 'refused', error?: Error): void {
+    for (const c of Object.values(this.state.conversations)) {
+      const m = c.messages.find((x) => x.id === id && x.from === this.me);
+      if (m === undefined) continue;
+      if (outcome === 'refused') {
+        m.status = 'failed';
+        m.error = explain(error);
+      } else if (outcome !== 'queued') {
+        raiseStatus(c, this.me, [id], 'sent');
+      }
+    }
+    void this.persist().catch(() => undefined);
+    this.changed();
+  }
+
+  private purge(): void {
+    if (purgeExpired(this.state, Date.now()) > 0) {
+      void this.persist().catch(() => undefined);
+      this.changed();
+    }
+  }
+
+  // ---- people ---------------------------------------------------------------
+
+  /** Asks the directory for a colleague's name once per session (users see names, not ids). */
+  lookUp(user: string): void {
+    if (user === this.me || this.asked.has(user)) return;
+    const known = this.state.people[user];
+    if (known?.listed) return;
+    this.asked.add(user);
+    this.client
+      .directory({ user_id: user })
+      .then((entries) => {
+        const e = entries.find((x) => x.user_id === user);
+        this.state.people[user] = e
+          ? { name: e.display_name, specialty: e.specialty, npi: e.npi, listed: true }
+          : { name: '', specialty: '', npi: '', listed: false };
+        void this.persist().catch(() => undefined);
+        this.changed();
+      })
+      .catch(() => this.asked.delete(user)); // asked again at the next message or unlock
+  }
+
+  /** Verified clinicians whose name contains `query`, or whose specialty is `query` (the user excluded). */
+  async search(query: string): Promise<Clinician[]> {
+    const q = query.trim();
+    if (q === '') return [];
+    const online = this.client.state === 'online';
+    const [byName, bySpecialty] = await Promise.all([
+      online ? this.client.searchDirectory(q, null) : this.client.directory({ name: q }),
+      online ? this.client.searchDirectory(null, q) : this.client.directory({ specialty: q }),
+    ]);
+    const seen = new Map<string, DirectoryEntry>();
+    for (const e of [...byName, ...bySpecialty]) if (e.user_id !== this.me) seen.set(e.user_id, e);
+    return [...seen.values()].map((e) => ({ key: e.user_id, name: e.display_name, specialty: e.specialty, npi: e.npi }));
+  }
+
+  /** Opens (creating if new) a conversation with a clinician from the directory. */
+  startWith(c: Clinician): void {
+    this.state.people[c.key] = { name: c.name, specialty: c.specialty, npi: c.npi, listed: true };
+    conversation(this.state, c.key);
+    void this.persist().catch(() => undefined);
+    this.changed();
+  }
+
+  // ---- reading ------------------------------------------------------------------
+
+  /** The conversation the user sees (`undefined`: none), and whether the tab is visible. */
+  setOpen(peer: string | undefined, visible: boolean): void {
+    this.open = visible ? peer : undefined;
+    this.visible = visible;
+    if (this.open !== undefined) void this.markRead(this.open);
+  }
+
+  /** Sends read receipts for what the user now sees, and clears the unread count. */
+  private async markRead(peer: string): Promise<void> {
+    const c = this.state.conversations[peer];
+    if (c === undefined || !this.visible) return;
+    const ids = c.messages.filter((m) => m.from === peer && m.status === 'received' && m.readSent !== true).map((m) => m.id);
+    if (ids.length === 0 && c.unread === 0) return;
+    for (const m of c.messages) if (ids.includes(m.id) && m.from === peer) m.readSent = true;
+    c.unread = 0;
+    this.changed();
+    if (ids.length > 0) {
+      const sending = this.client.sendReadReceipt([peer], ids);
+      await this.persist().catch(() => undefined);
+      await sending.catch(() => undefined);
+    }
+    await this.persist().catch(() => undefined);
+  }
+
+  // ---- sending --------------------------------------------------------------------
+
+  trust(peer: string): Trust {
+    return trustOf(this.account, peer, this.state.conversations[peer]?.verifiedKeys ?? null);
+  }
+
+  /** Sends text; `'confirm'` (nothing sent) if the colleague's keys changed since verified and the user did not confirm. */
+  sendText(peer: string, text: string, confirmed = false): Promise<SendResult> {
+    return this.sendContent(peer, { type: 'text', text }, (id) => this.client.sendText([peer], text, id), confirmed);
+  }
+
+  /** Encrypts and uploads a file in this browser, then sends its reference. */
+  async sendFile(peer: string, file: Blob, name: string, confirmed = false): Promise<SendResult> {
+    if (!confirmed && this.trust(peer) === 'changed') return 'confirm';
+    let uploaded;
+    try {
+      uploaded = await uploadAttachment(this.client.http, file as unknown as BlobLike, name.replace(/^.*[\\/]/, '') || 'file', systemRandom);
+    } catch (e) {
+      this.events.problem(`The file could not be uploaded: ${explain(e)}`);
+      return 'failed';
+    }
+    const ref = uploaded.file;
+    return this.sendContent(peer, { type: 'attachment', file: ref }, (id) => this.client.sendAttachment([peer], ref, id), true);
+  }
+
+  /** Sets or turns off the conversation's disappearing-message timer, for both sides (the CLI's `timer`). */
+  setTimer(peer: string, seconds: number | null): Promise<SendResult> {
+    const c = conversation(this.state, peer);
+    setTimer(c, seconds, Date.now());
+    const content: Content = { type: 'timer', to: [peer], seconds };
+    return this.sendContent(peer, { type: 'timer', seconds }, (id) => this.client.send([peer], 'control', content, id), true);
+  }
+
+  private async sendContent(
+    peer: string,
+    body: Body,
+    send: (id: string) => Promise<{ outcome: SendOutcome }>,
+    confirmed: boolean,
+  ): Promise<SendResult> {
+    if (!confirmed && this.trust(peer) === 'changed') return 'confirm';
+    const id = newMessageId(systemRandom);
+    const c = conversation(this.state, peer);
+    const m: StoredMessage = { id, from: this.me, at: Date.now(), body, status: 'queued' };
+    addMessage(c, m);
+    this.changed();
+    const sending = send(id); // in the outbox from here on
+    await this.persist().catch(() => undefined);
+    let result: SendResult;
+    try {
+      const { outcome } = await sending;
+      if (outcome === 'queued') result = 'queued';
+      else {
+        raiseStatus(c, this.me, [id], 'sent');
+        result = 'sent';
+      }
+    } catch (e) {
+      m.status = 'failed';
+      m.error = explain(e);
+      result = 'failed';
+    }
+    await this.persist().catch(() => undefined);
+    this.changed();
+    return result;
+  }
+
+  // ---- safety numbers ---------------------------------------------------------------
+
+  /** The safety number with `peer` (their keys fetched first if none is known); `undefined` if they have no device. */
+  async safety(peer: string): Promise<SafetyView | undefined> {
+    if (identityKeysOf(this.account, peer).length === 0) {
+      await this.client.ensureSessions(peer);
+      await this.persist().catch(() => undefined);
+    }
+    const n = safetyNumber(this.account, peer);
+    if (n === undefined) return undefined;
+    return {
+      name: personView(this.state, peer).name,
+      digits: n.digits,
+      groups: n.groups(),
+      qr: qrModules(n.digits),
+      trust: this.trust(peer),
+      devices: identityKeysOf(this.account, peer).length,
+    };
+  }
+
+  /** The user compared the numbers: pin the colleague's current keys. */
+  async confirmSafety(peer: string): Promise<void> {
+    conversation(this.state, peer).verifiedKeys = keySetFingerprint(identityKeysOf(this.account, peer));
+    await this.persist();
+    this.changed();
+  }
+
+  // ---- attachments ------------------------------------------------------------------
+
+  /** A received or sent file, downloaded and decrypted (every chunk, the digest and the size verified). */
+  file(peer: string, key: string): Promise<Blob> {
+    const cached = this.files.get(key);
+    if (cached !== undefined) return cached;
+    const m = this.state.conversations[peer]?.messages.find((x) => `${x.from}:${x.id}` === key);
+    if (m === undefined || m.body.type !== 'attachment') return Promise.reject(new Error('no such file'));
+    const ref = m.body.file;
+    const p = downloadAttachment(this.client.http, ref, { as: 'blob' }).then((b) => new Blob([b as Blob], { type: mimeOf(ref.name) }));
+    this.files.set(key, p);
+    p.catch(() => this.files.delete(key));
+    return p;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The entry point: the sealed store (IndexedDB), the application model and
+ * the views, wired to the page (visibility, activity for the idle lock,
+ * notifications without content) and the service worker that caches the
+ * application's own files.
+ */
+
+import { AppModel } from './app/index.js';
+import { openVaults } from './store/index.js';
+import { AppView, type Notifications } from './ui/index.js';
+
+const notifications: Notifications = {
+  permission: () => ('Notification' in globalThis ? Notification.permission : 'unsupported'),
+  request: () => ('Notification' in globalThis ? Notification.requestPermission() : Promise.resolve('unsupported')),
+};
+
+async function main(): Promise<void> {
+  const root = document.getElementById('app');
+  if (root === null) return;
+  const model = new AppModel(await openVaults(), { origin: location.origin, hostname: location.hostname });
+  new AppView(root, model, notifications);
+  model.onNotify = (title, body) => {
+    if (notifications.permission() !== 'granted') return;
+    // Never the sender or the content: only that something arrived.
+    const n = new Notification(title, { body, tag: 'curbside-new-message', icon: 'icons/icon-192.png' });
+    n.onclick = () => {
+      window.focus();
+      n.close();
+    };
+  };
+  document.addEventListener('visibilitychange', () => model.setVisible(!document.hidden));
+  for (const type of ['pointerdown', 'keydown', 'wheel', 'touchstart']) {
+    document.addEventListener(type, () => model.touch(), { passive: true, capture: true });
+  }
+  model.setVisible(!document.hidden);
+  await model.start();
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => undefined); // offline start only: the app works without it
+  }
+}
+
+void main();

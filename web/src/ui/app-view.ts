@@ -1,0 +1,64 @@
+/**
+ * The application's root view: shows the model's screen (enroll, unlock,
+ * main) and redraws it at each change event. Views import only from
+ * `../app/`: never crypto, protocol or client code.
+ */
+
+import type { AppModel, Screen } from '../app/index.js';
+import { h, replace } from './dom.js';
+import { EnrollView } from './enroll-view.js';
+import { MainView } from './main-view.js';
+import { UnlockView } from './unlock-view.js';
+
+export interface Notifications {
+  permission(): string;
+  request(): Promise<string>;
+}
+
+interface View {
+  readonly el: HTMLElement;
+  update(): void;
+  focus?(): void;
+}
+
+export class AppView {
+  private screen: Screen | undefined;
+  private view: View | undefined;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly model: AppModel,
+    private readonly notifications: Notifications,
+  ) {
+    model.subscribe(() => this.update());
+    this.update();
+  }
+
+  private update(): void {
+    const screen = this.model.screen;
+    if (screen !== this.screen) {
+      this.screen = screen;
+      for (const d of document.querySelectorAll('dialog')) d.remove();
+      this.view = this.make(screen);
+      replace(this.root, this.view.el);
+      document.title = screen === 'main' ? 'Curbside' : screen === 'unlock' ? 'Unlock — Curbside' : screen === 'enroll' ? 'Enroll — Curbside' : 'Curbside';
+      this.view.update();
+      this.view.focus?.();
+      return;
+    }
+    this.view?.update();
+  }
+
+  private make(screen: Screen): View {
+    switch (screen) {
+      case 'enroll':
+        return new EnrollView(this.model);
+      case 'unlock':
+        return new UnlockView(this.model);
+      case 'main':
+        return new MainView(this.model, this.notifications);
+      case 'loading':
+        return { el: h('main', { class: 'auth', id: 'main' }, h('h1', { class: 'brand' }, 'Curbside'), h('p', { role: 'status' }, 'Loading…')), update: () => undefined };
+    }
+  }
+}

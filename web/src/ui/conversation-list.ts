@@ -1,0 +1,114 @@
+/**
+ * The navigation pane: directory search by name or specialty (to start a
+ * conversation) and the conversations, latest first, each with the
+ * colleague's name, specialty, unread count and last-message time.
+ */
+
+import type { AppModel, Clinician, ConversationSummary } from '../app/index.js';
+import { h, replace, srOnly, uid } from './dom.js';
+import { when } from './format.js';
+
+export class ConversationList {
+  readonly el: HTMLElement;
+  private readonly list = h('ul', { class: 'conversations' });
+  private readonly results = h('ul', { class: 'results' });
+  private readonly searchStatus = h('p', { class: 'search-status', 'aria-live': 'polite' });
+  private readonly query: HTMLInputElement;
+  private readonly buttons = new Map<string, HTMLButtonElement>();
+
+  constructor(private readonly model: AppModel) {
+    const id = uid('search');
+    this.query = h('input', { id, type: 'search', autocomplete: 'off', placeholder: 'Name or specialty' });
+    const search = h(
+      'form',
+      { role: 'search', class: 'search', onsubmit: (e: Event) => void this.onSearch(e) },
+      h('label', { for: id }, 'Find a colleague'),
+      h('div', { class: 'search-row' }, this.query, h('button', { type: 'submit' }, 'Search')),
+    );
+    this.el = h(
+      'nav',
+      { class: 'sidebar', 'aria-labelledby': 'conversations-title' },
+      search,
+      this.searchStatus,
+      this.results,
+      h('h2', { id: 'conversations-title' }, 'Conversations'),
+      this.list,
+    );
+  }
+
+  private async onSearch(e: Event): Promise<void> {
+    e.preventDefault();
+    const q = this.query.value.trim();
+    replace(this.results);
+    if (q === '') {
+      this.searchStatus.textContent = 'Type part of a name, or a specialty.';
+      return;
+    }
+    this.searchStatus.textContent = 'Searching…';
+    let found: Clinician[];
+    try {
+      found = await this.model.search(q);
+    } catch (err) {
+      this.searchStatus.textContent = err instanceof Error ? err.message : 'The directory could not be searched: try again.';
+      return;
+    }
+    this.searchStatus.textContent =
+      found.length === 0 ? `No clinician matches “${q}”: try part of the name or the specialty's full name.` : `${found.length} found: choose one to write to.`;
+    replace(
+      this.results,
+      ...found.map((c) =>
+        h(
+          'li',
+          {},
+          h(
+            'button',
+            { type: 'button', class: 'result', onclick: () => this.start(c) },
+            h('span', { class: 'name' }, c.name),
+            h('span', { class: 'specialty' }, c.specialty),
+          ),
+        ),
+      ),
+    );
+  }
+
+  private start(c: Clinician): void {
+    replace(this.results);
+    this.searchStatus.textContent = '';
+    this.query.value = '';
+    this.model.startWith(c);
+  }
+
+  update(): void {
+    const focused = [...this.buttons].find(([, b]) => b === document.activeElement)?.[0];
+    this.buttons.clear();
+    const items = this.model.conversations;
+    replace(this.list, ...items.map((c) => this.item(c)));
+    if (items.length === 0) replace(this.list, h('li', { class: 'empty' }, 'No conversations yet: find a colleague above.'));
+    if (focused !== undefined) this.buttons.get(focused)?.focus();
+  }
+
+  private item(c: ConversationSummary): HTMLLIElement {
+    const selected = this.model.selected === c.person.key;
+    const button = h(
+      'button',
+      { type: 'button', class: 'conversation', 'aria-current': selected ? 'true' : undefined, onclick: () => this.model.select(c.person.key) },
+      h(
+        'span',
+        { class: 'row' },
+        h('span', { class: 'name' }, c.person.name),
+        c.trust === 'verified' ? h('span', { class: 'badge verified', title: 'Safety number verified' }, '✓', srOnly(' verified')) : null,
+        c.trust === 'changed' ? h('span', { class: 'badge changed', title: 'Keys changed since verified' }, '!', srOnly(' keys changed')) : null,
+        c.lastAt !== undefined ? h('time', { datetime: new Date(c.lastAt).toISOString() }, when(c.lastAt)) : null,
+      ),
+      h(
+        'span',
+        { class: 'row' },
+        h('span', { class: 'specialty' }, c.person.specialty || ' '),
+        c.unread > 0 ? h('span', { class: 'unread' }, String(c.unread), srOnly(' unread')) : null,
+      ),
+      h('span', { class: 'preview' }, c.preview),
+    );
+    this.buttons.set(c.person.key, button);
+    return h('li', {}, button);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The views: DOM only, importing only from `../app/` (test/purity.test.ts
+ * checks it). Text is always set as text (never innerHTML).
+ *
+ * - `app-view.ts`: the root, switching screens.
+ * - `enroll-view.ts`, `unlock-view.ts`, `fields.ts`: the enrollment and unlock forms.
+ * - `main-view.ts`: header, panes, settings; `conversation-list.ts`: search and conversations.
+ * - `conversation-view.ts`, `message-list.ts`, `composer.ts`: the open conversation.
+ * - `safety-view.ts`, `qr.ts`: the safety number and its QR code; `dialogs.ts`: modal dialogs.
+ * - `dom.ts`, `format.ts`: safe DOM building, times and sizes.
+ */
+
+export { AppView, type Notifications } from './app-view.js';

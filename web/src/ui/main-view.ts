@@ -1,0 +1,99 @@
+/**
+ * The main screen: a header (the connection state, the user, settings and
+ * Lock), the conversations (nav) and the open conversation (main). Two
+ * panes on a desktop; on a phone one at a time (the list, or the
+ * conversation with its Back button).
+ */
+
+import { IDLE_LOCK_CHOICES, type AppModel, type LinkState } from '../app/index.js';
+import { ConversationList } from './conversation-list.js';
+import { ConversationView } from './conversation-view.js';
+import { openDialog } from './dialogs.js';
+import { h, uid } from './dom.js';
+
+const LINK: Record<LinkState, string> = {
+  connecting: 'Connecting…',
+  online: 'Online',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+};
+
+export class MainView {
+  readonly el: HTMLElement;
+  private readonly link = h('p', { class: 'link', role: 'status' });
+  private readonly me = h('p', { class: 'me' });
+  private readonly notice = h('div', { class: 'notice', role: 'alert', hidden: true });
+  private readonly noticeText = h('p', {});
+  private readonly list: ConversationList;
+  private readonly conversation: ConversationView;
+
+  constructor(
+    private readonly model: AppModel,
+    private readonly notifications: { permission(): string; request(): Promise<string> },
+  ) {
+    this.list = new ConversationList(model);
+    this.conversation = new ConversationView(model);
+    this.notice.append(this.noticeText, h('button', { type: 'button', onclick: () => this.model.dismissNotice() }, 'Dismiss'));
+    const header = h(
+      'header',
+      { class: 'topbar' },
+      h('h1', { class: 'brand' }, 'Curbside'),
+      this.link,
+      this.me,
+      h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
+      h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
+    );
+    this.el = h('div', { class: 'app-main' }, header, this.notice, h('div', { class: 'panes' }, this.list.el, this.conversation.el));
+  }
+
+  update(): void {
+    const state = this.model.link;
+    this.link.textContent = LINK[state];
+    this.link.className = `link link-${state}`;
+    const me = this.model.me;
+    this.me.textContent = me ? me.name : '';
+    const notice = this.model.notice;
+    this.notice.hidden = notice === undefined;
+    this.noticeText.textContent = notice ?? '';
+    this.el.classList.toggle('showing-conversation', this.model.selected !== undefined);
+    this.list.update();
+    this.conversation.update();
+  }
+
+  private async settings(): Promise<void> {
+    const id = uid('idle');
+    const select = h('select', { id }, ...IDLE_LOCK_CHOICES.map((m) => h('option', { value: String(m) }, `${m} minute${m === 1 ? '' : 's'}`)));
+    select.value = String(this.model.idleLockMinutes);
+    select.addEventListener('change', () => this.model.setIdleLockMinutes(Number(select.value)));
+    const permission = this.notifications.permission();
+    const notify = h('button', { type: 'button' }, permission === 'granted' ? 'Notifications are on' : 'Turn on notifications');
+    notify.disabled = permission === 'granted' || permission === 'denied' || permission === 'unsupported';
+    const notifyHint = h(
+      'p',
+      { class: 'hint', 'aria-live': 'polite' },
+      permission === 'denied'
+        ? 'Notifications are blocked for this site: allow them in the browser’s site settings.'
+        : permission === 'unsupported'
+          ? 'This browser cannot show notifications.'
+          : 'A notification says only “New secure message”: never who wrote or what.',
+    );
+    notify.addEventListener('click', () => {
+      void this.notifications.request().then((p) => {
+        notify.textContent = p === 'granted' ? 'Notifications are on' : 'Turn on notifications';
+        notify.disabled = p === 'granted' || p === 'denied';
+        if (p === 'denied') notifyHint.textContent = 'Notifications are blocked for this site: allow them in the browser’s site settings.';
+      });
+    });
+    await openDialog(
+      'Settings',
+      [
+        h('div', { class: 'field' }, h('label', { for: id }, 'Lock after inactivity'), select),
+        h('p', { class: 'hint' }, 'Locking removes your keys and messages from memory until you enter your passphrase again.'),
+        notify,
+        notifyHint,
+      ],
+      [{ value: 'close', label: 'Close', kind: 'primary' }],
+      'close',
+    ).result;
+  }
+}
