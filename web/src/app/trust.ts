@@ -46,5 +46,5 @@ export function safetyNumber(account: Account, user: string): SafetyNumber | und
 
 /** The QR code of the 60 digits (numeric mode), as rows of dark (true) and light modules, quiet zone excluded. */
 export function qrModules(digits: string): boolean[][] {
-  return encodeQR(digits, 'raw', { ecc: 'medium', border: 0 });
+  return encodeQR(digits, 'raw', { ecc: 'medium' });
 }

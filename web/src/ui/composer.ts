@@ -4,7 +4,14 @@
  * phones). Files are encrypted in the browser before they are uploaded.
  */
 
-import { h, uid } from './dom.js';
+import { h, svg, uid } from './dom.js';
+
+const PAPERCLIP = 'M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9';
+const CAMERA = 'M3 8.5A2.5 2.5 0 0 1 5.5 6h2l1.5-2h6l1.5 2h2A2.5 2.5 0 0 1 21 8.5v9a2.5 2.5 0 0 1-2.5 2.5h-13A2.5 2.5 0 0 1 3 17.5zM12 16.5a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z';
+
+function icon(d: string): SVGElement {
+  return svg('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true', focusable: 'false' }, svg('path', { d }));
+}
 
 export interface ComposerActions {
   sendText(text: string): Promise<boolean>;
@@ -39,8 +46,8 @@ export class Composer {
       h(
         'div',
         { class: 'composer-actions' },
-        h('button', { type: 'button', class: 'icon', 'aria-label': 'Attach a file', title: 'Attach a file', onclick: () => files.click() }, '📎'),
-        h('button', { type: 'button', class: 'icon', 'aria-label': 'Take a photo', title: 'Take a photo', onclick: () => camera.click() }, '📷'),
+        h('button', { type: 'button', class: 'icon', 'aria-label': 'Attach a file', title: 'Attach a file', onclick: () => files.click() }, icon(PAPERCLIP)),
+        h('button', { type: 'button', class: 'icon', 'aria-label': 'Take a photo', title: 'Take a photo', onclick: () => camera.click() }, icon(CAMERA)),
         h('button', { type: 'submit', class: 'primary send' }, 'Send'),
       ),
       files,

@@ -91,7 +91,7 @@ export class ConversationList {
     const selected = this.model.selected === c.person.key;
     const button = h(
       'button',
-      { type: 'button', class: 'conversation', 'aria-current': selected ? 'true' : undefined, onclick: () => this.model.select(c.person.key) },
+      { type: 'button', class: 'conv-item', 'aria-current': selected ? 'true' : undefined, onclick: () => this.model.select(c.person.key) },
       h(
         'span',
         { class: 'row' },

@@ -14,7 +14,7 @@ import { MessageList } from './message-list.js';
 import { showSafetyNumber } from './safety-view.js';
 
 const TIMERS: [number | null, string][] = [
-  [null, 'Off'],
+  [null, 'Timer off'],
   [30, '30 seconds'],
   [300, '5 minutes'],
   [3600, '1 hour'],
@@ -40,7 +40,7 @@ export class ConversationView {
     this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) });
     this.timer = h(
       'select',
-      { id: 'timer-select', 'aria-label': 'Disappearing messages', onchange: () => void this.onTimer() },
+      { id: 'timer-select', onchange: () => void this.onTimer() },
       ...TIMERS.map(([s, label]) => h('option', { value: s === null ? 'off' : String(s) }, label)),
     );
     const header = h(

@@ -50,7 +50,7 @@ export class MessageList {
     const items: HTMLLIElement[] = [];
     let previous: number | undefined;
     for (const m of messages) {
-      if (previous === undefined || !sameDay(previous, m.at)) items.push(h('li', { class: 'day', role: 'separator' }, dayLabel(m.at)));
+      if (previous === undefined || !sameDay(previous, m.at)) items.push(h('li', { class: 'day' }, dayLabel(m.at)));
       previous = m.at;
       items.push(this.message(peer, m));
     }

@@ -1,0 +1,318 @@
+// The clinicians' browser application in real headless Chromium, against a
+// real `curbside serve` (serving this checkout's web/public) and real peers:
+// Dr. Bob Brennan on the Rust CLI and Dr. Carol Chen on the web protocol
+// client in Node. In order: enrollment through the UI; the CLI's first
+// (prekey) message shown with Bob's name, the reply with Enter, statuses
+// up to read, Carol found in the directory and written to first (the
+// browser's prekey message); attachments both ways; lock and unlock
+// (wrong passphrase), reload; the safety number against `curbside
+// verify`, Confirm, then Bob's new device: the red banner and the warning
+// before sending; axe-core on every screen at 390×844 and 1440×900 (with
+// screenshots in docs/screenshots); and last, the profile's files hold
+// nothing in clear (with a control that the search can fail).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import type { BrowserContext, Page } from 'playwright-core';
+
+import { Client, enroll, type Received } from '../../src/client/index.js';
+import { toBase64 } from '../../src/protocol/index.js';
+import { WEB_DIR } from '../helpers.js';
+import { httpsFetch, npi, wsFactory } from '../live-helpers.js';
+import { findInProfile, seriousViolations, textNeedles, type Needle } from './checks.js';
+import { browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, startWebServer, type WebServer } from './world.js';
+
+const missing = browserMissing();
+if (missing !== undefined) {
+  console.error(`\n*** ${missing} ***\n`);
+  test('the browser application in Chromium', (t) => {
+    assert.notEqual(process.env['CI'], 'true', missing);
+    t.skip(missing);
+  });
+} else {
+  browser();
+}
+
+function browser(): void {
+  const PASS = 'sealed under a long passphrase 42';
+  const ALICE = 'Dr. Alice Adeyemi';
+  const BOB = 'Dr. Bob Brennan';
+  const CAROL = 'Dr. Carol Chen';
+  const MARKER = `marker-${Math.random().toString(36).slice(2)}-stays-sealed`;
+  let server: WebServer;
+  let cli: Cli;
+  let context: BrowserContext;
+  let page: Page;
+  let profileDir: string;
+  let bobId: string;
+  let aliceId: string;
+  let carol: Client;
+  let carolKey = '';
+  const bob = (): string => cli.profile('bob');
+  const violations: string[] = [];
+
+  const shot = async (name: string): Promise<void> => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `web-${name}.png`) });
+  };
+  /** axe at both sizes (and screenshots), the page left at the desktop size. */
+  const audit = async (screen: string, phone?: () => Promise<void>): Promise<void> => {
+    for (const [size, viewport] of [['1440', DESKTOP], ['390', PHONE]] as const) {
+      await page.setViewportSize(viewport);
+      if (size === '390' && phone) await phone();
+      await page.waitForTimeout(100);
+      for (const v of await seriousViolations(page)) violations.push(`${screen} at ${size}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(', ')}`);
+      await shot(`${screen}-${size}`);
+    }
+    await page.setViewportSize(DESKTOP);
+  };
+  const conversationWith = (name: string) => page.locator('nav').getByRole('button', { name: new RegExp(name) });
+  const theirText = (text: string) => page.locator('.message.theirs .text', { hasText: text });
+  const mine = (text: string) => page.locator('.message.mine', { hasText: text });
+  const composer = () => page.getByRole('textbox', { name: 'Message' });
+  const nextNonReceipt = async (c: Client): Promise<Received> => {
+    for (;;) {
+      const r = await c.nextMessage(15_000);
+      assert.ok(r, 'a message came');
+      c.ack([r.deliveryId]);
+      if (r.kind !== 'receipt') return r;
+    }
+  };
+
+  before(async () => {
+    server = await startWebServer();
+    cli = new Cli(server);
+    await cli.bootstrap();
+    bobId = await cli.clinician('bob', BOB, '123456789', 'Dermatology');
+    // Carol: the web protocol client in Node (the test knows her attachment's key).
+    const { account } = await enroll({ url: `https://${server.address}`, serverName: 'localhost' }, await cli.invite(), { displayName: CAROL, npi: npi('223456789'), specialty: 'Cardiology' }, { fetch: httpsFetch(server.certPem) });
+    await cli.verifyUser(account.me.user_id);
+    carol = new Client(account, { webSocket: wsFactory(server.certPem), fetch: httpsFetch(server.certPem) });
+    carol.start();
+    ({ context, page, profileDir } = await launchProfile());
+    page.on('pageerror', (e) => console.error('page error:', e.message));
+  });
+
+  after(async () => {
+    carol?.stop();
+    await context?.close().catch(() => undefined);
+    await server?.stop();
+    if (cli) cleanup(cli.dir);
+    if (profileDir) cleanup(profileDir);
+  });
+
+  test('enrolls through the UI with the invite from the link, with field errors first', async () => {
+    const invite = await cli.invite();
+    await page.goto(`${server.url}/#invite=${invite}`);
+    await page.getByRole('heading', { name: 'Enroll this browser' }).waitFor();
+    assert.equal(await page.getByLabel('Invite').inputValue(), invite, 'the invite comes from the fragment');
+    await page.getByRole('button', { name: 'Enroll this browser' }).click();
+    await page.getByText('Enter your full name as colleagues know it.').waitFor();
+    await page.getByLabel('NPI').fill('1234567890');
+    await page.getByRole('button', { name: 'Enroll this browser' }).click();
+    await page.getByText("This NPI's check digit is wrong: check it for a typo.").waitFor();
+    assert.equal(await page.getByLabel('Full name').getAttribute('aria-invalid'), 'true');
+    await audit('enroll');
+
+    await page.getByLabel('Full name').fill(ALICE);
+    await page.getByLabel('NPI').fill(npi('323456789'));
+    await page.getByLabel('Specialty').fill('Internal Medicine');
+    await page.getByLabel('Passphrase', { exact: true }).fill(PASS);
+    await page.getByLabel('Passphrase again').fill(PASS);
+    await page.getByRole('button', { name: 'Enroll this browser' }).click();
+    await page.getByRole('button', { name: 'Lock' }).waitFor({ timeout: 90_000 });
+    assert.ok(!page.url().includes('invite='), 'the spent invite left the address bar');
+    await page.getByText('Online').waitFor({ timeout: 20_000 });
+    aliceId = await cli.userId(ALICE);
+    await cli.verifyUser(aliceId);
+  });
+
+  test('CLI → browser: the first (prekey) message with the sender’s name; the reply with Enter reaches the CLI; delivered, read', async () => {
+    await cli.run(['send', '--profile', bob(), '--to', aliceId, `Hello Alice, from the CLI ${MARKER}`]);
+    const item = conversationWith(BOB);
+    await item.waitFor({ timeout: 20_000 });
+    assert.match(await item.innerText(), /Dermatology/);
+    assert.match(await item.innerText(), /1\s*unread/);
+    await item.click();
+    await theirText(`Hello Alice, from the CLI ${MARKER}`).waitFor();
+    assert.equal(await page.locator('.message.theirs .sender').first().innerText(), BOB, 'the sender by name, not id');
+    assert.ok(!(await page.locator('body').innerText()).includes(bobId), 'no user id on screen');
+
+    await composer().fill('Hi Bob, from the browser.');
+    await composer().press('Shift+Enter');
+    await composer().pressSequentially('Second line.');
+    await composer().press('Enter');
+    await mine('Second line.').locator('.status', { hasText: 'Sent' }).waitFor({ timeout: 15_000 });
+    assert.equal(await composer().inputValue(), '', 'the composer is cleared');
+    const sync = await cli.run(['sync', '--profile', bob(), '--wait', '2']);
+    assert.match(sync, /Hi Bob, from the browser\.\nSecond line\./);
+    await mine('Second line.').locator('.status', { hasText: 'Read' }).waitFor({ timeout: 15_000 });
+
+    // The browser's read receipt for Bob's message reached the CLI.
+    await cli.run(['sync', '--profile', bob(), '--wait', '1']);
+    const history = await cli.run(['history', '--profile', bob(), '--with', aliceId, '--json']);
+    const first = history.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { content: { text?: string }; status: string }).find((m) => m.content.text?.includes('from the CLI'));
+    assert.equal(first?.status, 'read', history);
+  });
+
+  test('directory search by specialty; the browser writes first (its prekey message) and Carol answers', async () => {
+    await page.getByLabel('Find a colleague').fill('cardiology');
+    await page.getByLabel('Find a colleague').press('Enter');
+    await page.getByRole('button', { name: /Dr\. Carol Chen/ }).click();
+    await page.getByRole('heading', { name: CAROL, level: 2 }).waitFor();
+    await composer().fill('Carol, a first message from the browser');
+    await composer().press('Enter');
+    const got = await nextNonReceipt(carol);
+    assert.equal(got.content?.type === 'text' ? got.content.text : undefined, 'Carol, a first message from the browser');
+    assert.equal(got.sender.user_id, aliceId);
+    await carol.sendText([aliceId], 'Received, Alice');
+    await theirText('Received, Alice').waitFor({ timeout: 15_000 });
+    await mine('Carol, a first message').locator('.status', { hasText: /Delivered|Read/ }).waitFor({ timeout: 15_000 });
+  });
+
+  test('attachments: the CLI’s image shown as a decrypted preview, Carol’s too; the browser’s file downloaded by the CLI, byte for byte', async () => {
+    const png = join(cli.dir, 'wound-photo.png');
+    writeFileSync(png, readFileSync(join(WEB_DIR, 'public', 'icons', 'icon-192.png')));
+    await cli.run(['attach', '--profile', bob(), '--to', aliceId, png]);
+    const photo = {
+      bytes: readFileSync(png),
+      name: 'ecg-strip.png',
+    };
+    const sent = await carol.sendFile([aliceId], photo.bytes, photo.name);
+    carolKey = sent.uploaded.file.key;
+    await conversationWith(BOB).click();
+    const img = page.getByRole('img', { name: 'Image wound-photo.png' });
+    await img.waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('img')].some((i) => i.alt === 'Image wound-photo.png' && i.complete && i.naturalWidth === 192));
+    assert.match((await img.getAttribute('src')) ?? '', /^blob:/);
+
+    const note = join(cli.dir, 'referral-note.txt');
+    const content = `Referral note for Bob\n${'x'.repeat(70_000)}\nend`;
+    writeFileSync(note, content);
+    await page.locator('.composer input[type=file]:not([capture])').setInputFiles(note);
+    await mine('referral-note.txt').locator('.status', { hasText: 'Sent' }).waitFor({ timeout: 20_000 });
+    await cli.run(['sync', '--profile', bob(), '--wait', '2']);
+    const history = await cli.run(['history', '--profile', bob(), '--with', aliceId, '--json']);
+    const ref = history.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { message_id: string; content: { name?: string } }).find((m) => m.content.name === 'referral-note.txt');
+    assert.ok(ref, history);
+    const out = join(cli.dir, 'downloaded.txt');
+    await cli.run(['download', '--profile', bob(), ref.message_id, '--out', out]);
+    assert.equal(readFileSync(out, 'utf8'), content);
+
+    await conversationWith(CAROL).click();
+    await page.waitForFunction(() => [...document.querySelectorAll('img')].some((i) => i.alt === 'Image ecg-strip.png' && i.complete && i.naturalWidth === 192));
+    await conversationWith(BOB).click();
+    await audit('main', async () => {
+      await page.getByRole('button', { name: '‹ Back' }).waitFor();
+    });
+    // A phone shows one pane at a time: Back leads to the list.
+    await page.setViewportSize(PHONE);
+    await page.getByRole('button', { name: '‹ Back' }).click();
+    assert.equal(await composer().isVisible(), false, 'the conversation pane is hidden on a phone');
+    await conversationWith(CAROL).waitFor();
+    for (const v of await seriousViolations(page)) violations.push(`list at 390: ${v.impact} ${v.id} at ${v.targets.join(', ')}`);
+    await shot('list-390');
+    await page.setViewportSize(DESKTOP);
+    await conversationWith(BOB).click();
+  });
+
+  test('lock on demand, a wrong passphrase says so, unlock; after a reload the conversation is still there', async () => {
+    await page.getByRole('button', { name: 'Lock' }).click();
+    await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor();
+    assert.equal(await page.locator('.message').count(), 0, 'nothing of the conversation is left on screen');
+    await page.getByLabel('Passphrase').fill('not the passphrase at all');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText('Wrong passphrase — try again').waitFor({ timeout: 60_000 });
+    await audit('unlock');
+    await page.getByLabel('Passphrase').fill(PASS);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByRole('button', { name: 'Lock' }).waitFor({ timeout: 60_000 });
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor();
+    await page.getByLabel('Passphrase').fill(PASS);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await conversationWith(BOB).click({ timeout: 60_000 });
+    await theirText(`Hello Alice, from the CLI ${MARKER}`).waitFor();
+    await mine('Second line.').locator('.status', { hasText: 'Read' }).waitFor();
+    await page.getByText('Online').waitFor({ timeout: 20_000 });
+  });
+
+  test('the safety number: 60 digits in 12 groups, as `curbside verify` prints it; Confirm; then Bob’s new device: red banner, warning before sending', async () => {
+    await conversationWith(BOB).click();
+    await page.getByRole('button', { name: 'Safety number' }).click();
+    const dialog = page.getByRole('dialog', { name: `Safety number with ${BOB}` });
+    const groups = dialog.locator('.safety-digits .group');
+    await groups.first().waitFor();
+    const shown = await groups.allInnerTexts();
+    assert.equal(shown.length, 12);
+    assert.ok(shown.every((g) => /^\d{5}$/.test(g)));
+    const verify = await cli.run(['verify', '--profile', bob(), '--with', aliceId]);
+    const cliDigits = verify.split('\n').filter((l) => /^(\d{5} ){5}\d{5}$/.test(l.trim())).join('').replace(/\s/g, '');
+    assert.equal(shown.join(''), cliDigits, verify);
+    assert.equal(await dialog.locator('svg.qr path').count(), 1, 'the QR code');
+    await shot('safety-1440');
+    const axe = await seriousViolations(page);
+    for (const v of axe) violations.push(`safety dialog: ${v.impact} ${v.id} at ${v.targets.join(', ')}`);
+    await dialog.getByRole('button', { name: 'Confirm: the numbers match' }).click();
+    await dialog.getByText(/^Verified:/).waitFor();
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await page.locator('.conversation-header .subtitle', { hasText: '✓ Verified' }).waitFor();
+
+    // Bob enrolls a new device: his key set changes.
+    const invite = /cbs_dev_[A-Za-z0-9_-]+/.exec(await cli.run(['devices', 'add', '--profile', bob()]))?.[0];
+    assert.ok(invite);
+    await cli.run(['enroll', '--profile', cli.profile('bob2'), '--invite', invite, ...cli.where()]);
+    await cli.run(['send', '--profile', cli.profile('bob2'), '--to', aliceId, '--allow-unverified', 'Now on my new phone']);
+    await theirText('Now on my new phone').waitFor({ timeout: 20_000 });
+    const banner = page.locator('.banner');
+    await banner.getByText(`${BOB}'s keys changed since you verified them.`).waitFor();
+    await audit('keys-changed', async () => undefined);
+
+    await composer().fill('Is this really you?');
+    await composer().press('Enter');
+    const warning = page.getByRole('dialog', { name: `${BOB}'s keys changed` });
+    await warning.waitFor();
+    await warning.getByRole('button', { name: 'Send anyway' }).click();
+    await mine('Is this really you?').locator('.status', { hasText: /Sent|Delivered/ }).waitFor({ timeout: 15_000 });
+    assert.match(await cli.run(['sync', '--profile', cli.profile('bob2'), '--wait', '2']), /Is this really you\?/);
+  });
+
+  test('no serious or critical accessibility violation on any screen (axe-core, 390×844 and 1440×900)', () => {
+    assert.deepEqual(violations, []);
+  });
+
+  test('the profile’s storage holds nothing in clear (IndexedDB, Local Storage, Service Worker, Cache Storage), and the search can fail', async () => {
+    // The control: a marker written unsealed, to Local Storage and to IndexedDB, must be found.
+    const control = `control-${Math.random().toString(36).slice(2)}-unsealed`;
+    await page.evaluate(`localStorage.setItem('control', ${JSON.stringify(control)})`);
+    await page.evaluate(`new Promise((resolve, reject) => { const r = indexedDB.open('control'); r.onupgradeneeded = () => r.result.createObjectStore('s');
+      r.onsuccess = () => { const tx = r.result.transaction('s', 'readwrite'); tx.objectStore('s').put(${JSON.stringify(`${control}-idb`)}, 'k'); tx.oncomplete = () => resolve(true); tx.onerror = () => reject(tx.error); }; })`);
+    await context.close();
+
+    const needles: Needle[] = [
+      ...textNeedles('the marker message', MARKER),
+      ...textNeedles('a message text', 'Hi Bob, from the browser.'),
+      ...textNeedles("the colleague's name", BOB),
+      ...textNeedles("the other colleague's name", CAROL),
+      ...textNeedles("the user's own name", ALICE),
+      ...textNeedles("a colleague's user id", bobId),
+      ...textNeedles("the other colleague's user id", carol.account.me.user_id),
+      ...textNeedles("the user's own id", aliceId),
+      ...textNeedles("the key of Carol's attachment (base64)", carolKey),
+      { what: "the key of Carol's attachment (raw)", bytes: Buffer.from(carolKey, 'base64') },
+      ...textNeedles("Carol's identity key (base64)", toBase64(carol.account.identity.publicKey.toBytes())),
+      { what: "Carol's identity signing key (raw)", bytes: Buffer.from(carol.account.identity.publicKey.signingKey) },
+    ];
+    const { hits, read, areas } = findInProfile(profileDir, [...needles, ...textNeedles('control', control), ...textNeedles('control idb', `${control}-idb`)]);
+    assert.ok(read > 20, `the profile's files were read (${read})`);
+    assert.ok([...areas].some((a) => a.includes('IndexedDB')), `IndexedDB was among them: ${[...areas].join(', ')}`);
+    assert.ok(hits.some((h) => h.startsWith('control (')), `the control marker written unsealed to Local Storage is found: the search works (${hits.join('; ')})`);
+    assert.ok(hits.some((h) => h.startsWith('control idb')), `the control marker written unsealed to IndexedDB is found (${hits.join('; ')})`);
+    const leaks = hits.filter((h) => !h.startsWith('control'));
+    assert.deepEqual(leaks, [], 'nothing readable in the profile');
+  });
+}
