@@ -113,6 +113,11 @@ struct ServeArgs {
     /// printed here; the old one stops working. For a token that was lost.
     #[arg(long)]
     new_bootstrap_token: bool,
+    /// Serve the web client from this directory, read on each request
+    /// (for developing it: `--web-dir web/public`) [default: the client
+    /// built into this binary].
+    #[arg(long)]
+    web_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -179,7 +184,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.migrate = false;
     }
     config.new_bootstrap_token = args.new_bootstrap_token;
+    if let Some(v) = args.web_dir {
+        config.web_dir = Some(v);
+    }
     let data_dir = config.data_dir.clone();
+    let server_name = config.server_name.clone();
     let server = curbside_server::start(config)
         .await
         .context("starting the server")?;
@@ -191,6 +200,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     out.push_str(&format!(
         "Curbside is listening on https://{} (WebSocket: wss://{}/v1/ws)\n",
         server.addr, server.addr
+    ));
+    out.push_str(&format!(
+        "Web client for clinicians: https://{server_name}:{}/ (open it in a browser)\n",
+        server.addr.port()
     ));
     out.push_str(&format!(
         "Database: {:?}. Data directory: {}\n",

@@ -46,6 +46,10 @@ pub struct Config {
     /// working). Not a setting: a flag of one start.
     #[serde(skip)]
     pub new_bootstrap_token: bool,
+    /// Serve the web client from this directory, read on each request
+    /// (`serve --web-dir web/public`, for developing it); default: the
+    /// client built into the binary.
+    pub web_dir: Option<PathBuf>,
     /// Limits and timeouts.
     pub limits: Limits,
 }
@@ -174,6 +178,7 @@ impl Default for Config {
             node_id: None,
             migrate: true,
             new_bootstrap_token: false,
+            web_dir: None,
             limits: Limits::default(),
         }
     }

@@ -129,7 +129,7 @@ pub fn app(state: AppState) -> Router {
     http::router(&state)
         .merge(metrics::router())
         .route("/v1/ws", get(websocket))
-        .fallback(http::no_such_endpoint)
+        .fallback(http::web::serve)
         .layer(axum::middleware::from_fn(http::documented))
         .with_state(state)
 }

@@ -9,6 +9,7 @@ pub(crate) mod extract;
 mod health;
 mod referrals;
 mod session;
+pub(crate) mod web;
 
 use std::net::{IpAddr, SocketAddr};
 
