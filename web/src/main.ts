@@ -14,10 +14,23 @@ const notifications: Notifications = {
   request: () => ('Notification' in globalThis ? Notification.requestPermission() : Promise.resolve('unsupported')),
 };
 
+/** Holds the Web Lock `curbside` while this page lives; false if another tab kept it for 3 s. */
+function claimTab(): Promise<boolean> {
+  if (!('locks' in navigator)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks
+      .request('curbside', { signal: AbortSignal.timeout(3000) }, () => {
+        resolve(true);
+        return new Promise<void>(() => undefined); // released when the page goes
+      })
+      .catch(() => resolve(false));
+  });
+}
+
 async function main(): Promise<void> {
   const root = document.getElementById('app');
   if (root === null) return;
-  const model = new AppModel(await openVaults(), { origin: location.origin, hostname: location.hostname });
+  const model = new AppModel(await openVaults(), { origin: location.origin, hostname: location.hostname, claimTab });
   new AppView(root, model, notifications);
   model.onNotify = (title, body) => {
     if (notifications.permission() !== 'granted') return;

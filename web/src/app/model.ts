@@ -16,7 +16,7 @@ import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-for
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
 import { explain, Session, type SendResult } from './session.js';
-import { newState, stateFromJSON } from './state.js';
+import { durationWords, newState, stateFromJSON } from './state.js';
 import {
   messageViews,
   personView,
@@ -30,7 +30,8 @@ import {
   type SafetyView,
 } from './views.js';
 
-export type Screen = 'loading' | 'enroll' | 'unlock' | 'main';
+/** `elsewhere`: the account is open in another tab of this browser. */
+export type Screen = 'loading' | 'enroll' | 'unlock' | 'main' | 'elsewhere';
 
 /** Idle-lock choices (minutes). */
 export const IDLE_LOCK_CHOICES = [1, 5, 15, 30, 60] as const;
@@ -67,6 +68,11 @@ export class AppModel {
 
   /** Decides the first screen: unlock if this browser holds an account, else enroll. */
   async start(): Promise<void> {
+    if (!(await this.host.claimTab())) {
+      this.screenValue = 'elsewhere';
+      this.changed();
+      return;
+    }
     this.screenValue = (await this.vaults.exists()) ? 'unlock' : 'enroll';
     this.changed();
   }
@@ -299,9 +305,10 @@ export class AppModel {
     return c === undefined ? [] : messageViews(this.s.state, c);
   }
 
-  timer(key: string): { seconds: number | null; words: string } {
+  /** The conversation's timer: seconds, a sentence, and the duration in words (`5 minutes`). */
+  timer(key: string): { seconds: number | null; words: string; duration: string } {
     const seconds = this.s.state.conversations[key]?.timer ?? null;
-    return { seconds, words: timerWords(seconds) };
+    return { seconds, words: timerWords(seconds), duration: seconds === null ? 'off' : durationWords(seconds) };
   }
 
   trust(key: string): ConversationSummary['trust'] {

@@ -26,4 +26,10 @@ export interface Host {
   readonly origin: string;
   /** The page's host name, the server's name if the server does not say (`location.hostname`). */
   readonly hostname: string;
+  /**
+   * Claims this browser's account for this tab alone (two tabs would both
+   * advance the same ratchets and overwrite each other's sealed state);
+   * false if another tab holds it.
+   */
+  claimTab(): Promise<boolean>;
 }

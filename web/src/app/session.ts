@@ -46,6 +46,8 @@ export function explain(e: unknown): string {
       return 'This device was revoked: ask your administrator for a device invite and enroll again.';
     case 'user_deactivated':
       return 'Your account was deactivated: contact your administrator.';
+    case 'conflict':
+      return 'This device connected from another window: close the other one, then reload this page.';
     case 'auth_failed':
       return 'The server did not accept this device: ask your administrator.';
     default:

@@ -19,6 +19,8 @@ interface View {
   readonly el: HTMLElement;
   update(): void;
   focus?(): void;
+  /** The screen goes: let go of what it holds (decrypted files' URLs). */
+  dispose?(): void;
 }
 
 export class AppView {
@@ -38,6 +40,7 @@ export class AppView {
     const screen = this.model.screen;
     if (screen !== this.screen) {
       this.screen = screen;
+      this.view?.dispose?.();
       for (const d of document.querySelectorAll('dialog')) d.remove();
       this.view = this.make(screen);
       replace(this.root, this.view.el);
@@ -57,6 +60,16 @@ export class AppView {
         return new UnlockView(this.model);
       case 'main':
         return new MainView(this.model, this.notifications);
+      case 'elsewhere':
+        return {
+          el: h(
+            'main',
+            { class: 'auth', id: 'main' },
+            h('h1', { class: 'brand' }, 'Curbside'),
+            h('div', { class: 'card' }, h('h2', {}, 'Open in another tab'), h('p', {}, 'Curbside is already open in another tab or window of this browser. Use that one, or close it and reload this page.'), h('button', { type: 'button', class: 'primary', onclick: () => location.reload() }, 'Reload')),
+          ),
+          update: () => undefined,
+        };
       case 'loading':
         return { el: h('main', { class: 'auth', id: 'main' }, h('h1', { class: 'brand' }, 'Curbside'), h('p', { role: 'status' }, 'Loading…')), update: () => undefined };
     }

@@ -94,8 +94,12 @@ export class ConversationView {
     const trust = this.model.trust(peer);
     this.subtitle.textContent = [person.specialty, trust === 'verified' ? '✓ Verified' : trust === 'changed' ? 'Keys changed' : 'Not verified'].filter(Boolean).join(' · ');
     const timer = this.model.timer(peer);
-    this.timer.value = timer.seconds === null ? 'off' : String(timer.seconds);
-    if (this.timer.value === '') this.timer.value = 'off';
+    const value = timer.seconds === null ? 'off' : String(timer.seconds);
+    if (![...this.timer.options].some((o) => o.value === value)) {
+      // A duration set from another client (the CLI's `timer --seconds N`).
+      this.timer.appendChild(h('option', { value }, timer.duration));
+    }
+    this.timer.value = value;
     this.timerWords.textContent = timer.seconds === null ? '' : timer.words;
     this.banner.hidden = trust !== 'changed';
     if (trust === 'changed') {
@@ -107,6 +111,10 @@ export class ConversationView {
     }
     this.list.update();
     if (switched) this.composer.text.focus();
+  }
+
+  dispose(): void {
+    this.list.release();
   }
 
   /** Asks before sending to a colleague whose verified keys changed; whether to go on. */

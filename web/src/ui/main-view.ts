@@ -60,6 +60,10 @@ export class MainView {
     this.conversation.update();
   }
 
+  dispose(): void {
+    this.conversation.dispose();
+  }
+
   private async settings(): Promise<void> {
     const id = uid('idle');
     const select = h('select', { id }, ...IDLE_LOCK_CHOICES.map((m) => h('option', { value: String(m) }, `${m} minute${m === 1 ? '' : 's'}`)));

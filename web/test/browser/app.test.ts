@@ -239,6 +239,50 @@ function browser(): void {
     await theirText(`Hello Alice, from the CLI ${MARKER}`).waitFor();
     await mine('Second line.').locator('.status', { hasText: 'Read' }).waitFor();
     await page.getByText('Online').waitFor({ timeout: 20_000 });
+
+    // A second tab does not open the same account (both would advance the same ratchets).
+    const second = await context.newPage();
+    await second.goto(`${server.url}/`);
+    await second.getByRole('heading', { name: 'Open in another tab' }).waitFor({ timeout: 15_000 });
+    await second.close();
+  });
+
+  test('disappearing messages with the CLI: its timer applies here (messages after it go), and the browser turns it off for both', async () => {
+    await conversationWith(BOB).click();
+    await cli.run(['timer', '--profile', bob(), '--with', aliceId, '--seconds', '3']);
+    await page.locator('.notice-line', { hasText: 'Messages disappear 3 seconds after they are sent' }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.getByLabel('Disappearing messages').inputValue(), '3');
+    await cli.run(['send', '--profile', bob(), '--to', aliceId, 'This one disappears']);
+    await theirText('This one disappears').waitFor({ timeout: 15_000 });
+    await theirText('This one disappears').waitFor({ state: 'detached', timeout: 15_000 });
+    assert.equal(await theirText(`Hello Alice, from the CLI ${MARKER}`).count(), 1, 'messages from before the timer stay');
+    await page.getByLabel('Disappearing messages').selectOption('off');
+    await page.locator('.notice-line', { hasText: 'Disappearing messages off' }).waitFor();
+    assert.match(await cli.run(['sync', '--profile', bob(), '--wait', '2']), /disappearing messages off/i);
+  });
+
+  test('a message while the page is hidden: a notification without content, and no read receipt until it is seen', async () => {
+    await conversationWith(BOB).click();
+    await page.evaluate(`(() => {
+      window.__notes = [];
+      window.Notification = class { static permission = 'granted'; static requestPermission() { return Promise.resolve('granted'); }
+        constructor(title, options) { window.__notes.push({ title, body: options && options.body }); } close() {} };
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    })()`);
+    await cli.run(['send', '--profile', bob(), '--to', aliceId, 'Sent while you were away']);
+    await page.waitForFunction('window.__notes.length > 0', undefined, { timeout: 15_000 });
+    assert.deepEqual(await page.evaluate('window.__notes'), [{ title: 'Curbside', body: 'New secure message' }]);
+    await cli.run(['sync', '--profile', bob(), '--wait', '1']);
+    const status = async (): Promise<string | undefined> =>
+      (await cli.run(['history', '--profile', bob(), '--with', aliceId, '--json']))
+        .split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { content: { text?: string }; status: string })
+        .find((m) => m.content.text === 'Sent while you were away')?.status;
+    assert.equal(await status(), 'delivered', 'not read while hidden');
+    await page.evaluate(`(() => { Object.defineProperty(document, 'hidden', { configurable: true, get: () => false }); document.dispatchEvent(new Event('visibilitychange')); })()`);
+    await page.waitForTimeout(500);
+    await cli.run(['sync', '--profile', bob(), '--wait', '1']);
+    assert.equal(await status(), 'read', 'read once the page is seen');
   });
 
   test('the safety number: 60 digits in 12 groups, as `curbside verify` prints it; Confirm; then Bob’s new device: red banner, warning before sending', async () => {
@@ -281,11 +325,38 @@ function browser(): void {
     assert.match(await cli.run(['sync', '--profile', cli.profile('bob2'), '--wait', '2']), /Is this really you\?/);
   });
 
+  test('the idle lock: set to 1 minute in Settings, the page locks itself after a minute without activity', async () => {
+    await page.clock.install();
+    await page.reload();
+    await page.getByLabel('Passphrase').fill(PASS);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByRole('button', { name: 'Settings' }).click({ timeout: 60_000 });
+    const settings = page.getByRole('dialog', { name: 'Settings' });
+    await settings.getByLabel('Lock after inactivity').selectOption('1');
+    for (const v of await seriousViolations(page)) violations.push(`settings: ${v.impact} ${v.id} at ${v.targets.join(', ')}`);
+    await settings.getByRole('button', { name: 'Close' }).click();
+    await page.clock.fastForward('00:30');
+    assert.equal(await page.getByRole('button', { name: 'Lock' }).count(), 1, 'not locked after 30 s');
+    await page.clock.fastForward('00:40');
+    await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor({ timeout: 10_000 });
+  });
+
   test('no serious or critical accessibility violation on any screen (axe-core, 390×844 and 1440×900)', () => {
     assert.deepEqual(violations, []);
   });
 
-  test('the profile’s storage holds nothing in clear (IndexedDB, Local Storage, Service Worker, Cache Storage), and the search can fail', async () => {
+  test('the profile’s storage holds nothing in clear (IndexedDB, Local Storage, Service Worker, Cache Storage), and the search can fail', async (t) => {
+    // The service worker's cache holds the application's own files, and only them.
+    const cached = (await page.evaluate(`(async () => {
+      const out = [];
+      for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) out.push(name + ' ' + new URL(r.url).pathname);
+      return out;
+    })()`)) as string[];
+    assert.ok(cached.length > 0, 'the service worker cached the application');
+    for (const entry of cached) {
+      assert.match(entry, /^curbside-static-v\d+ \/(|index\.html|app\.css|assets\/app\.js|manifest\.webmanifest|icons\/icon(-192|-512)?\.(svg|png))$/, `cached: ${entry}`);
+    }
+
     // The control: a marker written unsealed, to Local Storage and to IndexedDB, must be found.
     const control = `control-${Math.random().toString(36).slice(2)}-unsealed`;
     await page.evaluate(`localStorage.setItem('control', ${JSON.stringify(control)})`);
@@ -307,9 +378,11 @@ function browser(): void {
       ...textNeedles("Carol's identity key (base64)", toBase64(carol.account.identity.publicKey.toBytes())),
       { what: "Carol's identity signing key (raw)", bytes: Buffer.from(carol.account.identity.publicKey.signingKey) },
     ];
-    const { hits, read, areas } = findInProfile(profileDir, [...needles, ...textNeedles('control', control), ...textNeedles('control idb', `${control}-idb`)]);
+    const { hits, read, areas, paths } = findInProfile(profileDir, [...needles, ...textNeedles('control', control), ...textNeedles('control idb', `${control}-idb`)]);
+    t.diagnostic(`${read} files read; storage areas: ${[...areas].sort().join(', ')}`);
     assert.ok(read > 20, `the profile's files were read (${read})`);
     assert.ok([...areas].some((a) => a.includes('IndexedDB')), `IndexedDB was among them: ${[...areas].join(', ')}`);
+    assert.ok(paths.some((p) => p.includes('Service Worker/CacheStorage')), 'the service worker cached the static files (Cache Storage was read too)');
     assert.ok(hits.some((h) => h.startsWith('control (')), `the control marker written unsealed to Local Storage is found: the search works (${hits.join('; ')})`);
     assert.ok(hits.some((h) => h.startsWith('control idb')), `the control marker written unsealed to IndexedDB is found (${hits.join('; ')})`);
     const leaks = hits.filter((h) => !h.startsWith('control'));

@@ -56,7 +56,7 @@ function files(dir: string): string[] {
 }
 
 /** Every (needle, file) where a needle occurs, and how many files were read. */
-export function findInProfile(dir: string, needles: readonly Needle[]): { hits: string[]; read: number; areas: Set<string> } {
+export function findInProfile(dir: string, needles: readonly Needle[]): { hits: string[]; read: number; areas: Set<string>; paths: string[] } {
   const hits: string[] = [];
   const areas = new Set<string>();
   const all = files(dir);
@@ -66,5 +66,5 @@ export function findInProfile(dir: string, needles: readonly Needle[]): { hits: 
     const bytes = readFileSync(path);
     for (const n of needles) if (bytes.includes(n.bytes)) hits.push(`${n.what} in ${rel}`);
   }
-  return { hits, read: all.length, areas };
+  return { hits, read: all.length, areas, paths: all.map((p) => relative(dir, p)) };
 }
