@@ -47,7 +47,7 @@ export function explain(e: unknown): string {
     case 'user_deactivated':
       return 'Your account was deactivated: contact your administrator.';
     case 'conflict':
-      return 'This device connected from another window: close the other one, then reload this page.';
+      return 'This device connected elsewhere (another tab or browser): close it, then reload this page.';
     case 'auth_failed':
       return 'The server did not accept this device: ask your administrator.';
     default:

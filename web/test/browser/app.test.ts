@@ -9,7 +9,8 @@
 // verify`, Confirm, then Bob's new device: the red banner and the warning
 // before sending; axe-core on every screen at 390×844 and 1440×900 (with
 // screenshots in docs/screenshots); and last, the profile's files hold
-// nothing in clear (with a control that the search can fail).
+// nothing in clear (with a control that the search can fail). Screenshots:
+// see SCREENSHOTS in world.ts.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,7 +57,7 @@ function browser(): void {
 
   const shot = async (name: string): Promise<void> => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, `web-${name}.png`) });
+    await page.screenshot({ path: join(SCREENSHOTS, `web-${name}.png`), fullPage: name.startsWith('enroll') });
   };
   /** axe at both sizes (and screenshots), the page left at the desktop size. */
   const audit = async (screen: string, phone?: () => Promise<void>): Promise<void> => {

@@ -15,7 +15,12 @@ import { WEB_DIR } from '../helpers.js';
 import { BIN, binaryMissing, cli, npi, tempDir } from '../live-helpers.js';
 
 export const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
-export const SCREENSHOTS = join(WEB_DIR, '..', 'docs', 'screenshots');
+/**
+ * Where the screenshots go: a temp directory, or CURBSIDE_SCREENSHOTS
+ * (`CURBSIDE_SCREENSHOTS=../docs/screenshots npm test` refreshes the
+ * committed ones, docs/screenshots/web-*.png).
+ */
+export const SCREENSHOTS = process.env['CURBSIDE_SCREENSHOTS'] ?? join(tmpdir(), 'curbside-web-screenshots');
 export const DESKTOP = { width: 1440, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
