@@ -87,6 +87,11 @@ export class ConversationList {
     if (focused !== undefined) this.buttons.get(focused)?.focus();
   }
 
+  /** Puts the focus on a conversation's entry (after Back on a phone). */
+  focusItem(key: string): void {
+    this.buttons.get(key)?.focus();
+  }
+
   private item(c: ConversationSummary): HTMLLIElement {
     const selected = this.model.selected === c.person.key;
     const button = h(

@@ -46,7 +46,7 @@ export class ConversationView {
     const header = h(
       'header',
       { class: 'conversation-header' },
-      h('button', { type: 'button', class: 'back', onclick: () => this.model.select(undefined) }, '‹ Back'),
+      h('button', { type: 'button', class: 'back', onclick: () => this.model.select(undefined) }, h('span', { 'aria-hidden': 'true' }, '‹ '), 'Back'),
       h('div', { class: 'who' }, this.title, this.subtitle),
       h('div', { class: 'tools' },
         h('label', { for: 'timer-select', class: 'timer-label' }, 'Disappearing messages'),
@@ -54,7 +54,7 @@ export class ConversationView {
         h('button', { type: 'button', onclick: () => this.peer && void showSafetyNumber(this.model, this.peer) }, 'Safety number'),
       ),
     );
-    this.body = h('div', { class: 'conversation-body' }, header, this.banner, this.timerWords, this.list.el, this.composer.el);
+    this.body = h('div', { class: 'conversation-body' }, header, this.banner, this.timerWords, this.list.el, this.list.announcer, this.composer.el);
     this.el = h('main', { class: 'conversation', id: 'main', 'aria-labelledby': 'conversation-title' }, this.empty);
     this.el.addEventListener('dragover', (e) => {
       if (this.peer === undefined) return;

@@ -26,6 +26,7 @@ export class MainView {
   private readonly noticeText = h('p', {});
   private readonly list: ConversationList;
   private readonly conversation: ConversationView;
+  private shown: string | undefined;
 
   constructor(
     private readonly model: AppModel,
@@ -55,9 +56,14 @@ export class MainView {
     const notice = this.model.notice;
     this.notice.hidden = notice === undefined;
     this.noticeText.textContent = notice ?? '';
-    this.el.classList.toggle('showing-conversation', this.model.selected !== undefined);
+    const selected = this.model.selected;
+    this.el.classList.toggle('showing-conversation', selected !== undefined);
     this.list.update();
     this.conversation.update();
+    if (selected === undefined && this.shown !== undefined && this.el.contains(document.activeElement) === false) {
+      this.list.focusItem(this.shown); // Back on a phone: to the conversation just left
+    }
+    this.shown = selected;
   }
 
   dispose(): void {

@@ -9,6 +9,9 @@ import type { AppModel, MessageView, Status } from '../app/index.js';
 import { h, replace, srOnly } from './dom.js';
 import { clock, dayLabel, sameDay, size } from './format.js';
 
+/** Images larger than this are not decrypted for a preview until asked (a download link instead). */
+const PREVIEW_MAX = 8 * 1024 * 1024;
+
 const STATUS: Record<Status, string> = {
   queued: 'Queued',
   sent: 'Sent',
@@ -20,6 +23,9 @@ const STATUS: Record<Status, string> = {
 
 export class MessageList {
   readonly el = h('ol', { class: 'messages', 'aria-label': 'Messages' });
+  /** Announces a colleague's new message in the open conversation (the list itself is redrawn, so it is not live). */
+  readonly announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
+  private lastKey: string | undefined;
   /** Decrypted files' object URLs by message key, kept while the conversation is open. */
   private readonly urls = new Map<string, string>();
   private peer: string | undefined;
@@ -57,6 +63,11 @@ export class MessageList {
     if (items.length === 0) items.push(h('li', { class: 'empty' }, 'No messages yet. Write below; it is encrypted before it leaves this device.'));
     replace(this.el, ...items);
     if (atBottom || this.rendered !== peer) this.el.scrollTop = this.el.scrollHeight;
+    const last = messages[messages.length - 1];
+    if (this.rendered === peer && last !== undefined && last.key !== this.lastKey && !last.mine) {
+      this.announcer.textContent = `${last.sender}: ${last.body.type === 'text' ? last.body.text : last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
+    }
+    this.lastKey = last?.key;
     this.rendered = peer;
   }
 
@@ -79,7 +90,7 @@ export class MessageList {
   private file(peer: string, m: MessageView, f: { name: string; size: number; image: boolean }): HTMLElement {
     const url = this.urls.get(m.key);
     const label = `${f.name} (${size(f.size)})`;
-    if (f.image) {
+    if (f.image && (f.size <= PREVIEW_MAX || url !== undefined)) {
       const figure = h('figure', { class: 'attachment image' });
       if (url !== undefined) {
         figure.appendChild(h('img', { src: url, alt: `Image ${f.name}` }));

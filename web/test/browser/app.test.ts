@@ -203,21 +203,54 @@ function browser(): void {
     await cli.run(['download', '--profile', bob(), ref.message_id, '--out', out]);
     assert.equal(readFileSync(out, 'utf8'), content);
 
+    // Dropped onto the conversation, and the camera button's input.
+    const dropped = await page.evaluateHandle(`(() => { const dt = new DataTransfer(); dt.items.add(new File(['dropped onto the conversation'], 'dropped.txt', { type: 'text/plain' })); return dt; })()`);
+    await page.dispatchEvent('main.conversation', 'drop', { dataTransfer: dropped });
+    await mine('dropped.txt').locator('.status', { hasText: /Sent|Delivered|Read/ }).waitFor({ timeout: 20_000 });
+    const camera = page.locator('.composer input[capture]');
+    assert.equal(await camera.getAttribute('accept'), 'image/*');
+    assert.equal(await camera.getAttribute('capture'), 'environment');
+    assert.equal(await page.getByRole('button', { name: 'Take a photo' }).count(), 1);
+
     await conversationWith(CAROL).click();
     await page.waitForFunction(() => [...document.querySelectorAll('img')].some((i) => i.alt === 'Image ecg-strip.png' && i.complete && i.naturalWidth === 192));
     await conversationWith(BOB).click();
     await audit('main', async () => {
-      await page.getByRole('button', { name: '‹ Back' }).waitFor();
+      await page.getByRole('button', { name: 'Back' }).waitFor();
     });
     // A phone shows one pane at a time: Back leads to the list.
     await page.setViewportSize(PHONE);
-    await page.getByRole('button', { name: '‹ Back' }).click();
+    await page.getByRole('button', { name: 'Back' }).click();
     assert.equal(await composer().isVisible(), false, 'the conversation pane is hidden on a phone');
+    assert.match(await page.evaluate('document.activeElement.innerText'), /Dr\. Bob Brennan/, 'the focus returns to the conversation left');
     await conversationWith(CAROL).waitFor();
     for (const v of await seriousViolations(page)) violations.push(`list at 390: ${v.impact} ${v.id} at ${v.targets.join(', ')}`);
     await shot('list-390');
     await page.setViewportSize(DESKTOP);
     await conversationWith(BOB).click();
+  });
+
+  test('keyboard: every control is reached with Tab, each with a name and a visible focus ring; Enter opens a conversation', async () => {
+    await page.locator('body').focus();
+    await page.evaluate('document.activeElement && document.activeElement.blur()');
+    const reached: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      const f = (await page.evaluate(`(() => { const e = document.activeElement; if (!e || e === document.body) return null;
+        const s = getComputedStyle(e); const label = e.labels && e.labels[0] ? e.labels[0].innerText : '';
+        return { name: (e.getAttribute('aria-label') || label || e.innerText || '').trim().split('\\n')[0], outline: s.outlineStyle + ' ' + s.outlineWidth }; })()`)) as { name: string; outline: string } | null;
+      if (f === null) continue;
+      assert.ok(f.name !== '', `a focusable control without a name (after ${reached.join(' → ')})`);
+      assert.ok(!f.outline.startsWith('none') && f.outline !== 'solid 0px', `${f.name}: the focus is visible (${f.outline})`);
+      reached.push(f.name);
+    }
+    for (const name of ['Settings', 'Lock', 'Find a colleague', 'Search', BOB, CAROL, 'Disappearing messages', 'Safety number', 'Message', 'Attach a file', 'Take a photo', 'Send']) {
+      assert.ok(reached.some((r) => r.startsWith(name)), `${name} is reached with Tab: ${reached.join(' → ')}`);
+    }
+    await conversationWith(CAROL).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: CAROL, level: 2 }).waitFor();
+    assert.equal(await page.evaluate('document.activeElement.tagName'), 'TEXTAREA', 'the composer has the focus');
   });
 
   test('lock on demand, a wrong passphrase says so, unlock; after a reload the conversation is still there', async () => {
