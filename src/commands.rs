@@ -305,12 +305,21 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             role,
             expires_in_hours,
         } => {
-            let (api, token) = session(&profile).await?;
+            let (_, account) = Profile::open(&profile.profile)?;
+            let (api, token) = login(&account).await?;
             let req = CreateInviteRequest {
                 target: InviteTarget::NewUser { role },
                 expires_in_secs: Some(expires_in_hours.saturating_mul(3600)),
             };
             let invite = api.create_invite(&token, &req).await?;
+            // The token alone on stdout (scripts read it); on stderr, the
+            // link a clinician opens to enroll in the web client.
+            let server = &account.server;
+            let port = server.address.rsplit_once(':').map_or("443", |(_, p)| p);
+            eprintln!(
+                "Enroll in the browser: https://{}:{port}/#invite={} (or with `curbside enroll --invite`)",
+                server.server_name, invite.invite
+            );
             out(&invite.invite)
         }
         AdminCommand::DeviceInvite {
