@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page, WebSocket, WebSocketRoute } from 'playwright-core';
 
 import { Client, enroll, type Received } from '../../src/client/index.js';
 import { toBase64 } from '../../src/protocol/index.js';
@@ -54,6 +54,9 @@ function browser(): void {
   let carolKey = '';
   const bob = (): string => cli.profile('bob');
   const violations: string[] = [];
+  const sockets: WebSocket[] = [];
+  const routed: WebSocketRoute[] = [];
+  let cut = false;
 
   const shot = async (name: string): Promise<void> => {
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -95,6 +98,16 @@ function browser(): void {
     carol.start();
     ({ context, page, profileDir } = await launchProfile());
     page.on('pageerror', (e) => console.error('page error:', e.message));
+    page.on('websocket', (ws) => sockets.push(ws));
+    // The WebSocket passes through the test, which can cut it (and refuse new ones) to play a lost network.
+    await page.routeWebSocket(/\/v1\/ws$/, (ws) => {
+      if (cut) {
+        ws.close({ code: 1006, reason: 'offline' });
+        return;
+      }
+      ws.connectToServer();
+      routed.push(ws);
+    });
   });
 
   after(async () => {
@@ -257,6 +270,7 @@ function browser(): void {
     await page.getByRole('button', { name: 'Lock' }).click();
     await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor();
     assert.equal(await page.locator('.message').count(), 0, 'nothing of the conversation is left on screen');
+    assert.ok(sockets.length > 0 && sockets.every((ws) => ws.isClosed()), 'locked: the connection is closed');
     await page.getByLabel('Passphrase').fill('not the passphrase at all');
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByText('Wrong passphrase — try again').waitFor({ timeout: 60_000 });
@@ -319,6 +333,22 @@ function browser(): void {
     assert.equal(await status(), 'read', 'read once the page is seen');
   });
 
+  test('offline: the indicator says so, a message is queued, and goes (same id) once the connection is back', async () => {
+    await conversationWith(BOB).click();
+    cut = true;
+    for (const ws of routed.splice(0)) await ws.close({ code: 1006, reason: 'offline' }).catch(() => undefined);
+    await page.locator('.link', { hasText: /Reconnecting|Offline/ }).waitFor({ timeout: 20_000 });
+    await composer().fill('Written while offline');
+    await composer().press('Enter');
+    await mine('Written while offline').locator('.status', { hasText: 'Queued' }).waitFor();
+    await page.getByText('Offline: the message is queued').waitFor();
+    cut = false;
+    await page.locator('.link', { hasText: 'Online' }).waitFor({ timeout: 30_000 });
+    await mine('Written while offline').locator('.status', { hasText: /Sent|Delivered/ }).waitFor({ timeout: 15_000 });
+    const sync = await cli.run(['sync', '--profile', bob(), '--wait', '2']);
+    assert.equal(sync.split('Written while offline').length - 1, 1, sync);
+  });
+
   test('the safety number: 60 digits in 12 groups, as `curbside verify` prints it; Confirm; then Bob’s new device: red banner, warning before sending', async () => {
     await conversationWith(BOB).click();
     await page.getByRole('button', { name: 'Safety number' }).click();
@@ -328,7 +358,7 @@ function browser(): void {
     const shown = await groups.allInnerTexts();
     assert.equal(shown.length, 12);
     assert.ok(shown.every((g) => /^\d{5}$/.test(g)));
-    const verify = await cli.run(['verify', '--profile', bob(), '--with', aliceId]);
+    const verify = await cli.run(['verify', '--profile', bob(), '--with', ALICE]);
     const cliDigits = verify.split('\n').filter((l) => /^(\d{5} ){5}\d{5}$/.test(l.trim())).join('').replace(/\s/g, '');
     assert.equal(shown.join(''), cliDigits, verify);
     assert.equal(await dialog.locator('svg.qr path').count(), 1, 'the QR code');
