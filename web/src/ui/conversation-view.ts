@@ -34,6 +34,8 @@ export class ConversationView {
   private readonly body: HTMLDivElement;
   private readonly empty = h('div', { class: 'no-conversation' }, h('h2', {}, 'No conversation open'), h('p', {}, 'Choose a conversation, or find a colleague by name or specialty.'));
   private peer: string | undefined;
+  /** The composer says a message is queued (until the connection is back). */
+  private queuedNote = false;
 
   constructor(private readonly model: AppModel) {
     this.list = new MessageList(model);
@@ -101,6 +103,7 @@ export class ConversationView {
     }
     this.timer.value = value;
     this.timerWords.textContent = timer.seconds === null ? '' : timer.words;
+    const bannerChanged = this.banner.hidden !== (trust !== 'changed');
     this.banner.hidden = trust !== 'changed';
     if (trust === 'changed') {
       replace(
@@ -110,6 +113,11 @@ export class ConversationView {
       );
     }
     this.list.update();
+    if (bannerChanged) this.list.scrollToEnd();
+    if (this.queuedNote && this.model.link === 'online') {
+      this.queuedNote = false;
+      this.composer.setStatus('');
+    }
     if (switched) this.composer.text.focus();
   }
 
@@ -142,7 +150,8 @@ export class ConversationView {
       if (!(await this.confirmChanged(peer))) return false;
       r = await this.model.sendText(peer, text, true);
     }
-    this.composer.setStatus(r === 'queued' ? 'Offline: the message is queued and goes as soon as the connection is back.' : '');
+    this.queuedNote = r === 'queued';
+    this.composer.setStatus(this.queuedNote ? 'Offline: the message is queued and goes as soon as the connection is back.' : '');
     return r !== 'failed';
   }
 

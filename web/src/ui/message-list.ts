@@ -71,6 +71,10 @@ export class MessageList {
     this.rendered = peer;
   }
 
+  scrollToEnd(): void {
+    this.el.scrollTop = this.el.scrollHeight;
+  }
+
   private message(peer: string, m: MessageView): HTMLLIElement {
     if (m.body.type === 'notice') return h('li', { class: 'notice-line' }, m.body.text);
     const meta = h(

@@ -345,6 +345,7 @@ function browser(): void {
     cut = false;
     await page.locator('.link', { hasText: 'Online' }).waitFor({ timeout: 30_000 });
     await mine('Written while offline').locator('.status', { hasText: /Sent|Delivered/ }).waitFor({ timeout: 15_000 });
+    await page.getByText('Offline: the message is queued').waitFor({ state: 'detached' });
     const sync = await cli.run(['sync', '--profile', bob(), '--wait', '2']);
     assert.equal(sync.split('Written while offline').length - 1, 1, sync);
   });
