@@ -5,7 +5,9 @@
 //! if the URL is missing) instead of being ignored; `curbside_root` when
 //! the tests are built as root (they can mount a small tmpfs);
 //! `curbside_web` when the web client's packages are installed
-//! (`npm ci --prefix web`), so that its suite runs (under CI it must). The
+//! (`npm ci --prefix web`), so that its suite runs (under CI it must);
+//! `curbside_chromium` when Chromium is at `$CHROMIUM` or
+//! `/usr/bin/chromium`, for the web client's browser tests. The
 //! load generator's package uses this script too (`bench/Cargo.toml`).
 
 fn main() {
@@ -15,6 +17,13 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(curbside_ci)");
     println!("cargo::rustc-check-cfg=cfg(curbside_root)");
     println!("cargo::rustc-check-cfg=cfg(curbside_web)");
+    println!("cargo::rustc-check-cfg=cfg(curbside_chromium)");
+    println!("cargo::rerun-if-env-changed=CHROMIUM");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    println!("cargo::rerun-if-changed={chromium}");
+    if std::path::Path::new(&chromium).exists() {
+        println!("cargo::rustc-cfg=curbside_chromium");
+    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let installed = root.join("../web/node_modules/.package-lock.json");
     let installed = if installed.exists() {

@@ -316,10 +316,15 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             // link a clinician opens to enroll in the web client.
             let server = &account.server;
             let port = server.address.rsplit_once(':').map_or("443", |(_, p)| p);
-            eprintln!(
-                "Enroll in the browser: https://{}:{port}/#invite={} (or with `curbside enroll --invite`)",
-                server.server_name, invite.invite
-            );
+            {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "Enroll in the browser: https://{}:{port}/#invite={} (or with `curbside enroll --invite`)",
+                    server.server_name,
+                    invite.invite
+                );
+            }
             out(&invite.invite)
         }
         AdminCommand::DeviceInvite {

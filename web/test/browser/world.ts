@@ -1,5 +1,6 @@
 // The browser tests' world: a real `curbside serve` (CURBSIDE_BIN) serving
-// this checkout's web/public (`--web-dir`), real headless Chromium (a
+// this checkout's web/public (`--web-dir`; with CURBSIDE_WEB_EMBEDDED=1, as
+// `cargo test` runs it, the client built into the binary), real headless Chromium (a
 // persistent profile in a temp directory, so its storage can be read
 // afterwards) and real CLI peers. Missing chromium or the binary skips
 // loudly, and fails under CI=true.
@@ -49,7 +50,16 @@ export async function startWebServer(): Promise<WebServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'curbside-web-browser-'));
   const proc = spawn(
     BIN,
-    ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-format', 'json', '--web-dir', join(WEB_DIR, 'public')],
+    [
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--log-format',
+      'json',
+      ...(process.env['CURBSIDE_WEB_EMBEDDED'] === '1' ? [] : ['--web-dir', join(WEB_DIR, 'public')]),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
