@@ -171,10 +171,17 @@ export class AppModel {
         this.screenValue = 'enroll';
         return false;
       }
-      const account = Account.fromJSON(await vault.read('account'));
-      const client = ((await vault.read('client')) as ClientStateJSON | undefined) ?? { outbox: [], seen: [] };
-      const state = stateFromJSON(await vault.read('state'));
-      this.begin(new Session(vault, account, client, state, this.sessionEvents()));
+      let session: Session;
+      try {
+        const account = Account.fromJSON(await vault.read('account'));
+        const client = ((await vault.read('client')) as ClientStateJSON | undefined) ?? { outbox: [], seen: [] };
+        const state = stateFromJSON(await vault.read('state'));
+        session = new Session(vault, account, client, state, this.sessionEvents());
+      } catch (e) {
+        vault.close();
+        throw e;
+      }
+      this.begin(session);
       return true;
     } catch {
       this.errorValue = 'The data on this device could not be read: reload the page and try again.';

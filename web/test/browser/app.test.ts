@@ -272,8 +272,18 @@ function browser(): void {
     assert.equal(await page.locator('.message').count(), 0, 'nothing of the conversation is left on screen');
     assert.ok(sockets.length > 0 && sockets.every((ws) => ws.isClosed()), 'locked: the connection is closed');
     await page.getByLabel('Passphrase').fill('not the passphrase at all');
+    // Argon2id (64 MiB, t=3, p=4) takes a moment: its progress shows (recorded as the page updates it).
+    await page.evaluate(() => {
+      const w = window as unknown as { maxProgress: number };
+      w.maxProgress = 0;
+      new MutationObserver(() => {
+        const bar = document.querySelector('progress');
+        if (bar && !bar.closest<HTMLElement>('.progress')?.hidden) w.maxProgress = Math.max(w.maxProgress, bar.value);
+      }).observe(document.body, { subtree: true, attributes: true, childList: true });
+    });
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByText('Wrong passphrase — try again').waitFor({ timeout: 60_000 });
+    assert.ok((await page.evaluate(() => (window as unknown as { maxProgress: number }).maxProgress)) > 50, 'the key derivation showed its progress');
     await audit('unlock');
     await page.getByLabel('Passphrase').fill(PASS);
     await page.getByRole('button', { name: 'Unlock' }).click();
@@ -421,6 +431,12 @@ function browser(): void {
     for (const entry of cached) {
       assert.match(entry, /^curbside-static-v\d+ \/(|index\.html|app\.css|assets\/app\.js|manifest\.webmanifest|icons\/icon(-192|-512)?\.(svg|png))$/, `cached: ${entry}`);
     }
+
+    // The application opens without the network, from the service worker's cache.
+    await context.setOffline(true);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor({ timeout: 15_000 });
+    await context.setOffline(false);
 
     // The control: a marker written unsealed, to Local Storage and to IndexedDB, must be found.
     const control = `control-${Math.random().toString(36).slice(2)}-unsealed`;
