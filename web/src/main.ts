@@ -47,6 +47,8 @@ async function main(): Promise<void> {
   }
   model.setVisible(!document.hidden);
   await model.start();
+  // Ask that this origin's storage not be evicted under pressure (it holds the account's only keys).
+  void navigator.storage?.persist?.().catch(() => false);
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => undefined); // offline start only: the app works without it
   }

@@ -61,3 +61,13 @@ test('src/ui imports only ../app/ and itself, and never sets markup from strings
     }
   }
 });
+
+test('public/index.html has no inline script, style or handler (the server’s CSP allows neither)', () => {
+  const html = readText(join(WEB_DIR, 'public', 'index.html'));
+  assert.doesNotMatch(html, /<style/i, 'no <style> element');
+  assert.doesNotMatch(html, /\sstyle\s*=/i, 'no style= attribute');
+  assert.doesNotMatch(html, /\son[a-z]+\s*=/i, 'no inline event handler');
+  for (const [tag] of html.matchAll(/<script\b[^>]*>/gi)) assert.match(tag, /\ssrc="[^"]+"/, `${tag} loads a file`);
+  assert.doesNotMatch(html, /<script\b[^>]*>[^<\s]/i, 'no inline script body');
+  assert.doesNotMatch(html, /https?:\/\//i, 'nothing from another origin');
+});

@@ -55,6 +55,7 @@ function browser(): void {
   const bob = (): string => cli.profile('bob');
   const violations: string[] = [];
   const sockets: WebSocket[] = [];
+  const pageErrors: string[] = [];
   const routed: WebSocketRoute[] = [];
   let cut = false;
 
@@ -97,7 +98,10 @@ function browser(): void {
     carol = new Client(account, { webSocket: wsFactory(server.certPem), fetch: httpsFetch(server.certPem) });
     carol.start();
     ({ context, page, profileDir } = await launchProfile());
-    page.on('pageerror', (e) => console.error('page error:', e.message));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`CSP: ${m.text()}`);
+    });
     page.on('websocket', (ws) => sockets.push(ws));
     // The WebSocket passes through the test, which can cut it (and refuse new ones) to play a lost network.
     await page.routeWebSocket(/\/v1\/ws$/, (ws) => {
@@ -416,8 +420,9 @@ function browser(): void {
     await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor({ timeout: 10_000 });
   });
 
-  test('no serious or critical accessibility violation on any screen (axe-core, 390×844 and 1440×900)', () => {
+  test('no serious or critical accessibility violation on any screen (axe-core, 390×844 and 1440×900); no script error, nothing the CSP refused', () => {
     assert.deepEqual(violations, []);
+    assert.deepEqual(pageErrors, []);
   });
 
   test('the profile’s storage holds nothing in clear (IndexedDB, Local Storage, Service Worker, Cache Storage), and the search can fail', async (t) => {
