@@ -1,5 +1,6 @@
 // The crypto core stays pure: it imports only the noble libraries and its own
 // files, names no platform I/O, and each file stays small enough to review.
+// So does the audit log verifier (src/audit), which builds on it.
 
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
@@ -24,6 +25,25 @@ test('src/crypto imports only @noble/* and itself, uses no DOM or I/O, and no fi
     const name = relative(WEB_DIR, file);
     for (const [, spec] of source.matchAll(/from '([^']+)'/g)) {
       assert.ok(spec !== undefined && (/^@noble\/(curves|ciphers|hashes)\//.test(spec) || spec.startsWith('.')), `${name} imports ${spec}`);
+    }
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    const hit = forbidden.exec(code);
+    assert.equal(hit, null, `${name} uses ${hit?.[0]}`);
+    assert.ok(source.split('\n').length < 600, `${name} is ${source.split('\n').length} lines`);
+  }
+});
+
+test('src/audit imports only @noble/*, the crypto core, base64 and the protocol errors, and itself; no DOM or I/O; no file passes 600 lines', () => {
+  const files = sources(join(WEB_DIR, 'src', 'audit'));
+  assert.ok(files.length >= 5, 'the verifier was found');
+  const forbidden = /\b(window|document|globalThis|indexedDB|localStorage|sessionStorage|fetch|XMLHttpRequest|WebSocket|process|require|Buffer|setTimeout|console|TextDecoder|TextEncoder)\b/;
+  const allowed = (spec: string): boolean =>
+    /^@noble\/(curves|ciphers|hashes)\//.test(spec) || spec.startsWith('./') || spec.startsWith('../crypto/') || spec === '../protocol/base64.js' || spec === '../protocol/errors.js';
+  for (const file of files) {
+    const source = readText(file);
+    const name = relative(WEB_DIR, file);
+    for (const [, spec] of source.matchAll(/(?:from|import)\s*'([^']+)'/g)) {
+      assert.ok(spec !== undefined && allowed(spec), `${name} imports ${spec}`);
     }
     const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
     const hit = forbidden.exec(code);
