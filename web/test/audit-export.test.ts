@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import {
   alarm, checkHead, checkPage, decodeRecord, decodeTreeHeadResponse, decodeWitness, entryLeafHash, ExportVerifier,
   leafHash, rootOf, treeHeadMessage, verifiedSummary, verifyExport, VerifyFailure, verifyRecordInclusion, witnessJson,
-  AuditError, CompactRange, type AuditSource, type Hash, type SignedTreeHead, type Witness,
+  AuditError, CompactRange, csvFields, csvRecords, verifySelection, type AuditSource, type Hash, type SignedTreeHead, type Witness,
 } from '../src/audit/index.js';
 import { toHex, utf8 } from '../src/crypto/bytes.js';
 import { ed25519PublicKey, ed25519Sign } from '../src/crypto/primitives.js';
@@ -336,3 +336,31 @@ test('rate: a 10,000-entry log verifies well under 10 s (issue 17 verifies one i
   for (let i = 0; i < 1023; i++) tree.append(leafHash(Uint8Array.of(i & 255)));
   assert.equal((tree as unknown as { peaks: unknown[] }).peaks.length, 10);
 });
+
+test('a filtered or CSV export: every row must be the entry with its number in the verified log', async () => {
+  const { lines, head } = log(40);
+  const full = lines.join('\n') + '\n';
+  const pick = [lines[2], lines[9], lines[30]].join('\n') + '\n';
+  assert.equal((await verifySelection(pick, 'jsonl', full, head, KEY)).entries, 40);
+  const changed = pick.replace('"source":"10.1.2.3"', '"source":"10.6.6.6"');
+  assert.equal((await failure(verifySelection(changed, 'jsonl', full, head, KEY))).message, 'row 1 of the export (entry 3) is not entry 3 of the signed log: the export was altered');
+  const reordered = [lines[9], lines[2]].join('\n');
+  assert.equal((await failure(verifySelection(reordered, 'jsonl', full, head, KEY))).message, 'row 2 of the export holds entry 3, which is out of order, repeated, or not in the signed log');
+  const beyond = line(entry(41));
+  assert.equal((await failure(verifySelection(beyond, 'jsonl', full, head, KEY))).failure.kind, 'unexpected_row');
+  // CSV as the csv crate writes it: quoted when a field holds a comma, a quote or a newline.
+  const cell = (f: string): string => (/[",\n\r]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f);
+  const tricky = entry(7, { source: 'a,b "c"\nd' });
+  const all = lines.map((l, i) => (i === 6 ? line(tricky) : l));
+  const fullTricky = all.join('\n');
+  const headTricky = (await import('../src/audit/index.js')).rootOf(all.map((l) => entryLeafHash(decodeRecord(l))));
+  const signed = { ...head, root: headTricky, signature: ed25519Sign(SEED, treeHeadMessage(40, head.timestamp_ms, headTricky)) };
+  const csv = [CSV, ...all.map((l) => csvFields(decodeRecord(l)).map(cell).join(','))].join('\n') + '\n';
+  assert.deepEqual([...csvRecords('a,"b ""x"", y\nz",\r\n1,2,3\n')], [['a', 'b "x", y\nz', ''], ['1', '2', '3']]);
+  assert.equal((await verifySelection(csv, 'csv', fullTricky, signed, KEY)).entries, 40);
+  const forged = csv.replace('10.1.2.3', '10.6.6.6');
+  assert.equal((await failure(verifySelection(forged, 'csv', fullTricky, signed, KEY))).message, 'row 2 of the export (entry 1) is not entry 1 of the signed log: the export was altered');
+  assert.equal((await failure(verifySelection(csv.replace('seq,time', 'seq,tim'), 'csv', fullTricky, signed, KEY))).failure.kind, 'malformed');
+});
+
+const CSV = 'seq,time,time_ms,actor_user,actor_device,actor_role,action,counterpart_user,counterpart_device,message_id,referral_id,attachment_id,source,outcome,reason,details,leaf_hash';

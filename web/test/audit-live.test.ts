@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 
 import {
   checkHead, checkPage, decodeConsistencyProof, decodeProof, decodeRecord, decodeTreeHeadResponse, decodeWitness, ExportVerifier,
-  fromJsValue, verifiedSummary, verifyConsistency, verifyExport, VerifyFailure, verifyRecordInclusion,
+  fromJsValue, verifiedSummary, verifySelection, verifyConsistency, verifyExport, VerifyFailure, verifyRecordInclusion,
   type AuditSource, type CheckedHead, type Verified,
 } from '../src/audit/index.js';
 import { enroll, type Account } from '../src/client/index.js';
@@ -133,7 +133,7 @@ function live(): void {
     assert.equal(tsSays, cliSays.trim().split('\n').find((l) => l.startsWith('OK: ')), cliSays);
   });
 
-  test('a newer head is proven consistent with the saved one; a proven page and an inclusion proof check', async () => {
+  test('a newer head is proven consistent with the saved one; a proven page, an inclusion proof, a CSV and a filtered export check', async () => {
     await cli(['admin', 'users', '--profile', admin()]);
     const next = await checkHead(firstCheck.witness, source);
     assert.equal(next.previous, firstCheck.head.size);
@@ -153,6 +153,18 @@ function live(): void {
     assert.ok(page.records.every((r) => !r.canonical.includes('bed 4')), 'metadata only');
     const inc = JSON.parse(await get(`/v1/audit/proof/inclusion?seq=4&tree_size=${next.head.size}`)) as { record: unknown; proof: unknown };
     verifyRecordInclusion(decodeRecord(fromJsValue(inc.record)), decodeProof(fromJsValue(inc.proof)), next.head, next.logKey);
+
+    // A CSV export and a filtered one, each checked row by row against the full export through the same head.
+    const through = `through=${next.head.size}`;
+    const full = await get(`/v1/audit/export?${through}`);
+    const csv = await get(`/v1/audit/export?${through}&format=csv`);
+    assert.equal((await verifySelection(csv, 'csv', full, next.head, next.logKey)).entries, next.head.size);
+    const filtered = await get(`/v1/audit/export?${through}&action=message.accepted`);
+    assert.ok(filtered.trim().split('\n').length >= 1, 'the message (and its receipts)');
+    await verifySelection(filtered, 'jsonl', full, next.head, next.logKey);
+    const forged = csv.replace(/,message\.accepted,(u[0-9a-f]+),/, ',message.accepted,u0000000000000000000000000,');
+    assert.notEqual(forged, csv);
+    await assert.rejects(verifySelection(forged, 'csv', full, next.head, next.logKey), /of the export \(entry \d+\) is not entry \d+ of the signed log: the export was altered/);
   });
 
   const noSqlite = spawnSync('sqlite3', ['-version']).status !== 0 ? 'SKIPPED: the sqlite3 CLI is missing (apt-get install -y sqlite3); under CI=true this is a failure' : undefined;

@@ -6,5 +6,6 @@
 export * from './entry.js';
 export * from './json.js';
 export * from './merkle.js';
+export * from './selection.js';
 export * from './verify.js';
 export * from './witness.js';

@@ -43,6 +43,8 @@ export type VerifyFailureKind =
   | { kind: 'shrank'; saved: number; saved_at_ms: number; size: number; signed_at_ms: number }
   | { kind: 'saved_head_mismatch'; size: number }
   | { kind: 'root_mismatch' }
+  | { kind: 'row_mismatch'; row: number; seq: number }
+  | { kind: 'unexpected_row'; row: number; seq: number }
   | { kind: 'csv' };
 
 function describe(f: VerifyFailureKind): string {
@@ -69,6 +71,10 @@ function describe(f: VerifyFailureKind): string {
       return `the first ${f.size} entries do not reproduce the tree head saved earlier: history was rewritten`;
     case 'root_mismatch':
       return 'the entries do not reproduce the signed root: recorded hashes were rewritten along with entries';
+    case 'row_mismatch':
+      return `row ${f.row} of the export (entry ${f.seq}) is not entry ${f.seq} of the signed log: the export was altered`;
+    case 'unexpected_row':
+      return `row ${f.row} of the export holds entry ${f.seq}, which is out of order, repeated, or not in the signed log`;
     case 'csv':
       return 'CSV exports cannot be verified; use JSONL: export with `curbside audit export --out FILE.jsonl` (the default format) and verify that file';
   }
@@ -120,6 +126,8 @@ export class ExportVerifier {
   private line = 0;
   private partial = '';
   private failed: VerifyFailure | null = null;
+  /** Called with each record once it is checked and in the tree (verifySelection's row check). */
+  onRecord: ((record: AuditRecord) => void) | null = null;
 
   constructor(
     private readonly head: SignedTreeHead,
@@ -214,6 +222,7 @@ export class ExportVerifier {
       if (!sameHash(this.tree.root(), this.saved.root)) throw new VerifyFailure({ kind: 'saved_head_mismatch', size: this.saved.size });
       this.matchedSaved = this.saved.size;
     }
+    this.onRecord?.(record);
     if (this.tree.size % 1024 === 0) this.progress(this.tree.size, this.head.size);
   }
 
