@@ -2,7 +2,8 @@
 //! TLS): the committed `web/public/` files, byte for byte, each with the
 //! strict Content Security Policy and revalidated by `ETag`; nothing
 //! outside `web/public` (no `..`, no hidden files, never an API path); and
-//! `web_dir` (`serve --web-dir`) serving a directory's files instead.
+//! `web_dir` (`serve --web-dir`) serving a directory's files instead. API
+//! answers are `no-store`, so a browser's disk cache keeps none.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -121,6 +122,26 @@ async fn nothing_else_is_served() {
         assert_eq!(got.status(), StatusCode::NOT_FOUND, "{method} {path}");
         let body: serde_json::Value = got.json().await.unwrap();
         assert_eq!(body["code"], "not_found", "{method} {path}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_keeps_no_api_answer_in_its_cache() {
+    let world = sqlite_world(|_| {}).await;
+    let http = world.http();
+    let alice = world.clinician("Alice Adeyemi", NPIS[0], "Dermatology").await;
+    let token = world.login(&alice).await;
+    for (path, auth) in [
+        ("/v1/auth/challenge", false),
+        ("/v1/directory?name=Alice", true),
+        ("/v1/no-such-endpoint", false),
+    ] {
+        let mut request = http.get(format!("{}{path}", base(&world)));
+        if auth {
+            request = request.bearer_auth(&token);
+        }
+        let got = request.send().await.unwrap();
+        assert_eq!(got.headers()[header::CACHE_CONTROL], "no-store", "{path}");
     }
 }
 

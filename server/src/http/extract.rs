@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use curbside_protocol::error::ErrorCode;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -166,8 +166,21 @@ pub(crate) async fn no_such_endpoint(method: axum::http::Method, uri: axum::http
 /// format (one made below our extractors, such as a body limit or a
 /// WebSocket upgrade refused by axum) is rewritten into it, with the code
 /// its status means. Responses in our format pass unchanged.
+///
+/// Every answer but the web client's files (which say `no-cache`) is
+/// `Cache-Control: no-store`: a browser keeps no API answer (a directory
+/// entry names a colleague) in its disk cache.
 pub(crate) async fn documented(request: Request, next: axum::middleware::Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = in_documented_format(next.run(request).await);
+    if !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn in_documented_format(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
         return response;
