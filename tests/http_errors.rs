@@ -273,7 +273,8 @@ on_every_backend!(
             "unknown path",
         );
         assert!(unknown.contains("GET /v1/nothing-here"), "{unknown}");
-        expect(get("/", Auth::None).await, 404, "not_found", "the root");
+        // `/` is the web client (tests/web_client.rs); a page that does not exist is not found.
+        expect(get("/no-such-page", Auth::None).await, 404, "not_found", "a page");
         let wrong_method = documented(caller.request(Method::DELETE, "/v1/referrals", Auth::Clinician));
         expect(wrong_method.await, 405, "not_found", "DELETE /v1/referrals");
         let revoke = caller.request(Method::POST, "/v1/devices/not-a-number/revoke", Auth::Clinician);
