@@ -26,7 +26,8 @@ export class Composer {
   constructor(private readonly actions: ComposerActions) {
     const textId = uid('composer');
     const hintId = `${textId}-hint`;
-    this.text = h('textarea', { id: textId, rows: 2, 'aria-describedby': hintId, placeholder: 'Write a message' });
+    // autocomplete=off: the browser does not keep the draft in its session-restore files (test/browser found it there).
+    this.text = h('textarea', { id: textId, rows: 2, autocomplete: 'off', 'aria-describedby': hintId, placeholder: 'Write a message' });
     this.text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();

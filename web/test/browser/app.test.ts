@@ -43,6 +43,7 @@ function browser(): void {
   const BOB = 'Dr. Bob Brennan';
   const CAROL = 'Dr. Carol Chen';
   const MARKER = `marker-${Math.random().toString(36).slice(2)}-stays-sealed`;
+  const DRAFT = `draft-${Math.random().toString(36).slice(2)}-never-sent`;
   let server: WebServer;
   let cli: Cli;
   let context: BrowserContext;
@@ -140,6 +141,11 @@ function browser(): void {
     await page.getByLabel('Specialty').fill('Internal Medicine');
     await page.getByLabel('Passphrase', { exact: true }).fill(PASS);
     await page.getByLabel('Passphrase again').fill(PASS);
+    // The server's refusal of an invite it does not know says what to do.
+    await page.getByLabel('Invite').fill('cbs_inv_NotAnInviteTheServerIssued');
+    await page.getByRole('button', { name: 'Enroll this browser' }).click();
+    await page.getByText('This invite is unknown or was already used: ask your administrator for a new one.').waitFor({ timeout: 60_000 });
+    await page.getByLabel('Invite').fill(invite);
     await page.getByRole('button', { name: 'Enroll this browser' }).click();
     await page.getByRole('button', { name: 'Lock' }).waitFor({ timeout: 90_000 });
     assert.ok(!page.url().includes('invite='), 'the spent invite left the address bar');
@@ -274,6 +280,7 @@ function browser(): void {
     await page.getByRole('button', { name: 'Lock' }).click();
     await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor();
     assert.equal(await page.locator('.message').count(), 0, 'nothing of the conversation is left on screen');
+    for (let i = 0; i < 50 && !sockets.every((ws) => ws.isClosed()); i++) await page.waitForTimeout(100);
     assert.ok(sockets.length > 0 && sockets.every((ws) => ws.isClosed()), 'locked: the connection is closed');
     await page.getByLabel('Passphrase').fill('not the passphrase at all');
     // Argon2id (64 MiB, t=3, p=4) takes a moment: its progress shows (recorded as the page updates it).
@@ -293,6 +300,9 @@ function browser(): void {
     await page.getByRole('button', { name: 'Unlock' }).click();
     await page.getByRole('button', { name: 'Lock' }).waitFor({ timeout: 60_000 });
 
+    // A draft left in the composer at a reload: the browser must not keep it for session restore.
+    await conversationWith(BOB).click();
+    await composer().fill(DRAFT);
     await page.reload();
     await page.getByRole('heading', { name: 'Unlock Curbside' }).waitFor();
     await page.getByLabel('Passphrase').fill(PASS);
@@ -453,6 +463,7 @@ function browser(): void {
     const needles: Needle[] = [
       ...textNeedles('the marker message', MARKER),
       ...textNeedles('a message text', 'Hi Bob, from the browser.'),
+      ...textNeedles('a draft in the composer at a reload', DRAFT),
       ...textNeedles("the colleague's name", BOB),
       ...textNeedles("the other colleague's name", CAROL),
       ...textNeedles("the user's own name", ALICE),
