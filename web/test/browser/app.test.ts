@@ -23,7 +23,7 @@ import { Client, enroll, type Received } from '../../src/client/index.js';
 import { toBase64 } from '../../src/protocol/index.js';
 import { WEB_DIR } from '../helpers.js';
 import { httpsFetch, npi, wsFactory } from '../live-helpers.js';
-import { findInProfile, seriousViolations, textNeedles, type Needle } from './checks.js';
+import { cacheEntries, findInProfile, seriousViolations, tabThrough, textNeedles, writeUnsealed, type Needle } from './checks.js';
 import { browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, startWebServer, type WebServer } from './world.js';
 
 const missing = browserMissing();
@@ -255,14 +255,8 @@ function browser(): void {
 
   test('keyboard: every control is reached with Tab, each with a name and a visible focus ring; Enter opens a conversation', async () => {
     await page.locator('body').focus();
-    await page.evaluate('document.activeElement && document.activeElement.blur()');
     const reached: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      await page.keyboard.press('Tab');
-      const f = (await page.evaluate(`(() => { const e = document.activeElement; if (!e || e === document.body) return null;
-        const s = getComputedStyle(e); const label = e.labels && e.labels[0] ? e.labels[0].innerText : '';
-        return { name: (e.getAttribute('aria-label') || label || e.innerText || '').trim().split('\\n')[0], outline: s.outlineStyle + ' ' + s.outlineWidth }; })()`)) as { name: string; outline: string } | null;
-      if (f === null) continue;
+    for (const f of await tabThrough(page, 40)) {
       assert.ok(f.name !== '', `a focusable control without a name (after ${reached.join(' → ')})`);
       assert.ok(!f.outline.startsWith('none') && f.outline !== 'solid 0px', `${f.name}: the focus is visible (${f.outline})`);
       reached.push(f.name);
@@ -437,11 +431,7 @@ function browser(): void {
 
   test('the profile’s storage holds nothing in clear (IndexedDB, Local Storage, Service Worker, Cache Storage), and the search can fail', async (t) => {
     // The service worker's cache holds the application's own files, and only them.
-    const cached = (await page.evaluate(`(async () => {
-      const out = [];
-      for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) out.push(name + ' ' + new URL(r.url).pathname);
-      return out;
-    })()`)) as string[];
+    const cached = await cacheEntries(page);
     assert.ok(cached.length > 0, 'the service worker cached the application');
     for (const entry of cached) {
       assert.match(entry, /^curbside-static-v\d+ \/(|index\.html|app\.css|assets\/app\.js|manifest\.webmanifest|icons\/icon(-192|-512)?\.(svg|png))$/, `cached: ${entry}`);
@@ -455,9 +445,7 @@ function browser(): void {
 
     // The control: a marker written unsealed, to Local Storage and to IndexedDB, must be found.
     const control = `control-${Math.random().toString(36).slice(2)}-unsealed`;
-    await page.evaluate(`localStorage.setItem('control', ${JSON.stringify(control)})`);
-    await page.evaluate(`new Promise((resolve, reject) => { const r = indexedDB.open('control'); r.onupgradeneeded = () => r.result.createObjectStore('s');
-      r.onsuccess = () => { const tx = r.result.transaction('s', 'readwrite'); tx.objectStore('s').put(${JSON.stringify(`${control}-idb`)}, 'k'); tx.oncomplete = () => resolve(true); tx.onerror = () => reject(tx.error); }; })`);
+    await writeUnsealed(page, control);
     await context.close();
 
     const needles: Needle[] = [

@@ -68,3 +68,33 @@ export function findInProfile(dir: string, needles: readonly Needle[]): { hits: 
   }
   return { hits, read: all.length, areas, paths: all.map((p) => relative(dir, p)) };
 }
+
+/** Presses Tab `presses` times; each control reached: its accessible name (roughly) and its focus outline. */
+export async function tabThrough(page: Page, presses: number): Promise<{ name: string; outline: string }[]> {
+  await page.evaluate('document.activeElement && document.activeElement.blur()');
+  const out: { name: string; outline: string }[] = [];
+  for (let i = 0; i < presses; i++) {
+    await page.keyboard.press('Tab');
+    const f = (await page.evaluate(`(() => { const e = document.activeElement; if (!e || e === document.body) return null;
+      const s = getComputedStyle(e); const label = e.labels && e.labels[0] ? e.labels[0].innerText : '';
+      return { name: (e.getAttribute('aria-label') || label || e.innerText || '').trim().split('\\n')[0], outline: s.outlineStyle + ' ' + s.outlineWidth }; })()`)) as { name: string; outline: string } | null;
+    if (f !== null) out.push(f);
+  }
+  return out;
+}
+
+/** Every entry of the origin's Cache Storage, as `cache-name /path`. */
+export async function cacheEntries(page: Page): Promise<string[]> {
+  return (await page.evaluate(`(async () => {
+    const out = [];
+    for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) out.push(name + ' ' + new URL(r.url).pathname);
+    return out;
+  })()`)) as string[];
+}
+
+/** The control: `marker` written unsealed to Local Storage, and `marker-idb` to an IndexedDB database. */
+export async function writeUnsealed(page: Page, marker: string): Promise<void> {
+  await page.evaluate(`localStorage.setItem('control', ${JSON.stringify(marker)})`);
+  await page.evaluate(`new Promise((resolve, reject) => { const r = indexedDB.open('control'); r.onupgradeneeded = () => r.result.createObjectStore('s');
+    r.onsuccess = () => { const tx = r.result.transaction('s', 'readwrite'); tx.objectStore('s').put(${JSON.stringify(`${marker}-idb`)}, 'k'); tx.oncomplete = () => resolve(true); tx.onerror = () => reject(tx.error); }; })`);
+}
