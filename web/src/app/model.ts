@@ -341,6 +341,11 @@ export class AppModel {
     return this.s.sendFile(key, file, name, confirmed);
   }
 
+  /** Sends a refused message again (`'confirm'`: ask first, the colleague's keys changed). */
+  retry(key: string, messageKey: string, confirmed = false): Promise<SendResult> {
+    return this.s.retry(key, messageKey, confirmed);
+  }
+
   setTimer(key: string, seconds: number | null): Promise<SendResult> {
     return this.s.setTimer(key, seconds);
   }

@@ -32,8 +32,9 @@ export interface SessionEvents {
 export type SendResult = 'sent' | 'queued' | 'confirm' | 'failed';
 
 /** Words for an error from the client or server, with what to do next. */
-export function explain(e: unknown): string {
+export function explain(e: unknown, connection = false): string {
   const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'user_deactivated' && !connection) return "This colleague's account was deactivated: they no longer receive messages.";
   switch (code) {
     case 'not_found':
       return 'This colleague has no active device: they cannot receive messages until they enroll one.';
@@ -156,7 +157,7 @@ export class Session {
       this.link = 'reconnecting';
     } else {
       this.link = 'offline';
-      if (s === 'failed') this.events.problem(explain(this.client.error));
+      if (s === 'failed') this.events.problem(explain(this.client.error, true));
     }
     this.changed();
   }
@@ -283,6 +284,26 @@ export class Session {
     setTimer(c, seconds, Date.now());
     const content: Content = { type: 'timer', to: [peer], seconds };
     return this.sendContent(peer, { type: 'timer', seconds }, (id) => this.client.send([peer], 'control', content, id), true);
+  }
+
+  /** Sends a message that was refused again, under a new id (`'confirm'`: the colleague's keys changed; ask first). */
+  retry(peer: string, key: string, confirmed = false): Promise<SendResult> {
+    const c = this.state.conversations[peer];
+    const i = c?.messages.findIndex((m) => `${m.from}:${m.id}` === key && m.status === 'failed') ?? -1;
+    if (c === undefined || i < 0) return Promise.resolve('failed');
+    if (!confirmed && this.trust(peer) === 'changed') return Promise.resolve('confirm');
+    const [m] = c.messages.splice(i, 1) as [StoredMessage];
+    const body = m.body;
+    switch (body.type) {
+      case 'text':
+        return this.sendText(peer, body.text, true);
+      case 'attachment':
+        return this.sendContent(peer, body, (id) => this.client.sendAttachment([peer], body.file, id), true);
+      case 'timer':
+        return this.setTimer(peer, body.seconds);
+      default:
+        return Promise.resolve('failed');
+    }
   }
 
   private async sendContent(

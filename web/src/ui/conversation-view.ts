@@ -38,7 +38,7 @@ export class ConversationView {
   private queuedNote = false;
 
   constructor(private readonly model: AppModel) {
-    this.list = new MessageList(model);
+    this.list = new MessageList(model, (key) => void this.retry(key));
     this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) });
     this.timer = h(
       'select',
@@ -153,6 +153,14 @@ export class ConversationView {
     this.queuedNote = r === 'queued';
     this.composer.setStatus(this.queuedNote ? 'Offline: the message is queued and goes as soon as the connection is back.' : '');
     return r !== 'failed';
+  }
+
+  private async retry(messageKey: string): Promise<void> {
+    const peer = this.peer;
+    if (peer === undefined) return;
+    let r = await this.model.retry(peer, messageKey);
+    if (r === 'confirm' && (await this.confirmChanged(peer))) r = await this.model.retry(peer, messageKey, true);
+    this.composer.setStatus(r === 'failed' ? 'It was not sent again: see the message for why.' : '');
   }
 
   private async sendFiles(files: File[]): Promise<void> {

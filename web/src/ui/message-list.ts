@@ -31,7 +31,10 @@ export class MessageList {
   private peer: string | undefined;
   private rendered: string | undefined;
 
-  constructor(private readonly model: AppModel) {}
+  constructor(
+    private readonly model: AppModel,
+    private readonly onRetry: (messageKey: string) => void,
+  ) {}
 
   /** Another conversation: the previous one's decrypted files leave memory. */
   show(peer: string | undefined): void {
@@ -88,6 +91,7 @@ export class MessageList {
     if (m.body.type === 'text') li.appendChild(h('p', { class: 'text' }, m.body.text));
     else li.appendChild(this.file(peer, m, m.body));
     if (m.error !== undefined) li.appendChild(h('p', { class: 'message-error', role: 'alert' }, m.error));
+    if (m.mine && m.status === 'failed') li.appendChild(h('button', { type: 'button', class: 'retry', onclick: () => this.onRetry(m.key) }, 'Send again'));
     return li;
   }
 

@@ -408,6 +408,19 @@ function browser(): void {
     assert.match(await cli.run(['sync', '--profile', cli.profile('bob2'), '--wait', '2']), /Is this really you\?/);
   });
 
+  test('a refused message says why and what to do, and can be sent again (Carol was deactivated)', async () => {
+    await cli.run(['admin', 'deactivate', '--profile', cli.profile('admin'), '--yes', carol.account.me.user_id]);
+    await conversationWith(CAROL).click();
+    await composer().fill('Are you still there?');
+    await composer().press('Enter');
+    const failed = mine('Are you still there?');
+    await failed.locator('.status', { hasText: 'Not sent' }).waitFor({ timeout: 20_000 });
+    assert.equal(await failed.locator('.message-error').innerText(), "This colleague's account was deactivated: they no longer receive messages.");
+    await failed.getByRole('button', { name: 'Send again' }).click();
+    await page.getByText('It was not sent again: see the message for why.').waitFor({ timeout: 20_000 });
+    assert.equal(await mine('Are you still there?').count(), 1, 'the message is there once');
+  });
+
   test('the idle lock: set to 1 minute in Settings, the page locks itself after a minute without activity', async () => {
     await page.clock.install();
     await page.reload();
