@@ -199,6 +199,7 @@ export function buildReferral(input: ReferralInput, random?: (n: number) => Uint
   const priority = input.priority as Priority;
   if (!PRIORITIES.includes(priority)) errors.push({ field: 'priority', message: 'Choose a priority: routine, urgent or stat' });
   const specialty = input.specialty.trim();
+  const specialtyOk = specialty !== '' && bytesOf(specialty) <= 100;
   if (specialty === '') errors.push({ field: 'specialty', message: 'Choose the specialty you are referring to, e.g. Dermatology' });
   else if (bytesOf(specialty) > 100) errors.push({ field: 'specialty', message: 'The specialty is too long (at most 100 characters): choose it from the directory' });
   const to = input.to;
@@ -206,7 +207,7 @@ export function buildReferral(input: ReferralInput, random?: (n: number) => Uint
     errors.push({ field: 'to', message: 'Choose the receiving clinician from the directory' });
   } else if (to.user_id === input.from.user_id) {
     errors.push({ field: 'to', message: 'A referral goes to another clinician: choose someone else' });
-  } else if (to.specialty !== undefined && specialty !== '' && to.specialty.toLowerCase() !== specialty.toLowerCase()) {
+  } else if (to.specialty !== undefined && specialtyOk && to.specialty.toLowerCase() !== specialty.toLowerCase()) {
     errors.push({ field: 'to', message: `${to.display_name} is not listed in ${specialty}: choose a clinician of that specialty, or change the specialty` });
   }
   (input.attachments ?? []).forEach((a, i) => checkAttachment(a, `attachments[${i}]`, errors));
