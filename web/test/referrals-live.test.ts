@@ -197,6 +197,10 @@ function live(): void {
     assert.equal(env.status, 'accepted');
     assert.deepEqual(inbox.item(id)?.allowed, ['complete']);
     assert.match(await cli(['refer', 'list', '--profile', bob(), '--direction', 'out']), new RegExp(`${id}\\s+accepted\\s+stat`));
+    // After a reconnection the server's list is the truth: a fresh inbox rebuilt from it agrees.
+    const fresh = new ReferralInbox(aliceId, { ...inbox.toJSON(), envelopes: [] });
+    await new ReferralApi(alice, fresh).sync();
+    assert.deepEqual(fresh.list(), inbox.list());
   });
 
   test('declines with a reason, both ways: the reason arrives decrypted', async () => {

@@ -298,3 +298,23 @@ test("the EHR export is refer export's transaction Bundle and valid FHIR R4 (HL7
   assert.ok(problems.some((p) => p.includes('priority (ServiceRequest)')), problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith('unresolved reference')), problems.join('\n'));
 });
+
+test('src/client/referrals has no DOM, no I/O of its own and no logging; it imports only the crypto core, the protocol and the client', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { readText, WEB_DIR } = await import('./helpers.js');
+  const dir = join(WEB_DIR, 'src', 'client', 'referrals');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.length >= 4, 'the referral module was found');
+  const forbidden = /\b(window|document|indexedDB|localStorage|sessionStorage|fetch|XMLHttpRequest|WebSocket|process|require|Buffer|console)\b/;
+  for (const f of files) {
+    const source = readText(join(dir, f));
+    for (const [, spec] of source.matchAll(/(?:from|import)\s*'([^']+)'/g)) {
+      assert.ok(spec !== undefined && /^(\.\/|\.\.\/(content|client)\.js$|\.\.\/\.\.\/(crypto|protocol)\/)/.test(spec), `${f} imports ${spec}`);
+    }
+    const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+    const hit = forbidden.exec(code);
+    assert.equal(hit, null, `${f} uses ${hit?.[0]}`);
+    assert.ok(source.split('\n').length < 600, `${f} is ${source.split('\n').length} lines`);
+  }
+});

@@ -44,6 +44,11 @@ export interface ReferralItem {
   readonly specialty: string;
   /** `in`: sent to me; `out`: sent by me. */
   readonly direction: 'in' | 'out';
+  /**
+   * The two clinicians by user id, with the NPI and name the Bundle gives
+   * (written by the referring client from the directory): a view shows the
+   * directory's name for the user id, as the CLI does.
+   */
   readonly referring: Practitioner;
   readonly receiving: Practitioner;
   readonly createdAt: number;

@@ -165,6 +165,17 @@ export class ReferralApi {
     return r.map(parseEnvelope);
   }
 
+  /**
+   * Takes the server's list as the truth into the inbox: `referral_updated`
+   * is best effort (PROTOCOL.md), so call this whenever the client comes
+   * online (`onState('online')`).
+   */
+  async sync(): Promise<ReferralEnvelope[]> {
+    const list = await this.list();
+    this.inbox?.applyList(list);
+    return list;
+  }
+
   accept(id: string): Promise<ReferralEnvelope> {
     return this.transition(id, 'accept');
   }
