@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { Client, enroll, uploadAttachment, type Received } from '../src/client/index.js';
-import { buildReferral, canonicalJson, patientResource, ReferralApi, ReferralInbox, type ReferralInput, type ReferralItem } from '../src/client/referrals/index.js';
+import { buildReferral, canonicalJson, patientResource, ReferralApi, ReferralError, ReferralInbox, type ReferralInput, type ReferralItem } from '../src/client/referrals/index.js';
 import { systemRandom } from '../src/crypto/primitives.js';
 import type { DirectoryEntry } from '../src/protocol/index.js';
 import { binaryMissing, cli, httpsFetch, npi, startServer, tempDir, userIdIn, wsFactory, type Server } from './live-helpers.js';
@@ -197,10 +197,32 @@ function live(): void {
     assert.equal(env.status, 'accepted');
     assert.deepEqual(inbox.item(id)?.allowed, ['complete']);
     assert.match(await cli(['refer', 'list', '--profile', bob(), '--direction', 'out']), new RegExp(`${id}\\s+accepted\\s+stat`));
+    assert.equal((await api.complete(id)).status, 'completed');
+    assert.match(await cli(['refer', 'list', '--profile', bob(), '--direction', 'out']), new RegExp(`${id}\\s+completed\\s+stat`));
     // After a reconnection the server's list is the truth: a fresh inbox rebuilt from it agrees.
     const fresh = new ReferralInbox(aliceId, { ...inbox.toJSON(), envelopes: [] });
     await new ReferralApi(alice, fresh).sync();
     assert.deepEqual(fresh.list(), inbox.list());
+  });
+
+  test('web cancels its referral with a reason: the CLI reads it decrypted; the id taken is refused with what to do', async () => {
+    const built = buildReferral(
+      { patient: { text: 'Jane Q. Roe' }, reason: 'Mole check', priority: 'routine', specialty: 'Dermatology', from: me, to: bobEntry },
+      (n) => new Uint8Array(randomBytes(n)),
+    );
+    assert.ok(built.ok);
+    if (!built.ok) return;
+    const id = built.referral.referralId;
+    await api.create(built.referral);
+    await assert.rejects(api.create(built.referral), (e: unknown) => e instanceof ReferralError && e.code === 'not_registered' && /Try again/.test(e.message));
+    await assert.rejects(api.accept(id), /only the receiving clinician/);
+    const env = await api.cancel(id, 'Patient seen in clinic already');
+    assert.equal(env.status, 'cancelled');
+    assert.equal(inbox.item(id)?.reason, 'Patient seen in clinic already');
+    await bobSync();
+    const shown = await cli(['refer', 'show', '--profile', bob(), id]);
+    assert.match(shown, /cancelled/);
+    assert.match(shown, /reason: Patient seen in clinic already/);
   });
 
   test('declines with a reason, both ways: the reason arrives decrypted', async () => {

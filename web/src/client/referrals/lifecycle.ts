@@ -97,8 +97,12 @@ export function allowedTransitions(r: Pick<ReferralEnvelope, 'referring' | 'rece
 /** Thrown before anything is sent when a transition cannot be made; `message` says what to do. */
 export class ReferralError extends Error {
   constructor(
-    readonly code: 'offline' | 'reason_required' | 'not_allowed',
+    readonly code: 'offline' | 'reason_required' | 'not_allowed' | 'not_registered',
     message: string,
+    /** `not_registered`: the message that carries the content (pass it to {@link ReferralApi.register}). */
+    readonly messageId?: string,
+    /** What the server or the network said. */
+    override readonly cause?: unknown,
   ) {
     super(message);
     this.name = 'ReferralError';
@@ -140,6 +144,25 @@ export class ReferralApi {
     this.requireOnline('sent');
     const { messageId } = await this.client.send([built.to], 'referral', built.content);
     this.inbox?.recordSent(messageId, built.content);
+    try {
+      return await this.register(built, messageId);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new ReferralError(
+        'not_registered',
+        `The referral's content was sent, but the server did not record the referral (${why}). Try again: register it with the same message, so it is not sent twice.`,
+        messageId,
+        e,
+      );
+    }
+  }
+
+  /**
+   * `POST /v1/referrals`: the envelope of a referral whose content went out
+   * as `messageId` (what {@link create} does after sending; call it again
+   * after a `not_registered` error).
+   */
+  async register(built: BuiltReferral, messageId: string): Promise<ReferralEnvelope> {
     const r = await this.client.http.json('POST', '/v1/referrals', {
       referral_id: built.referralId,
       to: built.to,
