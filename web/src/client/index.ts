@@ -37,3 +37,16 @@ export {
   type Received,
   type SendOutcome,
 } from './client.js';
+export {
+  newTeamId,
+  openTeamMessage,
+  sealTeamMessage,
+  Teams,
+  type MemberDelivery,
+  type Team,
+  type TeamContent,
+  type TeamEvent,
+  type TeamMessage,
+  type TeamMessageStatus,
+  type TeamsJSON,
+} from './teams.js';
