@@ -50,3 +50,13 @@ export {
   type TeamMessageStatus,
   type TeamsJSON,
 } from './teams.js';
+export {
+  displayDeviceCode,
+  enrollDevice,
+  issueDeviceCode,
+  listDevices,
+  parseDeviceCode,
+  revokeDevice,
+  type DeviceCode,
+  type DeviceInfo,
+} from './devices.js';
