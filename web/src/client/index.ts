@@ -60,3 +60,4 @@ export {
   type DeviceCode,
   type DeviceInfo,
 } from './devices.js';
+export { DeviceAuditSource, type AuditFilters, type LogVerified, type ProvenPage } from './audit-source.js';
