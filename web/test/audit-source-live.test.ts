@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 
 import { decodeTreeHeadResponse, decodeWitness } from '../src/audit/index.js';
 import { DeviceAuditSource, enroll, type LogVerified } from '../src/client/index.js';
-import { DeviceHttp, HttpApi, ServerError } from '../src/protocol/index.js';
+import { HttpApi, ServerError } from '../src/protocol/index.js';
 import { binaryMissing, cli, httpsFetch, npi, startServer, tempDir, userIdIn, type Server } from './live-helpers.js';
 
 const missing = binaryMissing();
@@ -49,7 +49,7 @@ function live(): void {
     await cli(['enroll', '--profile', cliOfficer(), '--invite', await invite('compliance_officer'), '--name', 'Carol Compliance', '--server', server.address, '--cert', server.certPath]);
     const officer = await enroll(info, await invite('compliance_officer'), { displayName: 'Olivia Officer' }, { fetch });
     assert.deepEqual(officer.response.roles, ['compliance_officer']);
-    source = new DeviceAuditSource(new DeviceHttp(new HttpApi({ url: server.url, fetch }), 'localhost', officer.account.me, officer.account.identity));
+    source = DeviceAuditSource.forAccount(officer.account, { fetch });
     const clinician = async (name: string, nine: string): Promise<string> =>
       userIdIn(await cli(['enroll', '--profile', join(profiles, name), '--invite', await invite(), '--name', `Dr. ${name}`, '--npi', npi(nine), '--specialty', 'Cardiology', '--server', server.address, '--cert', server.certPath]));
     const bob = await clinician('bob', '123456789');
@@ -58,7 +58,7 @@ function live(): void {
     await cli(['send', '--profile', join(profiles, 'bob'), '--to', carol, 'Patient in bed 4: please review the ECG']);
     await cli(['inbox', '--profile', join(profiles, 'carol'), '--wait', '1']);
     const web = await enroll(info, await invite(), { displayName: 'Dr. Dan', npi: npi('323456789'), specialty: 'Nephrology' }, { fetch });
-    clinicianSource = new DeviceAuditSource(new DeviceHttp(new HttpApi({ url: server.url, fetch }), 'localhost', web.account.me, web.account.identity));
+    clinicianSource = new DeviceAuditSource(new HttpApi({ url: server.url, fetch }), 'localhost', web.account.me, web.account.identity);
   });
 
   after(async () => {

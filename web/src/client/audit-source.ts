@@ -1,6 +1,6 @@
 /**
  * The compliance API (PROTOCOL.md, "Audit log"; `server/src/http/audit.rs`)
- * over a device's authenticated HTTP: the {@link AuditSource} the pure
+ * over a device's authenticated HTTP (its own session from the device login): the {@link AuditSource} the pure
  * verifier of `src/audit/` takes (tree heads, consistency proofs), plus
  * proven queries followed across pages by `next_cursor`, streamed exports,
  * inclusion proofs, and the whole check `curbside audit verify` makes (the
@@ -32,8 +32,12 @@ import {
   type VerifyFailure,
   type Witness,
 } from '../audit/index.js';
-import { ProtocolError } from '../protocol/errors.js';
-import type { DeviceHttp } from '../protocol/http.js';
+import type { IdentityKeyPair } from '../crypto/identity.js';
+import { ProtocolError, ServerError } from '../protocol/errors.js';
+import type { Address } from '../protocol/frames.js';
+import { HttpApi, type SessionToken } from '../protocol/http.js';
+import type { FetchLike, FetchResponse } from '../protocol/platform.js';
+import type { Account } from './account.js';
 import { decodeUtf8 } from '../protocol/platform.js';
 
 /** The filters of entries and exports (PROTOCOL.md, "Query parameters"). */
@@ -68,10 +72,45 @@ function query(params: Record<string, string | number | undefined>): string {
 }
 
 export class DeviceAuditSource implements AuditSource {
-  constructor(private readonly http: DeviceHttp) {}
+  private token: SessionToken | undefined;
+
+  /** Over the device login of `identity` (the officer's device at `address`). */
+  constructor(
+    private readonly api: HttpApi,
+    private readonly serverName: string,
+    private readonly address: Address,
+    private readonly identity: IdentityKeyPair,
+  ) {}
+
+  /** For an enrolled account (a compliance officer's device). */
+  static forAccount(account: Account, opts: { fetch?: FetchLike } = {}): DeviceAuditSource {
+    const api = new HttpApi({ url: account.server.url, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+    return new DeviceAuditSource(api, account.server.serverName, account.me, account.identity);
+  }
+
+  /** A GET with the session token (logging in first, and again once if it expired); the answer unread. */
+  private async get(path: string): Promise<FetchResponse> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.token === undefined) this.token = await this.api.login(this.serverName, this.address, this.identity);
+      try {
+        return await this.api.binary('GET', path, this.token.token);
+      } catch (e) {
+        if (e instanceof ServerError && e.code === 'token_expired' && attempt === 0) {
+          this.token = undefined;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
 
   private async text(path: string): Promise<string> {
-    return (await this.http.get(path)).text();
+    return (await this.get(path)).text();
+  }
+
+  /** Forgets the session token (lock, logout). */
+  forget(): void {
+    this.token = undefined;
   }
 
   /** `GET /v1/audit/tree-head`. */
@@ -123,7 +162,7 @@ export class DeviceAuditSource implements AuditSource {
 
   /** `GET /v1/audit/export`, streamed: the text as it arrives (JSONL unless `format` is csv). */
   async *exportText(through: number, filters: AuditFilters = {}, format: 'jsonl' | 'csv' = 'jsonl'): AsyncGenerator<string> {
-    const response = await this.http.get(`/v1/audit/export${query({ ...filters, format, through })}`);
+    const response = await this.get(`/v1/audit/export${query({ ...filters, format, through })}`);
     const body = response.body as unknown as AsyncIterable<Uint8Array> | null | undefined;
     if (body === null || body === undefined || typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
       yield await response.text();

@@ -218,11 +218,6 @@ export class DeviceHttp {
     }
   }
 
-  /** A GET with the session token (e.g. the audit API's streamed exports); the answer unread: its text or its body stream. */
-  get(path: string): Promise<FetchResponse> {
-    return this.binary('GET', path);
-  }
-
   /** `POST /v1/attachments`: uploads an encrypted blob (`stream`: `body` is a stream, sent with `duplex: 'half'`). */
   async uploadAttachment(body: RequestBody, stream = false): Promise<AttachmentStoredJson> {
     const response = await this.binary('POST', '/v1/attachments', body, stream);
