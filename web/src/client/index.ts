@@ -11,6 +11,9 @@
  * - `attachments.ts`: files encrypted as they are read and uploaded; downloads verified before any plaintext is returned.
  * - `outbox.ts`, `backoff.ts`: the outbox entries and the reconnection delays.
  * - `client.ts`: the {@link Client}.
+ * - `teams.ts`: care teams (team_update / team_message, sealed once), interoperable with the CLI's.
+ * - `devices.ts`: linked devices (a device code from one device enrolls another; listing, revocation).
+ * - `audit-source.ts`: the compliance API over an officer's device session, for the audit verifier.
  */
 
 export { Account, addressKey, PREKEY_BATCH, type ServerInfo, type StoredAccount } from './account.js';
@@ -37,3 +40,27 @@ export {
   type Received,
   type SendOutcome,
 } from './client.js';
+export {
+  newTeamId,
+  openTeamMessage,
+  sealTeamMessage,
+  Teams,
+  type MemberDelivery,
+  type Team,
+  type TeamContent,
+  type TeamEvent,
+  type TeamMessage,
+  type TeamMessageStatus,
+  type TeamsJSON,
+} from './teams.js';
+export {
+  displayDeviceCode,
+  enrollDevice,
+  issueDeviceCode,
+  listDevices,
+  parseDeviceCode,
+  revokeDevice,
+  type DeviceCode,
+  type DeviceInfo,
+} from './devices.js';
+export { DeviceAuditSource, type AuditFilters, type LogVerified, type ProvenPage } from './audit-source.js';
