@@ -169,7 +169,7 @@ function interop(): void {
     assert.equal(await page.locator('.message.theirs .sender').first().innerText(), DAN);
   });
 
-  test('CLI → browser out of order: the server’s deliver frames handed over as 3, 1, 2; all three decrypted, acknowledged, delivered on the CLI', async () => {
+  test('CLI → browser out of order: the server’s deliver frames handed over as 3, 1, 2; all three decrypted, acknowledged, delivered on the CLI', async (t) => {
     const texts = ['Out of order one', 'Out of order two', 'Out of order three'];
     const released = new Promise<number[]>((resolve) => {
       releaseDelivers = (order) => {
@@ -184,10 +184,14 @@ function interop(): void {
     const order = await Promise.race([released, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`held ${heldDelivers.length} of 3 deliveries`)), 20_000))]);
     assert.ok((order[0] as number) > (order[1] as number) && (order[1] as number) < (order[2] as number), `handed over as 3, 1, 2: ${order.join(', ')}`);
 
-    for (const t of texts) await theirText(t).waitFor({ timeout: 15_000 });
+    for (const text of texts) await theirText(text).waitFor({ timeout: 15_000 });
     assert.equal(await page.getByText('could not be decrypted').count(), 0, 'nothing failed to decrypt');
-    const shown = (await page.locator('.message.theirs .text').allInnerTexts()).filter((t) => t.startsWith('Out of order'));
+    const shown = (await page.locator('.message.theirs .text').allInnerTexts()).filter((x) => x.startsWith('Out of order'));
     assert.deepEqual([...shown].sort(), [...texts].sort(), 'each shown once');
+    assert.deepEqual(shown, texts, 'shown in send order although received 3, 1, 2');
+    const counters = heldDelivers.map((d) => ratchetHeader((d.frame as DeliverFrame & { ciphertext: string }).ciphertext).n as number);
+    t.diagnostic(`the CLI's counters, in the order the page got them: n=${[2, 0, 1].map((i) => counters[i]).join(', ')}`);
+    assert.ok((counters[0] as number) < (counters[1] as number) && (counters[1] as number) < (counters[2] as number), 'the page decrypted a later counter first (skipped keys)');
     for (let i = 0; i < 50 && !order.every((id) => acked.has(id)); i++) await page.waitForTimeout(100);
     assert.ok(order.every((id) => acked.has(id)), `the page acknowledged deliveries ${order.join(', ')} (acked: ${[...acked].join(', ')})`);
 
