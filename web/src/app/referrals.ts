@@ -171,6 +171,11 @@ export class SessionReferrals {
     return this.inbox.list().map((i) => this.view(i));
   }
 
+  /** Referrals sent to me still waiting for my answer. */
+  get toAnswer(): number {
+    return this.inbox.list({ direction: 'in', status: 'requested' }).length;
+  }
+
   get(id: string): ReferralView | undefined {
     const i = this.inbox.item(id);
     return i && this.view(i);

@@ -75,6 +75,10 @@ export class MainView {
     this.list.update();
     this.conversation.update();
     if (!this.referrals.el.hidden) this.referrals.update();
+    else {
+      const n = this.model.referrals?.toAnswer ?? 0;
+      this.referralsButton.textContent = n > 0 ? `Referrals (${n} to answer)` : 'Referrals';
+    }
     if (selected === undefined && this.shown !== undefined && this.el.contains(document.activeElement) === false) {
       this.list.focusItem(this.shown); // Back on a phone: to the conversation just left
     }

@@ -124,5 +124,11 @@ export class ReferralDetail {
     this.status.textContent = '';
     const problem = await this.model.referrals?.transition(r.id, t, reason);
     if (problem !== undefined) this.status.textContent = problem;
+    else {
+      // The buttons were redrawn: focus goes to the referral's title, not lost to the page.
+      const title = this.el.querySelector<HTMLElement>('h2');
+      title?.setAttribute('tabindex', '-1');
+      title?.focus();
+    }
   }
 }
