@@ -253,6 +253,7 @@ export class Session {
     this.changed();
     if (ids.length > 0) {
       const sending = this.client.sendReadReceipt([peer], ids);
+      sending.catch(() => undefined);
       await this.persist().catch(() => undefined);
       await sending.catch(() => undefined);
     }
@@ -325,6 +326,7 @@ export class Session {
     addMessage(c, m);
     this.changed();
     const sending = send(id); // in the outbox from here on
+    sending.catch(() => undefined); // handled below, after the write (not an unhandled rejection meanwhile)
     await this.persist().catch(() => undefined);
     let result: SendResult;
     try {
