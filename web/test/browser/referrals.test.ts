@@ -4,7 +4,8 @@
 // completed by the CLI, each transition seen live; one made by the CLI to
 // the browser user, shown with its patient and accepted in the browser (the
 // CLI lists it so); one declined from the browser with a reason `refer
-// show` reads; the downloaded Bundle is valid FHIR R4; axe-core on the
+// show` reads, and one cancelled so; the downloaded Bundle is valid FHIR R4
+// and the attachment downloads decrypted; axe-core on the
 // inbox, the detail and the form at 1440×900 and 390×844 (screenshots: see
 // SCREENSHOTS in world.ts; copies in /tmp/refui-*.png).
 
@@ -112,7 +113,7 @@ function referrals(): void {
     await page.getByLabel('Target specialty').fill('Dermatology');
     await page.getByLabel('Receiving clinician').fill('Bob');
     await page.getByRole('button', { name: 'Find clinician' }).click();
-    await page.getByRole('button', { name: /Dr\. Bob Brennan/ }).click();
+    await page.getByRole('list', { name: 'Clinicians found' }).getByRole('button', { name: /Dr\. Bob Brennan/ }).click();
     await page.getByText(`Referring to ${BOB} (Dermatology)`).waitFor();
     await page.getByLabel('Attachments').setInputFiles({ name: 'rash.txt', mimeType: 'text/plain', buffer: Buffer.from('a photo, in words') });
     await page.getByRole('button', { name: 'Send referral' }).click();
@@ -183,6 +184,28 @@ function referrals(): void {
     assert.match(shown, /reason: Not accepting new patients this month/);
   });
 
+  test('cancel from the browser (the referring side) with a reason: the CLI’s refer show reads it', async () => {
+    await page.getByRole('button', { name: 'New referral' }).click();
+    await page.getByLabel('Family name').fill('Poe');
+    await page.getByLabel('Reason for referral').fill('Second opinion');
+    await page.getByLabel('Target specialty').fill('Dermatology');
+    await page.getByLabel('Receiving clinician').fill('Brennan');
+    await page.getByLabel('Receiving clinician').press('Enter');
+    await page.getByRole('list', { name: 'Clinicians found' }).getByRole('button', { name: /Dr\. Bob Brennan/ }).click();
+    await page.getByRole('button', { name: 'Send referral' }).click();
+    await detail().getByRole('heading', { name: 'Referral: Poe' }).waitFor({ timeout: 20_000 });
+    await detail().getByRole('button', { name: 'Cancel referral…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Cancel the referral' });
+    await dialog.getByLabel('Reason').fill('Patient moved away');
+    await dialog.getByRole('button', { name: 'Cancel referral' }).click();
+    await detail().getByText('Cancelled', { exact: true }).waitFor({ timeout: 20_000 });
+    const id = (await page.locator('button[data-referral][aria-current="true"]').getAttribute('data-referral')) as string;
+    await bobSync();
+    const shown = await cli.run(['refer', 'show', '--profile', bob(), id]);
+    assert.match(shown, /cancelled/);
+    assert.match(shown, /reason: Patient moved away/);
+  });
+
   test('Download FHIR Bundle: a valid FHIR R4 transaction Bundle named referral-<short id>.json', async () => {
     await item(first).click();
     await detail().getByRole('heading', { name: 'Referral: Jane Roe' }).waitFor();
@@ -194,6 +217,9 @@ function referrals(): void {
     assert.equal(bundle.type, 'transaction');
     assert.deepEqual(fhirR4Problems(bundle), []);
     assert.match(JSON.stringify(bundle), /MRN-0042/);
+    const [file] = await Promise.all([page.waitForEvent('download'), detail().getByRole('button', { name: /Download rash\.txt/ }).click()]);
+    assert.equal(file.suggestedFilename(), 'rash.txt');
+    assert.equal(readFileSync(await file.path(), 'utf8'), 'a photo, in words', 'the attachment, decrypted');
   });
 
   test('no serious or critical axe violation on the referral screens; no page error', () => {
