@@ -26,3 +26,4 @@ export type {
   Status,
   Trust,
 } from './views.js';
+export type { CreateResult, FieldError, Priority, ReferralFormInput, ReferralStatus, ReferralView, SessionReferrals, Transition } from './referrals.js';

@@ -15,6 +15,7 @@ import { ServerError } from '../protocol/errors.js';
 import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
+import type { SessionReferrals } from './referrals.js';
 import { explain, Session, type SendResult } from './session.js';
 import { durationWords, newState, stateFromJSON } from './state.js';
 import {
@@ -267,6 +268,11 @@ export class AppModel {
 
   get me(): PersonView | undefined {
     return this.session ? personView(this.session.state, this.session.me) : undefined;
+  }
+
+  /** Referrals (`./referrals.ts`), while unlocked. */
+  get referrals(): SessionReferrals | undefined {
+    return this.session?.referrals;
   }
 
   get link(): LinkState {

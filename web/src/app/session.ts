@@ -16,6 +16,7 @@ import type { DirectoryEntry } from '../protocol/frames.js';
 import type { BlobLike } from '../protocol/platform.js';
 import type { Vault } from './ports.js';
 import { applyReceived } from './receive.js';
+import { SessionReferrals } from './referrals.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
 import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
 import { mimeOf, personView, type Clinician, type LinkState, type SafetyView } from './views.js';
@@ -58,6 +59,7 @@ export function explain(e: unknown, connection = false): string {
 
 export class Session {
   readonly client: Client;
+  readonly referrals: SessionReferrals;
   private writing: Promise<void> = Promise.resolve();
   private link: LinkState = 'connecting';
   private everOnline = false;
@@ -80,7 +82,9 @@ export class Session {
       onReceipt: (r) => this.onReceipt(r),
       onState: (s) => this.onState(s),
       onSent: (id, outcome, error) => this.onSent(id, outcome, error),
+      onReferralUpdated: (r) => this.referrals.onUpdated(r),
     });
+    this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q) });
   }
 
   get me(): string {
@@ -123,6 +127,7 @@ export class Session {
   // ---- the client's callbacks ------------------------------------------------
 
   private async onMessage(r: Received): Promise<void> {
+    this.referrals.applyMessage(r);
     const effect = applyReceived(this.state, r);
     try {
       await this.persist();
@@ -151,6 +156,7 @@ export class Session {
     if (s === 'online') {
       this.everOnline = true;
       this.link = 'online';
+      void this.referrals.sync();
     } else if (s === 'connecting') {
       this.link = this.everOnline ? 'reconnecting' : 'connecting';
     } else if (s === 'offline') {

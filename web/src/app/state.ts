@@ -9,6 +9,7 @@
  */
 
 import type { AttachmentRef } from '../client/content.js';
+import type { ReferralInboxJSON } from '../client/referrals/index.js';
 
 /** A message's status: ours go queued → sent → delivered → read; theirs are received. */
 export type Status = 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
@@ -60,6 +61,8 @@ export interface AppState {
   people: Record<string, Person>;
   conversations: Record<string, Conversation>;
   settings: { idleLockMinutes: number };
+  /** The referral inbox (`src/app/referrals.ts`). */
+  referrals?: ReferralInboxJSON | undefined;
 }
 
 export const DEFAULT_IDLE_LOCK_MINUTES = 5;
@@ -78,6 +81,7 @@ export function stateFromJSON(json: unknown): AppState {
     people: s.people ?? {},
     conversations: s.conversations ?? {},
     settings: { idleLockMinutes: s.settings?.idleLockMinutes ?? DEFAULT_IDLE_LOCK_MINUTES },
+    ...(s.referrals !== undefined ? { referrals: s.referrals } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { ConversationList } from './conversation-list.js';
 import { ConversationView } from './conversation-view.js';
 import { openDialog } from './dialogs.js';
 import { h, uid } from './dom.js';
+import { ReferralsView } from './referral-view.js';
 
 const LINK: Record<LinkState, string> = {
   connecting: 'Connecting…',
@@ -27,6 +28,8 @@ export class MainView {
   private readonly list: ConversationList;
   private readonly conversation: ConversationView;
   private shown: string | undefined;
+  private readonly referrals: ReferralsView;
+  private readonly referralsButton = h('button', { type: 'button', class: 'nav-referrals' }, 'Referrals');
 
   constructor(
     private readonly model: AppModel,
@@ -41,10 +44,21 @@ export class MainView {
       h('h1', { class: 'brand' }, 'Curbside'),
       this.link,
       this.me,
+      this.referralsButton,
       h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
-    this.el = h('div', { class: 'app-main' }, header, this.notice, h('div', { class: 'panes' }, this.list.el, this.conversation.el));
+    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el);
+    this.referrals = new ReferralsView(model);
+    this.referrals.el.hidden = true;
+    this.referralsButton.addEventListener('click', () => {
+      const on = this.referrals.el.hidden;
+      this.referrals.el.hidden = !on;
+      panes.hidden = on;
+      this.referralsButton.textContent = on ? 'Messages' : 'Referrals';
+      this.update();
+    });
+    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el);
   }
 
   update(): void {
@@ -60,6 +74,11 @@ export class MainView {
     this.el.classList.toggle('showing-conversation', selected !== undefined);
     this.list.update();
     this.conversation.update();
+    if (!this.referrals.el.hidden) this.referrals.update();
+    else {
+      const n = this.model.referrals?.toAnswer ?? 0;
+      this.referralsButton.textContent = n > 0 ? `Referrals (${n} to answer)` : 'Referrals';
+    }
     if (selected === undefined && this.shown !== undefined && this.el.contains(document.activeElement) === false) {
       this.list.focusItem(this.shown); // Back on a phone: to the conversation just left
     }
