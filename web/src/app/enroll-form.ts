@@ -45,16 +45,22 @@ export function checkEnrollForm(f: EnrollForm): FieldErrors {
   const e: FieldErrors = {};
   const invite = f.invite.trim();
   if (invite === '') e.invite = 'Paste the invite your administrator gave you (it starts with cbs_inv_).';
-  else if (!/^cbs_(inv|dev)_[A-Za-z0-9_-]+$/.test(invite)) e.invite = 'This is not an invite: it starts with cbs_inv_ — copy it again from your administrator.';
+  else if (!/^cbs_(inv|dev|boot)_[A-Za-z0-9_-]+$/.test(invite)) e.invite = 'This is not an invite: it starts with cbs_inv_ — copy it again from your administrator.';
+  // The bootstrap token enrolls the first administrator, who has no NPI or specialty.
+  const admin = invite.startsWith('cbs_boot_');
   const name = f.name.trim();
   if (name === '') e.name = 'Enter your full name as colleagues know it.';
   else if (name.length > 200) e.name = 'Your name must be at most 200 characters.';
   const npi = f.npi.replace(/\s/g, '');
-  if (npi === '') e.npi = 'Enter your 10-digit NPI.';
+  if (npi === '' && admin) {
+    // optional for the administrator
+  } else if (npi === '') e.npi = 'Enter your 10-digit NPI.';
   else if (!/^\d{10}$/.test(npi)) e.npi = `An NPI has 10 digits (this has ${npi.length} characters).`;
   else if (!npiValid(npi)) e.npi = "This NPI's check digit is wrong: check it for a typo.";
   const specialty = f.specialty.trim();
-  if (specialty === '') e.specialty = 'Enter your specialty (for example Cardiology).';
+  if (specialty === '' && admin) {
+    // optional for the administrator
+  } else if (specialty === '') e.specialty = 'Enter your specialty (for example Cardiology).';
   else if (specialty.length > 100) e.specialty = 'The specialty must be at most 100 characters.';
   if (f.passphrase.length < MIN_PASSPHRASE) e.passphrase = `Choose a passphrase of at least ${MIN_PASSPHRASE} characters (a few words is best).`;
   if (f.confirmation !== f.passphrase) e.confirmation = 'The two passphrases differ: type the same one again.';

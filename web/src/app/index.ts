@@ -8,6 +8,7 @@
  * - `state.ts`: the sealed application state and its pure operations (statuses, timers).
  * - `trust.ts`: safety numbers, pinned keys, the QR code.
  * - `views.ts`: what the views show (names, never ids).
+ * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
  */
 
@@ -27,3 +28,4 @@ export type {
   Trust,
 } from './views.js';
 export type { CreateResult, FieldError, Priority, ReferralFormInput, ReferralStatus, ReferralView, SessionReferrals, Transition } from './referrals.js';
+export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView } from './admin.js';

@@ -13,6 +13,7 @@ import { enroll } from '../client/enroll.js';
 import { HttpApi } from '../protocol/http.js';
 import { ServerError } from '../protocol/errors.js';
 import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
+import { AdminConsole } from './admin.js';
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
 import type { SessionReferrals } from './referrals.js';
@@ -43,6 +44,7 @@ export class AppModel {
   private readonly emitter = new Emitter();
   private screenValue: Screen = 'loading';
   private session: Session | undefined;
+  private adminValue: AdminConsole | undefined;
   private busyValue: { what: string; progress: number } | undefined;
   private fieldErrors: FieldErrors = {};
   private errorValue: string | undefined;
@@ -130,12 +132,12 @@ export class AppModel {
       const hello = (await api.json('GET', '/v1/auth/challenge').catch(() => null)) as { server_name?: unknown } | null;
       const serverName = typeof hello?.server_name === 'string' ? hello.server_name : this.host.hostname;
       const npi = form.npi.replace(/\s/g, '');
-      const { account } = await enroll({ url: this.host.origin, serverName }, form.invite.trim(), {
+      const { account, response } = await enroll({ url: this.host.origin, serverName }, form.invite.trim(), {
         displayName: form.name.trim(),
         npi,
         specialty: form.specialty.trim(),
       });
-      const state = newState({ userId: account.me.user_id, name: form.name.trim(), npi, specialty: form.specialty.trim() });
+      const state = newState({ userId: account.me.user_id, name: form.name.trim(), npi, specialty: form.specialty.trim(), roles: response.roles });
       const client: ClientStateJSON = { outbox: [], seen: [] };
       await vault.write({ account: account.toJSON(), client, state });
       this.begin(new Session(vault, account, client, state, this.sessionEvents()));
@@ -221,6 +223,7 @@ export class AppModel {
     const s = this.session;
     if (s === undefined) return;
     this.session = undefined;
+    this.adminValue = undefined;
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.selectedValue = undefined;
     this.noticeValue = undefined;
@@ -268,6 +271,14 @@ export class AppModel {
 
   get me(): PersonView | undefined {
     return this.session ? personView(this.session.state, this.session.me) : undefined;
+  }
+
+  /** The administrator's console (`./admin.ts`), while unlocked, for a user with the admin role. */
+  get admin(): AdminConsole | undefined {
+    const s = this.session;
+    if (s === undefined || !(s.state.me.roles ?? []).includes('admin')) return undefined;
+    this.adminValue ??= new AdminConsole(s.client.http, this.host.origin, s.me, () => this.changed());
+    return this.adminValue;
   }
 
   /** Referrals (`./referrals.ts`), while unlocked. */

@@ -57,7 +57,7 @@ export interface Person {
 
 export interface AppState {
   version: 1;
-  me: { userId: string; name: string; npi: string; specialty: string };
+  me: { userId: string; name: string; npi: string; specialty: string; roles?: string[] | undefined };
   people: Record<string, Person>;
   conversations: Record<string, Conversation>;
   settings: { idleLockMinutes: number };

@@ -17,9 +17,9 @@ export class EnrollView {
 
   constructor(private readonly model: AppModel) {
     this.fields = {
-      invite: field('Invite', { type: 'text', autocomplete: 'off', spellcheck: 'false', required: true }, 'From your administrator: it starts with cbs_inv_.'),
+      invite: field('Invite', { type: 'text', autocomplete: 'off', spellcheck: 'false', required: true }, 'From your administrator: it starts with cbs_inv_ (the first administrator: the cbs_boot_ token the server printed).'),
       name: field('Full name', { type: 'text', autocomplete: 'off', required: true }),
-      npi: field('NPI', { type: 'text', inputmode: 'numeric', autocomplete: 'off', required: true }, 'Your 10-digit National Provider Identifier.'),
+      npi: field('NPI', { type: 'text', inputmode: 'numeric', autocomplete: 'off', required: true }, 'Your 10-digit National Provider Identifier (an administrator enrolling with cbs_boot_ leaves it and Specialty empty).'),
       specialty: field('Specialty', { type: 'text', autocomplete: 'off', required: true }),
       passphrase: field('Passphrase', { type: 'password', autocomplete: 'new-password', required: true }, `At least ${MIN_PASSPHRASE} characters. It protects your messages on this device; it cannot be recovered.`),
       confirmation: field('Passphrase again', { type: 'password', autocomplete: 'new-password', required: true }),

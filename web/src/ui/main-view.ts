@@ -10,6 +10,7 @@ import { ConversationList } from './conversation-list.js';
 import { ConversationView } from './conversation-view.js';
 import { openDialog } from './dialogs.js';
 import { h, uid } from './dom.js';
+import { AdminView } from './admin-view.js';
 import { ReferralsView } from './referral-view.js';
 
 const LINK: Record<LinkState, string> = {
@@ -30,6 +31,8 @@ export class MainView {
   private shown: string | undefined;
   private readonly referrals: ReferralsView;
   private readonly referralsButton = h('button', { type: 'button', class: 'nav-referrals' }, 'Referrals');
+  private readonly admin: AdminView;
+  private readonly adminButton = h('button', { type: 'button', class: 'nav-admin', hidden: true }, 'Admin');
 
   constructor(
     private readonly model: AppModel,
@@ -45,6 +48,7 @@ export class MainView {
       this.link,
       this.me,
       this.referralsButton,
+      this.adminButton,
       h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
@@ -58,7 +62,18 @@ export class MainView {
       this.referralsButton.textContent = on ? 'Messages' : 'Referrals';
       this.update();
     });
-    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el);
+    this.admin = new AdminView(() => this.model.admin);
+    this.admin.el.hidden = true;
+    this.adminButton.addEventListener('click', () => {
+      const on = this.admin.el.hidden;
+      this.admin.el.hidden = !on;
+      this.referrals.el.hidden = true;
+      panes.hidden = on;
+      this.referralsButton.hidden = on;
+      this.adminButton.textContent = on ? 'Messages' : 'Admin';
+      this.update();
+    });
+    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el, this.admin.el);
   }
 
   update(): void {
@@ -72,6 +87,8 @@ export class MainView {
     this.noticeText.textContent = notice ?? '';
     const selected = this.model.selected;
     this.el.classList.toggle('showing-conversation', selected !== undefined);
+    this.adminButton.hidden = this.model.admin === undefined;
+    if (!this.admin.el.hidden) this.admin.update();
     this.list.update();
     this.conversation.update();
     if (!this.referrals.el.hidden) this.referrals.update();
