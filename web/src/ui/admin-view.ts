@@ -152,17 +152,16 @@ export class AdminView {
         });
       if (!u.isMe) act('Deactivate', () => this.deactivate(c, u), 'danger');
     }
-    return h(
-      'tr',
-      { 'data-user': u.key, class: u.pending ? 'pending' : '' },
-      h('th', { scope: 'row' }, u.name, u.isMe ? ' (you)' : ''),
-      npi,
-      h('td', {}, u.specialty || '—'),
-      h('td', {}, u.roles.join(', ')),
-      h('td', {}, status),
-      devices,
-      actions,
-    );
+    const cells: [string, HTMLElement][] = [
+      ['NPI', npi],
+      ['Specialty', h('td', {}, u.specialty || '—')],
+      ['Roles', h('td', {}, u.roles.join(', '))],
+      ['Status', h('td', {}, status)],
+      ['Devices', devices],
+      ['Actions', actions],
+    ];
+    for (const [label, cell] of cells) cell.setAttribute('data-label', label);
+    return h('tr', { 'data-user': u.key, class: u.pending ? 'pending' : '' }, h('th', { scope: 'row' }, u.name, u.isMe ? ' (you)' : ''), ...cells.map(([, c]) => c));
   }
 
   private async revoke(c: AdminConsole, u: AdminUser, device: number): Promise<void> {

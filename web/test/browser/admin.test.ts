@@ -90,10 +90,11 @@ function admin(): void {
   const cliEnroll = async (profile: string, name: string, nine: string): Promise<void> => {
     await cli.run(['enroll', '--profile', cli.profile(profile), '--invite', await issueInvite(), '--name', name, '--npi', npi(nine), '--specialty', 'Cardiology', ...cli.where()]);
   };
-  const shoot = async (screen: string): Promise<void> => {
+  const shoot = async (screen: string, scrollTo?: string): Promise<void> => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     for (const [size, viewport] of [['1440', DESKTOP], ['390', PHONE]] as const) {
       await page.setViewportSize(viewport);
+      if (scrollTo !== undefined) await page.locator(scrollTo).scrollIntoViewIfNeeded();
       await page.waitForTimeout(150);
       for (const v of await seriousViolations(page)) violations.push(`${screen} at ${size}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(', ')}`);
       const path = join(SCREENSHOTS, `web-admin-${screen}-${size}.png`);
@@ -138,7 +139,7 @@ function admin(): void {
     await x.getByText('Pending verification').waitFor();
     await x.getByText('check digit valid').waitFor();
     assert.equal(await page.locator('tbody tr').first().locator('th').innerText(), XAVIER, 'pending clinicians first');
-    await shoot('users');
+    await shoot('users', '#admin-users-title');
     await x.getByRole('button', { name: `Verify: ${XAVIER}` }).click();
     await status().getByText(`Verified ${XAVIER} — recorded in the audit log.`).waitFor();
     await x.getByText('Verified', { exact: true }).waitFor();
@@ -179,7 +180,7 @@ function admin(): void {
     await confirm.getByRole('button', { name: `Deactivate ${DAVE}` }).click();
     await status().getByText(`Deactivated ${DAVE} (0 devices revoked) — recorded in the audit log.`).waitFor();
     await row(DAVE).getByText('Deactivated').waitFor();
-    await shoot('after');
+    await shoot('after', 'tbody tr:last-child');
 
     const log = await cli.run(['audit', 'query', '--profile', cli.profile('carol'), '--json', '--limit', '1000']);
     const actions = log.split('\n').filter((l) => l.trim().startsWith('{')).map((l) => (JSON.parse(l) as { entry?: { action?: string; actor_role?: string } }).entry);
