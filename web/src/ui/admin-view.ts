@@ -125,21 +125,22 @@ export class AdminView {
         { class: 'admin-devices' },
         ...u.devices.map((d) => {
           const li = h('li', {}, h('span', { class: d.active ? '' : 'revoked' }, `${d.label}${d.active ? ' (active)' : ''}`));
-          if (d.active && !u.deactivated) {
+          if (d.active && !u.deactivated && !u.isMe) {
             li.append(' ', h('button', { type: 'button', class: 'small', onclick: () => void this.revoke(c, u, d.id) }, `Revoke device ${d.id}`));
           }
           return li;
         }),
       ),
     );
-    const actions = h('td', { class: 'admin-actions' });
+    const buttons = h('div', { class: 'admin-actions' });
+    const actions = h('td', {}, buttons);
     const act = (label: string, run: () => Promise<void>, kind = ''): void => {
       const b = h('button', { type: 'button', class: `small ${kind}`, 'aria-label': `${label}: ${u.name}` }, label);
       b.addEventListener('click', () => {
         b.disabled = true;
         void run().finally(() => (b.disabled = false));
       });
-      actions.append(b);
+      buttons.append(b);
     };
     if (!u.deactivated) {
       if (!u.verified && u.isClinician) act('Verify', async () => this.show(await c.verify(u.key)), 'primary');
