@@ -14,6 +14,8 @@ import { HttpApi } from '../protocol/http.js';
 import { ServerError } from '../protocol/errors.js';
 import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
 import { AdminConsole } from './admin.js';
+import { ComplianceConsole } from './compliance.js';
+import { DeviceAuditSource } from '../client/audit-source.js';
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
 import type { SessionReferrals } from './referrals.js';
@@ -45,6 +47,7 @@ export class AppModel {
   private screenValue: Screen = 'loading';
   private session: Session | undefined;
   private adminValue: AdminConsole | undefined;
+  private complianceValue: ComplianceConsole | undefined;
   private busyValue: { what: string; progress: number } | undefined;
   private fieldErrors: FieldErrors = {};
   private errorValue: string | undefined;
@@ -224,6 +227,7 @@ export class AppModel {
     if (s === undefined) return;
     this.session = undefined;
     this.adminValue = undefined;
+    this.complianceValue = undefined;
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.selectedValue = undefined;
     this.noticeValue = undefined;
@@ -279,6 +283,28 @@ export class AppModel {
     if (s === undefined || !(s.state.me.roles ?? []).includes('admin')) return undefined;
     this.adminValue ??= new AdminConsole(s.client.http, this.host.origin, s.me, () => this.changed());
     return this.adminValue;
+  }
+
+  /** The compliance officer's console (`./compliance.ts`), while unlocked, for a user with the compliance_officer role. */
+  get compliance(): ComplianceConsole | undefined {
+    const s = this.session;
+    if (s === undefined || !(s.state.me.roles ?? []).includes('compliance_officer')) return undefined;
+    this.complianceValue ??= new ComplianceConsole({
+      source: DeviceAuditSource.forAccount(s.account),
+      loadWitness: () => s.state.auditWitness,
+      saveWitness: async (json) => {
+        s.state.auditWitness = json;
+        await s.persist();
+      },
+      nameOf: (user) => {
+        if (user === s.me) return s.state.me.name;
+        const p = s.state.people[user];
+        if (p === undefined) s.lookUp(user);
+        return p?.name || undefined;
+      },
+      changed: () => this.changed(),
+    });
+    return this.complianceValue;
   }
 
   /** Referrals (`./referrals.ts`), while unlocked. */

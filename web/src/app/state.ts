@@ -63,6 +63,8 @@ export interface AppState {
   settings: { idleLockMinutes: number };
   /** The referral inbox (`src/app/referrals.ts`). */
   referrals?: ReferralInboxJSON | undefined;
+  /** The compliance officer's audit witness (`./compliance.ts`): the pinned log key and the last verified tree head, in the CLI's audit-witness.json form. */
+  auditWitness?: unknown;
 }
 
 export const DEFAULT_IDLE_LOCK_MINUTES = 5;
@@ -82,6 +84,7 @@ export function stateFromJSON(json: unknown): AppState {
     conversations: s.conversations ?? {},
     settings: { idleLockMinutes: s.settings?.idleLockMinutes ?? DEFAULT_IDLE_LOCK_MINUTES },
     ...(s.referrals !== undefined ? { referrals: s.referrals } : {}),
+    ...(s.auditWitness !== undefined ? { auditWitness: s.auditWitness } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { ConversationView } from './conversation-view.js';
 import { openDialog } from './dialogs.js';
 import { h, uid } from './dom.js';
 import { AdminView } from './admin-view.js';
+import { ComplianceView } from './compliance-view.js';
 import { ReferralsView } from './referral-view.js';
 
 const LINK: Record<LinkState, string> = {
@@ -33,6 +34,8 @@ export class MainView {
   private readonly referralsButton = h('button', { type: 'button', class: 'nav-referrals' }, 'Referrals');
   private readonly admin: AdminView;
   private readonly adminButton = h('button', { type: 'button', class: 'nav-admin', hidden: true }, 'Admin');
+  private readonly compliance: ComplianceView;
+  private readonly auditButton = h('button', { type: 'button', class: 'nav-audit', hidden: true }, 'Audit');
 
   constructor(
     private readonly model: AppModel,
@@ -49,6 +52,7 @@ export class MainView {
       this.me,
       this.referralsButton,
       this.adminButton,
+      this.auditButton,
       h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
@@ -73,7 +77,20 @@ export class MainView {
       this.adminButton.textContent = on ? 'Messages' : 'Admin';
       this.update();
     });
-    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el, this.admin.el);
+    this.compliance = new ComplianceView(() => this.model.compliance);
+    this.compliance.el.hidden = true;
+    this.auditButton.addEventListener('click', () => {
+      const on = this.compliance.el.hidden;
+      this.compliance.el.hidden = !on;
+      this.referrals.el.hidden = true;
+      this.admin.el.hidden = true;
+      this.adminButton.textContent = 'Admin';
+      panes.hidden = on;
+      this.referralsButton.hidden = on;
+      this.auditButton.textContent = on ? 'Messages' : 'Audit';
+      this.update();
+    });
+    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el, this.admin.el, this.compliance.el);
   }
 
   update(): void {
@@ -89,6 +106,8 @@ export class MainView {
     this.el.classList.toggle('showing-conversation', selected !== undefined);
     this.adminButton.hidden = this.model.admin === undefined;
     if (!this.admin.el.hidden) this.admin.update();
+    this.auditButton.hidden = this.model.compliance === undefined;
+    if (!this.compliance.el.hidden) this.compliance.update();
     this.list.update();
     this.conversation.update();
     if (!this.referrals.el.hidden) this.referrals.update();

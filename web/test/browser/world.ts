@@ -41,6 +41,8 @@ export interface WebServer {
   readonly token: string;
   readonly certPath: string;
   readonly certPem: string;
+  /** The server's --data-dir (its SQLite database is curbside.db there). */
+  readonly dataDir: string;
   readonly proc: ChildProcess;
   stop(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export async function startWebServer(): Promise<WebServer> {
     token,
     certPath,
     certPem: readFileSync(certPath, 'utf8'),
+    dataDir,
     proc,
     async stop() {
       if (proc.exitCode === null) {
