@@ -127,12 +127,12 @@ export class ComplianceView {
               h(
                 'tr',
                 { 'data-seq': String(r.seq), class: r.unproven ? 'unproven' : '' },
-                h('td', {}, String(r.seq)),
-                h('td', {}, r.time),
-                h('td', {}, r.actor),
-                h('td', { class: 'audit-action' }, r.action),
-                h('td', {}, r.counterpart),
-                h('td', {}, r.unproven ? `${r.outcome} — NOT PROVEN` : r.outcome),
+                h('td', { 'data-label': 'Seq' }, String(r.seq)),
+                h('td', { 'data-label': 'Time (UTC)' }, r.time),
+                h('td', { 'data-label': 'Actor' }, r.actor),
+                h('td', { class: 'audit-action', 'data-label': 'Action' }, r.action),
+                h('td', { 'data-label': 'Counterpart' }, r.counterpart),
+                h('td', { 'data-label': 'Outcome' }, r.unproven ? `${r.outcome} — NOT PROVEN` : r.outcome),
               ),
             )),
     );
