@@ -41,8 +41,8 @@ export interface QueryForm {
   messageId: string;
   referralId: string;
   /** `YYYY-MM-DD` (UTC), inclusive. */
-  from: string;
-  to: string;
+  sinceDay: string;
+  untilDay: string;
 }
 
 export interface EntryRow {
@@ -85,8 +85,8 @@ export function filtersOf(f: QueryForm): AuditFilters {
   if (t(f.action)) out.action = t(f.action);
   if (t(f.messageId)) out.message_id = t(f.messageId);
   if (t(f.referralId)) out.referral_id = t(f.referralId);
-  const since = dayMs(f.from, false);
-  const until = dayMs(f.to, true);
+  const since = dayMs(f.sinceDay, false);
+  const until = dayMs(f.untilDay, true);
   if (since !== undefined) out.since_ms = since;
   if (until !== undefined) out.until_ms = until;
   return out;

@@ -32,7 +32,7 @@ export class ComplianceView {
     const text = () => h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off' });
     const date = () => h('input', { type: 'date' });
     const action = h('select', {}, h('option', { value: '' }, 'Any action'), ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)));
-    this.inputs = { actor: text(), counterpart: text(), action, messageId: text(), referralId: text(), from: date(), to: date() };
+    this.inputs = { actor: text(), counterpart: text(), action, messageId: text(), referralId: text(), sinceDay: date(), untilDay: date() };
     const form = h(
       'form',
       { class: 'audit-filters' },
@@ -41,8 +41,8 @@ export class ComplianceView {
       field('action', 'Action', this.inputs.action),
       field('messageId', 'Message id', this.inputs.messageId),
       field('referralId', 'Referral id', this.inputs.referralId),
-      field('from', 'From (UTC day)', this.inputs.from),
-      field('to', 'To (UTC day)', this.inputs.to),
+      field('sinceDay', 'From (UTC day)', this.inputs.sinceDay),
+      field('untilDay', 'To (UTC day)', this.inputs.untilDay),
       h('div', { class: 'audit-buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Search the log')),
     );
     form.addEventListener('submit', (ev) => {
@@ -80,7 +80,7 @@ export class ComplianceView {
 
   private form(): QueryForm {
     const v = (k: keyof QueryForm) => this.inputs[k].value;
-    return { actor: v('actor'), counterpart: v('counterpart'), action: v('action'), messageId: v('messageId'), referralId: v('referralId'), from: v('from'), to: v('to') };
+    return { actor: v('actor'), counterpart: v('counterpart'), action: v('action'), messageId: v('messageId'), referralId: v('referralId'), sinceDay: v('sinceDay'), untilDay: v('untilDay') };
   }
 
   private async download(format: 'jsonl' | 'csv'): Promise<void> {
