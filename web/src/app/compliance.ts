@@ -8,7 +8,8 @@
  */
 
 import { ACTIONS, AuditError, checkHead, decodeWitness, formatTimeMs, VerifyFailure, witnessJson, type AuditRecord, type Witness } from '../audit/index.js';
-import type { AuditFilters, DeviceAuditSource } from '../client/audit-source.js';
+import { DeviceAuditSource, type AuditFilters } from '../client/audit-source.js';
+import type { Session } from './session.js';
 
 export const AUDIT_ACTIONS: readonly string[] = ACTIONS;
 export const PAGE_SIZE = 25;
@@ -223,4 +224,23 @@ export class ComplianceConsole {
       return { error: failureText(e) ?? `The export failed. ${explainCompliance(e)}` };
     }
   }
+}
+
+/** The console over an unlocked session: the witness in its sealed state, names from its directory. */
+export function sessionCompliance(s: Session, changed: () => void): ComplianceConsole {
+  return new ComplianceConsole({
+    source: DeviceAuditSource.forAccount(s.account),
+    loadWitness: () => s.state.auditWitness,
+    saveWitness: async (json) => {
+      s.state.auditWitness = json;
+      await s.persist();
+    },
+    nameOf: (user) => {
+      if (user === s.me) return s.state.me.name;
+      const p = s.state.people[user];
+      if (p === undefined) s.lookUp(user);
+      return p?.name || undefined;
+    },
+    changed,
+  });
 }

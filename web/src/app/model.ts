@@ -14,8 +14,7 @@ import { HttpApi } from '../protocol/http.js';
 import { ServerError } from '../protocol/errors.js';
 import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
 import { AdminConsole } from './admin.js';
-import { ComplianceConsole } from './compliance.js';
-import { DeviceAuditSource } from '../client/audit-source.js';
+import { sessionCompliance, type ComplianceConsole } from './compliance.js';
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
 import type { SessionReferrals } from './referrals.js';
@@ -289,21 +288,7 @@ export class AppModel {
   get compliance(): ComplianceConsole | undefined {
     const s = this.session;
     if (s === undefined || !(s.state.me.roles ?? []).includes('compliance_officer')) return undefined;
-    this.complianceValue ??= new ComplianceConsole({
-      source: DeviceAuditSource.forAccount(s.account),
-      loadWitness: () => s.state.auditWitness,
-      saveWitness: async (json) => {
-        s.state.auditWitness = json;
-        await s.persist();
-      },
-      nameOf: (user) => {
-        if (user === s.me) return s.state.me.name;
-        const p = s.state.people[user];
-        if (p === undefined) s.lookUp(user);
-        return p?.name || undefined;
-      },
-      changed: () => this.changed(),
-    });
+    this.complianceValue ??= sessionCompliance(s, () => this.changed());
     return this.complianceValue;
   }
 
