@@ -5,10 +5,14 @@
 // afterwards) and real CLI peers. Missing chromium or the binary skips
 // loudly, and fails under CI=true.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { test } from 'node:test';
 
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
@@ -41,21 +45,80 @@ export interface WebServer {
   readonly token: string;
   readonly certPath: string;
   readonly certPem: string;
-  /** The server's --data-dir (its SQLite database is curbside.db there). */
+  /** The server's --data-dir (on SQLite its database is curbside.db there). */
   readonly dataDir: string;
+  readonly backend: Backend;
   readonly proc: ChildProcess;
+  /** Runs SQL on the server's database (sqlite3 or psql, as an operator would); its output. */
+  sql(statement: string): Promise<string>;
   stop(): Promise<void>;
 }
 
-/** `curbside serve` on a free port, serving web/public from disk. */
-export async function startWebServer(): Promise<WebServer> {
+export type Backend = 'sqlite' | 'postgres';
+
+/**
+ * The databases a storage test runs on: SQLite always, PostgreSQL with
+ * CURBSIDE_TEST_POSTGRES_URL (as `cargo test` and .ci/run set it). Each with
+ * the reason it cannot run here, if it cannot: such a test must skip
+ * loudly, and fails under CI=true (`skippedTest`).
+ */
+export function backends(): { backend: Backend; missing?: string }[] {
+  const pg = process.env['CURBSIDE_TEST_POSTGRES_URL'] ?? '';
+  let missing: string | undefined;
+  if (pg === '') missing = 'SKIPPED on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test); under CI=true this is a failure';
+  else if (spawnSync('psql', ['--version']).status !== 0) missing = 'SKIPPED on PostgreSQL: the psql client is missing (apt-get install -y postgresql-client); under CI=true this is a failure';
+  const sqlite = spawnSync('sqlite3', ['-version']).status !== 0 ? { missing: 'SKIPPED on SQLite: the sqlite3 CLI is missing (apt-get install -y sqlite3); under CI=true this is a failure' } : {};
+  return [
+    { backend: 'sqlite', ...sqlite },
+    missing === undefined ? { backend: 'postgres' } : { backend: 'postgres', missing },
+  ];
+}
+
+/** A test that cannot run here: shown as skipped with the reason, and a failure under CI=true. */
+export function skippedTest(name: string, missing: string): void {
+  console.error(`\n*** ${name}: ${missing} ***\n`);
+  test(name, (t) => {
+    assert.notEqual(process.env['CI'], 'true', missing);
+    t.skip(missing);
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd}: ${err.message} ${stderr}`)) : resolve(stdout),
+    );
+  });
+}
+
+/** A fresh PostgreSQL database beside CURBSIDE_TEST_POSTGRES_URL's: its URL and how to drop it. */
+async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = process.env['CURBSIDE_TEST_POSTGRES_URL'] ?? '';
+  const slash = base.lastIndexOf('/');
+  if (slash < 0) throw new Error('CURBSIDE_TEST_POSTGRES_URL needs a database path');
+  const name = `curbside_w_${randomBytes(8).toString('hex')}`;
+  await run('psql', [base, '-v', 'ON_ERROR_STOP=1', '-qc', `CREATE DATABASE ${name}`]);
+  return {
+    url: `${base.slice(0, slash)}/${name}`,
+    drop: async () => {
+      await run('psql', [base, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]).catch(() => undefined);
+    },
+  };
+}
+
+/** `curbside serve` on a free port, serving web/public from disk, on SQLite (the default) or a fresh PostgreSQL database. */
+export async function startWebServer(options: { backend?: Backend } = {}): Promise<WebServer> {
+  const backend = options.backend ?? 'sqlite';
   const dataDir = mkdtempSync(join(tmpdir(), 'curbside-web-browser-'));
+  const pg = backend === 'postgres' ? await freshPostgres() : undefined;
+  if (pg !== undefined) await run(BIN, ['migrate', '--database-url', pg.url]);
   const proc = spawn(
     BIN,
     [
       'serve',
       '--data-dir',
       dataDir,
+      ...(pg === undefined ? [] : ['--database-url', pg.url]),
       '--listen',
       '127.0.0.1:0',
       '--log-format',
@@ -88,7 +151,13 @@ export async function startWebServer(): Promise<WebServer> {
     certPath,
     certPem: readFileSync(certPath, 'utf8'),
     dataDir,
+    backend,
     proc,
+    sql(statement: string) {
+      return pg === undefined
+        ? run('sqlite3', [join(dataDir, 'curbside.db'), `PRAGMA busy_timeout = 10000; ${statement}`])
+        : run('psql', [pg.url, '-v', 'ON_ERROR_STOP=1', '-qAtc', statement]);
+    },
     async stop() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
@@ -96,6 +165,7 @@ export async function startWebServer(): Promise<WebServer> {
         await exited;
       }
       rmSync(dataDir, { recursive: true, force: true });
+      await pg?.drop();
     },
   };
 }
