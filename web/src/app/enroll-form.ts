@@ -45,6 +45,7 @@ export function checkEnrollForm(f: EnrollForm): FieldErrors {
   const e: FieldErrors = {};
   const invite = f.invite.trim();
   if (invite === '') e.invite = 'Paste the invite your administrator gave you (it starts with cbs_inv_).';
+  else if (invite.startsWith('cbs_dev_')) e.invite = 'This is a device code: choose “I already use Curbside on another device” above.';
   else if (!/^cbs_(inv|dev|boot)_[A-Za-z0-9_-]+$/.test(invite)) e.invite = 'This is not an invite: it starts with cbs_inv_ — copy it again from your administrator.';
   // The bootstrap token enrolls the first administrator, who has no NPI or specialty.
   const admin = invite.startsWith('cbs_boot_');

@@ -18,6 +18,8 @@ export interface VaultOpener {
   exists(): Promise<boolean>;
   create(passphrase: string, onProgress: (fraction: number) => void): Promise<Vault>;
   unlock(passphrase: string, onProgress: (fraction: number) => void): Promise<Vault | 'wrong_passphrase' | 'empty'>;
+  /** Erases every sealed record (this device was revoked: its keys are useless, its messages must go). */
+  wipe(): Promise<void>;
 }
 
 /** Where the server is: the page's own origin (the API is same-origin). */

@@ -15,6 +15,9 @@
 import { DEVICE_INVITE_PREFIX } from '../protocol/transcript.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { DeviceHttp } from '../protocol/http.js';
+
+/** What these calls need: the device's authenticated JSON requests. */
+export type DevicesApi = Pick<DeviceHttp, 'json'>;
 import type { ServerInfo } from './account.js';
 import { enroll, type EnrollOptions } from './enroll.js';
 import type { Account } from './account.js';
@@ -60,7 +63,7 @@ export function parseDeviceCode(typed: string): string {
  * device of her own account (`expiresInSecs`: the server's default if
  * omitted; it clamps to its limits).
  */
-export async function issueDeviceCode(http: DeviceHttp, userId: string, expiresInSecs?: number): Promise<DeviceCode> {
+export async function issueDeviceCode(http: DevicesApi, userId: string, expiresInSecs?: number): Promise<DeviceCode> {
   const r = (await http.json('POST', '/v1/devices/invites', {
     target: { for: 'new_device', user_id: userId },
     expires_in_secs: expiresInSecs ?? null,
@@ -85,7 +88,7 @@ export function enrollDevice(
 }
 
 /** `GET /v1/devices`: every device of this user, revoked ones included. */
-export async function listDevices(http: DeviceHttp): Promise<DeviceInfo[]> {
+export async function listDevices(http: DevicesApi): Promise<DeviceInfo[]> {
   const r = await http.json('GET', '/v1/devices');
   if (!Array.isArray(r)) throw new ProtocolError('devices: not a list');
   return r.map((d: unknown) => {
@@ -101,7 +104,7 @@ export async function listDevices(http: DeviceHttp): Promise<DeviceInfo[]> {
 }
 
 /** `POST /v1/devices/{id}/revoke`: revokes one of this user's devices; it receives nothing further. */
-export async function revokeDevice(http: DeviceHttp, deviceId: number): Promise<void> {
+export async function revokeDevice(http: DevicesApi, deviceId: number): Promise<void> {
   if (!Number.isSafeInteger(deviceId) || deviceId < 0) throw new ProtocolError('not a device number');
   await http.json('POST', `/v1/devices/${deviceId}/revoke`);
 }

@@ -16,11 +16,13 @@ export async function openVaults(bytes?: RecordBytes): Promise<{
   exists(): Promise<boolean>;
   create(passphrase: string, onProgress: (fraction: number) => void): Promise<SealedStore>;
   unlock(passphrase: string, onProgress: (fraction: number) => void): Promise<SealedStore | 'wrong_passphrase' | 'empty'>;
+  wipe(): Promise<void>;
 }> {
   const records = bytes ?? (await IdbRecords.open());
   return {
     exists: () => SealedStore.exists(records),
     create: (passphrase, onProgress) => SealedStore.create(records, passphrase, onProgress),
     unlock: (passphrase, onProgress) => SealedStore.unlock(records, passphrase, onProgress),
+    wipe: () => records.clear(),
   };
 }

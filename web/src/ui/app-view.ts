@@ -7,6 +7,7 @@
 import type { AppModel, Screen } from '../app/index.js';
 import { h, replace } from './dom.js';
 import { EnrollView } from './enroll-view.js';
+import { LockedOutView } from './locked-out-view.js';
 import { MainView } from './main-view.js';
 import { UnlockView } from './unlock-view.js';
 
@@ -44,7 +45,7 @@ export class AppView {
       for (const d of document.querySelectorAll('dialog')) d.remove();
       this.view = this.make(screen);
       replace(this.root, this.view.el);
-      document.title = screen === 'main' ? 'Curbside' : screen === 'unlock' ? 'Unlock — Curbside' : screen === 'enroll' ? 'Enroll — Curbside' : 'Curbside';
+      document.title = screen === 'main' ? 'Curbside' : screen === 'unlock' ? 'Unlock — Curbside' : screen === 'enroll' ? 'Enroll — Curbside' : screen === 'locked_out' ? 'Signed out — Curbside' : 'Curbside';
       this.view.update();
       this.view.focus?.();
       return;
@@ -60,6 +61,8 @@ export class AppView {
         return new UnlockView(this.model);
       case 'main':
         return new MainView(this.model, this.notifications);
+      case 'locked_out':
+        return new LockedOutView(this.model);
       case 'elsewhere':
         return {
           el: h(

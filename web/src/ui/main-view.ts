@@ -12,6 +12,7 @@ import { openDialog } from './dialogs.js';
 import { h, uid } from './dom.js';
 import { AdminView } from './admin-view.js';
 import { ComplianceView } from './compliance-view.js';
+import { DevicesView } from './devices-view.js';
 import { ReferralsView } from './referral-view.js';
 
 const LINK: Record<LinkState, string> = {
@@ -36,6 +37,8 @@ export class MainView {
   private readonly adminButton = h('button', { type: 'button', class: 'nav-admin', hidden: true }, 'Admin');
   private readonly compliance: ComplianceView;
   private readonly auditButton = h('button', { type: 'button', class: 'nav-audit', hidden: true }, 'Audit');
+  private readonly devices: DevicesView;
+  private showDevices: (on: boolean) => void = () => undefined;
 
   constructor(
     private readonly model: AppModel,
@@ -90,7 +93,25 @@ export class MainView {
       this.auditButton.textContent = on ? 'Messages' : 'Audit';
       this.update();
     });
-    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el, this.admin.el, this.compliance.el);
+    // Linked devices (Settings → Linked devices): over the messages; any top bar screen's button leaves it.
+    this.devices = new DevicesView(() => this.model.devices, () => this.showDevices(false));
+    this.devices.el.hidden = true;
+    this.showDevices = (on) => {
+      if (on) {
+        for (const [el, button, label] of [[this.referrals.el, this.referralsButton, 'Referrals'], [this.admin.el, this.adminButton, 'Admin'], [this.compliance.el, this.auditButton, 'Audit']] as const) {
+          el.hidden = true;
+          button.textContent = label;
+        }
+        this.referralsButton.hidden = false;
+      }
+      if (this.devices.el.hidden === !on) return;
+      this.devices.el.hidden = !on;
+      panes.hidden = on || !this.referrals.el.hidden || !this.admin.el.hidden || !this.compliance.el.hidden;
+      this.devices.setShown(on);
+      this.update();
+    };
+    for (const b of [this.referralsButton, this.adminButton, this.auditButton]) b.addEventListener('click', () => this.showDevices(false));
+    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el);
   }
 
   update(): void {
@@ -108,6 +129,7 @@ export class MainView {
     if (!this.admin.el.hidden) this.admin.update();
     this.auditButton.hidden = this.model.compliance === undefined;
     if (!this.compliance.el.hidden) this.compliance.update();
+    if (!this.devices.el.hidden) this.devices.update();
     this.list.update();
     this.conversation.update();
     if (!this.referrals.el.hidden) this.referrals.update();
@@ -122,6 +144,7 @@ export class MainView {
   }
 
   dispose(): void {
+    this.devices.setShown(false);
     this.conversation.dispose();
   }
 
@@ -149,16 +172,24 @@ export class MainView {
         if (p === 'denied') notifyHint.textContent = 'Notifications are blocked for this site: allow them in the browser’s site settings.';
       });
     });
-    await openDialog(
+    const devices = h('button', { type: 'button' }, 'Linked devices');
+    const dialog = openDialog(
       'Settings',
       [
         h('div', { class: 'field' }, h('label', { for: id }, 'Lock after inactivity'), select),
         h('p', { class: 'hint' }, 'Locking removes your keys and messages from memory until you enter your passphrase again.'),
         notify,
         notifyHint,
+        h('p', { class: 'hint' }, 'Your devices: link a new one with a code, or revoke one you lost.'),
+        devices,
       ],
       [{ value: 'close', label: 'Close', kind: 'primary' }],
       'close',
-    ).result;
+    );
+    devices.addEventListener('click', () => {
+      dialog.close('close');
+      this.showDevices(true);
+    });
+    await dialog.result;
   }
 }
