@@ -3,12 +3,14 @@
 // /v1/devices/invites` and revocations): this browser first and marked, the
 // code grouped with its link and QR code, the new device noticed by the
 // watch, revocation (of this browser: locked out), `device_revoked` from
-// the server locking out, and each form error naming its field.
+// the server locking out, each form error naming its field, and the lock-out's
+// order (locked, erased, then the locked-out screen).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { checkDeviceEnrollForm, deviceEnrollProblem, DevicesConsole, type LockOutReason } from '../src/app/devices.js';
+import { checkDeviceEnrollForm, deviceEnrollProblem, DeviceLinking } from '../src/app/device-link.js';
+import { DevicesConsole, type LockOutReason } from '../src/app/devices.js';
 import { checkEnrollForm } from '../src/app/enroll-form.js';
 import { ServerError } from '../src/protocol/errors.js';
 
@@ -122,4 +124,39 @@ test('the device enrollment form: each error on its field, saying what to do; gr
   // A device code in the new-user form points to the other choice.
   const e = checkEnrollForm({ invite: 'cbs_dev_AbCd', name: 'X', npi: '', specialty: '', passphrase: PASS, confirmation: PASS });
   assert.match(e.invite ?? '', /device code: choose “I already use Curbside on another device”/);
+});
+
+test('the lock-out: the session locked first (its last write), then the sealed state erased, then the locked-out screen; an erasure that fails says so', async () => {
+  for (const wipeFails of [false, true]) {
+    const steps: string[] = [];
+    let session: object | undefined = {};
+    const linking = new DeviceLinking({
+      vaults: () => ({
+        exists: async () => true,
+        create: async () => assert.fail('no enrollment here'),
+        unlock: async () => 'empty',
+        wipe: async () => {
+          steps.push('wipe');
+          if (wipeFails) throw new Error('quota');
+        },
+      }),
+      host: () => ({ origin: 'https://x', hostname: 'x', claimTab: async () => true }),
+      session: () => session as never,
+      begin: () => assert.fail('no enrollment here'),
+      lock: async () => {
+        steps.push('lock');
+        session = undefined;
+      },
+      show: (screen) => steps.push(`show ${screen}`),
+      changed: () => undefined,
+    });
+    await linking.lockOut('revoked');
+    assert.deepEqual(steps, ['lock', 'wipe', 'show locked_out']);
+    assert.deepEqual(linking.lockedOut, { reason: 'revoked', wiped: !wipeFails });
+    await linking.lockOut('revoked'); // once only: no session any more
+    assert.equal(steps.length, 3);
+    linking.enrollAgain();
+    assert.equal(linking.preferred, true, 'the enroll screen opens on linking this browser again');
+    assert.equal(steps.at(-1), 'show enroll');
+  }
 });

@@ -9,7 +9,7 @@
  * - `trust.ts`: safety numbers, pinned keys, the QR code.
  * - `views.ts`: what the views show (names, never ids).
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, exports).
- * - `devices.ts`: linked devices (this browser linked with a device code, the Devices screen, the locked-out screen's reasons).
+ * - `device-link.ts`: this browser linked to an account with a device code, and the lock-out when revoked; `devices.ts`: the Devices screen.
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
  */
@@ -33,4 +33,5 @@ export type { CreateResult, FieldError, Priority, ReferralFormInput, ReferralSta
 export { AUDIT_ACTIONS } from './compliance.js';
 export type { ComplianceConsole, EntryRow, QueryForm, VerifyState } from './compliance.js';
 export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView } from './admin.js';
-export type { CodeView, DeviceEnrollForm, DeviceField, DeviceFieldErrors, DeviceOutcome, DeviceRow, DevicesConsole, LockOutReason } from './devices.js';
+export type { CodeView, DeviceOutcome, DeviceRow, DevicesConsole, LockOutReason } from './devices.js';
+export type { DeviceEnrollForm, DeviceField, DeviceFieldErrors, DeviceLinking } from './device-link.js';

@@ -15,7 +15,7 @@ import { ServerError } from '../protocol/errors.js';
 import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
 import { AdminConsole } from './admin.js';
 import { sessionCompliance, type ComplianceConsole } from './compliance.js';
-import { DevicesConsole, linkThisBrowser, type DeviceEnrollForm, type DeviceFieldErrors, type LockOutReason } from './devices.js';
+import { DeviceLinking } from './device-link.js';
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
 import type { SessionReferrals } from './referrals.js';
@@ -34,7 +34,7 @@ import {
   type SafetyView,
 } from './views.js';
 
-/** `elsewhere`: the account is open in another tab of this browser; `locked_out`: this device was revoked (`./devices.ts`). */
+/** `elsewhere`: the account is open in another tab of this browser; `locked_out`: this device was revoked (`./device-link.ts`). */
 export type Screen = 'loading' | 'enroll' | 'unlock' | 'main' | 'elsewhere' | 'locked_out';
 
 /** Idle-lock choices (minutes). */
@@ -48,11 +48,6 @@ export class AppModel {
   private session: Session | undefined;
   private adminValue: AdminConsole | undefined;
   private complianceValue: ComplianceConsole | undefined;
-  private devicesValue: DevicesConsole | undefined;
-  private deviceErrorsValue: DeviceFieldErrors = {};
-  private lockedOutValue: { reason: LockOutReason; wiped: boolean } | undefined;
-  /** The enrollment screen opens on linking this browser to an account (after a lock-out). */
-  enrollAsDevice = false;
   private busyValue: { what: string; progress: number } | undefined;
   private fieldErrors: FieldErrors = {};
   private errorValue: string | undefined;
@@ -61,6 +56,9 @@ export class AppModel {
   private visible = true;
   private lastActivity = Date.now();
   private idleTimer: ReturnType<typeof setInterval> | undefined;
+  /** Linked devices (`./device-link.ts`): this browser linked with a code, the Devices screen, the lock-out when revoked. */
+  readonly linking = new DeviceLinking({ vaults: () => this.vaults, host: () => this.host, session: () => this.session, changed: () => this.changed(), lock: () => this.lock('loading'),
+    begin: (l) => this.begin(new Session(l.vault, l.account, l.client, l.state, this.sessionEvents())), show: (screen) => void ((this.screenValue = screen), this.changed()) });
   /** Called for a new message while the page is hidden; never given any content. */
   onNotify: ((title: string, body: string) => void) | undefined;
 
@@ -203,61 +201,9 @@ export class AppModel {
     }
   }
 
-  // ---- linked devices (`./devices.ts`) -------------------------------------------------
-
-  /** The device enrollment form's problems, by field. */
-  get deviceErrors(): DeviceFieldErrors {
-    return this.deviceErrorsValue;
-  }
-
-  /** Enrolls this browser as another device of the clinician whose other device showed the code. Whether it succeeded. */
-  async enrollDevice(form: DeviceEnrollForm): Promise<boolean> {
-    this.errorValue = undefined;
-    const r = await linkThisBrowser(form, this.vaults, this.host, (what, fraction) => this.progress(what)(fraction));
-    this.busyValue = undefined;
-    this.deviceErrorsValue = 'errors' in r ? r.errors : {};
-    this.errorValue = 'errors' in r ? r.error : undefined;
-    if ('linked' in r) this.begin(new Session(r.linked.vault, r.linked.account, r.linked.client, r.linked.state, this.sessionEvents()));
-    this.changed();
-    return 'linked' in r;
-  }
-
-  /** The Devices screen's model, while unlocked. */
-  get devices(): DevicesConsole | undefined {
-    const s = this.session;
-    if (s === undefined) return undefined;
-    this.devicesValue ??= new DevicesConsole(s.client.http, s.account.me, this.host.origin, () => this.changed(), (r) => void this.lockOut(r));
-    return this.devicesValue;
-  }
-
-  /** Why this browser was locked out, and whether its sealed state was erased. */
-  get lockedOut(): { reason: LockOutReason; wiped: boolean } | undefined {
-    return this.lockedOutValue;
-  }
-
-  /** This device was revoked (or the account deactivated): the session goes, then the sealed state is erased. */
-  private async lockOut(reason: LockOutReason): Promise<void> {
-    const s = this.endSession();
-    if (s === undefined) return;
-    await s.stop(); // its last write lands before the erasure
-    let wiped = true;
-    await this.vaults.wipe().catch(() => (wiped = false));
-    this.lockedOutValue = { reason, wiped };
-    this.screenValue = 'locked_out';
-    this.changed();
-  }
-
-  /** From the locked-out screen to the enrollment form (linking this browser again, unless the account is gone). */
-  enrollAgain(): void {
-    this.enrollAsDevice = this.lockedOutValue?.reason !== 'deactivated';
-    this.lockedOutValue = undefined;
-    this.screenValue = 'enroll';
-    this.changed();
-  }
-
   private sessionEvents(): ConstructorParameters<typeof Session>[4] {
     return {
-      lockedOut: (reason) => void this.lockOut(reason),
+      lockedOut: (reason) => void this.linking.lockOut(reason),
       changed: () => this.changed(),
       arrived: () => {
         if (!this.visible) this.onNotify?.('Curbside', 'New secure message');
@@ -279,28 +225,19 @@ export class AppModel {
     this.changed();
   }
 
-  /** Locks now: the key, the state and the client leave memory; the connection stops. */
-  async lock(): Promise<void> {
-    const s = this.endSession();
-    if (s === undefined) return;
-    this.screenValue = 'unlock';
-    this.changed();
-    await s.stop();
-  }
-
-  /** Drops the session from the model (its consoles, the idle timer, the selection); the caller stops it. */
-  private endSession(): Session | undefined {
+  /** Locks now: the key, the state and the client leave memory; the connection stops (`then`: the screen shown meanwhile). */
+  async lock(then: 'unlock' | 'loading' = 'unlock'): Promise<void> {
     const s = this.session;
-    if (s === undefined) return undefined;
+    if (s === undefined) return;
     this.session = undefined;
     this.adminValue = undefined;
     this.complianceValue = undefined;
-    this.devicesValue?.stop();
-    this.devicesValue = undefined;
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.selectedValue = undefined;
     this.noticeValue = undefined;
-    return s;
+    this.screenValue = then;
+    this.changed();
+    await s.stop();
   }
 
   /** The user did something (resets the idle timer). */

@@ -15,7 +15,7 @@ import { systemRandom } from '../crypto/primitives.js';
 import type { DirectoryEntry } from '../protocol/frames.js';
 import type { BlobLike } from '../protocol/platform.js';
 import type { Vault } from './ports.js';
-import { fillOwnProfile } from './devices.js';
+import { fillOwnProfile } from './device-link.js';
 import { applyReceived } from './receive.js';
 import { SessionReferrals } from './referrals.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
@@ -29,8 +29,7 @@ export interface SessionEvents {
   arrived(): void;
   /** A problem to show the user, in words that say what to do. */
   problem(text: string): void;
-  /** The server refused this device for good (revoked, or the account deactivated): `./devices.ts`'s locked-out screen. */
-  lockedOut?(reason: 'revoked' | 'deactivated'): void;
+  /** The server refused this device for good (revoked, or the account deactivated): `./device-link.ts`'s lock-out. */ lockedOut?(reason: 'revoked' | 'deactivated'): void;
 }
 
 export type SendResult = 'sent' | 'queued' | 'confirm' | 'failed';
@@ -160,13 +159,8 @@ export class Session {
       this.everOnline = true;
       this.link = 'online';
       void this.referrals.sync();
-      if (this.state.me.name === '')
-        void fillOwnProfile(this.client, this.state)
-          .then(async (found) => {
-            if (found) await this.persist();
-            this.changed();
-          })
-          .catch(() => undefined); // a linked device's own name, from the directory
+      // A linked device's own name, from the directory (`./device-link.ts`).
+      if (this.state.me.name === '') void fillOwnProfile(this.client, this.state).then(async (found) => found && (await this.persist(), this.changed())).catch(() => undefined);
     } else if (s === 'connecting') {
       this.link = this.everOnline ? 'reconnecting' : 'connecting';
     } else if (s === 'offline') {

@@ -62,8 +62,7 @@ export class DevicesView {
       { class: 'devices', id: 'devices-main', 'aria-labelledby': 'devices-title' },
       h('div', { class: 'devices-head' }, h('h2', { id: 'devices-title' }, 'Linked devices'), h('button', { type: 'button', onclick: back }, 'Back to messages')),
       this.status,
-      list,
-      link,
+      h('div', { class: 'devices-grid' }, list, link),
     );
   }
 
@@ -98,6 +97,7 @@ export class DevicesView {
     if (code?.code !== this.shownCode) {
       this.shownCode = code?.code;
       replace(this.codeOut, code ? this.codePanel(code) : null);
+      this.linkButton.textContent = code ? 'Issue another code' : 'Link a new device';
     }
   }
 
@@ -148,7 +148,7 @@ export class DevicesView {
             ? h('p', { class: 'warning' }, 'This is your only active device: afterwards, only an administrator’s device invite lets you back in.')
             : h('p', {}, 'Your other devices keep working; you can link this browser again later with a code from one of them.'),
         ]
-      : [h('p', {}, `${d.name} (${d.detail.toLowerCase()}) will no longer connect, send or receive; messages waiting for it are dropped. This cannot be undone: to use it again, link it anew with a code from this screen.`)];
+      : [h('p', {}, `${d.name} (${d.detail.charAt(0).toLowerCase()}${d.detail.slice(1)}) will no longer connect, send or receive; messages waiting for it are dropped. This cannot be undone: to use it again, link it anew with a code from this screen.`)];
     const answer = await openDialog(
       self ? 'Revoke this browser?' : `Revoke ${d.name}?`,
       body,

@@ -41,13 +41,13 @@ export class EnrollView {
     this.code = field(
       'Device code',
       { type: 'text', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', required: true, class: 'device-code-input' },
-      'On your other device, open Devices and choose “Link a new device” (in the terminal: curbside devices add). Type the code it shows, spaces included or not; capitals matter. A device invite from your administrator works too.',
+      'On your other device, open Settings → Linked devices and choose “Link a new device” (in the terminal: curbside devices add). Type the code it shows: spaces do not matter, capitals do. A device invite from your administrator works too.',
     );
     this.passphrase = field('Passphrase', { type: 'password', autocomplete: 'new-password', required: true }, `At least ${MIN_PASSPHRASE} characters. It protects your messages on this device; it cannot be recovered.`);
     this.confirmation = field('Passphrase again', { type: 'password', autocomplete: 'new-password', required: true });
 
     const invite = inviteFromFragment(location.hash);
-    this.mode = invite?.startsWith('cbs_dev_') || (invite === undefined && model.enrollAsDevice) ? 'device' : 'new';
+    this.mode = invite?.startsWith('cbs_dev_') || (invite === undefined && model.linking.preferred) ? 'device' : 'new';
     if (invite !== undefined) (this.mode === 'device' ? this.code : this.fields.invite).input.value = invite;
 
     const name = uid('enroll-mode');
@@ -107,7 +107,7 @@ export class EnrollView {
     const confirmation = this.confirmation.input.value;
     let ok: boolean;
     if (this.mode === 'device') {
-      ok = await this.model.enrollDevice({ code: this.code.input.value, passphrase, confirmation });
+      ok = await this.model.linking.enroll({ code: this.code.input.value, passphrase, confirmation });
     } else {
       const v = (k: NewField) => this.fields[k].input.value;
       ok = await this.model.enroll({ invite: v('invite'), name: v('name'), npi: v('npi'), specialty: v('specialty'), passphrase, confirmation });
@@ -122,7 +122,7 @@ export class EnrollView {
 
   private firstInvalid(): HTMLInputElement | undefined {
     if (this.mode === 'device') {
-      const errors = this.model.deviceErrors;
+      const errors = this.model.linking.errors;
       const order: [DeviceField, Field][] = [['code', this.code], ['passphrase', this.passphrase], ['confirmation', this.confirmation]];
       return order.find(([k]) => errors[k] !== undefined)?.[1].input;
     }
@@ -133,7 +133,7 @@ export class EnrollView {
 
   update(): void {
     if (this.mode === 'device') {
-      const errors = this.model.deviceErrors;
+      const errors = this.model.linking.errors;
       this.code.setError(errors.code);
       this.passphrase.setError(errors.passphrase);
       this.confirmation.setError(errors.confirmation);
@@ -143,8 +143,8 @@ export class EnrollView {
       this.passphrase.setError(errors.passphrase);
       this.confirmation.setError(errors.confirmation);
     }
-    this.formError.textContent = this.model.error ?? '';
-    this.progress.set(this.model.busy);
+    this.formError.textContent = (this.mode === 'device' ? this.model.linking.error : this.model.error) ?? '';
+    this.progress.set(this.model.linking.busy ?? this.model.busy);
   }
 
   focus(): void {

@@ -14,7 +14,7 @@ export class LockedOutView {
   private readonly heading: HTMLHeadingElement;
 
   constructor(model: AppModel) {
-    const out = model.lockedOut ?? { reason: 'revoked', wiped: true };
+    const out = model.linking.lockedOut ?? { reason: 'revoked', wiped: true };
     const gone = out.reason === 'deactivated';
     const what =
       out.reason === 'self'
@@ -47,7 +47,7 @@ export class LockedOutView {
         h('p', { class: out.wiped ? 'admin-ok' : 'form-error' }, erased),
         h('h3', {}, 'What to do'),
         steps,
-        h('button', { type: 'button', class: 'primary', onclick: () => model.enrollAgain() }, gone ? 'Enroll with a new invite' : 'Link this browser again'),
+        h('button', { type: 'button', class: 'primary', onclick: () => model.linking.enrollAgain() }, gone ? 'Enroll with a new invite' : 'Link this browser again'),
       ),
     );
   }

@@ -94,7 +94,7 @@ export class MainView {
       this.update();
     });
     // Linked devices (Settings → Linked devices): over the messages; any top bar screen's button leaves it.
-    this.devices = new DevicesView(() => this.model.devices, () => this.showDevices(false));
+    this.devices = new DevicesView(() => this.model.linking.devices, () => this.showDevices(false));
     this.devices.el.hidden = true;
     this.showDevices = (on) => {
       if (on) {
