@@ -7,6 +7,7 @@
  * - `main-view.ts`: header, panes, settings; `conversation-list.ts`: search and conversations.
  * - `conversation-view.ts`, `message-list.ts`, `composer.ts`: the open conversation.
  * - `safety-view.ts`, `qr.ts`: the safety number and its QR code; `dialogs.ts`: modal dialogs.
+ * - `devices-view.ts`: the Devices screen (linked devices); `locked-out-view.ts`: this device was revoked.
  * - `admin-view.ts`: the Admin screen (administrators only): invites as link and QR, users and their actions.
  * - `dom.ts`, `format.ts`: safe DOM building, times and sizes.
  */
