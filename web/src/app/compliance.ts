@@ -105,12 +105,15 @@ export class ComplianceConsole {
     return checked;
   }
 
-  /** `changed()` at most every 100 ms (and at the end). */
-  private throttled(): (force?: boolean) => void {
+  /** `changed()` at most every 100 ms, or at each 5 % of `done` of `total`, and when forced (the end). */
+  private throttled(): (force?: boolean, done?: number, total?: number) => void {
     let last = 0;
-    return (force = false) => {
-      if (force || Date.now() - last > 100) {
+    let step = -1;
+    return (force = false, done = 0, total = 0) => {
+      const now = total > 0 ? Math.floor((done / total) * 20) : step;
+      if (force || now !== step || Date.now() - last > 100) {
         last = Date.now();
+        step = now;
         this.host.changed();
       }
     };
@@ -130,7 +133,7 @@ export class ComplianceConsole {
         saved,
         (done, total) => {
           this.verifyValue = { running: true, done, total };
-          tick(done === total);
+          tick(done === total, done, total);
         },
         (record) => {
           counter.add(record.entry);
@@ -310,7 +313,7 @@ export class ComplianceConsole {
       const chunks = this.host.source.exportText(head.size, filters, format);
       const done = await streamInto(chunks, sink, format, (p) => {
         this.exportValue = { running: true, done: p.seq, total: head.size };
-        tick();
+        tick(false, p.seq, head.size);
       }, verifier);
       const what = `${fmt(done.rows)} ${done.rows === 1 ? 'entry' : 'entries'}`;
       if (done.verified !== undefined) {

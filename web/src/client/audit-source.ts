@@ -39,7 +39,10 @@ import type { Address } from '../protocol/frames.js';
 import { HttpApi, type SessionToken } from '../protocol/http.js';
 import type { FetchLike, FetchResponse } from '../protocol/platform.js';
 import type { Account } from './account.js';
-import { decodeUtf8 } from '../protocol/platform.js';
+import { decodeUtf8, sleep } from '../protocol/platform.js';
+
+/** How much export text the verifier takes between two turns of the event loop. */
+const SLICE = 128 * 1024;
 
 /** The filters of entries and exports (PROTOCOL.md, "Query parameters"). */
 export interface AuditFilters {
@@ -219,7 +222,13 @@ export class DeviceAuditSource implements AuditSource {
   ): Promise<{ verified: Verified; summary: string }> {
     const v = new ExportVerifier(head, logKey, saved, progress);
     if (onRecord !== undefined) v.onRecord = onRecord;
-    for await (const text of this.exportText(head.size)) v.pushText(text);
+    for await (const text of this.exportText(head.size)) {
+      // A large chunk in slices, letting the event loop run between them (a page repaints its progress).
+      for (let i = 0; i < text.length; i += SLICE) {
+        v.pushText(i === 0 && text.length <= SLICE ? text : text.slice(i, i + SLICE));
+        if (text.length > SLICE) await sleep(0);
+      }
+    }
     const verified = v.finish();
     return { verified, summary: verifiedSummary(verified, head) };
   }

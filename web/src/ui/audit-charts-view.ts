@@ -12,7 +12,7 @@ import { h, svg, uid } from './dom.js';
 
 const W = 640;
 const H = 240;
-const LEFT = 70;
+const LEFT = 84;
 const RIGHT = 12;
 const TOP = 12;
 const BOTTOM = 36;

@@ -221,6 +221,7 @@ function officer(): void {
     await page.getByRole('searchbox', { name: 'Counterpart', exact: true }).fill('Zebulon');
     await page.getByRole('button', { name: 'Find counterpart' }).click();
     await page.getByText('No one named “Zebulon” in the directory or the log: check the spelling.').waitFor();
+    await page.getByRole('searchbox', { name: 'Counterpart', exact: true }).fill('');
   });
 
   test('Prove: an entry’s inclusion proof against the current signed head, checked in the browser', async () => {
