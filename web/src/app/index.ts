@@ -8,8 +8,9 @@
  * - `state.ts`: the sealed application state and its pure operations (statuses, timers).
  * - `trust.ts`: safety numbers, pinned keys, the QR code.
  * - `views.ts`: what the views show (names, never ids).
- * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, exports).
  * - `device-link.ts`: this browser linked to an account with a device code, and the lock-out when revoked; `devices.ts`: the Devices screen.
+ * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, inclusion proofs, exports);
+ *   `audit-people.ts` (who the log names, as names), `audit-charts.ts` (the charts' counts), `audit-export.ts` (exports streamed into a sink).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
  */
@@ -31,7 +32,10 @@ export type {
 } from './views.js';
 export type { CreateResult, FieldError, Priority, ReferralFormInput, ReferralStatus, ReferralView, SessionReferrals, Transition } from './referrals.js';
 export { AUDIT_ACTIONS } from './compliance.js';
-export type { ComplianceConsole, EntryRow, QueryForm, VerifyState } from './compliance.js';
+export type { ComplianceConsole, EntryRow, ExportState, PersonField, PickerState, ProofState, QueryForm, VerifyState } from './compliance.js';
+export { describeEntries, describeFailedAuth, OTHER, type Activity, type ChartSeries } from './audit-charts.js';
+export type { ExportSink } from './audit-export.js';
+export type { PersonChoice } from './audit-people.js';
 export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView } from './admin.js';
 export type { CodeView, DeviceOutcome, DeviceRow, DevicesConsole, LockOutReason } from './devices.js';
 export type { DeviceEnrollForm, DeviceField, DeviceFieldErrors, DeviceLinking } from './device-link.js';

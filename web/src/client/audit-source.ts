@@ -18,6 +18,7 @@ import {
   decodeRecord,
   decodeTreeHeadResponse,
   ExportVerifier,
+  JsonNumber,
   parseJson,
   verifiedSummary,
   verifyRecordInclusion,
@@ -38,7 +39,10 @@ import type { Address } from '../protocol/frames.js';
 import { HttpApi, type SessionToken } from '../protocol/http.js';
 import type { FetchLike, FetchResponse } from '../protocol/platform.js';
 import type { Account } from './account.js';
-import { decodeUtf8 } from '../protocol/platform.js';
+import { decodeUtf8, sleep } from '../protocol/platform.js';
+
+/** How much export text the verifier takes between two turns of the event loop. */
+const SLICE = 128 * 1024;
 
 /** The filters of entries and exports (PROTOCOL.md, "Query parameters"). */
 export interface AuditFilters {
@@ -123,12 +127,24 @@ export class DeviceAuditSource implements AuditSource {
     return decodeConsistencyProof(JSON.parse(await this.text(`/v1/audit/proof/consistency${query({ first, second })}`)));
   }
 
+  /**
+   * `GET /v1/audit/proof/inclusion`: entry `seq` and its audit path in the
+   * tree of `treeSize` entries, decoded but not checked (check them with
+   * `verifyRecordInclusion` against a signed head of that size).
+   */
+  async inclusionProof(seq: number, treeSize: number): Promise<{ record: AuditRecord; proof: Hash[]; treeSize: number }> {
+    const j = parseJson(await this.text(`/v1/audit/proof/inclusion${query({ seq, tree_size: treeSize })}`));
+    if (!(j instanceof Map)) throw new ProtocolError('audit inclusion: unexpected answer');
+    const size = j.get('tree_size');
+    const answered = size instanceof JsonNumber && size.integer ? Number(size.text) : NaN;
+    if (answered !== treeSize) throw new ProtocolError(`audit inclusion: a proof for a tree of ${answered} entries, not ${treeSize}`);
+    return { record: decodeRecord(j.get('record') ?? null), proof: decodeProof(j.get('proof')), treeSize };
+  }
+
   /** `GET /v1/audit/proof/inclusion`: the record, checked against `head` (signed by `logKey`) before it is returned. */
   async inclusion(seq: number, head: SignedTreeHead, logKey: Uint8Array): Promise<AuditRecord> {
-    const j = parseJson(await this.text(`/v1/audit/proof/inclusion${query({ seq, tree_size: head.size })}`));
-    if (!(j instanceof Map)) throw new ProtocolError('audit inclusion: unexpected answer');
-    const record = decodeRecord(j.get('record') ?? null);
-    verifyRecordInclusion(record, decodeProof(j.get('proof')), head, logKey);
+    const { record, proof } = await this.inclusionProof(seq, head.size);
+    verifyRecordInclusion(record, proof, head, logKey);
     return record;
   }
 
@@ -185,25 +201,34 @@ export class DeviceAuditSource implements AuditSource {
    * then the whole export through it, streamed into the verifier. Save
    * `checked.witness` only on success.
    */
-  async verifyLog(saved: Witness | null, progress?: Progress): Promise<LogVerified> {
+  async verifyLog(saved: Witness | null, progress?: Progress, onRecord?: (record: AuditRecord) => void): Promise<LogVerified> {
     const checked = await checkHead(saved, this);
-    const { verified, summary } = await this.verifyThrough(checked.head, checked.logKey, saved?.last_head ?? null, progress);
+    const { verified, summary } = await this.verifyThrough(checked.head, checked.logKey, saved?.last_head ?? null, progress, onRecord);
     return { checked, verified, summary };
   }
 
   /**
    * The export through `head` (a head already checked, e.g. one saved with
    * an earlier export), streamed through the verifier against it and the
-   * older `saved` head; the `OK: …` line.
+   * older `saved` head; the `OK: …` line. `onRecord` sees each entry once
+   * it is checked (in order; none after a failure).
    */
   async verifyThrough(
     head: SignedTreeHead,
     logKey: Uint8Array,
     saved: SignedTreeHead | null = null,
     progress?: Progress,
+    onRecord?: (record: AuditRecord) => void,
   ): Promise<{ verified: Verified; summary: string }> {
     const v = new ExportVerifier(head, logKey, saved, progress);
-    for await (const text of this.exportText(head.size)) v.pushText(text);
+    if (onRecord !== undefined) v.onRecord = onRecord;
+    for await (const text of this.exportText(head.size)) {
+      // A large chunk in slices, letting the event loop run between them (a page repaints its progress).
+      for (let i = 0; i < text.length; i += SLICE) {
+        v.pushText(i === 0 && text.length <= SLICE ? text : text.slice(i, i + SLICE));
+        if (text.length > SLICE) await sleep(0);
+      }
+    }
     const verified = v.finish();
     return { verified, summary: verifiedSummary(verified, head) };
   }
