@@ -8,6 +8,7 @@
  * - `state.ts`: the sealed application state and its pure operations (statuses, timers).
  * - `trust.ts`: safety numbers, pinned keys, the QR code.
  * - `views.ts`: what the views show (names, never ids).
+ * - `teams.ts`, `team-views.ts`: care teams (membership, team messages, per-member delivery; what the views show).
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, exports).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
@@ -29,6 +30,19 @@ export type {
   Trust,
 } from './views.js';
 export type { CreateResult, FieldError, Priority, ReferralFormInput, ReferralStatus, ReferralView, SessionReferrals, Transition } from './referrals.js';
+export { isTeamKey } from './teams.js';
+export type {
+  DeliveryView,
+  MemberDeliveryView,
+  MemberStatus,
+  SessionTeams,
+  TeamCreateResult,
+  TeamMemberView,
+  TeamMessageView,
+  TeamSendResult,
+  TeamSummary,
+  TeamView,
+} from './teams.js';
 export { AUDIT_ACTIONS } from './compliance.js';
 export type { ComplianceConsole, EntryRow, QueryForm, VerifyState } from './compliance.js';
 export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView } from './admin.js';

@@ -297,6 +297,11 @@ export class AppModel {
     return this.session?.referrals;
   }
 
+  /** Care teams (`./teams.ts`), while unlocked; a team's conversation key is `team:…` (`isTeamKey`). */
+  get teams(): Session['teams'] | undefined {
+    return this.session?.teams;
+  }
+
   get link(): LinkState {
     return this.session?.linkState ?? 'offline';
   }

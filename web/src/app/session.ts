@@ -17,6 +17,7 @@ import type { BlobLike } from '../protocol/platform.js';
 import type { Vault } from './ports.js';
 import { applyReceived } from './receive.js';
 import { SessionReferrals } from './referrals.js';
+import { SessionTeams } from './teams.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
 import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
 import { mimeOf, personView, type Clinician, type LinkState, type SafetyView } from './views.js';
@@ -60,6 +61,7 @@ export function explain(e: unknown, connection = false): string {
 export class Session {
   readonly client: Client;
   readonly referrals: SessionReferrals;
+  readonly teams: SessionTeams;
   private writing: Promise<void> = Promise.resolve();
   private link: LinkState = 'connecting';
   private everOnline = false;
@@ -85,6 +87,7 @@ export class Session {
       onReferralUpdated: (r) => this.referrals.onUpdated(r),
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q) });
+    this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
 
   get me(): string {
@@ -114,7 +117,7 @@ export class Session {
   /** Writes the account, the outbox and the state in one sealed transaction (writes are serialized). */
   persist(): Promise<void> {
     const run = this.writing.then(() =>
-      this.vault.write({ account: this.account.toJSON(), client: this.client.stateJSON(), state: this.state }),
+      this.vault.write({ account: this.account.toJSON(), client: this.client.stateJSON(), state: this.teams.save() }),
     );
     this.writing = run.catch(() => undefined);
     return run;
@@ -128,6 +131,7 @@ export class Session {
 
   private async onMessage(r: Received): Promise<void> {
     this.referrals.applyMessage(r);
+    const team = this.teams.apply(r);
     const effect = applyReceived(this.state, r);
     try {
       await this.persist();
@@ -140,11 +144,12 @@ export class Session {
       this.events.arrived();
       if (effect.peer !== undefined && effect.peer === this.open) void this.markRead(effect.peer);
     }
+    this.teams.stored(team); // notifies, and reads it at once if shown
     this.changed();
   }
 
   private onReceipt(r: DeliveryReceipt): void {
-    if (r.recipient.user_id === this.me) return; // our own other device
+    if (r.recipient.user_id === this.me || this.teams.noteReceipt(r)) return; // our own other device; a team message
     const c = this.state.conversations[r.recipient.user_id];
     if (c !== undefined && raiseStatus(c, this.me, [r.messageId], 'delivered')) {
       void this.persist().catch(() => undefined);
@@ -169,6 +174,7 @@ export class Session {
   }
 
   private onSent(id: string, outcome: SendOutcome | 'refused', error?: Error): void {
+    if (this.teams.noteSent(id, outcome, error)) return;
     for (const c of Object.values(this.state.conversations)) {
       const m = c.messages.find((x) => x.id === id && x.from === this.me);
       if (m === undefined) continue;
@@ -239,6 +245,7 @@ export class Session {
   setOpen(peer: string | undefined, visible: boolean): void {
     this.open = visible ? peer : undefined;
     this.visible = visible;
+    this.teams.setOpen(peer, visible);
     if (this.open !== undefined) void this.markRead(this.open);
   }
 

@@ -5,7 +5,7 @@
  * conversation with its Back button).
  */
 
-import { IDLE_LOCK_CHOICES, type AppModel, type LinkState } from '../app/index.js';
+import { IDLE_LOCK_CHOICES, isTeamKey, type AppModel, type LinkState } from '../app/index.js';
 import { ConversationList } from './conversation-list.js';
 import { ConversationView } from './conversation-view.js';
 import { openDialog } from './dialogs.js';
@@ -13,6 +13,7 @@ import { h, uid } from './dom.js';
 import { AdminView } from './admin-view.js';
 import { ComplianceView } from './compliance-view.js';
 import { ReferralsView } from './referral-view.js';
+import { TeamConversationView } from './team-view.js';
 
 const LINK: Record<LinkState, string> = {
   connecting: 'Connecting…',
@@ -29,6 +30,7 @@ export class MainView {
   private readonly noticeText = h('p', {});
   private readonly list: ConversationList;
   private readonly conversation: ConversationView;
+  private readonly team: TeamConversationView;
   private shown: string | undefined;
   private readonly referrals: ReferralsView;
   private readonly referralsButton = h('button', { type: 'button', class: 'nav-referrals' }, 'Referrals');
@@ -43,6 +45,7 @@ export class MainView {
   ) {
     this.list = new ConversationList(model);
     this.conversation = new ConversationView(model);
+    this.team = new TeamConversationView(model);
     this.notice.append(this.noticeText, h('button', { type: 'button', onclick: () => this.model.dismissNotice() }, 'Dismiss'));
     const header = h(
       'header',
@@ -56,7 +59,7 @@ export class MainView {
       h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
-    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el);
+    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el, this.team.el);
     this.referrals = new ReferralsView(model);
     this.referrals.el.hidden = true;
     this.referralsButton.addEventListener('click', () => {
@@ -109,7 +112,11 @@ export class MainView {
     this.auditButton.hidden = this.model.compliance === undefined;
     if (!this.compliance.el.hidden) this.compliance.update();
     this.list.update();
+    const team = isTeamKey(selected);
+    this.conversation.el.hidden = team;
+    this.team.el.hidden = !team;
     this.conversation.update();
+    this.team.update();
     if (!this.referrals.el.hidden) this.referrals.update();
     else {
       const n = this.model.referrals?.toAnswer ?? 0;
@@ -123,6 +130,7 @@ export class MainView {
 
   dispose(): void {
     this.conversation.dispose();
+    this.team.dispose();
   }
 
   private async settings(): Promise<void> {
