@@ -35,6 +35,7 @@ export class TeamConversationView {
   private readonly composer: Composer;
   private readonly columns: HTMLDivElement;
   private readonly chat: HTMLDivElement;
+  private readonly body: HTMLDivElement;
   private readonly openDetails = new Set<string>();
   private key: string | undefined;
 
@@ -56,7 +57,9 @@ export class TeamConversationView {
     );
     this.chat = h('div', { class: 'team-chat' }, this.list.el, this.list.announcer, this.removedNote, this.composer.el);
     this.columns = h('div', { class: 'team-columns' }, this.chat, this.members.el);
-    this.el = h('main', { class: 'conversation team-conversation', id: 'team-main', 'aria-labelledby': this.title.id, hidden: true }, h('div', { class: 'conversation-body' }, header, this.banner, this.columns));
+    this.body = h('div', { class: 'conversation-body' }, header, this.banner, this.columns);
+    // Its content is in the page only while a team is shown (one composer in the page at a time).
+    this.el = h('main', { class: 'team-conversation', id: 'team-main', 'aria-labelledby': this.title.id, hidden: true });
     this.el.addEventListener('dragover', (e) => {
       if (this.key === undefined) return;
       e.preventDefault();
@@ -87,7 +90,11 @@ export class TeamConversationView {
     const switched = key !== this.key;
     this.key = team === undefined ? undefined : key;
     this.list.show(this.key);
-    if (team === undefined) return;
+    if (team === undefined) {
+      if (this.el.firstChild !== null) replace(this.el);
+      return;
+    }
+    if (this.el.firstChild === null) replace(this.el, this.body);
     if (switched) {
       this.openDetails.clear();
       this.members.reset();
@@ -98,7 +105,7 @@ export class TeamConversationView {
       this.composer.setStatus('');
     }
     this.title.textContent = team.name;
-    this.subtitle.textContent = `Care team · ${team.members.length} members: ${team.members.map((m) => (m.you ? 'you' : m.name)).join(', ')}`;
+    replace(this.subtitle, `Care team · ${team.members.length} members`, h('span', { class: 'member-names' }, `: ${team.members.map((m) => (m.you ? 'you' : m.name)).join(', ')}`));
     this.membersButton.textContent = `Members (${team.members.length})`;
     this.members.update(team);
     this.drawBanner(team);

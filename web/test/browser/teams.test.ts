@@ -24,7 +24,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 
 import { npi } from '../live-helpers.js';
-import { seriousViolations } from './checks.js';
+import { seriousViolations, tabThrough } from './checks.js';
 import { backends, browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, skippedTest, startWebServer, type Backend, type WebServer } from './world.js';
 
 const missing = browserMissing();
@@ -36,6 +36,9 @@ if (missing !== undefined) {
     else teams(b.backend);
   }
 }
+
+/** The screenshots kept in docs/screenshots (the other screens are checked with axe only). */
+const SHOTS = new Set(['new-1440', 'new-390', 'list-1440', 'list-390', 'conversation-1440', 'members-1440', 'remove-1440', 'phone-390']);
 
 interface Row {
   message_id: string;
@@ -82,7 +85,7 @@ function teams(backend: Backend): void {
       if (size === '390' && phone) await phone();
       await page.waitForTimeout(200);
       for (const v of await seriousViolations(page)) violations.push(`${screen} at ${size}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(', ')}`);
-      if (backend === 'sqlite') await page.screenshot({ path: join(SCREENSHOTS, `web-team-${screen}-${size}.png`), fullPage: true });
+      if (backend === 'sqlite' && SHOTS.has(`${screen}-${size}`)) await page.screenshot({ path: join(SCREENSHOTS, `web-team-${screen}-${size}.png`), fullPage: true });
     }
     await page.setViewportSize(DESKTOP);
   };
@@ -192,7 +195,7 @@ function teams(backend: Backend): void {
       assert.match(await detail.locator('li', { hasText: CAROL }).innerText(), /Delivered/);
       assert.equal(await queuedFor(ids.carol), 0);
       assert.match(await mine(alice.page, 'Rounds at 7').locator('.status').innerText(), /Delivered/);
-      await audit(alice.page, 'conversation');
+      await audit(alice.page, 'delivery');
     });
 
     test('CLI → team: Carol’s message in both browsers with her name; an unread count on Alice’s list until she opens the team', async () => {
@@ -337,9 +340,22 @@ function teams(backend: Backend): void {
       await page.getByText('Online').waitFor({ timeout: 20_000 });
       await send(bob.page, 'After the reload');
       await theirs(page, 'After the reload').waitFor({ timeout: 20_000 });
+      await mine(page, 'Rounds at 7').scrollIntoViewIfNeeded();
+      await audit(page, 'conversation', undefined, ['1440']);
       await audit(page, 'phone', async () => {
         await mine(page, 'Rounds at 7').scrollIntoViewIfNeeded();
       }, ['390']);
+      // The keyboard reaches the team's controls, each with a name and a visible focus.
+      await composer(page).focus();
+      const reached: string[] = [];
+      for (const f of await tabThrough(page, 45)) {
+        assert.ok(f.name !== '', `a focusable control without a name (after ${reached.join(' → ')})`);
+        assert.ok(!f.outline.startsWith('none') && f.outline !== 'solid 0px', `${f.name}: the focus is visible (${f.outline})`);
+        reached.push(f.name);
+      }
+      for (const name of ['New team', TEAM, 'Members (2)', 'Delivered to 2 of 2', 'Download ecg-notes.txt', 'Message', 'Attach a file', 'Send']) {
+        assert.ok(reached.some((r) => r.startsWith(name)), `${name} is reached with Tab: ${reached.join(' → ')}`);
+      }
     });
 
     test('no serious or critical axe violation on the team screens; no page error', () => {
