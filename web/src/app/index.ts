@@ -11,7 +11,9 @@
  * - `device-link.ts`: this browser linked to an account with a device code, and the lock-out when revoked; `devices.ts`: the Devices screen.
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, inclusion proofs, exports);
  *   `audit-people.ts` (who the log names, as names), `audit-charts.ts` (the charts' counts), `audit-export.ts` (exports streamed into a sink).
+ * - `teams.ts`, `team-views.ts`: care teams (membership, team messages, per-member delivery; what the views show).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
+ * - `explain.ts`: a refused send or a connection's end in words, with what to do next.
  * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
  */
 
@@ -31,6 +33,19 @@ export type {
   Trust,
 } from './views.js';
 export type { CreateResult, FieldError, Priority, ReferralFormInput, ReferralStatus, ReferralView, SessionReferrals, Transition } from './referrals.js';
+export { isTeamKey } from './teams.js';
+export type {
+  DeliveryView,
+  MemberDeliveryView,
+  MemberStatus,
+  SessionTeams,
+  TeamCreateResult,
+  TeamMemberView,
+  TeamMessageView,
+  TeamSendResult,
+  TeamSummary,
+  TeamView,
+} from './teams.js';
 export { AUDIT_ACTIONS } from './compliance.js';
 export type { ComplianceConsole, EntryRow, ExportState, PersonField, PickerState, ProofState, QueryForm, VerifyState } from './compliance.js';
 export { describeEntries, describeFailedAuth, OTHER, type Activity, type ChartSeries } from './audit-charts.js';

@@ -19,20 +19,10 @@ import { DeviceLinking } from './device-link.js';
 import { Emitter } from './events.js';
 import type { Host, Vault, VaultOpener } from './ports.js';
 import type { SessionReferrals } from './referrals.js';
-import { explain, Session, type SendResult } from './session.js';
+import { explain } from './explain.js';
+import { Session, type SendResult } from './session.js';
 import { durationWords, newState, stateFromJSON } from './state.js';
-import {
-  messageViews,
-  personView,
-  previewOf,
-  timerWords,
-  type Clinician,
-  type ConversationSummary,
-  type LinkState,
-  type MessageView,
-  type PersonView,
-  type SafetyView,
-} from './views.js';
+import { messageViews, personView, previewOf, timerWords, type Clinician, type ConversationSummary, type LinkState, type MessageView, type PersonView, type SafetyView } from './views.js';
 
 /** `elsewhere`: the account is open in another tab of this browser; `locked_out`: this device was revoked (`./device-link.ts`). */
 export type Screen = 'loading' | 'enroll' | 'unlock' | 'main' | 'elsewhere' | 'locked_out';
@@ -297,9 +287,12 @@ export class AppModel {
     return this.complianceValue;
   }
 
-  /** Referrals (`./referrals.ts`), while unlocked. */
+  /** Referrals (`./referrals.ts`) and care teams (`./teams.ts`; a team's conversation key is `team:…`, `isTeamKey`), while unlocked. */
   get referrals(): SessionReferrals | undefined {
     return this.session?.referrals;
+  }
+  get teams(): Session['teams'] | undefined {
+    return this.session?.teams;
   }
 
   get link(): LinkState {

@@ -3,8 +3,9 @@
  * `messages/receive.rs`): text and files join the conversation with their
  * sender (our own other devices' messages join the conversation their `to`
  * names), read receipts raise our messages to read, a timer message sets
- * the conversation's timer from its server time on. Team and referral
- * content is left to the terminal client.
+ * the conversation's timer from its server time on. Team content is
+ * `teams.ts`'s (it runs first; a `read` may concern both), referral
+ * content `referrals.ts`'s.
  */
 
 import type { Received } from '../client/client.js';

@@ -16,8 +16,10 @@ import type { DirectoryEntry } from '../protocol/frames.js';
 import type { BlobLike } from '../protocol/platform.js';
 import type { Vault } from './ports.js';
 import { fillOwnProfile } from './device-link.js';
+import { explain } from './explain.js';
 import { applyReceived } from './receive.js';
 import { SessionReferrals } from './referrals.js';
+import { SessionTeams } from './teams.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
 import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
 import { mimeOf, personView, type Clinician, type LinkState, type SafetyView } from './views.js';
@@ -34,34 +36,10 @@ export interface SessionEvents {
 
 export type SendResult = 'sent' | 'queued' | 'confirm' | 'failed';
 
-/** Words for an error from the client or server, with what to do next. */
-export function explain(e: unknown, connection = false): string {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'user_deactivated' && !connection) return "This colleague's account was deactivated: they no longer receive messages.";
-  switch (code) {
-    case 'not_found':
-      return 'This colleague has no active device: they cannot receive messages until they enroll one.';
-    case 'rate_limited':
-      return 'Too many messages at once: wait a moment and send again.';
-    case 'too_large':
-    case 'payload_too_large':
-      return 'This file is too large for the server: send a smaller one.';
-    case 'device_revoked':
-      return 'This device was revoked: ask your administrator for a device invite and enroll again.';
-    case 'user_deactivated':
-      return 'Your account was deactivated: contact your administrator.';
-    case 'conflict':
-      return 'This device connected elsewhere (another tab or browser): close it, then reload this page.';
-    case 'auth_failed':
-      return 'The server did not accept this device: ask your administrator.';
-    default:
-      return 'It could not be sent: check your connection and try again.';
-  }
-}
-
 export class Session {
   readonly client: Client;
   readonly referrals: SessionReferrals;
+  readonly teams: SessionTeams;
   private writing: Promise<void> = Promise.resolve();
   private link: LinkState = 'connecting';
   private everOnline = false;
@@ -87,6 +65,7 @@ export class Session {
       onReferralUpdated: (r) => this.referrals.onUpdated(r),
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q) });
+    this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
 
   get me(): string {
@@ -116,7 +95,7 @@ export class Session {
   /** Writes the account, the outbox and the state in one sealed transaction (writes are serialized). */
   persist(): Promise<void> {
     const run = this.writing.then(() =>
-      this.vault.write({ account: this.account.toJSON(), client: this.client.stateJSON(), state: this.state }),
+      this.vault.write({ account: this.account.toJSON(), client: this.client.stateJSON(), state: this.teams.save() }),
     );
     this.writing = run.catch(() => undefined);
     return run;
@@ -130,6 +109,7 @@ export class Session {
 
   private async onMessage(r: Received): Promise<void> {
     this.referrals.applyMessage(r);
+    const team = this.teams.apply(r);
     const effect = applyReceived(this.state, r);
     try {
       await this.persist();
@@ -142,11 +122,12 @@ export class Session {
       this.events.arrived();
       if (effect.peer !== undefined && effect.peer === this.open) void this.markRead(effect.peer);
     }
+    this.teams.stored(team); // notifies, and reads it at once if shown
     this.changed();
   }
 
   private onReceipt(r: DeliveryReceipt): void {
-    if (r.recipient.user_id === this.me) return; // our own other device
+    if (r.recipient.user_id === this.me || this.teams.noteReceipt(r)) return; // our own other device; a team message
     const c = this.state.conversations[r.recipient.user_id];
     if (c !== undefined && raiseStatus(c, this.me, [r.messageId], 'delivered')) {
       void this.persist().catch(() => undefined);
@@ -175,6 +156,7 @@ export class Session {
   }
 
   private onSent(id: string, outcome: SendOutcome | 'refused', error?: Error): void {
+    if (this.teams.noteSent(id, outcome, error)) return;
     for (const c of Object.values(this.state.conversations)) {
       const m = c.messages.find((x) => x.id === id && x.from === this.me);
       if (m === undefined) continue;
@@ -245,6 +227,7 @@ export class Session {
   setOpen(peer: string | undefined, visible: boolean): void {
     this.open = visible ? peer : undefined;
     this.visible = visible;
+    this.teams.setOpen(peer, visible);
     if (this.open !== undefined) void this.markRead(this.open);
   }
 

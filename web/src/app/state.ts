@@ -10,6 +10,7 @@
 
 import type { AttachmentRef } from '../client/content.js';
 import type { ReferralInboxJSON } from '../client/referrals/index.js';
+import type { TeamStateJSON } from './teams.js';
 
 /** A message's status: ours go queued → sent → delivered → read; theirs are received. */
 export type Status = 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | 'received';
@@ -63,6 +64,8 @@ export interface AppState {
   settings: { idleLockMinutes: number };
   /** The referral inbox (`src/app/referrals.ts`). */
   referrals?: ReferralInboxJSON | undefined;
+  /** Care teams (`src/app/teams.ts`): the library's teams and conversations, and the application's records. */
+  teams?: TeamStateJSON | undefined;
   /** The compliance officer's audit witness (`./compliance.ts`): the pinned log key and the last verified tree head, in the CLI's audit-witness.json form. */
   auditWitness?: unknown;
 }
@@ -84,6 +87,7 @@ export function stateFromJSON(json: unknown): AppState {
     conversations: s.conversations ?? {},
     settings: { idleLockMinutes: s.settings?.idleLockMinutes ?? DEFAULT_IDLE_LOCK_MINUTES },
     ...(s.referrals !== undefined ? { referrals: s.referrals } : {}),
+    ...(s.teams !== undefined ? { teams: s.teams } : {}),
     ...(s.auditWitness !== undefined ? { auditWitness: s.auditWitness } : {}),
   };
 }

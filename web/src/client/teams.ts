@@ -227,7 +227,12 @@ export class Teams {
   async sendFile(teamId: string, source: AttachmentSource, name: string, opts: UploadOptions = {}): Promise<TeamMessage> {
     this.current(teamId);
     const uploaded = await uploadAttachment(this.client.http, source, name, this.rng, opts);
-    return this.sendContent(teamId, { type: 'attachment', to: [], file: uploaded.file });
+    return this.sendAttachment(teamId, uploaded.file);
+  }
+
+  /** Sends a reference to an attachment already uploaded (a file sent again keeps its blob). */
+  sendAttachment(teamId: string, file: AttachmentRef): Promise<TeamMessage> {
+    return this.sendContent(teamId, { type: 'attachment', to: [], file });
   }
 
   private async sendContent(teamId: string, content: Extract<Content, { type: 'text' | 'attachment' }>): Promise<TeamMessage> {

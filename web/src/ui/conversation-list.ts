@@ -1,12 +1,15 @@
 /**
  * The navigation pane: directory search by name or specialty (to start a
  * conversation) and the conversations, latest first, each with the
- * colleague's name, specialty, unread count and last-message time.
+ * colleague's name, specialty, unread count and last-message time, and
+ * the care teams among them (marked as a team, with their member count;
+ * New team opens `team-dialog.ts`).
  */
 
-import type { AppModel, Clinician, ConversationSummary } from '../app/index.js';
+import type { AppModel, Clinician, ConversationSummary, TeamSummary } from '../app/index.js';
 import { h, replace, srOnly, uid } from './dom.js';
 import { when } from './format.js';
+import { newTeamDialog } from './team-dialog.js';
 
 export class ConversationList {
   readonly el: HTMLElement;
@@ -31,7 +34,12 @@ export class ConversationList {
       search,
       this.searchStatus,
       this.results,
-      h('h2', { id: 'conversations-title' }, 'Conversations'),
+      h(
+        'div',
+        { class: 'list-head' },
+        h('h2', { id: 'conversations-title' }, 'Conversations'),
+        h('button', { type: 'button', class: 'small new-team', onclick: () => void this.newTeam() }, 'New team'),
+      ),
       this.list,
     );
   }
@@ -78,11 +86,19 @@ export class ConversationList {
     this.model.startWith(c);
   }
 
+  private async newTeam(): Promise<void> {
+    const key = await newTeamDialog(this.model);
+    if (key !== undefined) this.model.select(key);
+  }
+
   update(): void {
     const focused = [...this.buttons].find(([, b]) => b === document.activeElement)?.[0];
     this.buttons.clear();
-    const items = this.model.conversations;
-    replace(this.list, ...items.map((c) => this.item(c)));
+    const items: ({ at: number; el: HTMLLIElement })[] = [
+      ...this.model.conversations.map((c) => ({ at: c.lastAt ?? Number.MAX_SAFE_INTEGER, el: this.item(c) })),
+      ...(this.model.teams?.summaries() ?? []).map((t) => ({ at: t.lastAt ?? Number.MAX_SAFE_INTEGER, el: this.teamItem(t) })),
+    ].sort((a, b) => b.at - a.at);
+    replace(this.list, ...items.map((i) => i.el));
     if (items.length === 0) replace(this.list, h('li', { class: 'empty' }, 'No conversations yet: find a colleague above.'));
     if (focused !== undefined) this.buttons.get(focused)?.focus();
   }
@@ -90,6 +106,30 @@ export class ConversationList {
   /** Puts the focus on a conversation's entry (after Back on a phone). */
   focusItem(key: string): void {
     this.buttons.get(key)?.focus();
+  }
+
+  private teamItem(t: TeamSummary): HTMLLIElement {
+    const selected = this.model.selected === t.key;
+    const button = h(
+      'button',
+      { type: 'button', class: 'conv-item team-item', 'aria-current': selected ? 'true' : undefined, onclick: () => this.model.select(t.key) },
+      h(
+        'span',
+        { class: 'row' },
+        h('span', { class: 'name' }, t.name),
+        h('span', { class: 'chip team-chip' }, 'Team'),
+        t.lastAt !== undefined ? h('time', { datetime: new Date(t.lastAt).toISOString() }, when(t.lastAt)) : null,
+      ),
+      h(
+        'span',
+        { class: 'row' },
+        h('span', { class: 'specialty' }, t.removed ? 'You were removed' : `${t.memberCount} members`),
+        t.unread > 0 ? h('span', { class: 'unread' }, String(t.unread), srOnly(' unread')) : null,
+      ),
+      h('span', { class: 'preview' }, t.preview),
+    );
+    this.buttons.set(t.key, button);
+    return h('li', {}, button);
   }
 
   private item(c: ConversationSummary): HTMLLIElement {

@@ -6,7 +6,7 @@
  * onto it.
  */
 
-import type { AppModel, SendResult } from '../app/index.js';
+import { isTeamKey, type AppModel, type SendResult } from '../app/index.js';
 import { Composer } from './composer.js';
 import { openDialog } from './dialogs.js';
 import { h, replace } from './dom.js';
@@ -74,7 +74,8 @@ export class ConversationView {
   }
 
   update(): void {
-    const peer = this.model.selected;
+    const selected = this.model.selected;
+    const peer = isTeamKey(selected) ? undefined : selected; // a team's is the team view's
     const switched = peer !== this.peer;
     this.peer = peer;
     this.list.show(peer);

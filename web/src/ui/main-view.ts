@@ -5,7 +5,7 @@
  * conversation with its Back button).
  */
 
-import { IDLE_LOCK_CHOICES, type AppModel, type LinkState } from '../app/index.js';
+import { IDLE_LOCK_CHOICES, isTeamKey, type AppModel, type LinkState } from '../app/index.js';
 import { ConversationList } from './conversation-list.js';
 import { ConversationView } from './conversation-view.js';
 import { openDialog } from './dialogs.js';
@@ -14,6 +14,7 @@ import { AdminView } from './admin-view.js';
 import { ComplianceView } from './compliance-view.js';
 import { DevicesView } from './devices-view.js';
 import { ReferralsView } from './referral-view.js';
+import { TeamConversationView } from './team-view.js';
 
 const LINK: Record<LinkState, string> = {
   connecting: 'Connecting…',
@@ -30,6 +31,7 @@ export class MainView {
   private readonly noticeText = h('p', {});
   private readonly list: ConversationList;
   private readonly conversation: ConversationView;
+  private readonly team: TeamConversationView;
   private shown: string | undefined;
   private readonly referrals: ReferralsView;
   private readonly referralsButton = h('button', { type: 'button', class: 'nav-referrals' }, 'Referrals');
@@ -46,6 +48,7 @@ export class MainView {
   ) {
     this.list = new ConversationList(model);
     this.conversation = new ConversationView(model);
+    this.team = new TeamConversationView(model);
     this.notice.append(this.noticeText, h('button', { type: 'button', onclick: () => this.model.dismissNotice() }, 'Dismiss'));
     const header = h(
       'header',
@@ -59,7 +62,7 @@ export class MainView {
       h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
-    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el);
+    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el, this.team.el);
     this.referrals = new ReferralsView(model);
     this.referrals.el.hidden = true;
     this.referralsButton.addEventListener('click', () => {
@@ -131,7 +134,11 @@ export class MainView {
     if (!this.compliance.el.hidden) this.compliance.update();
     if (!this.devices.el.hidden) this.devices.update();
     this.list.update();
+    const team = isTeamKey(selected);
+    this.conversation.el.hidden = team;
+    this.team.el.hidden = !team;
     this.conversation.update();
+    this.team.update();
     if (!this.referrals.el.hidden) this.referrals.update();
     else {
       const n = this.model.referrals?.toAnswer ?? 0;
@@ -146,6 +153,7 @@ export class MainView {
   dispose(): void {
     this.devices.setShown(false);
     this.conversation.dispose();
+    this.team.dispose();
   }
 
   private async settings(): Promise<void> {

@@ -2,10 +2,12 @@
  * A conversation's messages: day separators, the sender's name, the time,
  * our messages' status (queued, sent, delivered, read), text as text,
  * images as decrypted previews (blob: URLs) and other files as download
- * links with their names, decrypted on demand.
+ * links with their names, decrypted on demand. A care team's conversation
+ * uses it too, with its own source and each message decorated (the
+ * per-member delivery detail).
  */
 
-import type { AppModel, MessageView, Status } from '../app/index.js';
+import type { MessageView, Status } from '../app/index.js';
 import { h, replace, srOnly } from './dom.js';
 import { clock, dayLabel, sameDay, size } from './format.js';
 
@@ -21,7 +23,13 @@ const STATUS: Record<Status, string> = {
   received: '',
 };
 
-export class MessageList {
+/** Where the messages and their files come from (the model for a colleague; the teams for a team). */
+export interface MessageSource<M extends MessageView> {
+  messages(key: string): M[];
+  file(key: string, messageKey: string): Promise<Blob>;
+}
+
+export class MessageList<M extends MessageView = MessageView> {
   readonly el = h('ol', { class: 'messages', 'aria-label': 'Messages' });
   /** Announces a colleague's new message in the open conversation (the list itself is redrawn, so it is not live). */
   readonly announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
@@ -32,8 +40,10 @@ export class MessageList {
   private rendered: string | undefined;
 
   constructor(
-    private readonly model: AppModel,
+    private readonly model: MessageSource<M>,
     private readonly onRetry: (messageKey: string) => void,
+    /** Adds to a message's item (after its body). */
+    private readonly decorate?: (m: M, li: HTMLLIElement) => void,
   ) {}
 
   /** Another conversation: the previous one's decrypted files leave memory. */
@@ -68,7 +78,7 @@ export class MessageList {
     if (atBottom || this.rendered !== peer) this.el.scrollTop = this.el.scrollHeight;
     const last = messages[messages.length - 1];
     if (this.rendered === peer && last !== undefined && last.key !== this.lastKey && !last.mine) {
-      this.announcer.textContent = `${last.sender}: ${last.body.type === 'text' ? last.body.text : last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
+      this.announcer.textContent = `${last.sender === '' ? '' : `${last.sender}: `}${last.body.type === 'text' ? last.body.text : last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
     }
     this.lastKey = last?.key;
     this.rendered = peer;
@@ -78,7 +88,7 @@ export class MessageList {
     this.el.scrollTop = this.el.scrollHeight;
   }
 
-  private message(peer: string, m: MessageView): HTMLLIElement {
+  private message(peer: string, m: M): HTMLLIElement {
     if (m.body.type === 'notice') return h('li', { class: 'notice-line' }, m.body.text);
     const meta = h(
       'p',
@@ -91,6 +101,7 @@ export class MessageList {
     if (m.body.type === 'text') li.appendChild(h('p', { class: 'text' }, m.body.text));
     else li.appendChild(this.file(peer, m, m.body));
     if (m.error !== undefined) li.appendChild(h('p', { class: 'message-error', role: 'alert' }, m.error));
+    this.decorate?.(m, li);
     if (m.mine && m.status === 'failed') li.appendChild(h('button', { type: 'button', class: 'retry', onclick: () => this.onRetry(m.key) }, 'Send again'));
     return li;
   }
