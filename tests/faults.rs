@@ -347,15 +347,12 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    all(not(curbside_postgres), not(curbside_ci)),
-    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
-)]
-async fn postgres_cut_off_fails_fast_with_the_storage_code_and_loses_nothing() {
-    let Some(db) = Db::new(Backend::Postgres).await else {
-        return;
-    };
+/// A server whose PostgreSQL is reached through a [`Proxy`], with short
+/// storage timeouts.
+async fn behind_a_proxy(
+    db: Db,
+    configure: impl FnOnce(&mut curbside_server::config::Config),
+) -> (World, Proxy) {
     let rest = db.url.split_once("://").unwrap().1;
     let (authority, path) = rest.split_once('/').unwrap();
     let (user, host) = authority.rsplit_once('@').unwrap();
@@ -365,8 +362,76 @@ async fn postgres_cut_off_fails_fast_with_the_storage_code_and_loses_nothing() {
         config.database_url = Some(via_proxy.clone());
         config.limits.db_acquire_timeout_ms = 1000;
         config.limits.db_statement_timeout_ms = 1000;
+        configure(config);
     })
     .await;
+    (world, proxy)
+}
+
+/// The server pushes the next page without waiting for an acknowledgement's
+/// commit; when that commit fails, the connection ends with the storage
+/// code and nothing the device acknowledged-but-not-deleted is lost: the
+/// next connection gets those deliveries again, then the rest, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    all(not(curbside_postgres), not(curbside_ci)),
+    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
+)]
+async fn an_acknowledgement_storage_refuses_ends_the_connection_and_its_deliveries_come_again() {
+    let Some(db) = Db::new(Backend::Postgres).await else {
+        return;
+    };
+    let (world, proxy) = behind_a_proxy(db, |c| c.limits.max_unacked_deliveries = 4).await;
+    let (alice, bob) = world.alice_and_bob().await;
+    let b_id = uid(&bob);
+    let mut a = Client::connect(alice).await.unwrap();
+    let mut accepted = Vec::new();
+    for i in 0..10 {
+        let id = mid(&format!("window-{i}"));
+        a.send(&[b_id.clone()], MessageKind::Message, &id, b"queued for bob")
+            .await
+            .unwrap();
+        accepted.push(id);
+    }
+    // Bob's raw connection: exactly the window of 4 arrives.
+    let (mut ws, _) = common::raw_authenticated(&world.info, &bob).await;
+    let mut first = Vec::new();
+    while let Some(frame) = common::next_json(&mut ws, Duration::from_millis(700)).await {
+        if frame["type"] == "deliver" {
+            first.push(frame["delivery_id"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(first.len(), 4, "the window");
+    // PostgreSQL goes away; Bob acknowledges the window.
+    proxy.set_cut(true);
+    let ids: Vec<String> = first.iter().map(u64::to_string).collect();
+    common::send_text(
+        &mut ws,
+        format!(r#"{{"type":"ack","delivery_ids":[{}]}}"#, ids.join(",")),
+    )
+    .await;
+    common::expect_error(&mut ws, "storage_unavailable").await;
+    proxy.set_cut(false);
+    drop(ws);
+    // The next connection gets all ten, each once (the refused ack deleted nothing).
+    let mut b = Client::connect(bob).await.unwrap();
+    let received = drain(&mut b).await;
+    assert_eq!(received, accepted, "every message once, in order");
+    a.close().await;
+    b.close().await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    all(not(curbside_postgres), not(curbside_ci)),
+    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
+)]
+async fn postgres_cut_off_fails_fast_with_the_storage_code_and_loses_nothing() {
+    let Some(db) = Db::new(Backend::Postgres).await else {
+        return;
+    };
+    let (world, proxy) = behind_a_proxy(db, |_| {}).await;
     let deadline = world.server().state().store.deadline();
     let (alice, bob) = world.alice_and_bob().await;
     let b_id = uid(&bob);

@@ -1,6 +1,8 @@
-//! The connection: one WebSocket, read and written a frame at a time. Every
-//! write is bounded by the write timeout; a read says what arrived, or why
-//! the connection ends; closing sends an error frame and a close frame.
+//! The connection: one WebSocket, read a frame at a time and written a frame
+//! or a batch of frames at a time (a batch is fed whole, then flushed once:
+//! one write to the socket rather than one per frame). Every write is
+//! bounded by the write timeout; a read says what arrived, or why the
+//! connection ends; closing sends an error frame and a close frame.
 
 use std::time::Duration;
 
@@ -79,9 +81,27 @@ impl Connection {
 
     /// Sends one frame.
     pub(super) async fn send(&mut self, frame: &ServerFrame) -> Result<(), End> {
-        let text =
-            serde_json::to_string(frame).map_err(|_| End::Error(ErrorCode::Internal, "encoding".into()))?;
-        match tokio::time::timeout(self.write_timeout, self.socket.send(Message::Text(text.into()))).await {
+        self.send_all(std::slice::from_ref(frame)).await
+    }
+
+    /// Sends these frames, in order, with one flush at the end (the whole
+    /// batch bounded by one write timeout).
+    pub(super) async fn send_all(&mut self, frames: &[ServerFrame]) -> Result<(), End> {
+        let mut texts = Vec::with_capacity(frames.len());
+        for frame in frames {
+            texts.push(
+                serde_json::to_string(frame)
+                    .map_err(|_| End::Error(ErrorCode::Internal, "encoding".into()))?,
+            );
+        }
+        let socket = &mut self.socket;
+        let write = async move {
+            for text in texts {
+                socket.feed(Message::Text(text.into())).await?;
+            }
+            socket.flush().await
+        };
+        match tokio::time::timeout(self.write_timeout, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => {

@@ -31,8 +31,19 @@ use crate::AppState;
 /// one completes.
 const MAX_PIPELINED_SENDS: usize = 64;
 
-/// A reply that waits for a commit, with the id of the request it answers.
-type Waiting = Pin<Box<dyn Future<Output = (Option<RequestId>, Result<ServerFrame, Refusal>)> + Send>>;
+/// Deliveries (and receipts) read and written per page: one query, then the
+/// page's frames fed and flushed once.
+const PUSH_PAGE: usize = 256;
+
+/// What a commit waited for gives: a send's reply, or an `ack`'s end (its
+/// storage refusing ends the connection).
+enum Committed {
+    Answer(Result<ServerFrame, Refusal>),
+    Ack(Result<(), End>),
+}
+
+/// A commit waited for, with the id of the request it answers.
+type Waiting = Pin<Box<dyn Future<Output = (Option<RequestId>, Committed)> + Send>>;
 
 /// An authenticated connection and its state. Not `Sync` (the socket is
 /// not), so requests take it by `&mut`.
@@ -50,7 +61,8 @@ pub(super) struct Handler {
     /// Deliveries pushed and not yet acknowledged.
     pub(super) in_flight: BTreeSet<DeliveryId>,
     rate: RateLimit,
-    /// Sends waiting for their commit, in the order they arrived.
+    /// Sends and acknowledgements waiting for their commit, in the order
+    /// they arrived.
     sends: FuturesOrdered<Waiting>,
 }
 
@@ -73,8 +85,17 @@ impl Handler {
     }
 
     /// Answers `auth_ok`, pushes what waits for the device, then serves
-    /// requests, pushes and shutdown until the connection ends.
-    pub(super) async fn run(&mut self, mut events: Subscription) -> End {
+    /// requests, pushes and shutdown until the connection ends. However it
+    /// ends, the commits its requests started are awaited first: an `ack`
+    /// followed at once by a close still deletes what it acknowledged.
+    pub(super) async fn run(&mut self, events: Subscription) -> End {
+        let end = self.serve(events).await;
+        // (A refused commit was logged where its error became an `End`.)
+        while self.sends.next().await.is_some() {}
+        end
+    }
+
+    async fn serve(&mut self, mut events: Subscription) -> End {
         let mut shutdown = self.state.shutdown.clone();
         if let Err(end) = self.start().await {
             return end;
@@ -87,14 +108,14 @@ impl Handler {
                 biased;
                 _ = shutdown.changed() => {
                     // Sends already queued commit anyway: tell the client they did.
-                    while let Some((id, result)) = self.sends.next().await {
-                        if self.answer(id, result.into()).await.is_err() {
+                    while let Some((id, committed)) = self.sends.next().await {
+                        if self.committed(id, committed).await.is_err() {
                             break;
                         }
                     }
                     return shutting_down();
                 }
-                Some((id, result)) = self.sends.next(), if !self.sends.is_empty() => self.answer(id, result.into()).await,
+                Some((id, committed)) = self.sends.next(), if !self.sends.is_empty() => self.committed(id, committed).await,
                 event = events.recv() => match event {
                     Some(HubEvent::Wake) => self.push_pending().await,
                     Some(HubEvent::Receipts) => self.push_receipts().await,
@@ -139,37 +160,38 @@ impl Handler {
         self.push_pending().await
     }
 
-    /// Pushes the delivery receipts waiting for this device, in batches of 64
-    /// (each write is bounded by the write timeout).
+    /// Pushes the delivery receipts waiting for this device, a page at a
+    /// time (each page one write, bounded by the write timeout).
     async fn push_receipts(&mut self) -> Result<(), End> {
         loop {
             let store = &self.state.store;
             let receipts = store
-                .bounded(store.receipts(&self.device, self.last_receipt, 64))
+                .bounded(store.receipts(&self.device, self.last_receipt, PUSH_PAGE))
                 .await?;
-            let done = receipts.len() < 64;
+            let done = receipts.len() < PUSH_PAGE;
+            let mut frames = Vec::with_capacity(receipts.len());
             for r in receipts {
                 self.last_receipt = r.receipt_id;
-                self.conn
-                    .send(&ServerFrame::Delivered {
-                        receipt_id: r.receipt_id,
-                        message_id: r.message_id,
-                        recipient: r.recipient,
-                        delivered_at: r.delivered_at,
-                    })
-                    .await?;
+                frames.push(ServerFrame::Delivered {
+                    receipt_id: r.receipt_id,
+                    message_id: r.message_id,
+                    recipient: r.recipient,
+                    delivered_at: r.delivered_at,
+                });
             }
+            self.conn.send_all(&frames).await?;
             if done {
                 return Ok(());
             }
         }
     }
 
-    /// Pushes queued deliveries until the unacknowledged window is full.
+    /// Pushes queued deliveries until the unacknowledged window is full, a
+    /// page at a time (one query, one write).
     pub(super) async fn push_pending(&mut self) -> Result<(), End> {
         let max = self.state.config.limits.max_unacked_deliveries;
         loop {
-            let room = max.saturating_sub(self.in_flight.len()).min(64);
+            let room = max.saturating_sub(self.in_flight.len()).min(PUSH_PAGE);
             if room == 0 {
                 return Ok(());
             }
@@ -180,19 +202,23 @@ impl Handler {
             if batch.is_empty() {
                 return Ok(());
             }
+            let full = batch.len() == room;
+            let mut frames = Vec::with_capacity(batch.len());
             for q in batch {
                 self.last_pushed = q.delivery_id;
                 self.in_flight.insert(q.delivery_id);
-                self.conn
-                    .send(&ServerFrame::Deliver {
-                        delivery_id: q.delivery_id,
-                        message_id: q.message_id,
-                        sender: q.sender,
-                        kind: q.kind,
-                        ciphertext: q.ciphertext.into(),
-                        sent_at: q.sent_at,
-                    })
-                    .await?;
+                frames.push(ServerFrame::Deliver {
+                    delivery_id: q.delivery_id,
+                    message_id: q.message_id,
+                    sender: q.sender,
+                    kind: q.kind,
+                    ciphertext: q.ciphertext.into(),
+                    sent_at: q.sent_at,
+                });
+            }
+            self.conn.send_all(&frames).await?;
+            if !full {
+                return Ok(());
             }
         }
     }
@@ -260,9 +286,24 @@ impl Handler {
                 self.conn.send_error(id, error.code, error.message, details).await
             }
             Reply::Later(pending) => {
-                self.sends.push_back(Box::pin(async move { (id, pending.await) }));
+                self.sends
+                    .push_back(Box::pin(async move { (id, Committed::Answer(pending.await)) }));
                 Ok(())
             }
+            Reply::Committing(commit) => {
+                self.sends
+                    .push_back(Box::pin(async move { (id, Committed::Ack(commit.await)) }));
+                Ok(())
+            }
+        }
+    }
+
+    /// What a commit waited for gave: a send's reply goes out; an `ack`
+    /// that storage refused ends the connection.
+    async fn committed(&mut self, id: Option<RequestId>, committed: Committed) -> Result<(), End> {
+        match committed {
+            Committed::Answer(result) => self.answer(id, result.into()).await,
+            Committed::Ack(result) => result,
         }
     }
 

@@ -41,16 +41,24 @@ pub(super) async fn acknowledge(
     let mut deltas = Deltas::default();
     // One statement per device and chunk: `device = … AND delivery_id IN (…)`
     // walks the queue's index (an OR of per-row conditions made SQLite scan
-    // the whole queue: the backlog benchmark showed it).
-    for ((user, device), ids) in by_device(&keys) {
+    // the whole queue: the backlog benchmark showed it), and the chunk's
+    // range bounds that walk (without it PostgreSQL, its statistics stale
+    // after a burst of sends, read the device's whole queue for each
+    // statement: 106 ms instead of 0.2 ms at 100 000 queued).
+    for ((user, device), mut ids) in by_device(&keys) {
+        ids.sort_unstable();
         for chunk in ids.chunks(ROWS) {
-            let sql = format!(
-                "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id IN {} \
-                 RETURNING delivery_id, sender_user, sender_device, message_id, \
+            let (Some(low), Some(high)) = (chunk.first(), chunk.last()) else {
+                continue;
+            };
+            let sql = by_ids(
+                "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+                "delivery_id",
+                chunk.len(),
+                " RETURNING delivery_id, sender_user, sender_device, message_id, \
                  CAST(length(ciphertext) AS BIGINT) AS size",
-                placeholders(3, 1, chunk.len())
             );
-            let mut q = sqlx::query(&sql).bind(user).bind(device);
+            let mut q = sqlx::query(&sql).bind(user).bind(device).bind(*low).bind(*high);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -133,13 +141,19 @@ pub(super) async fn acknowledge_receipts(
             })
         })
         .collect();
-    for ((user, device), ids) in by_device(&keys) {
+    for ((user, device), mut ids) in by_device(&keys) {
+        ids.sort_unstable();
         for chunk in ids.chunks(ROWS) {
-            let sql = format!(
-                "DELETE FROM receipts WHERE sender_user = $1 AND sender_device = $2 AND receipt_id IN {}",
-                placeholders(3, 1, chunk.len())
+            let (Some(low), Some(high)) = (chunk.first(), chunk.last()) else {
+                continue;
+            };
+            let sql = by_ids(
+                "DELETE FROM receipts WHERE sender_user = $1 AND sender_device = $2",
+                "receipt_id",
+                chunk.len(),
+                "",
             );
-            let mut q = sqlx::query(&sql).bind(user).bind(device);
+            let mut q = sqlx::query(&sql).bind(user).bind(device).bind(*low).bind(*high);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -147,4 +161,14 @@ pub(super) async fn acknowledge_receipts(
         }
     }
     Ok(())
+}
+
+/// `head` (which binds $1 and $2) narrowed to `n` ids of `column` (from $5),
+/// with the ids' range as $3 and $4: the range bounds the index walk (see
+/// `acknowledge`), the list picks the rows.
+fn by_ids(head: &str, column: &str, n: usize, tail: &str) -> String {
+    format!(
+        "{head} AND {column} >= $3 AND {column} <= $4 AND {column} IN {}{tail}",
+        placeholders(5, 1, n)
+    )
 }

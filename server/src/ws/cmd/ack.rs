@@ -11,9 +11,14 @@ use crate::store::now_ms;
 use crate::ws::connection::End;
 use crate::ws::handler::Handler;
 
-/// Deletes the acknowledged deliveries (their senders' receipts are
-/// stored, and the senders woken to push them), frees their room in the
-/// window and pushes what fits. Storage refusing ends the connection.
+/// Frees the acknowledged deliveries' room in the window and pushes what
+/// fits at once, while the deletion commits (the senders' receipts stored
+/// with it, and the senders woken to push them once it has). The client
+/// already has what it acknowledges, so the next page need not wait for
+/// that commit; if storage refuses it, the connection ends and what was
+/// not deleted is delivered again on the next connection (deliveries are
+/// at least once, PROTOCOL.md). Acknowledgements commit in the order they
+/// arrived, with the connection's sends.
 pub(super) async fn execute(
     handler: &mut Handler,
     ids: &[DeliveryId],
@@ -24,30 +29,39 @@ pub(super) async fn execute(
         let error = ApiError::invalid("too many ids in one ack");
         return Ok(Reply::Refused(error.into()));
     }
-    if !receipt_ids.is_empty() {
-        handler
-            .state
-            .store
-            .acknowledge_receipts(&handler.device, receipt_ids)
-            .await?;
-    }
-    if ids.is_empty() {
+    if ids.is_empty() && receipt_ids.is_empty() {
         return Ok(Reply::Nothing);
     }
-    let ttl = Duration::from_secs(handler.state.config.limits.queue_ttl_secs);
-    let acked = handler
-        .state
-        .store
-        .acknowledge(&handler.device, ids, &handler.actor, now_ms(), ttl)
-        .await?;
-    crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
+    let state = handler.state.clone();
+    let device = handler.device.clone();
+    let actor = handler.actor.clone();
+    let deliveries = ids.to_vec();
+    let receipts = receipt_ids.to_vec();
+    let ttl = Duration::from_secs(state.config.limits.queue_ttl_secs);
+    let commit = async move {
+        if !receipts.is_empty() {
+            state.store.acknowledge_receipts(&device, &receipts).await?;
+        }
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let acked = state
+            .store
+            .acknowledge(&device, &deliveries, &actor, now_ms(), ttl)
+            .await?;
+        crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
+        // The receipts are stored: wake each sender's connection to push them.
+        for a in acked {
+            state.hub.notify(&a.sender, HubEvent::Receipts);
+        }
+        Ok::<(), End>(())
+    };
+    let pushed_before = !ids.is_empty();
     for id in ids {
         handler.in_flight.remove(id);
     }
-    // The receipts are stored: wake each sender's connection to push them.
-    for a in acked {
-        handler.state.hub.notify(&a.sender, HubEvent::Receipts);
+    if pushed_before {
+        handler.push_pending().await?;
     }
-    handler.push_pending().await?;
-    Ok(Reply::Nothing)
+    Ok(Reply::Committing(Box::pin(commit)))
 }

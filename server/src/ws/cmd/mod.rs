@@ -1,6 +1,7 @@
 //! The requests of an authenticated connection, one file each, as
 //! mini-redis's `cmd/`. Every request returns the same [`Reply`]; `Err` ends
-//! the connection (a second `auth`, or an `ack` that storage refused).
+//! the connection (a second `auth`, or an `ack` that storage refused, once
+//! its commit completes).
 //!
 //! - `ping`: answered here with `pong`.
 //! - `ack`: deliveries received and receipts seen.
@@ -27,7 +28,7 @@ use crate::error::{ApiError, ServerError};
 
 /// How a request is answered.
 pub(super) enum Reply {
-    /// With nothing: an `ack` (what it frees room for is pushed as it goes).
+    /// With nothing: an `ack` of receipts alone.
     Nothing,
     /// With this frame.
     Frame(ServerFrame),
@@ -35,10 +36,16 @@ pub(super) enum Reply {
     Refused(Refusal),
     /// With a frame or a refusal once a commit completes: a `send`.
     Later(Pending),
+    /// With nothing once a commit completes, or the connection's end if
+    /// storage refused it: an `ack` (the connection goes on meanwhile).
+    Committing(Commit),
 }
 
 /// An answer that waits for a commit.
 pub(super) type Pending = Pin<Box<dyn Future<Output = Result<ServerFrame, Refusal>> + Send>>;
+
+/// A commit whose failure ends the connection.
+pub(super) type Commit = Pin<Box<dyn Future<Output = Result<(), End>> + Send>>;
 
 impl From<Result<ServerFrame, Refusal>> for Reply {
     fn from(result: Result<ServerFrame, Refusal>) -> Self {
