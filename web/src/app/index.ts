@@ -11,12 +11,12 @@
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, exports).
  * - `device-link.ts`: this browser linked to an account with a device code, and the lock-out when revoked; `devices.ts`: the Devices screen.
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
- * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
+ * - `enroll-form.ts`: the enrollment form's checks, the invite link's role, the server's refusals in words; `ports.ts`: what the host provides; `events.ts`: change events.
  */
 
 export { AppModel, IDLE_LOCK_CHOICES, WRONG_PASSPHRASE, type Screen } from './model.js';
 export type { SendResult } from './session.js';
-export { inviteFromFragment, MIN_PASSPHRASE, type EnrollField, type EnrollForm, type FieldErrors } from './enroll-form.js';
+export { inviteFromFragment, MIN_PASSPHRASE, parseInvite, roleFromFragment, roleNeedsNoNpi, type EnrollField, type EnrollForm, type FieldErrors, type LinkRole } from './enroll-form.js';
 export type { Host, Vault, VaultOpener } from './ports.js';
 export type {
   Clinician,

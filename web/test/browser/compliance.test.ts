@@ -103,9 +103,9 @@ function officer(): void {
     const invite = /cbs_inv_[A-Za-z0-9_-]+/.exec(out)?.[0];
     assert.ok(invite, out);
     await page.getByLabel('Invite').fill(invite);
+    await page.getByLabel('I am a compliance officer').check();
+    assert.equal(await page.getByLabel('NPI').isVisible(), false, 'an officer is asked no NPI');
     await page.getByLabel('Full name').fill(OFFICER);
-    await page.getByLabel('NPI').fill(npi('723456789'));
-    await page.getByLabel('Specialty').fill('Compliance');
     await page.getByLabel('Passphrase', { exact: true }).fill(PASS);
     await page.getByLabel('Passphrase again').fill(PASS);
     await page.getByRole('button', { name: 'Enroll this browser' }).click();
