@@ -10,6 +10,7 @@
  * - `views.ts`: what the views show (names, never ids).
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, exports).
  * - `device-link.ts`: this browser linked to an account with a device code, and the lock-out when revoked; `devices.ts`: the Devices screen.
+ * - `referral-notices.ts`: what referral changes are worth a notification (names and priority, never the patient).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `enroll-form.ts`: the enrollment form's checks, the invite link's role, the server's refusals in words; `ports.ts`: what the host provides; `events.ts`: change events.
  */

@@ -59,8 +59,8 @@ export class AppModel {
   /** Linked devices (`./device-link.ts`): this browser linked with a code, the Devices screen, the lock-out when revoked. */
   readonly linking = new DeviceLinking({ vaults: () => this.vaults, host: () => this.host, session: () => this.session, changed: () => this.changed(), lock: () => this.lock('loading'),
     begin: (l) => this.begin(new Session(l.vault, l.account, l.client, l.state, this.sessionEvents())), show: (screen) => void ((this.screenValue = screen), this.changed()) });
-  /** Called for a new message while the page is hidden; never given any content. */
-  onNotify: ((title: string, body: string) => void) | undefined;
+  /** Called while the page is hidden for a new message (never any content) or a referral's news (`./referral-notices.ts`; `tag`: one per referral). */
+  onNotify: ((title: string, body: string, tag?: string) => void) | undefined;
 
   constructor(
     private readonly vaults: VaultOpener,
@@ -196,6 +196,9 @@ export class AppModel {
       changed: () => this.changed(),
       arrived: () => {
         if (!this.visible) this.onNotify?.('Curbside', 'New secure message');
+      },
+      notify: (title, body, tag) => {
+        if (!this.visible) this.onNotify?.(title, body, tag);
       },
       problem: (text) => {
         this.noticeValue = text;
