@@ -32,10 +32,10 @@ async function main(): Promise<void> {
   if (root === null) return;
   const model = new AppModel(await openVaults(), { origin: location.origin, hostname: location.hostname, claimTab });
   new AppView(root, model, notifications);
-  model.onNotify = (title, body) => {
+  model.onNotify = (title, body, tag = 'curbside-new-message') => {
     if (notifications.permission() !== 'granted') return;
-    // Never the sender or the content: only that something arrived.
-    const n = new Notification(title, { body, tag: 'curbside-new-message', icon: 'icons/icon-192.png' });
+    // A message: never the sender or the content, only that something arrived; a referral: the colleague and its priority, never the patient.
+    const n = new Notification(title, { body, tag, icon: 'icons/icon-192.png' });
     n.onclick = () => {
       window.focus();
       n.close();

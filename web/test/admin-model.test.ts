@@ -63,7 +63,7 @@ test('each action makes its request and says, naming the person, that it was aud
   assert.equal((await c.revokeDevice(BOB, 2)).text, 'Revoked device 2 of Dr. Bob Brennan — recorded in the audit log.');
   assert.equal((await c.deactivate(BOB)).text, 'Deactivated Dr. Bob Brennan (1 device revoked) — recorded in the audit log.');
   const inv = await c.invite('compliance_officer', 24);
-  assert.equal(inv.invite?.link, 'https://curbside.example/#invite=cbs_inv_abc');
+  assert.equal(inv.invite?.link, 'https://curbside.example/#invite=cbs_inv_abc&role=compliance_officer', 'the link says the role: the form asks no NPI');
   assert.ok((inv.invite?.qr.length ?? 0) > 20);
   await c.deviceInvite(BOB);
   const posts = f.calls.filter((x) => x.startsWith('POST'));

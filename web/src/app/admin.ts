@@ -160,8 +160,9 @@ export class AdminConsole {
     return this.user(key)?.name ?? 'this user';
   }
 
-  private link(invite: string, title: string, expiresAt: number): InviteView {
-    const link = `${this.origin}/#invite=${invite}`;
+  /** `role`: a new user's invite that is not a clinician's says so (`&role=`), so the enrollment form asks no NPI or specialty. */
+  private link(invite: string, title: string, expiresAt: number, role?: InviteRole): InviteView {
+    const link = `${this.origin}/#invite=${invite}${role !== undefined && role !== 'clinician' ? `&role=${role}` : ''}`;
     return { title, link, expires: `Valid once, until ${dayWords(expiresAt)}.`, qr: qrModules(link) };
   }
 
@@ -171,7 +172,7 @@ export class AdminConsole {
       const r = (await this.http.json('POST', '/v1/admin/invites', { target: { for: 'new_user', role }, expires_in_secs: Math.round(hours * 3600) })) as { invite: string; expires_at: number };
       const who = role === 'clinician' ? 'a clinician' : 'a compliance officer';
       return {
-        invite: this.link(r.invite, `Invite for ${who}`, r.expires_at),
+        invite: this.link(r.invite, `Invite for ${who}`, r.expires_at, role),
         outcome: { ok: true, text: `Invite for ${who} issued — recorded in the audit log. Send the link to the person by a channel you trust.` },
       };
     } catch (e) {

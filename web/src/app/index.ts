@@ -12,14 +12,15 @@
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, inclusion proofs, exports);
  *   `audit-people.ts` (who the log names, as names), `audit-charts.ts` (the charts' counts), `audit-export.ts` (exports streamed into a sink).
  * - `teams.ts`, `team-views.ts`: care teams (membership, team messages, per-member delivery; what the views show).
+ * - `referral-notices.ts`: what referral changes are worth a notification (names and priority, never the patient).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `explain.ts`: a refused send or a connection's end in words, with what to do next.
- * - `enroll-form.ts`: the enrollment form's checks; `ports.ts`: what the host provides; `events.ts`: change events.
+ * - `enroll-form.ts`: the enrollment form's checks, the invite link's role, the server's refusals in words; `ports.ts`: what the host provides; `events.ts`: change events.
  */
 
 export { AppModel, IDLE_LOCK_CHOICES, WRONG_PASSPHRASE, type Screen } from './model.js';
 export type { SendResult } from './session.js';
-export { inviteFromFragment, MIN_PASSPHRASE, type EnrollField, type EnrollForm, type FieldErrors } from './enroll-form.js';
+export { inviteFromFragment, MIN_PASSPHRASE, parseInvite, roleFromFragment, roleNeedsNoNpi, type EnrollField, type EnrollForm, type FieldErrors, type LinkRole } from './enroll-form.js';
 export type { Host, Vault, VaultOpener } from './ports.js';
 export type {
   Clinician,

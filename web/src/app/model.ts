@@ -12,7 +12,7 @@ import type { ClientStateJSON } from '../client/client.js';
 import { enroll } from '../client/enroll.js';
 import { HttpApi } from '../protocol/http.js';
 import { ServerError } from '../protocol/errors.js';
-import { checkEnrollForm, type EnrollForm, type FieldErrors } from './enroll-form.js';
+import { checkEnrollForm, enrollProfile, enrollRefusal, type EnrollForm, type FieldErrors } from './enroll-form.js';
 import { AdminConsole } from './admin.js';
 import { sessionCompliance, type ComplianceConsole } from './compliance.js';
 import { DeviceLinking } from './device-link.js';
@@ -49,8 +49,8 @@ export class AppModel {
   /** Linked devices (`./device-link.ts`): this browser linked with a code, the Devices screen, the lock-out when revoked. */
   readonly linking = new DeviceLinking({ vaults: () => this.vaults, host: () => this.host, session: () => this.session, changed: () => this.changed(), lock: () => this.lock('loading'),
     begin: (l) => this.begin(new Session(l.vault, l.account, l.client, l.state, this.sessionEvents())), show: (screen) => void ((this.screenValue = screen), this.changed()) });
-  /** Called for a new message while the page is hidden; never given any content. */
-  onNotify: ((title: string, body: string) => void) | undefined;
+  /** Called while the page is hidden for a new message (never any content) or a referral's news (`./referral-notices.ts`; `tag`: one per referral). */
+  onNotify: ((title: string, body: string, tag?: string) => void) | undefined;
 
   constructor(
     private readonly vaults: VaultOpener,
@@ -127,34 +127,23 @@ export class AppModel {
       const api = new HttpApi({ url: this.host.origin });
       const hello = (await api.json('GET', '/v1/auth/challenge').catch(() => null)) as { server_name?: unknown } | null;
       const serverName = typeof hello?.server_name === 'string' ? hello.server_name : this.host.hostname;
-      const npi = form.npi.replace(/\s/g, '');
-      const { account, response } = await enroll({ url: this.host.origin, serverName }, form.invite.trim(), {
-        displayName: form.name.trim(),
-        npi,
-        specialty: form.specialty.trim(),
-      });
-      const state = newState({ userId: account.me.user_id, name: form.name.trim(), npi, specialty: form.specialty.trim(), roles: response.roles });
+      const { invite, displayName, npi, specialty } = enrollProfile(form);
+      const { account, response } = await enroll({ url: this.host.origin, serverName }, invite, { displayName, npi, specialty });
+      const state = newState({ userId: account.me.user_id, name: displayName, npi, specialty, roles: response.roles });
       const client: ClientStateJSON = { outbox: [], seen: [] };
       await vault.write({ account: account.toJSON(), client, state });
       this.begin(new Session(vault, account, client, state, this.sessionEvents()));
       return true;
     } catch (e) {
       vault?.close();
-      this.showEnrollError(e);
+      const refusal = enrollRefusal(e instanceof ServerError ? e.code : undefined, e instanceof Error ? e.message : '', form.officer === true);
+      this.fieldErrors = refusal.fields ?? {};
+      this.errorValue = refusal.error;
       return false;
     } finally {
       this.busyValue = undefined;
       this.changed();
     }
-  }
-
-  private showEnrollError(e: unknown): void {
-    const code = e instanceof ServerError ? e.code : undefined;
-    if (code === 'invalid_invite') this.fieldErrors = { invite: 'This invite is unknown or was already used: ask your administrator for a new one.' };
-    else if (code === 'invite_expired') this.fieldErrors = { invite: 'This invite has expired: ask your administrator for a new one.' };
-    else if (code === 'invalid_npi') this.fieldErrors = { npi: `The server refused this NPI (${e instanceof Error ? e.message : ''}): check it.` };
-    else if (code === 'conflict') this.fieldErrors = { npi: 'Someone with this NPI is already enrolled: to add this browser as a device, ask for a device invite.' };
-    else this.errorValue = 'Enrollment failed: check your connection and try again (the invite was not used).';
   }
 
   /** Derives the key from the passphrase (once) and opens the sealed state. Whether it opened. */
@@ -197,6 +186,9 @@ export class AppModel {
       changed: () => this.changed(),
       arrived: () => {
         if (!this.visible) this.onNotify?.('Curbside', 'New secure message');
+      },
+      notify: (title, body, tag) => {
+        if (!this.visible) this.onNotify?.(title, body, tag);
       },
       problem: (text) => {
         this.noticeValue = text;

@@ -26,6 +26,7 @@ import {
 } from '../client/referrals/index.js';
 import { systemRandom } from '../crypto/primitives.js';
 import type { BlobLike } from '../protocol/platform.js';
+import { watchReferrals } from './referral-notices.js';
 import type { AppState } from './state.js';
 import { mimeOf, personView, type Clinician } from './views.js';
 
@@ -77,6 +78,8 @@ export interface ReferralHost {
   changed(): void;
   lookUp(user: string): void;
   search(query: string): Promise<Clinician[]>;
+  /** A referral's news worth a notification (`./referral-notices.ts`: names and priority only, never the patient). */
+  notify?(title: string, body: string, tag: string): void;
 }
 
 function words(e: unknown): string {
@@ -99,6 +102,7 @@ export class SessionReferrals {
       this.save();
       host.changed();
     });
+    if (host.notify !== undefined) watchReferrals(this.inbox, host, host.notify);
   }
 
   /** Writes the inbox into the sealed state (call before each persist). */

@@ -29,6 +29,7 @@ export interface SessionEvents {
   changed(): void;
   /** A message from a colleague arrived (the model notifies if the tab is hidden). */
   arrived(): void;
+  /** A referral's news (`./referral-notices.ts`; the model notifies if the tab is hidden). */ notify?(title: string, body: string, tag: string): void;
   /** A problem to show the user, in words that say what to do. */
   problem(text: string): void;
   /** The server refused this device for good (revoked, or the account deactivated): `./device-link.ts`'s lock-out. */ lockedOut?(reason: 'revoked' | 'deactivated'): void;
@@ -64,7 +65,7 @@ export class Session {
       onSent: (id, outcome, error) => this.onSent(id, outcome, error),
       onReferralUpdated: (r) => this.referrals.onUpdated(r),
     });
-    this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q) });
+    this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q), notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
     this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
 

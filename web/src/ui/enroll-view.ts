@@ -2,7 +2,10 @@
  * The enrollment screen, two ways in (a radio choice at the top):
  *
  * - new to Curbside: the invite (also taken from the link's
- *   `#invite=cbs_inv_…`), the clinician's full name, NPI and specialty;
+ *   `#invite=cbs_inv_…`), the full name, and a clinician's NPI and
+ *   specialty ("I am a compliance officer" asks neither: checked already
+ *   when the link says `&role=compliance_officer`; unchecked again, on the
+ *   NPI field's error, if the server says the invite is a clinician's);
  * - "I already use Curbside on another device": the device code that
  *   device shows (also from a `#invite=cbs_dev_…` link, its QR code);
  *   name and roles then come from the server.
@@ -10,7 +13,7 @@
  * Both ask the passphrase that seals this browser's data, twice.
  */
 
-import { inviteFromFragment, MIN_PASSPHRASE, type AppModel, type DeviceField, type EnrollField } from '../app/index.js';
+import { inviteFromFragment, MIN_PASSPHRASE, parseInvite, roleFromFragment, roleNeedsNoNpi, type AppModel, type DeviceField, type EnrollField } from '../app/index.js';
 import { h, replace, uid } from './dom.js';
 import { field, progress, type Field } from './fields.js';
 
@@ -22,6 +25,8 @@ export class EnrollView {
   private mode: Mode;
   private readonly fields: Record<NewField, Field>;
   private readonly code: Field;
+  private readonly officer: HTMLInputElement;
+  private readonly officerRow: HTMLElement;
   private readonly passphrase: Field;
   private readonly confirmation: Field;
   private readonly modeFields = h('div', { class: 'enroll-mode-fields' });
@@ -45,6 +50,24 @@ export class EnrollView {
     );
     this.passphrase = field('Passphrase', { type: 'password', autocomplete: 'new-password', required: true }, `At least ${MIN_PASSPHRASE} characters. It protects your messages on this device; it cannot be recovered.`);
     this.confirmation = field('Passphrase again', { type: 'password', autocomplete: 'new-password', required: true });
+
+    const officerId = uid('officer');
+    this.officer = h('input', { type: 'checkbox', id: officerId, 'aria-describedby': `${officerId}-hint` });
+    this.officer.checked = roleNeedsNoNpi(roleFromFragment(location.hash));
+    this.officer.addEventListener('change', () => this.showProfile());
+    this.officerRow = h(
+      'div',
+      { class: 'enroll-choice enroll-officer' },
+      this.officer,
+      h('div', {}, h('label', { for: officerId }, 'I am a compliance officer'), h('p', { class: 'hint', id: `${officerId}-hint` }, 'No NPI or specialty: only clinicians give them. An administrator invited with the admin role checks this too.')),
+    );
+    // A pasted link says whom its invite is for.
+    this.fields.invite.input.addEventListener('input', () => {
+      const role = parseInvite(this.fields.invite.input.value).role;
+      if (role === undefined) return;
+      this.officer.checked = roleNeedsNoNpi(role);
+      this.showProfile();
+    });
 
     const invite = inviteFromFragment(location.hash);
     this.mode = invite?.startsWith('cbs_dev_') || (invite === undefined && model.linking.preferred) ? 'device' : 'new';
@@ -94,10 +117,18 @@ export class EnrollView {
       this.intro.textContent = 'This browser becomes another device of your account: your name comes from the server, and your messages reach every device you have.';
       this.submit.textContent = 'Link this browser';
     } else {
-      replace(this.modeFields, ...Object.values(this.fields).map((f) => f.row));
+      const f = this.fields;
+      replace(this.modeFields, f.invite.row, this.officerRow, f.name.row, f.npi.row, f.specialty.row);
+      this.showProfile();
       this.intro.textContent = 'Your messages are encrypted on this device before they leave it.';
       this.submit.textContent = 'Enroll this browser';
     }
+  }
+
+  /** NPI and specialty only for a clinician. */
+  private showProfile(): void {
+    this.fields.npi.row.hidden = this.officer.checked;
+    this.fields.specialty.row.hidden = this.officer.checked;
   }
 
   private async onSubmit(e: Event): Promise<void> {
@@ -110,7 +141,13 @@ export class EnrollView {
       ok = await this.model.linking.enroll({ code: this.code.input.value, passphrase, confirmation });
     } else {
       const v = (k: NewField) => this.fields[k].input.value;
-      ok = await this.model.enroll({ invite: v('invite'), name: v('name'), npi: v('npi'), specialty: v('specialty'), passphrase, confirmation });
+      const officer = this.officer.checked;
+      ok = await this.model.enroll({ invite: v('invite'), name: v('name'), npi: v('npi'), specialty: v('specialty'), passphrase, confirmation, officer });
+      if (!ok && officer && this.model.errors.npi !== undefined) {
+        // The server says the invite is a clinician's: ask NPI and specialty after all.
+        this.officer.checked = false;
+        this.showProfile();
+      }
     }
     this.submit.disabled = false;
     if (ok) {

@@ -13,6 +13,7 @@ import { h, uid } from './dom.js';
 import { AdminView } from './admin-view.js';
 import { ComplianceView } from './compliance-view.js';
 import { DevicesView } from './devices-view.js';
+import { setCount } from './nav-badge.js';
 import { ReferralsView } from './referral-view.js';
 import { TeamConversationView } from './team-view.js';
 
@@ -140,10 +141,7 @@ export class MainView {
     this.conversation.update();
     this.team.update();
     if (!this.referrals.el.hidden) this.referrals.update();
-    else {
-      const n = this.model.referrals?.toAnswer ?? 0;
-      this.referralsButton.textContent = n > 0 ? `Referrals (${n} to answer)` : 'Referrals';
-    }
+    else setCount(this.referralsButton, 'Referrals', this.model.referrals?.toAnswer ?? 0, 'to answer');
     if (selected === undefined && this.shown !== undefined && this.el.contains(document.activeElement) === false) {
       this.list.focusItem(this.shown); // Back on a phone: to the conversation just left
     }
@@ -171,7 +169,7 @@ export class MainView {
         ? 'Notifications are blocked for this site: allow them in the browser’s site settings.'
         : permission === 'unsupported'
           ? 'This browser cannot show notifications.'
-          : 'A notification says only “New secure message”: never who wrote or what.',
+          : 'A message’s notification says only “New secure message”: never who wrote or what. A referral’s names the colleague and its priority, never the patient.',
     );
     notify.addEventListener('click', () => {
       void this.notifications.request().then((p) => {

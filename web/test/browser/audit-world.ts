@@ -221,11 +221,11 @@ export async function truncateTo(server: WebServer, keep: number): Promise<void>
 }
 
 /** Enrolls the compliance officer in the browser with an invite (the enroll form, then the Audit screen). */
-export async function enrollOfficer(page: Page, invite: string, name: string, passphrase: string, nine: string): Promise<void> {
+export async function enrollOfficer(page: Page, invite: string, name: string, passphrase: string): Promise<void> {
   await page.getByLabel('Invite').fill(invite);
+  await page.getByLabel('I am a compliance officer').check();
+  assert.equal(await page.getByLabel('NPI').isVisible(), false, 'an officer is asked no NPI');
   await page.getByLabel('Full name').fill(name);
-  await page.getByLabel('NPI').fill(npi(nine));
-  await page.getByLabel('Specialty').fill('Compliance');
   await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
   await page.getByLabel('Passphrase again').fill(passphrase);
   await page.getByRole('button', { name: 'Enroll this browser' }).click();

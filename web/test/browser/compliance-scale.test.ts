@@ -89,7 +89,7 @@ function scale(backend: Backend): void {
       if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`CSP: ${m.text()}`);
     });
     await page.goto(server.url);
-    await enrollOfficer(page, await admin.invite('compliance_officer'), 'Olive Officer', 'sealed under a long passphrase 42', '723456789');
+    await enrollOfficer(page, await admin.invite('compliance_officer'), 'Olive Officer', 'sealed under a long passphrase 42');
   });
 
   after(async () => {

@@ -5,8 +5,11 @@
 // the browser user, shown with its patient and accepted in the browser (the
 // CLI lists it so); one declined from the browser with a reason `refer
 // show` reads, and one cancelled so; the downloaded Bundle is valid FHIR R4
-// and the attachment downloads decrypted; axe-core on the
-// inbox, the detail and the form at 1440×900 and 390×844 (screenshots: see
+// and the attachment downloads decrypted; while the page is hidden,
+// notifications for a referral received (the referrer and the priority,
+// never the patient) and for one sent answered (accepted, completed), and
+// the Referrals button's count of those to answer; axe-core on the
+// inbox, the detail, the form and the badge at 1440×900 and 390×844 (screenshots: see
 // SCREENSHOTS in world.ts; copies in /tmp/refui-*.png).
 
 import assert from 'node:assert/strict';
@@ -220,6 +223,74 @@ function referrals(): void {
     const [file] = await Promise.all([page.waitForEvent('download'), detail().getByRole('button', { name: /Download rash\.txt/ }).click()]);
     assert.equal(file.suggestedFilename(), 'rash.txt');
     assert.equal(readFileSync(await file.path(), 'utf8'), 'a photo, in words', 'the attachment, decrypted');
+  });
+
+  test('while the page is hidden: notifications for a new referral (who, priority; never the patient) and for one I sent answered; the Referrals button counts those to answer', async () => {
+    const referralsButton = page.locator('button.nav-referrals');
+    // Back to the messages: the button shows the count (none to answer: each one so far was answered).
+    if ((await referralsButton.innerText()).trim() === 'Messages') await referralsButton.click();
+    assert.equal((await referralsButton.innerText()).trim(), 'Referrals');
+    assert.equal(await referralsButton.locator('.nav-badge').count(), 0, 'no badge with nothing to answer');
+    await page.evaluate(`(() => {
+      window.__notes = [];
+      window.Notification = class { static permission = 'granted'; static requestPermission() { return Promise.resolve('granted'); }
+        constructor(title, options) { window.__notes.push({ title, body: options && options.body, tag: options && options.tag }); } close() {} };
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    })()`);
+    const notes = async (n: number): Promise<{ title: string; body: string; tag: string }[]> => {
+      await page.waitForFunction(`window.__notes.length >= ${n}`, undefined, { timeout: 20_000 });
+      return (await page.evaluate('window.__notes')) as { title: string; body: string; tag: string }[];
+    };
+    const patient = join(cli.dir, 'patient.json'); // John Doe
+    const created = await cli.run(['refer', 'create', '--profile', bob(), '--to', aliceId, '--specialty', 'Internal Medicine', '--priority', 'urgent', '--patient', patient, '--note', 'Syncope twice this week']);
+    const urgent = created.split(/\s+/)[1] as string;
+    const [n1] = await notes(1);
+    assert.deepEqual(n1, { title: 'Curbside', body: `New referral from ${BOB} — urgent`, tag: `curbside-referral-${urgent}` });
+    await page.locator('.nav-badge', { hasText: '1' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Referrals (1 to answer)' }).waitFor();
+    await cli.run(['refer', 'create', '--profile', bob(), '--to', aliceId, '--specialty', 'Internal Medicine', '--patient', patient]);
+    const [, n2] = await notes(2);
+    assert.equal(n2?.body, `New referral from ${BOB} — routine`);
+    await page.getByRole('button', { name: 'Referrals (2 to answer)' }).waitFor({ timeout: 20_000 });
+    assert.equal((await referralsButton.locator('.nav-badge').innerText()).trim(), '2');
+    await audit('badge');
+
+    // One I send, then Bob answers it: accepted, then completed, each a notification naming him.
+    await page.evaluate(`(() => { Object.defineProperty(document, 'hidden', { configurable: true, get: () => false }); document.dispatchEvent(new Event('visibilitychange')); })()`);
+    await referralsButton.click();
+    await page.getByRole('button', { name: 'New referral' }).click();
+    await page.getByLabel('Family name').fill('Quinn');
+    await page.getByLabel('Reason for referral').fill('Mole, changing');
+    await page.getByLabel('Target specialty').fill('Dermatology');
+    await page.getByLabel('Receiving clinician').fill('Brennan');
+    await page.getByLabel('Receiving clinician').press('Enter');
+    await page.getByRole('list', { name: 'Clinicians found' }).getByRole('button', { name: /Dr\. Bob Brennan/ }).click();
+    await page.getByRole('button', { name: 'Send referral' }).click();
+    await detail().getByRole('heading', { name: 'Referral: Quinn' }).waitFor({ timeout: 20_000 });
+    const mine = (await page.locator('button[data-referral][aria-current="true"]').getAttribute('data-referral')) as string;
+    assert.equal((await notes(2)).length, 2, 'nothing for my own referral, nor while the page is visible');
+    await page.evaluate(`(() => { Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }); document.dispatchEvent(new Event('visibilitychange')); })()`);
+    await bobSync();
+    await cli.run(['refer', 'accept', '--profile', bob(), mine]);
+    const [, , n3] = await notes(3);
+    assert.deepEqual(n3, { title: 'Curbside', body: `Your referral was accepted by ${BOB}`, tag: `curbside-referral-${mine}` });
+    await cli.run(['refer', 'complete', '--profile', bob(), mine]);
+    const all = await notes(4);
+    assert.equal(all[3]?.body, `Your referral was completed by ${BOB}`);
+    for (const n of all) {
+      for (const secret of ['John', 'Doe', 'Quinn', 'Syncope', 'Mole', bobId, aliceId]) assert.ok(!`${n.title} ${n.body}`.includes(secret), `no ${secret} in ${n.body}`);
+    }
+    await page.evaluate(`(() => { Object.defineProperty(document, 'hidden', { configurable: true, get: () => false }); document.dispatchEvent(new Event('visibilitychange')); })()`);
+
+    // Answering one in the browser: one left to answer.
+    await item(urgent).click();
+    await detail().getByRole('button', { name: 'Accept' }).click();
+    await detail().getByText('Accepted', { exact: true }).waitFor({ timeout: 20_000 });
+    await referralsButton.click(); // back to the messages
+    await page.getByRole('button', { name: 'Referrals (1 to answer)' }).waitFor({ timeout: 20_000 });
+    assert.equal((await referralsButton.locator('.nav-badge').innerText()).trim(), '1');
+    assert.equal((await notes(4)).length, 4, 'nothing for my own answer');
   });
 
   test('no serious or critical axe violation on the referral screens; no page error', () => {
