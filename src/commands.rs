@@ -316,11 +316,16 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             // link a clinician opens to enroll in the web client.
             let server = &account.server;
             let port = server.address.rsplit_once(':').map_or("443", |(_, p)| p);
+            // The browser asks no NPI or specialty of a link with a role.
+            let role_suffix = match role {
+                Role::Clinician => String::new(),
+                other => format!("&role={}", other.as_str()),
+            };
             {
                 use std::io::Write as _;
                 let _ = writeln!(
                     std::io::stderr().lock(),
-                    "Enroll in the browser: https://{}:{port}/#invite={} (or with `curbside enroll --invite`)",
+                    "Enroll in the browser: https://{}:{port}/#invite={}{role_suffix} (or with `curbside enroll --invite`)",
                     server.server_name,
                     invite.invite
                 );

@@ -93,9 +93,13 @@ function enrollRoles(): void {
     for (const d of dirs) cleanup(d);
   });
 
-  test('an officer’s link (&role=compliance_officer): the box checked, no NPI or specialty asked; enrolled, they see Audit', async () => {
+  test('an officer’s link (&role=compliance_officer, as `curbside admin invite` prints it): the box checked, no NPI or specialty asked; enrolled, they see Audit', async () => {
     const page = await open();
-    await page.goto(`${server.url}/#invite=${await officerInvite()}&role=compliance_officer`);
+    const out = await cli.run(['admin', 'invite', '--profile', cli.profile('admin'), '--role', 'compliance_officer']);
+    const link = /Enroll in the browser: (https:\/\/\S+#invite=cbs_inv_[A-Za-z0-9_-]+&role=compliance_officer) /.exec(out)?.[1];
+    assert.ok(link, `the CLI prints the officer's link with its role: ${out}`);
+    assert.ok(link.startsWith(`${server.url}/`), `${link} is this server's address`);
+    await page.goto(link);
     await page.getByRole('heading', { name: 'Enroll this browser' }).waitFor();
     assert.equal(await page.getByLabel(OFFICER_BOX).isChecked(), true);
     assert.match(await page.getByLabel('Invite').inputValue(), /^cbs_inv_[A-Za-z0-9_-]+$/, 'the token, without the role');
