@@ -1,4 +1,4 @@
-// The administrator's console in the browser (issue 17), in real headless
+// The administrator's console in the browser (issue 17), on SQLite and PostgreSQL, in real headless
 // Chromium against a real `curbside serve`: the first administrator enrolls
 // in browser A with the bootstrap token from the server's output (no NPI, no
 // specialty), issues a clinician invite; browser B opens the invite link and
@@ -15,26 +15,25 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 import type { BrowserContext, Page } from 'playwright-core';
 
 import { npi } from '../live-helpers.js';
 import { seriousViolations } from './checks.js';
-import { browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, startWebServer, type WebServer } from './world.js';
+import { backends, browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, skippedTest, startWebServer, type Backend, type WebServer } from './world.js';
 
 const missing = browserMissing();
 if (missing !== undefined) {
-  console.error(`\n*** ${missing} ***\n`);
-  test('the admin console in the browser', (t) => {
-    assert.notEqual(process.env['CI'], 'true', missing);
-    t.skip(missing);
-  });
+  skippedTest('the admin console in the browser', missing);
 } else {
-  admin();
+  for (const b of backends()) {
+    if (b.missing !== undefined) skippedTest(`the admin console in the browser, on ${b.backend}`, b.missing);
+    else describe(`the admin console in the browser, on ${b.backend}`, () => admin(b.backend));
+  }
 }
 
-function admin(): void {
+function admin(backend: Backend): void {
   const PASS = 'sealed under a long passphrase 42';
   const ADMIN = 'Ada Admin';
   const XAVIER = 'Dr. Xavier Xu';
@@ -105,7 +104,7 @@ function admin(): void {
   };
 
   before(async () => {
-    server = await startWebServer();
+    server = await startWebServer({ backend });
     cli = new Cli(server);
     page = await open();
     await page.goto(server.url);

@@ -1,4 +1,4 @@
-// Referrals in the browser application (issue 17), in real headless
+// Referrals in the browser application (issue 17), on SQLite and PostgreSQL, in real headless
 // Chromium against a real `curbside serve` and a CLI clinician: a referral
 // made in the browser's form (a field error first, then fixed), accepted and
 // completed by the CLI, each transition seen live; one made by the CLI to
@@ -15,26 +15,25 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
 import type { BrowserContext, Page } from 'playwright-core';
 
 import { fhirR4Problems } from '../referrals-fhir.js';
 import { seriousViolations } from './checks.js';
-import { browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, startWebServer, type WebServer } from './world.js';
+import { backends, browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, skippedTest, startWebServer, type Backend, type WebServer } from './world.js';
 
 const missing = browserMissing();
 if (missing !== undefined) {
-  console.error(`\n*** ${missing} ***\n`);
-  test('referrals in the browser', (t) => {
-    assert.notEqual(process.env['CI'], 'true', missing);
-    t.skip(missing);
-  });
+  skippedTest('referrals in the browser', missing);
 } else {
-  referrals();
+  for (const b of backends()) {
+    if (b.missing !== undefined) skippedTest(`referrals in the browser, on ${b.backend}`, b.missing);
+    else describe(`referrals in the browser, on ${b.backend}`, () => referrals(b.backend));
+  }
 }
 
-function referrals(): void {
+function referrals(backend: Backend): void {
   const PASS = 'sealed under a long passphrase 42';
   const ALICE = 'Dr. Alice Adeyemi';
   const BOB = 'Dr. Bob Brennan';
@@ -67,7 +66,7 @@ function referrals(): void {
   const detail = () => page.locator('.ref-detail');
 
   before(async () => {
-    server = await startWebServer();
+    server = await startWebServer({ backend });
     cli = new Cli(server);
     await cli.bootstrap();
     bobId = await cli.clinician('bob', BOB, '123456789', 'Dermatology');
