@@ -345,3 +345,57 @@ fn every_entry_of_a_page_is_proven_in_the_signed_head() {
         VerifyFailure::BadSignature
     );
 }
+
+/// A log long enough to be parsed in batches on every core (more than one
+/// batch of 16 384 lines): it verifies with the signed root, progress rises
+/// to the end; with several problems, the first in line order is the one
+/// named, wherever the batches and the cores split the lines.
+#[test]
+fn a_long_export_is_verified_in_parallel_and_its_first_problem_named() {
+    let key = LogKey::new();
+    let records = log(40_000);
+    let head = key.head(&records, records.len(), 1_790_000_100_000);
+    let export = jsonl(&records);
+    let mut seen = Vec::new();
+    let verified = verify_export(std::io::Cursor::new(&export), &head, &key.public(), None, |n| {
+        seen.push(n);
+    })
+    .unwrap();
+    assert_eq!(verified.entries, 40_000);
+    assert_eq!(verified.root, head.root.0);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only rises");
+    assert_eq!(seen.last(), Some(&40_000));
+
+    let mut lines: Vec<String> = export.lines().map(str::to_owned).collect();
+    // An altered entry in the second batch, a malformed line after it in
+    // the same batch, another altered entry in the third batch.
+    let alter = |line: &str| line.replacen("192.0.2.1", "192.0.2.66", 1);
+    lines[20_000] = alter(&lines[20_000]);
+    lines[20_500] = "{not json".into();
+    lines[35_000] = alter(&lines[35_000]);
+    let tampered = lines.join("\n") + "\n";
+    assert_eq!(
+        verify(&tampered, &head, &key, None).unwrap_err(),
+        VerifyFailure::Altered { seq: 20_001 }
+    );
+    // The malformed line first: it is named by its line.
+    lines[20_000] = serde_json::to_string(&records[20_000]).unwrap();
+    lines[19_999] = "{not json".into();
+    let tampered = lines.join("\n") + "\n";
+    assert!(matches!(
+        verify(&tampered, &head, &key, None).unwrap_err(),
+        VerifyFailure::Malformed { line: 20_000, .. }
+    ));
+    // An entry missing at a batch boundary: out of sequence at that line.
+    let mut gap: Vec<String> = export.lines().map(str::to_owned).collect();
+    gap.remove(16_384);
+    let gapped = gap.join("\n") + "\n";
+    assert_eq!(
+        verify(&gapped, &head, &key, None).unwrap_err(),
+        VerifyFailure::OutOfSequence {
+            line: 16_385,
+            expected: 16_385,
+            found: 16_386
+        }
+    );
+}

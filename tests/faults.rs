@@ -368,59 +368,96 @@ async fn behind_a_proxy(
     (world, proxy)
 }
 
-/// The server pushes the next page without waiting for an acknowledgement's
-/// commit; when that commit fails, the connection ends with the storage
-/// code and nothing the device acknowledged-but-not-deleted is lost: the
-/// next connection gets those deliveries again, then the rest, each once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    all(not(curbside_postgres), not(curbside_ci)),
-    ignore = "on PostgreSQL: set CURBSIDE_TEST_POSTGRES_URL to run it"
-)]
-async fn an_acknowledgement_storage_refuses_ends_the_connection_and_its_deliveries_come_again() {
-    let Some(db) = Db::new(Backend::Postgres).await else {
-        return;
-    };
-    let (world, proxy) = behind_a_proxy(db, |c| c.limits.max_unacked_deliveries = 4).await;
-    let (alice, bob) = world.alice_and_bob().await;
-    let b_id = uid(&bob);
-    let mut a = Client::connect(alice).await.unwrap();
-    let mut accepted = Vec::new();
-    for i in 0..10 {
-        let id = mid(&format!("window-{i}"));
-        a.send(&[b_id.clone()], MessageKind::Message, &id, b"queued for bob")
-            .await
-            .unwrap();
-        accepted.push(id);
+/// Runs `sql` (statements separated by `;;`) on the world's database.
+async fn run_sql(world: &World, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&world.db.url).await.unwrap();
+    for statement in sql.split(";;") {
+        sqlx::raw_sql(statement).execute(&mut c).await.unwrap();
     }
-    // Bob's raw connection: exactly the window of 4 arrives.
-    let (mut ws, _) = common::raw_authenticated(&world.info, &bob).await;
-    let mut first = Vec::new();
-    while let Some(frame) = common::next_json(&mut ws, Duration::from_millis(700)).await {
-        if frame["type"] == "deliver" {
-            first.push(frame["delivery_id"].as_u64().unwrap());
-        }
-    }
-    assert_eq!(first.len(), 4, "the window");
-    // PostgreSQL goes away; Bob acknowledges the window.
-    proxy.set_cut(true);
-    let ids: Vec<String> = first.iter().map(u64::to_string).collect();
-    common::send_text(
-        &mut ws,
-        format!(r#"{{"type":"ack","delivery_ids":[{}]}}"#, ids.join(",")),
-    )
-    .await;
-    common::expect_error(&mut ws, "storage_unavailable").await;
-    proxy.set_cut(false);
-    drop(ws);
-    // The next connection gets all ten, each once (the refused ack deleted nothing).
-    let mut b = Client::connect(bob).await.unwrap();
-    let received = drain(&mut b).await;
-    assert_eq!(received, accepted, "every message once, in order");
-    a.close().await;
-    b.close().await;
-    world.stop().await;
 }
+
+// The server pushes the next page without waiting for an acknowledgement's
+// commit; when that commit fails (here the database refuses the deletion,
+// while reads still work), the connection ends with an error frame and
+// nothing is lost: the next connection gets those deliveries again, then
+// the rest, each once.
+on_every_backend!(
+    an_acknowledgement_storage_refuses_ends_the_connection_and_its_deliveries_come_again,
+    |db: Db| async move {
+        let world = World::start_with(db, |c| c.limits.max_unacked_deliveries = 4).await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let b_id = uid(&bob);
+        let mut a = Client::connect(alice).await.unwrap();
+        let mut accepted = Vec::new();
+        for i in 0..10 {
+            let id = mid(&format!("window-{i}"));
+            a.send(&[b_id.clone()], MessageKind::Message, &id, b"queued for bob")
+                .await
+                .unwrap();
+            accepted.push(id);
+        }
+        // Bob's raw connection: exactly the window of 4 arrives.
+        let (mut ws, _) = common::raw_authenticated(&world.info, &bob).await;
+        let mut first = Vec::new();
+        while let Some(frame) = common::next_json(&mut ws, Duration::from_millis(700)).await {
+            if frame["type"] == "deliver" {
+                first.push(frame["delivery_id"].as_u64().unwrap());
+            }
+        }
+        assert_eq!(first.len(), 4, "the window");
+        // The database now refuses to delete queued deliveries.
+        let postgres = world.db.url.starts_with("postgres");
+        let refuse = if postgres {
+            "CREATE FUNCTION refuse_delete() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;; \
+             CREATE TRIGGER refuse_delete BEFORE DELETE ON queue FOR EACH ROW EXECUTE FUNCTION refuse_delete()"
+        } else {
+            "CREATE TRIGGER refuse_delete BEFORE DELETE ON queue BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        };
+        run_sql(&world, refuse).await;
+        let ids: Vec<String> = first.iter().map(u64::to_string).collect();
+        common::send_text(
+            &mut ws,
+            format!(r#"{{"type":"ack","delivery_ids":[{}]}}"#, ids.join(",")),
+        )
+        .await;
+        // The next page arrives at once (the ack's commit is not awaited)…
+        let mut next = Vec::new();
+        let mut error = None;
+        while let Some(frame) = common::next_json(&mut ws, Duration::from_secs(5)).await {
+            match frame["type"].as_str() {
+                Some("deliver") => next.push(frame["delivery_id"].as_u64().unwrap()),
+                Some("error") => {
+                    error = Some(frame);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert!(next.len() <= 4, "at most a window more: {next:?}");
+        // …then the refused commit ends the connection with an error frame.
+        let error = error.expect("the connection ends with an error frame");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{error}"
+        );
+        drop(ws);
+        let allow = if postgres {
+            "DROP TRIGGER refuse_delete ON queue"
+        } else {
+            "DROP TRIGGER refuse_delete"
+        };
+        run_sql(&world, allow).await;
+        // The next connection gets all ten, each once (the refused ack deleted nothing).
+        let mut b = Client::connect(bob).await.unwrap();
+        let received = drain(&mut b).await;
+        assert_eq!(received, accepted, "every message once, in order");
+        a.close().await;
+        b.close().await;
+        world.stop().await;
+    }
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(

@@ -6,7 +6,7 @@
 use std::io::BufRead;
 
 use curbside_protocol::audit::{csv_fields, AuditRecord, SignedTreeHead, CSV_HEADER};
-use curbside_protocol::merkle::CompactRange;
+use curbside_protocol::merkle::{CompactRange, Hash};
 
 use super::{is_csv_header, ExportFormat, SavedHead, Verified, VerifyFailure};
 
@@ -65,19 +65,22 @@ impl<'a> TreeCheck<'a> {
 
     /// Adds the record on `line`, which must be the next entry.
     fn push(&mut self, line: u64, record: &AuditRecord) -> Result<(), VerifyFailure> {
+        self.push_hashed(line, &Hashed::of(record))
+    }
+
+    /// Adds an entry whose leaf hash was computed (see [`Hashed`]).
+    fn push_hashed(&mut self, line: u64, entry: &Hashed) -> Result<(), VerifyFailure> {
         let expected = self.tree.size() + 1;
-        if record.entry.seq != expected {
+        if entry.seq != expected {
             return Err(VerifyFailure::OutOfSequence {
                 line,
                 expected,
-                found: record.entry.seq,
+                found: entry.seq,
             });
         }
-        let leaf = record.entry.leaf_hash();
-        if leaf != record.leaf_hash.0 {
-            return Err(VerifyFailure::Altered {
-                seq: record.entry.seq,
-            });
+        let leaf = entry.leaf;
+        if leaf != entry.recorded {
+            return Err(VerifyFailure::Altered { seq: entry.seq });
         }
         self.tree.append(leaf);
         if let Some(s) = self.saved {
@@ -110,6 +113,65 @@ impl<'a> TreeCheck<'a> {
     }
 }
 
+/// What the tree needs of one record: its sequence number, the leaf hash
+/// of its canonical bytes and the leaf hash recorded with it.
+struct Hashed {
+    seq: u64,
+    leaf: Hash,
+    recorded: Hash,
+}
+
+impl Hashed {
+    fn of(record: &AuditRecord) -> Self {
+        Self {
+            seq: record.entry.seq,
+            leaf: record.entry.leaf_hash(),
+            recorded: record.leaf_hash.0,
+        }
+    }
+}
+
+/// Lines read and parsed at a time by [`verify_export`]: split among the
+/// cores, then folded into the tree in order.
+const BATCH_LINES: usize = 16 * 1024;
+
+/// Parses and hashes `lines` (the first is line `first`), on every core:
+/// one result per line, in order (so that the first failure in line
+/// order is the one reported).
+fn parse_and_hash(first: u64, lines: &[String]) -> Vec<Result<Hashed, VerifyFailure>> {
+    let one = |i: usize, line: &String| {
+        let line_no = first + i as u64;
+        parse_record(line_no, line).map(|r| Hashed::of(&r))
+    };
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if workers < 2 || lines.len() < 1024 {
+        return lines.iter().enumerate().map(|(i, l)| one(i, l)).collect();
+    }
+    let per = lines.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = lines
+            .chunks(per)
+            .enumerate()
+            .map(|(c, chunk)| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| one(c * per + i, l))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(lines.len());
+        for part in parts {
+            // Parsing and hashing return errors, they do not panic; a bug
+            // that did is the caller's panic, as it would be on one thread.
+            out.extend(part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        out
+    })
+}
+
 fn parse_record(line_no: u64, line: &str) -> Result<AuditRecord, VerifyFailure> {
     serde_json::from_str(line).map_err(|e| VerifyFailure::Malformed {
         line: line_no,
@@ -135,15 +197,41 @@ pub fn verify_export(
     mut progress: impl FnMut(u64),
 ) -> Result<Verified, VerifyFailure> {
     let mut check = TreeCheck::new(head, log_key, saved)?;
-    for (n, line) in export.lines().enumerate() {
-        let line_no = n as u64 + 1;
-        let line = line.map_err(|e| VerifyFailure::Io(e.to_string()))?;
-        if line_no == 1 && is_csv_header(&line) {
+    let mut lines = export.lines();
+    let mut first: u64 = 1;
+    loop {
+        // A batch of lines, parsed and hashed on every core, then folded
+        // into the tree in order; a read error after the batch's lines.
+        let mut batch = Vec::with_capacity(BATCH_LINES);
+        let mut read_error = None;
+        for line in lines.by_ref() {
+            match line {
+                Ok(line) => batch.push(line),
+                Err(e) => {
+                    read_error = Some(VerifyFailure::Io(e.to_string()));
+                    break;
+                }
+            }
+            if batch.len() == BATCH_LINES {
+                break;
+            }
+        }
+        if first == 1 && batch.first().is_some_and(|l| is_csv_header(l)) {
             return Err(VerifyFailure::Csv);
         }
-        check.push(line_no, &parse_record(line_no, &line)?)?;
-        if check.size() % 1024 == 0 {
-            progress(check.size());
+        let done = batch.len() < BATCH_LINES;
+        for (i, hashed) in parse_and_hash(first, &batch).into_iter().enumerate() {
+            check.push_hashed(first + i as u64, &hashed?)?;
+            if check.size() % 1024 == 0 {
+                progress(check.size());
+            }
+        }
+        if let Some(e) = read_error {
+            return Err(e);
+        }
+        first += batch.len() as u64;
+        if done {
+            break;
         }
     }
     progress(check.size());

@@ -123,15 +123,28 @@ impl Store {
         now: i64,
         receipt_ttl: Duration,
     ) -> Result<Vec<Acked>, ServerError> {
-        self.commits
-            .acknowledge(batch::Ack {
-                device: device.clone(),
-                ids: ids.to_vec(),
-                actor: actor.clone(),
-                now,
-                receipt_ttl,
-            })
+        self.submit_acknowledge(device, ids, actor, now, receipt_ttl)?
+            .wait()
             .await
+    }
+
+    /// [`Self::acknowledge`], queued for the group commit now (it commits
+    /// whether or not the answer is awaited); the answer to wait for.
+    pub fn submit_acknowledge(
+        &self,
+        device: &Address,
+        ids: &[DeliveryId],
+        actor: &Actor,
+        now: i64,
+        receipt_ttl: Duration,
+    ) -> Result<Pending<Vec<Acked>>, ServerError> {
+        self.commits.submit_ack(batch::Ack {
+            device: device.clone(),
+            ids: ids.to_vec(),
+            actor: actor.clone(),
+            now,
+            receipt_ttl,
+        })
     }
 
     /// Up to `limit` receipts waiting for a sending device after `after`.
@@ -170,12 +183,19 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        self.commits
-            .acknowledge_receipts(batch::AckReceipts {
-                device: device.clone(),
-                ids: ids.to_vec(),
-            })
-            .await
+        self.submit_acknowledge_receipts(device, ids)?.wait().await
+    }
+
+    /// [`Self::acknowledge_receipts`], queued for the group commit now.
+    pub fn submit_acknowledge_receipts(
+        &self,
+        device: &Address,
+        ids: &[ReceiptId],
+    ) -> Result<Pending<()>, ServerError> {
+        self.commits.submit_ack_receipts(batch::AckReceipts {
+            device: device.clone(),
+            ids: ids.to_vec(),
+        })
     }
 
     /// Number of deliveries queued for a device.

@@ -14,6 +14,11 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::error::{ApiError, ServerError};
 
+/// Bytes of frames fed before a flush: a page of 1 KiB messages is one
+/// write, a page of large ones a write per MiB or so, each within the write
+/// timeout.
+const FLUSH_BYTES: usize = 1 << 20;
+
 /// Why a connection ends.
 pub(super) enum End {
     /// The peer closed or went away.
@@ -84,16 +89,27 @@ impl Connection {
         self.send_all(std::slice::from_ref(frame)).await
     }
 
-    /// Sends these frames, in order, with one flush at the end (the whole
-    /// batch bounded by one write timeout).
+    /// Sends these frames, in order: fed to the socket and flushed once per
+    /// [`FLUSH_BYTES`] (one write for a page of small frames), each flush's
+    /// share bounded by the write timeout.
     pub(super) async fn send_all(&mut self, frames: &[ServerFrame]) -> Result<(), End> {
-        let mut texts = Vec::with_capacity(frames.len());
-        for frame in frames {
-            texts.push(
-                serde_json::to_string(frame)
-                    .map_err(|_| End::Error(ErrorCode::Internal, "encoding".into()))?,
-            );
+        let mut texts = Vec::new();
+        let mut bytes = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            let text = serde_json::to_string(frame)
+                .map_err(|_| End::Error(ErrorCode::Internal, "encoding".into()))?;
+            bytes += text.len();
+            texts.push(text);
+            if bytes >= FLUSH_BYTES || i + 1 == frames.len() {
+                self.write(std::mem::take(&mut texts)).await?;
+                bytes = 0;
+            }
         }
+        Ok(())
+    }
+
+    /// Feeds these texts and flushes, within the write timeout.
+    async fn write(&mut self, texts: Vec<String>) -> Result<(), End> {
         let socket = &mut self.socket;
         let write = async move {
             for text in texts {

@@ -31,9 +31,11 @@ use crate::AppState;
 /// one completes.
 const MAX_PIPELINED_SENDS: usize = 64;
 
-/// Deliveries (and receipts) read and written per page: one query, then the
-/// page's frames fed and flushed once.
-const PUSH_PAGE: usize = 256;
+/// Deliveries (and receipts) read per page: one query, then the page's
+/// frames written with as few flushes as `Connection::send_all` allows.
+/// A page holds at most this many ciphertexts in memory (up to the frame
+/// limit each).
+const PUSH_PAGE: usize = 64;
 
 /// What a commit waited for gives: a send's reply, or an `ack`'s end (its
 /// storage refusing ends the connection).
@@ -54,8 +56,9 @@ pub(super) struct Handler {
     pub(super) device: Address,
     /// Who it acts as, in the audit log.
     pub(super) actor: Actor,
-    /// The last delivery pushed (the next push starts after it).
-    last_pushed: DeliveryId,
+    /// The last delivery pushed (the next push starts after it; an `ack`
+    /// of a later id is ignored).
+    pub(super) last_pushed: DeliveryId,
     /// The last receipt pushed.
     last_receipt: ReceiptId,
     /// Deliveries pushed and not yet acknowledged.

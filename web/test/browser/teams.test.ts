@@ -187,6 +187,7 @@ function teams(backend: Backend): void {
       assert.equal(await queuedFor(ids.carol), 1, "Alice's message waits for Carol's device on the server");
       await summary(alice.page, 'Rounds at 7').click();
       const detail = mine(alice.page, 'Rounds at 7').locator('.delivery-members');
+      await detail.waitFor({ state: 'visible' });
       assert.match(await detail.locator('li', { hasText: BOB }).innerText(), /Read/);
       assert.match(await detail.locator('li', { hasText: CAROL }).innerText(), /Sent, not delivered yet/);
       assert.match(await carolInbox(), /Rounds at 7: bed 12 first/);
@@ -335,8 +336,11 @@ function teams(backend: Backend): void {
       for (const text of ['Rounds at 7', 'After Carol left: Alice']) await mine(page, text).waitFor();
       for (const text of ['troponin normal', 'biopsy tomorrow', 'ecg-notes.txt', 'After Carol left: Bob']) await theirs(page, text).waitFor();
       assert.match(await summary(page, 'Rounds at 7').innerText(), /Delivered to 2 of 2, read by 1/);
-      await summary(page, 'Rounds at 7').click();
-      assert.match(await mine(page, 'Rounds at 7').locator('.delivery-members li', { hasText: CAROL }).innerText(), /Delivered/);
+      // Opened (a closed detail's text is not rendered: innerText is empty), then read once shown.
+      const carolsDelivery = mine(page, 'Rounds at 7').locator('.delivery-members li', { hasText: CAROL });
+      if (!(await carolsDelivery.isVisible())) await summary(page, 'Rounds at 7').click();
+      await carolsDelivery.waitFor({ state: 'visible' });
+      assert.match(await carolsDelivery.innerText(), /Delivered/);
       await page.getByText('Online').waitFor({ timeout: 20_000 });
       await send(bob.page, 'After the reload');
       await theirs(page, 'After the reload').waitFor({ timeout: 20_000 });

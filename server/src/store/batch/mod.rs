@@ -172,18 +172,21 @@ impl GroupCommit {
         Ok(Pending(answer))
     }
 
-    pub(crate) async fn acknowledge(&self, a: Ack) -> Result<Vec<Acked>, ServerError> {
+    /// Queues an acknowledgement for the next batch now, as
+    /// [`Self::submit_accept`].
+    pub(crate) fn submit_ack(&self, a: Ack) -> Result<Pending<Vec<Acked>>, ServerError> {
         let (reply, answer) = oneshot::channel();
         self.tx.send(Request::Ack(a, reply)).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        Ok(Pending(answer))
     }
 
-    pub(crate) async fn acknowledge_receipts(&self, a: AckReceipts) -> Result<(), ServerError> {
+    /// Queues receipts seen for the next batch now, as [`Self::submit_accept`].
+    pub(crate) fn submit_ack_receipts(&self, a: AckReceipts) -> Result<Pending<()>, ServerError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request::AckReceipts(a, reply))
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        Ok(Pending(answer))
     }
 }
 

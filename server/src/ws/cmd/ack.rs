@@ -11,14 +11,15 @@ use crate::store::now_ms;
 use crate::ws::connection::End;
 use crate::ws::handler::Handler;
 
-/// Frees the acknowledged deliveries' room in the window and pushes what
-/// fits at once, while the deletion commits (the senders' receipts stored
-/// with it, and the senders woken to push them once it has). The client
-/// already has what it acknowledges, so the next page need not wait for
-/// that commit; if storage refuses it, the connection ends and what was
+/// Queues the deletion (with the senders' receipts and the audit entries)
+/// for the group commit at once, frees the acknowledged deliveries' room in
+/// the window and pushes what fits, without waiting for that commit: the
+/// client already has what it acknowledges. The commit goes ahead even if
+/// the connection then ends; once it has, the senders are woken to push
+/// their receipts. If storage refuses it the connection ends, and what was
 /// not deleted is delivered again on the next connection (deliveries are
-/// at least once, PROTOCOL.md). Acknowledgements commit in the order they
-/// arrived, with the connection's sends.
+/// at least once, PROTOCOL.md). Only deliveries this connection pushed are
+/// acknowledged: ids beyond the last one pushed are ignored.
 pub(super) async fn execute(
     handler: &mut Handler,
     ids: &[DeliveryId],
@@ -29,38 +30,46 @@ pub(super) async fn execute(
         let error = ApiError::invalid("too many ids in one ack");
         return Ok(Reply::Refused(error.into()));
     }
-    if ids.is_empty() && receipt_ids.is_empty() {
+    let pushed: Vec<DeliveryId> = ids
+        .iter()
+        .copied()
+        .filter(|id| *id <= handler.last_pushed)
+        .collect();
+    if pushed.is_empty() && receipt_ids.is_empty() {
         return Ok(Reply::Nothing);
     }
-    let state = handler.state.clone();
-    let device = handler.device.clone();
-    let actor = handler.actor.clone();
-    let deliveries = ids.to_vec();
-    let receipts = receipt_ids.to_vec();
-    let ttl = Duration::from_secs(state.config.limits.queue_ttl_secs);
+    let store = &handler.state.store;
+    let receipts = if receipt_ids.is_empty() {
+        None
+    } else {
+        Some(store.submit_acknowledge_receipts(&handler.device, receipt_ids)?)
+    };
+    let deliveries = if pushed.is_empty() {
+        None
+    } else {
+        let ttl = Duration::from_secs(handler.state.config.limits.queue_ttl_secs);
+        Some(store.submit_acknowledge(&handler.device, &pushed, &handler.actor, now_ms(), ttl)?)
+    };
+    let hub = handler.state.hub.clone();
     let commit = async move {
-        if !receipts.is_empty() {
-            state.store.acknowledge_receipts(&device, &receipts).await?;
+        if let Some(receipts) = receipts {
+            receipts.wait().await?;
         }
-        if deliveries.is_empty() {
+        let Some(deliveries) = deliveries else {
             return Ok(());
-        }
-        let acked = state
-            .store
-            .acknowledge(&device, &deliveries, &actor, now_ms(), ttl)
-            .await?;
+        };
+        let acked = deliveries.wait().await?;
         crate::metrics::with(|m| m.messages_delivered.inc_by(acked.len() as u64));
         // The receipts are stored: wake each sender's connection to push them.
         for a in acked {
-            state.hub.notify(&a.sender, HubEvent::Receipts);
+            hub.notify(&a.sender, HubEvent::Receipts);
         }
         Ok::<(), End>(())
     };
-    let pushed_before = !ids.is_empty();
-    for id in ids {
-        handler.in_flight.remove(id);
-    }
-    if pushed_before {
+    if !pushed.is_empty() {
+        for id in &pushed {
+            handler.in_flight.remove(id);
+        }
         handler.push_pending().await?;
     }
     Ok(Reply::Committing(Box::pin(commit)))
