@@ -53,3 +53,28 @@ test('the server refusing an officer’s enrollment because the invite is a clin
   assert.match(enrollRefusal('invite_expired', 'x', false).fields?.invite ?? '', /expired/);
   assert.match(enrollRefusal(undefined, 'network', true).error ?? '', /check your connection/);
 });
+
+test('any other refusal shows the server’s own words (they say what to do), not “check your connection”; only no answer at all says that', () => {
+  // The server's refusals at enrollment (server/src/http/enroll.rs), as the model passes a ServerError's message.
+  const cases: [string, string, RegExp][] = [
+    ['invalid_request', 'invalid_request: a new user needs display_name; a clinician also needs a valid npi and a specialty', /the server says “a new user needs display_name; a clinician also needs a valid npi and a specialty”/],
+    ['invalid_request', 'invalid_request: display_name must be 1 to 200 characters', /“display_name must be 1 to 200 characters”/],
+    ['invalid_request', 'invalid_request: identity_key must be 128 bytes', /“identity_key must be 128 bytes”/],
+    ['auth_failed', "auth_failed: the enrollment proof does not verify: sign this server's name, this invite and its purpose with the identity key", /“the enrollment proof does not verify: sign this server's name/],
+  ];
+  for (const officer of [false, true]) {
+    for (const [code, message, words] of cases) {
+      if (officer && /clinician/.test(message)) continue; // on the NPI field (the test above)
+      const r = enrollRefusal(code, message, officer);
+      assert.equal(r.fields, undefined, message);
+      assert.match(r.error ?? '', words);
+      assert.match(r.error ?? '', /the invite was not used/);
+      assert.doesNotMatch(r.error ?? '', /check your connection/, message);
+      assert.doesNotMatch(r.error ?? '', new RegExp(`${code}:`), 'without the code prefix');
+    }
+  }
+  assert.match(enrollRefusal('internal', 'internal: storage failed', false).error ?? '', /“storage failed”.*Try again in a moment/);
+  assert.match(enrollRefusal('internal', 'internal: HTTP 502', false).error ?? '', /answered HTTP 502; try again in a moment/);
+  assert.match(enrollRefusal('invalid_npi', 'invalid_npi: the NPI check digit is wrong', false).fields?.npi ?? '', /\(the NPI check digit is wrong\)/);
+  assert.match(enrollRefusal(undefined, 'POST /v1/enroll: fetch failed', false).error ?? '', /^Enrollment failed: check your connection and try again/);
+});

@@ -116,24 +116,39 @@ export function enrollProfile(f: EnrollForm): { invite: string; displayName: str
 /**
  * The server's refusal of an enrollment, in words on the field to fix
  * (`fields`), or for the whole form (`error`). The invite is not used when
- * the server refuses.
+ * the server refuses. `code` is the server's error code (`undefined`: no
+ * answer came, the connection failed); `message` its message, written for
+ * users (a `ServerError`'s "code: " prefix is dropped).
  */
 export function enrollRefusal(code: string | undefined, message: string, officer: boolean): { fields?: FieldErrors; error?: string } {
+  const said = serverWords(code, message);
   switch (code) {
+    case undefined:
+      return { error: 'Enrollment failed: check your connection and try again (the invite was not used).' };
     case 'invalid_invite':
       return { fields: { invite: 'This invite is unknown or was already used: ask your administrator for a new one.' } };
     case 'invite_expired':
       return { fields: { invite: 'This invite has expired: ask your administrator for a new one.' } };
     case 'invalid_npi':
-      return { fields: { npi: `The server refused this NPI (${message}): check it.` } };
+      return { fields: { npi: `The server refused this NPI (${said}): check it.` } };
     case 'conflict':
       return { fields: { npi: 'Someone with this NPI is already enrolled: to add this browser as a device, ask for a device invite.' } };
     case 'invalid_request':
       // The server needs an NPI and a specialty for a clinician's invite (`ProfileRequired`).
-      if (officer && /npi|clinician/i.test(message)) {
+      if (officer && /npi|clinician/i.test(said)) {
         return { fields: { npi: 'This invite is for a clinician, not a compliance officer: enter your 10-digit NPI and your specialty (the invite was not used).' } };
       }
       break;
   }
-  return { error: 'Enrollment failed: check your connection and try again (the invite was not used).' };
+  // Any other refusal: the server's own words say what is wrong and what to do.
+  if (/^HTTP \d+$/.test(said)) return { error: `Enrollment failed: the server answered ${said}; try again in a moment (the invite was not used).` };
+  if (said === '') return { error: `Enrollment failed: the server refused it (${code}); try again, or ask your administrator (the invite was not used).` };
+  const retry = ['internal', 'shutting_down', 'storage_unavailable', 'rate_limited'].includes(code) ? ' Try again in a moment.' : '';
+  return { error: `Enrollment failed: the server says “${said}” (the invite was not used).${retry}` };
+}
+
+/** A server error's message without the "code: " prefix `ServerError` gives it. */
+function serverWords(code: string | undefined, message: string): string {
+  const m = message.trim();
+  return code !== undefined && m.startsWith(`${code}: `) ? m.slice(code.length + 2).trim() : m;
 }

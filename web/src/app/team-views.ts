@@ -169,6 +169,27 @@ export class TeamViews {
     return { key: teamKey(t.teamId), name: t.name, memberCount: t.members.length, unread: this.unread(t.teamId), lastAt, preview, removed: t.removed };
   }
 
+  /**
+   * Who was removed from a team and may not be added back (user ids): the
+   * library's former members, and (for state sealed before it kept them)
+   * those removed in the team's notices; not the current members. A
+   * removed member's client ignores the team from then on (the CLI's
+   * rule): adding them back would show "Delivered" for what they never see.
+   */
+  former(t: Team): Set<string> {
+    const removed = (this.app.notices[t.teamId] ?? []).flatMap((n) => (n.kind === 'members' ? n.removed : []));
+    return new Set([...t.former, ...removed].filter((u) => !t.members.includes(u)));
+  }
+
+  /** Why these clinicians cannot be added to the team (naming those removed from it), or `undefined` if they can. */
+  cannotAdd(t: Team, people: readonly { key: string; name: string }[]): string | undefined {
+    const former = this.former(t);
+    const refused = people.filter((c) => former.has(c.key));
+    if (refused.length === 0) return undefined;
+    const names = nameList(refused.map((c) => c.name));
+    return `${names} ${refused.length === 1 ? 'was' : 'were'} removed from this team and cannot be added back: create a new team with them.`;
+  }
+
   view(t: Team): TeamView {
     const members = [...t.members]
       .map((u) => {

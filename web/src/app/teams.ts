@@ -267,10 +267,18 @@ export class SessionTeams {
     }
   }
 
+  /** Why this clinician cannot be added to the team (the picker shows it in place of the Add button), or `undefined` if they can. */
+  cannotAdd(key: string, c: Clinician): string | undefined {
+    const t = this.team(key);
+    return t && this.views.cannotAdd(t, [c]);
+  }
+
   /** Adds clinicians chosen from the directory; `undefined` if done, else what to tell the user. */
   async add(key: string, people: readonly Clinician[]): Promise<string | undefined> {
     const t = this.team(key);
-    if (t === undefined || t.removed) return 'You are no longer a member of this team: ask a member to add you again.';
+    if (t === undefined || t.removed) return 'You are no longer a member of this team: ask a member to create a new team with you.';
+    const refused = this.views.cannotAdd(t, people);
+    if (refused !== undefined) return `${refused} No one was added.`;
     const fresh = people.filter((c) => !t.members.includes(c.key));
     if (fresh.length === 0) return 'They are already members.';
     this.remember(fresh);

@@ -35,6 +35,12 @@ export interface Team {
   readonly members: readonly string[];
   /** This user was removed: nothing more is sent or accepted. */
   readonly removed: boolean;
+  /**
+   * Who this client saw dropped from the team (user ids, sorted; not the
+   * current members). Their clients ignore the team from then on (the
+   * CLI's rule), so they cannot be added back: {@link Teams.add} refuses.
+   */
+  readonly former: readonly string[];
 }
 
 /** What a team message carries once opened. */
@@ -73,7 +79,8 @@ export type TeamEvent =
   | { type: 'ignored'; teamId: string; reason: 'unknown_team' | 'not_a_member' | 'removed' | 'could_not_open' };
 
 export interface TeamsJSON {
-  teams: { team_id: string; name: string; members: string[]; removed: boolean }[];
+  /** `former` is absent in state written before it was kept. */
+  teams: { team_id: string; name: string; members: string[]; removed: boolean; former?: string[] }[];
   messages: {
     message_id: string;
     team_id: string;
@@ -120,6 +127,15 @@ export function newTeamId(rng: RandomSource = systemRandom): string {
 
 const sorted = (users: Iterable<string>): string[] => [...new Set(users)].sort();
 
+/** The former members once `before`'s members become `members`: those dropped join them; current members are not former. */
+function formerAfter(before: Team | undefined, members: readonly string[]): string[] {
+  const dropped = (before?.members ?? []).filter((u) => !members.includes(u));
+  return sorted([...(before?.former ?? []), ...dropped]).filter((u) => !members.includes(u));
+}
+
+/** Why {@link Teams.add} refuses a former member. */
+export const CANNOT_READD = "a colleague removed from this team cannot be added back: create a new team with them (their client no longer accepts this team's updates)";
+
 export class Teams {
   private readonly teams = new Map<string, Team>();
   private readonly messages = new Map<string, TeamMessage[]>();
@@ -132,7 +148,7 @@ export class Teams {
   ) {
     this.rng = opts.rng ?? systemRandom;
     for (const t of opts.state?.teams ?? []) {
-      this.teams.set(t.team_id, { teamId: t.team_id, name: t.name, members: [...t.members], removed: t.removed });
+      this.teams.set(t.team_id, { teamId: t.team_id, name: t.name, members: [...t.members], removed: t.removed, former: [...(t.former ?? [])] });
     }
     for (const m of opts.state?.messages ?? []) {
       this.record({
@@ -169,7 +185,7 @@ export class Teams {
   private current(teamId: string): Team {
     const t = this.teams.get(teamId);
     if (t === undefined) throw new ProtocolError('no such team: choose one of your teams');
-    if (t.removed) throw new ProtocolError(`you were removed from team ${t.name}: ask a member to add you again`);
+    if (t.removed) throw new ProtocolError(`you were removed from team ${t.name}: ask a member to create a new team with you`);
     return t;
   }
 
@@ -178,15 +194,20 @@ export class Teams {
   /** Creates a team with these colleagues (user ids; this user is a member) and tells them. */
   async create(name: string, members: string[]): Promise<{ team: Team; outcome: SendOutcome }> {
     if (name.trim() === '') throw new ProtocolError('a team needs a name');
-    const team: Team = { teamId: newTeamId(this.rng), name, members: sorted([this.me, ...members]), removed: false };
+    const team: Team = { teamId: newTeamId(this.rng), name, members: sorted([this.me, ...members]), removed: false, former: [] };
     if (team.members.length < 2) throw new ProtocolError('a team needs at least one colleague besides you');
     const outcome = await this.publish(team, []);
     return { team, outcome };
   }
 
-  /** Adds colleagues (user ids) to a team: the new membership goes to every old and new member. */
+  /**
+   * Adds colleagues (user ids) to a team: the new membership goes to every
+   * old and new member. Refused for a former member ({@link Team.former}):
+   * their client would ignore the update and every message after it.
+   */
   async add(teamId: string, users: string[]): Promise<{ team: Team; outcome: SendOutcome }> {
     const t = this.current(teamId);
+    if (users.some((u) => t.former.includes(u))) throw new ProtocolError(CANNOT_READD);
     const team = { ...t, members: sorted([...t.members, ...users]) };
     return this.publish(team, t.members).then((outcome) => ({ team, outcome }));
   }
@@ -196,7 +217,8 @@ export class Teams {
     const t = this.current(teamId);
     if (user === this.me) throw new ProtocolError('to leave a team, ask a member to remove you');
     if (!t.members.includes(user)) throw new ProtocolError(`that colleague is not a member of team ${t.name}`);
-    const team = { ...t, members: t.members.filter((m) => m !== user) };
+    const members = t.members.filter((m) => m !== user);
+    const team = { ...t, members, former: formerAfter(t, members) };
     return this.publish(team, t.members).then((outcome) => ({ team, outcome }));
   }
 
@@ -303,12 +325,12 @@ export class Teams {
     if (known !== undefined) {
       if (known.removed) return { type: 'ignored', teamId, reason: 'removed' };
       if (!(known.members.includes(from) || from === this.me)) return { type: 'ignored', teamId, reason: 'not_a_member' };
-      const team: Team = { teamId, name, members: [...members], removed: !includesMe };
+      const team: Team = { teamId, name, members: [...members], removed: !includesMe, former: formerAfter(known, members) };
       this.teams.set(teamId, team);
       return { type: includesMe ? 'updated' : 'removed', team, by: from };
     }
     if (!includesMe) return { type: 'ignored', teamId, reason: 'unknown_team' };
-    const team: Team = { teamId, name, members: [...members], removed: false };
+    const team: Team = { teamId, name, members: [...members], removed: false, former: [] };
     this.teams.set(teamId, team);
     return { type: 'added', team, by: from };
   }
@@ -352,7 +374,7 @@ export class Teams {
   /** The teams and their conversations, for the sealed store. */
   toJSON(): TeamsJSON {
     return {
-      teams: this.list().map((t) => ({ team_id: t.teamId, name: t.name, members: [...t.members], removed: t.removed })),
+      teams: this.list().map((t) => ({ team_id: t.teamId, name: t.name, members: [...t.members], removed: t.removed, former: [...t.former] })),
       messages: [...this.byId.values()].map((m) => ({
         message_id: m.messageId,
         team_id: m.teamId,

@@ -27,7 +27,13 @@ export class MembersPanel {
     const titleId = uid('members-title');
     this.title = h('h3', { id: titleId, tabindex: -1 }, 'Members');
     this.list = h('ul', { class: 'member-list', 'aria-labelledby': titleId });
-    this.picker = new MemberPicker(model, 'Add members', () => new Set(this.team?.members.map((m) => m.key) ?? []), () => this.drawAdd());
+    this.picker = new MemberPicker(
+      model,
+      'Add members',
+      () => new Set(this.team?.members.map((m) => m.key) ?? []),
+      () => this.drawAdd(),
+      (c) => (this.team === undefined ? undefined : this.model.teams?.cannotAdd(this.team.key, c)),
+    );
     this.addButton = h('button', { type: 'button', class: 'primary', onclick: () => void this.add() }, 'Add to team');
     this.addSection = h('section', { class: 'members-add', 'aria-label': 'Add members' }, this.picker.el, this.addButton);
     this.el = h(

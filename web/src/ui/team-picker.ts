@@ -1,8 +1,9 @@
 /**
  * Choosing clinicians from the directory by name (the New team dialog and
  * the members panel's "Add members"): a search field, the clinicians found
- * (each added to the list with one press), and the chosen ones, each with
- * a button to take them off the list again.
+ * (each added to the list with one press, or, for someone who may not be
+ * added such as a member removed from the team, why not), and the chosen
+ * ones, each with a button to take them off the list again.
  */
 
 import type { AppModel, Clinician } from '../app/index.js';
@@ -25,6 +26,8 @@ export class MemberPicker {
     /** Who may not be chosen (the team's members already). */
     private readonly exclude: () => ReadonlySet<string> = () => new Set(),
     private readonly onChange: () => void = () => undefined,
+    /** Why a clinician found may not be chosen (shown in place of the Add button), or `undefined`. */
+    private readonly refusal: (c: Clinician) => string | undefined = () => undefined,
   ) {
     const id = uid('picker');
     const errorId = `${id}-error`;
@@ -83,12 +86,15 @@ export class MemberPicker {
       this.status.textContent = e instanceof Error ? e.message : 'The directory could not be searched: try again.';
       return;
     }
-    const open = this.available();
+    const open = this.available().filter((c) => this.refusal(c) === undefined);
+    const refused = this.available().length - open.length;
     this.status.textContent =
       this.found.length === 0
         ? `No verified clinician matches “${q}”: try another part of the name.`
         : open.length === 0
-          ? `Everyone matching “${q}” is already ${this.exclude().size > 0 ? 'a member or ' : ''}on the list.`
+          ? refused > 0
+            ? `No one matching “${q}” can be added: see why below.`
+            : `Everyone matching “${q}” is already ${this.exclude().size > 0 ? 'a member or ' : ''}on the list.`
           : `${open.length} found: add the ones you want.`;
     this.draw();
   }
@@ -103,7 +109,7 @@ export class MemberPicker {
     this.status.textContent = `${c.name} is on the list.`;
     this.setError(undefined);
     this.draw();
-    (this.results.querySelector('button') ?? this.input).focus();
+    (this.results.querySelector<HTMLButtonElement>('button') ?? this.input).focus();
     this.onChange();
   }
 
@@ -118,8 +124,12 @@ export class MemberPicker {
   private draw(): void {
     replace(
       this.results,
-      ...this.available().map((c) =>
-        h(
+      ...this.available().map((c) => {
+        const refused = this.refusal(c);
+        if (refused !== undefined) {
+          return h('li', {}, h('p', { class: 'result refused' }, h('span', { class: 'name' }, c.name), h('span', { class: 'refused-why' }, refused)));
+        }
+        return h(
           'li',
           {},
           h(
@@ -128,8 +138,8 @@ export class MemberPicker {
             h('span', { class: 'name' }, srOnly('Add '), c.name),
             h('span', { class: 'specialty' }, c.specialty),
           ),
-        ),
-      ),
+        );
+      }),
     );
     this.chosenHead.textContent = this.chosen.length === 0 ? 'No one chosen yet.' : `Chosen (${this.chosen.length}):`;
     replace(

@@ -110,7 +110,7 @@ export class TeamConversationView {
     this.members.update(team);
     this.drawBanner(team);
     this.removedNote.hidden = !team.removed;
-    this.removedNote.textContent = team.removed ? 'You were removed from this team: you can read what it sent you, but no longer write to it. A member can add you again.' : '';
+    this.removedNote.textContent = team.removed ? 'You were removed from this team: you can read what it sent you, but no longer write to it. To work with its members again, ask one of them to create a new team with you.' : '';
     this.composer.el.hidden = team.removed;
     const focused = (document.activeElement as HTMLElement | null)?.closest?.('details[data-key]')?.getAttribute('data-key');
     this.list.update();

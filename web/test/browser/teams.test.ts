@@ -7,11 +7,14 @@
 // between the browsers and the CLI, each member's delivery status shown
 // (read from Bob's browser, delivered from the CLI; Carol's queue on the
 // server's database while she is away); a notification without content
-// and no read receipt while Bob's page is hidden; an attachment sent to the
+// and no read receipt while Bob's page is hidden (none among the frames his
+// page sent before his own reply, which his outbox sends after anything
+// queued before it; the receipt sent once the page is shown); an attachment sent to the
 // team downloaded and verified by `curbside download`, and one from `team
 // attach` downloaded in the browser; Carol removed in the members panel
 // (confirmed in a dialog naming her): nothing further is queued for her on
-// the server and her CLI history has none of it; after a reload and unlock
+// the server and her CLI history has none of it, and the Add members
+// search shows her as removed, not to be added back; after a reload and unlock
 // the team, its messages and their delivery are still there. axe-core at
 // 1440×900 and 390×844 (screenshots web-team-*.png: see SCREENSHOTS in
 // world.ts; on SQLite only).
@@ -59,6 +62,18 @@ function teams(backend: Backend): void {
   let ids: { alice: string; bob: string; carol: string };
   const violations: string[] = [];
   const pageErrors: string[] = [];
+  /** The WebSocket frames each browser sent (by name), parsed. */
+  const sentFrames = new Map<string, { type?: string; kind?: string }[]>();
+  /** The `send` frames a browser sent from index `from` on: their kinds (`message`, `receipt`, `control`). */
+  const sentKinds = (name: string, from = 0): string[] =>
+    (sentFrames.get(name) ?? []).slice(from).filter((f) => f.type === 'send').map((f) => f.kind ?? '');
+  const until = async (what: string, ok: () => boolean, ms = 20_000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   const carol = (): string => cli.profile('carol');
   const carolInbox = (): Promise<string> => cli.run(['inbox', '--profile', carol(), '--wait', '2']);
   const carolHistory = async (): Promise<Row[]> =>
@@ -92,6 +107,17 @@ function teams(backend: Backend): void {
 
   const enrollBrowser = async (page: Page, name: string, nine: string, specialty: string): Promise<string> => {
     page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
+    const frames: { type?: string; kind?: string }[] = [];
+    sentFrames.set(name, frames);
+    page.on('websocket', (ws) =>
+      ws.on('framesent', (f) => {
+        try {
+          frames.push(JSON.parse(String(f.payload)) as { type?: string; kind?: string });
+        } catch {
+          frames.push({});
+        }
+      }),
+    );
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) pageErrors.push(`${name}: CSP: ${m.text()}`);
     });
@@ -232,14 +258,24 @@ function teams(backend: Backend): void {
       await bob.page.waitForFunction(() => (window as unknown as { __notes: unknown[] }).__notes.length > 0, undefined, { timeout: 20_000 });
       assert.deepEqual(await bob.page.evaluate('window.__notes'), [{ title: 'Curbside', body: 'New secure message' }]);
       await summary(alice.page, 'bed 14').filter({ hasText: 'Delivered to 1 of 2' }).waitFor({ timeout: 20_000 });
-      await alice.page.waitForTimeout(1000);
-      assert.doesNotMatch(await summary(alice.page, 'bed 14').innerText(), /read by/, 'no read receipt while hidden');
-      await bob.page.evaluate(`(() => { Object.defineProperty(document, 'hidden', { configurable: true, get: () => false }); document.dispatchEvent(new Event('visibilitychange')); })()`);
-      await summary(alice.page, 'bed 14').filter({ hasText: 'read by 1' }).waitFor({ timeout: 20_000 });
-
+      // Still hidden, Bob writes back. His outbox sends in order, and a read
+      // receipt for what arrived is queued when it is stored (before the
+      // notification above): had one been made, it went before his reply.
+      const hidden = sentFrames.get(BOB)?.length ?? 0;
       await send(bob.page, 'Bob here: bed 14 seen, biopsy tomorrow');
+      await until('Bob’s reply on the WebSocket', () => sentKinds(BOB, hidden).includes('message'));
+      const whileHidden = sentKinds(BOB, hidden);
+      assert.deepEqual(whileHidden.slice(0, whileHidden.indexOf('message')), [], 'no read receipt (or anything) sent before the reply while hidden');
       await theirs(alice.page, 'biopsy tomorrow').waitFor({ timeout: 20_000 });
       assert.equal(await theirs(alice.page, 'biopsy tomorrow').locator('.sender').innerText(), BOB);
+      assert.doesNotMatch(await summary(alice.page, 'bed 14').innerText(), /read by/, 'Bob’s reply came, and no read receipt before it');
+      // Shown again: only now does the read receipt go, and Alice sees it.
+      const shown = sentFrames.get(BOB)?.length ?? 0;
+      assert.ok(!sentKinds(BOB, hidden).includes('receipt'), 'no read receipt while hidden');
+      await bob.page.evaluate(`(() => { Object.defineProperty(document, 'hidden', { configurable: true, get: () => false }); document.dispatchEvent(new Event('visibilitychange')); })()`);
+      await until('Bob’s read receipt once shown', () => sentKinds(BOB, shown).includes('receipt'));
+      await summary(alice.page, 'bed 14').filter({ hasText: 'read by 1' }).waitFor({ timeout: 20_000 });
+
       assert.match(await carolInbox(), /biopsy tomorrow/);
       await summary(bob.page, 'biopsy tomorrow').filter({ hasText: /Delivered to 2 of 2/ }).waitFor({ timeout: 20_000 });
     });
@@ -320,6 +356,15 @@ function teams(backend: Backend): void {
       const rows = await carolHistory();
       assert.equal(rows.length, before);
       assert.ok(!rows.some((r) => (r.content.text ?? '').includes('After Carol left')));
+
+      // Her client ignores the team from now on (the CLI's rule): the Add members search says she cannot be added back.
+      const search = panel.getByRole('searchbox', { name: 'Add members' });
+      await search.fill('Chen');
+      await search.press('Enter');
+      await panel.getByText(`${CAROL} was removed from this team and cannot be added back: create a new team with them.`).waitFor();
+      assert.equal(await panel.getByRole('list', { name: 'Clinicians found' }).getByRole('button').count(), 0, 'no Add button for her');
+      await panel.getByText('No one matching “Chen” can be added').waitFor();
+      await audit(page, 'readd', undefined, ['1440']);
       await pane(page).getByRole('button', { name: 'Close members' }).click();
     });
 
