@@ -323,60 +323,6 @@ async fn a_reader_that_never_acknowledges_gets_a_bounded_window_and_loses_nothin
     world.stop().await;
 }
 
-/// An `ack` commits even when the device closes right after sending it
-/// (the server pushes on without waiting for the commit, but never drops it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ack_sent_just_before_closing_still_deletes_what_it_acknowledged() {
-    let world = world_with(|c| c.limits.max_unacked_deliveries = 8).await;
-    let (alice, bob) = world.alice_and_bob().await;
-    let b = uid(&bob);
-    let mut a = Client::connect(alice).await.unwrap();
-    for i in 0..20 {
-        a.send(&[b.clone()], MessageKind::Message, &mid(&format!("c{i}")), b"n")
-            .await
-            .unwrap();
-    }
-    let device = Address {
-        user_id: b.clone(),
-        device_id: bob.address.as_ref().unwrap().device_id,
-    };
-    let store = world.server().state().store.clone();
-    for round in 0..3 {
-        let (mut ws, _) = raw_authenticated(&world.info, &bob).await;
-        let mut ids = Vec::new();
-        while let Some(frame) = next_json(&mut ws, Duration::from_millis(500)).await {
-            if frame["type"] == "deliver" {
-                ids.push(frame["delivery_id"].as_u64().unwrap().to_string());
-            }
-        }
-        assert_eq!(ids.len(), if round < 2 { 8 } else { 4 }, "round {round}");
-        // The ack and the close in one write: the server reads the close
-        // while the ack is still committing.
-        {
-            use futures_util::SinkExt;
-            let ack = format!(r#"{{"type":"ack","delivery_ids":[{}]}}"#, ids.join(","));
-            ws.feed(WsMessage::text(ack)).await.unwrap();
-            let _ = ws.close(None).await;
-        }
-        drop(ws);
-        let left: u64 = [12, 4, 0][round];
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let depth = store.queue_depth(&device).await.unwrap();
-            if depth == left {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "round {round}: {depth} queued, {left} expected: an acknowledgement was dropped"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    a.close().await;
-    world.stop().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_never_drains_its_socket_is_dropped_and_nothing_is_lost() {
     let world = world_with(|c| {
