@@ -127,6 +127,22 @@ pub(crate) enum AdminCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Set the organisation's retention policy: every client deletes
+    /// messages and attachments older than it, and so does the server.
+    /// Audited. Without a flag, shows the policy in effect.
+    Retention {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The maximum lifespan in days.
+        #[arg(long, conflicts_with_all = ["seconds", "off"])]
+        days: Option<u64>,
+        /// The maximum lifespan in seconds (at least 60).
+        #[arg(long, conflicts_with = "off")]
+        seconds: Option<u64>,
+        /// No retention limit.
+        #[arg(long)]
+        off: bool,
+    },
     /// Revoke a device: it can no longer connect and its queue is dropped.
     Revoke {
         #[command(flatten)]
@@ -397,6 +413,26 @@ pub(crate) async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             let (api, token) = session(&profile).await?;
             api.grant_role(&token, &user, role).await?;
             out(&format!("Granted {} to {user}", role.as_str()))
+        }
+        AdminCommand::Retention {
+            profile,
+            days,
+            seconds,
+            off,
+        } => {
+            let (api, token) = session(&profile).await?;
+            let secs = days.map(|d| d.saturating_mul(86_400)).or(seconds);
+            let policy = if secs.is_none() && !off {
+                api.policy(&token).await?
+            } else {
+                api.set_retention(&token, secs).await?
+            };
+            let words = curbside_client::urgent::policy_words(&policy);
+            out(&if secs.is_some() || off {
+                format!("{words}\nThe change is recorded in the audit log (retention.changed); every client applies it when it next connects.")
+            } else {
+                words
+            })
         }
         AdminCommand::Deactivate { profile, user, yes } => {
             let (api, token) = session(&profile).await?;

@@ -55,6 +55,14 @@ enum Command {
     /// Receive, decrypt and show new messages.
     #[command(visible_alias = "sync")]
     Inbox(messages::InboxArgs),
+    /// Acknowledge urgent or stat messages (they alert until acknowledged).
+    Ack(messages::AckArgs),
+    /// List the urgent and stat messages still waiting for an acknowledgement.
+    Urgent(messages::UrgentArgs),
+    /// Recall a message you sent: undelivered copies are deleted, recipients delete theirs.
+    Recall(messages::RecallArgs),
+    /// Show your organisation's retention policy and recall window.
+    Policy(messages::PolicyArgs),
     /// Show the conversation with a colleague (from the sealed local history).
     History(messages::HistoryArgs),
     /// List the colleagues this profile has conversations with.
@@ -342,6 +350,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Chat(args) => chat::run(args).await,
         Command::Send(args) => messages::send(args).await,
         Command::Inbox(args) => messages::inbox(args).await,
+        Command::Ack(args) => messages::ack(args).await,
+        Command::Urgent(args) => messages::urgent(args).await,
+        Command::Recall(args) => messages::recall(args).await,
+        Command::Policy(args) => messages::policy(args).await,
         Command::History(args) => messages::history(args),
         Command::Contacts(args) => messages::contacts(args),
         Command::Attach(args) => messages::attach(args).await,

@@ -101,7 +101,11 @@ on_every_backend!(
             .server()
             .state()
             .store
-            .expire(now_ms() + 30 * 24 * 3600 * 1000, Duration::from_secs(3600))
+            .expire(
+                now_ms() + 30 * 24 * 3600 * 1000,
+                Duration::from_secs(3600),
+                i64::MIN,
+            )
             .await
             .unwrap();
 

@@ -194,7 +194,10 @@ on_every_backend!(undelivered_ciphertext_expires, |db| async move {
     assert!(b.next_message(common::QUIET).await.unwrap().is_none());
     let ttl = std::time::Duration::from_secs(1);
     assert_eq!(
-        store.expire(curbside_server::store::now_ms(), ttl).await.unwrap(),
+        store
+            .expire(curbside_server::store::now_ms(), ttl, i64::MIN)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(store.queue_depth(&bob_device).await.unwrap(), 0);

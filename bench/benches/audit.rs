@@ -96,6 +96,8 @@ fn append(c: &mut Criterion) {
                         message_id: id,
                         kind: MessageKind::Message,
                         envelopes: vec![env],
+                        priority: Default::default(),
+                        escalation: None,
                         actor: actor.clone(),
                         now: now_ms(),
                         ttl: Duration::from_secs(3600),

@@ -161,6 +161,7 @@ async fn handle(relay: &Relay, me: &Address, text: &str) -> Option<ServerFrame> 
             message_id,
             kind,
             recipients,
+            ..
         } => {
             let now = curbside_server::store::now_ms();
             for e in recipients {
@@ -179,6 +180,8 @@ async fn handle(relay: &Relay, me: &Address, text: &str) -> Option<ServerFrame> 
                     kind,
                     ciphertext: e.ciphertext,
                     sent_at: now,
+                    priority: Default::default(),
+                    escalated: false,
                 };
                 if let (Some(out), Ok(t)) = (outbox(relay, &to), serde_json::to_string(&frame)) {
                     let _ = out.send(t);

@@ -129,6 +129,28 @@ impl Api {
         .await
     }
 
+    /// `GET /v1/policy`: the organisation's retention and recall window.
+    pub async fn policy(&self, token: &str) -> Result<curbside_protocol::http::Policy> {
+        self.call::<(), _>(reqwest::Method::GET, "/v1/policy", Some(token), None)
+            .await
+    }
+
+    /// `PUT /v1/admin/retention`: sets (or, with `None`, lifts) the retention policy.
+    pub async fn set_retention(
+        &self,
+        token: &str,
+        retention_secs: Option<u64>,
+    ) -> Result<curbside_protocol::http::Policy> {
+        let req = curbside_protocol::http::SetRetention { retention_secs };
+        self.call(
+            reqwest::Method::PUT,
+            "/v1/admin/retention",
+            Some(token),
+            Some(&req),
+        )
+        .await
+    }
+
     /// `GET /v1/admin/users`.
     pub async fn list_users(&self, token: &str) -> Result<Vec<UserSummary>> {
         self.call::<(), _>(reqwest::Method::GET, "/v1/admin/users", Some(token), None)

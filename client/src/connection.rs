@@ -148,15 +148,7 @@ impl Connection {
                     tracing::warn!("ignoring an unparseable frame from the server");
                     continue;
                 };
-                let id = match &frame {
-                    ServerFrame::Error { id, .. } => id.clone(),
-                    ServerFrame::PrekeysPublished { id, .. }
-                    | ServerFrame::Bundles { id, .. }
-                    | ServerFrame::Accepted { id, .. }
-                    | ServerFrame::DirectoryResults { id, .. }
-                    | ServerFrame::Pong { id } => Some(id.clone()),
-                    _ => None,
-                };
+                let id = frame.reply_id().cloned();
                 let waiter = id.and_then(|id| lock(&reader_pending).remove(id.as_str()));
                 match waiter {
                     Some(w) => {

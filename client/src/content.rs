@@ -103,6 +103,17 @@ pub enum Content {
         /// The messages read.
         message_ids: Vec<MessageId>,
     },
+    /// The recipient acknowledged these urgent or stat messages (kind
+    /// `receipt`): stop alerting.
+    Acknowledge {
+        /// The messages acknowledged.
+        message_ids: Vec<MessageId>,
+    },
+    /// The sender recalled these messages (kind `control`): delete them.
+    Recall {
+        /// The messages recalled.
+        message_ids: Vec<MessageId>,
+    },
 }
 
 impl core::fmt::Debug for Content {
@@ -118,6 +129,8 @@ impl core::fmt::Debug for Content {
                 write!(f, "TeamMessage({team_id}, {} bytes)", sealed.len())
             }
             Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
+            Self::Acknowledge { message_ids } => write!(f, "Acknowledge({} ids)", message_ids.len()),
+            Self::Recall { message_ids } => write!(f, "Recall({} ids)", message_ids.len()),
             Self::Referral { referral_id, .. } => write!(f, "Referral({referral_id})"),
             Self::ReferralReason { referral_id, .. } => write!(f, "ReferralReason({referral_id})"),
         }
@@ -154,6 +167,8 @@ impl Content {
             Self::TeamUpdate { name, members, .. } => format!("[team {name}: {} members]", members.len()),
             Self::TeamMessage { .. } => "[team message]".into(),
             Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
+            Self::Acknowledge { message_ids } => format!("[acknowledged {} messages]", message_ids.len()),
+            Self::Recall { .. } => "[message recalled]".into(),
             Self::Referral {
                 referral_id,
                 attachments,
@@ -170,6 +185,8 @@ impl Content {
             Self::Text { to, .. } | Self::Attachment { to, .. } | Self::Timer { to, .. } => to,
             Self::TeamUpdate { members, .. } => members,
             Self::Read { .. }
+            | Self::Acknowledge { .. }
+            | Self::Recall { .. }
             | Self::TeamMessage { .. }
             | Self::Referral { .. }
             | Self::ReferralReason { .. } => &[],

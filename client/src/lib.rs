@@ -33,11 +33,12 @@ pub mod local;
 pub mod people;
 pub mod team;
 pub mod tls;
+pub mod urgent;
 
 use serde::{Deserialize, Serialize};
 
 pub use account::Account;
-pub use client::{enroll, Client, Received, SendOutcome, UserDetails};
+pub use client::{enroll, fresh_message_id, Client, Received, SendOutcome, Urgency, UserDetails};
 pub use error::{ClientError, Result};
 
 /// How to reach a server.

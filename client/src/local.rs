@@ -144,6 +144,12 @@ pub struct LocalState {
     /// directory, so a user missing here is not one.
     #[serde(default)]
     pub people: BTreeMap<UserId, curbside_protocol::frames::DirectoryEntry>,
+    /// Urgent and stat messages sent and received (see [`crate::urgent`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urgent: Vec<crate::urgent::UrgentRecord>,
+    /// The organisation's policy as the server last gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<curbside_protocol::http::Policy>,
 }
 
 /// What this profile holds of a referral (the server holds only its envelope).

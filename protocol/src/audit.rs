@@ -91,6 +91,25 @@ pub enum Action {
     /// A referral changed status.
     #[serde(rename = "referral.status_changed")]
     ReferralStatusChanged,
+    /// A recipient acknowledged an urgent or stat message (the first
+    /// acknowledgement only).
+    #[serde(rename = "message.acknowledged")]
+    MessageAcknowledged,
+    /// Nobody acknowledged an urgent or stat message in time: its held
+    /// escalation copies were released to the backup (counterpart).
+    #[serde(rename = "escalation.released")]
+    EscalationReleased,
+    /// An urgent or stat message was acknowledged (or recalled) in time: its
+    /// held escalation copies were deleted undelivered.
+    #[serde(rename = "escalation.withdrawn")]
+    EscalationWithdrawn,
+    /// The sender recalled a message (`deleted`: copies still queued, now deleted).
+    #[serde(rename = "message.recalled")]
+    MessageRecalled,
+    /// An administrator changed the retention policy (`retention_secs`
+    /// absent: no limit).
+    #[serde(rename = "retention.changed")]
+    RetentionChanged,
     /// Someone queried the audit log.
     #[serde(rename = "audit.queried")]
     AuditQueried,
@@ -129,6 +148,11 @@ impl Action {
         Self::AttachmentFetched,
         Self::ReferralCreated,
         Self::ReferralStatusChanged,
+        Self::MessageAcknowledged,
+        Self::EscalationReleased,
+        Self::EscalationWithdrawn,
+        Self::MessageRecalled,
+        Self::RetentionChanged,
         Self::AuditQueried,
         Self::AuditExported,
         Self::AuditTreeHeadRequested,
@@ -160,6 +184,11 @@ impl Action {
             Self::AttachmentFetched => "attachment.fetched",
             Self::ReferralCreated => "referral.created",
             Self::ReferralStatusChanged => "referral.status_changed",
+            Self::MessageAcknowledged => "message.acknowledged",
+            Self::EscalationReleased => "escalation.released",
+            Self::EscalationWithdrawn => "escalation.withdrawn",
+            Self::MessageRecalled => "message.recalled",
+            Self::RetentionChanged => "retention.changed",
             Self::AuditQueried => "audit.queried",
             Self::AuditExported => "audit.exported",
             Self::AuditTreeHeadRequested => "audit.tree_head_requested",
@@ -271,7 +300,7 @@ pub struct Details {
     /// Referral target specialty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub specialty: Option<String>,
-    /// Referral priority.
+    /// Referral priority, or an urgent or stat message's priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
     /// How many attempts one entry stands for (failed attempts of one source
@@ -284,6 +313,16 @@ pub struct Details {
     /// When the last of those attempts came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_at_ms: Option<i64>,
+    /// An escalation's delay in seconds (on the backup's `message.accepted`
+    /// entry: these copies are held until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_after_secs: Option<u64>,
+    /// How many queued copies were deleted (a recall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<u64>,
+    /// A retention policy in seconds (absent on `retention.changed`: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_secs: Option<u64>,
 }
 
 /// One audit entry. Field order is part of the canonical encoding.

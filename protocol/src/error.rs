@@ -83,6 +83,9 @@ pub enum ErrorCode {
     /// be sent to it, its bundles are not handed out. Not retryable; the
     /// clinician, if they come back, has a new account (a new id).
     UserDeactivated,
+    /// A `recall` came later than the recall window after the message was
+    /// accepted: nothing was deleted, the recipients keep it.
+    RecallWindowPassed,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -109,7 +112,7 @@ impl ErrorCode {
             | Self::TokenExpired => 401,
             Self::ChallengeReplayed | Self::DeviceRevoked | Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::StaleDevices | Self::Conflict | Self::InvalidTransition => 409,
+            Self::StaleDevices | Self::Conflict | Self::InvalidTransition | Self::RecallWindowPassed => 409,
             Self::InvalidInvite | Self::InviteExpired | Self::UserDeactivated => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
             Self::RateLimited | Self::RecipientQueueFull => 429,
@@ -157,7 +160,8 @@ impl ErrorCode {
             | Self::TokenExpired
             | Self::InvalidTransition
             | Self::RecipientQueueFull
-            | Self::UserDeactivated => 1008,
+            | Self::UserDeactivated
+            | Self::RecallWindowPassed => 1008,
         }
     }
 
@@ -196,6 +200,7 @@ impl ErrorCode {
             Self::StorageUnavailable => "storage_unavailable",
             Self::RecipientQueueFull => "recipient_queue_full",
             Self::UserDeactivated => "user_deactivated",
+            Self::RecallWindowPassed => "recall_window_passed",
             Self::Internal => "internal",
         }
     }
@@ -242,6 +247,7 @@ mod tests {
             ErrorCode::InvalidSignedPrekey,
             ErrorCode::RecipientQueueFull,
             ErrorCode::UserDeactivated,
+            ErrorCode::RecallWindowPassed,
             ErrorCode::Internal,
         ] {
             assert_eq!(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::bytes::Base64;
 use crate::error::ErrorCode;
 use crate::ids::{Address, DeliveryId, DeviceId, MessageId, ReceiptId, RequestId, UserId};
+use crate::referral::Priority;
 
 /// What a message is, as far as the server needs to know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,6 +54,22 @@ pub struct Envelope {
     /// The end-to-end-encrypted message for that device.
     pub ciphertext: Base64,
 }
+
+/// An urgent or stat message's escalation: the copies for a backup
+/// clinician's devices, encrypted at send time, which the server holds and
+/// releases only if nobody acknowledged the message within `after_secs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Seconds after acceptance (1 to [`MAX_ESCALATION_SECS`]).
+    pub after_secs: u64,
+    /// The backup: not the sender, not a recipient.
+    pub backup: UserId,
+    /// One envelope per current device of the backup.
+    pub recipients: Vec<Envelope>,
+}
+
+/// The longest escalation delay a send may ask for (7 days).
+pub const MAX_ESCALATION_SECS: u64 = 7 * 24 * 3600;
 
 /// What a device needs to open a session with another device.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +159,28 @@ pub enum ClientFrame {
         kind: MessageKind,
         /// One envelope per device of every recipient, and of the sender's other devices.
         recipients: Vec<Envelope>,
+        /// The priority (kind `message` only; routine when absent).
+        #[serde(default, skip_serializing_if = "Priority::is_routine")]
+        priority: Priority,
+        /// For urgent and stat messages: who receives it if nobody acknowledges it in time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalation: Option<Escalation>,
+    },
+    /// Acknowledges an urgent or stat message received (or escalated to this user).
+    Acknowledge {
+        /// Request id.
+        id: RequestId,
+        /// Who sent the message.
+        sender: UserId,
+        /// The sender's message id.
+        message_id: MessageId,
+    },
+    /// Recalls a message this user sent: its undelivered copies are deleted.
+    Recall {
+        /// Request id.
+        id: RequestId,
+        /// The message.
+        message_id: MessageId,
     },
     /// Acknowledges deliveries (the server deletes their ciphertext) and receipts.
     Ack {
@@ -178,6 +217,8 @@ impl ClientFrame {
             Self::PublishPrekeys { id, .. }
             | Self::FetchBundles { id, .. }
             | Self::Send { id, .. }
+            | Self::Acknowledge { id, .. }
+            | Self::Recall { id, .. }
             | Self::DirectorySearch { id, .. }
             | Self::Ping { id } => Some(id),
             Self::Auth { .. } | Self::Ack { .. } => None,
@@ -191,6 +232,8 @@ pub const CLIENT_FRAME_TYPES: &[&str] = &[
     "publish_prekeys",
     "fetch_bundles",
     "send",
+    "acknowledge",
+    "recall",
     "ack",
     "directory_search",
     "ping",
@@ -278,6 +321,12 @@ pub enum ServerFrame {
         ciphertext: Base64,
         /// When the server accepted it (ms since the epoch).
         sent_at: i64,
+        /// The sender's priority (routine when absent).
+        #[serde(default, skip_serializing_if = "Priority::is_routine")]
+        priority: Priority,
+        /// True for an escalation copy, released because nobody acknowledged the message in time.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        escalated: bool,
     },
     /// A receipt: one recipient device acknowledged a message this device
     /// sent. Kept until acknowledged with `ack` (`receipt_ids`).
@@ -308,11 +357,63 @@ pub enum ServerFrame {
         /// Matching verified clinicians.
         clinicians: Vec<DirectoryEntry>,
     },
+    /// An urgent or stat message is acknowledged (by this request or an earlier one).
+    Acknowledged {
+        /// Request id.
+        id: RequestId,
+        /// The message's sender.
+        sender: UserId,
+        /// The message.
+        message_id: MessageId,
+        /// When it was first acknowledged (ms since the epoch).
+        acknowledged_at: i64,
+        /// Whether this request was the first acknowledgement.
+        first: bool,
+    },
+    /// A message is recalled: its undelivered copies are deleted.
+    Recalled {
+        /// Request id.
+        id: RequestId,
+        /// The message.
+        message_id: MessageId,
+        /// How many copies were still queued (now deleted).
+        undelivered: u64,
+    },
+    /// The organisation's policy changed (best effort; `GET /v1/policy` is the truth).
+    PolicyChanged {
+        /// The policy now in effect.
+        policy: crate::http::Policy,
+    },
     /// Answer to `ping`.
     Pong {
         /// Request id.
         id: RequestId,
     },
+}
+
+impl ServerFrame {
+    /// The request a reply answers (its `id`); `None` for pushed frames and
+    /// an `error` without one. Exhaustive, so that a new reply is routed.
+    #[must_use]
+    pub fn reply_id(&self) -> Option<&RequestId> {
+        match self {
+            Self::Error { id, .. } => id.as_ref(),
+            Self::PrekeysPublished { id, .. }
+            | Self::Bundles { id, .. }
+            | Self::Accepted { id, .. }
+            | Self::Acknowledged { id, .. }
+            | Self::Recalled { id, .. }
+            | Self::DirectoryResults { id, .. }
+            | Self::Pong { id } => Some(id),
+            Self::Hello { .. }
+            | Self::AuthOk { .. }
+            | Self::Deliver { .. }
+            | Self::Delivered { .. }
+            | Self::ReferralUpdated { .. }
+            | Self::PrekeysLow { .. }
+            | Self::PolicyChanged { .. } => None,
+        }
+    }
 }
 
 /// Why a client frame was refused.

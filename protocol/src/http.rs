@@ -214,3 +214,27 @@ pub struct AttachmentStored {
     /// Expiry (ms since the epoch).
     pub expires_at: i64,
 }
+
+/// `GET /v1/policy`: the organisation's policy every client follows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The maximum lifespan of a message and its attachments, in seconds
+    /// (`None`: no limit). Clients purge older history; the server deletes
+    /// older queued ciphertext and attachments.
+    pub retention_secs: Option<u64>,
+    /// How long after acceptance a sender may recall a message.
+    pub recall_window_secs: u64,
+    /// When the retention policy last changed (ms since the epoch), if ever.
+    pub changed_at: Option<i64>,
+}
+
+/// The shortest retention an administrator may set (one minute).
+pub const MIN_RETENTION_SECS: u64 = 60;
+
+/// `PUT /v1/admin/retention`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRetention {
+    /// The new maximum message lifespan in seconds (at least
+    /// [`MIN_RETENTION_SECS`]), or `None` for no limit.
+    pub retention_secs: Option<u64>,
+}

@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{MessageId, ReferralId, UserId};
 
 /// How soon the receiving clinician should act.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Routine.
+    #[default]
     Routine,
     /// Urgent.
     Urgent,
@@ -26,6 +27,12 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// Whether this is the default priority (omitted on the wire).
+    #[must_use]
+    pub fn is_routine(&self) -> bool {
+        *self == Self::Routine
+    }
+
     /// The stable name.
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -77,6 +77,8 @@ pub struct Limits {
     pub write_timeout_secs: u64,
     /// Seconds undelivered ciphertext is kept.
     pub queue_ttl_secs: u64,
+    /// Seconds after acceptance during which a sender may recall a message.
+    pub recall_window_secs: u64,
     /// Most deliveries queued for one device, from all senders (0: no
     /// limit). A send that would exceed it for any of its devices is
     /// refused whole with `recipient_queue_full`.
@@ -195,6 +197,7 @@ impl Default for Limits {
             max_unacked_deliveries: 256,
             write_timeout_secs: 30,
             queue_ttl_secs: 30 * 24 * 3600,
+            recall_window_secs: 3600,
             max_queued_messages_per_device: 10_000,
             max_queued_bytes_per_device: 256 << 20,
             max_queued_messages_per_sender: 2_000,

@@ -169,6 +169,14 @@ impl Hub {
         }
     }
 
+    /// Sends a frame to every device connected to this node (best effort,
+    /// like every forwarded frame).
+    pub fn broadcast_local(&self, frame: &ServerFrame) {
+        for registered in self.lock().values() {
+            registered.deliver(HubEvent::Frame(Box::new(frame.clone())));
+        }
+    }
+
     /// Also forwards every event to `relay` (for other nodes). Set once.
     pub fn set_relay(&self, relay: mpsc::Sender<(Address, HubEvent)>) {
         let _ = self.relay.set(relay);

@@ -306,13 +306,39 @@ pub async fn start(config: Config) -> Result<Server, ServerError> {
     })
 }
 
-/// Records the aggregated entries of failed attempts whose window ended,
-/// every second.
+/// Every second: records the aggregated entries of failed attempts whose
+/// window ended, and releases the escalations that came due.
 async fn record_failures(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         record_failures_once(&state, false).await;
+        release_escalations(&state).await;
+    }
+}
+
+/// Releases the held escalations due now and wakes the backups' devices
+/// (on every node). A failure is logged and retried the next second.
+pub async fn release_escalations(state: &AppState) {
+    let store = &state.store;
+    loop {
+        match store.bounded(store.release_escalations(now_ms(), 100)).await {
+            Ok(released) => {
+                for r in &released {
+                    tracing::info!(sender = %r.sender, message_id = %r.message_id, devices = r.devices.len(), "escalation released");
+                    for device in &r.devices {
+                        state.hub.notify(device, hub::HubEvent::Wake);
+                    }
+                }
+                if released.len() < 100 {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "releasing due escalations failed; retrying in a second");
+                return;
+            }
+        }
     }
 }
 
@@ -339,7 +365,17 @@ async fn sweep(store: Store, attachments: std::path::PathBuf, retention: Duratio
 /// One expiry pass (also used by tests).
 pub async fn sweep_once(store: &Store, attachments: &std::path::Path, message_retention: Duration) {
     let now = now_ms();
-    match store.expire(now, message_retention).await {
+    // The organisation's retention policy, if any, bounds everything kept.
+    let cutoff = match store.policy(0).await {
+        Ok(policy) => policy.retention_secs.map_or(i64::MIN, |secs| {
+            now.saturating_sub(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX))
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the retention policy failed; expiring by the queue lifetime only");
+            i64::MIN
+        }
+    };
+    match store.expire(now, message_retention, cutoff).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(expired = n, "expired undelivered messages deleted"),
         Err(e) => tracing::error!(error = %e, "expiry sweep failed"),
@@ -355,7 +391,7 @@ pub async fn sweep_once(store: &Store, attachments: &std::path::Path, message_re
         Ok(n) => tracing::info!(deleted = n, "ended sessions and spent invites deleted"),
         Err(e) => tracing::error!(error = %e, "session and invite expiry failed"),
     }
-    match store.expire_attachments(now).await {
+    match store.expire_attachments(now, cutoff).await {
         Ok(ids) => {
             for id in &ids {
                 let _ = tokio::fs::remove_file(attachments.join(id.as_str())).await;

@@ -44,6 +44,12 @@ pub(crate) enum Action {
     Unlock(Passphrase),
     /// Move a referral along its lifecycle (with a reason for decline/cancel).
     Refer(Transition, String, Option<String>),
+    /// Send text to a colleague as urgent or stat.
+    Urgent(UserId, String, curbside_protocol::referral::Priority),
+    /// Acknowledge every urgent or stat message still alerting.
+    Acknowledge,
+    /// Recall the last message sent to this colleague.
+    Recall(UserId),
     /// Leave.
     Quit,
 }
@@ -88,6 +94,9 @@ pub(crate) const HELP: &[&str] = &[
     "/confirm DIGITS        confirm it: the 60 digits your colleague reads out to you",
     "/team [NAME]           open a care team (without a name: list your teams)",
     "/referrals             the referral inbox; /refer accept|decline|cancel|complete ID [reason]",
+    "/urgent TEXT, /stat TEXT  send with that priority: it alerts (pinned in red) until acknowledged",
+    "/ack                   acknowledge every urgent or stat message pinned above",
+    "/recall                recall the last message you sent here (deleted for everyone)",
     "/help                  this help;  /quit (or Ctrl-C) leaves",
 ];
 
@@ -322,6 +331,21 @@ impl App {
                 None
             }
             "/verify" => with_one(self, "/verify").map(Action::Verify),
+            "/urgent" | "/stat" if rest.is_empty() => {
+                self.notice(format!("{command} TEXT: the message to send"));
+                None
+            }
+            "/urgent" | "/stat" => {
+                let user = with_one(self, command)?;
+                let priority = if command == "/stat" {
+                    curbside_protocol::referral::Priority::Stat
+                } else {
+                    curbside_protocol::referral::Priority::Urgent
+                };
+                Some(Action::Urgent(user, rest, priority))
+            }
+            "/ack" => Some(Action::Acknowledge),
+            "/recall" => with_one(self, "/recall").map(Action::Recall),
             "/confirm" => {
                 let user = with_one(self, "/confirm")?;
                 if rest.is_empty() {

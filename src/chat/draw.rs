@@ -197,6 +197,29 @@ impl App {
         current: &Option<Conversation>,
         area: Rect,
     ) {
+        let pinned = super::urgent::pinned_lines(state, &self.me);
+        let area = if pinned.is_empty() {
+            area
+        } else {
+            let height = u16::try_from(pinned.len() + 2).unwrap_or(6);
+            let parts = Layout::default()
+                .direction(Direction::Vertical)
+                .constraints([Constraint::Length(height), Constraint::Min(3)])
+                .split(area);
+            frame.render_widget(
+                Paragraph::new(pinned.join("\n"))
+                    .wrap(Wrap { trim: false })
+                    .style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
+                    .block(
+                        Block::default()
+                            .borders(Borders::ALL)
+                            .border_style(Style::default().fg(Color::Red))
+                            .title("Urgent: not yet acknowledged"),
+                    ),
+                parts[0],
+            );
+            parts[1]
+        };
         let (title, messages): (String, &[StoredMessage]) = match current {
             Some(Conversation::With(user)) => (
                 state.label(user),
@@ -289,14 +312,30 @@ impl App {
             } else {
                 String::new()
             };
-            let style = if m.status == Status::Failed {
+            let urgent = state.urgent_of(&m.from, &m.message_id);
+            let style = if m.status == Status::Failed || urgent.is_some_and(|u| u.is_open()) {
                 Style::default().fg(Color::Red)
             } else {
                 Style::default()
             };
+            let flag = urgent.map_or(String::new(), |u| {
+                let acknowledged = u.acknowledged.as_ref().map_or(String::new(), |(by, at)| {
+                    let at = format_time_ms(*at);
+                    format!(
+                        ", acknowledged by {} {}",
+                        if *by == self.me {
+                            "you".to_owned()
+                        } else {
+                            state.name(by)
+                        },
+                        at.get(11..16).unwrap_or(&at)
+                    )
+                });
+                format!("[{}{acknowledged}] ", u.priority.as_str().to_uppercase())
+            });
             lines.push(Line::styled(
                 format!(
-                    "{} {who}: {}{number}{status}",
+                    "{} {who}: {flag}{}{number}{status}",
                     time.get(11..16).unwrap_or(&time),
                     m.content.summary()
                 ),

@@ -99,6 +99,12 @@ pub(crate) async fn execute(
             }
         }
         Action::Open(typed) => open(app, profile, state, client, &typed).await?,
+        Action::Urgent(user, text, priority) => {
+            resend_queued(app, profile, state, client).await;
+            super::urgent::send(app, profile, state, client, (user, text, priority)).await?;
+        }
+        Action::Acknowledge => super::urgent::acknowledge_all(app, profile, state, client).await?,
+        Action::Recall(user) => super::urgent::recall_last(app, profile, state, client, user).await?,
         Action::Send(Conversation::With(user), text, confirmed) => {
             if !confirmed && !state.people.contains_key(&user) {
                 let warning = crate::people::unlisted_warning(state, std::slice::from_ref(&user));

@@ -8,6 +8,8 @@
 //!   (`App::render`).
 //! - [`execute`]: carries out actions with the same functions as the
 //!   scriptable commands, and sends read receipts for what is shown.
+//! - `urgent`: `/urgent`, `/stat`, `/ack`, `/recall`, and the pinned
+//!   urgent messages.
 //! - [`terminal`]: the loop ([`run`]): keys on a thread of their own, so
 //!   typing never waits on the network; messages as the server pushes them;
 //!   `reconnecting…` and a retry with backoff when the connection drops
@@ -24,6 +26,7 @@ mod app;
 mod draw;
 mod execute;
 mod terminal;
+mod urgent;
 
 pub(crate) use terminal::run;
 

@@ -72,6 +72,15 @@ pub(super) async fn catch_up(app: &mut App, profile: &Profile, state: &mut Local
         return;
     };
     crate::refer::catch_up(&api, &token, state).await;
+    // The organisation's retention policy, applied to the history at every connection.
+    if let Ok(policy) = api.policy(&token).await {
+        let purged = state.apply_policy(&policy, crate::messages::now_ms());
+        if purged > 0 {
+            app.notice(format!(
+                "{purged} message(s) older than your organisation's retention policy were deleted"
+            ));
+        }
+    }
     let me = app.me.clone();
     if !state.people.contains_key(&me) {
         if let Ok(found) = api.directory_where(&token, &[("user_id", me.as_str())]).await {

@@ -85,10 +85,10 @@ pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
         &profile,
         &mut state,
         &mut client,
-        &to,
-        &id,
+        (&to, &id),
         content,
         args.allow_unverified,
+        &curbside_client::Urgency::routine(),
     )
     .await;
     let account = client.close().await;

@@ -136,6 +136,15 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     if seconds == Some(0) {
         bail!("use --off to turn disappearing messages off");
     }
+    if let (Some(s), Some(max)) = (seconds, state.max_timer_secs()) {
+        if s > max {
+            bail!(
+                "your organisation deletes every message after {} (its retention policy): a timer can be at \
+                 most that long. Give --seconds {max} or less",
+                curbside_client::content::duration_words(max)
+            );
+        }
+    }
     let with = crate::people::known(&state, &args.with, &profile)?;
     state.set_timer(&with, seconds, now_ms());
     let id = random_message_id()?;

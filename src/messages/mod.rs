@@ -10,13 +10,17 @@
 //! - `receive`: `inbox` and [`receive`], the loop every command shares.
 //! - `history`: `history`, `contacts`, `timer`.
 //! - `attachments`: `attach` and `download`.
+//! - `urgent`: `ack`, `urgent`, `recall`, `policy`, and priorities,
+//!   acknowledgements and recalls in the receive loop.
 
 mod attachments;
 mod history;
 mod receive;
 mod send;
+mod urgent;
 
 pub(crate) use attachments::*;
 pub(crate) use history::*;
 pub(crate) use receive::*;
 pub(crate) use send::*;
+pub(crate) use urgent::*;

@@ -160,8 +160,17 @@ pub(crate) async fn receive(
                     }
                     continue;
                 }
+                Content::Acknowledge { message_ids } => {
+                    lines.extend(super::urgent::acknowledged(state, &me, &r.sender.user_id, message_ids, r.sent_at));
+                    continue;
+                }
+                Content::Recall { message_ids } => {
+                    lines.extend(super::urgent::recalled(state, &r.sender.user_id, message_ids));
+                    continue;
+                }
                 Content::Text { .. } | Content::Attachment { .. } => {}
             }
+            super::urgent::record_received(state, &me, &r, &content);
             let stored = StoredMessage {
                 message_id: r.message_id.clone(),
                 from: r.sender.user_id.clone(),
@@ -185,16 +194,19 @@ pub(crate) async fn receive(
                 serde_json::json!({
                     "message_id": r.message_id, "from": r.sender.user_id, "device": r.sender.device_id,
                     "kind": r.kind, "sent_at": r.sent_at, "content": content_json(&content),
+                "priority": r.priority.as_str(), "escalated": r.escalated,
                     "text": content.summary(),
                 })
                 .to_string()
             } else {
                 format!(
-                    "[{}] from {} (device {}): {}",
+                    "[{}] {}from {} (device {}): {}{}",
                     r.message_id,
+                    super::urgent::flag(&r),
                     r.sender.user_id,
                     r.sender.device_id,
-                    content.summary()
+                    content.summary(),
+                    super::urgent::hint(&r, profile)
                 )
             });
         }
@@ -256,6 +268,9 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     .await;
     let account = client.close().await;
     let mut lines = lines?;
+    if let Err(e) = super::urgent::refresh_policy(&profile, &mut state, &account).await {
+        tracing::info!(error = %e, "retention policy not read");
+    }
     // Referrals still open: a transition made while this device was away
     // (one pushed while it was connected is among the lines already).
     let open = state.referral_envelopes.values().any(|r| {
@@ -314,6 +329,12 @@ pub(crate) fn content_json(content: &Content) -> serde_json::Value {
         }),
         Content::Text { text, .. } => serde_json::json!({ "type": "text", "text": text }),
         Content::Read { message_ids } => serde_json::json!({ "type": "read", "message_ids": message_ids }),
+        Content::Acknowledge { message_ids } => {
+            serde_json::json!({ "type": "acknowledge", "message_ids": message_ids })
+        }
+        Content::Recall { message_ids } => {
+            serde_json::json!({ "type": "recall", "message_ids": message_ids })
+        }
         Content::Timer { seconds, .. } => serde_json::json!({ "type": "timer", "seconds": seconds }),
         Content::TeamUpdate {
             team_id,

@@ -5,10 +5,13 @@ use anyhow::bail;
 use clap::Args;
 use curbside_client::content::Content;
 use curbside_client::local::{key_set_fingerprint, LocalState, Outgoing, Status, Trust};
-use curbside_client::Client;
+use curbside_client::urgent::UrgentRecord;
+use curbside_client::{Client, Urgency};
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::{MessageId, UserId};
+use curbside_protocol::referral::Priority;
 use rand_core::RngCore as _;
+use std::time::Duration;
 
 use crate::commands::{out, ProfileArg};
 use crate::profile::Profile;
@@ -28,8 +31,47 @@ pub(crate) struct SendArgs {
     /// Message id (default: random); resending with the same id never duplicates.
     #[arg(long)]
     id: Option<MessageId>,
+    /// routine (the default), urgent or stat: an urgent or stat message keeps
+    /// alerting its recipients until one acknowledges it (`curbside ack`).
+    #[arg(long, default_value = "routine", value_parser = parse_priority)]
+    priority: Priority,
+    /// For urgent and stat: the colleague (name, NPI or id) who receives the
+    /// message if nobody acknowledged it within --escalate-after. Encrypted to
+    /// them now; the server holds it, so your device need not be online.
+    #[arg(long)]
+    escalate_to: Option<String>,
+    /// The escalation delay: seconds, or with a unit (90s, 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_delay)]
+    escalate_after: u64,
     /// The text.
     text: String,
+}
+
+fn parse_priority(s: &str) -> Result<Priority, String> {
+    Priority::parse(&s.to_ascii_lowercase())
+        .ok_or_else(|| format!("{s:?} is not a priority: give routine, urgent or stat"))
+}
+
+/// "90", "90s", "5m", "1h" → seconds (at least 1).
+pub(crate) fn parse_delay(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a delay: give seconds, or 90s, 5m, 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{s:?}: the unit must be s, m or h (for example 5m)")),
+    };
+    if secs == 0 {
+        return Err("the delay must be at least 1 second".into());
+    }
+    Ok(secs)
 }
 
 pub(crate) fn random_message_id() -> anyhow::Result<MessageId> {
@@ -77,9 +119,24 @@ pub(crate) async fn send_content(
     id: &MessageId,
     content: Content,
 ) -> anyhow::Result<Sent> {
+    send_content_with(profile, state, client, to, id, content, &Urgency::routine()).await
+}
+
+/// [`send_content`] with a priority and an escalation (recorded in the
+/// sealed state first, so that a message queued offline keeps them).
+pub(crate) async fn send_content_with(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    to: &[UserId],
+    id: &MessageId,
+    content: Content,
+    urgency: &Urgency,
+) -> anyhow::Result<Sent> {
     let me = client.address()?.user_id;
+    record_urgency(state, &me, to, id, urgency);
     let result = client
-        .send(to, MessageKind::Message, id, &content.to_bytes())
+        .send_with(to, MessageKind::Message, id, &content.to_bytes(), urgency)
         .await;
     let (status, outcome) = match result {
         Ok(true) => (Status::Sent, Ok(Sent::Duplicate)),
@@ -101,6 +158,9 @@ pub(crate) async fn send_content(
     };
     if !recorded.is_empty() {
         state.record_outgoing(&me, &recorded, id, &content, now_ms(), status);
+    }
+    if status == Status::Failed {
+        state.urgent.retain(|u| !(u.sender == me && u.message_id == *id));
     }
     if status == Status::Queued {
         state.outbox.push(Outgoing {
@@ -147,6 +207,42 @@ pub(super) fn warn_if_keys_changed(
 
 pub(crate) use curbside_protocol::time::now_ms;
 
+/// Records a message about to be sent as urgent or stat (a routine one is
+/// not recorded), with when its escalation would be released.
+fn record_urgency(state: &mut LocalState, me: &UserId, to: &[UserId], id: &MessageId, urgency: &Urgency) {
+    let now = now_ms();
+    state.record_urgent(UrgentRecord {
+        sender: me.clone(),
+        message_id: id.clone(),
+        priority: urgency.priority,
+        to: to.to_vec(),
+        escalated: false,
+        escalation: urgency.escalation.as_ref().map(|(backup, after)| {
+            let after_ms = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+            (backup.clone(), now.saturating_add(after_ms))
+        }),
+        acknowledged: None,
+        at_ms: now,
+    });
+}
+
+/// The priority and escalation a queued message was sent with.
+fn urgency_of(state: &LocalState, me: &UserId, id: &MessageId) -> Urgency {
+    let Some(u) = state.urgent_of(me, id) else {
+        return Urgency::routine();
+    };
+    Urgency {
+        priority: u.priority,
+        escalation: u.escalation.as_ref().map(|(backup, release_at)| {
+            let ms = release_at.saturating_sub(u.at_ms).max(1000);
+            (
+                backup.clone(),
+                Duration::from_millis(u64::try_from(ms).unwrap_or(1000)),
+            )
+        }),
+    }
+}
+
 /// Sends what waits in the outbox, oldest first, with the ids it was
 /// queued under (the server never accepts an id twice). Returns how many
 /// went out; what the server refuses is marked failed and dropped.
@@ -159,8 +255,15 @@ pub(crate) async fn flush_outbox(
     let mut sent = 0;
     while let Some(item) = state.outbox.first().cloned() {
         let mut refused_unknown = false;
+        let urgency = urgency_of(state, &me, &item.message_id);
         let status = match client
-            .send(&item.to, item.kind(), &item.message_id, &item.content.to_bytes())
+            .send_with(
+                &item.to,
+                item.kind(),
+                &item.message_id,
+                &item.content.to_bytes(),
+                &urgency,
+            )
             .await
         {
             Ok(_) => Status::Sent,
@@ -224,6 +327,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let mut state = profile.load_state()?;
     let to =
         crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile).await?;
+    let urgency = urgency_from(&account, &mut state, &args, &profile).await?;
     let id = match args.id {
         Some(id) => id,
         None => random_message_id()?,
@@ -237,6 +341,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         // Unreachable, or unable to store it now: keep it for later.
         Err((account, e)) if e.is_retryable() => {
             let me = account.user_id()?.clone();
+            record_urgency(&mut state, &me, &to, &id, &urgency);
             state.record_outgoing(&me, &to, &id, &content, now_ms(), Status::Queued);
             state.outbox.push(Outgoing {
                 message_id: id.clone(),
@@ -259,14 +364,17 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         &profile,
         &mut state,
         &mut client,
-        &to,
-        &id,
+        (&to, &id),
         content,
         args.allow_unverified,
+        &urgency,
     )
     .await;
     let account = client.close().await;
     profile.save(&account)?;
+    if urgency.priority != Priority::Routine && result.is_ok() {
+        crate::audit::note(&urgency_words(&state, &urgency));
+    }
     let duplicate = match result? {
         Sent::Queued(reason) => return out(&Sent::Queued(reason).describe("", &id)),
         sent => sent == Sent::Duplicate,
@@ -288,16 +396,19 @@ pub(crate) async fn send_trusting(
     profile: &Profile,
     state: &mut LocalState,
     client: &mut Client,
-    to: &[UserId],
-    id: &MessageId,
+    (to, id): (&[UserId], &MessageId),
     content: Content,
     allow: bool,
+    urgency: &Urgency,
 ) -> anyhow::Result<Sent> {
     crate::people::pin_verified(state, client);
     if allow {
         client.allow_changed.extend(to.iter().cloned());
+        client
+            .allow_changed
+            .extend(urgency.escalation.iter().map(|(b, _)| b.clone()));
     }
-    match send_content(profile, state, client, to, id, content.clone()).await {
+    match send_content_with(profile, state, client, to, id, content.clone(), urgency).await {
         Err(e) => match e.downcast_ref::<curbside_client::ClientError>() {
             Some(curbside_client::ClientError::KeysChanged(changed)) => {
                 let changed = changed.clone();
@@ -307,10 +418,58 @@ pub(crate) async fn send_trusting(
                     profile,
                 )?;
                 client.allow_changed.extend(changed);
-                send_content(profile, state, client, to, id, content).await
+                send_content_with(profile, state, client, to, id, content, urgency).await
             }
             _ => Err(e),
         },
         sent => sent,
+    }
+}
+
+/// The send's priority and escalation from its flags (the backup found by
+/// name like a recipient).
+async fn urgency_from(
+    account: &curbside_client::Account,
+    state: &mut LocalState,
+    args: &SendArgs,
+    profile: &Profile,
+) -> anyhow::Result<Urgency> {
+    let Some(backup) = &args.escalate_to else {
+        return Ok(Urgency {
+            priority: args.priority,
+            escalation: None,
+        });
+    };
+    if args.priority == Priority::Routine {
+        bail!("--escalate-to needs --priority urgent or --priority stat: a routine message never escalates");
+    }
+    let found = crate::people::recipients(
+        account,
+        state,
+        std::slice::from_ref(backup),
+        args.allow_unverified,
+        profile,
+    )
+    .await?;
+    let Some(backup) = found.into_iter().next() else {
+        bail!("no colleague found for --escalate-to {backup:?}: `curbside directory` finds them by name");
+    };
+    Ok(Urgency {
+        priority: args.priority,
+        escalation: Some((backup, Duration::from_secs(args.escalate_after))),
+    })
+}
+
+/// What the sender is told of an urgent or stat message just sent.
+fn urgency_words(state: &LocalState, urgency: &Urgency) -> String {
+    let what = urgency.priority.as_str().to_uppercase();
+    match &urgency.escalation {
+        Some((backup, after)) => format!(
+            "{what}: your colleagues are alerted until one acknowledges it; if nobody does within {}, \
+             it goes to {} (held by the server until then).",
+            curbside_client::content::duration_words(after.as_secs()),
+            state.name(backup)
+        ),
+        None => format!("{what}: your colleagues are alerted until one acknowledges it."),
     }
 }

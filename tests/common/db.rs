@@ -77,6 +77,22 @@ impl Db {
         }
     }
 
+    /// The first column of the first row of `sql` (a count), read over a
+    /// connection of its own, as a DBA would.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Row as _;
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).fetch_one(&mut c).await.unwrap().get::<i64, _>(0)
+    }
+
+    /// Runs a statement over a connection of its own.
+    pub async fn execute(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    }
+
     pub fn config(&self) -> Config {
         Config {
             listen: "127.0.0.1:0".parse().unwrap(),

@@ -30,7 +30,7 @@ use crate::ServerInfo;
 
 pub use receive::Received;
 use send::Encoded;
-pub use send::SendOutcome;
+pub use send::{fresh_message_id, SendOutcome, Urgency};
 
 /// A new user's professional details.
 #[derive(Clone, Debug, Default)]

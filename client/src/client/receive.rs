@@ -27,6 +27,10 @@ pub struct Received {
     pub content: std::result::Result<Zeroizing<Vec<u8>>, curbside_crypto::Error>,
     /// Server acceptance time (ms since the epoch).
     pub sent_at: i64,
+    /// The sender's priority.
+    pub priority: curbside_protocol::referral::Priority,
+    /// An escalation copy: nobody acknowledged the message in time.
+    pub escalated: bool,
 }
 
 /// How many message ids are remembered to suppress re-deliveries.
@@ -92,6 +96,8 @@ impl Client {
                     kind,
                     ciphertext,
                     sent_at,
+                    priority,
+                    escalated,
                 } => {
                     let content = self.decrypt(&sender, ciphertext.as_slice());
                     let key = (sender.clone(), message_id.clone());
@@ -108,6 +114,8 @@ impl Client {
                         kind,
                         content,
                         sent_at,
+                        priority,
+                        escalated,
                     }));
                 }
                 ServerFrame::Delivered {

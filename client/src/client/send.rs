@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::{ClientFrame, Envelope, ErrorDetails, MessageKind, ServerFrame};
+use curbside_protocol::frames::{ClientFrame, Envelope, ErrorDetails, Escalation, MessageKind, ServerFrame};
 use curbside_protocol::ids::{MessageId, UserId};
+use curbside_protocol::referral::Priority;
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
@@ -21,15 +22,41 @@ use crate::local::Outgoing;
 pub(super) struct Encoded {
     kind: MessageKind,
     plaintext: Zeroizing<Vec<u8>>,
+    urgency: Urgency,
+}
+
+/// A message's priority and escalation (PROTOCOL.md, "Priority,
+/// acknowledgement and escalation").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Urgency {
+    /// Routine, urgent or stat.
+    pub priority: Priority,
+    /// For urgent and stat: the backup who receives the message if nobody
+    /// acknowledged it within the delay (copies encrypted now, held by the
+    /// server).
+    pub escalation: Option<(UserId, Duration)>,
+}
+
+impl Urgency {
+    /// A routine message.
+    #[must_use]
+    pub fn routine() -> Self {
+        Self::default()
+    }
 }
 
 impl core::fmt::Debug for Encoded {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // The plaintext is never printed; destructured so that a new field must be considered here.
-        let Self { kind, plaintext } = self;
+        let Self {
+            kind,
+            plaintext,
+            urgency,
+        } = self;
         f.debug_struct("Encoded")
             .field("kind", kind)
             .field("plaintext_len", &plaintext.len())
+            .field("urgency", urgency)
             .finish()
     }
 }
@@ -61,7 +88,20 @@ impl Client {
         message_id: &MessageId,
         plaintext: &[u8],
     ) -> Result<SendOutcome> {
-        match self.send(to, kind, message_id, plaintext).await {
+        self.send_or_queue_with(to, kind, message_id, plaintext, &Urgency::routine())
+            .await
+    }
+
+    /// [`Client::send_or_queue`] with a priority and an escalation.
+    pub async fn send_or_queue_with(
+        &mut self,
+        to: &[UserId],
+        kind: MessageKind,
+        message_id: &MessageId,
+        plaintext: &[u8],
+        urgency: &Urgency,
+    ) -> Result<SendOutcome> {
+        match self.send_with(to, kind, message_id, plaintext, urgency).await {
             Ok(true) => Ok(SendOutcome::Duplicate),
             Ok(false) => Ok(SendOutcome::Accepted),
             Err(e) if is_transport(&e) => {
@@ -72,6 +112,7 @@ impl Client {
                     content: Encoded {
                         kind,
                         plaintext: Zeroizing::new(plaintext.to_vec()),
+                        urgency: urgency.clone(),
                     },
                 });
                 Ok(SendOutcome::Queued)
@@ -117,7 +158,13 @@ impl Client {
                 continue;
             }
             match self
-                .send(&m.to, m.content.kind, &m.message_id, &m.content.plaintext)
+                .send_with(
+                    &m.to,
+                    m.content.kind,
+                    &m.message_id,
+                    &m.content.plaintext,
+                    &m.content.urgency,
+                )
                 .await
             {
                 Ok(_) => {}
@@ -163,9 +210,36 @@ impl Client {
         message_id: &MessageId,
         plaintext: &[u8],
     ) -> Result<bool> {
+        self.send_with(to, kind, message_id, plaintext, &Urgency::routine())
+            .await
+    }
+
+    /// [`Client::send`] with a priority and, for urgent and stat, an
+    /// escalation: the same plaintext is encrypted to every device of the
+    /// backup now, and the server holds those copies until the delay passes
+    /// unacknowledged.
+    pub async fn send_with(
+        &mut self,
+        to: &[UserId],
+        kind: MessageKind,
+        message_id: &MessageId,
+        plaintext: &[u8],
+        urgency: &Urgency,
+    ) -> Result<bool> {
         let me = self.address()?;
+        let backup = urgency.escalation.as_ref().map(|(user, _)| user.clone());
+        if let Some(backup) = &backup {
+            if *backup == me.user_id || to.contains(backup) {
+                return Err(ClientError::Refused(
+                    "the escalation's backup must be someone other than you and the recipients: choose \
+                     another colleague to escalate to"
+                        .into(),
+                ));
+            }
+        }
         let mut users: BTreeSet<UserId> = to.iter().cloned().collect();
         users.insert(me.user_id.clone());
+        users.extend(backup.clone());
         for attempt in 0..4 {
             for user in &users {
                 if *user != me.user_id && self.account.known_devices(user).is_empty() {
@@ -181,15 +255,26 @@ impl Client {
                 self.check_keys(&users)?;
             }
             let mut recipients = Vec::new();
+            let mut held = Vec::new();
             for (address, session) in &mut self.account.sessions {
                 if users.contains(&address.user_id) && *address != me {
-                    recipients.push(Envelope {
+                    let envelope = Envelope {
                         user_id: address.user_id.clone(),
                         device_id: address.device_id,
                         ciphertext: session.encrypt(plaintext)?.to_bytes().into(),
-                    });
+                    };
+                    if backup.as_ref() == Some(&address.user_id) {
+                        held.push(envelope);
+                    } else {
+                        recipients.push(envelope);
+                    }
                 }
             }
+            let escalation = urgency.escalation.as_ref().map(|(backup, after)| Escalation {
+                after_secs: after.as_secs(),
+                backup: backup.clone(),
+                recipients: std::mem::take(&mut held),
+            });
             if recipients.is_empty() {
                 let without: Vec<&str> = to
                     .iter()
@@ -210,6 +295,8 @@ impl Client {
                     message_id: message_id.clone(),
                     kind,
                     recipients,
+                    priority: urgency.priority,
+                    escalation,
                 })
                 .await;
             match result {
@@ -233,4 +320,74 @@ impl Client {
         }
         Err(ClientError::Protocol("the device list kept changing".into()))
     }
+}
+
+impl Client {
+    /// Acknowledges an urgent or stat message received from `sender` (or
+    /// escalated to us): the server records it and withdraws a held
+    /// escalation; then the sender's devices and our own other devices are
+    /// told, end to end encrypted. Returns when it was first acknowledged
+    /// and whether this was the first acknowledgement.
+    pub async fn acknowledge(&mut self, sender: &UserId, message_id: &MessageId) -> Result<(i64, bool)> {
+        let reply = self
+            .conn
+            .request(|id| ClientFrame::Acknowledge {
+                id,
+                sender: sender.clone(),
+                message_id: message_id.clone(),
+            })
+            .await?;
+        let ServerFrame::Acknowledged {
+            acknowledged_at,
+            first,
+            ..
+        } = reply
+        else {
+            return Err(ClientError::Protocol(format!("unexpected reply {reply:?}")));
+        };
+        let content = crate::content::Content::Acknowledge {
+            message_ids: vec![message_id.clone()],
+        };
+        let id = fresh_message_id()?;
+        self.send_or_queue(
+            std::slice::from_ref(sender),
+            MessageKind::Receipt,
+            &id,
+            &content.to_bytes(),
+        )
+        .await?;
+        Ok((acknowledged_at, first))
+    }
+
+    /// Recalls a message we sent to `to` (and the escalation backup, if
+    /// any): the server deletes its undelivered copies, then every device
+    /// of the recipients and our other devices are told to delete theirs.
+    /// Returns how many copies were still undelivered.
+    pub async fn recall(&mut self, to: &[UserId], message_id: &MessageId) -> Result<u64> {
+        let reply = self
+            .conn
+            .request(|id| ClientFrame::Recall {
+                id,
+                message_id: message_id.clone(),
+            })
+            .await?;
+        let ServerFrame::Recalled { undelivered, .. } = reply else {
+            return Err(ClientError::Protocol(format!("unexpected reply {reply:?}")));
+        };
+        let content = crate::content::Content::Recall {
+            message_ids: vec![message_id.clone()],
+        };
+        let id = fresh_message_id()?;
+        self.send_or_queue(to, MessageKind::Control, &id, &content.to_bytes())
+            .await?;
+        Ok(undelivered)
+    }
+}
+
+/// A random message id: 32 lowercase hex digits.
+pub fn fresh_message_id() -> Result<MessageId> {
+    let mut bytes = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    MessageId::new(hex).map_err(|e| ClientError::Protocol(e.to_string()))
 }

@@ -7,6 +7,7 @@ mod directory;
 mod enroll;
 pub(crate) mod extract;
 mod health;
+mod policy;
 mod referrals;
 mod session;
 pub(crate) mod web;
@@ -45,6 +46,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(directory::router())
         .merge(audit::router())
         .merge(referrals::router())
+        .merge(policy::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), bounded))
         .merge(attachments::router())
 }

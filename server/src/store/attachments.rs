@@ -107,12 +107,22 @@ impl Store {
     }
 
     /// Deletes the records of expired attachments and returns their ids (the caller deletes the files).
-    pub async fn expire_attachments(&self, now: i64) -> Result<Vec<AttachmentId>, ServerError> {
+    /// Deletes the records of attachments expired at `now` or stored at or
+    /// before `created_cutoff` (the retention policy's limit; `i64::MIN`
+    /// for none), returning their ids (whose blobs the caller deletes).
+    pub async fn expire_attachments(
+        &self,
+        now: i64,
+        created_cutoff: i64,
+    ) -> Result<Vec<AttachmentId>, ServerError> {
         let rows = self
             .writer
             .fetch_all(
-                sqlx::query("DELETE FROM attachments WHERE expires_at <= $1 RETURNING attachment_id")
-                    .bind(now),
+                sqlx::query(
+                    "DELETE FROM attachments WHERE expires_at <= $1 OR created_at <= $2 RETURNING attachment_id",
+                )
+                .bind(now)
+                .bind(created_cutoff),
             )
             .await?;
         rows.iter().map(|r| attachment_id(r, "attachment_id")).collect()

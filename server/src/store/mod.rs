@@ -32,6 +32,8 @@
 //! - `attachments`: attachment records.
 //! - `sessions`: login challenges and HTTP sessions.
 //! - `referrals`: referral envelopes and their lifecycle.
+//! - `urgent`: acknowledging urgent messages, escalations, recall, the
+//!   retention policy.
 //! - `audit`: the audit log's storage, queries and proofs.
 
 mod attachments;
@@ -49,11 +51,12 @@ mod rows;
 mod sessions;
 mod sql;
 mod tx;
+mod urgent;
 mod usage;
 mod users;
 
 pub use self::audit::{AuditFilter, PageRequest};
-pub use self::batch::{Accepted, NewMessage, Pending};
+pub use self::batch::{Accepted, HeldEscalation, NewMessage, Pending};
 pub use self::devices::DeviceRecord;
 pub use self::enroll::{Bootstrap, InviteClaim};
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};
@@ -63,6 +66,7 @@ pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;
 pub use self::sessions::ChallengeUse;
+pub use self::urgent::{Acknowledgement, Released, UrgentProblem};
 pub use self::usage::{QueueFull, QueueQuota, QuotaScope};
 pub use self::users::DirectoryFilter;
 pub use self::users::{Deactivation, UserStatus};

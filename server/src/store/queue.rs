@@ -9,6 +9,7 @@ use std::time::Duration;
 use curbside_protocol::audit::Action;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId};
+use curbside_protocol::referral::Priority;
 use sqlx::Row;
 
 use super::batch::{self, Accepted, NewMessage, Pending};
@@ -35,6 +36,10 @@ pub struct Queued {
     pub ciphertext: Vec<u8>,
     /// Accepted at.
     pub sent_at: i64,
+    /// The sender's priority.
+    pub priority: Priority,
+    /// An escalation copy, released.
+    pub escalated: bool,
 }
 
 /// An acknowledged delivery, for the sender's receipt.
@@ -85,9 +90,10 @@ impl Store {
         now: i64,
     ) -> Result<Vec<Queued>, ServerError> {
         let q = select!(
-            "SELECT delivery_id, sender_user, sender_device, message_id, kind, ciphertext, sent_at FROM queue \
+            "SELECT delivery_id, sender_user, sender_device, message_id, kind, ciphertext, sent_at, priority, \
+             escalated FROM queue \
              WHERE recipient_user = $1 AND recipient_device = $2 AND delivery_id > $3 AND expires_at > $4 \
-             ORDER BY delivery_id LIMIT $5",
+             AND held_until IS NULL ORDER BY delivery_id LIMIT $5",
         )
         .bind(device.user_id.as_str())
         .bind(i64::from(device.device_id.0))
@@ -107,6 +113,11 @@ impl Store {
                     kind: kind_from_str(&r.try_get::<String, _>("kind")?),
                     ciphertext: r.try_get("ciphertext")?,
                     sent_at: r.try_get("sent_at")?,
+                    priority: r
+                        .try_get::<Option<String>, _>("priority")?
+                        .and_then(|p| Priority::parse(&p))
+                        .unwrap_or_default(),
+                    escalated: r.try_get::<i64, _>("escalated")? != 0,
                 })
             })
             .collect()
@@ -226,24 +237,37 @@ impl Store {
     /// ids of messages accepted more than `message_retention` ago (the
     /// idempotency window equals the queue lifetime). Returns how many
     /// deliveries expired.
-    pub async fn expire(&self, now: i64, message_retention: Duration) -> Result<u64, ServerError> {
-        self.writer
-            .execute(
-                sqlx::query("DELETE FROM messages WHERE accepted_at <= $1")
-                    .bind(now.saturating_sub(ms(message_retention))),
-            )
-            .await?;
+    ///
+    /// `sent_cutoff` is the retention policy's limit: copies accepted at or
+    /// before it are deleted too, expired or not (`i64::MIN`: no policy).
+    pub async fn expire(
+        &self,
+        now: i64,
+        message_retention: Duration,
+        sent_cutoff: i64,
+    ) -> Result<u64, ServerError> {
+        let forget = now.saturating_sub(ms(message_retention));
+        for statement in [
+            "DELETE FROM message_recipients WHERE (sender_user, message_id) IN \
+             (SELECT sender_user, message_id FROM messages WHERE accepted_at <= $1)",
+            "DELETE FROM escalations WHERE (sender_user, message_id) IN \
+             (SELECT sender_user, message_id FROM messages WHERE accepted_at <= $1)",
+            "DELETE FROM messages WHERE accepted_at <= $1",
+        ] {
+            self.writer.execute(sqlx::query(statement).bind(forget)).await?;
+        }
         let mut tx = self.begin().await?;
         // The head lock first, as the group commit takes it: the queue and
         // usage rows are then always locked after it (no deadlock with a
         // commit of another node).
         tx.lock_audit_head().await?;
         let rows = sqlx::query(
-            "DELETE FROM queue WHERE expires_at <= $1 \
+            "DELETE FROM queue WHERE expires_at <= $1 OR sent_at <= $2 \
              RETURNING recipient_user, recipient_device, message_id, sender_user, sender_device, \
              CAST(length(ciphertext) AS BIGINT) AS size",
         )
         .bind(now)
+        .bind(sent_cutoff)
         .fetch_all(&mut *tx)
         .await?;
         let mut deltas = Deltas::default();

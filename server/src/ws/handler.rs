@@ -217,6 +217,8 @@ impl Handler {
                     kind: q.kind,
                     ciphertext: q.ciphertext.into(),
                     sent_at: q.sent_at,
+                    priority: q.priority,
+                    escalated: q.escalated,
                 });
             }
             self.conn.send_all(&frames).await?;

@@ -4,6 +4,7 @@
 use curbside_protocol::audit::{Action, Details, DeviceCiphertext};
 use curbside_protocol::frames::Envelope;
 use curbside_protocol::ids::{Address, UserId};
+use curbside_protocol::referral::Priority;
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::{sha256_hex, Event};
@@ -33,9 +34,9 @@ pub(super) async fn accept(
     let mut inserted = std::collections::HashSet::new();
     for chunk in fresh.chunks(ROWS) {
         let sql = format!(
-            "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count) \
-             VALUES {} ON CONFLICT DO NOTHING RETURNING sender_user, message_id",
-            placeholders(1, chunk.len(), 6)
+            "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count, \
+             priority) VALUES {} ON CONFLICT DO NOTHING RETURNING sender_user, message_id",
+            placeholders(1, chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for (_, a) in chunk {
@@ -45,7 +46,8 @@ pub(super) async fn accept(
                 .bind(i64::from(a.sender.device_id.0))
                 .bind(a.kind.as_str())
                 .bind(a.now)
-                .bind(i64::try_from(a.envelopes.len()).unwrap_or(i64::MAX));
+                .bind(i64::try_from(a.envelopes.len()).unwrap_or(i64::MAX))
+                .bind(priority(a));
         }
         for row in q.fetch_all(&mut *conn).await? {
             inserted.insert((
@@ -58,6 +60,7 @@ pub(super) async fn accept(
     let mut out = Vec::with_capacity(accepts.len());
     let mut rows = Vec::new();
     let mut deltas = Deltas::default();
+    let mut urgent: Vec<&NewMessage> = Vec::new();
     let mut first_in_batch: std::collections::HashMap<(String, String), i64> =
         std::collections::HashMap::new();
     for (i, a) in accepts {
@@ -95,8 +98,11 @@ pub(super) async fn accept(
             continue;
         }
         let expires_at = a.now.saturating_add(ms(a.ttl));
-        rows.extend(a.envelopes.iter().map(|e| (*a, e, expires_at)));
-        for e in &a.envelopes {
+        rows.extend(a.all_envelopes().map(|(e, held)| (*a, e, held, expires_at)));
+        if a.priority != Priority::Routine {
+            urgent.push(*a);
+        }
+        for (e, _) in a.all_envelopes() {
             deltas.note(
                 (e.user_id.as_str(), i64::from(e.device_id.0)),
                 a.sender.user_id.as_str(),
@@ -109,20 +115,23 @@ pub(super) async fn accept(
         let mut per_user: std::collections::BTreeMap<&UserId, Vec<DeviceCiphertext>> =
             std::collections::BTreeMap::new();
         for e in &a.envelopes {
-            per_user.entry(&e.user_id).or_default().push(DeviceCiphertext {
-                device: e.device_id,
-                size: e.ciphertext.len() as u64,
-                sha256: sha256_hex(e.ciphertext.as_slice()),
-            });
+            per_user.entry(&e.user_id).or_default().push(ciphertext_of(e));
         }
+        let held = a.escalation.as_ref().map(|e| {
+            let ciphertexts = e.envelopes.iter().map(ciphertext_of).collect();
+            (&e.backup, ciphertexts, Some(e.after.as_secs()))
+        });
         if let Some(list) = events.get_mut(*i) {
-            list.extend(per_user.into_iter().map(|(user, ciphertexts)| {
+            let entries = per_user.into_iter().map(|(user, c)| (user, c, None)).chain(held);
+            list.extend(entries.map(|(user, ciphertexts, escalation_after_secs)| {
                 Event::new(&a.actor, Action::MessageAccepted)
                     .counterpart(user, None)
                     .message(&a.message_id)
                     .details(Details {
                         kind: Some(a.kind.as_str().to_owned()),
                         ciphertexts: Some(ciphertexts),
+                        priority: priority(a).map(str::to_owned),
+                        escalation_after_secs,
                         ..Details::default()
                     })
             }));
@@ -131,11 +140,11 @@ pub(super) async fn accept(
     for chunk in rows.chunks(ROWS) {
         let sql = format!(
             "INSERT INTO queue (recipient_user, recipient_device, sender_user, sender_device, message_id, \
-             kind, ciphertext, sent_at, expires_at) VALUES {}",
-            placeholders(1, chunk.len(), 9)
+             kind, ciphertext, sent_at, expires_at, priority, held_until, escalated) VALUES {}",
+            placeholders(1, chunk.len(), 12)
         );
         let mut q = sqlx::query(&sql);
-        for (a, e, expires_at) in chunk {
+        for (a, e, held_until, expires_at) in chunk {
             q = q
                 .bind(e.user_id.as_str())
                 .bind(i64::from(e.device_id.0))
@@ -145,12 +154,72 @@ pub(super) async fn accept(
                 .bind(a.kind.as_str())
                 .bind(e.ciphertext.0.clone())
                 .bind(a.now)
-                .bind(*expires_at);
+                .bind(*expires_at)
+                .bind(priority(a))
+                .bind(*held_until)
+                .bind(i64::from(held_until.is_some()));
         }
         q.execute(&mut *conn).await?;
     }
     deltas.apply(conn).await?;
+    record_urgent(conn, &urgent).await?;
     Ok(out)
+}
+
+/// The priority column: `NULL` for routine.
+fn priority(a: &NewMessage) -> Option<&'static str> {
+    (a.priority != Priority::Routine).then(|| a.priority.as_str())
+}
+
+fn ciphertext_of(e: &Envelope) -> DeviceCiphertext {
+    DeviceCiphertext {
+        device: e.device_id,
+        size: e.ciphertext.len() as u64,
+        sha256: sha256_hex(e.ciphertext.as_slice()),
+    }
+}
+
+/// For the urgent and stat messages stored: who may acknowledge them (their
+/// recipient users) and their escalations, held.
+async fn record_urgent(conn: &mut AnyConnection, urgent: &[&NewMessage]) -> Result<(), ServerError> {
+    for a in urgent {
+        let mut users: Vec<&str> = a
+            .envelopes
+            .iter()
+            .map(|e| e.user_id.as_str())
+            .filter(|u| *u != a.sender.user_id.as_str())
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        for chunk in users.chunks(ROWS) {
+            let sql = format!(
+                "INSERT INTO message_recipients (sender_user, message_id, recipient_user) VALUES {}",
+                placeholders(1, chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for user in chunk {
+                q = q
+                    .bind(a.sender.user_id.as_str())
+                    .bind(a.message_id.as_str())
+                    .bind(*user);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        if let Some(e) = &a.escalation {
+            sqlx::query(
+                "INSERT INTO escalations (sender_user, message_id, backup_user, after_secs, release_at, state) \
+                 VALUES ($1, $2, $3, $4, $5, 'held')",
+            )
+            .bind(a.sender.user_id.as_str())
+            .bind(a.message_id.as_str())
+            .bind(e.backup.as_str())
+            .bind(i64::try_from(e.after.as_secs()).unwrap_or(i64::MAX))
+            .bind(a.now.saturating_add(ms(e.after)))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn len(e: &Envelope) -> i64 {
@@ -175,7 +244,7 @@ async fn admit(
     let mut senders: Vec<&str> = accepts.iter().map(|(_, a)| a.sender.user_id.as_str()).collect();
     let mut recipients: Vec<&str> = accepts
         .iter()
-        .flat_map(|(_, a)| a.envelopes.iter().map(|e| e.user_id.as_str()))
+        .flat_map(|(_, a)| a.all_envelopes().map(|(e, _)| e.user_id.as_str()))
         .collect();
     senders.sort_unstable();
     senders.dedup();
@@ -192,9 +261,8 @@ async fn admit(
             continue;
         }
         let sizes: Vec<(Address, i64)> = a
-            .envelopes
-            .iter()
-            .map(|e| {
+            .all_envelopes()
+            .map(|(e, _)| {
                 (
                     Address {
                         user_id: e.user_id.clone(),

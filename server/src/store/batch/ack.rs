@@ -52,7 +52,7 @@ pub(super) async fn acknowledge(
                 continue;
             };
             let sql = by_ids(
-                "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2",
+                "DELETE FROM queue WHERE recipient_user = $1 AND recipient_device = $2 AND held_until IS NULL",
                 "delivery_id",
                 chunk.len(),
                 " RETURNING delivery_id, sender_user, sender_device, message_id, \

@@ -28,7 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use curbside_protocol::frames::{Envelope, MessageKind};
-use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId};
+use curbside_protocol::ids::{Address, DeliveryId, MessageId, ReceiptId, UserId};
+use curbside_protocol::referral::Priority;
 use tokio::sync::{mpsc, oneshot};
 
 use super::pool::{Health, Writer};
@@ -58,12 +59,43 @@ pub struct NewMessage {
     pub kind: MessageKind,
     /// One ciphertext per recipient device.
     pub envelopes: Vec<Envelope>,
+    /// The priority (routine for every kind but `message`).
+    pub priority: Priority,
+    /// An urgent or stat message's escalation: copies held for the backup.
+    pub escalation: Option<HeldEscalation>,
     /// Who sends it, in the audit log.
     pub actor: Actor,
     /// When it was accepted.
     pub now: i64,
     /// How long it stays queued undelivered.
     pub ttl: Duration,
+}
+
+/// The escalation of a message: one envelope per device of the backup,
+/// stored held until `after` (from acceptance) unless acknowledged first.
+#[derive(Debug)]
+pub struct HeldEscalation {
+    /// Who receives the copies if nobody acknowledges in time.
+    pub backup: UserId,
+    /// The delay.
+    pub after: Duration,
+    /// One ciphertext per current device of the backup.
+    pub envelopes: Vec<Envelope>,
+}
+
+impl NewMessage {
+    /// Every envelope to store, each with when it is held until (an
+    /// escalation copy) or `None` (delivered at once).
+    pub(crate) fn all_envelopes(&self) -> impl Iterator<Item = (&Envelope, Option<i64>)> {
+        let held = self.escalation.as_ref().map(|e| {
+            let until = self.now.saturating_add(super::ms(e.after));
+            e.envelopes.iter().map(move |env| (env, Some(until)))
+        });
+        self.envelopes
+            .iter()
+            .map(|e| (e, None))
+            .chain(held.into_iter().flatten())
+    }
 }
 
 /// Deliveries acknowledged by their device.

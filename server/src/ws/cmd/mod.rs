@@ -9,12 +9,14 @@
 //! - `bundles`: `fetch_bundles`.
 //! - `directory`: `directory_search`.
 //! - `send`: a message for the group commit, answered once it commits.
+//! - `urgent`: `acknowledge` (an urgent or stat message) and `recall`.
 
 mod ack;
 mod bundles;
 mod directory;
 mod prekeys;
 pub(crate) mod send;
+mod urgent;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -115,6 +117,24 @@ pub(super) async fn execute(handler: &mut Handler, frame: ClientFrame) -> Result
             message_id,
             kind,
             recipients,
-        } => send::execute(handler, id, message_id, kind, recipients).await,
+            priority,
+            escalation,
+        } => {
+            let request = send::SendRequest {
+                id,
+                message_id,
+                kind,
+                recipients,
+                priority,
+                escalation,
+            };
+            send::execute(handler, request).await
+        }
+        ClientFrame::Acknowledge {
+            id,
+            sender,
+            message_id,
+        } => urgent::acknowledge(handler, id, sender, message_id).await,
+        ClientFrame::Recall { id, message_id } => urgent::recall(handler, id, message_id).await,
     }
 }

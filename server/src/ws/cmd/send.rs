@@ -5,25 +5,32 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use curbside_protocol::error::ErrorCode;
-use curbside_protocol::frames::{Envelope, ErrorDetails, MessageKind, ServerFrame};
+use curbside_protocol::frames::{
+    Envelope, ErrorDetails, Escalation, MessageKind, ServerFrame, MAX_ESCALATION_SECS,
+};
 use curbside_protocol::ids::{Address, DeviceId, MessageId, RequestId, UserId};
+use curbside_protocol::referral::Priority;
 
 use super::{Pending, Refusal, Reply};
 use crate::error::ApiError;
 use crate::hub::HubEvent;
-use crate::store::{now_ms, NewMessage, UserStatus};
+use crate::store::{now_ms, HeldEscalation, NewMessage, UserStatus};
 use crate::ws::connection::End;
 use crate::ws::handler::Handler;
 
+/// A `send` as the connection read it.
+pub(super) struct SendRequest {
+    pub(super) id: RequestId,
+    pub(super) message_id: MessageId,
+    pub(super) kind: MessageKind,
+    pub(super) recipients: Vec<Envelope>,
+    pub(super) priority: Priority,
+    pub(super) escalation: Option<Escalation>,
+}
+
 /// Answers `accepted` once the message committed, or refuses it.
-pub(super) async fn execute(
-    handler: &mut Handler,
-    id: RequestId,
-    message_id: MessageId,
-    kind: MessageKind,
-    recipients: Vec<Envelope>,
-) -> Result<Reply, End> {
-    Ok(match submit(handler, id, message_id, kind, recipients).await {
+pub(super) async fn execute(handler: &mut Handler, request: SendRequest) -> Result<Reply, End> {
+    Ok(match submit(handler, request).await {
         Ok(pending) => Reply::Later(pending),
         Err(refusal) => Reply::Refused(refusal),
     })
@@ -31,20 +38,31 @@ pub(super) async fn execute(
 
 /// Validates a send and queues it for the group commit; the returned
 /// future resolves (to `accepted` or an error) once it committed, and then
-/// wakes the recipients.
-async fn submit(
-    handler: &mut Handler,
-    id: RequestId,
-    message_id: MessageId,
-    kind: MessageKind,
-    recipients: Vec<Envelope>,
-) -> Result<Pending, Refusal> {
+/// wakes the recipients (not the backup, whose copies are held).
+async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, Refusal> {
+    let SendRequest {
+        id,
+        message_id,
+        kind,
+        recipients,
+        priority,
+        escalation,
+    } = request;
     let started = Instant::now();
     let limits = &handler.state.config.limits;
-    let named = check_envelopes(&recipients, limits.max_recipients)?;
+    check_priority(
+        kind,
+        priority,
+        escalation.as_ref(),
+        &recipients,
+        &handler.device.user_id,
+    )?;
+    let held: &[Envelope] = escalation.as_ref().map_or(&[], |e| e.recipients.as_slice());
+    let all: Vec<Envelope> = recipients.iter().chain(held).cloned().collect();
+    let named = check_envelopes(&all, limits.max_recipients)?;
     let store = &handler.state.store;
     let sender = &handler.device;
-    let users = users_of(sender, &recipients);
+    let users = users_of(sender, &all);
     let current = store.bounded(store.current_devices_of(&users)).await?;
     if let Err(mismatch) = check_devices(sender, &named, &users, current) {
         if let Mismatch::NoSuchUser(user) = &mismatch {
@@ -56,8 +74,8 @@ async fn submit(
     }
     let now = now_ms();
     let ttl = Duration::from_secs(limits.queue_ttl_secs);
-    let bytes: usize = recipients.iter().map(|e| e.ciphertext.len()).sum();
-    let count = recipients.len();
+    let bytes: usize = all.iter().map(|e| e.ciphertext.len()).sum();
+    let count = all.len();
     let addresses: Vec<Address> = recipients
         .iter()
         .map(|e| Address {
@@ -70,6 +88,12 @@ async fn submit(
         message_id: message_id.clone(),
         kind,
         envelopes: recipients,
+        priority,
+        escalation: escalation.map(|e| HeldEscalation {
+            backup: e.backup,
+            after: Duration::from_secs(e.after_secs),
+            envelopes: e.recipients,
+        }),
         actor: handler.actor.clone(),
         now,
         ttl,
@@ -99,6 +123,50 @@ async fn submit(
         crate::metrics::with(|m| m.send_latency.observe(started.elapsed().as_secs_f64()));
         result
     }))
+}
+
+/// The priority rules: only a `message` may be urgent or stat; only an
+/// urgent or stat message may escalate, within the delay bounds, to a
+/// backup who is neither the sender nor a recipient, with envelopes for the
+/// backup alone.
+fn check_priority(
+    kind: MessageKind,
+    priority: Priority,
+    escalation: Option<&Escalation>,
+    recipients: &[Envelope],
+    sender: &UserId,
+) -> Result<(), ApiError> {
+    if kind != MessageKind::Message && priority != Priority::Routine {
+        return Err(ApiError::invalid(format!(
+            "priority: only a `message` may be urgent or stat, not a `{}`",
+            kind.as_str()
+        )));
+    }
+    let Some(e) = escalation else {
+        return Ok(());
+    };
+    if priority == Priority::Routine {
+        return Err(ApiError::invalid(
+            "escalation: only an urgent or stat message escalates; set `priority`",
+        ));
+    }
+    if e.after_secs == 0 || e.after_secs > MAX_ESCALATION_SECS {
+        return Err(ApiError::invalid(format!(
+            "escalation.after_secs: {} is not between 1 and {MAX_ESCALATION_SECS}",
+            e.after_secs
+        )));
+    }
+    if e.backup == *sender || recipients.iter().any(|r| r.user_id == e.backup) {
+        return Err(ApiError::invalid(
+            "escalation.backup: the backup must be someone other than the sender and the recipients",
+        ));
+    }
+    if e.recipients.is_empty() || e.recipients.iter().any(|r| r.user_id != e.backup) {
+        return Err(ApiError::invalid(
+            "escalation.recipients: one envelope per device of the backup, and only of the backup",
+        ));
+    }
+    Ok(())
 }
 
 /// The checks of a send's envelopes that need no storage: at least one, at

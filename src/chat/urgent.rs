@@ -1,0 +1,147 @@
+//! Urgent and stat messages in the chat: `/urgent` and `/stat` send with a
+//! priority, `/ack` acknowledges every one still alerting, `/recall`
+//! recalls the last message sent in the conversation; the pinned lines
+//! above the messages keep what is not acknowledged in view, in red.
+
+use curbside_client::content::Content;
+use curbside_client::local::LocalState;
+use curbside_client::{Client, Urgency};
+use curbside_protocol::ids::UserId;
+use curbside_protocol::referral::Priority;
+
+use super::app::App;
+use crate::messages::{random_message_id, send_content_with, Sent};
+use crate::profile::Profile;
+
+/// What stays pinned above the conversation until acknowledged: urgent and
+/// stat messages received (in any conversation) and those sent waiting for
+/// an acknowledgement.
+pub(crate) fn pinned_lines(state: &LocalState, me: &UserId) -> Vec<String> {
+    let open = state.open_urgent();
+    let mut lines: Vec<String> = open
+        .iter()
+        .take(3)
+        .map(|u| {
+            let what = u.priority.as_str().to_uppercase();
+            let text = state
+                .find(&u.message_id)
+                .map(|m| m.content.summary())
+                .unwrap_or_default();
+            if u.sender == *me {
+                let escalation = u.escalation.as_ref().map_or(String::new(), |(backup, _)| {
+                    format!(" (escalates to {})", state.name(backup))
+                });
+                format!(
+                    "{what} to {}: waiting for an acknowledgement{escalation}: {text}",
+                    state.names(&u.to)
+                )
+            } else {
+                format!(
+                    "{what}{} from {}: {text} — /ack to acknowledge",
+                    if u.escalated { " (escalated to you)" } else { "" },
+                    state.name(&u.sender)
+                )
+            }
+        })
+        .collect();
+    if open.len() > 3 {
+        lines.push(format!(
+            "… and {} more (curbside urgent lists them)",
+            open.len() - 3
+        ));
+    }
+    lines
+}
+
+/// Sends `text` to `user` as urgent or stat.
+pub(super) async fn send(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    (user, text, priority): (UserId, String, Priority),
+) -> anyhow::Result<()> {
+    let to = vec![user];
+    let content = Content::Text { to: to.clone(), text };
+    let urgency = Urgency {
+        priority,
+        escalation: None,
+    };
+    let id = random_message_id()?;
+    crate::people::pin_verified(state, client);
+    let sent = send_content_with(profile, state, client, &to, &id, content, &urgency).await?;
+    app.notice(match sent {
+        Sent::Queued(reason) => format!("Queued ({reason}); sent when the connection is back"),
+        _ => format!(
+            "{} sent: {} is alerted until they acknowledge it",
+            priority.as_str().to_uppercase(),
+            state.names(&to)
+        ),
+    });
+    Ok(())
+}
+
+/// Acknowledges every urgent or stat message received and still alerting.
+pub(super) async fn acknowledge_all(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+) -> anyhow::Result<()> {
+    let me = client.address()?.user_id;
+    let open: Vec<(UserId, curbside_protocol::ids::MessageId)> = state
+        .open_urgent()
+        .into_iter()
+        .filter(|u| u.sender != me)
+        .map(|u| (u.sender.clone(), u.message_id.clone()))
+        .collect();
+    if open.is_empty() {
+        app.notice("Nothing to acknowledge: no urgent or stat message is waiting for you");
+        return Ok(());
+    }
+    let mut names = Vec::new();
+    for (sender, id) in &open {
+        let (at, _) = client.acknowledge(sender, id).await?;
+        state.mark_acknowledged(sender, std::slice::from_ref(id), &me, at);
+        names.push(state.name(sender));
+        profile.save_state(state)?;
+    }
+    profile.save(&client.account)?;
+    names.dedup();
+    app.notice(format!("Acknowledged; {} told", names.join(", ")));
+    Ok(())
+}
+
+/// Recalls the last message this user sent in the conversation with `user`.
+pub(super) async fn recall_last(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    user: UserId,
+) -> anyhow::Result<()> {
+    let me = client.address()?.user_id;
+    let last = state.conversations.get(&user).and_then(|c| {
+        c.iter()
+            .rev()
+            .find(|m| m.from == me && !matches!(m.content, Content::Recall { .. }))
+            .map(|m| m.message_id.clone())
+    });
+    let Some(id) = last else {
+        app.notice("Nothing to recall: you sent nothing in this conversation");
+        return Ok(());
+    };
+    let undelivered = client.recall(std::slice::from_ref(&user), &id).await?;
+    state.apply_recall(&me, std::slice::from_ref(&id));
+    profile.save_state(state)?;
+    profile.save(&client.account)?;
+    app.notice(format!(
+        "Recalled ({}); someone who already read it may remember it",
+        if undelivered > 0 {
+            "deleted before delivery".to_owned()
+        } else {
+            format!("{} told to delete it", state.name(&user))
+        }
+    ));
+    Ok(())
+}
