@@ -15,6 +15,7 @@ mod backup;
 mod chat;
 mod commands;
 mod messages;
+mod oncall;
 mod people;
 mod profile;
 mod refer;
@@ -63,6 +64,9 @@ enum Command {
     Recall(messages::RecallArgs),
     /// Show your organisation's retention policy and recall window.
     Policy(messages::PolicyArgs),
+    /// On-call roles: who holds each now; create, schedule, hand off.
+    #[command(subcommand)]
+    Oncall(oncall::OnCallCommand),
     /// Show the conversation with a colleague (from the sealed local history).
     History(messages::HistoryArgs),
     /// List the colleagues this profile has conversations with.
@@ -354,6 +358,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Urgent(args) => messages::urgent(args).await,
         Command::Recall(args) => messages::recall(args).await,
         Command::Policy(args) => messages::policy(args).await,
+        Command::Oncall(cmd) => oncall::run(cmd).await,
         Command::History(args) => messages::history(args),
         Command::Contacts(args) => messages::contacts(args),
         Command::Attach(args) => messages::attach(args).await,

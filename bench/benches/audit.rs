@@ -98,6 +98,7 @@ fn append(c: &mut Criterion) {
                         envelopes: vec![env],
                         priority: Default::default(),
                         escalation: None,
+                        role: None,
                         actor: actor.clone(),
                         now: now_ms(),
                         ttl: Duration::from_secs(3600),

@@ -151,6 +151,46 @@ impl Api {
         .await
     }
 
+    /// `GET /v1/oncall`: every on-call role with its holders now and its shifts.
+    pub async fn oncall_roles(&self, token: &str) -> Result<Vec<curbside_protocol::oncall::OnCallRole>> {
+        self.call::<(), _>(reqwest::Method::GET, "/v1/oncall", Some(token), None)
+            .await
+    }
+
+    /// `POST /v1/admin/oncall`: a new on-call role.
+    pub async fn create_oncall_role(
+        &self,
+        token: &str,
+        req: &curbside_protocol::oncall::CreateRole,
+    ) -> Result<curbside_protocol::oncall::OnCallRole> {
+        self.call(reqwest::Method::POST, "/v1/admin/oncall", Some(token), Some(req))
+            .await
+    }
+
+    /// `POST /v1/admin/oncall/{role}/shifts`: schedules a shift.
+    pub async fn schedule_shift(
+        &self,
+        token: &str,
+        role: &curbside_protocol::ids::OnCallRoleId,
+        req: &curbside_protocol::oncall::ScheduleShift,
+    ) -> Result<serde_json::Value> {
+        let path = format!("/v1/admin/oncall/{role}/shifts");
+        self.call(reqwest::Method::POST, &path, Some(token), Some(req))
+            .await
+    }
+
+    /// `POST /v1/oncall/{role}/handoff`: hands the role off at once.
+    pub async fn hand_off(
+        &self,
+        token: &str,
+        role: &curbside_protocol::ids::OnCallRoleId,
+        req: &curbside_protocol::oncall::HandOff,
+    ) -> Result<curbside_protocol::oncall::OnCallRole> {
+        let path = format!("/v1/oncall/{role}/handoff");
+        self.call(reqwest::Method::POST, &path, Some(token), Some(req))
+            .await
+    }
+
     /// `GET /v1/admin/users`.
     pub async fn list_users(&self, token: &str) -> Result<Vec<UserSummary>> {
         self.call::<(), _>(reqwest::Method::GET, "/v1/admin/users", Some(token), None)

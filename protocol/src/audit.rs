@@ -110,6 +110,19 @@ pub enum Action {
     /// absent: no limit).
     #[serde(rename = "retention.changed")]
     RetentionChanged,
+    /// An administrator created an on-call role (`details.oncall_role`: its name).
+    #[serde(rename = "oncall.role_created")]
+    OnCallRoleCreated,
+    /// An administrator scheduled a shift of an on-call role (counterpart: the clinician).
+    #[serde(rename = "oncall.shift_scheduled")]
+    OnCallShiftScheduled,
+    /// A role was handed off at once (counterpart: the clinician taking over).
+    #[serde(rename = "oncall.handed_off")]
+    OnCallHandedOff,
+    /// A message to an on-call role reached its holder (counterpart), one
+    /// entry per holder, in the message's transaction.
+    #[serde(rename = "oncall.resolved")]
+    OnCallResolved,
     /// Someone queried the audit log.
     #[serde(rename = "audit.queried")]
     AuditQueried,
@@ -153,6 +166,10 @@ impl Action {
         Self::EscalationWithdrawn,
         Self::MessageRecalled,
         Self::RetentionChanged,
+        Self::OnCallRoleCreated,
+        Self::OnCallShiftScheduled,
+        Self::OnCallHandedOff,
+        Self::OnCallResolved,
         Self::AuditQueried,
         Self::AuditExported,
         Self::AuditTreeHeadRequested,
@@ -189,6 +206,10 @@ impl Action {
             Self::EscalationWithdrawn => "escalation.withdrawn",
             Self::MessageRecalled => "message.recalled",
             Self::RetentionChanged => "retention.changed",
+            Self::OnCallRoleCreated => "oncall.role_created",
+            Self::OnCallShiftScheduled => "oncall.shift_scheduled",
+            Self::OnCallHandedOff => "oncall.handed_off",
+            Self::OnCallResolved => "oncall.resolved",
             Self::AuditQueried => "audit.queried",
             Self::AuditExported => "audit.exported",
             Self::AuditTreeHeadRequested => "audit.tree_head_requested",
@@ -323,6 +344,12 @@ pub struct Details {
     /// A retention policy in seconds (absent on `retention.changed`: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_secs: Option<u64>,
+    /// An on-call role's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oncall_role: Option<String>,
+    /// The end of a shift (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<i64>,
 }
 
 /// One audit entry. Field order is part of the canonical encoding.

@@ -86,6 +86,10 @@ pub enum ErrorCode {
     /// A `recall` came later than the recall window after the message was
     /// accepted: nothing was deleted, the recipients keep it.
     RecallWindowPassed,
+    /// A send to an on-call role named other recipients than the role's
+    /// holders now (a hand-off or a shift change since the client resolved
+    /// it): resolve the role again and resend.
+    HoldersChanged,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -112,7 +116,11 @@ impl ErrorCode {
             | Self::TokenExpired => 401,
             Self::ChallengeReplayed | Self::DeviceRevoked | Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::StaleDevices | Self::Conflict | Self::InvalidTransition | Self::RecallWindowPassed => 409,
+            Self::StaleDevices
+            | Self::Conflict
+            | Self::InvalidTransition
+            | Self::RecallWindowPassed
+            | Self::HoldersChanged => 409,
             Self::InvalidInvite | Self::InviteExpired | Self::UserDeactivated => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
             Self::RateLimited | Self::RecipientQueueFull => 429,
@@ -161,7 +169,8 @@ impl ErrorCode {
             | Self::InvalidTransition
             | Self::RecipientQueueFull
             | Self::UserDeactivated
-            | Self::RecallWindowPassed => 1008,
+            | Self::RecallWindowPassed
+            | Self::HoldersChanged => 1008,
         }
     }
 
@@ -201,6 +210,7 @@ impl ErrorCode {
             Self::RecipientQueueFull => "recipient_queue_full",
             Self::UserDeactivated => "user_deactivated",
             Self::RecallWindowPassed => "recall_window_passed",
+            Self::HoldersChanged => "holders_changed",
             Self::Internal => "internal",
         }
     }
@@ -248,6 +258,7 @@ mod tests {
             ErrorCode::RecipientQueueFull,
             ErrorCode::UserDeactivated,
             ErrorCode::RecallWindowPassed,
+            ErrorCode::HoldersChanged,
             ErrorCode::Internal,
         ] {
             assert_eq!(

@@ -165,6 +165,10 @@ pub enum ClientFrame {
         /// For urgent and stat messages: who receives it if nobody acknowledges it in time.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         escalation: Option<Escalation>,
+        /// Sent to an on-call role: its holders at send time are the
+        /// recipients (the server checks, and audits the resolution).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<crate::ids::OnCallRoleId>,
     },
     /// Acknowledges an urgent or stat message received (or escalated to this user).
     Acknowledge {

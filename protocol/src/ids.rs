@@ -87,6 +87,10 @@ string_id!(
     ReferralId, "referral id", 64
 );
 string_id!(
+    /// An on-call role ("On-call dermatology"), assigned by the server.
+    OnCallRoleId, "on-call role id", 64
+);
+string_id!(
     /// A request id chosen by the client to match a reply to its request.
     RequestId, "request id", 64
 );

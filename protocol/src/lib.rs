@@ -34,6 +34,7 @@ pub mod json;
 pub mod keys;
 pub mod merkle;
 pub mod npi;
+pub mod oncall;
 pub mod referral;
 pub mod time;
 

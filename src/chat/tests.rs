@@ -31,7 +31,7 @@ pub(super) fn screen(term: &Terminal<TestBackend>) -> String {
         .join("\n")
 }
 
-fn typed(app: &mut App, state: &LocalState, text: &str) -> Option<Action> {
+pub(super) fn typed(app: &mut App, state: &LocalState, text: &str) -> Option<Action> {
     for c in text.chars() {
         assert_eq!(
             app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), state),
@@ -325,7 +325,7 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
 
 /// Takes messages in, as the chat's loop does, until `done` holds (for at
 /// most about 5 s).
-async fn receive_until(
+pub(super) async fn receive_until(
     profile: &Profile,
     state: &mut LocalState,
     client: &mut Client,

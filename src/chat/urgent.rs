@@ -66,6 +66,7 @@ pub(super) async fn send(
     let urgency = Urgency {
         priority,
         escalation: None,
+        role: None,
     };
     let id = random_message_id()?;
     crate::people::pin_verified(state, client);

@@ -21,8 +21,12 @@ pub(crate) struct SendArgs {
     #[command(flatten)]
     profile: ProfileArg,
     /// Recipient: a name (or part of one), an NPI or a user id (repeat for several).
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "role")]
     to: Vec<String>,
+    /// Or an on-call role ("On-call dermatology"): whoever holds it now
+    /// receives the message (`curbside oncall list` shows who).
+    #[arg(long, conflicts_with = "to")]
+    role: Option<String>,
     /// Send even to colleagues whose keys changed since you verified them,
     /// or whom no administrator verified (without it, a terminal asks and a
     /// script is refused).
@@ -240,6 +244,7 @@ fn urgency_of(state: &LocalState, me: &UserId, id: &MessageId) -> Urgency {
                 Duration::from_millis(u64::try_from(ms).unwrap_or(1000)),
             )
         }),
+        role: None,
     }
 }
 
@@ -325,9 +330,19 @@ pub(crate) async fn connect(
 pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
-    let to =
-        crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile).await?;
-    let urgency = urgency_from(&account, &mut state, &args, &profile).await?;
+    let (to, role) = match &args.role {
+        Some(typed) => {
+            let (role, holders) = resolve_role(&account, &mut state, typed).await?;
+            (holders, Some(role))
+        }
+        None => (
+            crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile)
+                .await?,
+            None,
+        ),
+    };
+    let mut urgency = urgency_from(&account, &mut state, &args, &profile).await?;
+    urgency.role = role;
     let id = match args.id {
         Some(id) => id,
         None => random_message_id()?,
@@ -438,6 +453,7 @@ async fn urgency_from(
         return Ok(Urgency {
             priority: args.priority,
             escalation: None,
+            role: None,
         });
     };
     if args.priority == Priority::Routine {
@@ -457,6 +473,7 @@ async fn urgency_from(
     Ok(Urgency {
         priority: args.priority,
         escalation: Some((backup, Duration::from_secs(args.escalate_after))),
+        role: None,
     })
 }
 
@@ -472,4 +489,33 @@ fn urgency_words(state: &LocalState, urgency: &Urgency) -> String {
         ),
         None => format!("{what}: your colleagues are alerted until one acknowledges it."),
     }
+}
+
+/// An on-call role's id and its holders now (their names remembered).
+async fn resolve_role(
+    account: &curbside_client::Account,
+    state: &mut LocalState,
+    typed: &str,
+) -> anyhow::Result<(curbside_protocol::ids::OnCallRoleId, Vec<UserId>)> {
+    let (api, token) = crate::commands::login(account).await?;
+    let roles = api.oncall_roles(&token).await?;
+    let role = crate::oncall::find_role(&roles, typed)?;
+    if role.holders.is_empty() {
+        bail!(
+            "nobody holds {} now: `curbside oncall list` shows its shifts; write to a colleague by name instead",
+            role.name
+        );
+    }
+    let names: Vec<String> = role.holders.iter().map(|h| h.display_name.clone()).collect();
+    crate::audit::note(&format!(
+        "To {}: {} {} it now.",
+        role.name,
+        names.join(" and "),
+        if names.len() == 1 { "holds" } else { "hold" }
+    ));
+    let holders = role.holders.iter().map(|h| h.user_id.clone()).collect();
+    for h in &role.holders {
+        state.remember(h.clone());
+    }
+    Ok((role.role_id.clone(), holders))
 }

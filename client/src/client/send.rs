@@ -35,6 +35,9 @@ pub struct Urgency {
     /// acknowledged it within the delay (copies encrypted now, held by the
     /// server).
     pub escalation: Option<(UserId, Duration)>,
+    /// Sent to this on-call role: the recipients are its holders now (the
+    /// server checks it, and audits who held it for this message).
+    pub role: Option<curbside_protocol::ids::OnCallRoleId>,
 }
 
 impl Urgency {
@@ -297,6 +300,7 @@ impl Client {
                     recipients,
                     priority: urgency.priority,
                     escalation,
+                    role: urgency.role.clone(),
                 })
                 .await;
             match result {

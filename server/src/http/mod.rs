@@ -7,6 +7,7 @@ mod directory;
 mod enroll;
 pub(crate) mod extract;
 mod health;
+mod oncall;
 mod policy;
 mod referrals;
 mod session;
@@ -47,6 +48,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(audit::router())
         .merge(referrals::router())
         .merge(policy::router())
+        .merge(oncall::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), bounded))
         .merge(attachments::router())
 }

@@ -32,6 +32,7 @@
 //! - `attachments`: attachment records.
 //! - `sessions`: login challenges and HTTP sessions.
 //! - `referrals`: referral envelopes and their lifecycle.
+//! - `oncall`: on-call roles and their shifts.
 //! - `urgent`: acknowledging urgent messages, escalations, recall, the
 //!   retention policy.
 //! - `audit`: the audit log's storage, queries and proofs.
@@ -43,6 +44,7 @@ mod devices;
 mod enroll;
 mod fetch_limit;
 mod migrations;
+mod oncall;
 mod pool;
 mod prekeys;
 mod queue;
@@ -62,6 +64,7 @@ pub use self::enroll::{Bootstrap, InviteClaim};
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};
 pub use self::fetch_limit::BundleFetchLimit;
 pub use self::migrations::{Migration, Migrations};
+pub use self::oncall::OnCallProblem;
 pub use self::pool::StoreOptions;
 pub use self::queue::{Acked, Queued, Receipt};
 pub use self::referrals::ReferralProblem;

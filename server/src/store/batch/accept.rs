@@ -121,6 +121,22 @@ pub(super) async fn accept(
             let ciphertexts = e.envelopes.iter().map(ciphertext_of).collect();
             (&e.backup, ciphertexts, Some(e.after.as_secs()))
         });
+        if let (Some(role), Some(list)) = (&a.role, events.get_mut(*i)) {
+            list.extend(
+                per_user
+                    .keys()
+                    .filter(|u| ***u != a.sender.user_id)
+                    .map(|holder| {
+                        Event::new(&a.actor, Action::OnCallResolved)
+                            .counterpart(holder, None)
+                            .message(&a.message_id)
+                            .details(Details {
+                                oncall_role: Some(role.to_string()),
+                                ..Details::default()
+                            })
+                    }),
+            );
+        }
         if let Some(list) = events.get_mut(*i) {
             let entries = per_user.into_iter().map(|(user, c)| (user, c, None)).chain(held);
             list.extend(entries.map(|(user, ciphertexts, escalation_after_secs)| {

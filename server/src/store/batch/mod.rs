@@ -63,6 +63,9 @@ pub struct NewMessage {
     pub priority: Priority,
     /// An urgent or stat message's escalation: copies held for the backup.
     pub escalation: Option<HeldEscalation>,
+    /// Sent to this on-call role (its holders are the recipients): one
+    /// `oncall.resolved` entry per holder.
+    pub role: Option<curbside_protocol::ids::OnCallRoleId>,
     /// Who sends it, in the audit log.
     pub actor: Actor,
     /// When it was accepted.

@@ -119,6 +119,7 @@ pub(super) async fn execute(handler: &mut Handler, frame: ClientFrame) -> Result
             recipients,
             priority,
             escalation,
+            role,
         } => {
             let request = send::SendRequest {
                 id,
@@ -127,6 +128,7 @@ pub(super) async fn execute(handler: &mut Handler, frame: ClientFrame) -> Result
                 recipients,
                 priority,
                 escalation,
+                role,
             };
             send::execute(handler, request).await
         }

@@ -8,7 +8,7 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{
     Envelope, ErrorDetails, Escalation, MessageKind, ServerFrame, MAX_ESCALATION_SECS,
 };
-use curbside_protocol::ids::{Address, DeviceId, MessageId, RequestId, UserId};
+use curbside_protocol::ids::{Address, DeviceId, MessageId, OnCallRoleId, RequestId, UserId};
 use curbside_protocol::referral::Priority;
 
 use super::{Pending, Refusal, Reply};
@@ -26,6 +26,7 @@ pub(super) struct SendRequest {
     pub(super) recipients: Vec<Envelope>,
     pub(super) priority: Priority,
     pub(super) escalation: Option<Escalation>,
+    pub(super) role: Option<OnCallRoleId>,
 }
 
 /// Answers `accepted` once the message committed, or refuses it.
@@ -47,6 +48,7 @@ async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, 
         recipients,
         priority,
         escalation,
+        role,
     } = request;
     let started = Instant::now();
     let limits = &handler.state.config.limits;
@@ -57,6 +59,9 @@ async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, 
         &recipients,
         &handler.device.user_id,
     )?;
+    if let Some(role) = &role {
+        check_holders(&handler.state.store, &handler.device.user_id, role, &recipients).await?;
+    }
     let held: &[Envelope] = escalation.as_ref().map_or(&[], |e| e.recipients.as_slice());
     let all: Vec<Envelope> = recipients.iter().chain(held).cloned().collect();
     let named = check_envelopes(&all, limits.max_recipients)?;
@@ -94,6 +99,7 @@ async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, 
             after: Duration::from_secs(e.after_secs),
             envelopes: e.recipients,
         }),
+        role,
         actor: handler.actor.clone(),
         now,
         ttl,
@@ -165,6 +171,42 @@ fn check_priority(
         return Err(ApiError::invalid(
             "escalation.recipients: one envelope per device of the backup, and only of the backup",
         ));
+    }
+    Ok(())
+}
+
+/// A send to an on-call role names exactly the users holding it now
+/// (besides the sender's own devices): else `holders_changed`, naming them.
+async fn check_holders(
+    store: &crate::store::Store,
+    sender: &UserId,
+    role: &OnCallRoleId,
+    recipients: &[Envelope],
+) -> Result<(), Refusal> {
+    let holders = store.bounded(store.oncall_holders(role, now_ms())).await?;
+    if holders.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "nobody holds this on-call role now: ask an administrator to schedule it, or write to a colleague",
+        )
+        .into());
+    }
+    let held: std::collections::BTreeSet<&UserId> = holders.iter().map(|h| &h.user_id).collect();
+    let named: std::collections::BTreeSet<&UserId> = recipients
+        .iter()
+        .map(|e| &e.user_id)
+        .filter(|u| *u != sender)
+        .collect();
+    if held != named {
+        let names: Vec<&str> = holders.iter().map(|h| h.user_id.as_str()).collect();
+        return Err(ApiError::new(
+            ErrorCode::HoldersChanged,
+            format!(
+                "the on-call role is held by {} now: resolve it again and resend",
+                names.join(", ")
+            ),
+        )
+        .into());
     }
     Ok(())
 }
