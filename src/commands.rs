@@ -299,10 +299,7 @@ pub(crate) async fn directory(args: DirectoryArgs) -> anyhow::Result<()> {
     if args.json {
         return out(&serde_json::to_string_pretty(&entries)?);
     }
-    if entries.is_empty() {
-        return out("No verified clinician matches.");
-    }
-    let rows: Vec<String> = entries
+    let mut rows: Vec<String> = entries
         .iter()
         .map(|e| {
             format!(
@@ -311,6 +308,38 @@ pub(crate) async fn directory(args: DirectoryArgs) -> anyhow::Result<()> {
             )
         })
         .collect();
+    if rows.is_empty() {
+        rows.push("No verified clinician matches.".into());
+    }
+    // On-call roles of the specialty (or named like the search), for `send --role`.
+    let now = curbside_protocol::time::now_ms();
+    let wanted = |r: &curbside_protocol::oncall::OnCallRole| {
+        let specialty = args.specialty.as_deref().is_none_or(|s| {
+            r.specialty
+                .as_deref()
+                .is_some_and(|rs| rs.eq_ignore_ascii_case(s))
+        });
+        let name = args
+            .name
+            .as_deref()
+            .is_none_or(|n| r.name.to_lowercase().contains(&n.to_lowercase()));
+        specialty && name
+    };
+    let roles: Vec<String> = api
+        .oncall_roles(&token)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| wanted(r))
+        .map(|r| {
+            format!(
+                "on-call  {}  (send --role {:?})",
+                crate::oncall::describe(r, now),
+                r.name
+            )
+        })
+        .collect();
+    rows.extend(roles);
     out(&rows.join("\n"))
 }
 

@@ -27,8 +27,12 @@ pub(crate) struct CreateArgs {
     profile: ProfileArg,
     /// The receiving clinician: a name (or part of one), an NPI or a user id
     /// (omit to list the verified clinicians of --specialty).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "role")]
     to: Option<String>,
+    /// Or an on-call role ("On-call dermatology"): the referral goes to the
+    /// clinician who holds it now.
+    #[arg(long)]
+    role: Option<String>,
     /// Target specialty.
     #[arg(long)]
     specialty: String,
@@ -150,7 +154,34 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|e| e.user_id != me)
         .collect();
-    let Some(to) = args.to else {
+    let to = match &args.role {
+        Some(typed) => {
+            let roles = api.oncall_roles(&token).await?;
+            let role = crate::oncall::find_role(&roles, typed)?;
+            let [holder] = role.holders.as_slice() else {
+                anyhow::bail!(
+                    "{} is held by {} now: a referral goes to one clinician; choose one with --to",
+                    role.name,
+                    if role.holders.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        role.holders
+                            .iter()
+                            .map(|h| h.display_name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                );
+            };
+            crate::audit::note(&format!(
+                "To {}: {} holds it now.",
+                role.name, holder.display_name
+            ));
+            Some(holder.user_id.to_string())
+        }
+        None => args.to,
+    };
+    let Some(to) = to else {
         // A question, not a failure: list whom the referral can go to.
         if found.is_empty() {
             return out(&format!(

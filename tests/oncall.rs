@@ -237,6 +237,12 @@ async fn on_call_roles_from_the_cli() {
         scheduled.contains("Dr. bob holds On-call dermatology"),
         "{scheduled}"
     );
+    // The role is in the directory, beside the clinicians of its specialty.
+    let directory = run(&["directory", "--profile", "alice", "--specialty", "dermatology"]);
+    assert!(
+        directory.contains("on-call  On-call dermatology [Dermatology]: Dr. bob"),
+        "{directory}"
+    );
     let listed = run(&["oncall", "list", "--profile", "alice"]);
     assert!(
         listed.contains("On-call dermatology [Dermatology]: Dr. bob (until"),
@@ -292,6 +298,30 @@ async fn on_call_roles_from_the_cli() {
         history.contains("Still there?") && history.contains("On it"),
         "{history}"
     );
+    // A referral to the role goes to whoever holds it: Carol.
+    std::fs::write(
+        dir.join("patient.json"),
+        r#"{"resourceType":"Patient","name":[{"text":"Jane Roe"}],"birthDate":"1961-04-02"}"#,
+    )
+    .unwrap();
+    let referred = cli(
+        &dir,
+        &server,
+        &[
+            "refer",
+            "create",
+            "--profile",
+            "alice",
+            "--role",
+            "dermatology",
+            "--specialty",
+            "Dermatology",
+            "--patient",
+            "patient.json",
+        ],
+    );
+    assert!(referred.status.success(), "{referred:?}");
+    assert!(run(&["inbox", "--profile", "carol"]).contains("patient Jane Roe"));
     let nobody = cli(
         &dir,
         &server,
