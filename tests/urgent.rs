@@ -43,6 +43,7 @@ fn stat_escalating_to(backup: &curbside_protocol::ids::UserId, secs: u64) -> Urg
         priority: Priority::Stat,
         escalation: Some((backup.clone(), Duration::from_secs(secs))),
         role: None,
+        consult: None,
     }
 }
 

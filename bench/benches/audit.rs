@@ -99,6 +99,7 @@ fn append(c: &mut Criterion) {
                         priority: Default::default(),
                         escalation: None,
                         role: None,
+                        consult_answer: None,
                         actor: actor.clone(),
                         now: now_ms(),
                         ttl: Duration::from_secs(3600),

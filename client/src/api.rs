@@ -191,6 +191,43 @@ impl Api {
             .await
     }
 
+    /// `PUT /v1/consults/opt-in`: answer consults of these specialties (one's own).
+    pub async fn consult_opt_in(&self, token: &str, specialties: Vec<String>) -> Result<()> {
+        let req = curbside_protocol::consult::OptIn { specialties };
+        let _: curbside_protocol::consult::OptIn = self
+            .call(
+                reqwest::Method::PUT,
+                "/v1/consults/opt-in",
+                Some(token),
+                Some(&req),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /v1/consults`: asks a specialty; the answer names who it goes to.
+    pub async fn post_consult(
+        &self,
+        token: &str,
+        req: &curbside_protocol::consult::PostConsult,
+    ) -> Result<curbside_protocol::consult::Consult> {
+        self.call(reqwest::Method::POST, "/v1/consults", Some(token), Some(req))
+            .await
+    }
+
+    /// `GET /v1/consults`: the consults one asked or received.
+    pub async fn consults(&self, token: &str) -> Result<Vec<curbside_protocol::consult::Consult>> {
+        self.call::<(), _>(reqwest::Method::GET, "/v1/consults", Some(token), None)
+            .await
+    }
+
+    /// `POST /v1/consults/{id}/close` (the asker).
+    pub async fn close_consult(&self, token: &str, id: &curbside_protocol::ids::ConsultId) -> Result<()> {
+        let path = format!("/v1/consults/{id}/close");
+        self.call::<(), ()>(reqwest::Method::POST, &path, Some(token), None)
+            .await
+    }
+
     /// `GET /v1/admin/users`.
     pub async fn list_users(&self, token: &str) -> Result<Vec<UserSummary>> {
         self.call::<(), _>(reqwest::Method::GET, "/v1/admin/users", Some(token), None)

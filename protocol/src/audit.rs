@@ -123,6 +123,16 @@ pub enum Action {
     /// entry per holder, in the message's transaction.
     #[serde(rename = "oncall.resolved")]
     OnCallResolved,
+    /// A clinician posted a curbside consult to a specialty (`details.fan_out`:
+    /// how many clinicians it goes to; never its content).
+    #[serde(rename = "consult.posted")]
+    ConsultPosted,
+    /// A clinician first answered a consult (counterpart: the asker).
+    #[serde(rename = "consult.answered")]
+    ConsultAnswered,
+    /// The asker closed a consult.
+    #[serde(rename = "consult.closed")]
+    ConsultClosed,
     /// Someone queried the audit log.
     #[serde(rename = "audit.queried")]
     AuditQueried,
@@ -170,6 +180,9 @@ impl Action {
         Self::OnCallShiftScheduled,
         Self::OnCallHandedOff,
         Self::OnCallResolved,
+        Self::ConsultPosted,
+        Self::ConsultAnswered,
+        Self::ConsultClosed,
         Self::AuditQueried,
         Self::AuditExported,
         Self::AuditTreeHeadRequested,
@@ -210,6 +223,9 @@ impl Action {
             Self::OnCallShiftScheduled => "oncall.shift_scheduled",
             Self::OnCallHandedOff => "oncall.handed_off",
             Self::OnCallResolved => "oncall.resolved",
+            Self::ConsultPosted => "consult.posted",
+            Self::ConsultAnswered => "consult.answered",
+            Self::ConsultClosed => "consult.closed",
             Self::AuditQueried => "audit.queried",
             Self::AuditExported => "audit.exported",
             Self::AuditTreeHeadRequested => "audit.tree_head_requested",
@@ -350,6 +366,12 @@ pub struct Details {
     /// The end of a shift (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<i64>,
+    /// A curbside consult's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consult: Option<String>,
+    /// How many clinicians a consult went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_out: Option<u64>,
 }
 
 /// One audit entry. Field order is part of the canonical encoding.

@@ -90,6 +90,9 @@ pub enum ErrorCode {
     /// holders now (a hand-off or a shift change since the client resolved
     /// it): resolve the role again and resend.
     HoldersChanged,
+    /// A clinician has as many consults open as allowed
+    /// (`max_open_consults`): close one first.
+    TooManyConsults,
     /// An unexpected server error; details are in the server's log, not here.
     Internal,
 }
@@ -123,7 +126,7 @@ impl ErrorCode {
             | Self::HoldersChanged => 409,
             Self::InvalidInvite | Self::InviteExpired | Self::UserDeactivated => 410,
             Self::FrameTooLarge | Self::PayloadTooLarge => 413,
-            Self::RateLimited | Self::RecipientQueueFull => 429,
+            Self::RateLimited | Self::RecipientQueueFull | Self::TooManyConsults => 429,
             Self::ShuttingDown | Self::StorageUnavailable => 503,
             Self::Internal => 500,
         }
@@ -170,7 +173,8 @@ impl ErrorCode {
             | Self::RecipientQueueFull
             | Self::UserDeactivated
             | Self::RecallWindowPassed
-            | Self::HoldersChanged => 1008,
+            | Self::HoldersChanged
+            | Self::TooManyConsults => 1008,
         }
     }
 
@@ -211,6 +215,7 @@ impl ErrorCode {
             Self::UserDeactivated => "user_deactivated",
             Self::RecallWindowPassed => "recall_window_passed",
             Self::HoldersChanged => "holders_changed",
+            Self::TooManyConsults => "too_many_consults",
             Self::Internal => "internal",
         }
     }
@@ -259,6 +264,7 @@ mod tests {
             ErrorCode::UserDeactivated,
             ErrorCode::RecallWindowPassed,
             ErrorCode::HoldersChanged,
+            ErrorCode::TooManyConsults,
             ErrorCode::Internal,
         ] {
             assert_eq!(

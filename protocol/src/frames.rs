@@ -169,6 +169,10 @@ pub enum ClientFrame {
         /// recipients (the server checks, and audits the resolution).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         role: Option<crate::ids::OnCallRoleId>,
+        /// A curbside consult's question (from its asker, to the clinicians
+        /// the server chose) or an answer (from one of them, to the asker).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        consult: Option<crate::ids::ConsultId>,
     },
     /// Acknowledges an urgent or stat message received (or escalated to this user).
     Acknowledge {

@@ -91,6 +91,10 @@ string_id!(
     OnCallRoleId, "on-call role id", 64
 );
 string_id!(
+    /// A curbside consult (a question to a specialty), assigned by the server.
+    ConsultId, "consult id", 64
+);
+string_id!(
     /// A request id chosen by the client to match a reply to its request.
     RequestId, "request id", 64
 );

@@ -26,6 +26,7 @@
 pub mod audit;
 pub mod auth;
 pub mod bytes;
+pub mod consult;
 pub mod error;
 pub mod frames;
 pub mod http;

@@ -79,6 +79,11 @@ pub struct Limits {
     pub queue_ttl_secs: u64,
     /// Seconds after acceptance during which a sender may recall a message.
     pub recall_window_secs: u64,
+    /// Most clinicians one curbside consult goes to (chosen at random among
+    /// those who opted in, when more did).
+    pub max_consult_recipients: usize,
+    /// Most consults one clinician may have open at once.
+    pub max_open_consults: u64,
     /// Most deliveries queued for one device, from all senders (0: no
     /// limit). A send that would exceed it for any of its devices is
     /// refused whole with `recipient_queue_full`.
@@ -198,6 +203,8 @@ impl Default for Limits {
             write_timeout_secs: 30,
             queue_ttl_secs: 30 * 24 * 3600,
             recall_window_secs: 3600,
+            max_consult_recipients: 20,
+            max_open_consults: 3,
             max_queued_messages_per_device: 10_000,
             max_queued_bytes_per_device: 256 << 20,
             max_queued_messages_per_sender: 2_000,

@@ -67,6 +67,7 @@ pub(super) async fn send(
         priority,
         escalation: None,
         role: None,
+        consult: None,
     };
     let id = random_message_id()?;
     crate::people::pin_verified(state, client);

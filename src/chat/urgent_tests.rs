@@ -46,6 +46,7 @@ async fn a_stat_page_stays_pinned_until_acknowledged_and_the_sender_is_told() {
         priority: Priority::Stat,
         escalation: None,
         role: None,
+        consult: None,
     };
     let id = random_message_id().unwrap();
     b.send_with(

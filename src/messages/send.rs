@@ -245,6 +245,7 @@ fn urgency_of(state: &LocalState, me: &UserId, id: &MessageId) -> Urgency {
             )
         }),
         role: None,
+        consult: None,
     }
 }
 
@@ -454,6 +455,7 @@ async fn urgency_from(
             priority: args.priority,
             escalation: None,
             role: None,
+            consult: None,
         });
     };
     if args.priority == Priority::Routine {
@@ -474,6 +476,7 @@ async fn urgency_from(
         priority: args.priority,
         escalation: Some((backup, Duration::from_secs(args.escalate_after))),
         role: None,
+        consult: None,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct Urgency {
     /// Sent to this on-call role: the recipients are its holders now (the
     /// server checks it, and audits who held it for this message).
     pub role: Option<curbside_protocol::ids::OnCallRoleId>,
+    /// A curbside consult's question or answer (the server checks who it goes to).
+    pub consult: Option<curbside_protocol::ids::ConsultId>,
 }
 
 impl Urgency {
@@ -301,6 +303,7 @@ impl Client {
                     priority: urgency.priority,
                     escalation,
                     role: urgency.role.clone(),
+                    consult: urgency.consult.clone(),
                 })
                 .await;
             match result {

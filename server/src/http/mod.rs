@@ -3,6 +3,7 @@
 mod admin;
 pub(crate) mod attachments;
 pub(crate) mod audit;
+mod consults;
 mod directory;
 mod enroll;
 pub(crate) mod extract;
@@ -49,6 +50,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(referrals::router())
         .merge(policy::router())
         .merge(oncall::router())
+        .merge(consults::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), bounded))
         .merge(attachments::router())
 }

@@ -32,6 +32,7 @@
 //! - `attachments`: attachment records.
 //! - `sessions`: login challenges and HTTP sessions.
 //! - `referrals`: referral envelopes and their lifecycle.
+//! - `consults`: curbside consults, their recipients and answers.
 //! - `oncall`: on-call roles and their shifts.
 //! - `urgent`: acknowledging urgent messages, escalations, recall, the
 //!   retention policy.
@@ -40,6 +41,7 @@
 mod attachments;
 mod audit;
 mod batch;
+mod consults;
 mod devices;
 mod enroll;
 mod fetch_limit;
@@ -59,6 +61,7 @@ mod users;
 
 pub use self::audit::{AuditFilter, PageRequest};
 pub use self::batch::{Accepted, HeldEscalation, NewMessage, Pending};
+pub use self::consults::{ConsultProblem, ConsultRole};
 pub use self::devices::DeviceRecord;
 pub use self::enroll::{Bootstrap, InviteClaim};
 pub use self::enroll::{DeviceKeys, EnrollProblem, Enrolled, Grant, InviteProblem, UserDetails};

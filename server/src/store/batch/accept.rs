@@ -121,6 +121,20 @@ pub(super) async fn accept(
             let ciphertexts = e.envelopes.iter().map(ciphertext_of).collect();
             (&e.backup, ciphertexts, Some(e.after.as_secs()))
         });
+        if let Some((consult, asker)) = &a.consult_answer {
+            let first = crate::store::consults::first_answer(
+                conn,
+                consult,
+                &a.sender.user_id,
+                asker,
+                &a.actor,
+                a.now,
+            )
+            .await?;
+            if let (Some(event), Some(list)) = (first, events.get_mut(*i)) {
+                list.push(event);
+            }
+        }
         if let (Some(role), Some(list)) = (&a.role, events.get_mut(*i)) {
             list.extend(
                 per_user

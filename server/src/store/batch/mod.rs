@@ -66,6 +66,9 @@ pub struct NewMessage {
     /// Sent to this on-call role (its holders are the recipients): one
     /// `oncall.resolved` entry per holder.
     pub role: Option<curbside_protocol::ids::OnCallRoleId>,
+    /// An answer to a curbside consult (its id, and the asker): the
+    /// answerer's first is audited (`consult.answered`) with the message.
+    pub consult_answer: Option<(curbside_protocol::ids::ConsultId, UserId)>,
     /// Who sends it, in the audit log.
     pub actor: Actor,
     /// When it was accepted.

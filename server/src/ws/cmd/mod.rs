@@ -120,6 +120,7 @@ pub(super) async fn execute(handler: &mut Handler, frame: ClientFrame) -> Result
             priority,
             escalation,
             role,
+            consult,
         } => {
             let request = send::SendRequest {
                 id,
@@ -129,6 +130,7 @@ pub(super) async fn execute(handler: &mut Handler, frame: ClientFrame) -> Result
                 priority,
                 escalation,
                 role,
+                consult,
             };
             send::execute(handler, request).await
         }

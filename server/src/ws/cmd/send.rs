@@ -8,7 +8,7 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::{
     Envelope, ErrorDetails, Escalation, MessageKind, ServerFrame, MAX_ESCALATION_SECS,
 };
-use curbside_protocol::ids::{Address, DeviceId, MessageId, OnCallRoleId, RequestId, UserId};
+use curbside_protocol::ids::{Address, ConsultId, DeviceId, MessageId, OnCallRoleId, RequestId, UserId};
 use curbside_protocol::referral::Priority;
 
 use super::{Pending, Refusal, Reply};
@@ -27,6 +27,7 @@ pub(super) struct SendRequest {
     pub(super) priority: Priority,
     pub(super) escalation: Option<Escalation>,
     pub(super) role: Option<OnCallRoleId>,
+    pub(super) consult: Option<ConsultId>,
 }
 
 /// Answers `accepted` once the message committed, or refuses it.
@@ -49,6 +50,7 @@ async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, 
         priority,
         escalation,
         role,
+        consult,
     } = request;
     let started = Instant::now();
     let limits = &handler.state.config.limits;
@@ -62,6 +64,10 @@ async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, 
     if let Some(role) = &role {
         check_holders(&handler.state.store, &handler.device.user_id, role, &recipients).await?;
     }
+    let consult_answer = match &consult {
+        Some(id) => check_consult(&handler.state.store, &handler.device.user_id, id, &recipients).await?,
+        None => None,
+    };
     let held: &[Envelope] = escalation.as_ref().map_or(&[], |e| e.recipients.as_slice());
     let all: Vec<Envelope> = recipients.iter().chain(held).cloned().collect();
     let named = check_envelopes(&all, limits.max_recipients)?;
@@ -100,6 +106,7 @@ async fn submit(handler: &mut Handler, request: SendRequest) -> Result<Pending, 
             envelopes: e.recipients,
         }),
         role,
+        consult_answer,
         actor: handler.actor.clone(),
         now,
         ttl,
@@ -209,6 +216,44 @@ async fn check_holders(
         .into());
     }
     Ok(())
+}
+
+/// A send naming a consult: its asker writes to the clinicians the server
+/// chose, a recipient answers the asker (or everyone, if answers are
+/// shared). Returns, for an answer, the consult and its asker.
+async fn check_consult(
+    store: &crate::store::Store,
+    sender: &UserId,
+    id: &ConsultId,
+    recipients: &[Envelope],
+) -> Result<Option<(ConsultId, UserId)>, Refusal> {
+    use crate::store::{ConsultProblem, ConsultRole};
+    let others = || recipients.iter().map(|e| &e.user_id).filter(|u| *u != sender);
+    match store.bounded(store.consult_role(id, sender)).await? {
+        Err(ConsultProblem::Closed) => Err(ApiError::invalid(
+            "consult: this consult is closed; its asker closed it (ask a new question instead)",
+        )
+        .into()),
+        Err(_) => Err(ApiError::new(ErrorCode::NotFound, "consult: no such consult of yours").into()),
+        Ok(ConsultRole::Asker { recipients: chosen }) => {
+            if others().any(|u| !chosen.contains(u)) {
+                return Err(ApiError::invalid(
+                    "recipients: a consult's question goes only to the clinicians the server chose for it",
+                )
+                .into());
+            }
+            Ok(None)
+        }
+        Ok(ConsultRole::Answerer { allowed, asker }) => {
+            if others().any(|u| !allowed.contains(u)) {
+                return Err(ApiError::invalid(
+                    "recipients: an answer to a consult goes to its asker (and, if shared, to its recipients)",
+                )
+                .into());
+            }
+            Ok(Some((id.clone(), asker)))
+        }
+    }
 }
 
 /// The checks of a send's envelopes that need no storage: at least one, at

@@ -1,0 +1,194 @@
+//! Curbside consults end to end, on both databases: a question to a
+//! specialty reaches exactly the verified clinicians of it who opted in (at
+//! most the configured number), answers return to the asker, the asker
+//! closes it; the abuse limits hold; every step audited, never the content.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs
+)]
+
+mod common;
+
+use common::*;
+use curbside_client::{Client, Urgency};
+use curbside_protocol::consult::{ConsultStatus, PostConsult};
+use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::MessageKind;
+
+fn on(consult: &curbside_protocol::ids::ConsultId) -> Urgency {
+    Urgency {
+        consult: Some(consult.clone()),
+        ..Urgency::routine()
+    }
+}
+
+on_every_backend!(
+    a_consult_reaches_the_opted_in_clinicians_of_the_specialty_and_the_answer_returns,
+    |db| async move {
+        let world = World::start_with(db, |c| {
+            c.limits.max_consult_recipients = 2;
+            c.limits.max_open_consults = 1;
+        })
+        .await;
+        let (alice, bob) = world.alice_and_bob().await; // dermatology, internal medicine
+        let carol = world.clinician("Dr. Carol Chen", NPIS[2], "Dermatology").await;
+        let dan = world.clinician("Dr. Dan Diaz", NPIS[3], "Dermatology").await;
+        let erin = world.clinician("Dr. Erin Eze", NPIS[4], "Dermatology").await;
+        let (a_id, b_id, c_id, d_id) = (uid(&alice), uid(&bob), uid(&carol), uid(&dan));
+        let api = world.api();
+        let tokens = [
+            world.login(&alice).await,
+            world.login(&bob).await,
+            world.login(&carol).await,
+            world.login(&erin).await,
+        ];
+        // Alice, Carol and Erin answer dermatology consults; Dan does not.
+        for t in [&tokens[0], &tokens[2], &tokens[3]] {
+            api.consult_opt_in(t, vec!["Dermatology".into()]).await.unwrap();
+        }
+        // One opts in for one's own specialty only.
+        let e = api
+            .consult_opt_in(&tokens[1], vec!["Dermatology".into()])
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
+        // Erin leaves again: opted in are Alice and Carol.
+        api.consult_opt_in(&tokens[3], vec![]).await.unwrap();
+
+        let ask = PostConsult {
+            specialty: "dermatology".into(),
+            share_answers: false,
+        };
+        let consult = api.post_consult(&tokens[1], &ask).await.unwrap();
+        assert_eq!(consult.fan_out, 2);
+        let mut chosen = consult.recipients.clone();
+        chosen.sort();
+        let mut expected = vec![a_id.clone(), c_id.clone()];
+        expected.sort();
+        assert_eq!(chosen, expected);
+        // One open consult at most (configured): the next is refused.
+        let e = api.post_consult(&tokens[1], &ask).await.unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::TooManyConsults));
+
+        let mut b = Client::connect(bob).await.unwrap();
+        let mut a = Client::connect(alice).await.unwrap();
+        let mut c = Client::connect(carol).await.unwrap();
+        let mut d = Client::connect(dan).await.unwrap();
+        let id = &consult.consult_id;
+        b.send_with(
+            &consult.recipients,
+            MessageKind::Message,
+            &mid("q-1"),
+            b"Annular plaque, KOH negative?",
+            &on(id),
+        )
+        .await
+        .unwrap();
+        for client in [&mut a, &mut c] {
+            let got = client.next_message(WAIT).await.unwrap().unwrap();
+            assert_eq!(got.message_id, mid("q-1"));
+            client.ack(&[got.delivery_id]).await.unwrap();
+        }
+        assert!(
+            d.next_message(QUIET).await.unwrap().is_none(),
+            "Dan did not opt in"
+        );
+        // The question goes only to those the server chose.
+        let e = b
+            .send_with(&[d_id.clone()], MessageKind::Message, &mid("q-2"), b"x", &on(id))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
+
+        // Carol answers Bob (twice: one `consult.answered`); not Alice (answers are not shared).
+        for n in ["ans-1", "ans-2"] {
+            c.send_with(
+                &[b_id.clone()],
+                MessageKind::Message,
+                &mid(n),
+                b"Consider granuloma annulare",
+                &on(id),
+            )
+            .await
+            .unwrap();
+        }
+        let e = c
+            .send_with(
+                &[a_id.clone()],
+                MessageKind::Message,
+                &mid("ans-3"),
+                b"x",
+                &on(id),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
+        // Dan was not asked.
+        let e = d
+            .send_with(
+                &[b_id.clone()],
+                MessageKind::Message,
+                &mid("ans-4"),
+                b"x",
+                &on(id),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::NotFound));
+        for _ in 0..2 {
+            let got = b.next_message(WAIT).await.unwrap().unwrap();
+            b.ack(&[got.delivery_id]).await.unwrap();
+        }
+
+        // Bob closes it: no more answers; a new consult may be posted.
+        api.close_consult(&tokens[1], id).await.unwrap();
+        let e = c
+            .send_with(
+                &[b_id.clone()],
+                MessageKind::Message,
+                &mid("ans-5"),
+                b"late",
+                &on(id),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
+        let seen_by_carol = api.consults(&tokens[2]).await.unwrap();
+        assert_eq!(seen_by_carol.len(), 1);
+        assert_eq!(seen_by_carol[0].status, ConsultStatus::Closed);
+        assert!(seen_by_carol[0].recipients.is_empty(), "answers were not shared");
+        assert_eq!(seen_by_carol[0].answered, 1);
+        // Three opted in now (Erin again), at most two receive it: the cap holds.
+        api.consult_opt_in(&tokens[3], vec!["dermatology".into()])
+            .await
+            .unwrap();
+        let capped = api.post_consult(&tokens[1], &ask).await.unwrap();
+        assert_eq!((capped.fan_out, capped.recipients.len()), (2, 2));
+        assert!(!capped.recipients.contains(&d_id) && !capped.recipients.contains(&b_id));
+
+        let db = &world.db;
+        for (action, n) in [
+            ("consult.posted", 2),
+            ("consult.answered", 1),
+            ("consult.closed", 1),
+        ] {
+            let sql =
+                format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}' AND outcome = 'success'");
+            assert_eq!(db.count(&sql).await, n, "{action}");
+        }
+        assert_eq!(
+            db.count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'consult.posted' AND details LIKE '%\"fan_out\":2%'"
+            )
+            .await,
+            2
+        );
+        for client in [a, b, c, d] {
+            client.close().await;
+        }
+        world.stop().await;
+    }
+);
