@@ -133,11 +133,11 @@ pub(crate) enum AdminCommand {
     Retention {
         #[command(flatten)]
         profile: ProfileArg,
-        /// The maximum lifespan in days.
-        #[arg(long, conflicts_with_all = ["seconds", "off"])]
+        /// The maximum lifespan in days (1 to 3650).
+        #[arg(long, conflicts_with_all = ["seconds", "off"], value_parser = clap::value_parser!(u64).range(1..=3650))]
         days: Option<u64>,
-        /// The maximum lifespan in seconds (at least 60).
-        #[arg(long, conflicts_with = "off")]
+        /// The maximum lifespan in seconds (60 to ten years).
+        #[arg(long, conflicts_with = "off", value_parser = clap::value_parser!(u64).range(60..=315_360_000))]
         seconds: Option<u64>,
         /// No retention limit.
         #[arg(long)]

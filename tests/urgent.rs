@@ -363,3 +363,49 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+on_every_backend!(
+    an_acknowledgement_tells_everyone_who_has_the_page,
+    |db| async move {
+        let world = World::start(db).await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let carol = world.clinician("Dr. Carol Chen", NPIS[2], "Dermatology").await;
+        let dan = world.clinician("Dr. Dan Diaz", NPIS[3], "Dermatology").await;
+        let (a_id, b_id, c_id, d_id) = (uid(&alice), uid(&bob), uid(&carol), uid(&dan));
+        let mut a = Client::connect(alice).await.unwrap();
+        let mut b = Client::connect(bob).await.unwrap();
+        let mut c = Client::connect(carol).await.unwrap();
+        let mut d = Client::connect(dan).await.unwrap();
+        a.send_with(
+            &[b_id.clone(), c_id.clone()],
+            MessageKind::Message,
+            &mid("stat-3"),
+            b"code blue, bay 3",
+            &stat_escalating_to(&d_id, 1),
+        )
+        .await
+        .unwrap();
+        next(&mut b).await;
+        next(&mut c).await;
+        // Nobody answers within the delay: Dan gets it too.
+        let (got, _) = next(&mut d).await;
+        assert!(got.escalated);
+        // Carol takes it: Alice, Bob and Dan are each told, end to end.
+        let (_, first) = c.acknowledge(&a_id, &mid("stat-3")).await.unwrap();
+        assert!(first);
+        for client in [&mut a, &mut b, &mut d] {
+            let (from, content) = next(client).await;
+            assert_eq!(from.sender.user_id, c_id);
+            assert_eq!(
+                content,
+                Content::Acknowledge {
+                    message_ids: vec![mid("stat-3")]
+                }
+            );
+        }
+        for client in [a, b, c, d] {
+            client.close().await;
+        }
+        world.stop().await;
+    }
+);

@@ -110,7 +110,7 @@ async fn urgent_messages_recall_and_retention_from_the_cli() {
     assert!(run(&["inbox", "--profile", "bob"]).contains("second thoughts"));
     run(&["recall", "--profile", "alice", &second_id]);
     let told = run(&["inbox", "--profile", "bob"]);
-    assert!(told.contains("message recalled by its sender"), "{told}");
+    assert!(told.contains("was recalled by its sender"), "{told}");
     let history = run(&["history", "--profile", "bob", "--with", "Dr. alice"]);
     assert!(!history.contains("second thoughts"), "{history}");
     assert!(history.contains("[message recalled]"), "{history}");

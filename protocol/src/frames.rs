@@ -377,6 +377,11 @@ pub enum ServerFrame {
         acknowledged_at: i64,
         /// Whether this request was the first acknowledgement.
         first: bool,
+        /// Everyone else who has the message (its other recipients, and the
+        /// backup once the escalation was released), to tell end to end so
+        /// that they stop alerting.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<UserId>,
     },
     /// A message is recalled: its undelivered copies are deleted.
     Recalled {

@@ -231,6 +231,10 @@ pub struct Policy {
 /// The shortest retention an administrator may set (one minute).
 pub const MIN_RETENTION_SECS: u64 = 60;
 
+/// The longest retention an administrator may set (ten years; beyond it,
+/// lift the limit instead).
+pub const MAX_RETENTION_SECS: u64 = 3650 * 86_400;
+
 /// `PUT /v1/admin/retention`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetRetention {

@@ -94,16 +94,17 @@ pub(crate) const HELP: &[&str] = &[
     "/confirm DIGITS        confirm it: the 60 digits your colleague reads out to you",
     "/team [NAME]           open a care team (without a name: list your teams)",
     "/referrals             the referral inbox; /refer accept|decline|cancel|complete ID [reason]",
-    "/urgent TEXT, /stat TEXT  send with that priority: it alerts (pinned in red) until acknowledged",
-    "/ack                   acknowledge every urgent or stat message pinned above",
-    "/recall                recall the last message you sent here (deleted for everyone)",
+    "/urgent TEXT, /stat TEXT  alert (pinned in red) until acknowledged; /ack acknowledges what is pinned",
+    "/recall                take back your last message here (a colleague who read it may remember it)",
     "/help                  this help;  /quit (or Ctrl-C) leaves",
 ];
 
 /// The interface's state (what is not in the local state).
 pub(crate) struct App {
     pub(super) me: UserId,
-    pub(super) selected: usize,
+    /// The conversation chosen (by identity, not position: a conversation
+    /// arriving that sorts before it must not move what Enter sends to).
+    pub(super) chosen: Option<Conversation>,
     pub(super) input: String,
     pub(super) notice: String,
     pub(super) panel: Option<Panel>,
@@ -124,7 +125,7 @@ impl App {
     pub(crate) fn new(me: UserId) -> Self {
         Self {
             me,
-            selected: 0,
+            chosen: None,
             input: String::new(),
             notice: "Type to write; Enter sends. /help lists the commands (/to NAME opens a conversation)."
                 .into(),
@@ -158,12 +159,22 @@ impl App {
     }
 
     pub(crate) fn current(&self, state: &LocalState) -> Option<Conversation> {
-        Self::conversations(state).get(self.selected).cloned()
+        let all = Self::conversations(state);
+        match &self.chosen {
+            Some(c) if all.contains(c) => Some(c.clone()),
+            _ => all.first().cloned(),
+        }
+    }
+
+    /// The current conversation's position in the list.
+    pub(crate) fn position(&self, state: &LocalState) -> Option<usize> {
+        let current = self.current(state)?;
+        Self::conversations(state).iter().position(|c| *c == current)
     }
 
     pub(crate) fn select(&mut self, state: &LocalState, which: &Conversation) {
-        if let Some(i) = Self::conversations(state).iter().position(|c| c == which) {
-            self.selected = i;
+        if Self::conversations(state).contains(which) {
+            self.chosen = Some(which.clone());
             self.scroll = 0;
         }
     }
@@ -211,14 +222,15 @@ impl App {
             }
             return None;
         }
-        let count = Self::conversations(state).len();
+        let all = Self::conversations(state);
+        let at = self.position(state).unwrap_or(0);
         match key.code {
             KeyCode::Up => {
-                self.selected = self.selected.saturating_sub(1);
+                self.chosen = all.get(at.saturating_sub(1)).cloned();
                 self.scroll = 0;
             }
-            KeyCode::Down if self.selected + 1 < count => {
-                self.selected += 1;
+            KeyCode::Down if at + 1 < all.len() => {
+                self.chosen = all.get(at + 1).cloned();
                 self.scroll = 0;
             }
             KeyCode::PageUp => self.scroll = self.scroll.saturating_add(10),
@@ -483,5 +495,39 @@ mod tests {
         app.input = "/to ad".into();
         key(&mut app, &state, KeyCode::Tab);
         assert!(app.notice.contains("No colleague you know"), "{}", app.notice);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod selection_tests {
+    use super::*;
+
+    /// A first message from a colleague who sorts before the one selected
+    /// must not move what Enter sends to (found by a user: the text went to
+    /// the wrong colleague).
+    #[test]
+    fn the_selection_stays_on_its_conversation_when_another_arrives() {
+        let mut state = LocalState::new();
+        let (alice, zed, aaron) = (
+            UserId::new("u_m_alice").unwrap(),
+            UserId::new("u_z_zed").unwrap(),
+            UserId::new("u_a_aaron").unwrap(),
+        );
+        state.contacts.entry(alice.clone()).or_default();
+        state.contacts.entry(zed).or_default();
+        let mut app = App::new(UserId::new("u_me").unwrap());
+        app.select(&state, &Conversation::With(alice.clone()));
+        state.contacts.entry(aaron).or_default();
+        assert_eq!(app.current(&state), Some(Conversation::With(alice.clone())));
+        let Some(Action::Send(to, text, _)) = ({
+            for c in "for Alice only".chars() {
+                app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), &state);
+            }
+            app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &state)
+        }) else {
+            panic!("Enter sends");
+        };
+        assert_eq!((to, text.as_str()), (Conversation::With(alice), "for Alice only"));
     }
 }

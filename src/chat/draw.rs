@@ -99,7 +99,7 @@ impl App {
             self.render_list(frame, state, account, &current, columns[0]);
             let right = match &self.panel {
                 Some(panel) => {
-                    let height = u16::try_from(panel.lines.len() + 2).unwrap_or(u16::MAX).min(14);
+                    let height = u16::try_from(panel.lines.len() + 2).unwrap_or(u16::MAX).min(18);
                     let parts = Layout::default()
                         .direction(Direction::Vertical)
                         .constraints([Constraint::Min(3), Constraint::Length(height)])
@@ -176,7 +176,7 @@ impl App {
             })
             .collect();
         let mut list_state = ListState::default();
-        list_state.select(current.as_ref().map(|_| self.selected));
+        list_state.select(current.as_ref().and_then(|_| self.position(state)));
         frame.render_stateful_widget(
             List::new(items)
                 .block(

@@ -153,7 +153,13 @@ pub(super) async fn event_loop<B: Backend>(
                                 Some((id, rest)) if id.starts_with('[') && id[1..].bytes().all(|b| b.is_ascii_hexdigit()) => rest,
                                 _ => last.as_str(),
                             };
-                            app.notice(crate::people::with_names(state, last));
+                            // In the chat, a page is acknowledged with /ack (the
+                            // profile is in use: the CLI's `curbside ack` cannot run).
+                            let last = match last.find(" (acknowledge: curbside ack") {
+                                Some(i) => format!("{} — /ack to acknowledge", &last[..i]),
+                                None => last.to_owned(),
+                            };
+                            app.notice(crate::people::with_names(state, &last));
                         }
                         if !app.locked {
                             if let Err(e) = mark_shown_read(app, profile, state, client).await {

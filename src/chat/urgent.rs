@@ -28,8 +28,17 @@ pub(crate) fn pinned_lines(state: &LocalState, me: &UserId) -> Vec<String> {
                 .map(|m| m.content.summary())
                 .unwrap_or_default();
             if u.sender == *me {
-                let escalation = u.escalation.as_ref().map_or(String::new(), |(backup, _)| {
-                    format!(" (escalates to {})", state.name(backup))
+                let now = crate::messages::now_ms();
+                let escalation = u.escalation.as_ref().map_or(String::new(), |(backup, at)| {
+                    if *at > now {
+                        let minutes = u64::try_from((at - now + 59_999) / 60_000).unwrap_or(1);
+                        format!(" (escalates to {} in {minutes} min)", state.name(backup))
+                    } else {
+                        format!(
+                            " (escalated to {}: nobody acknowledged in time)",
+                            state.name(backup)
+                        )
+                    }
                 });
                 format!(
                     "{what} to {}: waiting for an acknowledgement{escalation}: {text}",
@@ -123,27 +132,34 @@ pub(super) async fn recall_last(
     user: UserId,
 ) -> anyhow::Result<()> {
     let me = client.address()?.user_id;
-    let last = state.conversations.get(&user).and_then(|c| {
-        c.iter()
-            .rev()
-            .find(|m| m.from == me && !matches!(m.content, Content::Recall { .. }))
-            .map(|m| m.message_id.clone())
-    });
-    let Some(id) = last else {
+    let last = state
+        .conversations
+        .get(&user)
+        .and_then(|c| c.iter().rev().find(|m| m.from == me).cloned());
+    let Some(last) = last else {
         app.notice("Nothing to recall: you sent nothing in this conversation");
         return Ok(());
     };
+    if matches!(last.content, Content::Recall { .. }) {
+        app.notice("Your last message here is already recalled (/recall takes back only the last one)");
+        return Ok(());
+    }
+    let id = last.message_id.clone();
+    let what: String = last.content.summary().chars().take(40).collect();
     let undelivered = client.recall(std::slice::from_ref(&user), &id).await?;
     state.apply_recall(&me, std::slice::from_ref(&id));
     profile.save_state(state)?;
     profile.save(&client.account)?;
-    app.notice(format!(
-        "Recalled ({}); someone who already read it may remember it",
-        if undelivered > 0 {
-            "deleted before delivery".to_owned()
-        } else {
-            format!("{} told to delete it", state.name(&user))
-        }
-    ));
+    app.notice(if undelivered > 0 {
+        format!(
+            "Recalled \"{what}\": deleted before {} received it",
+            state.name(&user)
+        )
+    } else {
+        format!(
+            "Recalled \"{what}\": {} is told to delete it, but may have read it already",
+            state.name(&user)
+        )
+    });
     Ok(())
 }

@@ -61,10 +61,14 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
     let skip = args.last.map_or(0, |n| messages.len().saturating_sub(n));
     let mut lines = Vec::new();
     for m in messages.iter().skip(skip) {
+        let urgent = state.urgent_of(&m.from, &m.message_id);
         lines.push(if args.json {
             serde_json::json!({
                 "message_id": m.message_id, "from": m.from, "at_ms": m.at_ms,
                 "status": m.status.as_str(), "content": content_json(&m.content),
+                "priority": urgent.map_or("routine", |u| u.priority.as_str()),
+                "acknowledged": urgent.and_then(|u| u.acknowledged.as_ref())
+                    .map(|(by, at)| serde_json::json!({ "by": by, "at_ms": at })),
             })
             .to_string()
         } else {
@@ -73,8 +77,24 @@ pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {
             } else {
                 state.name(&m.from)
             };
+            // "[STAT, acknowledged by Dr. Bob Brennan 10:42] " before a page.
+            let flag = urgent.map_or(String::new(), |u| {
+                let by = u
+                    .acknowledged
+                    .as_ref()
+                    .map_or(", not yet acknowledged".to_owned(), |(by, at)| {
+                        let at = format_time_ms(*at);
+                        let by = if *by == me {
+                            "you".to_owned()
+                        } else {
+                            state.name(by)
+                        };
+                        format!(", acknowledged by {by} {}", at.get(11..16).unwrap_or(&at))
+                    });
+                format!("[{}{by}] ", u.priority.as_str().to_uppercase())
+            });
             format!(
-                "{}  {:<28} {}  ({}, {})",
+                "{}  {:<28} {flag}{}  ({}, {})",
                 format_time_ms(m.at_ms),
                 who,
                 m.content.summary(),
@@ -136,8 +156,13 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
     if seconds == Some(0) {
         bail!("use --off to turn disappearing messages off");
     }
+    let with = crate::people::known(&state, &args.with, &profile)?;
+    let id = random_message_id()?;
+    // Connecting reads the organisation's policy: a timer longer than its retention is refused.
+    let mut client = connect(&profile, &mut state, account).await?;
     if let (Some(s), Some(max)) = (seconds, state.max_timer_secs()) {
         if s > max {
+            client.close().await;
             bail!(
                 "your organisation deletes every message after {} (its retention policy): a timer can be at \
                  most that long. Give --seconds {max} or less",
@@ -145,10 +170,7 @@ pub(crate) async fn timer(args: TimerArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let with = crate::people::known(&state, &args.with, &profile)?;
     state.set_timer(&with, seconds, now_ms());
-    let id = random_message_id()?;
-    let mut client = connect(&profile, &mut state, account).await?;
     let to = vec![with.clone()];
     let content = Content::Timer {
         to: to.clone(),

@@ -268,9 +268,6 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     .await;
     let account = client.close().await;
     let mut lines = lines?;
-    if let Err(e) = super::urgent::refresh_policy(&profile, &mut state, &account).await {
-        tracing::info!(error = %e, "retention policy not read");
-    }
     // Referrals still open: a transition made while this device was away
     // (one pushed while it was connected is among the lines already).
     let open = state.referral_envelopes.values().any(|r| {

@@ -44,9 +44,9 @@ pub(crate) struct SendArgs {
     /// them now; the server holds it, so your device need not be online.
     #[arg(long)]
     escalate_to: Option<String>,
-    /// The escalation delay: seconds, or with a unit (90s, 5m, 1h).
-    #[arg(long, default_value = "5m", value_parser = parse_delay)]
-    escalate_after: u64,
+    /// The escalation delay (default 5m): seconds, or with a unit (90s, 5m, 1h); at most 7 days.
+    #[arg(long, value_parser = parse_delay, requires = "escalate_to")]
+    escalate_after: Option<u64>,
     /// The text.
     text: String,
 }
@@ -63,14 +63,18 @@ pub(crate) fn parse_delay(s: &str) -> Result<u64, String> {
         Some((i, _)) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a delay: give seconds, or 90s, 5m, 1h"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!("{s:?} is not a delay: give whole seconds, minutes or hours (90, 90s, 5m, 1h)")
+    })?;
     let secs = match unit {
         "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
-        _ => return Err(format!("{s:?}: the unit must be s, m or h (for example 5m)")),
+        _ => {
+            return Err(format!(
+                "{s:?} is not a delay: give whole seconds, minutes or hours (90, 90s, 5m, 1h)"
+            ))
+        }
     };
     if secs == 0 {
         return Err("the delay must be at least 1 second".into());
@@ -317,6 +321,10 @@ pub(crate) async fn connect(
     let mut client = Client::connect(account)
         .await
         .map_err(|e| crate::commands::unreachable(&server, e))?;
+    // The organisation's retention policy, applied at every connection.
+    if let Err(e) = super::urgent::refresh_policy(profile, state, &client.account).await {
+        tracing::info!(error = %e, "retention policy not read");
+    }
     match flush_outbox(profile, state, &mut client).await {
         Ok(0) => {}
         Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
@@ -343,6 +351,14 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         ),
     };
     let mut urgency = urgency_from(&account, &mut state, &args, &profile).await?;
+    if let Some((backup, _)) = &urgency.escalation {
+        if to.contains(backup) {
+            bail!(
+                "--escalate-to names {}, who already receives the page: escalate to someone else",
+                state.name(backup)
+            );
+        }
+    }
     urgency.role = role;
     let id = match args.id {
         Some(id) => id,
@@ -389,7 +405,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let account = client.close().await;
     profile.save(&account)?;
     if urgency.priority != Priority::Routine && result.is_ok() {
-        crate::audit::note(&urgency_words(&state, &urgency));
+        crate::audit::note(&urgency_words(&state, &to, &urgency));
     }
     let duplicate = match result? {
         Sent::Queued(reason) => return out(&Sent::Queued(reason).describe("", &id)),
@@ -472,25 +488,38 @@ async fn urgency_from(
     let Some(backup) = found.into_iter().next() else {
         bail!("no colleague found for --escalate-to {backup:?}: `curbside directory` finds them by name");
     };
+    if Some(&backup) == account.user_id().ok() {
+        bail!("--escalate-to names you: escalate to a colleague who can take the page if nobody answers");
+    }
+    let after = args.escalate_after.unwrap_or(300);
+    if after > curbside_protocol::frames::MAX_ESCALATION_SECS {
+        bail!("--escalate-after is at most 7 days (168h): a page that waits longer is not urgent");
+    }
     Ok(Urgency {
         priority: args.priority,
-        escalation: Some((backup, Duration::from_secs(args.escalate_after))),
+        escalation: Some((backup, Duration::from_secs(after))),
         role: None,
         consult: None,
     })
 }
 
+/// "Dr. Bob Brennan is" / "Dr. Bob Brennan and Dr. Carol Chen are".
+fn alerted(state: &LocalState, to: &[UserId]) -> String {
+    format!("{} {}", state.names(to), if to.len() == 1 { "is" } else { "are" })
+}
+
 /// What the sender is told of an urgent or stat message just sent.
-fn urgency_words(state: &LocalState, urgency: &Urgency) -> String {
+fn urgency_words(state: &LocalState, to: &[UserId], urgency: &Urgency) -> String {
     let what = urgency.priority.as_str().to_uppercase();
     match &urgency.escalation {
         Some((backup, after)) => format!(
-            "{what}: your colleagues are alerted until one acknowledges it; if nobody does within {}, \
-             it goes to {} (held by the server until then).",
+            "{what}: {} alerted until acknowledged; if nobody acknowledges it within {}, it goes to {} \
+             (held by the server until then).",
+            alerted(state, to),
             curbside_client::content::duration_words(after.as_secs()),
             state.name(backup)
         ),
-        None => format!("{what}: your colleagues are alerted until one acknowledges it."),
+        None => format!("{what}: {} alerted until acknowledged.", alerted(state, to)),
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) fn flag(r: &Received) -> String {
         (Priority::Routine, _) => String::new(),
         (p, false) => format!("[{}] ", p.as_str().to_uppercase()),
         (p, true) => format!(
-            "[{}, escalated to you: nobody acknowledged it in time] ",
+            "[{}, escalated to you: nobody it was sent to acknowledged it in time] ",
             p.as_str().to_uppercase()
         ),
     }
@@ -112,29 +112,56 @@ pub(super) fn acknowledged(
         }
         return Vec::new();
     }
-    // Only a recipient of the message may acknowledge it.
+    // Of our own pages: only a recipient, or the backup, acknowledges.
     let mine: Vec<MessageId> = state
         .urgent
         .iter()
-        .filter(|u| u.sender == *me && ids.contains(&u.message_id) && u.to.contains(from))
+        .filter(|u| u.sender == *me && ids.contains(&u.message_id))
+        .filter(|u| u.to.contains(from) || u.escalation.as_ref().is_some_and(|(b, _)| b == from))
         .map(|u| u.message_id.clone())
         .collect();
-    if state.mark_acknowledged(me, &mine, from, at_ms) == 0 {
-        return Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    if state.mark_acknowledged(me, &mine, from, at_ms) > 0 {
+        lines.extend(mine.iter().map(|id| format!("[{id}] acknowledged by {from}")));
     }
-    mine.iter()
-        .map(|id| format!("[{id}] acknowledged by {}", from))
-        .collect()
+    // Of a page we received too: a colleague took it, we stop alerting.
+    let others: Vec<(UserId, MessageId)> = state
+        .urgent
+        .iter()
+        .filter(|u| u.sender != *me && u.sender != *from && ids.contains(&u.message_id) && u.is_open())
+        .map(|u| (u.sender.clone(), u.message_id.clone()))
+        .collect();
+    for (sender, id) in others {
+        if state.mark_acknowledged(&sender, std::slice::from_ref(&id), from, at_ms) > 0 {
+            lines.push(format!(
+                "[{id}] from {sender}: taken by {from}, who acknowledged it"
+            ));
+        }
+    }
+    lines
 }
 
 /// A recall from `from`: their messages' copies replaced by "message recalled".
 pub(super) fn recalled(state: &mut LocalState, from: &UserId, ids: &[MessageId]) -> Vec<String> {
-    if state.apply_recall(from, ids) == 0 {
-        return Vec::new();
-    }
-    ids.iter()
-        .map(|id| format!("[{id}] from {from}: message recalled by its sender"))
-        .collect()
+    // Said with when it was sent and how it began, so the reader knows which.
+    let said: Vec<String> = ids
+        .iter()
+        .filter_map(|id| {
+            let m = state.find(id).filter(|m| m.from == *from)?;
+            if matches!(m.content, Content::Recall { .. }) {
+                return None;
+            }
+            let at = curbside_protocol::audit::format_time_ms(m.at_ms);
+            let begins: String = m.content.summary().chars().take(40).collect();
+            Some(format!(
+                "[{id}] from {from}: their message of {} (\"{begins}…\") was recalled by its sender: it is \
+                 deleted here; do not act on it",
+                at.get(..16).unwrap_or(&at).replace('T', " ")
+            ))
+        })
+        .collect();
+    state.apply_recall(from, ids);
+    said
 }
 
 /// The urgent and stat messages still open, said for people.
@@ -154,9 +181,7 @@ fn open_lines(state: &LocalState, me: &UserId, profile: &Profile) -> Vec<String>
                     Some((backup, at)) if *at > now => format!(
                         "; escalates to {} in {}",
                         state.name(backup),
-                        curbside_client::content::duration_words(
-                            u64::try_from((at - now) / 1000).unwrap_or(0).max(1)
-                        )
+                        minutes_words(at - now)
                     ),
                     Some((backup, _)) => format!("; escalated to {}", state.name(backup)),
                     None => String::new(),
@@ -185,62 +210,71 @@ pub(crate) async fn urgent(args: UrgentArgs) -> anyhow::Result<()> {
     let mut state = profile.load_state()?;
     let me = account.user_id()?.clone();
     let mut client = connect(&profile, &mut state, account).await?;
-    let received = super::receive(
-        &profile,
-        &mut state,
-        &mut client,
-        std::time::Duration::from_secs(args.wait),
-        false,
-        true,
-    )
-    .await;
+    let received = receive_shown(&profile, &mut state, &mut client, args.wait).await;
     let account = client.close().await;
     profile.save(&account)?;
-    received?;
-    profile.save_state(&state)?;
-    let lines = open_lines(&state, &me, &profile);
-    if lines.is_empty() {
-        return out("No urgent or stat message is waiting for an acknowledgement.");
+    let mut lines = received?;
+    let open = open_lines(&state, &me, &profile);
+    if open.is_empty() {
+        lines.push("No urgent or stat message is waiting for an acknowledgement.".into());
+    } else {
+        lines.extend(open);
     }
     let lines = crate::people::name_lines(&account, &mut state, &lines).await;
     profile.save_state(&state)?;
     out(&lines.join("\n"))
 }
 
+/// Takes in what waits (as `inbox` does), returning the lines to show.
+async fn receive_shown(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut curbside_client::Client,
+    wait_secs: u64,
+) -> anyhow::Result<Vec<String>> {
+    let lines = super::receive(
+        profile,
+        state,
+        client,
+        std::time::Duration::from_secs(wait_secs),
+        false,
+        true,
+    )
+    .await?;
+    profile.save_state(state)?;
+    Ok(lines)
+}
+
 pub(crate) async fn ack(args: AckArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
+    if !args.all && args.message_ids.is_empty() {
+        anyhow::bail!(
+            "name the messages to acknowledge (`curbside urgent --profile {}` lists them with their ids), or give --all",
+            profile.dir().display()
+        );
+    }
     let mut state = profile.load_state()?;
     let me = account.user_id()?.clone();
-    let targets: Vec<(UserId, MessageId)> = if args.all {
-        state
-            .open_urgent()
-            .into_iter()
-            .filter(|u| u.sender != me)
-            .map(|u| (u.sender.clone(), u.message_id.clone()))
-            .collect()
-    } else {
-        let mut targets = Vec::new();
-        for id in &args.message_ids {
-            let Some(u) = state
-                .urgent
-                .iter()
-                .find(|u| u.message_id == *id && u.sender != me)
-            else {
-                anyhow::bail!(
-                    "no urgent or stat message {id} received here: `curbside urgent --profile {}` lists those \
-                     waiting for an acknowledgement",
-                    profile.dir().display()
-                );
-            };
-            targets.push((u.sender.clone(), id.clone()));
+    let mut client = connect(&profile, &mut state, account).await?;
+    // What arrived meanwhile first (an escalation just released, say).
+    let mut lines = match receive_shown(&profile, &mut state, &mut client, 1).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            client.close().await;
+            return Err(e);
         }
-        targets
+    };
+    let targets = match ack_targets(&state, &me, &args, &profile) {
+        Ok(t) => t,
+        Err(e) => {
+            let account = client.close().await;
+            profile.save(&account)?;
+            return Err(e);
+        }
     };
     if targets.is_empty() {
-        return out("No urgent or stat message is waiting for your acknowledgement.");
+        lines.push("No urgent or stat message is waiting for your acknowledgement.".into());
     }
-    let mut client = connect(&profile, &mut state, account).await?;
-    let mut lines = Vec::new();
     let mut failure = None;
     for (sender, id) in &targets {
         match client.acknowledge(sender, id).await {
@@ -250,7 +284,7 @@ pub(crate) async fn ack(args: AckArgs) -> anyhow::Result<()> {
                     format!("Acknowledged {id} from {}; they are told.", state.name(sender))
                 } else {
                     format!(
-                        "{id} from {} was already acknowledged; marked here too.",
+                        "{id} from {} was already acknowledged by a colleague; marked here too.",
                         state.name(sender)
                     )
                 });
@@ -265,9 +299,50 @@ pub(crate) async fn ack(args: AckArgs) -> anyhow::Result<()> {
     profile.save(&account)?;
     profile.save_state(&state)?;
     if !lines.is_empty() {
+        let lines = crate::people::name_lines(&account, &mut state, &lines).await;
         out(&lines.join("\n"))?;
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// The (sender, message) pairs `ack` acknowledges.
+fn ack_targets(
+    state: &LocalState,
+    me: &UserId,
+    args: &AckArgs,
+    profile: &Profile,
+) -> anyhow::Result<Vec<(UserId, MessageId)>> {
+    if args.all {
+        return Ok(state
+            .open_urgent()
+            .into_iter()
+            .filter(|u| u.sender != *me)
+            .map(|u| (u.sender.clone(), u.message_id.clone()))
+            .collect());
+    }
+    let mut targets = Vec::new();
+    for id in &args.message_ids {
+        if let Some(u) = state
+            .urgent
+            .iter()
+            .find(|u| u.message_id == *id && u.sender != *me)
+        {
+            targets.push((u.sender.clone(), id.clone()));
+            continue;
+        }
+        if state.urgent.iter().any(|u| u.message_id == *id) {
+            anyhow::bail!(
+                "{id} is your own page: your colleagues acknowledge it (`curbside urgent --profile {}` shows where it stands)",
+                profile.dir().display()
+            );
+        }
+        anyhow::bail!(
+            "no urgent or stat message {id} received here: `curbside urgent --profile {}` lists those waiting \
+             for an acknowledgement",
+            profile.dir().display()
+        );
+    }
+    Ok(targets)
 }
 
 pub(crate) async fn recall(args: RecallArgs) -> anyhow::Result<()> {
@@ -347,4 +422,14 @@ pub(crate) async fn policy(args: PolicyArgs) -> anyhow::Result<()> {
         policy_words(&policy),
         curbside_client::content::duration_words(policy.recall_window_secs)
     ))
+}
+
+/// "4 minutes", "30 seconds": a wait as people say it.
+fn minutes_words(ms: i64) -> String {
+    let secs = u64::try_from(ms / 1000).unwrap_or(0).max(1);
+    if secs >= 120 {
+        curbside_client::content::duration_words(secs.div_ceil(60) * 60)
+    } else {
+        curbside_client::content::duration_words(secs)
+    }
 }

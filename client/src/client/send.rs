@@ -332,8 +332,9 @@ impl Client {
 impl Client {
     /// Acknowledges an urgent or stat message received from `sender` (or
     /// escalated to us): the server records it and withdraws a held
-    /// escalation; then the sender's devices and our own other devices are
-    /// told, end to end encrypted. Returns when it was first acknowledged
+    /// escalation; then the sender's devices, everyone else who has the
+    /// message (as the server answers) and our own other devices are told,
+    /// end to end encrypted. Returns when it was first acknowledged
     /// and whether this was the first acknowledgement.
     pub async fn acknowledge(&mut self, sender: &UserId, message_id: &MessageId) -> Result<(i64, bool)> {
         let reply = self
@@ -347,6 +348,7 @@ impl Client {
         let ServerFrame::Acknowledged {
             acknowledged_at,
             first,
+            also,
             ..
         } = reply
         else {
@@ -356,13 +358,11 @@ impl Client {
             message_ids: vec![message_id.clone()],
         };
         let id = fresh_message_id()?;
-        self.send_or_queue(
-            std::slice::from_ref(sender),
-            MessageKind::Receipt,
-            &id,
-            &content.to_bytes(),
-        )
-        .await?;
+        // The sender, and everyone else who has it: they stop alerting.
+        let mut to = vec![sender.clone()];
+        to.extend(also);
+        self.send_or_queue(&to, MessageKind::Receipt, &id, &content.to_bytes())
+            .await?;
         Ok((acknowledged_at, first))
     }
 

@@ -6,7 +6,7 @@ use axum::routing::{get, put};
 use axum::Router;
 use curbside_protocol::audit::Action;
 use curbside_protocol::frames::ServerFrame;
-use curbside_protocol::http::{Policy, Role, SetRetention, MIN_RETENTION_SECS};
+use curbside_protocol::http::{Policy, Role, SetRetention, MAX_RETENTION_SECS, MIN_RETENTION_SECS};
 
 use super::extract::Json;
 use super::Caller;
@@ -35,6 +35,12 @@ async fn set_retention(
         .require(&state, Role::Admin, Action::RetentionChanged)
         .await?;
     if let Some(secs) = req.retention_secs {
+        if secs > MAX_RETENTION_SECS {
+            return Err(ApiError::invalid(format!(
+                "retention_secs: {secs} is longer than the maximum of {MAX_RETENTION_SECS} seconds (ten years); \
+                 give null for no limit"
+            )));
+        }
         if secs < MIN_RETENTION_SECS {
             return Err(ApiError::invalid(format!(
                 "retention_secs: {secs} is shorter than the minimum of {MIN_RETENTION_SECS} seconds; give \

@@ -32,12 +32,15 @@ pub enum UrgentProblem {
 }
 
 /// An acknowledgement recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Acknowledgement {
     /// When the message was first acknowledged.
     pub acknowledged_at: i64,
     /// Whether this call was the first acknowledgement.
     pub first: bool,
+    /// Everyone else who has the message: its other recipients, and the
+    /// backup once released (not the caller, not the sender).
+    pub also: Vec<UserId>,
 }
 
 /// A held escalation released: the devices to wake.
@@ -101,10 +104,26 @@ impl Store {
         if !allowed {
             return Ok(Err(UrgentProblem::NotFound));
         }
+        let also = sqlx::query(
+            "SELECT recipient_user AS user_id FROM message_recipients WHERE sender_user = $1 AND message_id = $2 \
+             UNION SELECT backup_user AS user_id FROM escalations WHERE sender_user = $1 AND message_id = $2 \
+             AND state = 'released'",
+        )
+        .bind(sender.as_str())
+        .bind(message_id.as_str())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| user_id(r, "user_id"))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|u| *u != by.user_id && u != sender)
+        .collect::<Vec<_>>();
         if let Some(at) = row.try_get::<Option<i64>, _>("acknowledged_at")? {
             return Ok(Ok(Acknowledgement {
                 acknowledged_at: at,
                 first: false,
+                also,
             }));
         }
         sqlx::query(
@@ -126,6 +145,7 @@ impl Store {
         Ok(Ok(Acknowledgement {
             acknowledged_at: now,
             first: true,
+            also,
         }))
     }
 

@@ -35,6 +35,7 @@ pub(super) async fn acknowledge(
                 message_id,
                 acknowledged_at: ack.acknowledged_at,
                 first: ack.first,
+                also: ack.also,
             })
         }
     })
