@@ -14,6 +14,7 @@ mod audit;
 mod backup;
 mod chat;
 mod commands;
+mod consults;
 mod messages;
 mod oncall;
 mod people;
@@ -67,6 +68,9 @@ enum Command {
     /// On-call roles: who holds each now; create, schedule, hand off.
     #[command(subcommand)]
     Oncall(oncall::OnCallCommand),
+    /// Curbside consults: ask a specialty; opt in to answer; answer; close.
+    #[command(subcommand)]
+    Consult(consults::ConsultCommand),
     /// Show the conversation with a colleague (from the sealed local history).
     History(messages::HistoryArgs),
     /// List the colleagues this profile has conversations with.
@@ -359,6 +363,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Recall(args) => messages::recall(args).await,
         Command::Policy(args) => messages::policy(args).await,
         Command::Oncall(cmd) => oncall::run(cmd).await,
+        Command::Consult(cmd) => consults::run(cmd).await,
         Command::History(args) => messages::history(args),
         Command::Contacts(args) => messages::contacts(args),
         Command::Attach(args) => messages::attach(args).await,

@@ -192,3 +192,102 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+/// The first line of `out` that mentions `needle`, its `[consult ID]` id.
+fn consult_id_in(out: &str, needle: &str) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in {out}"));
+    line.split("[consult ")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consult_from_the_cli() {
+    let db = Db::new(curbside_server::store::Backend::Sqlite).await.unwrap();
+    let dir = db.dir.path().to_path_buf();
+    let server = spawn_for_cli(&db, "127.0.0.1:0");
+    let run = |args: &[&str]| cli_ok(&dir, &server, args);
+    enroll_clinicians(
+        &dir,
+        &server,
+        &[
+            ("alice", "Family Medicine"),
+            ("bob", "Dermatology"),
+            ("carol", "Dermatology"),
+            ("dan", "Dermatology"),
+        ],
+    );
+    for who in ["bob", "carol"] {
+        let opted = run(&["consult", "optin", "--profile", who]);
+        assert!(opted.contains("You now receive Dermatology consults"), "{opted}");
+    }
+    let asked = run(&[
+        "consult",
+        "ask",
+        "--profile",
+        "alice",
+        "--specialty",
+        "dermatology",
+        "Annular plaque, KOH negative: GA?",
+    ]);
+    assert!(
+        asked.contains("Asked 2 verified Dermatology clinician(s)"),
+        "{asked}"
+    );
+    let id = asked
+        .split("(consult ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .to_owned();
+    let seen = run(&["consult", "list", "--profile", "bob"]);
+    assert!(
+        seen.contains("Dermatology question from Dr. alice: Annular plaque"),
+        "{seen}"
+    );
+    assert_eq!(consult_id_in(&seen, "question from"), id);
+    assert!(
+        run(&["inbox", "--profile", "dan"]).contains("No new messages"),
+        "Dan did not opt in"
+    );
+    let answered = run(&[
+        "consult",
+        "answer",
+        "--profile",
+        "bob",
+        &id,
+        "Likely granuloma annulare; biopsy if unsure",
+    ]);
+    assert!(answered.contains("Answered consult"), "{answered}");
+    let mine = run(&["consult", "list", "--profile", "alice"]);
+    assert!(
+        mine.contains("open: you asked Dermatology (2 asked, 1 answer(s))"),
+        "{mine}"
+    );
+    assert!(
+        mine.contains("answer from Dr. bob: Likely granuloma annulare"),
+        "{mine}"
+    );
+    let closed = run(&["consult", "close", "--profile", "alice", &id]);
+    assert!(closed.contains("Closed consult"), "{closed}");
+    assert!(run(&["consult", "list", "--profile", "carol"]).contains("closed: Dermatology question"));
+    let late = cli(
+        &dir,
+        &server,
+        &["consult", "answer", "--profile", "carol", &id, "late"],
+    );
+    assert!(!late.status.success());
+    assert!(
+        String::from_utf8_lossy(&late.stderr).contains("is closed"),
+        "{late:?}"
+    );
+}

@@ -114,6 +114,27 @@ pub enum Content {
         /// The messages recalled.
         message_ids: Vec<MessageId>,
     },
+    /// A curbside consult's question, to the clinicians the server chose.
+    Consult {
+        /// The consult (the server's id).
+        consult_id: String,
+        /// The specialty asked.
+        specialty: String,
+        /// The question.
+        text: String,
+    },
+    /// An answer to a consult, to its asker (and, if shared, its recipients).
+    ConsultAnswer {
+        /// The consult.
+        consult_id: String,
+        /// The answer.
+        text: String,
+    },
+    /// The asker closed the consult (kind `control`): stop showing it as open.
+    ConsultClosed {
+        /// The consult.
+        consult_id: String,
+    },
 }
 
 impl core::fmt::Debug for Content {
@@ -131,6 +152,13 @@ impl core::fmt::Debug for Content {
             Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
             Self::Acknowledge { message_ids } => write!(f, "Acknowledge({} ids)", message_ids.len()),
             Self::Recall { message_ids } => write!(f, "Recall({} ids)", message_ids.len()),
+            Self::Consult { consult_id, text, .. } => {
+                write!(f, "Consult({consult_id}, {} bytes)", text.len())
+            }
+            Self::ConsultAnswer { consult_id, text } => {
+                write!(f, "ConsultAnswer({consult_id}, {} bytes)", text.len())
+            }
+            Self::ConsultClosed { consult_id } => write!(f, "ConsultClosed({consult_id})"),
             Self::Referral { referral_id, .. } => write!(f, "Referral({referral_id})"),
             Self::ReferralReason { referral_id, .. } => write!(f, "ReferralReason({referral_id})"),
         }
@@ -169,6 +197,9 @@ impl Content {
             Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
             Self::Acknowledge { message_ids } => format!("[acknowledged {} messages]", message_ids.len()),
             Self::Recall { .. } => "[message recalled]".into(),
+            Self::Consult { specialty, text, .. } => format!("[consult to {specialty}] {text}"),
+            Self::ConsultAnswer { text, .. } => format!("[consult answer] {text}"),
+            Self::ConsultClosed { .. } => "[consult closed]".into(),
             Self::Referral {
                 referral_id,
                 attachments,
@@ -187,6 +218,9 @@ impl Content {
             Self::Read { .. }
             | Self::Acknowledge { .. }
             | Self::Recall { .. }
+            | Self::Consult { .. }
+            | Self::ConsultAnswer { .. }
+            | Self::ConsultClosed { .. }
             | Self::TeamMessage { .. }
             | Self::Referral { .. }
             | Self::ReferralReason { .. } => &[],

@@ -150,6 +150,9 @@ pub struct LocalState {
     /// The organisation's policy as the server last gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<curbside_protocol::http::Policy>,
+    /// Curbside consults asked or received, by consult id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consults: BTreeMap<String, crate::urgent::ConsultRecord>,
 }
 
 /// What this profile holds of a referral (the server holds only its envelope).

@@ -42,6 +42,29 @@ impl UrgentRecord {
     }
 }
 
+/// A curbside consult as this profile knows it: the question, the
+/// answers received, whether it is closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsultRecord {
+    /// Who asked.
+    pub asker: UserId,
+    /// The specialty asked.
+    pub specialty: String,
+    /// The question.
+    pub text: String,
+    /// When it was asked (ms).
+    pub at_ms: i64,
+    /// How many clinicians it went to (known to the asker).
+    #[serde(default)]
+    pub fan_out: u64,
+    /// The answers: who, what, when.
+    #[serde(default)]
+    pub answers: Vec<(UserId, String, i64)>,
+    /// Closed by the asker.
+    #[serde(default)]
+    pub closed: bool,
+}
+
 impl LocalState {
     /// Records an urgent or stat message (sent or received); a routine one
     /// is not recorded. A re-delivery changes nothing.

@@ -168,6 +168,10 @@ pub(crate) async fn receive(
                     lines.extend(super::urgent::recalled(state, &r.sender.user_id, message_ids));
                     continue;
                 }
+                Content::Consult { .. } | Content::ConsultAnswer { .. } | Content::ConsultClosed { .. } => {
+                    lines.extend(crate::consults::received(state, &me, &r, &content, profile));
+                    continue;
+                }
                 Content::Text { .. } | Content::Attachment { .. } => {}
             }
             super::urgent::record_received(state, &me, &r, &content);
@@ -333,6 +337,19 @@ pub(crate) fn content_json(content: &Content) -> serde_json::Value {
             serde_json::json!({ "type": "recall", "message_ids": message_ids })
         }
         Content::Timer { seconds, .. } => serde_json::json!({ "type": "timer", "seconds": seconds }),
+        Content::Consult {
+            consult_id,
+            specialty,
+            text,
+        } => {
+            serde_json::json!({ "type": "consult", "consult_id": consult_id, "specialty": specialty, "text": text })
+        }
+        Content::ConsultAnswer { consult_id, text } => {
+            serde_json::json!({ "type": "consult_answer", "consult_id": consult_id, "text": text })
+        }
+        Content::ConsultClosed { consult_id } => {
+            serde_json::json!({ "type": "consult_closed", "consult_id": consult_id })
+        }
         Content::TeamUpdate {
             team_id,
             name,

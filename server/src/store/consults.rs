@@ -99,7 +99,7 @@ impl Store {
             return Ok(Err(ConsultProblem::TooManyOpen(max_open)));
         }
         let rows = sqlx::query(
-            "SELECT u.user_id FROM consult_optins o JOIN users u ON u.user_id = o.user_id \
+            "SELECT u.user_id, u.specialty FROM consult_optins o JOIN users u ON u.user_id = o.user_id \
              JOIN user_roles r ON r.user_id = u.user_id AND r.role = 'clinician' \
              WHERE o.specialty_key = $1 AND LOWER(u.specialty) = $1 AND u.verified = 1 \
                AND u.deactivated_at IS NULL AND u.user_id <> $2",
@@ -115,6 +115,9 @@ impl Store {
         if chosen.is_empty() {
             return Ok(Err(ConsultProblem::NobodyAnswers));
         }
+        // The specialty as the directory spells it, not as typed.
+        let canonical: Option<String> = rows.first().map(|r| r.try_get("specialty")).transpose()?;
+        let specialty = canonical.as_deref().unwrap_or(specialty);
         shuffle(&mut chosen);
         chosen.truncate(max);
         let fan_out = chosen.len() as u64;

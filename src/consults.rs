@@ -1,0 +1,398 @@
+//! `curbside consult`: curbside consults from the command line. Opt in to
+//! answer consults of one's specialty; ask a specialty (the server chooses
+//! who receives it, the question is end to end encrypted to them); list what
+//! is open; answer; close. And what the receive loop does with consult
+//! content.
+
+use anyhow::{bail, Context as _};
+use clap::Subcommand;
+use curbside_client::content::Content;
+use curbside_client::local::LocalState;
+use curbside_client::urgent::ConsultRecord;
+use curbside_client::{Received, Urgency};
+use curbside_protocol::consult::{ConsultStatus, PostConsult};
+use curbside_protocol::frames::MessageKind;
+use curbside_protocol::ids::{ConsultId, UserId};
+
+use crate::commands::{out, ProfileArg};
+use crate::messages::{connect, now_ms, random_message_id};
+use crate::profile::Profile;
+
+#[derive(Subcommand)]
+pub(crate) enum ConsultCommand {
+    /// Answer consults of your specialty (as the directory lists it), or stop (--off).
+    Optin {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// Stop answering consults.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Ask the verified clinicians of a specialty who answer consults.
+    Ask {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The specialty asked.
+        #[arg(long)]
+        specialty: String,
+        /// Let everyone asked see every answer (by default answers come to you only).
+        #[arg(long)]
+        share_answers: bool,
+        /// The question.
+        text: String,
+    },
+    /// The consults you asked or were asked, open first, with their answers.
+    List {
+        #[command(flatten)]
+        profile: ProfileArg,
+    },
+    /// Answer a consult you were asked.
+    Answer {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The consult (its id, as `consult list` shows it).
+        consult: ConsultId,
+        /// The answer.
+        text: String,
+    },
+    /// Close a consult you asked: no more answers; it stops showing as open.
+    Close {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The consult.
+        consult: ConsultId,
+    },
+}
+
+/// What the receive loop does with consult content; the lines to show.
+pub(crate) fn received(
+    state: &mut LocalState,
+    me: &UserId,
+    r: &Received,
+    content: &Content,
+    profile: &Profile,
+) -> Vec<String> {
+    let from = &r.sender.user_id;
+    match content {
+        Content::Consult {
+            consult_id,
+            specialty,
+            text,
+        } => {
+            if from == me || state.consults.contains_key(consult_id) {
+                return Vec::new();
+            }
+            state.consults.insert(
+                consult_id.clone(),
+                ConsultRecord {
+                    asker: from.clone(),
+                    specialty: specialty.clone(),
+                    text: text.clone(),
+                    at_ms: r.sent_at,
+                    fan_out: 0,
+                    answers: Vec::new(),
+                    closed: false,
+                },
+            );
+            vec![format!(
+                "[consult {consult_id}] {specialty} question from {from}: {text} (answer: curbside consult answer \
+                 --profile {} {consult_id} \"…\")",
+                profile.dir().display()
+            )]
+        }
+        Content::ConsultAnswer { consult_id, text } => {
+            let Some(c) = state.consults.get_mut(consult_id) else {
+                return Vec::new();
+            };
+            if c.answers
+                .iter()
+                .any(|(who, t, at)| who == from && t == text && *at == r.sent_at)
+            {
+                return Vec::new();
+            }
+            c.answers.push((from.clone(), text.clone(), r.sent_at));
+            vec![format!("[consult {consult_id}] answer from {from}: {text}")]
+        }
+        Content::ConsultClosed { consult_id } => match state.consults.get_mut(consult_id) {
+            Some(c) if c.asker == *from && !c.closed => {
+                c.closed = true;
+                vec![format!("[consult {consult_id}] closed by {from}")]
+            }
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) async fn run(cmd: ConsultCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConsultCommand::Optin { profile, off } => {
+            let (_, account) = Profile::open(&profile.profile)?;
+            let (api, token) = crate::commands::login(&account).await?;
+            let me = account.user_id()?;
+            let mine = api
+                .directory_where(&token, &[("user_id", me.as_str())])
+                .await?
+                .into_iter()
+                .next()
+                .context("only verified clinicians answer consults: an administrator verifies you first")?;
+            let specialties = if off { vec![] } else { vec![mine.specialty.clone()] };
+            api.consult_opt_in(&token, specialties).await?;
+            out(&if off {
+                "You no longer receive consults.".to_owned()
+            } else {
+                format!(
+                    "You now receive {} consults from colleagues (`curbside consult list` shows them).",
+                    mine.specialty
+                )
+            })
+        }
+        ConsultCommand::Ask {
+            profile,
+            specialty,
+            share_answers,
+            text,
+        } => ask(&profile, specialty, share_answers, text).await,
+        ConsultCommand::List { profile } => list(&profile).await,
+        ConsultCommand::Answer {
+            profile,
+            consult,
+            text,
+        } => answer(&profile, &consult, text).await,
+        ConsultCommand::Close { profile, consult } => close(&profile, &consult).await,
+    }
+}
+
+async fn ask(
+    profile: &ProfileArg,
+    specialty: String,
+    share_answers: bool,
+    text: String,
+) -> anyhow::Result<()> {
+    let (dir, account) = Profile::open(&profile.profile)?;
+    let mut state = dir.load_state()?;
+    let (api, token) = crate::commands::login(&account).await?;
+    let consult = api
+        .post_consult(
+            &token,
+            &PostConsult {
+                specialty: specialty.clone(),
+                share_answers,
+            },
+        )
+        .await?;
+    let id = consult.consult_id.clone();
+    state.consults.insert(
+        id.to_string(),
+        ConsultRecord {
+            asker: account.user_id()?.clone(),
+            specialty: consult.specialty.clone(),
+            text: text.clone(),
+            at_ms: now_ms(),
+            fan_out: consult.fan_out,
+            answers: Vec::new(),
+            closed: false,
+        },
+    );
+    dir.save_state(&state)?;
+    let content = Content::Consult {
+        consult_id: id.to_string(),
+        specialty: consult.specialty.clone(),
+        text,
+    };
+    let urgency = Urgency {
+        consult: Some(id.clone()),
+        ..Urgency::routine()
+    };
+    let mut client = connect(&dir, &mut state, account).await?;
+    let sent = client
+        .send_with(
+            &consult.recipients,
+            MessageKind::Message,
+            &random_message_id()?,
+            &content.to_bytes(),
+            &urgency,
+        )
+        .await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    sent?;
+    out(&format!(
+        "Asked {} verified {} clinician(s) who answer consults (consult {id}). Their answers come to you{}; \
+         `curbside consult list --profile {}` shows them, `curbside consult close` ends it.",
+        consult.fan_out,
+        consult.specialty,
+        if share_answers {
+            " and to everyone asked"
+        } else {
+            ""
+        },
+        profile.profile.display()
+    ))
+}
+
+async fn list(profile: &ProfileArg) -> anyhow::Result<()> {
+    let (dir, account) = Profile::open(&profile.profile)?;
+    let mut state = dir.load_state()?;
+    let me = account.user_id()?.clone();
+    let mut client = connect(&dir, &mut state, account).await?;
+    let received = crate::messages::receive(
+        &dir,
+        &mut state,
+        &mut client,
+        std::time::Duration::from_secs(1),
+        false,
+        true,
+    )
+    .await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    received?;
+    // The server's view: which are closed, how many answered.
+    let (api, token) = crate::commands::login(&account).await?;
+    let server = api.consults(&token).await?;
+    for c in &server {
+        if let Some(local) = state.consults.get_mut(c.consult_id.as_str()) {
+            local.closed |= c.status == ConsultStatus::Closed;
+            local.fan_out = local.fan_out.max(c.fan_out);
+        }
+    }
+    // Names for the colleagues met only through consults.
+    let unknown: std::collections::BTreeSet<UserId> = state
+        .consults
+        .values()
+        .flat_map(|c| std::iter::once(c.asker.clone()).chain(c.answers.iter().map(|(who, _, _)| who.clone())))
+        .filter(|u| !state.people.contains_key(u))
+        .collect();
+    for user in unknown {
+        if let Ok(found) = api.directory_where(&token, &[("user_id", user.as_str())]).await {
+            found.into_iter().for_each(|e| state.remember(e));
+        }
+    }
+    dir.save_state(&state)?;
+    let mut consults: Vec<(&String, &ConsultRecord)> = state.consults.iter().collect();
+    consults.sort_by_key(|(_, c)| (c.closed, std::cmp::Reverse(c.at_ms)));
+    let mut lines = Vec::new();
+    for (id, c) in consults.iter().take(20) {
+        let status = if c.closed { "closed" } else { "open" };
+        if c.asker == me {
+            lines.push(format!(
+                "[consult {id}] {status}: you asked {} ({} asked, {} answer(s)): {}",
+                c.specialty,
+                c.fan_out,
+                c.answers.len(),
+                c.text
+            ));
+        } else {
+            lines.push(format!(
+                "[consult {id}] {status}: {} question from {}: {}",
+                c.specialty, c.asker, c.text
+            ));
+        }
+        for (who, text, _) in &c.answers {
+            lines.push(format!("    answer from {who}: {text}"));
+        }
+    }
+    if lines.is_empty() {
+        return out("No consults yet: `curbside consult ask --specialty … \"question\"` asks one.");
+    }
+    let lines = crate::people::name_lines(&account, &mut state, &lines).await;
+    dir.save_state(&state)?;
+    out(&lines.join("\n"))
+}
+
+async fn answer(profile: &ProfileArg, consult: &ConsultId, text: String) -> anyhow::Result<()> {
+    let (dir, account) = Profile::open(&profile.profile)?;
+    let mut state = dir.load_state()?;
+    let me = account.user_id()?.clone();
+    let Some(record) = state.consults.get(consult.as_str()).cloned() else {
+        bail!(
+            "no consult {consult} here: `curbside consult list --profile {}` shows those you were asked",
+            profile.profile.display()
+        );
+    };
+    if record.asker == me {
+        bail!("{consult} is your own consult: your colleagues answer it; `curbside consult close` ends it");
+    }
+    let (api, token) = crate::commands::login(&account).await?;
+    let mut to = vec![record.asker.clone()];
+    if let Some(c) = api
+        .consults(&token)
+        .await?
+        .into_iter()
+        .find(|c| c.consult_id == *consult)
+    {
+        if c.status == ConsultStatus::Closed {
+            bail!("{consult} is closed: its asker ended it, no answer is taken any more");
+        }
+        to.extend(
+            c.recipients
+                .into_iter()
+                .filter(|u| *u != me && *u != record.asker),
+        );
+    }
+    let content = Content::ConsultAnswer {
+        consult_id: consult.to_string(),
+        text: text.clone(),
+    };
+    let urgency = Urgency {
+        consult: Some(consult.clone()),
+        ..Urgency::routine()
+    };
+    let mut client = connect(&dir, &mut state, account).await?;
+    let sent = client
+        .send_with(
+            &to,
+            MessageKind::Message,
+            &random_message_id()?,
+            &content.to_bytes(),
+            &urgency,
+        )
+        .await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    sent?;
+    if let Some(c) = state.consults.get_mut(consult.as_str()) {
+        c.answers.push((me, text, now_ms()));
+    }
+    dir.save_state(&state)?;
+    out(&format!("Answered consult {consult}; {} told.", state.names(&to)))
+}
+
+async fn close(profile: &ProfileArg, consult: &ConsultId) -> anyhow::Result<()> {
+    let (dir, account) = Profile::open(&profile.profile)?;
+    let mut state = dir.load_state()?;
+    let (api, token) = crate::commands::login(&account).await?;
+    api.close_consult(&token, consult).await?;
+    let recipients = api
+        .consults(&token)
+        .await?
+        .into_iter()
+        .find(|c| c.consult_id == *consult)
+        .map(|c| c.recipients)
+        .unwrap_or_default();
+    if let Some(c) = state.consults.get_mut(consult.as_str()) {
+        c.closed = true;
+    }
+    dir.save_state(&state)?;
+    if !recipients.is_empty() {
+        let content = Content::ConsultClosed {
+            consult_id: consult.to_string(),
+        };
+        let mut client = connect(&dir, &mut state, account).await?;
+        let sent = client
+            .send(
+                &recipients,
+                MessageKind::Control,
+                &random_message_id()?,
+                &content.to_bytes(),
+            )
+            .await;
+        let account = client.close().await;
+        dir.save(&account)?;
+        sent?;
+    }
+    out(&format!(
+        "Closed consult {consult}: no more answers are taken, and those asked are told."
+    ))
+}
