@@ -183,6 +183,7 @@ export class Session {
 
   private purge(): void {
     this.urgent.tick(Date.now());
+    this.teams.retain(Date.now());
     if (purgeExpired(this.state, Date.now()) > 0) {
       void this.persist().catch(() => undefined);
       this.changed();
