@@ -48,7 +48,7 @@ export interface RecallOutcome {
 }
 
 export class SessionUrgent {
-  private lastAlert = 0;
+  private lastAlert: number | undefined;
   private alertCount = 0;
   private flushing = false;
 
@@ -151,10 +151,10 @@ export class SessionUrgent {
     }
     const open = alerting(this.host.state);
     if (open.length === 0) {
-      this.lastAlert = 0;
+      this.lastAlert = undefined;
       return;
     }
-    if (this.lastAlert === 0) this.lastAlert = now; // the arrival itself notified
+    if (this.lastAlert === undefined) this.lastAlert = now; // the arrival itself notified
     if (now - this.lastAlert < ALERT_INTERVAL_MS) return;
     this.lastAlert = now;
     this.alertCount++;
@@ -186,8 +186,8 @@ export class SessionUrgent {
       };
     } catch (e) {
       const code = e instanceof ServerError ? e.code : undefined;
-      const window = durationWords(this.host.state.policy?.recallWindowSecs ?? DEFAULT_RECALL_WINDOW_SECS);
-      if (code === 'recall_window_passed') return { ok: false, text: `Too late to recall: your organisation allows recalling for ${window} after sending. Ask ${name} to disregard it.` };
+      const allowed = durationWords(this.host.state.policy?.recallWindowSecs ?? DEFAULT_RECALL_WINDOW_SECS);
+      if (code === 'recall_window_passed') return { ok: false, text: `Too late to recall: your organisation allows recalling for ${allowed} after sending. Ask ${name} to disregard it.` };
       if (code === 'not_found') return { ok: false, text: `The server no longer has this message (it expired): ask ${name} to disregard it.` };
       return { ok: false, text: 'The recall could not be sent: check your connection and try again.' };
     }

@@ -137,6 +137,6 @@ export function pendingAcks(state: AppState): { peer: string; message: StoredMes
 export function recallable(m: StoredMessage, me: string, policy: PolicyState | undefined, now: number): boolean {
   if (m.from !== me || m.status === 'queued' || m.status === 'failed') return false;
   if (m.body.type !== 'text' && m.body.type !== 'attachment') return false;
-  const window = (policy?.recallWindowSecs ?? DEFAULT_RECALL_WINDOW_SECS) * 1000;
-  return now - (m.acceptedAt ?? m.at) < window;
+  const allowed = (policy?.recallWindowSecs ?? DEFAULT_RECALL_WINDOW_SECS) * 1000;
+  return now - (m.acceptedAt ?? m.at) < allowed;
 }

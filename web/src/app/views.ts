@@ -6,7 +6,7 @@
 import type { AttachmentRef } from '../client/content.js';
 import { durationWords, type AppState, type Body, type Conversation, type Person, type Status } from './state.js';
 import type { Trust } from './trust.js';
-import { canRecall, urgentView } from './urgent-views.js';
+import { canRecall, urgentView, type UrgentView } from './urgent-views.js';
 
 export type { Status } from './state.js';
 export type { Trust } from './trust.js';
