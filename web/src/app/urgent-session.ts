@@ -49,6 +49,7 @@ export interface RecallOutcome {
 
 export class SessionUrgent {
   private lastAlert: number | undefined;
+  private lastTick: number | undefined;
   private alertCount = 0;
   private flushing = false;
 
@@ -142,8 +143,17 @@ export class SessionUrgent {
     }
   }
 
-  /** Called every second: the retention purge, and the open urgent messages alerting again at their interval. */
+  /** Called every second: the retention purge, the open urgent messages alerting again at their interval, our escalations' deadlines passing. */
   tick(now: number): void {
+    const last = this.lastTick ?? now;
+    this.lastTick = now;
+    for (const c of Object.values(this.host.state.conversations)) {
+      for (const m of c.messages) {
+        if (m.from !== this.me || m.escalation === undefined || m.ack !== undefined) continue;
+        const due = (m.acceptedAt ?? m.at) + m.escalation.afterSecs * 1000;
+        if (due > last && due <= now) this.host.changed(); // "escalates at" becomes "escalated at"
+      }
+    }
     const deleted = purgeRetention(this.host.state, now);
     if (deleted.length > 0) {
       this.host.forgetFiles(deleted);
