@@ -39,6 +39,8 @@ export class MessageList<M extends MessageView = MessageView> {
   private readonly urls = new Map<string, string>();
   private peer: string | undefined;
   private rendered: string | undefined;
+  /** The message the announcer last spoke of. */
+  private announced: string | undefined;
 
   constructor(
     private readonly model: MessageSource<M>,
@@ -79,8 +81,18 @@ export class MessageList<M extends MessageView = MessageView> {
     if (items.length === 0) items.push(h('li', { class: 'empty' }, 'No messages yet. Write below; it is encrypted before it leaves this device.'));
     replace(this.el, ...items);
     if (atBottom || this.rendered !== peer) this.el.scrollTop = this.el.scrollHeight;
+    for (const [key, url] of this.urls) {
+      if (messages.some((m) => m.key === key && m.body.type === 'file')) continue;
+      URL.revokeObjectURL(url); // recalled or purged: the decrypted file leaves memory
+      this.urls.delete(key);
+    }
     const last = messages[messages.length - 1];
+    if (this.announced !== undefined && !messages.some((m) => m.key === this.announced && m.body.type !== 'recalled')) {
+      this.announcer.textContent = ''; // recalled or purged: its words go too
+      this.announced = undefined;
+    }
     if (this.rendered === peer && last !== undefined && last.key !== this.lastKey && !last.mine) {
+      this.announced = last.key;
       this.announcer.textContent = `${last.sender === '' ? '' : `${last.sender}: `}${last.urgent !== undefined ? `${last.urgent.label}: ` : ''}${last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
     }
     this.lastKey = last?.key;
