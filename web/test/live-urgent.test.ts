@@ -171,6 +171,8 @@ function live(): void {
     const m = await next(bob, 'message');
     assert.ok(m);
     applyReceived(bobState, m);
+    const end = Date.now() + 10_000; // Bob's acknowledgement committed: the server holds no copy
+    while (!alice.receipts.some((d) => d.messageId === sent.messageId) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     assert.equal((await alice.recall(sent.messageId, [ids.bob])).undelivered, 0);
     const c = await next(bob, 'control');
     assert.ok(c?.content?.type === 'recall');
