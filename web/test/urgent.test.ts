@@ -201,6 +201,7 @@ function session(s: AppState, f: Fake): { urgent: SessionUrgent; alerts: string[
     problem: (t) => problems.push(t),
     alert: (title, body) => alerts.push(`${title}: ${body}`),
     nameOf: nameOf(s),
+    lookUp: () => undefined,
     sendContent: async () => 'sent',
     forgetFiles: () => undefined,
   };

@@ -35,6 +35,8 @@ export interface UrgentHost {
   /** Alerts again (a notification where the browser allows, and the in-app alert). */
   alert(title: string, body: string): void;
   nameOf(user: string): string;
+  /** Asks the directory for a user's name (once a session). */
+  lookUp(user: string): void;
   /** The session's send: the message stored as ours (with `extra`), then sent through the outbox. */
   sendContent(peer: string, body: Body, send: (id: string) => Promise<{ outcome: SendOutcome }>, confirmed: boolean, extra: Partial<StoredMessage>): Promise<UrgentResult>;
   /** Decrypted files of these messages leave memory. */
@@ -94,6 +96,7 @@ export class SessionUrgent {
       if (options.escalation !== undefined && options.escalation.backup !== peer) {
         opts.escalation = { backup: options.escalation.backup, afterSecs: options.escalation.afterSecs };
         extra.escalation = { backup: options.escalation.backup, afterSecs: options.escalation.afterSecs };
+        this.host.lookUp(options.escalation.backup); // the backup by name in "escalates to …"
       }
     }
     return this.host.sendContent(peer, { type: 'text', text }, (id) => this.host.client.sendText([peer], text, id, opts), confirmed, extra);
@@ -207,6 +210,7 @@ export class SessionUrgent {
 
   /** At each connection: the policy, then the acknowledgements that waited. */
   async online(): Promise<void> {
+    for (const c of Object.values(this.host.state.conversations)) for (const m of c.messages) if (m.escalation !== undefined) this.host.lookUp(m.escalation.backup);
     await this.readPolicy();
     await this.flushAcks();
   }

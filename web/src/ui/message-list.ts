@@ -31,7 +31,7 @@ export interface MessageSource<M extends MessageView> {
 }
 
 export class MessageList<M extends MessageView = MessageView> {
-  readonly el = h('ol', { class: 'messages', 'aria-label': 'Messages' });
+  readonly el = h('ol', { class: 'messages', 'aria-label': 'Messages', tabindex: 0 }); // focusable: it scrolls (on a phone under the pinned messages too)
   /** Announces a colleague's new message in the open conversation (the list itself is redrawn, so it is not live). */
   readonly announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   private lastKey: string | undefined;

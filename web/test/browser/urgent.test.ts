@@ -69,7 +69,10 @@ function urgent(backend: Backend): void {
     });
     const sent: Record<string, unknown>[] = [];
     frames.set(page, sent);
-    page.on('websocket', (ws) => ws.on('framesent', (f) => void sent.push(JSON.parse(String(f.payload)) as Record<string, unknown>)));
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => void sent.push(JSON.parse(String(f.payload)) as Record<string, unknown>));
+      if (process.env['DEBUG_URGENT']) ws.on('framereceived', (f) => String(f.payload).includes('"error"') && console.error(`${name} got ${String(f.payload).slice(0, 400)}`));
+    });
     return page;
   };
   const enrollBrowser = async (page: Page, name: string, nine: string | undefined, invite: string): Promise<void> => {
@@ -168,7 +171,11 @@ function urgent(backend: Backend): void {
       await alice.locator('.escalation-results').getByRole('button', { name: new RegExp(CAROL) }).click();
       await alice.getByText(`Backup: ${CAROL}`).waitFor();
       await composer(alice).press('Enter');
-      await pinned(alice, 'Bay 3').getByText(new RegExp(`^Not yet acknowledged — escalates to ${CAROL} at `)).waitFor();
+      await pinned(alice, 'Bay 3').getByText(new RegExp(`^Not yet acknowledged — escalates to ${CAROL} at `)).waitFor().catch(async (e) => {
+        await alice.screenshot({ path: '/tmp/urgent-fail.png' });
+        console.error(JSON.stringify((frames.get(alice) ?? []).filter((f) => f['type'] === 'send').map((f) => ({ ...f, recipients: undefined }))));
+        throw e;
+      });
       assert.equal(await alice.getByLabel('Priority').inputValue(), 'routine', 'back to Routine after sending');
       const send = (frames.get(alice) ?? []).find((f) => f['type'] === 'send' && f['priority'] === 'urgent') as { escalation?: { after_secs: number; backup: string; recipients: unknown[] } } | undefined;
       assert.equal(send?.escalation?.after_secs, 300);
