@@ -80,6 +80,11 @@ export class SessionUrgent {
     return policyWords(this.host.state.policy);
   }
 
+  /** Whether the organisation deletes messages after a maximum lifespan (the conversation header says so only then). */
+  get retentionLimited(): boolean {
+    return (this.host.state.policy?.retentionSecs ?? null) !== null;
+  }
+
   /** Why a conversation timer of `seconds` is refused (longer than the retention), if it is. */
   timerRefusal(seconds: number | null): string | undefined {
     return timerRefusal(this.host.state.policy, seconds);

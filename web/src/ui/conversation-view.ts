@@ -115,7 +115,7 @@ export class ConversationView {
     }
     this.timer.value = value;
     this.timerWords.textContent = timer.seconds === null ? '' : timer.words;
-    this.policy.textContent = this.model.urgent?.policyWords ?? '';
+    this.policy.textContent = this.model.urgent?.retentionLimited === true ? this.model.urgent.policyWords : ''; // no limit: said in Settings only
     this.pins.update(this.model.messages(peer));
     const bannerChanged = this.banner.hidden !== (trust !== 'changed');
     this.banner.hidden = trust !== 'changed';
