@@ -17,7 +17,9 @@
 // naming the limit, and purges a message two days old (its queue row
 // backdated before Bob's browser received it) while the recent ones stay.
 // Screenshots at 1440×900 and 390×844 (SQLite run; see SCREENSHOTS in
-// world.ts): web-urgent-*, web-escalated-*, web-recalled-*.
+// world.ts): web-urgent-* (at the recipient), web-urgent-compose-* and
+// web-urgent-sent-* (the sender), web-escalated-*, web-recalled-*,
+// web-retention-*.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -170,9 +172,11 @@ function urgent(backend: Backend): void {
       await alice.getByRole('button', { name: 'Find', exact: true }).click();
       await alice.locator('.escalation-results').getByRole('button', { name: new RegExp(CAROL) }).click();
       await alice.getByText(`Backup: ${CAROL}`).waitFor();
+      await shoot(alice, 'urgent-compose');
       await composer(alice).press('Enter');
       await pinned(alice, 'Bay 3').getByText(new RegExp(`^Not yet acknowledged — escalates to ${CAROL} at `)).waitFor();
       assert.equal(await alice.getByLabel('Priority').inputValue(), 'routine', 'back to Routine after sending');
+      await shoot(alice, 'urgent-sent');
       const send = (frames.get(alice) ?? []).find((f) => f['type'] === 'send' && f['priority'] === 'urgent') as { escalation?: { after_secs: number; backup: string; recipients: unknown[] } } | undefined;
       assert.equal(send?.escalation?.after_secs, 300);
       assert.equal(send?.escalation?.backup, ids.carol);
