@@ -305,8 +305,8 @@ export class Session {
     const [m] = c.messages.splice(i, 1) as [StoredMessage];
     const body = m.body;
     switch (body.type) {
-      case 'text':
-        return this.sendText(peer, body.text, true);
+      case 'text': // an urgent one stays urgent, with its escalation
+        return m.priority === undefined ? this.sendText(peer, body.text, true) : this.urgent.sendText(peer, body.text, { priority: m.priority, ...(m.escalation ? { escalation: m.escalation } : {}) }, true);
       case 'attachment':
         return this.sendContent(peer, body, (id) => this.client.sendAttachment([peer], body.file, id), true);
       case 'timer':
