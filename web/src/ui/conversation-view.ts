@@ -47,7 +47,7 @@ export class ConversationView {
   constructor(private readonly model: AppModel) {
     this.list = new MessageList(model, (key) => void this.retry(key), undefined, (key) => void this.recall(key));
     this.pins = new UrgentPins((key) => this.peer !== undefined && void this.model.urgent?.acknowledge(this.peer, key));
-    this.priority = new PriorityPicker(model, () => this.peer);
+    this.priority = new PriorityPicker(model, () => this.peer, () => this.composer?.setStatus(''));
     this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) }, this.priority.el);
     this.timer = h(
       'select',

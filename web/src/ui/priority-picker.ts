@@ -35,6 +35,8 @@ export class PriorityPicker {
   constructor(
     private readonly model: AppModel,
     private readonly peer: () => string | undefined,
+    /** The choice changed (the composer's earlier hint no longer applies). */
+    private readonly onChange: () => void = () => undefined,
   ) {
     const levelId = uid('priority');
     this.level = h(
@@ -68,15 +70,16 @@ export class PriorityPicker {
     replace(this.escalation, h('div', { class: 'check' }, this.escalate, h('label', { for: escId }, 'Escalate to a backup if no one acknowledges')), this.details);
     this.el = h(
       'div',
-      { class: 'priority' },
+      { class: 'composer-priority' },
       h('div', { class: 'priority-row' }, h('label', { for: levelId }, 'Priority'), this.level),
       this.escalation,
     );
   }
 
   private sync(): void {
+    this.onChange();
     const urgent = this.level.value !== 'routine';
-    this.el.classList.toggle('priority-urgent', urgent);
+    this.el.classList.toggle('composer-urgent', urgent);
     this.escalation.hidden = !urgent;
     this.details.hidden = !urgent || !this.escalate.checked;
     this.showChosen();
@@ -113,6 +116,7 @@ export class PriorityPicker {
     this.status.textContent = '';
     this.query.value = '';
     this.showChosen();
+    this.onChange();
   }
 
   /** The options to send with, or why not yet (the escalation lacks its backup), in words. */
