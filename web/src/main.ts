@@ -35,7 +35,9 @@ async function main(): Promise<void> {
   model.onNotify = (title, body, tag = 'curbside-new-message') => {
     if (notifications.permission() !== 'granted') return;
     // A message: never the sender or the content, only that something arrived; a referral: the colleague and its priority, never the patient.
-    const n = new Notification(title, { body, tag, icon: 'icons/icon-192.png' });
+    // An open urgent message alerts again at its interval (`renotify`), and stays until dismissed.
+    const urgent = tag === 'curbside-urgent';
+    const n = new Notification(title, { body, tag, icon: 'icons/icon-192.png', ...(urgent ? { renotify: true, requireInteraction: true } : {}) } as NotificationOptions);
     n.onclick = () => {
       window.focus();
       n.close();

@@ -18,7 +18,7 @@ const ME = 'u000000000000000000000001';
 const BOB = 'u000000000000000000000002';
 
 function received(from: string, id: string, content: Content | undefined, sentAt = 1_000): Received {
-  return { deliveryId: 1, messageId: id, sender: { user_id: from, device_id: 1 }, kind: 'message', content, error: content ? undefined : 'decryption_failed', sentAt };
+  return { deliveryId: 1, messageId: id, sender: { user_id: from, device_id: 1 }, kind: 'message', content, error: content ? undefined : 'decryption_failed', sentAt, priority: 'routine', escalated: false };
 }
 
 const state = () => newState({ userId: ME, name: 'Dr. Me', npi: '', specialty: 'Cardiology' });

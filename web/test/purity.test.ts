@@ -91,3 +91,14 @@ test('public/index.html has no inline script, style or handler (the server’s C
   assert.doesNotMatch(html, /<script\b[^>]*>[^<\s]/i, 'no inline script body');
   assert.doesNotMatch(html, /https?:\/\//i, 'nothing from another origin');
 });
+
+test('public/app.css closes every block (a rule left inside an unclosed @media applies on phones only)', () => {
+  const css = readText(join(WEB_DIR, 'public', 'app.css')).replace(/\/\*[\s\S]*?\*\//g, '');
+  let depth = 0;
+  css.split('\n').forEach((line, i) => {
+    depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+    assert.ok(depth >= 0, `line ${i + 1} closes a block never opened`);
+    if (/^(\.|#|[a-z])/.test(line)) assert.equal(depth, line.includes('{') && !line.includes('}') ? 1 : 0, `line ${i + 1} (${line.slice(0, 40)}) is inside an unclosed block`);
+  });
+  assert.equal(depth, 0, 'every block is closed');
+});

@@ -30,7 +30,7 @@ function fake(me: string): { client: Client; sent: Sent[] } {
 
 let n = 0;
 const update = (from: string, teamId: string, members: string[], name = 'Ward 4'): Received => ({
-  deliveryId: ++n, messageId: `r${n}`, sender: { user_id: from, device_id: 1 }, kind: 'control', content: { type: 'team_update', team_id: teamId, name, members }, error: undefined, sentAt: 1000 + n,
+  deliveryId: ++n, messageId: `r${n}`, sender: { user_id: from, device_id: 1 }, kind: 'control', content: { type: 'team_update', team_id: teamId, name, members }, error: undefined, sentAt: 1000 + n, priority: 'routine', escalated: false,
 });
 
 test('the library: a member dropped (by this user or by another member) is a former member, kept in the JSON form, and cannot be added back', async () => {

@@ -24,7 +24,7 @@ function fake(me: string): { client: Client; sent: Sent[] } {
 
 let n = 0;
 const received = (from: string, content: Content, messageId = `r${++n}`): Received => ({
-  deliveryId: n, messageId, sender: { user_id: from, device_id: 1 }, kind: 'message', content, error: undefined, sentAt: 1000 + n,
+  deliveryId: n, messageId, sender: { user_id: from, device_id: 1 }, kind: 'message', content, error: undefined, sentAt: 1000 + n, priority: 'routine', escalated: false,
 });
 
 test('create and remove send the full member list to every old and new member; a team message is sealed for the members only', async () => {

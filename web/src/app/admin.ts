@@ -9,11 +9,12 @@
  */
 
 import { npiValid } from './enroll-form.js';
+import { durationWords } from './state.js';
 import { qrModules } from './trust.js';
 
 /** What the console needs from the session: authenticated JSON requests. */
 export interface AdminHttp {
-  json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown>;
+  json(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<unknown>;
 }
 
 export type InviteRole = 'clinician' | 'compliance_officer';
@@ -46,6 +47,14 @@ export interface InviteView {
   readonly link: string;
   readonly expires: string;
   readonly qr: boolean[][];
+}
+
+/** The retention policy as the console shows it. */
+export interface RetentionView {
+  /** Whole days, or `null` for no limit. */
+  readonly days: number | null;
+  /** The policy in words ("Messages are deleted after 30 days"). */
+  readonly words: string;
 }
 
 export interface AdminOutcome {
@@ -95,6 +104,7 @@ export class AdminConsole {
   private usersValue: AdminUser[] = [];
   private loadedValue = false;
   private errorValue: string | undefined;
+  private retentionValue: RetentionView | undefined;
 
   constructor(
     private readonly http: AdminHttp,
@@ -164,6 +174,42 @@ export class AdminConsole {
   private link(invite: string, title: string, expiresAt: number, role?: InviteRole): InviteView {
     const link = `${this.origin}/#invite=${invite}${role !== undefined && role !== 'clinician' ? `&role=${role}` : ''}`;
     return { title, link, expires: `Valid once, until ${dayWords(expiresAt)}.`, qr: qrModules(link) };
+  }
+
+  /** The organisation's retention policy, once read ({@link loadRetention}). */
+  get retention(): RetentionView | undefined {
+    return this.retentionValue;
+  }
+
+  private setRetentionView(p: { retention_secs?: unknown; changed_at?: unknown }): void {
+    const secs = typeof p.retention_secs === 'number' ? p.retention_secs : null;
+    const changed = typeof p.changed_at === 'number' ? ` Last changed ${dayWords(p.changed_at)}.` : '';
+    this.retentionValue = {
+      days: secs === null ? null : Math.max(1, Math.round(secs / 86_400)),
+      words: `${secs === null ? 'No limit: messages are kept until their conversation timer (if any) deletes them.' : `Messages are deleted after ${durationWords(secs)}, on the server and on every clinician's devices.`}${changed}`,
+    };
+  }
+
+  async loadRetention(): Promise<void> {
+    try {
+      this.setRetentionView((await this.http.json('GET', '/v1/policy')) as { retention_secs?: unknown });
+    } catch (e) {
+      this.errorValue = `The retention policy could not be read. ${explainAdmin(e)}`;
+    }
+    this.changed();
+  }
+
+  /** Sets the maximum message lifespan (`days`, or `null` for no limit); the server audits it (`retention.changed`). */
+  async setRetention(days: number | null): Promise<AdminOutcome> {
+    if (days !== null && (!Number.isInteger(days) || days < 1 || days > 36_500)) return { ok: false, text: 'Enter a whole number of days from 1 to 36500, or choose No limit.' };
+    try {
+      const p = (await this.http.json('PUT', '/v1/admin/retention', { retention_secs: days === null ? null : days * 86_400 })) as { retention_secs?: unknown };
+      this.setRetentionView(p);
+      this.changed();
+      return { ok: true, text: `${days === null ? 'Retention limit removed' : `Retention set to ${durationWords(days * 86_400)}`} — recorded in the audit log (retention changed). Devices online apply it now, the others when they next connect.` };
+    } catch (e) {
+      return { ok: false, text: `The retention policy was not changed. ${(e as { code?: unknown }).code === 'invalid_request' ? 'The server refused the value: choose at least 1 day.' : explainAdmin(e)}` };
+    }
   }
 
   /** A one-time invite for a new user; `hours` until it expires. */

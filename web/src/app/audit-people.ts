@@ -97,7 +97,7 @@ export class AuditPeople {
 
   /** The actor of an entry in words (null: anonymous, or the server's own action). */
   actor(e: AuditEntry): string {
-    if (e.actor_user === null) return e.action === 'message.expired' ? 'The server' : 'Anonymous';
+    if (e.actor_user === null) return e.action === 'message.expired' || e.action === 'escalation.released' ? 'The server' : 'Anonymous';
     return e.actor_device === null ? this.name(e.actor_user) : `${this.name(e.actor_user)} (device ${e.actor_device})`;
   }
 

@@ -14,6 +14,7 @@
  * - `teams.ts`, `team-views.ts`: care teams (membership, team messages, per-member delivery; what the views show).
  * - `referral-notices.ts`: what referral changes are worth a notification (names and priority, never the patient).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
+ * - `urgent.ts`, `urgent-session.ts`, `urgent-views.ts`: urgent and stat messages (acknowledgement, alerting again, escalation), recall, the retention policy.
  * - `explain.ts`: a refused send or a connection's end in words, with what to do next.
  * - `enroll-form.ts`: the enrollment form's checks, the invite link's role, the server's refusals in words; `ports.ts`: what the host provides; `events.ts`: change events.
  */
@@ -48,10 +49,14 @@ export type {
   TeamView,
 } from './teams.js';
 export { AUDIT_ACTIONS } from './compliance.js';
+export { ACTION_CHOICES, ACTION_LABELS } from './audit-labels.js';
 export type { ComplianceConsole, EntryRow, ExportState, PersonField, PickerState, ProofState, QueryForm, VerifyState } from './compliance.js';
 export { describeEntries, describeFailedAuth, OTHER, type Activity, type ChartSeries } from './audit-charts.js';
 export type { ExportSink } from './audit-export.js';
 export type { PersonChoice } from './audit-people.js';
-export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView } from './admin.js';
+export { ALERT_INTERVAL_MS } from './urgent.js';
+export type { RecallOutcome, SessionUrgent, UrgentOptions, UrgentResult } from './urgent-session.js';
+export type { UrgentAlert, UrgentView } from './urgent-views.js';
+export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView, RetentionView } from './admin.js';
 export type { CodeView, DeviceOutcome, DeviceRow, DevicesConsole, LockOutReason } from './devices.js';
 export type { DeviceEnrollForm, DeviceField, DeviceFieldErrors, DeviceLinking } from './device-link.js';

@@ -190,6 +190,7 @@ export class AppModel {
       notify: (title, body, tag) => {
         if (!this.visible) this.onNotify?.(title, body, tag);
       },
+      alert: (title, body) => this.onNotify?.(title, body, 'curbside-urgent'), // an open urgent message: even while the page is shown
       problem: (text) => {
         this.noticeValue = text;
         this.changed();
@@ -285,6 +286,10 @@ export class AppModel {
   }
   get teams(): Session['teams'] | undefined {
     return this.session?.teams;
+  }
+  /** Urgent messages, recall and the retention policy (`./urgent-session.ts`), while unlocked. */
+  get urgent(): Session['urgent'] | undefined {
+    return this.session?.urgent;
   }
 
   get link(): LinkState {

@@ -9,18 +9,21 @@
  */
 
 import type { Received } from '../client/client.js';
-import { addMessage, conversation, raiseStatus, setTimer, type AppState, type Body } from './state.js';
+import { addMessage, conversation, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
+import { applyAcknowledge, applyRecall, wasRecalled } from './urgent.js';
 
 export interface Effect {
   /** The conversation it concerns. */
   readonly peer: string | undefined;
   /** A new message from a colleague (unread, worth a notification). */
   readonly incoming: boolean;
+  /** Message keys (`from:id`) whose copy was deleted (a recall): their decrypted files go too. */
+  readonly deleted?: string[];
 }
 
 const NONE: Effect = { peer: undefined, incoming: false };
 
-export function applyReceived(state: AppState, r: Received): Effect {
+export function applyReceived(state: AppState, r: Received, now = Date.now()): Effect {
   const me = state.me.userId;
   const sender = r.sender.user_id;
   const fromMe = sender === me;
@@ -36,6 +39,7 @@ export function applyReceived(state: AppState, r: Received): Effect {
     case 'text':
     case 'attachment':
     case 'timer': {
+      if (wasRecalled(state, sender, r.messageId)) return NONE; // it came after its recall
       const peers = fromMe ? content.to.filter((u) => u !== me) : [sender];
       const body: Body =
         content.type === 'text'
@@ -47,7 +51,10 @@ export function applyReceived(state: AppState, r: Received): Effect {
       for (const peer of peers) {
         const c = conversation(state, peer);
         if (content.type === 'timer') setTimer(c, content.seconds, r.sentAt);
-        const added = addMessage(c, { id: r.messageId, from: sender, at: r.sentAt, body, status: fromMe ? 'sent' : 'received' });
+        const m: StoredMessage = { id: r.messageId, from: sender, at: r.sentAt, body, status: fromMe ? 'sent' : 'received' };
+        if (r.kind === 'message' && r.priority !== 'routine' && content.type !== 'timer') m.priority = r.priority;
+        if (r.escalated && !fromMe) m.escalated = { afterSecs: Math.max(0, Math.round((now - r.sentAt) / 1000)) };
+        const added = addMessage(c, m);
         if (added && !fromMe && content.type !== 'timer') {
           c.unread++;
           incoming = true;
@@ -68,6 +75,11 @@ export function applyReceived(state: AppState, r: Received): Effect {
       if (c !== undefined) raiseStatus(c, me, content.message_ids, 'read');
       return { peer: sender, incoming: false };
     }
+    case 'acknowledge':
+      applyAcknowledge(state, sender, content.message_ids, r.sentAt);
+      return NONE;
+    case 'recall':
+      return { peer: undefined, incoming: false, deleted: applyRecall(state, sender, content.message_ids) };
     default:
       return NONE;
   }

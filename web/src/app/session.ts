@@ -20,6 +20,8 @@ import { explain } from './explain.js';
 import { applyReceived } from './receive.js';
 import { SessionReferrals } from './referrals.js';
 import { SessionTeams } from './teams.js';
+import { SessionUrgent } from './urgent-session.js';
+import { timerRefusal } from './urgent.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
 import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
 import { mimeOf, personView, type Clinician, type LinkState, type SafetyView } from './views.js';
@@ -30,6 +32,7 @@ export interface SessionEvents {
   /** A message from a colleague arrived (the model notifies if the tab is hidden). */
   arrived(): void;
   /** A referral's news (`./referral-notices.ts`; the model notifies if the tab is hidden). */ notify?(title: string, body: string, tag: string): void;
+  /** An open urgent message alerts again (`./urgent-session.ts`; the model notifies even while the page is shown). */ alert?(title: string, body: string): void;
   /** A problem to show the user, in words that say what to do. */
   problem(text: string): void;
   /** The server refused this device for good (revoked, or the account deactivated): `./device-link.ts`'s lock-out. */ lockedOut?(reason: 'revoked' | 'deactivated'): void;
@@ -41,6 +44,7 @@ export class Session {
   readonly client: Client;
   readonly referrals: SessionReferrals;
   readonly teams: SessionTeams;
+  readonly urgent: SessionUrgent;
   private writing: Promise<void> = Promise.resolve();
   private link: LinkState = 'connecting';
   private everOnline = false;
@@ -64,8 +68,11 @@ export class Session {
       onState: (s) => this.onState(s),
       onSent: (id, outcome, error) => this.onSent(id, outcome, error),
       onReferralUpdated: (r) => this.referrals.onUpdated(r),
+      onAccepted: (id, at) => this.urgent.accepted(id, at),
+      onPolicyChanged: (p) => this.urgent.setPolicy(p),
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q), notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
+    this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)) });
     this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
 
@@ -112,6 +119,7 @@ export class Session {
     this.referrals.applyMessage(r);
     const team = this.teams.apply(r);
     const effect = applyReceived(this.state, r);
+    for (const k of effect.deleted ?? []) this.files.delete(k);
     try {
       await this.persist();
     } catch (e) {
@@ -141,6 +149,7 @@ export class Session {
       this.everOnline = true;
       this.link = 'online';
       void this.referrals.sync();
+      void this.urgent.online();
       // A linked device's own name, from the directory (`./device-link.ts`).
       if (this.state.me.name === '') void fillOwnProfile(this.client, this.state).then(async (found) => found && (await this.persist(), this.changed())).catch(() => undefined);
     } else if (s === 'connecting') {
@@ -173,6 +182,8 @@ export class Session {
   }
 
   private purge(): void {
+    this.urgent.tick(Date.now());
+    this.teams.retain(Date.now());
     if (purgeExpired(this.state, Date.now()) > 0) {
       void this.persist().catch(() => undefined);
       this.changed();
@@ -277,6 +288,8 @@ export class Session {
 
   /** Sets or turns off the conversation's disappearing-message timer, for both sides (the CLI's `timer`). */
   setTimer(peer: string, seconds: number | null): Promise<SendResult> {
+    const refused = timerRefusal(this.state.policy, seconds);
+    if (refused !== undefined) return Promise.resolve((this.events.problem(refused), 'failed'));
     const c = conversation(this.state, peer);
     setTimer(c, seconds, Date.now());
     const content: Content = { type: 'timer', to: [peer], seconds };
@@ -292,8 +305,8 @@ export class Session {
     const [m] = c.messages.splice(i, 1) as [StoredMessage];
     const body = m.body;
     switch (body.type) {
-      case 'text':
-        return this.sendText(peer, body.text, true);
+      case 'text': // an urgent one stays urgent, with its escalation
+        return m.priority === undefined ? this.sendText(peer, body.text, true) : this.urgent.sendText(peer, body.text, { priority: m.priority, ...(m.escalation ? { escalation: m.escalation } : {}) }, true);
       case 'attachment':
         return this.sendContent(peer, body, (id) => this.client.sendAttachment([peer], body.file, id), true);
       case 'timer':
@@ -303,16 +316,12 @@ export class Session {
     }
   }
 
-  private async sendContent(
-    peer: string,
-    body: Body,
-    send: (id: string) => Promise<{ outcome: SendOutcome }>,
-    confirmed: boolean,
-  ): Promise<SendResult> {
+  /** Stores our message (with `extra`: its priority, its escalation), then sends it through the outbox. */
+  async sendContent(peer: string, body: Body, send: (id: string) => Promise<{ outcome: SendOutcome }>, confirmed: boolean, extra: Partial<StoredMessage> = {}): Promise<SendResult> {
     if (!confirmed && this.trust(peer) === 'changed') return 'confirm';
     const id = newMessageId(systemRandom);
     const c = conversation(this.state, peer);
-    const m: StoredMessage = { id, from: this.me, at: Date.now(), body, status: 'queued' };
+    const m: StoredMessage = { ...extra, id, from: this.me, at: Date.now(), body, status: 'queued' };
     addMessage(c, m);
     this.changed();
     const sending = send(id); // in the outbox from here on

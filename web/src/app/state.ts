@@ -21,7 +21,12 @@ export type Body =
   | { type: 'text'; text: string }
   | { type: 'attachment'; file: AttachmentRef }
   | { type: 'timer'; seconds: number | null }
-  | { type: 'undecryptable' };
+  | { type: 'undecryptable' }
+  /** Recalled by its sender: the content and any attachment reference are gone (`./urgent.ts`). */
+  | { type: 'recalled' };
+
+/** Urgent or stat (routine messages have no `priority`). */
+export type Urgency = 'urgent' | 'stat';
 
 export interface StoredMessage {
   id: string;
@@ -35,6 +40,23 @@ export interface StoredMessage {
   readSent?: boolean;
   /** Ours, refused: why, in words. */
   error?: string;
+  /** Urgent or stat (`./urgent.ts`): asks to be acknowledged, alerting until it is. */
+  priority?: Urgency;
+  /** Theirs: an escalation copy (this user is the sender's backup), and how long after it was sent it came (s). */
+  escalated?: { afterSecs: number };
+  /** Ours: the backup who gets it if nobody acknowledges within `afterSecs` of `acceptedAt`. */
+  escalation?: { afterSecs: number; backup: string };
+  /** Ours: when the server accepted it (the recall window and the escalation deadline count from it). */
+  acceptedAt?: number;
+  /** Acknowledged: by whom (a user id) and when; `pending` while our acknowledgement waits for the connection. */
+  ack?: { by: string; at: number; pending?: boolean };
+}
+
+/** The organisation's policy (`GET /v1/policy`), as last read. */
+export interface PolicyState {
+  retentionSecs: number | null;
+  recallWindowSecs: number;
+  changedAt: number | null;
 }
 
 export interface Conversation {
@@ -68,6 +90,10 @@ export interface AppState {
   teams?: TeamStateJSON | undefined;
   /** The compliance officer's audit witness (`./compliance.ts`): the pinned log key and the last verified tree head, in the CLI's audit-witness.json form. */
   auditWitness?: unknown;
+  /** The policy in effect, as last read from the server. */
+  policy?: PolicyState | undefined;
+  /** Recalled messages (`sender:id`, the latest kept): one that arrives after its recall is dropped. */
+  recalled?: string[] | undefined;
 }
 
 export const DEFAULT_IDLE_LOCK_MINUTES = 5;
@@ -89,6 +115,8 @@ export function stateFromJSON(json: unknown): AppState {
     ...(s.referrals !== undefined ? { referrals: s.referrals } : {}),
     ...(s.teams !== undefined ? { teams: s.teams } : {}),
     ...(s.auditWitness !== undefined ? { auditWitness: s.auditWitness } : {}),
+    ...(s.policy !== undefined ? { policy: s.policy } : {}),
+    ...(s.recalled !== undefined ? { recalled: s.recalled } : {}),
   };
 }
 

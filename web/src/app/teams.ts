@@ -76,7 +76,16 @@ export class SessionTeams {
     return this.host.state.me.userId;
   }
 
-  /** Writes the teams into the state record (the session calls it at each write); the state. */
+  /** The organisation's retention: team messages older than it are deleted (and their decrypted files); whether any were. */
+  retain(now: number): boolean {
+    const secs = this.host.state.policy?.retentionSecs ?? null;
+    if (secs === null || this.core.forgetBefore(now - secs * 1000) === 0) return false;
+    this.files.clear();
+    this.store();
+    return true;
+  }
+
+    /** Writes the teams into the state record (the session calls it at each write); the state. */
   save(): AppState {
     this.app.readSent = [...this.readSent];
     this.host.state.teams = { core: this.core.toJSON(), app: this.app };

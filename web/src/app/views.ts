@@ -6,9 +6,11 @@
 import type { AttachmentRef } from '../client/content.js';
 import { durationWords, type AppState, type Body, type Conversation, type Person, type Status } from './state.js';
 import type { Trust } from './trust.js';
+import { canRecall, urgentView, type UrgentView } from './urgent-views.js';
 
 export type { Status } from './state.js';
 export type { Trust } from './trust.js';
+export type { UrgentView } from './urgent-views.js';
 
 /** The connection, as the indicator shows it. */
 export type LinkState = 'connecting' | 'online' | 'reconnecting' | 'offline';
@@ -35,7 +37,9 @@ export interface ConversationSummary {
 export type MessageBody =
   | { readonly type: 'text'; readonly text: string }
   | { readonly type: 'file'; readonly name: string; readonly size: number; readonly image: boolean }
-  | { readonly type: 'notice'; readonly text: string };
+  | { readonly type: 'notice'; readonly text: string }
+  /** A recalled message's placeholder ("Message recalled", "You recalled this message"). */
+  | { readonly type: 'recalled'; readonly text: string };
 
 export interface MessageView {
   /** Stable within the conversation (not shown). */
@@ -46,6 +50,10 @@ export interface MessageView {
   readonly status: Status;
   readonly body: MessageBody;
   readonly error: string | undefined;
+  /** Urgent or stat: its acknowledgement (`./urgent-views.ts`). */
+  readonly urgent?: UrgentView | undefined;
+  /** Ours, still within the recall window as far as this device knows. */
+  readonly canRecall?: boolean;
 }
 
 /** A directory search result. */
@@ -102,8 +110,10 @@ export function timerWords(seconds: number | null): string {
   return seconds === null ? 'Disappearing messages off' : `Messages disappear ${durationWords(seconds)} after they are sent`;
 }
 
-function bodyView(body: Body): MessageBody {
+function bodyView(body: Body, mine: boolean): MessageBody {
   switch (body.type) {
+    case 'recalled':
+      return { type: 'recalled', text: mine ? 'You recalled this message' : 'Message recalled' };
     case 'text':
       return { type: 'text', text: body.text };
     case 'attachment':
@@ -115,16 +125,19 @@ function bodyView(body: Body): MessageBody {
   }
 }
 
-export function messageViews(state: AppState, c: Conversation): MessageView[] {
+export function messageViews(state: AppState, c: Conversation, now = Date.now()): MessageView[] {
   const me = state.me.userId;
+  const nameOf = (u: string): string => personView(state, u).name;
   return c.messages.map((m) => ({
     key: `${m.from}:${m.id}`,
     mine: m.from === me,
-    sender: m.from === me ? 'You' : personView(state, m.from).name,
+    sender: m.from === me ? 'You' : nameOf(m.from),
     at: m.at,
     status: m.status,
-    body: bodyView(m.body),
+    body: bodyView(m.body, m.from === me),
     error: m.error,
+    urgent: urgentView(state, m, nameOf, now),
+    canRecall: canRecall(state, m, now),
   }));
 }
 
@@ -136,6 +149,7 @@ export function previewOf(body: MessageBody | undefined): string {
     case 'file':
       return `File: ${body.name}`;
     case 'notice':
+    case 'recalled':
       return body.text;
   }
 }

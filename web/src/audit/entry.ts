@@ -22,6 +22,7 @@ export const ACTIONS = [
   'auth.failed', 'session.expired', 'prekey_bundle.fetched', 'message.accepted', 'message.delivered',
   'message.expired', 'attachment.stored', 'attachment.fetched', 'referral.created', 'referral.status_changed',
   'audit.queried', 'audit.exported', 'audit.tree_head_requested', 'audit.proof_requested',
+  'message.acknowledged', 'escalation.released', 'escalation.withdrawn', 'message.recalled', 'retention.changed',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 export const ROLES = ['clinician', 'compliance_officer', 'admin'] as const;
@@ -123,6 +124,7 @@ const DETAILS: readonly (readonly [string, 'str' | 'role' | Kind | 'ciphertexts'
   ['ciphertexts', 'ciphertexts'], ['devices', 'devices'], ['size', 'u64'], ['filters', 'str'], ['tree_size', 'u64'],
   ['first', 'u64'], ['format', 'str'], ['timeout', 'str'], ['from_status', 'str'], ['to_status', 'str'],
   ['specialty', 'str'], ['priority', 'str'], ['attempts', 'u64'], ['first_at_ms', 'i64'], ['last_at_ms', 'i64'],
+  ['escalation_after_secs', 'u64'], ['deleted', 'u64'], ['retention_secs', 'u64'],
 ];
 const DETAIL_KEYS = DETAILS.map(([k]) => k);
 

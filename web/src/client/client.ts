@@ -21,7 +21,10 @@ import {
   type Address,
   type DirectoryEntry,
   type EnvelopeJson,
+  type EscalationJson,
   type MessageKind,
+  type MessagePriority,
+  type PolicyJson,
   type ServerFrame,
 } from '../protocol/frames.js';
 import { DeviceHttp, HttpApi, type DirectoryQuery } from '../protocol/http.js';
@@ -48,6 +51,16 @@ export interface Received {
   readonly error: string | undefined;
   /** The server's acceptance time (ms). */
   readonly sentAt: number;
+  /** The envelope's priority (`routine` unless the sender said otherwise). */
+  readonly priority: MessagePriority;
+  /** An escalation copy: nobody acknowledged the message in time, so it came to this user as the sender's backup. */
+  readonly escalated: boolean;
+}
+
+/** How a message is sent: its priority and, for urgent or stat, an escalation to a backup clinician. */
+export interface SendOptions {
+  priority?: MessagePriority;
+  escalation?: { afterSecs: number; backup: string };
 }
 
 /** A delivery receipt: a recipient device acknowledged a message. */
@@ -79,6 +92,10 @@ export interface ClientOptions {
   /** A queued message was accepted later (or refused: `error`). */
   onSent?: (messageId: string, outcome: SendOutcome | 'refused', error?: Error) => void;
   onReferralUpdated?: (referral: Record<string, unknown>) => void;
+  /** The server accepted a message (its acceptance time, for an escalation's deadline and the recall window). */
+  onAccepted?: (messageId: string, acceptedAt: number) => void;
+  /** `policy_changed`: the organisation's policy now in effect. */
+  onPolicyChanged?: (policy: PolicyJson) => void;
 }
 
 /** The serializable client state besides the account (store it sealed: the outbox holds plaintext). */
@@ -325,14 +342,49 @@ export class Client {
 
   // ---- sending -------------------------------------------------------------
 
-  /** Sends a text message to `to` (user ids). */
-  sendText(to: string[], text: string, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
-    return this.send(to, 'message', { type: 'text', to, text }, messageId);
+  /** Sends a text message to `to` (user ids), routine unless `options` say otherwise. */
+  sendText(to: string[], text: string, messageId?: string, options: SendOptions = {}): Promise<{ messageId: string; outcome: SendOutcome }> {
+    return this.send(to, 'message', { type: 'text', to, text }, messageId, options);
   }
 
   /** Sends a reference to an uploaded attachment. */
-  sendAttachment(to: string[], file: AttachmentRef, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
-    return this.send(to, 'message', { type: 'attachment', to, file }, messageId);
+  sendAttachment(to: string[], file: AttachmentRef, messageId?: string, options: SendOptions = {}): Promise<{ messageId: string; outcome: SendOutcome }> {
+    return this.send(to, 'message', { type: 'attachment', to, file }, messageId, options);
+  }
+
+  /**
+   * Acknowledges an urgent or stat message (`acknowledge` → `acknowledged`),
+   * then tells its sender's devices and our own others, end to end
+   * encrypted (`{"type":"acknowledge"}`, kind `receipt`). Online only: a
+   * refusal (`not_found`: recalled or never received) rejects with its
+   * {@link ServerError}. `first`: this was the first acknowledgement.
+   */
+  async acknowledge(sender: string, messageId: string): Promise<{ acknowledgedAt: number; first: boolean }> {
+    const reply = await this.online().request({ type: 'acknowledge', sender, message_id: messageId });
+    if (reply.type !== 'acknowledged' || reply.message_id !== messageId) throw new ProtocolError(`expected acknowledged, got ${reply.type}`);
+    const sending = this.send([sender], 'receipt', { type: 'acknowledge', message_ids: [messageId] });
+    sending.catch(() => undefined); // in the outbox: it goes when it can
+    return { acknowledgedAt: reply.acknowledged_at, first: reply.first };
+  }
+
+  /**
+   * Recalls a message this user sent (`recall` → `recalled`: the server
+   * deletes its undelivered copies, held escalations too), then tells every
+   * device of `recipients` (the backup included) and our own others to
+   * delete their copy (`{"type":"recall"}`, kind `control`). Online only;
+   * `recall_window_passed` and `not_found` reject with their {@link ServerError}.
+   */
+  async recall(messageId: string, recipients: string[]): Promise<{ undelivered: number }> {
+    const reply = await this.online().request({ type: 'recall', message_id: messageId });
+    if (reply.type !== 'recalled' || reply.message_id !== messageId) throw new ProtocolError(`expected recalled, got ${reply.type}`);
+    const sending = this.send(recipients, 'control', { type: 'recall', message_ids: [messageId] });
+    sending.catch(() => undefined);
+    return { undelivered: reply.undelivered };
+  }
+
+  /** `GET /v1/policy`. */
+  policy(): Promise<PolicyJson> {
+    return this.http.policy();
   }
 
   /**
@@ -363,10 +415,21 @@ export class Client {
    * reconnecting); a refusal rejects with its {@link ServerError} and the
    * message leaves the outbox.
    */
-  async send(to: string[], kind: MessageKind, content: Content, messageId?: string): Promise<{ messageId: string; outcome: SendOutcome }> {
+  async send(to: string[], kind: MessageKind, content: Content, messageId?: string, options: SendOptions = {}): Promise<{ messageId: string; outcome: SendOutcome }> {
     const id = messageId ?? newMessageId(this.rng);
     if (this.outbox.some((o) => o.messageId === id)) throw new ProtocolError('this message id is already in the outbox');
-    this.outbox.push({ messageId: id, to: [...to], kind, plaintext: encodeContent(content), queuedAt: Date.now() });
+    const priority = options.priority ?? 'routine';
+    if (priority !== 'routine' && kind !== 'message') throw new ProtocolError('only a message of kind message has a priority');
+    if (options.escalation !== undefined && priority === 'routine') throw new ProtocolError('only an urgent or stat message escalates');
+    this.outbox.push({
+      messageId: id,
+      to: [...to],
+      kind,
+      plaintext: encodeContent(content),
+      queuedAt: Date.now(),
+      ...(priority !== 'routine' ? { priority } : {}),
+      ...(options.escalation !== undefined ? { escalation: { ...options.escalation } } : {}),
+    });
     const outcome = new Promise<SendOutcome>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
     if (this.stateValue !== 'online') this.settle(id, 'queued');
     void this.flush();
@@ -395,8 +458,9 @@ export class Client {
       while (this.outbox.length > 0 && this.stateValue === 'online') {
         const next = this.outbox[0] as Outgoing;
         try {
-          const duplicate = await this.exclusive(() => this.sendNow(next));
+          const { duplicate, acceptedAt } = await this.exclusive(() => this.sendNow(next));
           this.outbox.shift();
+          this.opts.onAccepted?.(next.messageId, acceptedAt);
           this.settle(next.messageId, duplicate ? 'duplicate' : 'accepted');
         } catch (e) {
           if (isRetryable(e)) {
@@ -417,19 +481,27 @@ export class Client {
     }
   }
 
-  /** One send of `m` to every current device of its recipients and our own others; whether it was a duplicate. */
-  private async sendNow(m: Outgoing): Promise<boolean> {
+  /**
+   * One send of `m` to every current device of its recipients and our own
+   * others (and, for an escalation, of its backup: the same plaintext,
+   * encrypted now to each of the backup's current devices, which the
+   * server holds); whether it was a duplicate, and when it was accepted.
+   */
+  private async sendNow(m: Outgoing): Promise<{ duplicate: boolean; acceptedAt: number }> {
     const conn = this.online();
     const me = this.account.me;
     const users = new Set([...m.to, me.user_id]);
+    const backup = m.escalation?.backup;
     for (let attempt = 0; attempt < 4; attempt++) {
-      for (const user of users) {
+      for (const user of backup === undefined ? users : [...users, backup]) {
         if (user !== me.user_id && this.account.knownDevices(user).length === 0) await this.openSessionsWith(conn, user);
       }
       const recipients: EnvelopeJson[] = [];
+      const held: EnvelopeJson[] = [];
       for (const { address, session } of this.account.sessions.values()) {
-        if (!users.has(address.user_id) || addressKey(address) === addressKey(me)) continue;
-        recipients.push({
+        const forBackup = address.user_id === backup && !users.has(address.user_id);
+        if ((!users.has(address.user_id) && !forBackup) || addressKey(address) === addressKey(me)) continue;
+        (forBackup ? held : recipients).push({
           user_id: address.user_id,
           device_id: address.device_id,
           ciphertext: toBase64(encodeMessage(session.encrypt(m.plaintext))),
@@ -438,10 +510,19 @@ export class Client {
       if (recipients.length === 0) {
         throw new ServerError('not_found', `no device to send to: ${m.to.filter((u) => u !== me.user_id).join(', ')} has no active device`);
       }
+      const escalation: EscalationJson | undefined =
+        m.escalation === undefined ? undefined : { after_secs: m.escalation.afterSecs, backup: m.escalation.backup, recipients: held };
       try {
-        const reply = await conn.request({ type: 'send', message_id: m.messageId, kind: m.kind, recipients });
+        const reply = await conn.request({
+          type: 'send',
+          message_id: m.messageId,
+          kind: m.kind,
+          recipients,
+          ...(m.priority !== undefined && m.priority !== 'routine' ? { priority: m.priority } : {}),
+          ...(escalation !== undefined ? { escalation } : {}),
+        });
         if (reply.type !== 'accepted' || reply.message_id !== m.messageId) throw new ProtocolError(`unexpected reply ${reply.type}`);
-        return reply.duplicate;
+        return { duplicate: reply.duplicate, acceptedAt: reply.accepted_at };
       } catch (e) {
         const stale = e instanceof ServerError && e.code === 'stale_devices' ? staleDevices(e.details) : undefined;
         if (stale === undefined || attempt === 3) throw e;
@@ -480,6 +561,9 @@ export class Client {
       case 'referral_updated':
         this.opts.onReferralUpdated?.(f.referral);
         return;
+      case 'policy_changed':
+        this.opts.onPolicyChanged?.(f.policy);
+        return;
       default:
         return;
     }
@@ -507,6 +591,8 @@ export class Client {
       content,
       error,
       sentAt: f.sent_at,
+      priority: f.priority,
+      escalated: f.escalated,
     };
     const handler = this.opts.onMessage;
     if (handler !== undefined) {

@@ -20,6 +20,10 @@ export type Content =
   | { type: 'text'; to: string[]; text: string }
   | { type: 'attachment'; to: string[]; file: AttachmentRef }
   | { type: 'read'; message_ids: string[] }
+  /** Kind `receipt`: these urgent or stat messages were acknowledged (to the sender's devices and our own others). */
+  | { type: 'acknowledge'; message_ids: string[] }
+  /** Kind `control`: the sender recalled these messages; delete the copies (and their attachments). */
+  | { type: 'recall'; message_ids: string[] }
   | { type: 'timer'; to: string[]; seconds: number | null }
   | { type: 'team_update'; team_id: string; name: string; members: string[] }
   | { type: 'team_message'; team_id: string; key: string; sealed: string }
@@ -63,6 +67,9 @@ export function decodeContent(bytes: Uint8Array): Content {
       return isStrs(o['to']) && isRef(o['file']) ? { type: 'attachment', to: o['to'], file: o['file'] } : asText;
     case 'read':
       return isStrs(o['message_ids']) ? { type: 'read', message_ids: o['message_ids'] } : asText;
+    case 'acknowledge':
+    case 'recall':
+      return isStrs(o['message_ids']) ? { type: o['type'], message_ids: o['message_ids'] } : asText;
     case 'timer': {
       const s = o['seconds'];
       return isStrs(o['to']) && (s === null || Number.isSafeInteger(s)) ? { type: 'timer', to: o['to'], seconds: s as number | null } : asText;

@@ -38,6 +38,7 @@ export {
   type ConnectionState,
   type DeliveryReceipt,
   type Received,
+  type SendOptions,
   type SendOutcome,
 } from './client.js';
 export {

@@ -6,7 +6,7 @@
  */
 
 import { fromBase64, toBase64 } from '../protocol/base64.js';
-import type { MessageKind } from '../protocol/frames.js';
+import type { MessageKind, MessagePriority } from '../protocol/frames.js';
 
 export interface Outgoing {
   readonly messageId: string;
@@ -16,6 +16,10 @@ export interface Outgoing {
   readonly plaintext: Uint8Array;
   /** When it was queued (ms since the epoch). */
   readonly queuedAt: number;
+  /** Absent: routine. */
+  readonly priority?: MessagePriority;
+  /** Urgent or stat: the backup who gets the same plaintext (encrypted to their devices at send time) if nobody acknowledges in time. */
+  readonly escalation?: { readonly afterSecs: number; readonly backup: string };
 }
 
 export interface StoredOutgoing {
@@ -24,14 +28,32 @@ export interface StoredOutgoing {
   kind: MessageKind;
   plaintext: string;
   queued_at: number;
+  priority?: MessagePriority;
+  escalation?: { after_secs: number; backup: string };
 }
 
 export function outgoingToJSON(o: Outgoing): StoredOutgoing {
-  return { message_id: o.messageId, to: [...o.to], kind: o.kind, plaintext: toBase64(o.plaintext), queued_at: o.queuedAt };
+  return {
+    message_id: o.messageId,
+    to: [...o.to],
+    kind: o.kind,
+    plaintext: toBase64(o.plaintext),
+    queued_at: o.queuedAt,
+    ...(o.priority !== undefined && o.priority !== 'routine' ? { priority: o.priority } : {}),
+    ...(o.escalation !== undefined ? { escalation: { after_secs: o.escalation.afterSecs, backup: o.escalation.backup } } : {}),
+  };
 }
 
 export function outgoingFromJSON(s: StoredOutgoing): Outgoing {
-  return { messageId: s.message_id, to: s.to, kind: s.kind, plaintext: fromBase64(s.plaintext), queuedAt: s.queued_at };
+  return {
+    messageId: s.message_id,
+    to: s.to,
+    kind: s.kind,
+    plaintext: fromBase64(s.plaintext),
+    queuedAt: s.queued_at,
+    ...(s.priority !== undefined ? { priority: s.priority } : {}),
+    ...(s.escalation !== undefined ? { escalation: { afterSecs: s.escalation.after_secs, backup: s.escalation.backup } } : {}),
+  };
 }
 
 /** A fresh message id: 16 random bytes as 32 hex digits (as the Rust client). */

@@ -371,6 +371,18 @@ export class Teams {
     list.push(m);
   }
 
+  /** Deletes the messages sent at or before `cutoff` (ms; the organisation's retention); how many. */
+  forgetBefore(cutoff: number): number {
+    let n = 0;
+    for (const [teamId, list] of this.messages) {
+      const kept = list.filter((m) => m.at > cutoff);
+      for (const m of list) if (m.at <= cutoff) this.byId.delete(m.messageId);
+      n += list.length - kept.length;
+      this.messages.set(teamId, kept);
+    }
+    return n;
+  }
+
   /** The teams and their conversations, for the sealed store. */
   toJSON(): TeamsJSON {
     return {

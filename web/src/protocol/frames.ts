@@ -15,6 +15,25 @@ export interface Address {
 
 export type MessageKind = 'message' | 'referral' | 'receipt' | 'control';
 
+/** A message's priority (PROTOCOL.md, "Priority, acknowledgement and escalation"): envelope metadata the server sees. */
+export type MessagePriority = 'routine' | 'urgent' | 'stat';
+export const PRIORITIES: readonly MessagePriority[] = ['routine', 'urgent', 'stat'];
+
+/** An urgent or stat message's escalation: the backup's copies, held by the server until `after_secs` pass unacknowledged. */
+export interface EscalationJson {
+  readonly after_secs: number;
+  readonly backup: string;
+  readonly recipients: EnvelopeJson[];
+}
+
+/** `GET /v1/policy` and `policy_changed`: the organisation's policy. */
+export interface PolicyJson {
+  /** The maximum message lifespan (s); `null`: no limit. */
+  readonly retention_secs: number | null;
+  readonly recall_window_secs: number;
+  readonly changed_at: number | null;
+}
+
 export interface OneTimePrekeyJson {
   readonly id: number;
   readonly public_key: string;
@@ -45,7 +64,18 @@ export type ClientFrame =
   | { type: 'auth'; version: number; user_id: string; device_id: number; signature: string }
   | { type: 'publish_prekeys'; id: string; signed_prekey: string | null; one_time_prekeys: OneTimePrekeyJson[] }
   | { type: 'fetch_bundles'; id: string; user_id: string }
-  | { type: 'send'; id: string; message_id: string; kind: MessageKind; recipients: EnvelopeJson[] }
+  | {
+      type: 'send';
+      id: string;
+      message_id: string;
+      kind: MessageKind;
+      recipients: EnvelopeJson[];
+      /** Omitted for routine. */
+      priority?: MessagePriority;
+      escalation?: EscalationJson;
+    }
+  | { type: 'acknowledge'; id: string; sender: string; message_id: string }
+  | { type: 'recall'; id: string; message_id: string }
   | { type: 'ack'; delivery_ids: number[]; receipt_ids: number[] }
   | { type: 'directory_search'; id: string; name: string | null; specialty: string | null }
   | { type: 'ping'; id: string };
@@ -76,11 +106,18 @@ export type ServerFrame =
       sender: Address;
       ciphertext: string;
       sent_at: number;
+      /** `routine` when the server omitted it. */
+      priority: MessagePriority;
+      /** An escalation copy, released because nobody acknowledged the message in time. */
+      escalated: boolean;
     }
   | { type: 'delivered'; receipt_id: number; message_id: string; recipient: Address; delivered_at: number }
   | { type: 'prekeys_low'; remaining: number }
   | { type: 'referral_updated'; referral: Record<string, unknown> }
   | { type: 'directory_results'; id: string; clinicians: DirectoryEntry[] }
+  | { type: 'acknowledged'; id: string; sender: string; message_id: string; acknowledged_at: number; first: boolean }
+  | { type: 'recalled'; id: string; message_id: string; undelivered: number }
+  | { type: 'policy_changed'; policy: PolicyJson }
   | { type: 'pong'; id: string }
   | { type: 'error'; id?: string; code: string; message: string; details?: unknown };
 
@@ -192,6 +229,8 @@ export function parseServerFrame(text: string): ServerFrame {
         sender: address(o['sender']),
         ciphertext: str(o, 'ciphertext'),
         sent_at: int(o, 'sent_at'),
+        priority: priority(o),
+        escalated: o['escalated'] === undefined || o['escalated'] === null ? false : bool(o, 'escalated'),
       };
     case 'delivered':
       return {
@@ -207,6 +246,19 @@ export function parseServerFrame(text: string): ServerFrame {
       return { type, referral: obj(o['referral'], 'referral') };
     case 'directory_results':
       return { type, id: str(o, 'id'), clinicians: arr(o, 'clinicians').map(directoryEntry) };
+    case 'acknowledged':
+      return {
+        type,
+        id: str(o, 'id'),
+        sender: str(o, 'sender'),
+        message_id: str(o, 'message_id'),
+        acknowledged_at: int(o, 'acknowledged_at'),
+        first: bool(o, 'first'),
+      };
+    case 'recalled':
+      return { type, id: str(o, 'id'), message_id: str(o, 'message_id'), undelivered: int(o, 'undelivered') };
+    case 'policy_changed':
+      return { type, policy: parsePolicy(o['policy']) };
     case 'pong':
       return { type, id: str(o, 'id') };
     case 'error': {
@@ -219,6 +271,20 @@ export function parseServerFrame(text: string): ServerFrame {
     default:
       throw new ProtocolError(`unknown server frame type ${JSON.stringify(type)}`);
   }
+}
+
+function priority(o: Json): MessagePriority {
+  const p = o['priority'];
+  if (p === undefined || p === null) return 'routine';
+  if (typeof p !== 'string' || !(PRIORITIES as readonly string[]).includes(p)) throw new ProtocolError(`unknown priority ${JSON.stringify(p)}`);
+  return p as MessagePriority;
+}
+
+/** Checks a policy (`GET /v1/policy`, `policy_changed`). */
+export function parsePolicy(v: unknown): PolicyJson {
+  const p = obj(v, 'policy');
+  const optInt = (k: string): number | null => (p[k] === null || p[k] === undefined ? null : int(p, k));
+  return { retention_secs: optInt('retention_secs'), recall_window_secs: int(p, 'recall_window_secs'), changed_at: optInt('changed_at') };
 }
 
 /** Checks one directory entry (WebSocket or HTTP). */

@@ -8,7 +8,7 @@
 import type { IdentityKeyPair } from '../crypto/identity.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { ProtocolError, ServerError, TransportError } from './errors.js';
-import { directoryEntry, type Address, type DirectoryEntry, type OneTimePrekeyJson } from './frames.js';
+import { directoryEntry, parsePolicy, type Address, type PolicyJson, type DirectoryEntry, type OneTimePrekeyJson } from './frames.js';
 import { defaultFetch, type FetchLike, type FetchResponse, type RequestBody } from './platform.js';
 import { AuthPurpose, authTranscript } from './transcript.js';
 
@@ -55,7 +55,7 @@ export class HttpApi {
   }
 
   /** A JSON request; an error status rejects with the body's code. */
-  async json(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<unknown> {
+  async json(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, token?: string): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
@@ -178,7 +178,7 @@ export class DeviceHttp {
   ) {}
 
   /** A JSON request with the session token; `token_expired` logs in again once. */
-  async json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  async json(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       if (this.token === undefined) this.token = await this.api.login(this.serverName, this.address, this.identity);
       try {
@@ -249,6 +249,16 @@ export class DeviceHttp {
     const r = await this.json('GET', `/v1/directory${params.length ? `?${params.join('&')}` : ''}`);
     if (!Array.isArray(r)) throw new ProtocolError('directory: not a list');
     return r.map(directoryEntry);
+  }
+
+  /** `GET /v1/policy`: the organisation's retention and recall window. */
+  async policy(): Promise<PolicyJson> {
+    return parsePolicy(await this.json('GET', '/v1/policy'));
+  }
+
+  /** `PUT /v1/admin/retention` (administrators): `null` for no limit, else at least 60 s; the new policy. */
+  async setRetention(retentionSecs: number | null): Promise<PolicyJson> {
+    return parsePolicy(await this.json('PUT', '/v1/admin/retention', { retention_secs: retentionSecs }));
   }
 
   /** Forgets the token (lock, logout). */

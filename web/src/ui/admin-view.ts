@@ -9,6 +9,7 @@ import type { AdminConsole, AdminOutcome, AdminUser, InviteRole, InviteView } fr
 import { openDialog } from './dialogs.js';
 import { h, replace, uid } from './dom.js';
 import { qrSvg } from './qr.js';
+import { RetentionCard } from './retention-card.js';
 
 const EXPIRY = [
   [24, '1 day'],
@@ -24,6 +25,7 @@ export class AdminView {
   private readonly body = h('tbody', {});
   private readonly listError = h('p', { class: 'form-error', role: 'alert' });
   private started = false;
+  private readonly retention: RetentionCard;
 
   constructor(private readonly console: () => AdminConsole | undefined) {
     const roleId = uid('invite-role');
@@ -65,7 +67,8 @@ export class AdminView {
       this.listError,
       h('div', { class: 'admin-scroll', tabindex: 0, role: 'region', 'aria-labelledby': 'admin-users-title' }, table),
     );
-    this.el = h('main', { class: 'admin', id: 'admin-main', 'aria-labelledby': 'admin-title' }, h('h2', { id: 'admin-title' }, 'Administration'), this.status, inviteCard, users);
+    this.retention = new RetentionCard(console, (o) => this.show(o));
+    this.el = h('main', { class: 'admin', id: 'admin-main', 'aria-labelledby': 'admin-title' }, h('h2', { id: 'admin-title' }, 'Administration'), this.status, inviteCard, this.retention.el, users);
   }
 
   private show(o: AdminOutcome): void {
@@ -108,6 +111,7 @@ export class AdminView {
       void c.refresh();
     }
     this.listError.textContent = c.error ?? '';
+    this.retention.update();
     replace(this.body, ...(c.loaded && c.users.length === 0 ? [h('tr', {}, h('td', { colspan: 7 }, 'No users yet.'))] : c.users.map((u) => this.row(c, u))));
   }
 

@@ -8,7 +8,7 @@
  * with a progress bar.
  */
 
-import { AUDIT_ACTIONS, type Activity, type ComplianceConsole, type QueryForm } from '../app/index.js';
+import { ACTION_CHOICES, type Activity, type ComplianceConsole, type QueryForm } from '../app/index.js';
 import { activityCharts } from './audit-charts-view.js';
 import { PersonFilter } from './audit-person-filter.js';
 import { downloadBlob, exportSink, type SinkKind } from './audit-save.js';
@@ -51,7 +51,7 @@ export class ComplianceView {
     };
     const text = () => h('input', { type: 'text', spellcheck: 'false', autocomplete: 'off' });
     const date = () => h('input', { type: 'date' });
-    const action = h('select', {}, h('option', { value: '' }, 'Any action'), ...AUDIT_ACTIONS.map((a) => h('option', { value: a }, a)));
+    const action = h('select', {}, h('option', { value: '' }, 'Any action'), ...ACTION_CHOICES.map((a) => h('option', { value: a.value }, `${a.label} (${a.value})`)));
     const outcome = h('select', {}, h('option', { value: '' }, 'Any outcome'), h('option', { value: 'success' }, 'Success'), h('option', { value: 'failure' }, 'Failure'));
     this.inputs = { action, outcome, messageId: text(), referralId: text(), sinceDay: date(), untilDay: date() };
     this.people = { actor: new PersonFilter('actor', 'Actor', console), counterpart: new PersonFilter('counterpart', 'Counterpart', console) };

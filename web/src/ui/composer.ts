@@ -23,7 +23,8 @@ export class Composer {
   readonly text: HTMLTextAreaElement;
   private readonly status = h('p', { class: 'composer-status', 'aria-live': 'polite' });
 
-  constructor(private readonly actions: ComposerActions) {
+  /** `top`: shown above the text (the conversation's priority picker). */
+  constructor(private readonly actions: ComposerActions, top?: HTMLElement) {
     const textId = uid('composer');
     const hintId = `${textId}-hint`;
     // autocomplete=off: the browser does not keep the draft in its session-restore files (test/browser found it there).
@@ -41,6 +42,7 @@ export class Composer {
     this.el = h(
       'form',
       { class: 'composer', onsubmit: (e: Event) => { e.preventDefault(); void this.submit(); } },
+      top,
       h('label', { for: textId, class: 'sr-only' }, 'Message'),
       this.text,
       h('p', { id: hintId, class: 'sr-only' }, 'Enter sends; Shift+Enter starts a new line.'),

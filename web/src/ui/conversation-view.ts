@@ -2,8 +2,9 @@
  * The conversation pane: the colleague's name and specialty, a Back button
  * (phones show one pane at a time), the safety number, the timer, a red
  * banner when a verified colleague's keys changed (and a warning before
- * sending to them), the messages, and the composer; files can be dropped
- * onto it.
+ * sending to them), the organisation's retention policy, the urgent
+ * messages pinned until acknowledged, the messages (Recall on ours), and
+ * the composer with its priority; files can be dropped onto it.
  */
 
 import { isTeamKey, type AppModel, type SendResult } from '../app/index.js';
@@ -11,7 +12,9 @@ import { Composer } from './composer.js';
 import { openDialog } from './dialogs.js';
 import { h, replace } from './dom.js';
 import { MessageList } from './message-list.js';
+import { PriorityPicker } from './priority-picker.js';
 import { showSafetyNumber } from './safety-view.js';
+import { confirmRecall, UrgentPins } from './urgent-view.js';
 
 const TIMERS: [number | null, string][] = [
   [null, 'Timer off'],
@@ -28,6 +31,10 @@ export class ConversationView {
   private readonly subtitle = h('p', { class: 'subtitle' });
   private readonly timer: HTMLSelectElement;
   private readonly timerWords = h('p', { class: 'timer-words' });
+  private readonly timerError = h('p', { class: 'form-error timer-error', role: 'alert' });
+  private readonly policy = h('p', { class: 'policy-words' });
+  private readonly pins: UrgentPins;
+  private readonly priority: PriorityPicker;
   private readonly banner = h('div', { class: 'banner', role: 'alert', hidden: true });
   private readonly list: MessageList;
   private readonly composer: Composer;
@@ -38,8 +45,10 @@ export class ConversationView {
   private queuedNote = false;
 
   constructor(private readonly model: AppModel) {
-    this.list = new MessageList(model, (key) => void this.retry(key));
-    this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) });
+    this.list = new MessageList(model, (key) => void this.retry(key), undefined, (key) => void this.recall(key));
+    this.pins = new UrgentPins((key) => this.peer !== undefined && void this.model.urgent?.acknowledge(this.peer, key));
+    this.priority = new PriorityPicker(model, () => this.peer, () => this.composer?.setStatus(''));
+    this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) }, this.priority.el);
     this.timer = h(
       'select',
       { id: 'timer-select', onchange: () => void this.onTimer() },
@@ -56,7 +65,7 @@ export class ConversationView {
         h('button', { type: 'button', onclick: () => this.peer && void showSafetyNumber(this.model, this.peer) }, 'Safety number'),
       ),
     );
-    this.body = h('div', { class: 'conversation-body' }, header, this.banner, this.timerWords, this.list.el, this.list.announcer, this.composer.el);
+    this.body = h('div', { class: 'conversation-body' }, header, this.banner, this.timerWords, this.timerError, this.policy, this.pins.el, this.list.el, this.list.announcer, this.composer.el);
     this.el = h('main', { class: 'conversation', id: 'main', 'aria-labelledby': 'conversation-title' }, this.empty);
     this.el.addEventListener('dragover', (e) => {
       if (this.peer === undefined) return;
@@ -91,6 +100,8 @@ export class ConversationView {
       replace(this.el, this.body);
       this.composer.text.value = '';
       this.composer.setStatus('');
+      this.timerError.textContent = '';
+      this.priority.reset();
     }
     const person = this.model.person(peer);
     this.title.textContent = person.name;
@@ -104,6 +115,8 @@ export class ConversationView {
     }
     this.timer.value = value;
     this.timerWords.textContent = timer.seconds === null ? '' : timer.words;
+    this.policy.textContent = this.model.urgent?.retentionLimited === true ? this.model.urgent.policyWords : ''; // no limit: said in Settings only
+    this.pins.update(this.model.messages(peer));
     const bannerChanged = this.banner.hidden !== (trust !== 'changed');
     this.banner.hidden = trust !== 'changed';
     if (trust === 'changed') {
@@ -146,11 +159,19 @@ export class ConversationView {
   private async sendText(text: string): Promise<boolean> {
     const peer = this.peer;
     if (peer === undefined) return false;
-    let r: SendResult = await this.model.sendText(peer, text);
+    const options = this.priority.options();
+    if (typeof options === 'string') {
+      this.composer.setStatus(options);
+      return false;
+    }
+    const send = (confirmed: boolean): Promise<SendResult> =>
+      options.priority === 'routine' || this.model.urgent === undefined ? this.model.sendText(peer, text, confirmed) : this.model.urgent.sendText(peer, text, options, confirmed);
+    let r: SendResult = await send(false);
     if (r === 'confirm') {
       if (!(await this.confirmChanged(peer))) return false;
-      r = await this.model.sendText(peer, text, true);
+      r = await send(true);
     }
+    if (r !== 'failed') this.priority.reset();
     this.queuedNote = r === 'queued';
     this.composer.setStatus(this.queuedNote ? 'Offline: the message is queued and goes as soon as the connection is back.' : '');
     return r !== 'failed';
@@ -183,6 +204,22 @@ export class ConversationView {
     const peer = this.peer;
     if (peer === undefined) return;
     const v = this.timer.value;
-    await this.model.setTimer(peer, v === 'off' ? null : Number(v));
+    const seconds = v === 'off' ? null : Number(v);
+    const refused = this.model.urgent?.timerRefusal(seconds);
+    this.timerError.textContent = refused ?? '';
+    if (refused !== undefined) {
+      this.update(); // back to the timer in effect
+      return;
+    }
+    await this.model.setTimer(peer, seconds);
+  }
+
+  private async recall(messageKey: string): Promise<void> {
+    const peer = this.peer;
+    const urgent = this.model.urgent;
+    if (peer === undefined || urgent === undefined || !(await confirmRecall(this.model.person(peer).name))) return;
+    this.composer.setStatus('Recalling…');
+    const r = await urgent.recall(peer, messageKey);
+    this.composer.setStatus(r.text);
   }
 }

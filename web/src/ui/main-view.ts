@@ -30,6 +30,10 @@ export class MainView {
   private readonly me = h('p', { class: 'me' });
   private readonly notice = h('div', { class: 'notice', role: 'alert', hidden: true });
   private readonly noticeText = h('p', {});
+  /** An urgent or stat message waiting for this user's acknowledgement (announced again at each re-alert). */
+  private readonly alert = h('div', { class: 'urgent-alert', hidden: true });
+  private readonly alertText = h('p', { role: 'alert' });
+  private alertShown = '';
   private readonly list: ConversationList;
   private readonly conversation: ConversationView;
   private readonly team: TeamConversationView;
@@ -51,6 +55,7 @@ export class MainView {
     this.conversation = new ConversationView(model);
     this.team = new TeamConversationView(model);
     this.notice.append(this.noticeText, h('button', { type: 'button', onclick: () => this.model.dismissNotice() }, 'Dismiss'));
+    this.alert.append(this.alertText, h('button', { type: 'button', onclick: () => { const a = this.model.urgent?.alert; if (a) this.model.select(a.peer); } }, 'Show'));
     const header = h(
       'header',
       { class: 'topbar' },
@@ -115,7 +120,7 @@ export class MainView {
       this.update();
     };
     for (const b of [this.referralsButton, this.adminButton, this.auditButton]) b.addEventListener('click', () => this.showDevices(false));
-    this.el = h('div', { class: 'app-main' }, header, this.notice, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el);
+    this.el = h('div', { class: 'app-main' }, header, this.notice, this.alert, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el);
   }
 
   update(): void {
@@ -127,6 +132,15 @@ export class MainView {
     const notice = this.model.notice;
     this.notice.hidden = notice === undefined;
     this.noticeText.textContent = notice ?? '';
+    const alert = this.model.urgent?.alert;
+    this.alert.hidden = alert === undefined;
+    const shown = alert === undefined ? '' : `${alert.round}:${alert.text}`;
+    if (shown !== this.alertShown) {
+      this.alertShown = shown;
+      this.alertText.textContent = '';
+      const text = alert?.text ?? '';
+      requestAnimationFrame(() => (this.alertText.textContent = text)); // a new text, or the same again at a re-alert: announced again
+    }
     const selected = this.model.selected;
     this.el.classList.toggle('showing-conversation', selected !== undefined);
     this.adminButton.hidden = this.model.admin === undefined;
@@ -186,6 +200,7 @@ export class MainView {
         h('p', { class: 'hint' }, 'Locking removes your keys and messages from memory until you enter your passphrase again.'),
         notify,
         notifyHint,
+        h('p', { class: 'hint policy-words' }, this.model.urgent?.policyWords || 'Your organisation’s retention policy is read when you are online.'),
         h('p', { class: 'hint' }, 'Your devices: link a new one with a code, or revoke one you lost.'),
         devices,
       ],

@@ -10,6 +10,7 @@
 import type { MessageView, Status } from '../app/index.js';
 import { h, replace, srOnly } from './dom.js';
 import { clock, dayLabel, sameDay, size } from './format.js';
+import { decorateUrgent } from './urgent-view.js';
 
 /** Images larger than this are not decrypted for a preview until asked (a download link instead). */
 const PREVIEW_MAX = 8 * 1024 * 1024;
@@ -30,7 +31,7 @@ export interface MessageSource<M extends MessageView> {
 }
 
 export class MessageList<M extends MessageView = MessageView> {
-  readonly el = h('ol', { class: 'messages', 'aria-label': 'Messages' });
+  readonly el = h('ol', { class: 'messages', 'aria-label': 'Messages', tabindex: 0 }); // focusable: it scrolls (on a phone under the pinned messages too)
   /** Announces a colleague's new message in the open conversation (the list itself is redrawn, so it is not live). */
   readonly announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   private lastKey: string | undefined;
@@ -38,12 +39,16 @@ export class MessageList<M extends MessageView = MessageView> {
   private readonly urls = new Map<string, string>();
   private peer: string | undefined;
   private rendered: string | undefined;
+  /** The message the announcer last spoke of. */
+  private announced: string | undefined;
 
   constructor(
     private readonly model: MessageSource<M>,
     private readonly onRetry: (messageKey: string) => void,
     /** Adds to a message's item (after its body). */
     private readonly decorate?: (m: M, li: HTMLLIElement) => void,
+    /** Recall on our own messages, and each message's priority and acknowledgement (a colleague's conversation). */
+    private readonly onRecall?: (messageKey: string) => void,
   ) {}
 
   /** Another conversation: the previous one's decrypted files leave memory. */
@@ -76,9 +81,19 @@ export class MessageList<M extends MessageView = MessageView> {
     if (items.length === 0) items.push(h('li', { class: 'empty' }, 'No messages yet. Write below; it is encrypted before it leaves this device.'));
     replace(this.el, ...items);
     if (atBottom || this.rendered !== peer) this.el.scrollTop = this.el.scrollHeight;
+    for (const [key, url] of this.urls) {
+      if (messages.some((m) => m.key === key && m.body.type === 'file')) continue;
+      URL.revokeObjectURL(url); // recalled or purged: the decrypted file leaves memory
+      this.urls.delete(key);
+    }
     const last = messages[messages.length - 1];
+    if (this.announced !== undefined && !messages.some((m) => m.key === this.announced && m.body.type !== 'recalled')) {
+      this.announcer.textContent = ''; // recalled or purged: its words go too
+      this.announced = undefined;
+    }
     if (this.rendered === peer && last !== undefined && last.key !== this.lastKey && !last.mine) {
-      this.announcer.textContent = `${last.sender === '' ? '' : `${last.sender}: `}${last.body.type === 'text' ? last.body.text : last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
+      this.announced = last.key;
+      this.announcer.textContent = `${last.sender === '' ? '' : `${last.sender}: `}${last.urgent !== undefined ? `${last.urgent.label}: ` : ''}${last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
     }
     this.lastKey = last?.key;
     this.rendered = peer;
@@ -99,9 +114,13 @@ export class MessageList<M extends MessageView = MessageView> {
     );
     const li = h('li', { class: `message ${m.mine ? 'mine' : 'theirs'}` }, m.mine ? srOnly('You: ') : null, meta);
     if (m.body.type === 'text') li.appendChild(h('p', { class: 'text' }, m.body.text));
-    else li.appendChild(this.file(peer, m, m.body));
+    else if (m.body.type === 'recalled') {
+      li.classList.add('recalled');
+      li.appendChild(h('p', { class: 'text recalled-text' }, m.body.text));
+    } else li.appendChild(this.file(peer, m, m.body));
     if (m.error !== undefined) li.appendChild(h('p', { class: 'message-error', role: 'alert' }, m.error));
     this.decorate?.(m, li);
+    if (this.onRecall !== undefined) decorateUrgent(m, li, this.onRecall);
     if (m.mine && m.status === 'failed') li.appendChild(h('button', { type: 'button', class: 'retry', onclick: () => this.onRetry(m.key) }, 'Send again'));
     return li;
   }

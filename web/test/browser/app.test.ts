@@ -337,7 +337,10 @@ function browser(): void {
       document.dispatchEvent(new Event('visibilitychange'));
     })()`);
     await cli.run(['send', '--profile', bob(), '--to', aliceId, 'Sent while you were away']);
-    await page.waitForFunction('window.__notes.length > 0', undefined, { timeout: 15_000 });
+    // Polled with evaluate (CDP): waitForFunction evaluates its predicate with eval in the page, which the CSP refuses once it polls.
+    for (const end = Date.now() + 15_000; ((await page.evaluate('window.__notes.length')) as number) === 0; await page.waitForTimeout(50)) {
+      if (Date.now() > end) throw new Error('timed out waiting for the notification');
+    }
     assert.deepEqual(await page.evaluate('window.__notes'), [{ title: 'Curbside', body: 'New secure message' }]);
     await cli.run(['sync', '--profile', bob(), '--wait', '1']);
     const status = async (): Promise<string | undefined> =>

@@ -238,7 +238,10 @@ function referrals(backend: Backend): void {
       document.dispatchEvent(new Event('visibilitychange'));
     })()`);
     const notes = async (n: number): Promise<{ title: string; body: string; tag: string }[]> => {
-      await page.waitForFunction(`window.__notes.length >= ${n}`, undefined, { timeout: 20_000 });
+      // Polled with evaluate (CDP): waitForFunction evaluates its predicate with eval in the page, which the CSP refuses once it polls.
+      for (const end = Date.now() + 20_000; ((await page.evaluate('window.__notes.length')) as number) < n; await page.waitForTimeout(50)) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${n} notifications`);
+      }
       return (await page.evaluate('window.__notes')) as { title: string; body: string; tag: string }[];
     };
     const patient = join(cli.dir, 'patient.json'); // John Doe
