@@ -33,6 +33,13 @@ export const ACTION_LABELS: Readonly<Record<Action, string>> = {
   'escalation.withdrawn': 'Escalation withdrawn (acknowledged in time)',
   'message.recalled': 'Message recalled',
   'retention.changed': 'Retention policy changed',
+  'oncall.role_created': 'On-call role created',
+  'oncall.shift_scheduled': 'On-call shift scheduled',
+  'oncall.handed_off': 'On-call role handed off',
+  'oncall.resolved': 'Message to an on-call role delivered to its holder',
+  'consult.posted': 'Curbside consult posted',
+  'consult.answered': 'Curbside consult answered',
+  'consult.closed': 'Curbside consult closed',
 };
 
 /** Every action with its label, in the log's order. */

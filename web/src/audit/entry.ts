@@ -23,6 +23,8 @@ export const ACTIONS = [
   'message.expired', 'attachment.stored', 'attachment.fetched', 'referral.created', 'referral.status_changed',
   'audit.queried', 'audit.exported', 'audit.tree_head_requested', 'audit.proof_requested',
   'message.acknowledged', 'escalation.released', 'escalation.withdrawn', 'message.recalled', 'retention.changed',
+  'oncall.role_created', 'oncall.shift_scheduled', 'oncall.handed_off', 'oncall.resolved',
+  'consult.posted', 'consult.answered', 'consult.closed',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 export const ROLES = ['clinician', 'compliance_officer', 'admin'] as const;
@@ -125,6 +127,7 @@ const DETAILS: readonly (readonly [string, 'str' | 'role' | Kind | 'ciphertexts'
   ['first', 'u64'], ['format', 'str'], ['timeout', 'str'], ['from_status', 'str'], ['to_status', 'str'],
   ['specialty', 'str'], ['priority', 'str'], ['attempts', 'u64'], ['first_at_ms', 'i64'], ['last_at_ms', 'i64'],
   ['escalation_after_secs', 'u64'], ['deleted', 'u64'], ['retention_secs', 'u64'],
+  ['oncall_role', 'str'], ['until_ms', 'i64'], ['consult', 'str'], ['fan_out', 'u64'],
 ];
 const DETAIL_KEYS = DETAILS.map(([k]) => k);
 
