@@ -200,23 +200,14 @@ async fn ask(
         specialty: consult.specialty.clone(),
         text,
     };
-    let urgency = Urgency {
-        consult: Some(id.clone()),
-        ..Urgency::routine()
-    };
-    let mut client = connect(&dir, &mut state, account).await?;
-    let sent = client
-        .send_with(
-            &consult.recipients,
-            MessageKind::Message,
-            &random_message_id()?,
-            &content.to_bytes(),
-            &urgency,
-        )
-        .await;
-    let account = client.close().await;
-    dir.save(&account)?;
-    sent?;
+    send_on_consult(
+        &dir,
+        &mut state,
+        account,
+        &consult.recipients,
+        (&content, id.clone()),
+    )
+    .await?;
     out(&format!(
         "Asked {} verified {} clinician(s) who answer consults (consult {id}). Their answers come to you{}; \
          `curbside consult list --profile {}` shows them, `curbside consult close` ends it.",
@@ -335,23 +326,7 @@ async fn answer(profile: &ProfileArg, consult: &ConsultId, text: String) -> anyh
         consult_id: consult.to_string(),
         text: text.clone(),
     };
-    let urgency = Urgency {
-        consult: Some(consult.clone()),
-        ..Urgency::routine()
-    };
-    let mut client = connect(&dir, &mut state, account).await?;
-    let sent = client
-        .send_with(
-            &to,
-            MessageKind::Message,
-            &random_message_id()?,
-            &content.to_bytes(),
-            &urgency,
-        )
-        .await;
-    let account = client.close().await;
-    dir.save(&account)?;
-    sent?;
+    send_on_consult(&dir, &mut state, account, &to, (&content, consult.clone())).await?;
     if let Some(c) = state.consults.get_mut(consult.as_str()) {
         c.answers.push((me, text, now_ms()));
     }
@@ -395,4 +370,33 @@ async fn close(profile: &ProfileArg, consult: &ConsultId) -> anyhow::Result<()> 
     out(&format!(
         "Closed consult {consult}: no more answers are taken, and those asked are told."
     ))
+}
+
+/// Sends consult content to `to` as part of consult `id` (the server checks
+/// who it may go to), keeping the ratchet state.
+async fn send_on_consult(
+    dir: &Profile,
+    state: &mut LocalState,
+    account: curbside_client::Account,
+    to: &[UserId],
+    (content, id): (&Content, ConsultId),
+) -> anyhow::Result<()> {
+    let urgency = Urgency {
+        consult: Some(id),
+        ..Urgency::routine()
+    };
+    let mut client = connect(dir, state, account).await?;
+    let sent = client
+        .send_with(
+            to,
+            MessageKind::Message,
+            &random_message_id()?,
+            &content.to_bytes(),
+            &urgency,
+        )
+        .await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    sent?;
+    Ok(())
 }
