@@ -87,6 +87,10 @@ fuzz_target!(|data: &[u8]| {
         message_id: MessageId::new("m1").expect("a valid message id"),
         kind: MessageKind::Message,
         recipients: envelopes,
+        priority: Default::default(),
+        escalation: None,
+        role: None,
+        consult: None,
     };
     let text = serde_json::to_string(&frame).expect("a frame serialises");
     let parsed = parse_client_frame(&text).expect("a well-formed send parses");
