@@ -61,7 +61,7 @@ pub(super) async fn recall(
                 format!(
                     "message {message_id} was sent more than {} ago: it can no longer be recalled. Ask \
                      its recipients to delete it",
-                    human_duration(window)
+                    curbside_protocol::time::duration_words(window)
                 ),
             )
             .into(),
@@ -90,27 +90,5 @@ fn refusal(problem: UrgentProblem, message_id: &MessageId) -> ApiError {
                  recalled, or is older than the queue's lifetime"
             ),
         ),
-    }
-}
-
-/// "1 hour", "15 minutes", "90 seconds".
-fn human_duration(secs: u64) -> String {
-    let (n, unit) = match secs {
-        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
-        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
-        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
-        s => (s, "second"),
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn durations_read_as_words() {
-        assert_eq!(super::human_duration(3600), "1 hour");
-        assert_eq!(super::human_duration(900), "15 minutes");
-        assert_eq!(super::human_duration(90), "90 seconds");
-        assert_eq!(super::human_duration(2 * 86_400), "2 days");
     }
 }
