@@ -409,3 +409,47 @@ on_every_backend!(
         world.stop().await;
     }
 );
+
+on_every_backend!(
+    a_held_copy_cannot_be_acknowledged_away_by_the_backup,
+    |db| async move {
+        let world = World::start(db).await;
+        let (alice, bob) = world.alice_and_bob().await;
+        let carol = world.clinician("Dr. Carol Chen", NPIS[2], "Dermatology").await;
+        let (b_id, c_id) = (uid(&bob), uid(&carol));
+        let mut a = Client::connect(alice).await.unwrap();
+        let mut c = Client::connect(carol).await.unwrap();
+        a.send_with(
+            &[b_id.clone()],
+            MessageKind::Message,
+            &mid("stat-held"),
+            b"held for Carol",
+            &stat_escalating_to(&c_id, 600),
+        )
+        .await
+        .unwrap();
+        // A later delivery to Carol, so the held copy's id is below her last pushed one.
+        a.send(&[c_id.clone()], MessageKind::Message, &mid("later"), b"hello")
+            .await
+            .unwrap();
+        next(&mut c).await;
+        let held = world
+            .db
+            .count("SELECT delivery_id FROM queue WHERE held_until IS NOT NULL")
+            .await;
+        // Carol guesses the held copy's id and acknowledges it: nothing is deleted.
+        c.ack(&[curbside_protocol::ids::DeliveryId(held)]).await.unwrap();
+        // Its commit (the group commit's, a few ms) has had ample time.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            world
+                .db
+                .count("SELECT COUNT(*) FROM queue WHERE held_until IS NOT NULL")
+                .await,
+            1
+        );
+        a.close().await;
+        c.close().await;
+        world.stop().await;
+    }
+);
