@@ -6,11 +6,12 @@
 
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
+use curbside_client::api::Api;
 use curbside_client::content::Content;
 use curbside_client::local::LocalState;
 use curbside_client::urgent::ConsultRecord;
-use curbside_client::{Received, Urgency};
-use curbside_protocol::consult::{ConsultStatus, PostConsult};
+use curbside_client::{Client, Received, Urgency};
+use curbside_protocol::consult::{Consult, ConsultStatus, PostConsult};
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::{ConsultId, UserId};
 
@@ -171,12 +172,42 @@ async fn ask(
 ) -> anyhow::Result<()> {
     let (dir, account) = Profile::open(&profile.profile)?;
     let mut state = dir.load_state()?;
-    let (api, token) = crate::commands::login(&account).await?;
+    let mut client = connect(&dir, &mut state, account).await?;
+    let posted = post(&mut state, &mut client, specialty, share_answers, text).await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    dir.save_state(&state)?;
+    let consult = posted?;
+    out(&format!(
+        "Asked {} verified {} clinician(s) who answer consults (consult {}). Their answers come to you{}; \
+         `curbside consult list --profile {}` shows them, `curbside consult close` ends it.",
+        consult.fan_out,
+        consult.specialty,
+        consult.consult_id,
+        if share_answers {
+            " and to everyone asked"
+        } else {
+            ""
+        },
+        profile.profile.display()
+    ))
+}
+
+/// Posts a consult (the server chooses who is asked) and sends the
+/// question, end to end encrypted, to them.
+pub(crate) async fn post(
+    state: &mut LocalState,
+    client: &mut Client,
+    specialty: String,
+    share_answers: bool,
+    text: String,
+) -> anyhow::Result<Consult> {
+    let (api, token) = crate::commands::login(&client.account).await?;
     let consult = api
         .post_consult(
             &token,
             &PostConsult {
-                specialty: specialty.clone(),
+                specialty,
                 share_answers,
             },
         )
@@ -185,7 +216,7 @@ async fn ask(
     state.consults.insert(
         id.to_string(),
         ConsultRecord {
-            asker: account.user_id()?.clone(),
+            asker: client.address()?.user_id,
             specialty: consult.specialty.clone(),
             text: text.clone(),
             at_ms: now_ms(),
@@ -194,32 +225,69 @@ async fn ask(
             closed: false,
         },
     );
-    dir.save_state(&state)?;
     let content = Content::Consult {
         consult_id: id.to_string(),
         specialty: consult.specialty.clone(),
         text,
     };
-    send_on_consult(
-        &dir,
-        &mut state,
-        account,
-        &consult.recipients,
-        (&content, id.clone()),
-    )
-    .await?;
-    out(&format!(
-        "Asked {} verified {} clinician(s) who answer consults (consult {id}). Their answers come to you{}; \
-         `curbside consult list --profile {}` shows them, `curbside consult close` ends it.",
-        consult.fan_out,
-        consult.specialty,
-        if share_answers {
-            " and to everyone asked"
-        } else {
-            ""
-        },
-        profile.profile.display()
-    ))
+    send_on_consult(client, &consult.recipients, (&content, id)).await?;
+    Ok(consult)
+}
+
+/// Brings the local consults up to date with the server's view (which are
+/// closed, how many were asked) and learns the names of those met through them.
+pub(crate) async fn refresh(api: &Api, token: &str, state: &mut LocalState) -> anyhow::Result<()> {
+    let server = api.consults(token).await?;
+    for c in &server {
+        if let Some(local) = state.consults.get_mut(c.consult_id.as_str()) {
+            local.closed |= c.status == ConsultStatus::Closed;
+            local.fan_out = local.fan_out.max(c.fan_out);
+        }
+    }
+    let unknown: std::collections::BTreeSet<UserId> = state
+        .consults
+        .values()
+        .flat_map(|c| std::iter::once(c.asker.clone()).chain(c.answers.iter().map(|(who, _, _)| who.clone())))
+        .filter(|u| !state.people.contains_key(u))
+        .collect();
+    for user in unknown {
+        if let Ok(found) = api.directory_where(token, &[("user_id", user.as_str())]).await {
+            found.into_iter().for_each(|e| state.remember(e));
+        }
+    }
+    Ok(())
+}
+
+/// The local consults in a stable order (oldest first): the number a user
+/// types (`/answer 2`) is a position in it.
+pub(crate) fn numbered(state: &LocalState) -> Vec<(&String, &ConsultRecord)> {
+    let mut all: Vec<(&String, &ConsultRecord)> = state.consults.iter().collect();
+    all.sort_by_key(|(id, c)| (c.at_ms, id.as_str()));
+    all
+}
+
+/// One consult as lines: what was asked, by whom, and its answers (ids, which
+/// the caller turns into names).
+pub(crate) fn describe(me: &UserId, label: &str, c: &ConsultRecord) -> Vec<String> {
+    let status = if c.closed { "closed" } else { "open" };
+    let mut lines = vec![if c.asker == *me {
+        format!(
+            "{label} {status}: you asked {} ({} asked, {} answer(s)): {}",
+            c.specialty,
+            c.fan_out,
+            c.answers.len(),
+            c.text
+        )
+    } else {
+        format!(
+            "{label} {status}: {} question from {}: {}",
+            c.specialty, c.asker, c.text
+        )
+    }];
+    for (who, text, _) in &c.answers {
+        lines.push(format!("    answer from {who}: {text}"));
+    }
+    lines
 }
 
 async fn list(profile: &ProfileArg) -> anyhow::Result<()> {
@@ -239,51 +307,16 @@ async fn list(profile: &ProfileArg) -> anyhow::Result<()> {
     let account = client.close().await;
     dir.save(&account)?;
     received?;
-    // The server's view: which are closed, how many answered.
     let (api, token) = crate::commands::login(&account).await?;
-    let server = api.consults(&token).await?;
-    for c in &server {
-        if let Some(local) = state.consults.get_mut(c.consult_id.as_str()) {
-            local.closed |= c.status == ConsultStatus::Closed;
-            local.fan_out = local.fan_out.max(c.fan_out);
-        }
-    }
-    // Names for the colleagues met only through consults.
-    let unknown: std::collections::BTreeSet<UserId> = state
-        .consults
-        .values()
-        .flat_map(|c| std::iter::once(c.asker.clone()).chain(c.answers.iter().map(|(who, _, _)| who.clone())))
-        .filter(|u| !state.people.contains_key(u))
-        .collect();
-    for user in unknown {
-        if let Ok(found) = api.directory_where(&token, &[("user_id", user.as_str())]).await {
-            found.into_iter().for_each(|e| state.remember(e));
-        }
-    }
+    refresh(&api, &token, &mut state).await?;
     dir.save_state(&state)?;
-    let mut consults: Vec<(&String, &ConsultRecord)> = state.consults.iter().collect();
+    let mut consults = numbered(&state);
     consults.sort_by_key(|(_, c)| (c.closed, std::cmp::Reverse(c.at_ms)));
-    let mut lines = Vec::new();
-    for (id, c) in consults.iter().take(20) {
-        let status = if c.closed { "closed" } else { "open" };
-        if c.asker == me {
-            lines.push(format!(
-                "[consult {id}] {status}: you asked {} ({} asked, {} answer(s)): {}",
-                c.specialty,
-                c.fan_out,
-                c.answers.len(),
-                c.text
-            ));
-        } else {
-            lines.push(format!(
-                "[consult {id}] {status}: {} question from {}: {}",
-                c.specialty, c.asker, c.text
-            ));
-        }
-        for (who, text, _) in &c.answers {
-            lines.push(format!("    answer from {who}: {text}"));
-        }
-    }
+    let lines: Vec<String> = consults
+        .iter()
+        .take(20)
+        .flat_map(|(id, c)| describe(&me, &format!("[consult {id}]"), c))
+        .collect();
     if lines.is_empty() {
         return out("No consults yet: `curbside consult ask --specialty … \"question\"` asks one.");
     }
@@ -295,17 +328,40 @@ async fn list(profile: &ProfileArg) -> anyhow::Result<()> {
 async fn answer(profile: &ProfileArg, consult: &ConsultId, text: String) -> anyhow::Result<()> {
     let (dir, account) = Profile::open(&profile.profile)?;
     let mut state = dir.load_state()?;
-    let me = account.user_id()?.clone();
-    let Some(record) = state.consults.get(consult.as_str()).cloned() else {
+    if !state.consults.contains_key(consult.as_str()) {
         bail!(
             "no consult {consult} here: `curbside consult list --profile {}` shows those you were asked",
             profile.profile.display()
         );
+    }
+    let mut client = connect(&dir, &mut state, account).await?;
+    let told = answer_with(&mut state, &mut client, consult, text).await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    dir.save_state(&state)?;
+    let told = told?;
+    out(&format!(
+        "Answered consult {consult}; {} told.",
+        state.names(&told)
+    ))
+}
+
+/// Answers consult `consult` (to its asker, and to everyone asked when its
+/// answers are shared); returns who was told.
+pub(crate) async fn answer_with(
+    state: &mut LocalState,
+    client: &mut Client,
+    consult: &ConsultId,
+    text: String,
+) -> anyhow::Result<Vec<UserId>> {
+    let me = client.address()?.user_id;
+    let Some(record) = state.consults.get(consult.as_str()).cloned() else {
+        bail!("no consult {consult} here: only those you were asked can be answered");
     };
     if record.asker == me {
-        bail!("{consult} is your own consult: your colleagues answer it; `curbside consult close` ends it");
+        bail!("this is your own consult: your colleagues answer it; closing it ends it");
     }
-    let (api, token) = crate::commands::login(&account).await?;
+    let (api, token) = crate::commands::login(&client.account).await?;
     let mut to = vec![record.asker.clone()];
     if let Some(c) = api
         .consults(&token)
@@ -314,7 +370,10 @@ async fn answer(profile: &ProfileArg, consult: &ConsultId, text: String) -> anyh
         .find(|c| c.consult_id == *consult)
     {
         if c.status == ConsultStatus::Closed {
-            bail!("{consult} is closed: its asker ended it, no answer is taken any more");
+            if let Some(local) = state.consults.get_mut(consult.as_str()) {
+                local.closed = true;
+            }
+            bail!("this consult is closed: its asker ended it, no answer is taken any more");
         }
         to.extend(
             c.recipients
@@ -326,18 +385,35 @@ async fn answer(profile: &ProfileArg, consult: &ConsultId, text: String) -> anyh
         consult_id: consult.to_string(),
         text: text.clone(),
     };
-    send_on_consult(&dir, &mut state, account, &to, (&content, consult.clone())).await?;
+    send_on_consult(client, &to, (&content, consult.clone())).await?;
     if let Some(c) = state.consults.get_mut(consult.as_str()) {
         c.answers.push((me, text, now_ms()));
     }
-    dir.save_state(&state)?;
-    out(&format!("Answered consult {consult}; {} told.", state.names(&to)))
+    Ok(to)
 }
 
 async fn close(profile: &ProfileArg, consult: &ConsultId) -> anyhow::Result<()> {
     let (dir, account) = Profile::open(&profile.profile)?;
     let mut state = dir.load_state()?;
-    let (api, token) = crate::commands::login(&account).await?;
+    let mut client = connect(&dir, &mut state, account).await?;
+    let closed = close_with(&mut state, &mut client, consult).await;
+    let account = client.close().await;
+    dir.save(&account)?;
+    dir.save_state(&state)?;
+    closed?;
+    out(&format!(
+        "Closed consult {consult}: no more answers are taken, and those asked are told."
+    ))
+}
+
+/// Closes a consult this user asked and tells those asked, end to end
+/// encrypted, so their clients stop showing it as open.
+pub(crate) async fn close_with(
+    state: &mut LocalState,
+    client: &mut Client,
+    consult: &ConsultId,
+) -> anyhow::Result<()> {
+    let (api, token) = crate::commands::login(&client.account).await?;
     api.close_consult(&token, consult).await?;
     let recipients = api
         .consults(&token)
@@ -349,35 +425,26 @@ async fn close(profile: &ProfileArg, consult: &ConsultId) -> anyhow::Result<()> 
     if let Some(c) = state.consults.get_mut(consult.as_str()) {
         c.closed = true;
     }
-    dir.save_state(&state)?;
     if !recipients.is_empty() {
         let content = Content::ConsultClosed {
             consult_id: consult.to_string(),
         };
-        let mut client = connect(&dir, &mut state, account).await?;
-        let sent = client
+        client
             .send(
                 &recipients,
                 MessageKind::Control,
                 &random_message_id()?,
                 &content.to_bytes(),
             )
-            .await;
-        let account = client.close().await;
-        dir.save(&account)?;
-        sent?;
+            .await?;
     }
-    out(&format!(
-        "Closed consult {consult}: no more answers are taken, and those asked are told."
-    ))
+    Ok(())
 }
 
 /// Sends consult content to `to` as part of consult `id` (the server checks
-/// who it may go to), keeping the ratchet state.
+/// who it may go to).
 async fn send_on_consult(
-    dir: &Profile,
-    state: &mut LocalState,
-    account: curbside_client::Account,
+    client: &mut Client,
     to: &[UserId],
     (content, id): (&Content, ConsultId),
 ) -> anyhow::Result<()> {
@@ -385,8 +452,7 @@ async fn send_on_consult(
         consult: Some(id),
         ..Urgency::routine()
     };
-    let mut client = connect(dir, state, account).await?;
-    let sent = client
+    client
         .send_with(
             to,
             MessageKind::Message,
@@ -394,9 +460,6 @@ async fn send_on_consult(
             &content.to_bytes(),
             &urgency,
         )
-        .await;
-    let account = client.close().await;
-    dir.save(&account)?;
-    sent?;
+        .await?;
     Ok(())
 }

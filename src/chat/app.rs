@@ -50,6 +50,16 @@ pub(crate) enum Action {
     Acknowledge,
     /// Recall the last message sent to this colleague.
     Recall(UserId),
+    /// List the on-call roles, or write to whoever holds one (role, text).
+    OnCall(Option<(String, String)>),
+    /// Hand an on-call role off to a colleague (role, colleague).
+    HandOff(String, String),
+    /// List the consults, or ask a specialty (specialty, question).
+    Consult(Option<(String, String)>),
+    /// Answer consult number N (as `/consult` numbers them).
+    Answer(usize, String),
+    /// Close consult number N.
+    CloseConsult(usize),
     /// Leave.
     Quit,
 }
@@ -96,6 +106,10 @@ pub(crate) const HELP: &[&str] = &[
     "/referrals             the referral inbox; /refer accept|decline|cancel|complete ID [reason]",
     "/urgent TEXT, /stat TEXT  alert (pinned in red) until acknowledged; /ack acknowledges what is pinned",
     "/recall                take back your last message here (a colleague who read it may remember it)",
+    "/oncall [ROLE: TEXT]   on-call roles and who holds each now; with ROLE: TEXT, write to whoever holds it",
+    "/handoff ROLE: NAME    hand an on-call role you hold to a colleague, from now on",
+    "/consult [SPECIALTY: QUESTION]  your consults, numbered; with a specialty: ask its clinicians who answer consults",
+    "/answer N TEXT         answer consult N;  /close N closes consult N you asked",
     "/help                  this help;  /quit (or Ctrl-C) leaves",
 ];
 
@@ -357,6 +371,42 @@ impl App {
                 Some(Action::Urgent(user, rest, priority))
             }
             "/ack" => Some(Action::Acknowledge),
+            "/oncall" | "/consult" if rest.is_empty() => Some(if command == "/oncall" {
+                Action::OnCall(None)
+            } else {
+                Action::Consult(None)
+            }),
+            "/oncall" | "/handoff" | "/consult" => {
+                let Some(pair) = colon_pair(&rest) else {
+                    self.notice(match command {
+                        "/oncall" => "/oncall ROLE: TEXT writes to whoever holds a role (/oncall lists them)",
+                        "/handoff" => "/handoff ROLE: NAME hands a role you hold to a colleague",
+                        _ => "/consult SPECIALTY: QUESTION asks a specialty (/consult lists yours)",
+                    });
+                    return None;
+                };
+                Some(match command {
+                    "/oncall" => Action::OnCall(Some(pair)),
+                    "/handoff" => Action::HandOff(pair.0, pair.1),
+                    _ => Action::Consult(Some(pair)),
+                })
+            }
+            "/answer" | "/close" => {
+                let (n, text) = rest.split_once(' ').unwrap_or((&rest, ""));
+                match (n.parse::<usize>(), command) {
+                    (Ok(n), "/close") if n > 0 => Some(Action::CloseConsult(n)),
+                    (Ok(n), _) if n > 0 && !text.trim().is_empty() => {
+                        Some(Action::Answer(n, text.trim().to_owned()))
+                    }
+                    _ => {
+                        self.notice(format!(
+                            "{command} N{}: N is the number /consult shows",
+                            if command == "/answer" { " TEXT" } else { "" }
+                        ));
+                        None
+                    }
+                }
+            }
             "/recall" => with_one(self, "/recall").map(Action::Recall),
             "/confirm" => {
                 let user = with_one(self, "/confirm")?;
@@ -436,6 +486,14 @@ impl App {
             }
         }
     }
+}
+
+/// "On-call dermatology: rash?" as ("On-call dermatology", "rash?"); both
+/// parts needed.
+fn colon_pair(rest: &str) -> Option<(String, String)> {
+    let (a, b) = rest.split_once(':')?;
+    let (a, b) = (a.trim(), b.trim());
+    (!a.is_empty() && !b.is_empty()).then(|| (a.to_owned(), b.to_owned()))
 }
 
 fn common_prefix(words: &[String]) -> String {

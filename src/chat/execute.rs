@@ -105,6 +105,16 @@ pub(crate) async fn execute(
         }
         Action::Acknowledge => super::urgent::acknowledge_all(app, profile, state, client).await?,
         Action::Recall(user) => super::urgent::recall_last(app, profile, state, client, user).await?,
+        Action::OnCall(None) => super::oncall::list(app, client).await?,
+        Action::OnCall(Some(pair)) => {
+            resend_queued(app, profile, state, client).await;
+            super::oncall::send(app, profile, state, client, pair).await?;
+        }
+        Action::HandOff(role, to) => super::oncall::hand_off(app, profile, state, client, (role, to)).await?,
+        Action::Consult(None) => super::consults::list(app, profile, state, client).await?,
+        Action::Consult(Some(pair)) => super::consults::ask(app, profile, state, client, pair).await?,
+        Action::Answer(n, text) => super::consults::answer(app, profile, state, client, (n, text)).await?,
+        Action::CloseConsult(n) => super::consults::close(app, profile, state, client, n).await?,
         Action::Send(Conversation::With(user), text, confirmed) => {
             if !confirmed && !state.people.contains_key(&user) {
                 let warning = crate::people::unlisted_warning(state, std::slice::from_ref(&user));

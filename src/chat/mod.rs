@@ -10,6 +10,9 @@
 //!   scriptable commands, and sends read receipts for what is shown.
 //! - `urgent`: `/urgent`, `/stat`, `/ack`, `/recall`, and the pinned
 //!   urgent messages.
+//! - `oncall`: `/oncall` (the roles; writing to whoever holds one) and
+//!   `/handoff`.
+//! - `consults`: `/consult` (list, ask), `/answer`, `/close`.
 //! - [`terminal`]: the loop ([`run`]): keys on a thread of their own, so
 //!   typing never waits on the network; messages as the server pushes them;
 //!   `reconnecting…` and a retry with backoff when the connection drops
@@ -23,8 +26,10 @@ use clap::Args;
 use crate::commands::ProfileArg;
 
 mod app;
+mod consults;
 mod draw;
 mod execute;
+mod oncall;
 mod terminal;
 mod urgent;
 
@@ -50,3 +55,7 @@ mod loop_tests;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod urgent_tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod workflow_tests;

@@ -155,9 +155,15 @@ pub(super) async fn event_loop<B: Backend>(
                             };
                             // In the chat, a page is acknowledged with /ack (the
                             // profile is in use: the CLI's `curbside ack` cannot run).
-                            let last = match last.find(" (acknowledge: curbside ack") {
-                                Some(i) => format!("{} — /ack to acknowledge", &last[..i]),
-                                None => last.to_owned(),
+                            let last = match (last.find(" (acknowledge: curbside ack"), last.find(" (answer: curbside consult")) {
+                                (Some(i), _) => format!("{} — /ack to acknowledge", &last[..i]),
+                                (None, Some(i)) => {
+                                    let line = &last[..i];
+                                    // "[consult c_…] Dermatology question…": the number is /consult's.
+                                    let line = line.split_once("] ").map_or(line, |(_, rest)| rest);
+                                    format!("Consult: {line} — /consult to answer")
+                                }
+                                (None, None) => last.to_owned(),
                             };
                             app.notice(crate::people::with_names(state, &last));
                         }

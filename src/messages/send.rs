@@ -341,8 +341,10 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let mut state = profile.load_state()?;
     let (to, role) = match &args.role {
         Some(typed) => {
-            let (role, holders) = resolve_role(&account, &mut state, typed).await?;
-            (holders, Some(role))
+            let role = resolve_role(&account, &mut state, typed).await?;
+            crate::audit::note(&holders_words(&role));
+            let holders = role.holders.iter().map(|h| h.user_id.clone()).collect();
+            (holders, Some(role.role_id))
         }
         None => (
             crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile)
@@ -523,12 +525,13 @@ fn urgency_words(state: &LocalState, to: &[UserId], urgency: &Urgency) -> String
     }
 }
 
-/// An on-call role's id and its holders now (their names remembered).
-async fn resolve_role(
+/// The on-call role a user means, with its holders now (their names
+/// remembered); nobody holding it is an error saying what to do.
+pub(crate) async fn resolve_role(
     account: &curbside_client::Account,
     state: &mut LocalState,
     typed: &str,
-) -> anyhow::Result<(curbside_protocol::ids::OnCallRoleId, Vec<UserId>)> {
+) -> anyhow::Result<curbside_protocol::oncall::OnCallRole> {
     let (api, token) = crate::commands::login(account).await?;
     let roles = api.oncall_roles(&token).await?;
     let role = crate::oncall::find_role(&roles, typed)?;
@@ -538,16 +541,19 @@ async fn resolve_role(
             role.name
         );
     }
-    let names: Vec<String> = role.holders.iter().map(|h| h.display_name.clone()).collect();
-    crate::audit::note(&format!(
+    for h in &role.holders {
+        state.remember(h.clone());
+    }
+    Ok(role.clone())
+}
+
+/// "To On-call dermatology: Dr. Carol Chen holds it now."
+pub(crate) fn holders_words(role: &curbside_protocol::oncall::OnCallRole) -> String {
+    let names: Vec<&str> = role.holders.iter().map(|h| h.display_name.as_str()).collect();
+    format!(
         "To {}: {} {} it now.",
         role.name,
         names.join(" and "),
         if names.len() == 1 { "holds" } else { "hold" }
-    ));
-    let holders = role.holders.iter().map(|h| h.user_id.clone()).collect();
-    for h in &role.holders {
-        state.remember(h.clone());
-    }
-    Ok((role.role_id.clone(), holders))
+    )
 }

@@ -1,0 +1,138 @@
+//! Curbside consults in the chat: `/consult` lists them, numbered, with
+//! their answers; `/consult SPECIALTY: QUESTION` asks the verified
+//! clinicians of a specialty who answer consults; `/answer N TEXT` answers
+//! consult N; `/close N` closes one this user asked. The same operations as
+//! `curbside consult` (see `crate::consults`), on the chat's connection.
+
+use curbside_client::local::LocalState;
+use curbside_client::urgent::ConsultRecord;
+use curbside_client::Client;
+use curbside_protocol::ids::ConsultId;
+
+use super::app::App;
+use crate::consults::{answer_with, close_with, describe, numbered, post, refresh};
+use crate::profile::Profile;
+
+/// The panel: open consults first, each with the number `/answer` and
+/// `/close` take.
+pub(super) async fn list(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &Client,
+) -> anyhow::Result<()> {
+    if let Ok((api, token)) = crate::commands::login(&client.account).await {
+        // Offline, the local view is shown as it is.
+        let _ = refresh(&api, &token, state).await;
+        profile.save_state(state)?;
+    }
+    let mut all: Vec<(usize, &String, &ConsultRecord)> = numbered(state)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, c))| (i + 1, id, c))
+        .collect();
+    all.sort_by_key(|(_, _, c)| (c.closed, std::cmp::Reverse(c.at_ms)));
+    let lines: Vec<String> = if all.is_empty() {
+        vec!["No consults yet: /consult SPECIALTY: QUESTION asks one.".to_owned()]
+    } else {
+        all.iter()
+            .take(20)
+            .flat_map(|(n, _, c)| describe(&app.me, &format!("{n}."), c))
+            .map(|line| crate::people::with_names(state, &line))
+            .collect()
+    };
+    app.show(
+        "Consults: /answer N TEXT answers one; /close N closes one you asked",
+        lines,
+    );
+    Ok(())
+}
+
+/// Consult number `n` (as the panel numbers them), or a notice saying why not.
+fn nth(app: &mut App, state: &LocalState, n: usize) -> Option<(ConsultId, ConsultRecord)> {
+    let found = numbered(state)
+        .into_iter()
+        .nth(n.wrapping_sub(1))
+        .and_then(|(id, c)| ConsultId::new(id.clone()).ok().map(|id| (id, c.clone())));
+    if found.is_none() {
+        app.notice(format!(
+            "There is no consult {n}: /consult lists them with their numbers"
+        ));
+    }
+    found
+}
+
+/// Asks `specialty`; tells how many were asked (not who).
+pub(super) async fn ask(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    (specialty, text): (String, String),
+) -> anyhow::Result<()> {
+    let posted = post(state, client, specialty, false, text).await;
+    profile.save_state(state)?;
+    let consult = posted?;
+    app.notice(format!(
+        "Consult asked of {} verified {} clinician(s) who answer consults; answers come to you (/consult shows them)",
+        consult.fan_out, consult.specialty
+    ));
+    Ok(())
+}
+
+/// Answers consult number `n`.
+pub(super) async fn answer(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    (n, text): (usize, String),
+) -> anyhow::Result<()> {
+    let Some((id, record)) = nth(app, state, n) else {
+        return Ok(());
+    };
+    if record.asker == app.me {
+        app.notice(format!(
+            "Consult {n} is yours: colleagues answer it; /close {n} ends it"
+        ));
+        return Ok(());
+    }
+    let told = answer_with(state, client, &id, text).await;
+    profile.save_state(state)?;
+    match told {
+        Ok(told) => app.notice(format!("Answered consult {n}; {} told", state.names(&told))),
+        Err(e) => app.notice(format!("Consult {n} not answered: {e:#}")),
+    }
+    Ok(())
+}
+
+/// Closes consult number `n`, one this user asked.
+pub(super) async fn close(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    n: usize,
+) -> anyhow::Result<()> {
+    let Some((id, record)) = nth(app, state, n) else {
+        return Ok(());
+    };
+    if record.asker != app.me {
+        app.notice(format!(
+            "Consult {n} was asked by {}: only they close it (/answer {n} TEXT answers it)",
+            state.name(&record.asker)
+        ));
+        return Ok(());
+    }
+    if record.closed {
+        app.notice(format!("Consult {n} is already closed"));
+        return Ok(());
+    }
+    let closed = close_with(state, client, &id).await;
+    profile.save_state(state)?;
+    closed?;
+    app.notice(format!(
+        "Closed consult {n}: no more answers are taken, and those asked are told"
+    ));
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! On-call roles and consults in the chat, over a real server: two chats
+//! (the asker's and a dermatologist's) driven by typed commands, two more
+//! colleagues on plain clients. A message to a role reaches its holder; a
+//! hand-off typed in the holder's chat moves the next one; a consult reaches
+//! exactly the opted-in verified clinicians of the specialty, the answer
+//! comes back, and closing it ends it for everyone.
+
+use std::time::Duration;
+
+use curbside_client::content::Content;
+use curbside_client::local::LocalState;
+use curbside_client::{Account, Client};
+use curbside_protocol::oncall::{CreateRole, ScheduleShift};
+
+use super::app::{App, Conversation};
+use super::execute::execute;
+use super::tests::{clinician, receive_until, typed, world, World};
+use crate::profile::Profile;
+
+/// One clinician's chat: the interface, the profile, the local state, the connection.
+struct Chat {
+    app: App,
+    profile: Profile,
+    state: LocalState,
+    client: Client,
+}
+
+impl Chat {
+    async fn open(dir: &std::path::Path, name: &str, account: Account) -> Self {
+        let me = account.user_id().unwrap().clone();
+        Self {
+            app: App::new(me),
+            profile: Profile::for_tests(&dir.join(name)).unwrap(),
+            state: LocalState::new(),
+            client: Client::connect(account).await.unwrap(),
+        }
+    }
+
+    /// Types a line and carries out what it asks for; the notice after it.
+    async fn type_line(&mut self, line: &str) -> String {
+        if let Some(action) = typed(&mut self.app, &self.state, line) {
+            execute(
+                action,
+                &mut self.app,
+                &self.profile,
+                &mut self.state,
+                &mut self.client,
+            )
+            .await
+            .unwrap();
+        }
+        self.app.notice.clone()
+    }
+
+    fn panel(&self) -> String {
+        self.app
+            .panel
+            .as_ref()
+            .map(|p| p.lines.join("\n"))
+            .unwrap_or_default()
+    }
+
+    async fn receive_until(&mut self, done: impl Fn(&LocalState) -> bool) {
+        receive_until(&self.profile, &mut self.state, &mut self.client, done).await;
+        super::terminal::catch_up(&mut self.app, &self.profile, &mut self.state, &self.client).await;
+    }
+}
+
+fn text_of(r: &curbside_client::Received) -> String {
+    match Content::from_bytes(r.content.as_ref().unwrap()) {
+        Content::Text { text, .. } => text,
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_hand_offs_and_consults_from_the_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let World {
+        server,
+        info,
+        api,
+        admin_token: admin,
+    } = world(dir.path(), "127.0.0.1:0".parse().unwrap()).await;
+    // Every clinician here is a verified dermatologist.
+    let alice = clinician(&info, &api, &admin, "Dr. Alice Asker", "1234567893").await;
+    let carol = clinician(&info, &api, &admin, "Dr. Carol Chen", "1245319599").await;
+    let dan = clinician(&info, &api, &admin, "Dr. Dan Diaz", "1003000126").await;
+    let eve = clinician(&info, &api, &admin, "Dr. Eve Evans", "1023011079").await;
+    let (carol_id, dan_id) = (carol.user_id().unwrap().clone(), dan.user_id().unwrap().clone());
+    let role = api
+        .create_oncall_role(
+            &admin,
+            &CreateRole {
+                name: "On-call dermatology".into(),
+                specialty: Some("Dermatology".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let now = curbside_protocol::time::now_ms();
+    api.schedule_shift(
+        &admin,
+        &role.role_id,
+        &ScheduleShift {
+            user_id: carol_id.clone(),
+            starts_at: now - 1000,
+            ends_at: now + 2 * 3_600_000,
+        },
+    )
+    .await
+    .unwrap();
+    // Carol and Dan answer consults; Eve does not.
+    for account in [&carol, &dan] {
+        let (a, token) = crate::commands::login(account).await.unwrap();
+        a.consult_opt_in(&token, vec!["Dermatology".into()])
+            .await
+            .unwrap();
+    }
+    let mut a = Chat::open(dir.path(), "alice", alice).await;
+    let mut c = Chat::open(dir.path(), "carol", carol).await;
+    let mut d = Client::connect(dan).await.unwrap();
+    let mut e = Client::connect(eve).await.unwrap();
+
+    // The roles, with who holds each now.
+    a.type_line("/oncall").await;
+    let panel = a.panel();
+    assert!(
+        panel.contains("On-call dermatology [Dermatology]: Dr. Carol Chen (until"),
+        "{panel}"
+    );
+
+    // Writing to the role reaches Carol; Alice's chat opens the conversation with her.
+    let notice = a
+        .type_line("/oncall dermatology: Rash on the forearm, spreading")
+        .await;
+    assert!(
+        notice.contains("Sent to On-call dermatology: Dr. Carol Chen holds it now"),
+        "{notice}"
+    );
+    assert_eq!(
+        a.app.current(&a.state),
+        Some(Conversation::With(carol_id.clone()))
+    );
+    c.receive_until(|s| {
+        s.conversations
+            .values()
+            .flatten()
+            .any(|m| m.content.summary().contains("forearm"))
+    })
+    .await;
+
+    // A bad /handoff line says how to write it; Carol hands the role to Dan.
+    assert!(c
+        .type_line("/handoff dermatology")
+        .await
+        .contains("/handoff ROLE: NAME"));
+    let notice = c.type_line("/handoff dermatology: Dr. Dan Diaz").await;
+    assert!(
+        notice.contains("Handed off: On-call dermatology [Dermatology]: Dr. Dan Diaz"),
+        "{notice}"
+    );
+
+    // The next message to the role goes to Dan, not Carol.
+    let notice = a
+        .type_line("/oncall On-call dermatology: Photo taken, can you look?")
+        .await;
+    assert!(notice.contains("Dr. Dan Diaz holds it now"), "{notice}");
+    assert_eq!(a.app.current(&a.state), Some(Conversation::With(dan_id.clone())));
+    let got = d.next_message(Duration::from_secs(5)).await.unwrap().unwrap();
+    assert_eq!(text_of(&got), "Photo taken, can you look?");
+    d.ack(&[got.delivery_id]).await.unwrap();
+
+    // A consult reaches exactly Carol and Dan (opted in), not Eve.
+    let notice = a
+        .type_line("/consult Dermatology: Target lesions on both palms?")
+        .await;
+    assert!(
+        notice.contains("Consult asked of 2 verified Dermatology clinician(s)"),
+        "{notice}"
+    );
+    c.receive_until(|s| !s.consults.is_empty()).await;
+    let question = d.next_message(Duration::from_secs(5)).await.unwrap().unwrap();
+    assert!(matches!(
+        Content::from_bytes(question.content.as_ref().unwrap()),
+        Content::Consult { ref text, .. } if text == "Target lesions on both palms?"
+    ));
+    d.ack(&[question.delivery_id]).await.unwrap();
+    assert!(e
+        .next_message(Duration::from_millis(500))
+        .await
+        .unwrap()
+        .is_none());
+
+    // Carol sees it numbered, answers; the answer comes back to Alice.
+    c.type_line("/consult").await;
+    let panel = c.panel();
+    assert!(
+        panel.contains("1. open: Dermatology question from Dr. Alice Asker: Target lesions on both palms?"),
+        "{panel}"
+    );
+    assert!(c
+        .type_line("/answer 7 what?")
+        .await
+        .contains("There is no consult 7"));
+    let notice = c
+        .type_line("/answer 1 Erythema multiforme likely; ask about HSV")
+        .await;
+    assert!(
+        notice.contains("Answered consult 1; Dr. Alice Asker told"),
+        "{notice}"
+    );
+    a.receive_until(|s| s.consults.values().any(|c| !c.answers.is_empty()))
+        .await;
+    a.type_line("/consult").await;
+    let panel = a.panel();
+    assert!(
+        panel.contains("1. open: you asked Dermatology (2 asked, 1 answer(s))"),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("answer from Dr. Carol Chen: Erythema multiforme likely; ask about HSV"),
+        "{panel}"
+    );
+
+    // Only the asker closes it; then it is closed everywhere and takes no answer.
+    assert!(c.type_line("/close 1").await.contains("only they close it"));
+    let notice = a.type_line("/close 1").await;
+    assert!(notice.contains("Closed consult 1"), "{notice}");
+    c.receive_until(|s| s.consults.values().all(|c| c.closed)).await;
+    c.type_line("/consult").await;
+    assert!(
+        c.panel().contains("1. closed: Dermatology question"),
+        "{}",
+        c.panel()
+    );
+    let notice = c.type_line("/answer 1 one more thing").await;
+    assert!(
+        notice.contains("not answered: this consult is closed"),
+        "{notice}"
+    );
+
+    for client in [a.client, c.client, d, e] {
+        client.close().await;
+    }
+    server.shutdown().await;
+}
