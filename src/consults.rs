@@ -320,6 +320,19 @@ async fn list(profile: &ProfileArg) -> anyhow::Result<()> {
     if lines.is_empty() {
         return out("No consults yet: `curbside consult ask --specialty … \"question\"` asks one.");
     }
+    let mut lines = lines;
+    if consults.iter().any(|(_, c)| c.asker != me && !c.closed) {
+        lines.push(format!(
+            "Answer one: curbside consult answer --profile {} <consult id> \"your answer\"",
+            profile.profile.display()
+        ));
+    }
+    if consults.iter().any(|(_, c)| c.asker == me && !c.closed) {
+        lines.push(format!(
+            "Close one you asked: curbside consult close --profile {} <consult id>",
+            profile.profile.display()
+        ));
+    }
     let lines = crate::people::name_lines(&account, &mut state, &lines).await;
     dir.save_state(&state)?;
     out(&lines.join("\n"))

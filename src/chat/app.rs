@@ -197,6 +197,20 @@ impl App {
         self.notice = text.into();
     }
 
+    /// An error, in the chat's words: the scriptable commands' hints (which
+    /// cannot run while the chat holds the profile) become the chat's
+    /// commands; one of several lines (a list of choices) opens a panel.
+    pub(crate) fn error(&mut self, text: &str) {
+        let text = chat_words(text);
+        let mut lines = text.lines().map(str::to_owned);
+        let first = lines.next().unwrap_or_default();
+        let rest: Vec<String> = lines.map(|l| l.trim().to_owned()).collect();
+        if !rest.is_empty() {
+            self.show(first.clone(), rest);
+        }
+        self.notice(first);
+    }
+
     pub(crate) fn show(&mut self, title: impl Into<String>, lines: Vec<String>) {
         self.panel = Some(Panel {
             title: title.into(),
@@ -486,6 +500,27 @@ impl App {
             }
         }
     }
+}
+
+/// The CLI's hints as the chat's commands.
+fn chat_words(text: &str) -> String {
+    let mut text = text
+        .replace("`curbside oncall list` shows them", "/oncall lists them")
+        .replace(
+            "`curbside oncall list` shows its shifts",
+            "/oncall shows who holds each role",
+        )
+        .replace(
+            "(`curbside consult close`)",
+            "(/consult lists them, /close N closes one)",
+        );
+    // "search with `curbside directory --profile … --name PART` (…)"
+    if let Some(start) = text.find("`curbside directory") {
+        if let Some(len) = text[start + 1..].find('`') {
+            text.replace_range(start..start + len + 2, "/find SPECIALTY or /to NAME");
+        }
+    }
+    text
 }
 
 /// "On-call dermatology: rash?" as ("On-call dermatology", "rash?"); both

@@ -48,6 +48,22 @@ pub(super) async fn list(
     Ok(())
 }
 
+/// A receive loop's consult line ("[consult c…] answer from …") as the chat
+/// says it: by the number `/answer` and `/close` take, with what to do next.
+pub(crate) fn notice_words(state: &LocalState, line: &str) -> Option<String> {
+    let rest = line.strip_prefix("[consult ")?;
+    let (id, rest) = rest.split_once("] ")?;
+    let n = numbered(state).iter().position(|(i, _)| i.as_str() == id)? + 1;
+    let rest = rest.split(" (answer: curbside consult").next().unwrap_or(rest);
+    Some(if rest.contains(" question from ") {
+        format!("Consult {n}: {rest} — /answer {n} TEXT answers it")
+    } else if rest.starts_with("answer from ") {
+        format!("Consult {n}: {rest} (/consult shows them all; /close {n} ends it)")
+    } else {
+        format!("Consult {n} {rest}")
+    })
+}
+
 /// Consult number `n` (as the panel numbers them), or a notice saying why not.
 fn nth(app: &mut App, state: &LocalState, n: usize) -> Option<(ConsultId, ConsultRecord)> {
     let found = numbered(state)
@@ -70,9 +86,16 @@ pub(super) async fn ask(
     client: &mut Client,
     (specialty, text): (String, String),
 ) -> anyhow::Result<()> {
-    let posted = post(state, client, specialty, false, text).await;
+    let posted = post(state, client, specialty.clone(), false, text.clone()).await;
     profile.save_state(state)?;
-    let consult = posted?;
+    let consult = match posted {
+        Ok(consult) => consult,
+        Err(e) => {
+            // What was typed is kept, to send again once the reason is dealt with.
+            app.input = format!("/consult {specialty}: {text}");
+            return Err(e);
+        }
+    };
     app.notice(format!(
         "Consult asked of {} verified {} clinician(s) who answer consults; answers come to you (/consult shows them)",
         consult.fan_out, consult.specialty

@@ -26,6 +26,16 @@ pub(crate) fn trust_of(state: &LocalState, account: &Account, user: &UserId) -> 
     })
 }
 
+/// Rows these lines take when wrapped at `width` columns (at least one each).
+fn wrapped_height(lines: &[&str], width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.chars().count().max(1).div_ceil(width))
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
 impl App {
     /// Draws the whole screen from the local state.
     pub(crate) fn render(&self, frame: &mut Frame<'_>, state: &LocalState, account: &Account) {
@@ -39,12 +49,28 @@ impl App {
             }
             _ => None,
         };
+        let (text, style) = if self.locked {
+            (
+                self.unlock_error.clone().unwrap_or_else(|| {
+                    "Locked after inactivity: type your passphrase and press Enter".to_owned()
+                }),
+                Style::default().fg(Color::Black).bg(Color::Yellow),
+            )
+        } else if let Some((_, warning)) = &self.confirm {
+            (
+                format!("⚠ {warning}: Enter on an empty line sends anyway, Esc cancels"),
+                Style::default().fg(Color::Black).bg(Color::Yellow),
+            )
+        } else {
+            (self.notice.clone(), Style::default().fg(Color::Cyan))
+        };
         let rows = Layout::default()
             .direction(Direction::Vertical)
             .constraints([
                 Constraint::Length(1),
                 Constraint::Length(u16::from(banner.is_some())),
-                Constraint::Length(1),
+                // The notice, wrapped (a long error keeps what to do next in view).
+                Constraint::Length(wrapped_height(&[text.as_str()], frame.area().width).clamp(1, 3)),
                 Constraint::Min(3),
                 Constraint::Length(3),
             ])
@@ -73,22 +99,10 @@ impl App {
                 rows[1],
             );
         }
-        let (text, style) = if self.locked {
-            (
-                self.unlock_error.clone().unwrap_or_else(|| {
-                    "Locked after inactivity: type your passphrase and press Enter".to_owned()
-                }),
-                Style::default().fg(Color::Black).bg(Color::Yellow),
-            )
-        } else if let Some((_, warning)) = &self.confirm {
-            (
-                format!("⚠ {warning}: Enter on an empty line sends anyway, Esc cancels"),
-                Style::default().fg(Color::Black).bg(Color::Yellow),
-            )
-        } else {
-            (self.notice.clone(), Style::default().fg(Color::Cyan))
-        };
-        frame.render_widget(Paragraph::new(text).style(style), rows[2]);
+        frame.render_widget(
+            Paragraph::new(text).wrap(Wrap { trim: false }).style(style),
+            rows[2],
+        );
         if self.locked {
             frame.render_widget(Block::default().borders(Borders::ALL), rows[3]);
         } else {
@@ -99,7 +113,12 @@ impl App {
             self.render_list(frame, state, account, &current, columns[0]);
             let right = match &self.panel {
                 Some(panel) => {
-                    let height = u16::try_from(panel.lines.len() + 2).unwrap_or(u16::MAX).min(18);
+                    // Every line in view when the screen allows (as wrapped),
+                    // three rows left for the conversation.
+                    let lines: Vec<&str> = panel.lines.iter().map(String::as_str).collect();
+                    let height = wrapped_height(&lines, columns[1].width.saturating_sub(2))
+                        .saturating_add(2)
+                        .min(columns[1].height.saturating_sub(3));
                     let parts = Layout::default()
                         .direction(Direction::Vertical)
                         .constraints([Constraint::Min(3), Constraint::Length(height)])
@@ -201,7 +220,10 @@ impl App {
         let area = if pinned.is_empty() {
             area
         } else {
-            let height = u16::try_from(pinned.len() + 2).unwrap_or(6);
+            let lines: Vec<&str> = pinned.iter().map(String::as_str).collect();
+            let height = wrapped_height(&lines, area.width.saturating_sub(2))
+                .saturating_add(2)
+                .min(area.height.saturating_sub(3).max(3));
             let parts = Layout::default()
                 .direction(Direction::Vertical)
                 .constraints([Constraint::Length(height), Constraint::Min(3)])

@@ -49,11 +49,24 @@ pub(super) async fn send(
         let role = match crate::messages::resolve_role(&client.account, state, &typed).await {
             Ok(role) => role,
             Err(e) => {
-                app.notice(format!("{e:#}"));
+                app.error(&format!("{e:#}"));
                 return Ok(());
             }
         };
-        let holders: Vec<_> = role.holders.iter().map(|h| h.user_id.clone()).collect();
+        let me = &app.me;
+        let holders: Vec<_> = role
+            .holders
+            .iter()
+            .map(|h| h.user_id.clone())
+            .filter(|u| u != me)
+            .collect();
+        if holders.is_empty() {
+            app.notice(format!(
+                "You hold {} now yourself: messages to it come to you (/handoff {}: NAME hands it on)",
+                role.name, role.name
+            ));
+            return Ok(());
+        }
         let content = Content::Text {
             to: holders.clone(),
             text: text.clone(),
@@ -75,7 +88,7 @@ pub(super) async fn send(
         }
     };
     profile.save_state(state)?;
-    if let Some(first) = role.holders.first() {
+    if let Some(first) = role.holders.iter().find(|h| h.user_id != app.me) {
         state.contacts.entry(first.user_id.clone()).or_default();
         app.select(state, &Conversation::With(first.user_id.clone()));
     }
@@ -102,7 +115,7 @@ pub(super) async fn hand_off(
     let role = match crate::oncall::find_role(&roles, &typed) {
         Ok(role) => role,
         Err(e) => {
-            app.notice(format!("{e:#}"));
+            app.error(&format!("{e:#}"));
             return Ok(());
         }
     };
@@ -115,7 +128,7 @@ pub(super) async fn hand_off(
             return Ok(());
         }
         Err(e) => {
-            app.notice(format!("{e:#}"));
+            app.error(&format!("{e:#}"));
             return Ok(());
         }
     };

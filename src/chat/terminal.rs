@@ -123,12 +123,25 @@ pub(super) async fn event_loop<B: Backend>(
                     continue;
                 }
                 last_key = Instant::now();
-                let Some(action) = app.handle_key(key, state) else { continue };
+                let Some(action) = app.handle_key(key, state) else {
+                    if !app.locked {
+                        if let Err(e) = mark_shown_read(app, profile, state, client).await {
+                            app.notice(format!("read receipt not sent: {e}"));
+                        }
+                    }
+                    continue;
+                };
                 if action == Action::Quit {
                     return Ok(());
                 }
                 if let Err(e) = execute(action, app, profile, state, client).await {
-                    app.notice(format!("failed: {e:#}"));
+                    app.error(&format!("failed: {e:#}"));
+                }
+                // A conversation opened shows what came unread: its receipts go now.
+                if !app.locked {
+                    if let Err(e) = mark_shown_read(app, profile, state, client).await {
+                        app.notice(format!("read receipt not sent: {e}"));
+                    }
                 }
             }
             () = client.wait_for_activity(), if connected => {
@@ -155,15 +168,9 @@ pub(super) async fn event_loop<B: Backend>(
                             };
                             // In the chat, a page is acknowledged with /ack (the
                             // profile is in use: the CLI's `curbside ack` cannot run).
-                            let last = match (last.find(" (acknowledge: curbside ack"), last.find(" (answer: curbside consult")) {
-                                (Some(i), _) => format!("{} — /ack to acknowledge", &last[..i]),
-                                (None, Some(i)) => {
-                                    let line = &last[..i];
-                                    // "[consult c_…] Dermatology question…": the number is /consult's.
-                                    let line = line.split_once("] ").map_or(line, |(_, rest)| rest);
-                                    format!("Consult: {line} — /consult to answer")
-                                }
-                                (None, None) => last.to_owned(),
+                            let last = match last.find(" (acknowledge: curbside ack") {
+                                Some(i) => format!("{} — /ack to acknowledge", &last[..i]),
+                                None => super::consults::notice_words(state, last).unwrap_or_else(|| last.to_owned()),
                             };
                             app.notice(crate::people::with_names(state, &last));
                         }

@@ -150,6 +150,19 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
     })
     .await;
 
+    // The holder writing to her own role is told so (not an empty-named error).
+    let notice = c.type_line("/oncall dermatology: note to self").await;
+    assert!(
+        notice.contains("You hold On-call dermatology now yourself"),
+        "{notice}"
+    );
+    // An unknown role names the chat's command, not the CLI's (the chat holds the profile).
+    let notice = c.type_line("/oncall cardiology: anyone?").await;
+    assert!(
+        notice.contains("/oncall lists them (On-call dermatology)"),
+        "{notice}"
+    );
+
     // A bad /handoff line says how to write it; Carol hands the role to Dan.
     assert!(c
         .type_line("/handoff dermatology")
@@ -191,6 +204,16 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
         .await
         .unwrap()
         .is_none());
+
+    // The loop's notice of it uses the chat's number and says how to answer.
+    let id = c.state.consults.keys().next().unwrap().clone();
+    let line = format!(
+        "[consult {id}] Dermatology question from Dr. Alice Asker: Q? (answer: curbside consult answer …)"
+    );
+    assert_eq!(
+        super::consults::notice_words(&c.state, &line).unwrap(),
+        "Consult 1: Dermatology question from Dr. Alice Asker: Q? — /answer 1 TEXT answers it"
+    );
 
     // Carol sees it numbered, answers; the answer comes back to Alice.
     c.type_line("/consult").await;

@@ -343,7 +343,19 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         Some(typed) => {
             let role = resolve_role(&account, &mut state, typed).await?;
             crate::audit::note(&holders_words(&role));
-            let holders = role.holders.iter().map(|h| h.user_id.clone()).collect();
+            let me = account.user_id()?;
+            let holders: Vec<UserId> = role
+                .holders
+                .iter()
+                .map(|h| h.user_id.clone())
+                .filter(|u| u != me)
+                .collect();
+            if holders.is_empty() {
+                bail!(
+                    "you hold {} now yourself: messages to it come to you (`curbside oncall handoff` hands it on)",
+                    role.name
+                );
+            }
             (holders, Some(role.role_id))
         }
         None => (
