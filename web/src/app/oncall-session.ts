@@ -15,7 +15,7 @@ import { OnCallApi, type OnCallRoleJson } from '../client/oncall.js';
 import { systemRandom } from '../crypto/primitives.js';
 import { ServerError } from '../protocol/errors.js';
 import { explain } from './explain.js';
-import { matchingRoles, roleCopies, roleIdOf, roleThread, roleThreads, roleView, storeRoleMessage, type RoleMessageView, type RoleView } from './oncall.js';
+import { isRoleKey, matchingRoles, roleCopies, roleIdOf, roleThread, roleThreads, roleView, storeRoleMessage, type RoleMessageView, type RoleView } from './oncall.js';
 import { raiseStatus, type AppState, type StoredMessage } from './state.js';
 import type { Trust } from './trust.js';
 import type { Clinician } from './views.js';
@@ -120,7 +120,12 @@ export class SessionOnCall {
     return { name, holdersWords: 'who holds it now is read when you are online', roleId: id, holders: [], mine: false };
   }
 
-  /** Marks a thread's answers read (their conversations' read receipts go with the holders' conversations). */
+  /** The conversations the user sees with `open` shown: itself, or for a role's thread, the holders' it answers in (read receipts go from those). */
+  peersShown(open: string | undefined): string[] {
+    return open === undefined ? [] : isRoleKey(open) ? this.holdersOf(open) : [open];
+  }
+
+  /** The holders we wrote to through a role's thread. */
   holdersOf(key: string): string[] {
     const id = roleIdOf(key);
     const out = new Set<string>();

@@ -23,7 +23,6 @@ import { SessionTeams } from './teams.js';
 import { SessionUrgent } from './urgent-session.js';
 import { SessionConsults } from './consult-session.js';
 import { SessionOnCall } from './oncall-session.js';
-import { isRoleKey } from './oncall.js';
 import { timerRefusal } from './urgent.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
 import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
@@ -48,8 +47,7 @@ export class Session {
   readonly referrals: SessionReferrals;
   readonly teams: SessionTeams;
   readonly urgent: SessionUrgent;
-  /** On-call roles (`./oncall-session.ts`) and curbside consults (`./consult-session.ts`). */
-  readonly oncall: SessionOnCall;
+  /** On-call roles (`./oncall-session.ts`) and curbside consults (`./consult-session.ts`). */ readonly oncall: SessionOnCall;
   readonly consults: SessionConsults;
   private writing: Promise<void> = Promise.resolve();
   private link: LinkState = 'connecting';
@@ -138,7 +136,7 @@ export class Session {
     if (effect.peer !== undefined) this.lookUp(effect.peer);
     if (effect.incoming) {
       this.events.arrived();
-      if (effect.peer !== undefined && this.shows(effect.peer)) void this.markRead(effect.peer);
+      if (effect.peer !== undefined && this.oncall.peersShown(this.open).includes(effect.peer)) void this.markRead(effect.peer);
     }
     this.teams.stored(team); // notifies, and reads it at once if shown
     this.changed();
@@ -159,8 +157,7 @@ export class Session {
       this.link = 'online';
       void this.referrals.sync();
       void this.urgent.online();
-      void this.oncall.online();
-      void this.consults.sync();
+      void this.oncall.online().then(() => this.consults.sync());
       // A linked device's own name, from the directory (`./device-link.ts`).
       if (this.state.me.name === '') void fillOwnProfile(this.client, this.state).then(async (found) => found && (await this.persist(), this.changed())).catch(() => undefined);
     } else if (s === 'connecting') {
@@ -251,12 +248,7 @@ export class Session {
     this.open = visible ? peer : undefined;
     this.visible = visible;
     this.teams.setOpen(peer, visible);
-    for (const p of this.open === undefined ? [] : isRoleKey(this.open) ? this.oncall.holdersOf(this.open) : [this.open]) void this.markRead(p);
-  }
-
-  /** Whether the user sees the conversation with `peer` (itself, or an on-call role's thread it answers in). */
-  private shows(peer: string): boolean {
-    return peer === this.open || (isRoleKey(this.open) && this.oncall.holdersOf(this.open).includes(peer));
+    for (const p of this.oncall.peersShown(this.open)) void this.markRead(p);
   }
 
   /** Sends read receipts for what the user now sees, and clears the unread count. */

@@ -55,8 +55,8 @@ export class OnCallView {
         if (r.ok) (name.value = ''), (specialty.value = '');
       });
     });
-    const fromId = uid('shift-from');
-    const untilId = uid('shift-until');
+    const fromId = uid('shift-start');
+    const untilId = uid('shift-end');
     const from = h('input', { id: fromId, type: 'datetime-local' });
     const until = h('input', { id: untilId, type: 'datetime-local' });
     const now = Date.now();
