@@ -253,6 +253,19 @@ export class SessionOnCall {
     return this.sendText(key, first.body.text, true);
   }
 
+  /**
+   * A referral to a role goes to the one clinician holding it now (read
+   * again here; the CLI's `refer create --role`): that clinician, or why
+   * not, in words.
+   */
+  async holderNow(roleId: string): Promise<Clinician | string> {
+    const role = await this.resolve(roleId);
+    if (typeof role === 'string') return role;
+    const [one, ...more] = role.holders;
+    if (one === undefined || more.length > 0) return `${role.name} is held by ${role.holders.map((h) => h.display_name).join(' and ')} now: a referral goes to one clinician; choose one by name instead.`;
+    return { key: one.user_id, name: one.display_name, specialty: one.specialty, npi: one.npi };
+  }
+
   // ---- administration and hand-off --------------------------------------------------
 
   private refusal(e: unknown, what: string): OnCallOutcome {
