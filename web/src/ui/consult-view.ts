@@ -88,7 +88,7 @@ export class ConsultsView {
   update(): void {
     const c = this.model.consults;
     if (c === undefined) return;
-    this.optIn.checked = c.optedIn;
+    if (!this.optIn.disabled) this.optIn.checked = c.optedIn; // not while the change is on its way
     this.optInLabel.textContent = c.specialty ? `Answer ${c.specialty} consults from colleagues` : 'Answer consults of my specialty (verified clinicians only)';
     const consults = c.list;
     const key = JSON.stringify(consults);

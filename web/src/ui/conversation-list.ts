@@ -54,7 +54,7 @@ export class ConversationList {
     }
     this.searchStatus.textContent = 'Searching…';
     const oncall = this.model.oncall;
-    if (oncall !== undefined && oncall.roles === undefined) await oncall.refresh();
+    if (oncall !== undefined && this.model.link === 'online') await oncall.refresh(); // who holds each role now
     const roles = oncall?.matching(q) ?? [];
     let found: Clinician[];
     try {

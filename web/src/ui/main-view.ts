@@ -74,6 +74,7 @@ export class MainView {
         this.showDevices(false);
       }
       panes.hidden = on || !this.referrals.el.hidden || !this.admin.el.hidden || !this.compliance.el.hidden || !this.devices.el.hidden;
+      this.update();
     });
     const header = h(
       'header',

@@ -28,6 +28,7 @@ export class OnCallView {
   private readonly adminCards = h('div', { class: 'oncall-admin', hidden: true });
   private readonly roleSelect = h('select', { id: uid('shift-role') });
   private readonly shiftWho: ClinicianPick;
+  private readonly shiftTimes: [HTMLInputElement, HTMLInputElement];
   private rendered = '';
 
   constructor(private readonly model: AppModel, private readonly leave: () => void) {
@@ -59,9 +60,8 @@ export class OnCallView {
     const untilId = uid('shift-end');
     const from = h('input', { id: fromId, type: 'datetime-local' });
     const until = h('input', { id: untilId, type: 'datetime-local' });
-    const now = Date.now();
-    from.value = localValue(now);
-    until.value = localValue(now + 12 * 3_600_000);
+    this.shiftTimes = [from, until];
+    this.defaultTimes();
     const schedule = h('button', { type: 'submit', class: 'primary' }, 'Schedule shift');
     const shiftForm = h(
       'form',
@@ -98,8 +98,17 @@ export class OnCallView {
     );
   }
 
+  /** A shift from now for 12 hours, unless the administrator chose other times. */
+  private defaultTimes(): void {
+    const [from, until] = this.shiftTimes;
+    if (from.value !== '' && new Date(from.value).getTime() > Date.now() - 3_600_000) return;
+    from.value = localValue(Date.now());
+    until.value = localValue(Date.now() + 12 * 3_600_000);
+  }
+
   /** The screen is shown: the roles are read again. */
   shown(): void {
+    this.defaultTimes();
     this.rendered = '';
     void this.model.oncall?.refresh();
   }

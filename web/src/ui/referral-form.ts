@@ -113,7 +113,7 @@ export class ReferralForm {
       const found = await refs.clinicians(q, this.value('specialty'));
       const s = this.value('specialty').trim();
       const oncall = this.model.oncall;
-      if (oncall !== undefined && oncall.roles === undefined) await oncall.refresh();
+      if (oncall !== undefined) await oncall.refresh();
       const roles = (oncall?.matching(q) ?? []).filter((r) => s === '' || r.specialty === '' || r.specialty.toLowerCase() === s.toLowerCase());
       const n = found.length + roles.length;
       this.searchStatus.textContent = n === 0 ? `No clinician found${s ? ` in ${s}` : ''}: check the name and the specialty.` : `${n} found: choose one.`;

@@ -101,7 +101,7 @@ function oncall(backend: Backend): void {
       if (r.content?.type === type) return r;
     }
   };
-  const topButton = (page: Page, name: string) => page.locator('header.topbar').getByRole('button', { name, exact: true });
+  const topButton = (page: Page, name: string) => page.locator('header.topbar').getByRole('button', { name: new RegExp(`^${name}( \\(|$)`) });
   const screen = async (page: Page, name: 'On-call' | 'Consults'): Promise<void> => {
     if (await topButton(page, name).count() === 0) return; // already shown (its button says Messages)
     await topButton(page, name).click();
@@ -238,14 +238,14 @@ function oncall(backend: Backend): void {
       await consultsMain(alice).getByLabel('Question', { exact: true }).fill('Target lesions on the palms after a new drug: EM or SJS?');
       await consultsMain(alice).getByRole('button', { name: 'Ask', exact: true }).click();
       await alice.getByText(/^Sent to 2 Dermatology clinicians who answer consults\./).waitFor();
-      await consultsMain(alice).locator('.consult', { hasText: 'Target lesions' }).getByText('Sent to 2 Dermatology clinicians · no answer yet').waitFor();
+      await consultsMain(alice).locator('.consult', { hasText: 'Target lesions' }).getByText('Sent to 2 Dermatology clinicians · no answer yet', { exact: true }).waitFor();
       await shoot(alice, 'consult-ask');
       const q = await next(dan, 'consult');
       assert.ok(q?.content?.type === 'consult' && q.content.specialty === 'Dermatology');
       assert.equal(await next(erin, 'consult', 1_500), undefined, 'Erin did not opt in');
 
       const asked = consultsMain(carol).locator('.consult', { hasText: 'Target lesions' });
-      await asked.getByText(`${ALICE} asked Dermatology`).waitFor({ timeout: 20_000 });
+      await asked.getByText(`${ALICE} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
       await asked.getByLabel('Your answer').fill('No mucosal involvement? Then likely EM minor; stop the drug.');
       await shoot(carol, 'consult-answer');
       await asked.getByRole('button', { name: 'Send answer' }).click();
@@ -253,7 +253,7 @@ function oncall(backend: Backend): void {
 
       const mine = consultsMain(alice).locator('.consult', { hasText: 'Target lesions' });
       await mine.locator('.consult-answers').getByText(CAROL).waitFor({ timeout: 20_000 });
-      await mine.getByText('Sent to 2 Dermatology clinicians · 1 answer').waitFor();
+      await mine.getByText('Sent to 2 Dermatology clinicians · 1 answer', { exact: true }).waitFor();
       await shoot(alice, 'consults');
       await mine.getByRole('button', { name: 'Close consult' }).click();
       await alice.getByText('Closed: no more answers are taken, and everyone asked is told.').waitFor();
