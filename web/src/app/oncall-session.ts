@@ -9,7 +9,7 @@
  * administrator. Every outcome in words that name people.
  */
 
-import type { Client, SendOutcome } from '../client/client.js';
+import type { Client, SendOptions, SendOutcome } from '../client/client.js';
 import { newMessageId } from '../client/outbox.js';
 import { OnCallApi, type OnCallRoleJson } from '../client/oncall.js';
 import { systemRandom } from '../crypto/primitives.js';
@@ -18,6 +18,7 @@ import { explain } from './explain.js';
 import { isRoleKey, matchingRoles, roleCopies, roleIdOf, roleThread, roleThreads, roleView, storeRoleMessage, type RoleMessageView, type RoleView } from './oncall.js';
 import { raiseStatus, type AppState, type StoredMessage } from './state.js';
 import type { Trust } from './trust.js';
+import type { UrgentOptions } from './urgent-session.js';
 import type { Clinician } from './views.js';
 
 export interface OnCallHost {
@@ -145,16 +146,20 @@ export class SessionOnCall {
     return role;
   }
 
-  /** Sends text to whoever holds the role now (`'confirm'`: a holder's verified keys changed; ask first). */
-  async sendText(key: string, text: string, confirmed = false): Promise<{ result: RoleSendResult; text: string }> {
+  /** Sends text to whoever holds the role now, routine unless `urgent` says otherwise (`'confirm'`: a holder's verified keys changed; ask first). */
+  async sendText(key: string, text: string, confirmed = false, urgent: UrgentOptions = { priority: 'routine' }): Promise<{ result: RoleSendResult; text: string }> {
     const roleId = roleIdOf(key);
     if (this.host.client.state !== 'online') return { result: 'failed', text: 'Writing to an on-call role needs the connection (to know who holds it now): try again once Curbside shows Online.' };
     const role = await this.resolve(roleId);
     if (typeof role === 'string') return { result: 'failed', text: role };
     const holders = role.holders.map((h) => h.user_id);
     if (!confirmed && holders.some((h) => this.host.trust(h) === 'changed')) return { result: 'confirm', text: '' };
+    const backup = urgent.escalation?.backup;
+    if (backup !== undefined && holders.includes(backup)) return { result: 'failed', text: `${this.host.state.people[backup]?.name ?? 'The backup'} holds ${role.name} now and receives the message anyway: choose another backup, or untick the escalation.` };
     const id = newMessageId(systemRandom);
     const m: StoredMessage = { id, from: this.me, at: Date.now(), body: { type: 'text', text }, status: 'queued' };
+    if (urgent.priority !== 'routine') m.priority = urgent.priority;
+    if (urgent.priority !== 'routine' && urgent.escalation !== undefined) m.escalation = { ...urgent.escalation };
     storeRoleMessage(this.host.state, m, { role: role.role_id, name: role.name }, holders);
     this.host.changed();
     await this.host.persist().catch(() => undefined);
@@ -167,12 +172,16 @@ export class SessionOnCall {
   /** Sends (and on `holders_changed` resolves and resends, same id) until accepted, queued or refused. */
   private async deliver(first: OnCallRoleJson, id: string, text: string): Promise<{ result: RoleSendResult; text: string }> {
     let role = first;
+    const stored = roleCopies(this.host.state, id)[0];
+    const options: SendOptions = { role: role.role_id };
+    if (stored?.priority !== undefined) options.priority = stored.priority;
+    if (stored?.priority !== undefined && stored.escalation !== undefined) options.escalation = { ...stored.escalation };
     for (let attempt = 1; ; attempt++) {
       const holders = role.holders.map((h) => h.user_id);
       const names = role.holders.map((h) => h.display_name).join(' and ');
       let outcome: SendOutcome;
       try {
-        ({ outcome } = await this.host.client.sendText(holders, text, id, { role: role.role_id }));
+        ({ outcome } = await this.host.client.sendText(holders, text, id, { ...options, role: role.role_id }));
       } catch (e) {
         if (e instanceof ServerError && e.code === 'holders_changed' && attempt < RESOLVE_ATTEMPTS) {
           const again = await this.resolve(role.role_id);
@@ -250,7 +259,13 @@ export class SessionOnCall {
     const first = copies[0];
     if (first === undefined || first.status !== 'failed' || first.body.type !== 'text') return { result: 'failed', text: 'This message cannot be sent again.' };
     for (const c of Object.values(this.host.state.conversations)) c.messages = c.messages.filter((m) => !(m.from === this.me && m.id === id));
-    return this.sendText(key, first.body.text, true);
+    return this.sendText(key, first.body.text, true, first.priority === undefined ? { priority: 'routine' } : { priority: first.priority, ...(first.escalation ? { escalation: first.escalation } : {}) });
+  }
+
+  /** The holder's conversation a message of a role's thread is kept in (for its recall and acknowledgement). */
+  peerOf(messageKey: string): string | undefined {
+    for (const c of Object.values(this.host.state.conversations)) if (c.messages.some((m) => `${m.from}:${m.id}` === messageKey)) return c.peer;
+    return undefined;
   }
 
   /**

@@ -140,7 +140,7 @@ export class MainView {
       this.update();
     };
     for (const b of [this.referralsButton, this.adminButton, this.auditButton]) b.addEventListener('click', () => (this.workflow.hide(), this.showDevices(false)));
-    this.el = h('div', { class: 'app-main' }, header, this.notice, this.alert, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el, ...this.workflow.screens);
+    this.el = h('div', { class: 'app-main' }, header, this.notice, this.alert, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el, this.workflow.anchor);
   }
 
   update(): void {

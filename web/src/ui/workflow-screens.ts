@@ -1,7 +1,9 @@
 /**
  * The top bar's On-call and Consults buttons and their screens, over the
  * messages like Referrals: a button shows its screen (its label becomes
- * Messages), again goes back; any other top bar screen hides them.
+ * Messages), again goes back; any other top bar screen hides them. A
+ * screen is in the document only while shown (its fields' labels do not
+ * double those of other screens).
  */
 
 import type { AppModel } from '../app/index.js';
@@ -20,7 +22,8 @@ interface Screen {
 
 export class WorkflowScreens {
   readonly buttons: HTMLButtonElement[];
-  readonly screens: HTMLElement[];
+  /** Where the main view puts the screens (one is inserted after it while shown). */
+  readonly anchor: Comment = document.createComment('on-call and consults screens');
   private readonly oncall: OnCallView;
   private readonly consults: ConsultsView;
   private readonly all: Screen[];
@@ -37,29 +40,26 @@ export class WorkflowScreens {
       shown: () => view.shown(),
     });
     this.all = [make('On-call', 'nav-oncall', this.oncall), make('Consults', 'nav-consults', this.consults)];
-    for (const s of this.all) {
-      s.el.hidden = true;
-      s.button.addEventListener('click', () => this.toggle(s));
-    }
+    for (const s of this.all) s.button.addEventListener('click', () => this.toggle(s));
     this.buttons = this.all.map((s) => s.button);
-    this.screens = this.all.map((s) => s.el);
   }
 
   /** Whether one of these screens is shown. */
   get active(): boolean {
-    return this.all.some((s) => !s.el.hidden);
+    return this.all.some((s) => s.el.isConnected);
   }
 
   private toggle(s: Screen): void {
-    const on = s.el.hidden;
+    const on = !s.el.isConnected;
     for (const o of this.all) {
-      o.el.hidden = true;
+      o.el.remove();
       o.button.dataset['badge'] = '';
     }
     if (on) this.enter(true);
-    s.el.hidden = !on;
-    if (on) s.shown();
-    else this.enter(false);
+    if (on) {
+      this.anchor.after(s.el);
+      s.shown();
+    } else this.enter(false);
     this.model.touch();
     this.update();
   }
@@ -67,21 +67,21 @@ export class WorkflowScreens {
   /** Another top bar screen was chosen (or Message on a role): these leave. */
   hide(): void {
     if (!this.active) return;
-    for (const o of this.all) o.el.hidden = true;
+    for (const o of this.all) o.el.remove();
     this.enter(false);
     this.update();
   }
 
   update(): void {
     for (const s of this.all) {
-      if (!s.el.hidden) {
+      if (s.el.isConnected) {
         s.button.textContent = 'Messages';
         s.button.dataset['badge'] = '';
         s.update();
       }
     }
     const [oncall, consults] = this.all as [Screen, Screen];
-    if (oncall.el.hidden) oncall.button.textContent = 'On-call';
-    if (consults.el.hidden) setCount(consults.button, 'Consults', this.model.consults?.toAnswer ?? 0, 'to answer');
+    if (!oncall.el.isConnected) oncall.button.textContent = 'On-call';
+    if (!consults.el.isConnected) setCount(consults.button, 'Consults', this.model.consults?.toAnswer ?? 0, 'to answer');
   }
 }
