@@ -246,3 +246,21 @@ test('a recipient: the question arrives, the answer goes to the asker (and to ev
   assert.equal(view?.open, false);
   assert.equal(view?.canAnswer, false);
 });
+
+test('an urgent message to a role carries its priority and escalation through a re-resolution; a holder as the backup is refused in words', async () => {
+  const s = state();
+  const f = fake();
+  const oncall = new SessionOnCall(oncallHost(s, f));
+  f.refuseOnce = true;
+  const r = await oncall.sendText(roleKey(ROLE), 'STAT: airway swelling', false, { priority: 'stat', escalation: { backup: DAN, afterSecs: 300 } });
+  assert.equal(r.result, 'sent', r.text);
+  const [refused, resent] = f.sends;
+  assert.equal(refused?.id, resent?.id);
+  assert.deepEqual(resent?.options, { role: ROLE, priority: 'stat', escalation: { backup: DAN, afterSecs: 300 } });
+  const copy = s.conversations[CAROL]?.messages[0];
+  assert.equal(copy?.priority, 'stat');
+  assert.deepEqual(copy?.escalation, { backup: DAN, afterSecs: 300 });
+  const refusedBackup = await oncall.sendText(roleKey(ROLE), 'x', false, { priority: 'urgent', escalation: { backup: CAROL, afterSecs: 60 } });
+  assert.equal(refusedBackup.result, 'failed');
+  assert.equal(refusedBackup.text, 'Dr. Carol Chen holds On-call dermatology now and receives the message anyway: choose another backup, or untick the escalation.');
+});
