@@ -10,7 +10,9 @@
 // cannot; Alice asks Dermatology: exactly Carol and Dan get the question,
 // the asker learns the count; Carol's answer reaches Alice; Alice closes it:
 // Carol's client stops showing it open, the server refuses a later answer;
-// not_found and too_many_consults say what to do.
+// not_found and too_many_consults say what to do. The audit log names who
+// held the role for each message and each consult step (never content),
+// decoded by the web decoder with its leaf hashes recomputed.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -20,7 +22,9 @@ import { SessionOnCall } from '../src/app/oncall-session.js';
 import { roleKey, roleThread } from '../src/app/oncall.js';
 import { applyReceived } from '../src/app/receive.js';
 import { newState, type AppState } from '../src/app/state.js';
+import { decodeRecord, entryLeafHash } from '../src/audit/index.js';
 import { Client, enroll, OnCallApi, type Received } from '../src/client/index.js';
+import { toHex } from '../src/crypto/bytes.js';
 import { ServerError } from '../src/protocol/index.js';
 import { binaryMissing, httpsFetch, npi, startServer, wsFactory, type Server } from './live-helpers.js';
 
@@ -189,5 +193,18 @@ function live(): void {
     const four = await alice.ask('Dermatology', 'one too many', false);
     assert.equal(four.ok, false);
     assert.match(four.text, /consults open, the most your organisation allows: close one you no longer need/);
+  });
+
+  test('the audit log: who held the role for each message, the hand-off, the consult’s fan-out, answer and close; every leaf hash recomputed', async () => {
+    await admin.http.json('POST', `/v1/admin/users/${admin.account.me.user_id}/roles`, { role: 'compliance_officer' });
+    const page = (await admin.http.json('GET', '/v1/audit/entries?limit=1000')) as { records: unknown[] };
+    const records = page.records.map((r) => decodeRecord(JSON.stringify(r)));
+    for (const r of records) assert.equal(toHex(entryLeafHash(r)), toHex(r.recordedLeafHash), `entry ${r.entry.seq} (${r.entry.action})`);
+    const resolved = records.filter((r) => r.entry.action === 'oncall.resolved');
+    assert.deepEqual(resolved.map((r) => r.entry.counterpart_user), [p('carol').id, p('dan').id], 'Carol held it for the first message, Dan after the hand-off');
+    assert.ok(resolved.every((r) => r.entry.details['oncall_role'] === roleId));
+    for (const a of ['oncall.role_created', 'oncall.shift_scheduled', 'oncall.handed_off', 'consult.posted', 'consult.answered', 'consult.closed']) assert.ok(records.some((r) => r.entry.action === a), `${a} logged`);
+    assert.ok(records.some((r) => r.entry.action === 'consult.posted' && r.entry.details['fan_out'] === 2 && r.entry.details['specialty'] === 'Dermatology'));
+    assert.ok(!JSON.stringify(page.records).includes('Target lesions'), 'no consult content in the log');
   });
 }
