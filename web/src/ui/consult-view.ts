@@ -68,10 +68,12 @@ export class ConsultsView {
       { class: 'admin consults', id: 'consults-main', 'aria-labelledby': 'consults-title' },
       h('h2', { id: 'consults-title' }, 'Curbside consults'),
       this.status,
-      h('section', { class: 'card admin-card consult-optin', 'aria-label': 'Answering consults' }, h('div', { class: 'field checkbox' }, this.optIn, this.optInLabel)),
-      askForm,
-      h('h3', { class: 'consult-list-title' }, 'Your consults'),
-      this.list,
+      h(
+        'div',
+        { class: 'consults-grid' },
+        h('div', {}, h('section', { class: 'card admin-card consult-optin', 'aria-label': 'Answering consults' }, h('div', { class: 'field checkbox' }, this.optIn, this.optInLabel)), askForm),
+        h('div', {}, h('h3', { class: 'consult-list-title' }, 'Your consults'), this.list),
+      ),
     );
   }
 
@@ -140,7 +142,7 @@ export class ConsultsView {
         'div',
         { class: 'row' },
         h('h4', { id: titleId, class: 'name' }, c.mine ? `You asked ${c.specialty}` : `${c.asker} asked ${c.specialty}`),
-        h('span', { class: `chip ${c.open ? 'status-requested' : 'status-completed'}` }, c.open ? 'Open' : 'Closed'),
+        h('span', { class: `chip ${c.open ? 'consult-open' : 'consult-closed'}` }, c.open ? 'Open' : 'Closed'),
         h('time', { datetime: new Date(c.at).toISOString() }, `${dayLabel(c.at)} ${clock(c.at)}`),
       ),
       h('p', { class: 'text consult-question' }, c.text),

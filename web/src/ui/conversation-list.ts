@@ -140,7 +140,7 @@ export class ConversationList {
       'button',
       { type: 'button', class: 'conv-item role-item', 'aria-current': this.model.selected === t.key ? 'true' : undefined, onclick: () => this.model.select(t.key) },
       h('span', { class: 'row' }, h('span', { class: 'name' }, t.name), h('span', { class: 'chip oncall-chip' }, 'On call'), h('time', { datetime: new Date(t.lastAt).toISOString() }, when(t.lastAt))),
-      h('span', { class: 'row' }, h('span', { class: 'specialty' }, t.holdersWords || ' '), t.unread > 0 ? h('span', { class: 'unread' }, String(t.unread), srOnly(' unread')) : null),
+      h('span', { class: 'row' }, h('span', { class: 'specialty' }, t.holdersWords.replace(/^./, (c) => c.toUpperCase()) || ' '), t.unread > 0 ? h('span', { class: 'unread' }, String(t.unread), srOnly(' unread')) : null),
       h('span', { class: 'preview' }, t.preview),
     );
     this.buttons.set(t.key, button);

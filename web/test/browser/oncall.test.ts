@@ -109,10 +109,12 @@ function oncall(backend: Backend): void {
   const back = async (page: Page): Promise<void> => {
     if ((await topButton(page, 'Messages').count()) > 0) await topButton(page, 'Messages').first().click();
   };
-  const shoot = async (page: Page, name: string): Promise<void> => {
+  /** axe at both sizes; on SQLite the screenshots web-<name>-<size>.png (`show`: scrolled into view first). */
+  const shoot = async (page: Page, name: string, show?: () => Promise<void>): Promise<void> => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     for (const [size, viewport] of [['1440', DESKTOP], ['390', PHONE]] as const) {
       await page.setViewportSize(viewport);
+      if (show) await show();
       await page.waitForTimeout(200);
       for (const v of await seriousViolations(page)) violations.push(`${name} at ${size}: ${v.impact} ${v.id} (${v.help}) at ${v.targets.join(', ')}`);
       if (backend === 'sqlite') await page.screenshot({ path: join(SCREENSHOTS, `web-${name}-${size}.png`) });
@@ -167,7 +169,7 @@ function oncall(backend: Backend): void {
       await oncallMain(admin).getByRole('button', { name: 'Schedule shift' }).click();
       await oncallMain(admin).getByText(new RegExp(`^${CAROL} holds ${ROLE} from .* \\(recorded in the audit log\\)\\.$`)).waitFor();
       await oncallMain(admin).locator('.oncall-role').getByText(new RegExp(`^Now: ${CAROL} \\(until `)).waitFor();
-      await shoot(admin, 'oncall-admin');
+      await shoot(admin, 'oncall-admin', () => oncallMain(admin).evaluate((el) => el.scrollTo(0, 0)));
     });
 
     test('Alice finds the role in the colleague search and writes to it: Carol receives it, answers, and Alice’s thread shows who answered', async () => {
@@ -239,7 +241,7 @@ function oncall(backend: Backend): void {
       await consultsMain(alice).getByRole('button', { name: 'Ask', exact: true }).click();
       await alice.getByText(/^Sent to 2 Dermatology clinicians who answer consults\./).waitFor();
       await consultsMain(alice).locator('.consult', { hasText: 'Target lesions' }).getByText('Sent to 2 Dermatology clinicians · no answer yet', { exact: true }).waitFor();
-      await shoot(alice, 'consult-ask');
+      await shoot(alice, 'consult-ask', () => consultsMain(alice).evaluate((el) => el.scrollTo(0, 0)));
       const q = await next(dan, 'consult');
       assert.ok(q?.content?.type === 'consult' && q.content.specialty === 'Dermatology');
       assert.equal(await next(erin, 'consult', 1_500), undefined, 'Erin did not opt in');
@@ -247,14 +249,14 @@ function oncall(backend: Backend): void {
       const asked = consultsMain(carol).locator('.consult', { hasText: 'Target lesions' });
       await asked.getByText(`${ALICE} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
       await asked.getByLabel('Your answer').fill('No mucosal involvement? Then likely EM minor; stop the drug.');
-      await shoot(carol, 'consult-answer');
+      await shoot(carol, 'consult-answer', () => asked.getByLabel('Your answer').scrollIntoViewIfNeeded());
       await asked.getByRole('button', { name: 'Send answer' }).click();
       await carol.getByText(`Answered: ${ALICE} can read it.`).waitFor();
 
       const mine = consultsMain(alice).locator('.consult', { hasText: 'Target lesions' });
       await mine.locator('.consult-answers').getByText(CAROL).waitFor({ timeout: 20_000 });
       await mine.getByText('Sent to 2 Dermatology clinicians · 1 answer', { exact: true }).waitFor();
-      await shoot(alice, 'consults');
+      await shoot(alice, 'consults', () => mine.scrollIntoViewIfNeeded());
       await mine.getByRole('button', { name: 'Close consult' }).click();
       await alice.getByText('Closed: no more answers are taken, and everyone asked is told.').waitFor();
       await mine.getByText('Closed', { exact: true }).waitFor();
