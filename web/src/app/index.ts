@@ -15,6 +15,8 @@
  * - `referral-notices.ts`: what referral changes are worth a notification (names and priority, never the patient).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `urgent.ts`, `urgent-session.ts`, `urgent-views.ts`: urgent and stat messages (acknowledgement, alerting again, escalation), recall, the retention policy.
+ * - `oncall.ts`, `oncall-session.ts`: on-call roles (their holders and shifts, messages to a role, its thread, hand-off, the administrator's roles and shifts).
+ * - `consults.ts`, `consult-session.ts`: curbside consults (opt-in, ask a specialty, answers, close).
  * - `explain.ts`: a refused send or a connection's end in words, with what to do next.
  * - `enroll-form.ts`: the enrollment form's checks, the invite link's role, the server's refusals in words; `ports.ts`: what the host provides; `events.ts`: change events.
  */
@@ -60,3 +62,8 @@ export type { UrgentAlert, UrgentView } from './urgent-views.js';
 export type { AdminConsole, AdminDevice, AdminOutcome, AdminUser, InviteRole, InviteView, RetentionView } from './admin.js';
 export type { CodeView, DeviceOutcome, DeviceRow, DevicesConsole, LockOutReason } from './devices.js';
 export type { DeviceEnrollForm, DeviceField, DeviceFieldErrors, DeviceLinking } from './device-link.js';
+export { isRoleKey } from './oncall.js';
+export type { RoleMessageView, RoleView, ShiftView } from './oncall.js';
+export type { OnCallOutcome, RoleSendResult, SessionOnCall } from './oncall-session.js';
+export type { ConsultView } from './consults.js';
+export type { ConsultOutcome, SessionConsults } from './consult-session.js';

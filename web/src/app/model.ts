@@ -287,6 +287,13 @@ export class AppModel {
   get teams(): Session['teams'] | undefined {
     return this.session?.teams;
   }
+  /** On-call roles (`./oncall-session.ts`; a role's thread key is `oncall:…`, `isRoleKey`) and curbside consults (`./consult-session.ts`), while unlocked. */
+  get oncall(): Session['oncall'] | undefined {
+    return this.session?.oncall;
+  }
+  get consults(): Session['consults'] | undefined {
+    return this.session?.consults;
+  }
   /** Urgent messages, recall and the retention policy (`./urgent-session.ts`), while unlocked. */
   get urgent(): Session['urgent'] | undefined {
     return this.session?.urgent;

@@ -21,6 +21,8 @@ import { applyReceived } from './receive.js';
 import { SessionReferrals } from './referrals.js';
 import { SessionTeams } from './teams.js';
 import { SessionUrgent } from './urgent-session.js';
+import { SessionConsults } from './consult-session.js';
+import { SessionOnCall } from './oncall-session.js';
 import { timerRefusal } from './urgent.js';
 import { addMessage, conversation, purgeExpired, raiseStatus, setTimer, type AppState, type Body, type StoredMessage } from './state.js';
 import { keySetFingerprint, identityKeysOf, qrModules, safetyNumber, trustOf, type Trust } from './trust.js';
@@ -45,6 +47,8 @@ export class Session {
   readonly referrals: SessionReferrals;
   readonly teams: SessionTeams;
   readonly urgent: SessionUrgent;
+  /** On-call roles (`./oncall-session.ts`) and curbside consults (`./consult-session.ts`). */ readonly oncall: SessionOnCall;
+  readonly consults: SessionConsults;
   private writing: Promise<void> = Promise.resolve();
   private link: LinkState = 'connecting';
   private everOnline = false;
@@ -73,6 +77,8 @@ export class Session {
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q), notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
     this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)) });
+    this.oncall = new SessionOnCall({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), trust: (u) => this.trust(u) });
+    this.consults = new SessionConsults({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), nameOf: (u) => personView(state, u).name, notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
     this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
 
@@ -117,6 +123,7 @@ export class Session {
 
   private async onMessage(r: Received): Promise<void> {
     this.referrals.applyMessage(r);
+    this.consults.apply(r);
     const team = this.teams.apply(r);
     const effect = applyReceived(this.state, r);
     for (const k of effect.deleted ?? []) this.files.delete(k);
@@ -129,7 +136,7 @@ export class Session {
     if (effect.peer !== undefined) this.lookUp(effect.peer);
     if (effect.incoming) {
       this.events.arrived();
-      if (effect.peer !== undefined && effect.peer === this.open) void this.markRead(effect.peer);
+      if (effect.peer !== undefined && this.oncall.peersShown(this.open).includes(effect.peer)) void this.markRead(effect.peer);
     }
     this.teams.stored(team); // notifies, and reads it at once if shown
     this.changed();
@@ -150,6 +157,7 @@ export class Session {
       this.link = 'online';
       void this.referrals.sync();
       void this.urgent.online();
+      void this.oncall.online().then(() => this.consults.sync());
       // A linked device's own name, from the directory (`./device-link.ts`).
       if (this.state.me.name === '') void fillOwnProfile(this.client, this.state).then(async (found) => found && (await this.persist(), this.changed())).catch(() => undefined);
     } else if (s === 'connecting') {
@@ -166,7 +174,7 @@ export class Session {
   }
 
   private onSent(id: string, outcome: SendOutcome | 'refused', error?: Error): void {
-    if (this.teams.noteSent(id, outcome, error)) return;
+    if (this.teams.noteSent(id, outcome, error) || this.oncall.noteSent(id, outcome, error)) return;
     for (const c of Object.values(this.state.conversations)) {
       const m = c.messages.find((x) => x.id === id && x.from === this.me);
       if (m === undefined) continue;
@@ -240,7 +248,7 @@ export class Session {
     this.open = visible ? peer : undefined;
     this.visible = visible;
     this.teams.setOpen(peer, visible);
-    if (this.open !== undefined) void this.markRead(this.open);
+    for (const p of this.oncall.peersShown(this.open)) void this.markRead(p);
   }
 
   /** Sends read receipts for what the user now sees, and clears the unread count. */

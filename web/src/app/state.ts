@@ -10,6 +10,7 @@
 
 import type { AttachmentRef } from '../client/content.js';
 import type { ReferralInboxJSON } from '../client/referrals/index.js';
+import type { ConsultsState } from './consults.js';
 import type { TeamStateJSON } from './teams.js';
 
 /** A message's status: ours go queued → sent → delivered → read; theirs are received. */
@@ -50,6 +51,8 @@ export interface StoredMessage {
   acceptedAt?: number;
   /** Acknowledged: by whom (a user id) and when; `pending` while our acknowledgement waits for the connection. */
   ack?: { by: string; at: number; pending?: boolean };
+  /** Ours, sent to an on-call role (`./oncall.ts`): the role, its name, and the holders it went to. */
+  oncall?: { role: string; name: string; to: string[] };
 }
 
 /** The organisation's policy (`GET /v1/policy`), as last read. */
@@ -94,6 +97,8 @@ export interface AppState {
   policy?: PolicyState | undefined;
   /** Recalled messages (`sender:id`, the latest kept): one that arrives after its recall is dropped. */
   recalled?: string[] | undefined;
+  /** Curbside consults asked or received, and this user's opt-in (`./consults.ts`). */
+  consults?: ConsultsState | undefined;
 }
 
 export const DEFAULT_IDLE_LOCK_MINUTES = 5;
@@ -117,6 +122,7 @@ export function stateFromJSON(json: unknown): AppState {
     ...(s.auditWitness !== undefined ? { auditWitness: s.auditWitness } : {}),
     ...(s.policy !== undefined ? { policy: s.policy } : {}),
     ...(s.recalled !== undefined ? { recalled: s.recalled } : {}),
+    ...(s.consults !== undefined ? { consults: s.consults } : {}),
   };
 }
 

@@ -61,6 +61,10 @@ export interface Received {
 export interface SendOptions {
   priority?: MessagePriority;
   escalation?: { afterSecs: number; backup: string };
+  /** To an on-call role (its id): `to` must be its holders now, else the send is refused with `holders_changed`. */
+  role?: string;
+  /** A curbside consult's question or answer (its id). */
+  consult?: string;
 }
 
 /** A delivery receipt: a recipient device acknowledged a message. */
@@ -429,6 +433,8 @@ export class Client {
       queuedAt: Date.now(),
       ...(priority !== 'routine' ? { priority } : {}),
       ...(options.escalation !== undefined ? { escalation: { ...options.escalation } } : {}),
+      ...(options.role !== undefined ? { role: options.role } : {}),
+      ...(options.consult !== undefined ? { consult: options.consult } : {}),
     });
     const outcome = new Promise<SendOutcome>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
     if (this.stateValue !== 'online') this.settle(id, 'queued');
@@ -520,6 +526,8 @@ export class Client {
           recipients,
           ...(m.priority !== undefined && m.priority !== 'routine' ? { priority: m.priority } : {}),
           ...(escalation !== undefined ? { escalation } : {}),
+          ...(m.role !== undefined ? { role: m.role } : {}),
+          ...(m.consult !== undefined ? { consult: m.consult } : {}),
         });
         if (reply.type !== 'accepted' || reply.message_id !== m.messageId) throw new ProtocolError(`unexpected reply ${reply.type}`);
         return { duplicate: reply.duplicate, acceptedAt: reply.accepted_at };

@@ -28,7 +28,13 @@ export type Content =
   | { type: 'team_update'; team_id: string; name: string; members: string[] }
   | { type: 'team_message'; team_id: string; key: string; sealed: string }
   | { type: 'referral'; referral_id: string; bundle: string; attachments: AttachmentRef[] }
-  | { type: 'referral_reason'; referral_id: string; reason: string };
+  | { type: 'referral_reason'; referral_id: string; reason: string }
+  /** A curbside consult's question, to the clinicians the server chose (PROTOCOL.md, "Curbside consults"). */
+  | { type: 'consult'; consult_id: string; specialty: string; text: string }
+  /** An answer, to the asker (and to every recipient when the asker shares answers). */
+  | { type: 'consult_answer'; consult_id: string; text: string }
+  /** Kind `control`: the asker closed the consult; stop showing it as open. */
+  | { type: 'consult_closed'; consult_id: string };
 
 /** The bytes to encrypt. */
 export function encodeContent(c: Content): Uint8Array {
@@ -92,6 +98,14 @@ export function decodeContent(bytes: Uint8Array): Content {
       return isStr(o['referral_id']) && isStr(o['reason'])
         ? { type: 'referral_reason', referral_id: o['referral_id'], reason: o['reason'] }
         : asText;
+    case 'consult':
+      return isStr(o['consult_id']) && isStr(o['specialty']) && isStr(o['text'])
+        ? { type: 'consult', consult_id: o['consult_id'], specialty: o['specialty'], text: o['text'] }
+        : asText;
+    case 'consult_answer':
+      return isStr(o['consult_id']) && isStr(o['text']) ? { type: 'consult_answer', consult_id: o['consult_id'], text: o['text'] } : asText;
+    case 'consult_closed':
+      return isStr(o['consult_id']) ? { type: 'consult_closed', consult_id: o['consult_id'] } : asText;
     default:
       return asText;
   }

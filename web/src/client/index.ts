@@ -13,6 +13,7 @@
  * - `client.ts`: the {@link Client}.
  * - `teams.ts`: care teams (team_update / team_message, sealed once), interoperable with the CLI's.
  * - `devices.ts`: linked devices (a device code from one device enrolls another; listing, revocation).
+ * - `oncall.ts`: on-call roles and curbside consults over HTTP (sending to a role or on a consult: {@link Client.send}'s options).
  * - `audit-source.ts`: the compliance API over an officer's device session, for the audit verifier.
  */
 
@@ -65,3 +66,4 @@ export {
   type DeviceInfo,
 } from './devices.js';
 export { DeviceAuditSource, type AuditFilters, type LogVerified, type ProvenPage } from './audit-source.js';
+export { OnCallApi, parseConsult, parseRole, type ConsultJson, type OnCallRoleJson, type ShiftJson } from './oncall.js';

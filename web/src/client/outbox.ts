@@ -20,6 +20,10 @@ export interface Outgoing {
   readonly priority?: MessagePriority;
   /** Urgent or stat: the backup who gets the same plaintext (encrypted to their devices at send time) if nobody acknowledges in time. */
   readonly escalation?: { readonly afterSecs: number; readonly backup: string };
+  /** An on-call role's id: `to` are its holders as last read (`holders_changed` if they are not). */
+  readonly role?: string;
+  /** A curbside consult's id (its question or an answer). */
+  readonly consult?: string;
 }
 
 export interface StoredOutgoing {
@@ -30,6 +34,8 @@ export interface StoredOutgoing {
   queued_at: number;
   priority?: MessagePriority;
   escalation?: { after_secs: number; backup: string };
+  role?: string;
+  consult?: string;
 }
 
 export function outgoingToJSON(o: Outgoing): StoredOutgoing {
@@ -41,6 +47,8 @@ export function outgoingToJSON(o: Outgoing): StoredOutgoing {
     queued_at: o.queuedAt,
     ...(o.priority !== undefined && o.priority !== 'routine' ? { priority: o.priority } : {}),
     ...(o.escalation !== undefined ? { escalation: { after_secs: o.escalation.afterSecs, backup: o.escalation.backup } } : {}),
+    ...(o.role !== undefined ? { role: o.role } : {}),
+    ...(o.consult !== undefined ? { consult: o.consult } : {}),
   };
 }
 
@@ -53,6 +61,8 @@ export function outgoingFromJSON(s: StoredOutgoing): Outgoing {
     queuedAt: s.queued_at,
     ...(s.priority !== undefined ? { priority: s.priority } : {}),
     ...(s.escalation !== undefined ? { escalation: { afterSecs: s.escalation.after_secs, backup: s.escalation.backup } } : {}),
+    ...(s.role !== undefined ? { role: s.role } : {}),
+    ...(s.consult !== undefined ? { consult: s.consult } : {}),
   };
 }
 

@@ -73,6 +73,10 @@ export type ClientFrame =
       /** Omitted for routine. */
       priority?: MessagePriority;
       escalation?: EscalationJson;
+      /** Sent to an on-call role: the recipients are its holders now (else `holders_changed`). */
+      role?: string;
+      /** A curbside consult's question or answer (the server checks who it goes to). */
+      consult?: string;
     }
   | { type: 'acknowledge'; id: string; sender: string; message_id: string }
   | { type: 'recall'; id: string; message_id: string }

@@ -6,7 +6,7 @@
  * New team opens `team-dialog.ts`).
  */
 
-import type { AppModel, Clinician, ConversationSummary, TeamSummary } from '../app/index.js';
+import type { AppModel, Clinician, ConversationSummary, RoleView, TeamSummary } from '../app/index.js';
 import { h, replace, srOnly, uid } from './dom.js';
 import { when } from './format.js';
 import { newTeamDialog } from './team-dialog.js';
@@ -53,6 +53,9 @@ export class ConversationList {
       return;
     }
     this.searchStatus.textContent = 'Searching…';
+    const oncall = this.model.oncall;
+    if (oncall !== undefined && this.model.link === 'online') await oncall.refresh(); // who holds each role now
+    const roles = oncall?.matching(q) ?? [];
     let found: Clinician[];
     try {
       found = await this.model.search(q);
@@ -60,10 +63,12 @@ export class ConversationList {
       this.searchStatus.textContent = err instanceof Error ? err.message : 'The directory could not be searched: try again.';
       return;
     }
+    const n = found.length + roles.length;
     this.searchStatus.textContent =
-      found.length === 0 ? `No clinician matches “${q}”: try part of the name or the specialty's full name.` : `${found.length} found: choose one to write to.`;
+      n === 0 ? `No clinician or on-call role matches “${q}”: try part of the name or the specialty's full name.` : `${n} found: choose one to write to.`;
     replace(
       this.results,
+      ...roles.map((r) => this.roleResult(r)),
       ...found.map((c) =>
         h(
           'li',
@@ -77,6 +82,27 @@ export class ConversationList {
         ),
       ),
     );
+  }
+
+  /** An on-call role among the results: "On-call dermatology — now: Dr. X". */
+  private roleResult(r: RoleView): HTMLLIElement {
+    return h(
+      'li',
+      {},
+      h(
+        'button',
+        { type: 'button', class: 'result role-result', onclick: () => this.startRole(r) },
+        h('span', { class: 'name' }, `${r.name} — ${r.holdersWords}`),
+        h('span', { class: 'specialty' }, r.specialty ? `On-call role · ${r.specialty}` : 'On-call role'),
+      ),
+    );
+  }
+
+  private startRole(r: RoleView): void {
+    replace(this.results);
+    this.searchStatus.textContent = '';
+    this.query.value = '';
+    this.model.select(r.key);
   }
 
   private start(c: Clinician): void {
@@ -97,6 +123,7 @@ export class ConversationList {
     const items: ({ at: number; el: HTMLLIElement })[] = [
       ...this.model.conversations.map((c) => ({ at: c.lastAt ?? Number.MAX_SAFE_INTEGER, el: this.item(c) })),
       ...(this.model.teams?.summaries() ?? []).map((t) => ({ at: t.lastAt ?? Number.MAX_SAFE_INTEGER, el: this.teamItem(t) })),
+      ...(this.model.oncall?.threads() ?? []).map((t) => ({ at: t.lastAt, el: this.roleItem(t) })),
     ].sort((a, b) => b.at - a.at);
     replace(this.list, ...items.map((i) => i.el));
     if (items.length === 0) replace(this.list, h('li', { class: 'empty' }, 'No conversations yet: find a colleague above.'));
@@ -106,6 +133,18 @@ export class ConversationList {
   /** Puts the focus on a conversation's entry (after Back on a phone). */
   focusItem(key: string): void {
     this.buttons.get(key)?.focus();
+  }
+
+  private roleItem(t: { key: string; name: string; lastAt: number; preview: string; unread: number; holdersWords: string }): HTMLLIElement {
+    const button = h(
+      'button',
+      { type: 'button', class: 'conv-item role-item', 'aria-current': this.model.selected === t.key ? 'true' : undefined, onclick: () => this.model.select(t.key) },
+      h('span', { class: 'row' }, h('span', { class: 'name' }, t.name), h('span', { class: 'chip oncall-chip' }, 'On call'), h('time', { datetime: new Date(t.lastAt).toISOString() }, when(t.lastAt))),
+      h('span', { class: 'row' }, h('span', { class: 'specialty' }, t.holdersWords.replace(/^./, (c) => c.toUpperCase()) || ' '), t.unread > 0 ? h('span', { class: 'unread' }, String(t.unread), srOnly(' unread')) : null),
+      h('span', { class: 'preview' }, t.preview),
+    );
+    this.buttons.set(t.key, button);
+    return h('li', {}, button);
   }
 
   private teamItem(t: TeamSummary): HTMLLIElement {

@@ -7,7 +7,7 @@
  * the composer with its priority; files can be dropped onto it.
  */
 
-import { isTeamKey, type AppModel, type SendResult } from '../app/index.js';
+import { isRoleKey, isTeamKey, type AppModel, type SendResult } from '../app/index.js';
 import { Composer } from './composer.js';
 import { openDialog } from './dialogs.js';
 import { h, replace } from './dom.js';
@@ -84,7 +84,7 @@ export class ConversationView {
 
   update(): void {
     const selected = this.model.selected;
-    const peer = isTeamKey(selected) ? undefined : selected; // a team's is the team view's
+    const peer = isTeamKey(selected) || isRoleKey(selected) ? undefined : selected; // a team's is the team view's, a role's the role thread's
     const switched = peer !== this.peer;
     this.peer = peer;
     this.list.show(peer);

@@ -5,7 +5,7 @@
  * conversation with its Back button).
  */
 
-import { IDLE_LOCK_CHOICES, isTeamKey, type AppModel, type LinkState } from '../app/index.js';
+import { IDLE_LOCK_CHOICES, isRoleKey, isTeamKey, type AppModel, type LinkState } from '../app/index.js';
 import { ConversationList } from './conversation-list.js';
 import { ConversationView } from './conversation-view.js';
 import { openDialog } from './dialogs.js';
@@ -16,6 +16,8 @@ import { DevicesView } from './devices-view.js';
 import { setCount } from './nav-badge.js';
 import { ReferralsView } from './referral-view.js';
 import { TeamConversationView } from './team-view.js';
+import { OnCallThreadView } from './oncall-thread.js';
+import { WorkflowScreens } from './workflow-screens.js';
 
 const LINK: Record<LinkState, string> = {
   connecting: 'Connecting…',
@@ -37,6 +39,9 @@ export class MainView {
   private readonly list: ConversationList;
   private readonly conversation: ConversationView;
   private readonly team: TeamConversationView;
+  /** An on-call role's thread (`oncall:…`), and the On-call and Consults screens. */
+  private readonly roleThread: OnCallThreadView;
+  private readonly workflow: WorkflowScreens;
   private shown: string | undefined;
   private readonly referrals: ReferralsView;
   private readonly referralsButton = h('button', { type: 'button', class: 'nav-referrals' }, 'Referrals');
@@ -54,21 +59,36 @@ export class MainView {
     this.list = new ConversationList(model);
     this.conversation = new ConversationView(model);
     this.team = new TeamConversationView(model);
+    this.roleThread = new OnCallThreadView(model);
     this.notice.append(this.noticeText, h('button', { type: 'button', onclick: () => this.model.dismissNotice() }, 'Dismiss'));
     this.alert.append(this.alertText, h('button', { type: 'button', onclick: () => { const a = this.model.urgent?.alert; if (a) this.model.select(a.peer); } }, 'Show'));
+    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el, this.team.el, this.roleThread.el);
+    this.workflow = new WorkflowScreens(model, (on) => {
+      if (on) {
+        this.workflow.hide();
+        for (const [el, button, label] of [[this.referrals.el, this.referralsButton, 'Referrals'], [this.admin.el, this.adminButton, 'Admin'], [this.compliance.el, this.auditButton, 'Audit']] as const) {
+          el.hidden = true;
+          button.textContent = label;
+        }
+        this.referralsButton.hidden = false;
+        this.showDevices(false);
+      }
+      panes.hidden = on || !this.referrals.el.hidden || !this.admin.el.hidden || !this.compliance.el.hidden || !this.devices.el.hidden;
+      this.update();
+    });
     const header = h(
       'header',
       { class: 'topbar' },
       h('h1', { class: 'brand' }, 'Curbside'),
       this.link,
       this.me,
+      ...this.workflow.buttons,
       this.referralsButton,
       this.adminButton,
       this.auditButton,
       h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
-    const panes = h('div', { class: 'panes' }, this.list.el, this.conversation.el, this.team.el);
     this.referrals = new ReferralsView(model);
     this.referrals.el.hidden = true;
     this.referralsButton.addEventListener('click', () => {
@@ -119,8 +139,8 @@ export class MainView {
       this.devices.setShown(on);
       this.update();
     };
-    for (const b of [this.referralsButton, this.adminButton, this.auditButton]) b.addEventListener('click', () => this.showDevices(false));
-    this.el = h('div', { class: 'app-main' }, header, this.notice, this.alert, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el);
+    for (const b of [this.referralsButton, this.adminButton, this.auditButton]) b.addEventListener('click', () => (this.workflow.hide(), this.showDevices(false)));
+    this.el = h('div', { class: 'app-main' }, header, this.notice, this.alert, panes, this.referrals.el, this.admin.el, this.compliance.el, this.devices.el, this.workflow.anchor);
   }
 
   update(): void {
@@ -150,10 +170,14 @@ export class MainView {
     if (!this.devices.el.hidden) this.devices.update();
     this.list.update();
     const team = isTeamKey(selected);
-    this.conversation.el.hidden = team;
+    const role = isRoleKey(selected);
+    this.conversation.el.hidden = team || role;
     this.team.el.hidden = !team;
+    this.roleThread.el.hidden = !role;
     this.conversation.update();
     this.team.update();
+    this.roleThread.update();
+    this.workflow.update();
     if (!this.referrals.el.hidden) this.referrals.update();
     else setCount(this.referralsButton, 'Referrals', this.model.referrals?.toAnswer ?? 0, 'to answer');
     if (selected === undefined && this.shown !== undefined && this.el.contains(document.activeElement) === false) {
@@ -166,6 +190,7 @@ export class MainView {
     this.devices.setShown(false);
     this.conversation.dispose();
     this.team.dispose();
+    this.roleThread.dispose();
   }
 
   private async settings(): Promise<void> {

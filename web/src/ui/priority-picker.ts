@@ -1,12 +1,12 @@
 /**
  * The composer's priority: Routine, Urgent or STAT, and for urgent or stat
  * an optional escalation — a backup clinician picked by name from the
- * directory and a delay (5 minutes unless changed). The message asks its
+ * directory (or an on-call role: whoever holds it when picked) and a delay (5 minutes unless changed). The message asks its
  * recipient to acknowledge it; if nobody does within the delay, the server
  * releases a copy (encrypted to the backup's devices now) to the backup.
  */
 
-import type { AppModel, Clinician, UrgentOptions } from '../app/index.js';
+import type { AppModel, Clinician, RoleView, UrgentOptions } from '../app/index.js';
 import { h, replace, uid } from './dom.js';
 
 const DELAYS: [number, string][] = [
@@ -98,9 +98,14 @@ export class PriorityPicker {
     this.status.textContent = 'Searching…';
     try {
       const found = (await this.model.search(q)).filter((c) => c.key !== this.peer());
-      this.status.textContent = found.length === 0 ? 'No verified clinician found (your colleague in this conversation cannot be their own backup).' : `${found.length} found: choose the backup.`;
+      const oncall = this.model.oncall;
+      await oncall?.refresh();
+      const roles = (oncall?.matching(q) ?? []).filter((r) => r.holders.length === 1 && r.holders[0]?.key !== this.peer());
+      const n = found.length + roles.length;
+      this.status.textContent = n === 0 ? 'No verified clinician found (your colleague in this conversation cannot be their own backup).' : `${n} found: choose the backup.`;
       replace(
         this.results,
+        ...roles.map((r) => h('li', {}, h('button', { type: 'button', class: 'result role-result', onclick: () => this.chooseRole(r) }, h('span', { class: 'name' }, `${r.name} — ${r.holdersWords}`), h('span', { class: 'specialty' }, 'On-call role')))),
         ...found.map((c) =>
           h('li', {}, h('button', { type: 'button', class: 'result', onclick: () => this.choose(c) }, h('span', { class: 'name' }, c.name), h('span', { class: 'specialty' }, c.specialty))),
         ),
@@ -108,6 +113,12 @@ export class PriorityPicker {
     } catch (e) {
       this.status.textContent = e instanceof Error ? e.message : 'The directory could not be searched: try again.';
     }
+  }
+
+  /** An on-call role as the backup: the clinician holding it now (the escalation is encrypted to their devices at send time). */
+  private chooseRole(r: RoleView): void {
+    const holder = r.holders[0];
+    if (holder !== undefined) this.choose({ key: holder.key, name: holder.name, specialty: `on call for ${r.name}`, npi: '' });
   }
 
   private choose(c: Clinician): void {

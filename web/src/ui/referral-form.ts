@@ -2,12 +2,13 @@
  * The "New referral" form: the patient (name, birth date, administrative
  * sex, MRN with its system), reason, note, priority, target specialty, the
  * receiving clinician from the directory (by name, kept to the specialty)
+ * or an on-call role (the referral goes to whoever holds it when sent)
  * and attachments. Validated field by field with the library's messages
  * next to each field (aria-invalid, aria-describedby); focus goes to the
  * first invalid field.
  */
 
-import type { AppModel, Clinician, FieldError } from '../app/index.js';
+import type { AppModel, Clinician, FieldError, RoleView } from '../app/index.js';
 import { h, replace, uid } from './dom.js';
 
 type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
@@ -48,6 +49,8 @@ export class ReferralForm {
   private readonly chosen = h('p', { class: 'ref-chosen', 'aria-live': 'polite' });
   private readonly submit = h('button', { type: 'submit', class: 'primary' }, 'Send referral');
   private to: Clinician | undefined;
+  /** Or an on-call role: resolved to its holder when the referral is sent. */
+  private toRole: RoleView | undefined;
 
   constructor(
     private readonly model: AppModel,
@@ -65,7 +68,7 @@ export class ReferralForm {
       note: row('Note (history, findings)', h('textarea', { rows: 4 })),
       priority: row('Priority', select([['routine', 'Routine'], ['urgent', 'Urgent'], ['stat', 'STAT']])),
       specialty: row('Target specialty', input(), 'As the directory spells it, e.g. Dermatology'),
-      to: row('Receiving clinician', h('input', { type: 'search', autocomplete: 'off' }), 'Search by name; only clinicians of the target specialty are listed'),
+      to: row('Receiving clinician', h('input', { type: 'search', autocomplete: 'off' }), 'Search by name (only clinicians of the target specialty are listed), or an on-call role'),
       attachments: row('Attachments', h('input', { type: 'file', multiple: true })),
     };
     this.order = Object.keys(this.rows);
@@ -109,9 +112,16 @@ export class ReferralForm {
     try {
       const found = await refs.clinicians(q, this.value('specialty'));
       const s = this.value('specialty').trim();
-      this.searchStatus.textContent = found.length === 0 ? `No clinician found${s ? ` in ${s}` : ''}: check the name and the specialty.` : `${found.length} found: choose one.`;
+      const oncall = this.model.oncall;
+      if (oncall !== undefined) await oncall.refresh();
+      const roles = (oncall?.matching(q) ?? []).filter((r) => s === '' || r.specialty === '' || r.specialty.toLowerCase() === s.toLowerCase());
+      const n = found.length + roles.length;
+      this.searchStatus.textContent = n === 0 ? `No clinician found${s ? ` in ${s}` : ''}: check the name and the specialty.` : `${n} found: choose one.`;
       replace(
         this.results,
+        ...roles.map((r) =>
+          h('li', {}, h('button', { type: 'button', class: 'result role-result', onclick: () => this.chooseRole(r) }, h('span', { class: 'name' }, `${r.name} — ${r.holdersWords}`), h('span', { class: 'specialty' }, 'On-call role'))),
+        ),
         ...found.map((c) =>
           h('li', {}, h('button', { type: 'button', class: 'result', onclick: () => this.choose(c) }, h('span', { class: 'name' }, c.name), h('span', { class: 'specialty' }, c.specialty))),
         ),
@@ -121,7 +131,17 @@ export class ReferralForm {
     }
   }
 
+  private chooseRole(r: RoleView): void {
+    this.to = undefined;
+    this.toRole = r;
+    replace(this.results);
+    this.searchStatus.textContent = '';
+    this.chosen.textContent = `Referring to ${r.name}: whoever holds it when you send (${r.holdersWords})`;
+    (this.rows['to'] as Row).set(undefined);
+  }
+
   private choose(c: Clinician): void {
+    this.toRole = undefined;
     this.to = c;
     replace(this.results);
     this.searchStatus.textContent = '';
@@ -140,6 +160,12 @@ export class ReferralForm {
     this.submit.disabled = true;
     this.submit.textContent = 'Sending…';
     try {
+      if (this.toRole !== undefined) {
+        const holder = await this.model.oncall?.holderNow(this.toRole.roleId);
+        if (typeof holder !== 'object') return void (this.rows['to'] as Row).set(holder ?? 'Choose the receiving clinician by name.');
+        this.to = holder;
+        this.chosen.textContent = `Referring to ${this.toRole.name}: ${holder.name} holds it now`;
+      }
       const result = await refs.create({
         family: this.value('patient.family'),
         given: this.value('patient.given'),
