@@ -72,7 +72,7 @@ export class Session {
       onPolicyChanged: (p) => this.urgent.setPolicy(p),
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q), notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
-    this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)) });
+    this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)), others: () => this.teams.urgent });
     this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
 
