@@ -127,6 +127,7 @@ export class Session {
       throw e;
     }
     if (effect.peer !== undefined) this.lookUp(effect.peer);
+    this.lookUp(r.sender.user_id); // by name: a colleague who acknowledged a message we hold, say
     if (effect.incoming) {
       this.events.arrived();
       if (effect.peer !== undefined && effect.peer === this.open) void this.markRead(effect.peer);
