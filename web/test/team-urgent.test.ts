@@ -249,6 +249,8 @@ test('recall in a team: the members it went to are told; every copy becomes the 
   ]);
   assert.ok(!JSON.stringify(teams.save()).includes('a'.repeat(32)), 'the attachment reference is gone');
   assert.deepEqual(teams.urgent.alerting(), []);
+  assert.equal(teams.summaries()[0]?.unread, 0, 'a recalled message is not unread');
+  assert.equal(teams.summaries()[0]?.preview, 'Dr. Alice Adeyemi: Message recalled');
   await assert.rejects(teams.file(key, `${ALICE}:m2`), /no such file/);
   // m3 was recalled before it was delivered: a late copy is dropped; a recall from someone else deletes nothing.
   teams.apply(teamMessage(ALICE, 'm3', 'late copy'));

@@ -147,7 +147,7 @@ export class TeamViews {
   }
 
   unread(teamId: string): number {
-    return this.shown(teamId).filter((m) => m.from !== this.me && !this.readSent.has(`${m.from}:${m.messageId}`)).length;
+    return this.shown(teamId).filter((m) => m.from !== this.me && m.content.type !== 'recalled' && !this.readSent.has(`${m.from}:${m.messageId}`)).length;
   }
 
   noticeText(n: TeamNotice): string {
