@@ -7,9 +7,11 @@
 // released to the backup about a second after its delay with the sender
 // offline (`escalated` in deliver, the same message id and sender; the
 // backup may acknowledge it); one withdrawn because Bob acknowledged in time
-// (the backup never gets it); a recall before delivery (Bob never gets the
-// message, only the recall, which deletes nothing) and after it (Bob's copy
-// becomes the placeholder); the retention set over HTTP, pushed as
+// (the backup never gets it); one acknowledged after its release, the
+// server's also naming the backup, who is told and stops alerting (and a
+// message to two recipients: the other one is told); a recall before
+// delivery (Bob never gets the message, only the recall, which deletes
+// nothing) and after it (Bob's copy becomes the placeholder); the retention set over HTTP, pushed as
 // policy_changed, purging a message older than it (its queue row backdated
 // on the server's database before Bob received it) while a recent one stays;
 // and the audit log's entries of each step decoded by the web decoder, their
@@ -22,7 +24,7 @@ import { after, before, test } from 'node:test';
 
 import { applyReceived } from '../src/app/receive.js';
 import { newState, type AppState } from '../src/app/state.js';
-import { policyFromJSON, purgeRetention } from '../src/app/urgent.js';
+import { alerting, policyFromJSON, purgeRetention } from '../src/app/urgent.js';
 import { decodeRecord, entryLeafHash } from '../src/audit/index.js';
 import { Client, enroll, type Received } from '../src/client/index.js';
 import { toHex } from '../src/crypto/bytes.js';
@@ -101,7 +103,8 @@ function live(): void {
     const first = await bob.acknowledge(ids.alice, sent.messageId);
     assert.equal(first.first, true);
     const again = await bob.acknowledge(ids.alice, sent.messageId);
-    assert.deepEqual(again, { acknowledgedAt: first.acknowledgedAt, first: false });
+    assert.deepEqual(again, { acknowledgedAt: first.acknowledgedAt, first: false, also: [] });
+    assert.deepEqual(first.also, [], 'nobody else holds it');
     // Alice's copy in her state, then Bob's acknowledge content (kind receipt).
     aliceState.conversations[ids.bob] = { peer: ids.bob, messages: [{ id: sent.messageId, from: ids.alice, at: Date.now(), body: { type: 'text', text: 'BP 70/40 in bay 3' }, status: 'sent', priority: 'stat' }], unread: 0, timer: null, timerSince: null, verifiedKeys: null };
     let ack: Received | undefined;
@@ -143,6 +146,43 @@ function live(): void {
     assert.equal(r?.messageId, sent.messageId);
     assert.equal((await bob.acknowledge(ids.alice, sent.messageId)).first, true);
     assert.equal(await next(yan, 'message', 4_000), undefined, 'nothing came to the backup');
+  });
+
+  test('acknowledged after its escalation was released: also names the backup, who is told and stops alerting; with two recipients the other is told too', async () => {
+    const told = async (c: Client, from: string, id: string): Promise<Received> => {
+      for (;;) {
+        const r = await next(c, 'receipt');
+        assert.ok(r, 'the acknowledge content came');
+        if (r.content?.type === 'acknowledge' && r.sender.user_id === from && r.content.message_ids.includes(id)) return r;
+      }
+    };
+    const sent = await alice.sendText([ids.bob], 'Released, then taken', undefined, { priority: 'urgent', escalation: { afterSecs: 1, backup: ids.yan } });
+    assert.equal((await next(bob, 'message'))?.messageId, sent.messageId);
+    const copy = await next(yan, 'message', 15_000);
+    assert.ok(copy?.escalated && copy.messageId === sent.messageId, 'released to the backup');
+    const yanState = state(yan, 'Dr. Yan Young');
+    applyReceived(yanState, copy);
+    assert.equal(alerting(yanState).length, 1, 'the escalated copy alerts the backup');
+    const r = await bob.acknowledge(ids.alice, sent.messageId);
+    assert.deepEqual([r.first, r.also], [true, [ids.yan]], 'the server names the backup in also');
+    applyReceived(yanState, await told(yan, ids.bob, sent.messageId));
+    assert.deepEqual(alerting(yanState), [], 'the backup stops alerting');
+    assert.equal(yanState.conversations[ids.alice]?.messages[0]?.ack?.by, ids.bob);
+    await told(alice, ids.bob, sent.messageId); // and the sender, as before
+
+    const both = await alice.sendText([ids.bob, ids.yan], 'Both of you: rapid response, ward 9', undefined, { priority: 'stat' });
+    const bobState = state(bob, 'Dr. Bob Brennan');
+    const atBob = await next(bob, 'message');
+    assert.equal(atBob?.messageId, both.messageId);
+    applyReceived(bobState, atBob);
+    assert.equal((await next(yan, 'message'))?.messageId, both.messageId);
+    assert.equal(alerting(bobState).length, 1);
+    const y = await yan.acknowledge(ids.alice, both.messageId);
+    assert.deepEqual(y.also, [ids.bob], 'the other recipient');
+    applyReceived(bobState, await told(bob, ids.yan, both.messageId));
+    assert.deepEqual(alerting(bobState), [], 'Yan took it: Bob stops alerting');
+    assert.equal(bobState.conversations[ids.alice]?.messages[0]?.ack?.by, ids.yan);
+    assert.equal((await bob.acknowledge(ids.alice, both.messageId)).first, false, 'a later acknowledgement is not the first');
   });
 
   test('a recall before delivery: the recipient never gets the message, only the recall, which deletes nothing', async () => {

@@ -47,9 +47,12 @@ test('the frames: deliver’s priority and escalated (absent: routine, not escal
   const stat = parseServerFrame(JSON.stringify({ ...deliver, priority: 'stat', escalated: true }));
   assert.ok(stat.type === 'deliver' && stat.priority === 'stat' && stat.escalated);
   assert.throws(() => parseServerFrame(JSON.stringify({ ...deliver, priority: 'extreme' })), ProtocolError);
-  assert.deepEqual(parseServerFrame('{"type":"acknowledged","id":"r9","sender":"u2","message_id":"m1","acknowledged_at":7,"first":true}'), {
-    type: 'acknowledged', id: 'r9', sender: 'u2', message_id: 'm1', acknowledged_at: 7, first: true,
+  assert.deepEqual(parseServerFrame('{"type":"acknowledged","id":"r9","sender":"u2","message_id":"m1","acknowledged_at":7,"first":true,"also":["u3","u4"]}'), {
+    type: 'acknowledged', id: 'r9', sender: 'u2', message_id: 'm1', acknowledged_at: 7, first: true, also: ['u3', 'u4'],
   });
+  // `also` absent (an older server): nobody else to tell; not a list of user ids: refused.
+  assert.deepEqual((parseServerFrame('{"type":"acknowledged","id":"r9","sender":"u2","message_id":"m1","acknowledged_at":7,"first":false}') as { also: string[] }).also, []);
+  assert.throws(() => parseServerFrame('{"type":"acknowledged","id":"r9","sender":"u2","message_id":"m1","acknowledged_at":7,"first":true,"also":[3]}'), /acknowledged\.also: not a string/);
   assert.deepEqual(parseServerFrame('{"type":"recalled","id":"r10","message_id":"m1","undelivered":2}'), { type: 'recalled', id: 'r10', message_id: 'm1', undelivered: 2 });
   assert.deepEqual(parseServerFrame('{"type":"policy_changed","policy":{"retention_secs":null,"recall_window_secs":3600,"changed_at":null}}'), {
     type: 'policy_changed', policy: { retention_secs: null, recall_window_secs: 3600, changed_at: null },

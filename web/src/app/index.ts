@@ -11,7 +11,7 @@
  * - `device-link.ts`: this browser linked to an account with a device code, and the lock-out when revoked; `devices.ts`: the Devices screen.
  * - `compliance.ts`: the compliance officer's console (verify the log, proven audit queries, inclusion proofs, exports);
  *   `audit-people.ts` (who the log names, as names), `audit-charts.ts` (the charts' counts), `audit-export.ts` (exports streamed into a sink).
- * - `teams.ts`, `team-views.ts`: care teams (membership, team messages, per-member delivery; what the views show).
+ * - `teams.ts`, `team-views.ts`, `team-membership.ts`, `team-urgent.ts`: care teams (team messages, per-member delivery; what the views show; membership; urgent team messages' acknowledgement and recall).
  * - `referral-notices.ts`: what referral changes are worth a notification (names and priority, never the patient).
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `urgent.ts`, `urgent-session.ts`, `urgent-views.ts`: urgent and stat messages (acknowledgement, alerting again, escalation), recall, the retention policy.

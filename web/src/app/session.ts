@@ -76,7 +76,7 @@ export class Session {
       onPolicyChanged: (p) => this.urgent.setPolicy(p),
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q), notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
-    this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)) });
+    this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)), others: () => this.teams.urgent });
     this.oncall = new SessionOnCall({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), trust: (u) => this.trust(u) });
     this.consults = new SessionConsults({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), nameOf: (u) => personView(state, u).name, notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
     this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
@@ -134,6 +134,7 @@ export class Session {
       throw e;
     }
     if (effect.peer !== undefined) this.lookUp(effect.peer);
+    this.lookUp(r.sender.user_id); // by name: a colleague who acknowledged a message we hold, say
     if (effect.incoming) {
       this.events.arrived();
       if (effect.peer !== undefined && this.oncall.peersShown(this.open).includes(effect.peer)) void this.markRead(effect.peer);

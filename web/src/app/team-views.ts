@@ -2,13 +2,16 @@
  * What the views show of care teams, derived from the library's
  * {@link Teams} and the application's own team records (no DOM): the
  * conversation list's entries, a team's messages with each sender's name
- * and, for ours, each member's delivery status, and the membership notices
- * ("Dr. Alice Adeyemi added Dr. Bob Brennan"). Names, never ids.
+ * and, for ours, each member's delivery status, an urgent message's
+ * acknowledgement and Recall (as in a colleague's conversation), and the
+ * membership notices ("Dr. Alice Adeyemi added Dr. Bob Brennan"). Names,
+ * never ids.
  */
 
 import type { Team, TeamMessage, Teams } from '../client/teams.js';
-import type { AppState, Status } from './state.js';
+import type { AppState, Status, StoredMessage } from './state.js';
 import type { Trust } from './trust.js';
+import { canRecall, urgentView } from './urgent-views.js';
 import { isImage, personView, type MessageView } from './views.js';
 
 /** A team's conversation key (the conversation list and `AppModel.select` use keys; a colleague's is their user id). */
@@ -40,10 +43,25 @@ export interface TeamAppJSON {
   /** Ours that failed and were sent again (hidden). */
   dropped: string[];
   notices: Record<string, TeamNotice[]>;
+  /** Urgent and stat messages (`from:id`): who acknowledged first that this device knows of (`pending`: ours, waiting for the connection). */
+  acks: Record<string, NonNullable<StoredMessage['ack']>>;
 }
 
 export function emptyTeamApp(): TeamAppJSON {
-  return { readSent: [], readBy: {}, recipients: {}, errors: {}, dropped: [], notices: {} };
+  return { readSent: [], readBy: {}, recipients: {}, errors: {}, dropped: [], notices: {}, acks: {} };
+}
+
+/** A team message as the colleagues' urgent functions take it (`./urgent.ts`, `./urgent-views.ts`): its content, status, priority and acknowledgement. */
+export function asStored(m: TeamMessage, ack: StoredMessage['ack']): StoredMessage {
+  return {
+    id: m.messageId,
+    from: m.from,
+    at: m.at,
+    body: m.content,
+    status: m.status === 'sending' ? 'queued' : m.status,
+    ...(m.priority !== undefined ? { priority: m.priority } : {}),
+    ...(ack !== undefined ? { ack: { ...ack } } : {}),
+  };
 }
 
 /** A team in the conversation list. */
@@ -129,7 +147,7 @@ export class TeamViews {
   }
 
   unread(teamId: string): number {
-    return this.shown(teamId).filter((m) => m.from !== this.me && !this.readSent.has(`${m.from}:${m.messageId}`)).length;
+    return this.shown(teamId).filter((m) => m.from !== this.me && m.content.type !== 'recalled' && !this.readSent.has(`${m.from}:${m.messageId}`)).length;
   }
 
   noticeText(n: TeamNotice): string {
@@ -159,7 +177,8 @@ export class TeamViews {
     let preview = 'No messages yet';
     let lastAt: number | undefined;
     if (last !== undefined && (lastNotice === undefined || last.at >= lastNotice.at)) {
-      const what = last.content.type === 'text' ? last.content.text : `File: ${last.content.file.name}`;
+      const c = last.content;
+      const what = c.type === 'text' ? c.text : c.type === 'attachment' ? `File: ${c.file.name}` : 'Message recalled';
       preview = `${this.name(last.from)}: ${what}`;
       lastAt = last.at;
     } else if (lastNotice !== undefined) {
@@ -227,8 +246,9 @@ export class TeamViews {
     return { summary, total, delivered, read, members };
   }
 
-  messages(t: Team): TeamMessageView[] {
+  messages(t: Team, now = Date.now()): TeamMessageView[] {
     const me = this.me;
+    const nameOf = (u: string): string => personView(this.state, u).name;
     const out: TeamMessageView[] = [];
     for (const m of this.shown(t.teamId)) {
       const mine = m.from === me;
@@ -242,15 +262,24 @@ export class TeamViews {
         else status = 'sent';
       }
       const c = m.content;
+      const key = `${m.from}:${m.messageId}`;
+      const stored = asStored(m, this.app.acks[key]);
       out.push({
-        key: `${m.from}:${m.messageId}`,
+        key,
         mine,
         sender: mine ? 'You' : this.name(m.from),
         at: m.at,
         status,
-        body: c.type === 'text' ? { type: 'text', text: c.text } : { type: 'file', name: c.file.name, size: c.file.size, image: isImage(c.file) },
+        body:
+          c.type === 'text'
+            ? { type: 'text', text: c.text }
+            : c.type === 'attachment'
+              ? { type: 'file', name: c.file.name, size: c.file.size, image: isImage(c.file) }
+              : { type: 'recalled', text: mine ? 'You recalled this message' : 'Message recalled' },
         error: mine ? this.app.errors[m.messageId] : undefined,
-        delivery,
+        delivery: c.type === 'recalled' ? undefined : delivery,
+        urgent: urgentView(this.state, stored, nameOf, now),
+        canRecall: canRecall(this.state, stored, now),
       });
     }
     (this.app.notices[t.teamId] ?? []).forEach((n, i) => {

@@ -3,25 +3,33 @@
  * {@link Teams} (`src/client/teams.ts`: the CLI's team_update and
  * team_message, its acceptance rules): the teams and their conversations
  * kept in the sealed `state` record (`state.teams`), received
- * `team_update` and team messages from CLI and browser members, creating a
- * team, adding and removing members (clinicians of the directory, by
- * name), text and files to the team, each member's delivery (the server's
- * delivery receipts; read receipts from members in a browser: the CLI
- * sends none for team messages), unread counts and notifications without
- * content, as the 1:1 conversations have them.
+ * `team_update` and team messages from CLI and browser members, text and
+ * files to the team (text routine, urgent or stat), each member's delivery
+ * (the server's delivery receipts; read receipts from members in a
+ * browser: the CLI sends none for team messages), unread counts and
+ * notifications without content, as the 1:1 conversations have them.
+ * Membership (creating a team, adding and removing members) is
+ * `./team-membership.ts`'s; acknowledging and recalling
+ * `./team-urgent.ts`'s.
  */
 
 import { downloadAttachment, uploadAttachment } from '../client/attachments.js';
 import type { Client, DeliveryReceipt, Received, SendOutcome } from '../client/client.js';
 import { Teams, type Team, type TeamMessage, type TeamsJSON } from '../client/teams.js';
 import { systemRandom } from '../crypto/primitives.js';
+import type { MessagePriority } from '../protocol/frames.js';
 import type { BlobLike } from '../protocol/platform.js';
 import type { AppState } from './state.js';
+import { TeamMembership, type TeamCreateResult } from './team-membership.js';
+import { TeamUrgent } from './team-urgent.js';
 import { emptyTeamApp, isTeamKey, teamIdOf, teamKey, TeamViews, type TeamAppJSON, type TeamMessageView, type TeamNotice, type TeamSummary, type TeamView } from './team-views.js';
 import type { Trust } from './trust.js';
-import { mimeOf, type Clinician } from './views.js';
+import type { RecallOutcome } from './urgent-session.js';
+import { wasRecalled } from './urgent.js';
+import { mimeOf, personView, type Clinician } from './views.js';
 
 export { isTeamKey } from './team-views.js';
+export type { TeamCreateResult } from './team-membership.js';
 export type { DeliveryView, MemberDeliveryView, MemberStatus, TeamMemberView, TeamMessageView, TeamSummary, TeamView } from './team-views.js';
 
 /** The sealed form: the library's teams and conversations, and the application's records. */
@@ -31,7 +39,6 @@ export interface TeamStateJSON {
 }
 
 export type TeamSendResult = 'sent' | 'queued' | 'confirm' | 'failed';
-export type TeamCreateResult = { ok: true; key: string } | { ok: false; field: 'name' | 'members' | undefined; message: string };
 
 /** What the session gives the teams. */
 export interface TeamHost {
@@ -60,6 +67,9 @@ export class SessionTeams {
   private readonly app: TeamAppJSON;
   private readonly readSent: Set<string>;
   private readonly views: TeamViews;
+  private readonly membership: TeamMembership;
+  /** Urgent and stat team messages: acknowledging, alerting, recall. */
+  readonly urgent: TeamUrgent;
   private open: string | undefined;
   private visible = true;
   private readonly files = new Map<string, Promise<Blob>>();
@@ -70,6 +80,9 @@ export class SessionTeams {
     this.app = { ...emptyTeamApp(), ...(saved?.app ?? {}) };
     this.readSent = new Set(this.app.readSent);
     this.views = new TeamViews(this.core, this.app, host.state, this.readSent, (u) => host.trust(u));
+    const shared = { state: host.state, core: this.core, app: this.app, store: () => this.store() };
+    this.membership = new TeamMembership({ ...shared, views: this.views, current: (key) => this.current(key)?.teamId, explain: host.explain });
+    this.urgent = new TeamUrgent({ ...shared, client: host.client, problem: (t) => host.problem(t), nameOf: (u) => personView(host.state, u).name, forgetFile: (k) => this.files.delete(k) });
   }
 
   private get me(): string {
@@ -81,6 +94,7 @@ export class SessionTeams {
     const secs = this.host.state.policy?.retentionSecs ?? null;
     if (secs === null || this.core.forgetBefore(now - secs * 1000) === 0) return false;
     this.files.clear();
+    this.urgent.forgetGone();
     this.store();
     return true;
   }
@@ -101,6 +115,12 @@ export class SessionTeams {
     return isTeamKey(key) ? this.core.get(teamIdOf(key)) : undefined;
   }
 
+  /** The team of this key while this user is a member. */
+  private current(key: string): Team | undefined {
+    const t = this.team(key);
+    return t === undefined || t.removed ? undefined : t;
+  }
+
   private notice(teamId: string, n: TeamNotice): void {
     (this.app.notices[teamId] ??= []).push(n);
   }
@@ -115,7 +135,11 @@ export class SessionTeams {
       this.applyRead(r.sender.user_id, c.message_ids, r.sentAt);
       return undefined; // 1:1 receipts too: receive.ts goes on
     }
+    // Of a team's message or a colleague's: receive.ts goes on (and remembers the recall).
+    if (c.type === 'acknowledge') return void this.urgent.applyAcknowledge(r.sender.user_id, c.message_ids, r.sentAt);
+    if (c.type === 'recall') return void this.urgent.applyRecall(r.sender.user_id, c.message_ids);
     if (c.type !== 'team_update' && c.type !== 'team_message') return undefined;
+    if (c.type === 'team_message' && wasRecalled(this.host.state, r.sender.user_id, r.messageId)) return { incoming: false }; // it came after its recall
     const teamId = c.team_id;
     const before = this.core.get(teamId);
     const known = c.type === 'team_message' && this.core.history(teamId).some((m) => m.messageId === r.messageId && m.from === r.sender.user_id);
@@ -250,77 +274,46 @@ export class SessionTeams {
     return t === undefined ? [] : this.views.messages(t);
   }
 
-  // ---- membership -----------------------------------------------------------------
-
-  private remember(people: readonly Clinician[]): void {
-    for (const c of people) this.host.state.people[c.key] = { name: c.name, specialty: c.specialty, npi: c.npi, listed: true };
-  }
+  // ---- membership (`./team-membership.ts`) ------------------------------------------
 
   /** Creates a team with clinicians chosen from the directory; its key, or what to fix. */
-  async create(name: string, members: readonly Clinician[]): Promise<TeamCreateResult> {
-    const n = name.trim();
-    if (n === '') return { ok: false, field: 'name', message: 'Give the team a name, such as “Ward 4 consults”.' };
-    const others = members.filter((c) => c.key !== this.me);
-    if (others.length === 0) return { ok: false, field: 'members', message: 'Add at least one colleague: search the directory by name.' };
-    if (this.core.list().some((t) => !t.removed && t.name.toLowerCase() === n.toLowerCase())) {
-      return { ok: false, field: 'name', message: `You already have a team called “${n}”: choose another name.` };
-    }
-    this.remember(others);
-    try {
-      const { team } = await this.core.create(n, others.map((c) => c.key));
-      this.notice(team.teamId, { at: Date.now(), by: this.me, kind: 'created', added: others.map((c) => c.key), removed: [] });
-      this.store();
-      return { ok: true, key: teamKey(team.teamId) };
-    } catch (e) {
-      return { ok: false, field: undefined, message: `The team was not created: ${this.host.explain(e)}` };
-    }
+  create(name: string, members: readonly Clinician[]): Promise<TeamCreateResult> {
+    return this.membership.create(name, members);
   }
 
   /** Why this clinician cannot be added to the team (the picker shows it in place of the Add button), or `undefined` if they can. */
   cannotAdd(key: string, c: Clinician): string | undefined {
     const t = this.team(key);
-    return t && this.views.cannotAdd(t, [c]);
+    return t && this.membership.cannotAdd(t.teamId, c);
   }
 
   /** Adds clinicians chosen from the directory; `undefined` if done, else what to tell the user. */
-  async add(key: string, people: readonly Clinician[]): Promise<string | undefined> {
-    const t = this.team(key);
-    if (t === undefined || t.removed) return 'You are no longer a member of this team: ask a member to create a new team with you.';
-    const refused = this.views.cannotAdd(t, people);
-    if (refused !== undefined) return `${refused} No one was added.`;
-    const fresh = people.filter((c) => !t.members.includes(c.key));
-    if (fresh.length === 0) return 'They are already members.';
-    this.remember(fresh);
-    try {
-      await this.core.add(t.teamId, fresh.map((c) => c.key));
-    } catch (e) {
-      return `No one was added: ${this.host.explain(e)}`;
-    }
-    this.notice(t.teamId, { at: Date.now(), by: this.me, kind: 'members', added: fresh.map((c) => c.key), removed: [] });
-    this.store();
-    return undefined;
+  add(key: string, people: readonly Clinician[]): Promise<string | undefined> {
+    return this.membership.add(key, people);
   }
 
   /** Removes a member (they are told, and receive nothing new); `undefined` if done, else what to tell the user. */
-  async remove(key: string, user: string): Promise<string | undefined> {
-    const t = this.team(key);
-    if (t === undefined || t.removed) return 'You are no longer a member of this team.';
-    if (user === this.me) return 'To leave a team, ask another member to remove you.';
-    try {
-      await this.core.remove(t.teamId, user);
-    } catch (e) {
-      return `They were not removed: ${this.host.explain(e)}`;
-    }
-    this.notice(t.teamId, { at: Date.now(), by: this.me, kind: 'members', added: [], removed: [user] });
-    this.store();
-    return undefined;
+  remove(key: string, user: string): Promise<string | undefined> {
+    return this.membership.remove(key, user);
+  }
+
+  // ---- urgent messages (`./team-urgent.ts`) ------------------------------------------
+
+  /** Acknowledges a member's urgent or stat message in this team. */
+  acknowledge(key: string, messageKey: string): Promise<void> {
+    return this.team(key) === undefined ? Promise.resolve() : this.urgent.acknowledge(messageKey);
+  }
+
+  /** Recalls our message to this team. */
+  recall(key: string, messageKey: string): Promise<RecallOutcome> {
+    return this.team(key) === undefined ? Promise.resolve({ ok: false, text: 'This message cannot be recalled.' }) : this.urgent.recall(messageKey);
   }
 
   // ---- sending ----------------------------------------------------------------------
 
-  /** Sends text to the team (`'confirm'`: a member's keys changed since verified; nothing sent, ask first). */
-  sendText(key: string, text: string, confirmed = false): Promise<TeamSendResult> {
-    return this.send(key, confirmed, (teamId) => this.core.sendText(teamId, text));
+  /** Sends text to the team, routine unless `priority` says urgent or stat (`'confirm'`: a member's keys changed since verified; nothing sent, ask first). */
+  sendText(key: string, text: string, confirmed = false, priority: MessagePriority = 'routine'): Promise<TeamSendResult> {
+    return this.send(key, confirmed, (teamId) => this.core.sendText(teamId, text, priority));
   }
 
   /** Encrypts and uploads a file once in this browser, then sends its reference to the team. */
@@ -344,7 +337,9 @@ export class SessionTeams {
     const m = t && this.views.shown(t.teamId).find((x) => `${x.from}:${x.messageId}` === messageKey && x.status === 'failed');
     if (m === undefined) return Promise.resolve('failed');
     const content = m.content;
-    return this.send(key, confirmed, (teamId) => (content.type === 'text' ? this.core.sendText(teamId, content.text) : this.core.sendAttachment(teamId, content.file))).then((r) => {
+    if (content.type === 'recalled') return Promise.resolve('failed');
+    const priority = m.priority ?? 'routine'; // an urgent one stays urgent
+    return this.send(key, confirmed, (teamId) => (content.type === 'text' ? this.core.sendText(teamId, content.text, priority) : this.core.sendAttachment(teamId, content.file, priority))).then((r) => {
       if (r !== 'confirm') {
         this.app.dropped.push(m.messageId);
         this.store();

@@ -13,7 +13,7 @@ import type { Client, SendOptions, SendOutcome } from '../client/client.js';
 import { ServerError } from '../protocol/errors.js';
 import type { MessagePriority, PolicyJson } from '../protocol/frames.js';
 import { durationWords, type AppState, type Body, type StoredMessage } from './state.js';
-import { ALERT_INTERVAL_MS, alerting, applyRecall, DEFAULT_RECALL_WINDOW_SECS, pendingAcks, policyFromJSON, policyWords, purgeRetention, timerRefusal } from './urgent.js';
+import { ALERT_INTERVAL_MS, applyRecall, DEFAULT_RECALL_WINDOW_SECS, openAlerts, pendingAcks, policyFromJSON, policyWords, purgeRetention, timerRefusal, type OpenAlert } from './urgent.js';
 import { urgentAlert, type UrgentAlert } from './urgent-views.js';
 
 /** How a message is sent from the composer: its priority and, for urgent or stat, an escalation. */
@@ -41,6 +41,16 @@ export interface UrgentHost {
   sendContent(peer: string, body: Body, send: (id: string) => Promise<{ outcome: SendOutcome }>, confirmed: boolean, extra: Partial<StoredMessage>): Promise<UrgentResult>;
   /** Decrypted files of these messages leave memory. */
   forgetFiles(keys: readonly string[]): void;
+  /** The care teams' urgent messages (`./team-urgent.ts`): they alert with the colleagues' and their acknowledgements wait for the connection too. */
+  others?(): UrgentSource | undefined;
+}
+
+/** Urgent messages kept elsewhere than the colleagues' conversations. */
+export interface UrgentSource {
+  /** Those waiting for this user's acknowledgement. */
+  alerting(): OpenAlert[];
+  /** Sends the acknowledgements waiting for the connection. */
+  flushAcks(): Promise<void>;
 }
 
 /** A recall's outcome, in words. */
@@ -72,7 +82,7 @@ export class SessionUrgent {
 
   /** The in-app alert while a received urgent or stat message waits for this user's acknowledgement. */
   get alert(): UrgentAlert | undefined {
-    return urgentAlert(this.host.state, (u) => this.host.nameOf(u), this.alertCount);
+    return urgentAlert(this.host.state, (u) => this.host.nameOf(u), this.alertCount, this.host.others?.()?.alerting() ?? []);
   }
 
   /** The organisation's retention policy in words (empty until first read). */
@@ -167,7 +177,7 @@ export class SessionUrgent {
       this.host.forgetFiles(deleted);
       this.store();
     }
-    const open = alerting(this.host.state);
+    const open = openAlerts(this.host.state, this.host.others?.()?.alerting() ?? []);
     if (open.length === 0) {
       this.lastAlert = undefined;
       return;
@@ -176,9 +186,9 @@ export class SessionUrgent {
     if (now - this.lastAlert < ALERT_INTERVAL_MS) return;
     this.lastAlert = now;
     this.alertCount++;
-    const first = open[0] as { message: StoredMessage };
+    const first = open[0] as OpenAlert;
     this.host.alert(
-      first.message.priority === 'stat' ? 'STAT message waiting' : 'Urgent message waiting',
+      first.priority === 'stat' ? 'STAT message waiting' : 'Urgent message waiting',
       open.length === 1 ? 'An urgent secure message is waiting for your acknowledgement.' : `${open.length} urgent secure messages are waiting for your acknowledgement.`,
     );
     this.host.changed();
@@ -218,6 +228,7 @@ export class SessionUrgent {
     for (const c of Object.values(this.host.state.conversations)) for (const m of c.messages) if (m.escalation !== undefined) this.host.lookUp(m.escalation.backup);
     await this.readPolicy();
     await this.flushAcks();
+    await this.host.others?.()?.flushAcks();
   }
 
   async readPolicy(): Promise<void> {

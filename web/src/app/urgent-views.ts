@@ -7,7 +7,7 @@
  */
 
 import { durationWords, type AppState, type StoredMessage } from './state.js';
-import { alerting, isOpen, recallable } from './urgent.js';
+import { isOpen, openAlerts, recallable, type OpenAlert } from './urgent.js';
 
 const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 
@@ -80,11 +80,13 @@ export interface UrgentAlert {
   readonly round: number;
 }
 
-export function urgentAlert(state: AppState, nameOf: (user: string) => string, round: number): UrgentAlert | undefined {
-  const open = alerting(state);
+/** The in-app alert over the colleagues' conversations and `more` (the care teams' open messages). */
+export function urgentAlert(state: AppState, nameOf: (user: string) => string, round: number, more: readonly OpenAlert[] = []): UrgentAlert | undefined {
+  const open = openAlerts(state, more);
   const first = open[0];
   if (first === undefined) return undefined;
-  const level = first.message.priority === 'stat' ? 'STAT' : 'Urgent';
-  const more = open.length > 1 ? ` (and ${open.length - 1} more)` : '';
-  return { peer: first.peer, text: `${level} message from ${nameOf(first.message.from)} is waiting for your acknowledgement${more}.`, round };
+  const level = first.priority === 'stat' ? 'STAT' : 'Urgent';
+  const others = open.length > 1 ? ` (and ${open.length - 1} more)` : '';
+  const where = first.where === undefined ? '' : ` in ${first.where}`;
+  return { peer: first.peer, text: `${level} message from ${nameOf(first.from)}${where} is waiting for your acknowledgement${others}.`, round };
 }

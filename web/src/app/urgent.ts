@@ -16,7 +16,7 @@
  */
 
 import type { PolicyJson } from '../protocol/frames.js';
-import { durationWords, type AppState, type PolicyState, type StoredMessage } from './state.js';
+import { durationWords, type AppState, type PolicyState, type StoredMessage, type Urgency } from './state.js';
 
 /** How often an open urgent or stat message alerts again (ms). */
 export const ALERT_INTERVAL_MS = 60_000;
@@ -54,21 +54,42 @@ export function isOpen(m: StoredMessage): boolean {
 }
 
 /**
- * An `acknowledge` content from `from`: our messages they acknowledged,
- * or (from our own other device) theirs we acknowledged there. The first
- * acknowledgement is kept. Whether anything changed.
+ * Whether an `acknowledge` content from `from` concerns `m` (its sender
+ * `m.from`): from our own other device, a colleague's message we
+ * acknowledged there; from a colleague, our message they acknowledged, or
+ * a colleague's message we hold too (we are another of its recipients, or
+ * its backup once it escalated): they took it, so we stop alerting. A
+ * sender does not acknowledge their own message.
+ */
+export function acknowledgedBy(me: string, from: string, m: { readonly from: string }): boolean {
+  if (from === me) return m.from !== me;
+  return m.from !== from;
+}
+
+/**
+ * Records an acknowledgement by `by` at `at` on an urgent or stat message:
+ * the first known is kept (our own one waiting for the connection gives
+ * way to one the server or a colleague already made). Whether it changed.
+ */
+export function noteAck(m: { priority?: unknown; ack?: StoredMessage['ack'] }, by: string, at: number): boolean {
+  if (m.priority === undefined) return false;
+  if (m.ack !== undefined && m.ack.pending !== true && m.ack.at <= at) return false;
+  m.ack = { by, at };
+  return true;
+}
+
+/**
+ * An `acknowledge` content from `from` ({@link acknowledgedBy}): ours they
+ * acknowledged, theirs we acknowledged on another device, or a
+ * colleague's that someone else took. Whether anything changed.
  */
 export function applyAcknowledge(state: AppState, from: string, ids: readonly string[], at: number): boolean {
   const me = state.me.userId;
   const wanted = new Set(ids);
   let changed = false;
   for (const [, m] of everyMessage(state)) {
-    if (!wanted.has(m.id) || m.priority === undefined) continue;
-    const ours = m.from === me;
-    if (from === me ? ours : !ours) continue; // our device acknowledges theirs; a colleague acknowledges ours
-    if (m.ack !== undefined && m.ack.pending !== true && m.ack.at <= at) continue;
-    m.ack = { by: from, at };
-    changed = true;
+    if (!wanted.has(m.id) || m.body.type === 'recalled' || !acknowledgedBy(me, from, m)) continue;
+    changed = noteAck(m, from, at) || changed;
   }
   return changed;
 }
@@ -124,6 +145,23 @@ export function alerting(state: AppState): { peer: string; message: StoredMessag
   const out: { peer: string; message: StoredMessage }[] = [];
   for (const [peer, m] of everyMessage(state)) if (m.from !== me && isOpen(m)) out.push({ peer, message: m });
   return out.sort((a, b) => (a.message.priority === b.message.priority ? a.message.at - b.message.at : a.message.priority === 'stat' ? -1 : 1));
+}
+
+/** A received urgent or stat message waiting for this user's acknowledgement, wherever it is (a colleague's conversation or a care team's). */
+export interface OpenAlert {
+  /** The conversation's key (a colleague's user id, or a team's `team:…`). */
+  readonly peer: string;
+  readonly from: string;
+  readonly priority: Urgency;
+  readonly at: number;
+  /** A team's name, for "in Ward 4 consults". */
+  readonly where?: string;
+}
+
+/** Every open alert: the colleagues' conversations' and `more` (the teams'), the most urgent first, then the oldest. */
+export function openAlerts(state: AppState, more: readonly OpenAlert[] = []): OpenAlert[] {
+  const own = alerting(state).map(({ peer, message: m }): OpenAlert => ({ peer, from: m.from, priority: m.priority as Urgency, at: m.at }));
+  return [...own, ...more].sort((a, b) => (a.priority === b.priority ? a.at - b.at : a.priority === 'stat' ? -1 : 1));
 }
 
 /** Our acknowledgements not yet told to the server. */

@@ -358,17 +358,22 @@ export class Client {
 
   /**
    * Acknowledges an urgent or stat message (`acknowledge` → `acknowledged`),
-   * then tells its sender's devices and our own others, end to end
+   * then tells its sender's devices, everyone in the answer's `also` (the
+   * message's other recipients, and the backup once the escalation was
+   * released: they stop alerting too) and our own other devices, end to end
    * encrypted (`{"type":"acknowledge"}`, kind `receipt`). Online only: a
    * refusal (`not_found`: recalled or never received) rejects with its
-   * {@link ServerError}. `first`: this was the first acknowledgement.
+   * {@link ServerError}. `first`: this was the first acknowledgement;
+   * `also`: who else was told.
    */
-  async acknowledge(sender: string, messageId: string): Promise<{ acknowledgedAt: number; first: boolean }> {
+  async acknowledge(sender: string, messageId: string): Promise<{ acknowledgedAt: number; first: boolean; also: string[] }> {
     const reply = await this.online().request({ type: 'acknowledge', sender, message_id: messageId });
     if (reply.type !== 'acknowledged' || reply.message_id !== messageId) throw new ProtocolError(`expected acknowledged, got ${reply.type}`);
-    const sending = this.send([sender], 'receipt', { type: 'acknowledge', message_ids: [messageId] });
+    const me = this.account.me.user_id;
+    const also = [...new Set(reply.also)].filter((u) => u !== sender && u !== me);
+    const sending = this.send([sender, ...also], 'receipt', { type: 'acknowledge', message_ids: [messageId] });
     sending.catch(() => undefined); // in the outbox: it goes when it can
-    return { acknowledgedAt: reply.acknowledged_at, first: reply.first };
+    return { acknowledgedAt: reply.acknowledged_at, first: reply.first, also };
   }
 
   /**

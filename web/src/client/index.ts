@@ -11,7 +11,7 @@
  * - `attachments.ts`: files encrypted as they are read and uploaded; downloads verified before any plaintext is returned.
  * - `outbox.ts`, `backoff.ts`: the outbox entries and the reconnection delays.
  * - `client.ts`: the {@link Client}.
- * - `teams.ts`: care teams (team_update / team_message, sealed once), interoperable with the CLI's.
+ * - `teams.ts`, `team-seal.ts`: care teams (team_update / team_message, sealed once; a team message's priority and recall), interoperable with the CLI's.
  * - `devices.ts`: linked devices (a device code from one device enrolls another; listing, revocation).
  * - `oncall.ts`: on-call roles and curbside consults over HTTP (sending to a role or on a consult: {@link Client.send}'s options).
  * - `audit-source.ts`: the compliance API over an officer's device session, for the audit verifier.

@@ -4,12 +4,12 @@
  * Rust CLI, with which it interoperates). The server knows nothing of teams:
  * a membership change is a `team_update` (kind `control`, the full member
  * list) sent to every old and new member, accepted only from a current
- * member (or this user's own other device); a team message is encrypted
- * once under a fresh 32-byte key (ChaCha20-Poly1305, zero nonce, AAD =
- * `"curbside team message v1" ‖ 0 ‖ team id ‖ 0 ‖ message id`) and only
- * the `team_message` envelope (key + sealed bytes) goes through each member
- * device's pairwise session. A file is uploaded once as an attachment; only
- * its reference (with its key) is sealed.
+ * member (or this user's own other device); a team message is sealed once
+ * (`./team-seal.ts`) and only the `team_message` envelope goes through each
+ * member device's pairwise session. A file is uploaded once as an
+ * attachment; only its reference (with its key) is sealed. A message may
+ * be urgent or stat (the envelope's priority, as for any message) and be
+ * recalled by its sender ({@link Teams.recall}).
  *
  * Feed every {@link Received} to {@link Teams.handle} (it answers whether
  * the message was a team's) and every delivery receipt to
@@ -17,15 +17,16 @@
  * account (it holds plaintext).
  */
 
-import { concat, toHex, utf8 } from '../crypto/bytes.js';
-import { aeadOpen, aeadSeal, drawRandom, KEY_LEN, NONCE_LEN, systemRandom, type RandomSource } from '../crypto/primitives.js';
-import { fromBase64, toBase64 } from '../protocol/base64.js';
+import { systemRandom, type RandomSource } from '../crypto/primitives.js';
 import { ProtocolError } from '../protocol/errors.js';
-import type { Address } from '../protocol/frames.js';
+import type { Address, MessagePriority } from '../protocol/frames.js';
 import { uploadAttachment, type AttachmentSource, type UploadOptions } from './attachments.js';
 import type { Client, DeliveryReceipt, Received, SendOutcome } from './client.js';
-import { decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
+import type { AttachmentRef, Content } from './content.js';
 import { newMessageId } from './outbox.js';
+import { newTeamId, openTeamMessage, sealTeamMessage, type TeamContent } from './team-seal.js';
+
+export { newTeamId, openTeamMessage, sealTeamMessage, type TeamContent } from './team-seal.js';
 
 /** A care team as this client knows it (the CLI's `Team`). */
 export interface Team {
@@ -43,9 +44,6 @@ export interface Team {
   readonly former: readonly string[];
 }
 
-/** What a team message carries once opened. */
-export type TeamContent = { type: 'text'; text: string } | { type: 'attachment'; file: AttachmentRef };
-
 export type TeamMessageStatus = 'sending' | 'queued' | 'sent' | 'failed' | 'received';
 
 /** One message of a team's conversation. */
@@ -57,8 +55,11 @@ export interface TeamMessage {
   readonly device: number | undefined;
   /** The server's acceptance time, or the local send time (ms). */
   readonly at: number;
-  readonly content: TeamContent;
+  /** Replaced by `{ type: 'recalled' }` when its sender recalls it. */
+  content: TeamContent;
   status: TeamMessageStatus;
+  /** Urgent or stat (the envelope's priority); absent: routine. */
+  readonly priority?: Exclude<MessagePriority, 'routine'>;
   /** For a message this user sent: per member (user id), when its first device acknowledged it. */
   readonly deliveredTo: Record<string, number>;
 }
@@ -90,39 +91,9 @@ export interface TeamsJSON {
     content: TeamContent;
     status: TeamMessageStatus;
     delivered_to: Record<string, number>;
+    /** Absent: routine (and in state written before team messages had one). */
+    priority?: Exclude<MessagePriority, 'routine'>;
   }[];
-}
-
-const AAD_LABEL = 'curbside team message v1';
-
-function aad(teamId: string, messageId: string): Uint8Array {
-  return concat(utf8(AAD_LABEL), new Uint8Array([0]), utf8(teamId), new Uint8Array([0]), utf8(messageId));
-}
-
-/** Encrypts a team message's content once under a fresh key: the `team_message` envelope. */
-export function sealTeamMessage(teamId: string, messageId: string, content: Content, rng: RandomSource = systemRandom): Content {
-  const key = drawRandom(rng, KEY_LEN);
-  const sealed = aeadSeal(key, new Uint8Array(NONCE_LEN), aad(teamId, messageId), encodeContent(content));
-  const envelope: Content = { type: 'team_message', team_id: teamId, key: toBase64(key), sealed: toBase64(sealed) };
-  key.fill(0);
-  return envelope;
-}
-
-/** Opens a team message (text or an attachment only, as the Rust client); throws if it does not open. */
-export function openTeamMessage(teamId: string, messageId: string, key: string, sealed: string): TeamContent {
-  const k = fromBase64(key, 'key');
-  if (k.length !== KEY_LEN) throw new ProtocolError('a team message key is 32 bytes');
-  const plain = aeadOpen(k, new Uint8Array(NONCE_LEN), aad(teamId, messageId), fromBase64(sealed, 'sealed'));
-  const c = decodeContent(plain);
-  plain.fill(0);
-  if (c.type === 'text') return { type: 'text', text: c.text };
-  if (c.type === 'attachment') return { type: 'attachment', file: c.file };
-  throw new ProtocolError('a team message may carry only text or an attachment');
-}
-
-/** A fresh team id as the CLI makes them: `t` and 16 random hex digits. */
-export function newTeamId(rng: RandomSource = systemRandom): string {
-  return `t${toHex(drawRandom(rng, 8))}`;
 }
 
 const sorted = (users: Iterable<string>): string[] => [...new Set(users)].sort();
@@ -160,6 +131,7 @@ export class Teams {
         content: m.content,
         status: m.status,
         deliveredTo: { ...m.delivered_to },
+        ...(m.priority !== undefined ? { priority: m.priority } : {}),
       });
     }
   }
@@ -240,9 +212,9 @@ export class Teams {
 
   // ---- sending -------------------------------------------------------------
 
-  /** Sends text to a team's current members (encrypted once; the envelope per member device). */
-  sendText(teamId: string, text: string): Promise<TeamMessage> {
-    return this.sendContent(teamId, { type: 'text', to: [], text });
+  /** Sends text to a team's current members (sealed once; the envelope per member device), routine unless `priority` says otherwise (no escalation: a backup outside the team could not open it). */
+  sendText(teamId: string, text: string, priority: MessagePriority = 'routine'): Promise<TeamMessage> {
+    return this.sendContent(teamId, { type: 'text', to: [], text }, priority);
   }
 
   /** Encrypts and uploads a file once, then sends its reference to the team. */
@@ -253,11 +225,11 @@ export class Teams {
   }
 
   /** Sends a reference to an attachment already uploaded (a file sent again keeps its blob). */
-  sendAttachment(teamId: string, file: AttachmentRef): Promise<TeamMessage> {
-    return this.sendContent(teamId, { type: 'attachment', to: [], file });
+  sendAttachment(teamId: string, file: AttachmentRef, priority: MessagePriority = 'routine'): Promise<TeamMessage> {
+    return this.sendContent(teamId, { type: 'attachment', to: [], file }, priority);
   }
 
-  private async sendContent(teamId: string, content: Extract<Content, { type: 'text' | 'attachment' }>): Promise<TeamMessage> {
+  private async sendContent(teamId: string, content: Extract<Content, { type: 'text' | 'attachment' }>, priority: MessagePriority): Promise<TeamMessage> {
     const team = this.current(teamId);
     const recipients = team.members.filter((u) => u !== this.me);
     const messageId = newMessageId(this.rng);
@@ -271,10 +243,11 @@ export class Teams {
       content: content.type === 'text' ? { type: 'text', text: content.text } : { type: 'attachment', file: content.file },
       status: 'sending',
       deliveredTo: {},
+      ...(priority !== 'routine' ? { priority } : {}),
     };
     this.record(message);
     try {
-      const { outcome } = await this.client.send(recipients, 'message', envelope, messageId);
+      const { outcome } = await this.client.send(recipients, 'message', envelope, messageId, { priority });
       message.status = outcome === 'queued' ? 'queued' : 'sent';
     } catch (e) {
       message.status = 'failed';
@@ -358,6 +331,7 @@ export class Teams {
       content,
       status: fromMe ? 'sent' : 'received',
       deliveredTo: {},
+      ...(r.priority !== 'routine' ? { priority: r.priority } : {}),
     };
     this.record(message);
     return { type: 'message', team, message };
@@ -369,6 +343,24 @@ export class Teams {
     let list = this.messages.get(m.teamId);
     if (list === undefined) this.messages.set(m.teamId, (list = []));
     list.push(m);
+  }
+
+  /** A message of a team's conversation by its sender and id. */
+  find(from: string, messageId: string): TeamMessage | undefined {
+    const m = this.byId.get(messageId);
+    return m !== undefined && m.from === from ? m : undefined;
+  }
+
+  /** `sender`'s recall (theirs, or ours): these messages' content and attachment reference are deleted, a placeholder kept; the messages deleted. */
+  recall(sender: string, messageIds: readonly string[]): TeamMessage[] {
+    const deleted: TeamMessage[] = [];
+    for (const id of messageIds) {
+      const m = this.find(sender, id);
+      if (m === undefined || m.content.type === 'recalled') continue;
+      m.content = { type: 'recalled' };
+      deleted.push(m);
+    }
+    return deleted;
   }
 
   /** Deletes the messages sent at or before `cutoff` (ms; the organisation's retention); how many. */
@@ -396,6 +388,7 @@ export class Teams {
         content: m.content,
         status: m.status,
         delivered_to: { ...m.deliveredTo },
+        ...(m.priority !== undefined ? { priority: m.priority } : {}),
       })),
     };
   }

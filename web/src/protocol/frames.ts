@@ -119,7 +119,16 @@ export type ServerFrame =
   | { type: 'prekeys_low'; remaining: number }
   | { type: 'referral_updated'; referral: Record<string, unknown> }
   | { type: 'directory_results'; id: string; clinicians: DirectoryEntry[] }
-  | { type: 'acknowledged'; id: string; sender: string; message_id: string; acknowledged_at: number; first: boolean }
+  | {
+      type: 'acknowledged';
+      id: string;
+      sender: string;
+      message_id: string;
+      acknowledged_at: number;
+      first: boolean;
+      /** The message's other recipients, and its backup once the escalation was released: they are told too, and stop alerting (`[]` when the server omitted it). */
+      also: string[];
+    }
   | { type: 'recalled'; id: string; message_id: string; undelivered: number }
   | { type: 'policy_changed'; policy: PolicyJson }
   | { type: 'pong'; id: string }
@@ -258,6 +267,7 @@ export function parseServerFrame(text: string): ServerFrame {
         message_id: str(o, 'message_id'),
         acknowledged_at: int(o, 'acknowledged_at'),
         first: bool(o, 'first'),
+        also: o['also'] === undefined || o['also'] === null ? [] : arr(o, 'also').map((u) => str({ type, also: u }, 'also')),
       };
     case 'recalled':
       return { type, id: str(o, 'id'), message_id: str(o, 'message_id'), undelivered: int(o, 'undelivered') };

@@ -4,6 +4,8 @@
  * directory (or an on-call role: whoever holds it when picked) and a delay (5 minutes unless changed). The message asks its
  * recipient to acknowledge it; if nobody does within the delay, the server
  * releases a copy (encrypted to the backup's devices now) to the backup.
+ * In a care team there is no escalation (a backup outside the team could
+ * not open its message): every member is alerted until one acknowledges.
  */
 
 import type { AppModel, Clinician, RoleView, UrgentOptions } from '../app/index.js';
@@ -37,6 +39,8 @@ export class PriorityPicker {
     private readonly peer: () => string | undefined,
     /** The choice changed (the composer's earlier hint no longer applies). */
     private readonly onChange: () => void = () => undefined,
+    /** A care team's composer: urgent and stat without an escalation. */
+    private readonly team = false,
   ) {
     const levelId = uid('priority');
     this.level = h(
@@ -67,7 +71,8 @@ export class PriorityPicker {
       this.chosen,
       h('div', { class: 'field' }, h('label', { for: delayId }, 'Escalate after'), this.delay),
     );
-    replace(this.escalation, h('div', { class: 'check' }, this.escalate, h('label', { for: escId }, 'Escalate to a backup if no one acknowledges')), this.details);
+    if (team) replace(this.escalation, h('p', { class: 'hint team-urgent-hint' }, 'Every member is alerted until one of them acknowledges it.'));
+    else replace(this.escalation, h('div', { class: 'check' }, this.escalate, h('label', { for: escId }, 'Escalate to a backup if no one acknowledges')), this.details);
     this.el = h(
       'div',
       { class: 'composer-priority' },
@@ -133,7 +138,7 @@ export class PriorityPicker {
   /** The options to send with, or why not yet (the escalation lacks its backup), in words. */
   options(): UrgentOptions | string {
     const priority = this.level.value as UrgentOptions['priority'];
-    if (priority === 'routine' || !this.escalate.checked) return { priority };
+    if (priority === 'routine' || this.team || !this.escalate.checked) return { priority };
     if (this.backup === undefined || this.backup.key === this.peer()) return 'Choose the backup clinician (Find, then pick a name), or untick the escalation.';
     return { priority, escalation: { backup: this.backup.key, afterSecs: Number(this.delay.value) } };
   }

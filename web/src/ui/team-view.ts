@@ -3,8 +3,10 @@
  * button (phones show one pane at a time), the Members panel, a banner when
  * a verified member's keys changed (and a warning before sending) or when
  * the user was removed, the messages with each sender's name and, for ours,
- * "Delivered to 2 of 3" that opens to each member's status, and the
- * composer (text and files, as in a 1:1 conversation).
+ * "Delivered to 2 of 3" that opens to each member's status, the urgent
+ * and stat messages pinned until a member acknowledges them (Acknowledge on
+ * a colleague's), Recall on ours, and the composer (text and files, as in
+ * a 1:1 conversation; text routine, urgent or stat).
  */
 
 import { isTeamKey, type AppModel, type MemberStatus, type TeamMessageView, type TeamSendResult, type TeamView as Team } from '../app/index.js';
@@ -13,7 +15,9 @@ import { openDialog } from './dialogs.js';
 import { h, replace, uid } from './dom.js';
 import { clock } from './format.js';
 import { MessageList } from './message-list.js';
+import { PriorityPicker } from './priority-picker.js';
 import { MembersPanel } from './team-members.js';
+import { confirmRecall, UrgentPins } from './urgent-view.js';
 
 const MEMBER_STATUS: Record<MemberStatus, string> = {
   queued: 'Queued',
@@ -33,6 +37,8 @@ export class TeamConversationView {
   private readonly members: MembersPanel;
   private readonly list: MessageList<TeamMessageView>;
   private readonly composer: Composer;
+  private readonly pins: UrgentPins;
+  private readonly priority: PriorityPicker;
   private readonly columns: HTMLDivElement;
   private readonly chat: HTMLDivElement;
   private readonly body: HTMLDivElement;
@@ -44,8 +50,11 @@ export class TeamConversationView {
       { messages: (k) => this.model.teams?.messages(k) ?? [], file: (k, m) => this.model.teams?.file(k, m) ?? Promise.reject(new Error('locked')) },
       (m) => void this.retry(m),
       (m, li) => this.delivery(m, li),
+      (m) => void this.recall(m),
     );
-    this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) });
+    this.pins = new UrgentPins((m) => this.key !== undefined && void this.model.teams?.acknowledge(this.key, m));
+    this.priority = new PriorityPicker(model, () => undefined, () => this.composer?.setStatus(''), true);
+    this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (f) => this.sendFiles(f) }, this.priority.el);
     this.members = new MembersPanel(model, () => this.showMembers(false));
     this.membersButton = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': this.members.el.id, onclick: () => this.showMembers(this.members.el.hidden) }, 'Members');
     const header = h(
@@ -55,7 +64,7 @@ export class TeamConversationView {
       h('div', { class: 'who' }, this.title, this.subtitle),
       h('div', { class: 'tools' }, this.membersButton),
     );
-    this.chat = h('div', { class: 'team-chat' }, this.list.el, this.list.announcer, this.removedNote, this.composer.el);
+    this.chat = h('div', { class: 'team-chat' }, this.pins.el, this.list.el, this.list.announcer, this.removedNote, this.composer.el);
     this.columns = h('div', { class: 'team-columns' }, this.chat, this.members.el);
     this.body = h('div', { class: 'conversation-body' }, header, this.banner, this.columns);
     // Its content is in the page only while a team is shown (one composer in the page at a time).
@@ -103,6 +112,7 @@ export class TeamConversationView {
       this.columns.classList.remove('members-open');
       this.composer.text.value = '';
       this.composer.setStatus('');
+      this.priority.reset();
     }
     this.title.textContent = team.name;
     replace(this.subtitle, `Care team · ${team.members.length} members`, h('span', { class: 'member-names' }, `: ${team.members.map((m) => (m.you ? 'you' : m.name)).join(', ')}`));
@@ -113,6 +123,7 @@ export class TeamConversationView {
     this.removedNote.textContent = team.removed ? 'You were removed from this team: you can read what it sent you, but no longer write to it. To work with its members again, ask one of them to create a new team with you.' : '';
     this.composer.el.hidden = team.removed;
     const focused = (document.activeElement as HTMLElement | null)?.closest?.('details[data-key]')?.getAttribute('data-key');
+    this.pins.update(this.model.teams?.messages(team.key) ?? []);
     this.list.update();
     if (focused) this.list.el.querySelector<HTMLElement>(`details[data-key="${CSS.escape(focused)}"] summary`)?.focus();
     if (switched && !team.removed) this.composer.text.focus();
@@ -185,9 +196,25 @@ export class TeamConversationView {
     const key = this.key;
     const teams = this.model.teams;
     if (key === undefined || teams === undefined) return false;
-    const r = await this.withConfirm((c) => teams.sendText(key, text, c));
+    const options = this.priority.options();
+    if (typeof options === 'string') {
+      this.composer.setStatus(options);
+      return false;
+    }
+    const r = await this.withConfirm((c) => teams.sendText(key, text, c, options.priority));
+    if (r === 'sent' || r === 'queued') this.priority.reset();
     this.composer.setStatus(r === 'queued' ? 'Offline: the message is queued and goes as soon as the connection is back.' : r === 'failed' ? 'It was not sent: see the message for why.' : '');
     return r === 'sent' || r === 'queued';
+  }
+
+  private async recall(messageKey: string): Promise<void> {
+    const key = this.key;
+    const teams = this.model.teams;
+    const team = key === undefined ? undefined : teams?.view(key);
+    if (key === undefined || teams === undefined || team === undefined || !(await confirmRecall(team.name, true))) return;
+    this.composer.setStatus('Recalling…');
+    const r = await teams.recall(key, messageKey);
+    this.composer.setStatus(r.text);
   }
 
   private async sendFiles(files: File[]): Promise<void> {

@@ -63,13 +63,15 @@ export class UrgentPins {
   }
 }
 
-/** Asks before recalling, honestly; whether to go on. */
-export async function confirmRecall(name: string): Promise<boolean> {
+/** Asks before recalling, honestly (`team`: the message went to a care team's members); whether to go on. */
+export async function confirmRecall(name: string, team = false): Promise<boolean> {
+  const who = team ? `the members of ${name}` : name;
+  const whose = team ? "the members' devices" : `${name}'s devices`;
   const choice = await openDialog(
     'Recall this message?',
     [
-      h('p', {}, `Curbside deletes it from the server if it has not reached ${name} yet, and tells ${name}'s devices to delete their copy and show “Message recalled”.`),
-      h('p', { class: 'warning' }, `If ${name} already read it, they may remember it or have copied it: a recall removes copies, not what a colleague has read.`),
+      h('p', {}, `Curbside deletes it from the server ${team ? 'where' : 'if'} it has not reached ${who} yet, and tells ${whose} to delete their copy and show “Message recalled”.`),
+      h('p', { class: 'warning' }, `If ${team ? 'a member' : name} already read it, they may remember it or have copied it: a recall removes copies, not what a colleague has read.`),
     ],
     [
       { value: 'cancel', label: 'Cancel' },
