@@ -127,27 +127,74 @@ async fn serve(socket: WebSocket, relay: Relay) {
     if let Ok(mut devices) = relay.devices.lock() {
         devices.insert(device.clone(), tx);
     }
+    // As a good relay writes: what is ready is fed, then flushed once (one
+    // TLS record and one write for a burst, not one per frame).
     loop {
-        tokio::select! {
+        let fed = tokio::select! {
             pushed = rx.recv() => match pushed {
-                Some(t) => if sink.send(Message::Text(t.into())).await.is_err() { break },
+                Some(t) => feed_pushed(&mut sink, &mut rx, t).await,
                 None => break,
             },
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(t))) => {
-                    let reply = handle(&relay, &device, t.as_str()).await;
-                    if let Some(reply) = reply.as_ref().and_then(text) {
-                        if sink.send(reply).await.is_err() { break }
-                    }
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => {}
+                Some(Ok(Message::Text(t))) => feed_replies(&mut sink, &mut stream, &relay, &device, t).await,
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => Ok(()),
                 _ => break,
             },
+        };
+        if fed.is_err() || sink.flush().await.is_err() {
+            break;
         }
     }
     if let Ok(mut devices) = relay.devices.lock() {
         devices.remove(&device);
     }
+}
+
+/// Frames fed before one flush, at most (the rest go in the next write).
+const BATCH: usize = 256;
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+type Stream = futures_util::stream::SplitStream<WebSocket>;
+
+/// Feeds `first` and whatever else waits to be pushed.
+async fn feed_pushed(
+    sink: &mut Sink,
+    rx: &mut mpsc::UnboundedReceiver<String>,
+    first: String,
+) -> Result<(), axum::Error> {
+    sink.feed(Message::Text(first.into())).await?;
+    for _ in 1..BATCH {
+        match rx.try_recv() {
+            Ok(t) => sink.feed(Message::Text(t.into())).await?,
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// Answers `first` and the requests already read after it, feeding the replies.
+async fn feed_replies(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    relay: &Relay,
+    device: &Address,
+    first: axum::extract::ws::Utf8Bytes,
+) -> Result<(), axum::Error> {
+    let mut next = Some(first);
+    let mut n = 0;
+    while let Some(t) = next.take() {
+        if let Some(reply) = handle(relay, device, t.as_str()).await.as_ref().and_then(text) {
+            sink.feed(reply).await?;
+        }
+        n += 1;
+        if n < BATCH {
+            // Only what is already here: never wait for more before the flush.
+            if let Some(Some(Ok(Message::Text(t)))) = futures_util::FutureExt::now_or_never(stream.next()) {
+                next = Some(t);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn outbox(relay: &Relay, device: &Address) -> Option<Outbox> {

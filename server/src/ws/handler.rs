@@ -118,7 +118,7 @@ impl Handler {
                     }
                     return shutting_down();
                 }
-                Some((id, committed)) = self.sends.next(), if !self.sends.is_empty() => self.committed(id, committed).await,
+                Some((id, committed)) = self.sends.next(), if !self.sends.is_empty() => self.committed_all(id, committed).await,
                 event = events.recv() => match event {
                     Some(HubEvent::Wake) => self.push_pending().await,
                     Some(HubEvent::Receipts) => self.push_receipts().await,
@@ -310,6 +310,39 @@ impl Handler {
             Committed::Answer(result) => self.answer(id, result.into()).await,
             Committed::Ack(result) => result,
         }
+    }
+
+    /// As [`Self::committed`], for this commit and every one already done
+    /// after it (a group commit completes many at once): their replies, in
+    /// order, in one write rather than one flush each.
+    async fn committed_all(&mut self, id: Option<RequestId>, committed: Committed) -> Result<(), End> {
+        let mut frames = Vec::new();
+        let mut next = Some((id, committed));
+        while let Some((id, committed)) = next.take() {
+            match committed {
+                Committed::Answer(Ok(frame)) => frames.push(frame),
+                Committed::Answer(Err(Refusal { error, details })) => {
+                    error.log("websocket");
+                    crate::metrics::count_error(error.code);
+                    frames.push(ServerFrame::Error {
+                        id,
+                        code: error.code,
+                        message: error.message,
+                        details,
+                    });
+                }
+                Committed::Ack(Err(end)) => {
+                    self.conn.send_all(&frames).await?;
+                    return Err(end);
+                }
+                Committed::Ack(Ok(())) => {}
+            }
+            if frames.len() < PUSH_PAGE {
+                // Only what is done already: a reply never waits for a later commit.
+                next = futures_util::FutureExt::now_or_never(self.sends.next()).flatten();
+            }
+        }
+        self.conn.send_all(&frames).await
     }
 
     /// Closes the connection, with the error it ends with if any.
