@@ -44,7 +44,7 @@ export class OnCallThreadView {
       h('div', { class: 'tools' }, h('span', { class: 'chip oncall-chip' }, 'On-call role')),
     );
     this.body = h('div', { class: 'conversation-body' }, header, this.list.el, this.list.announcer, this.composer.el);
-    this.el = h('main', { class: 'conversation oncall-thread', id: 'oncall-thread', 'aria-label': 'On-call role' });
+    this.el = h('main', { class: 'conversation oncall-thread', id: 'oncall-thread', 'aria-label': 'On-call conversation' });
   }
 
   update(): void {
