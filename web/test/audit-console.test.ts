@@ -89,6 +89,21 @@ test('who the log names: directory names, the officer, the administrator and off
   assert.deepEqual(p.unlisted('bob'), [], 'directory people come from the directory search');
 });
 
+test('a clinician the directory has not answered for yet is shown as being looked up, not as a role', () => {
+  const names: Record<string, string> = {};
+  let asking = true;
+  const p = new AuditPeople({ me: ME, myName: 'Olive Officer', nameOf: (u) => names[u], pending: () => asking });
+  const sent = decoded(entry(1, { actor_user: BOB, actor_role: 'clinician', action: 'message.accepted' }));
+  p.learn(sent);
+  assert.equal(p.actor(sent), 'Looking up name… (device 1)');
+  assert.equal(p.name(ME), 'Olive Officer', 'the officer is never looked up');
+  names[BOB] = 'Dr. Bob Brown';
+  asking = false;
+  assert.equal(p.actor(sent), 'Dr. Bob Brown (device 1)');
+  delete names[BOB];
+  assert.equal(p.name(BOB), 'Clinician not in the directory', 'the directory answered: not listed');
+});
+
 function sink(): ExportSink & { parts: string[]; state: string } {
   const s = {
     name: 'x.jsonl', parts: [] as string[], state: 'open',

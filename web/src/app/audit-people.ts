@@ -24,6 +24,8 @@ export interface Directory {
   readonly me: string;
   readonly myName: string;
   nameOf(user: string): string | undefined;
+  /** The directory is still being asked about this user (their name is shown as being looked up, not as a role). */
+  pending?(user: string): boolean;
 }
 
 const ROLE_NAME: Record<string, string> = {
@@ -36,6 +38,8 @@ const DETAIL: Record<string, string> = {
   compliance_officer: 'A compliance officer (not in the directory)',
   clinician: 'A clinician not in the directory (unverified or deactivated)',
 };
+/** A name the directory has not answered for yet (as the conversation list shows it). */
+export const LOOKING_UP = 'Looking up name…';
 /** The label a user gets from the strongest role seen. */
 const ROLE_ORDER = ['admin', 'compliance_officer', 'clinician'] as const;
 
@@ -90,9 +94,12 @@ export class AuditPeople {
     return n === undefined || n === '' ? undefined : n;
   }
 
-  /** How a user is shown: a name, the role words, or (never seen in any role) "Unknown user". */
+  /** How a user is shown: a name, "Looking up name…" while the directory is asked, the role words, or (never seen in any role) "Unknown user". */
   name(user: string): string {
-    return this.listedName(user) ?? this.roleLabel(user) ?? 'Unknown user';
+    const listed = this.listedName(user);
+    if (listed !== undefined) return listed;
+    if (user !== this.dir.me && this.dir.pending?.(user) === true) return LOOKING_UP;
+    return this.roleLabel(user) ?? 'Unknown user';
   }
 
   /** The actor of an entry in words (null: anonymous, or the server's own action). */

@@ -20,6 +20,8 @@ export interface ComplianceHost {
   saveWitness(json: unknown): Promise<void>;
   /** A user's name from the directory, or undefined (asked for in the background). */
   nameOf(user: string): string | undefined;
+  /** The directory has not answered for this user yet. */
+  pending(user: string): boolean;
   /** Verified clinicians whose name contains the text (the directory). */
   search(text: string): Promise<readonly { key: string; name: string; specialty: string }[]>;
   changed(): void;

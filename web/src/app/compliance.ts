@@ -54,7 +54,7 @@ export class ComplianceConsole {
   private peopleRead = false;
 
   constructor(private readonly host: ComplianceHost) {
-    this.people = new AuditPeople({ me: host.me, myName: host.myName, nameOf: (u) => host.nameOf(u) });
+    this.people = new AuditPeople({ me: host.me, myName: host.myName, nameOf: (u) => host.nameOf(u), pending: (u) => host.pending(u) });
   }
 
   get verification(): VerifyState {
@@ -354,6 +354,7 @@ export function sessionCompliance(s: Session, changed: () => void): ComplianceCo
       if (p === undefined) s.lookUp(user);
       return p?.name || undefined;
     },
+    pending: (user) => user !== s.me && s.state.people[user] === undefined,
     search: (text) => s.search(text),
     changed,
   });

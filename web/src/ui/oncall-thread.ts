@@ -57,7 +57,7 @@ export class OnCallThreadView {
     if (key === undefined || o === undefined) {
       if (switched) this.body.remove();
       this.el.removeAttribute('aria-labelledby');
-      this.el.setAttribute('aria-label', 'On-call role');
+      this.el.setAttribute('aria-label', 'On-call conversation');
       return;
     }
     if (switched) {

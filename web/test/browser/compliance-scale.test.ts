@@ -144,6 +144,7 @@ function scale(backend: Backend): void {
     await page.getByRole('button', { name: 'Search the log' }).click();
     await page.getByText(/^Page 1 of \d+ \(\d+ entries\)$/).waitFor({ timeout: 60_000 });
     timings.push(`${backend}: a proven query of ${await page.getByText(/^Page 1 of/).innerText()} in ${seconds(t)}`);
+    await page.waitForFunction(() => !(document.querySelector('.audit-entries tbody')?.textContent ?? '').includes('Looking up name…'));
     const actors = await page.locator('.audit-entries tbody .audit-actor').allInnerTexts();
     assert.ok(actors.length === 25 && actors.every((a) => a === 'Dr. Load 01 (device 1)'), actors.join(', '));
     const row = page.locator('.audit-entries tbody tr[data-seq]').nth(3);

@@ -75,7 +75,8 @@ function officer(): void {
     await page.getByRole('button', { name: 'Search the log' }).click();
     await page.waitForFunction(() => {
       const body = document.querySelector('.audit-entries tbody');
-      return body !== null && body.querySelector('tr[data-stale]') === null && !(body.textContent ?? '').includes('Searching…');
+      const text = body?.textContent ?? '';
+      return body !== null && body.querySelector('tr[data-stale]') === null && !text.includes('Searching…') && !text.includes('Looking up name…');
     });
   };
   const choose = async (field: 'Actor' | 'Counterpart', text: string, name: string | RegExp): Promise<void> => {
