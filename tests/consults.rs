@@ -290,4 +290,132 @@ async fn a_consult_from_the_cli() {
         String::from_utf8_lossy(&late.stderr).contains("is closed"),
         "{late:?}"
     );
+
+    // With images: uploaded encrypted before anyone is asked, saved by a
+    // recipient byte for byte.
+    let palm: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
+        .collect();
+    std::fs::write(dir.join("palm.png"), &palm).unwrap();
+    std::fs::write(dir.join("back.jpg"), b"a second, small image").unwrap();
+    let (palm_path, back_path) = (dir.join("palm.png"), dir.join("back.jpg"));
+    let (palm_arg, back_arg) = (palm_path.to_str().unwrap(), back_path.to_str().unwrap());
+    let missing = cli(
+        &dir,
+        &server,
+        &[
+            "consult",
+            "ask",
+            "--profile",
+            "alice",
+            "--specialty",
+            "Dermatology",
+            "--image",
+            palm_arg,
+            "--image",
+            "/nonexistent/rash.png",
+            "Target lesions?",
+        ],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("was not sent and nobody was asked"),
+        "{missing:?}"
+    );
+    let mut five = vec![
+        "consult",
+        "ask",
+        "--profile",
+        "alice",
+        "--specialty",
+        "Dermatology",
+    ];
+    for _ in 0..5 {
+        five.extend(["--image", palm_arg]);
+    }
+    five.push("Five?");
+    let too_many = cli(&dir, &server, &five);
+    assert!(!too_many.status.success());
+    assert!(
+        String::from_utf8_lossy(&too_many.stderr).contains("at most 4 images"),
+        "{too_many:?}"
+    );
+    assert!(
+        !run(&["consult", "list", "--profile", "bob"]).contains("Target lesions"),
+        "nobody was asked"
+    );
+    let asked = run(&[
+        "consult",
+        "ask",
+        "--profile",
+        "alice",
+        "--specialty",
+        "Dermatology",
+        "--image",
+        palm_arg,
+        "--image",
+        back_arg,
+        "Target lesions on both palms?",
+    ]);
+    assert!(asked.contains("Asked 2 verified"), "{asked}");
+    let seen = run(&["consult", "list", "--profile", "bob"]);
+    assert!(
+        seen.contains("with 2 images: palm.png (300000 bytes), back.jpg (21 bytes)"),
+        "{seen}"
+    );
+    let id = consult_id_in(&seen, "Target lesions");
+    let out = dir.join("bob-images");
+    let saved = run(&[
+        "consult",
+        "save",
+        "--profile",
+        "bob",
+        &id,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(saved.contains("'s 2 images: "), "{saved}");
+    assert_eq!(
+        std::fs::read(out.join("palm.png")).unwrap(),
+        palm,
+        "byte for byte"
+    );
+    assert_eq!(
+        std::fs::read(out.join("back.jpg")).unwrap(),
+        b"a second, small image"
+    );
+    let again = run(&[
+        "consult",
+        "save",
+        "--profile",
+        "bob",
+        &id,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        again.contains("palm.png (2)"),
+        "an existing file is never overwritten: {again}"
+    );
+    let plain = cli(
+        &dir,
+        &server,
+        &[
+            "consult",
+            "save",
+            "--profile",
+            "bob",
+            &consult_id_in(&seen, "Annular"),
+            "--out",
+            "x",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("came without images"),
+        "{plain:?}"
+    );
+    assert!(
+        run(&["consult", "list", "--profile", "alice"]).contains("with 2 images"),
+        "the asker sees them too"
+    );
 }

@@ -34,6 +34,9 @@ impl core::fmt::Debug for AttachmentRef {
     }
 }
 
+/// The most files a consult's question carries (clients refuse more).
+pub const MAX_CONSULT_ATTACHMENTS: usize = 4;
+
 /// The content of a message.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -122,6 +125,10 @@ pub enum Content {
         specialty: String,
         /// The question.
         text: String,
+        /// Images (or other files) that go with it: at most
+        /// [`MAX_CONSULT_ATTACHMENTS`] from our clients; omitted when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentRef>,
     },
     /// An answer to a consult, to its asker (and, if shared, its recipients).
     ConsultAnswer {
@@ -152,9 +159,17 @@ impl core::fmt::Debug for Content {
             Self::Read { message_ids } => write!(f, "Read({} ids)", message_ids.len()),
             Self::Acknowledge { message_ids } => write!(f, "Acknowledge({} ids)", message_ids.len()),
             Self::Recall { message_ids } => write!(f, "Recall({} ids)", message_ids.len()),
-            Self::Consult { consult_id, text, .. } => {
-                write!(f, "Consult({consult_id}, {} bytes)", text.len())
-            }
+            Self::Consult {
+                consult_id,
+                text,
+                attachments,
+                ..
+            } => write!(
+                f,
+                "Consult({consult_id}, {} bytes, {} attachment(s))",
+                text.len(),
+                attachments.len()
+            ),
             Self::ConsultAnswer { consult_id, text } => {
                 write!(f, "ConsultAnswer({consult_id}, {} bytes)", text.len())
             }
@@ -197,6 +212,14 @@ impl Content {
             Self::Read { message_ids } => format!("[read {} messages]", message_ids.len()),
             Self::Acknowledge { message_ids } => format!("[acknowledged {} messages]", message_ids.len()),
             Self::Recall { .. } => "[message recalled]".into(),
+            Self::Consult {
+                specialty,
+                text,
+                attachments,
+                ..
+            } if !attachments.is_empty() => {
+                format!("[consult to {specialty}, {} image(s)] {text}", attachments.len())
+            }
             Self::Consult { specialty, text, .. } => format!("[consult to {specialty}] {text}"),
             Self::ConsultAnswer { text, .. } => format!("[consult answer] {text}"),
             Self::ConsultClosed { .. } => "[consult closed]".into(),
@@ -251,5 +274,43 @@ mod tests {
             message_ids: vec![MessageId::new("m1").unwrap()],
         };
         assert_eq!(Content::from_bytes(&c.to_bytes()), c);
+    }
+
+    #[test]
+    fn a_consult_carries_its_images_and_one_without_them_keeps_the_older_form() {
+        let bare = br#"{"type":"consult","consult_id":"c1","specialty":"Dermatology","text":"Rash?"}"#;
+        let Content::Consult { attachments, .. } = Content::from_bytes(bare) else {
+            panic!("a consult without attachments is still a consult");
+        };
+        assert!(attachments.is_empty());
+        let with = Content::Consult {
+            consult_id: "c1".into(),
+            specialty: "Dermatology".into(),
+            text: "Rash?".into(),
+            attachments: vec![AttachmentRef {
+                attachment_id: "0123456789abcdef0123456789abcdef".into(),
+                key: vec![7; 32].into(),
+                digest: vec![9; 32].into(),
+                name: "palm.png".into(),
+                size: 1234,
+            }],
+        };
+        let json: serde_json::Value = serde_json::from_slice(&with.to_bytes()).unwrap();
+        assert_eq!(json["attachments"][0]["name"], "palm.png");
+        assert_eq!(Content::from_bytes(&with.to_bytes()), with);
+        assert_eq!(with.summary(), "[consult to Dermatology, 1 image(s)] Rash?");
+        let Content::Consult { attachments, .. } = &with else {
+            unreachable!()
+        };
+        let none = Content::Consult {
+            consult_id: "c1".into(),
+            specialty: "Dermatology".into(),
+            text: "Rash?".into(),
+            attachments: Vec::new(),
+        };
+        assert!(!String::from_utf8(none.to_bytes())
+            .unwrap()
+            .contains("attachments"));
+        assert_eq!(attachments.len(), 1);
     }
 }

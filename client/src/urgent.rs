@@ -63,6 +63,9 @@ pub struct ConsultRecord {
     /// Closed by the asker.
     #[serde(default)]
     pub closed: bool,
+    /// The question's images (or other files), to download and decrypt.
+    #[serde(default)]
+    pub attachments: Vec<crate::content::AttachmentRef>,
 }
 
 impl LocalState {
@@ -164,6 +167,12 @@ impl LocalState {
             deleted += before - conversation.len();
         }
         self.urgent.retain(|u| u.at_ms > cutoff);
+        // A consult goes with its question (and its images); answers older
+        // than the limit go from one still kept.
+        self.consults.retain(|_, c| c.at_ms > cutoff);
+        for c in self.consults.values_mut() {
+            c.answers.retain(|(_, _, at)| *at > cutoff);
+        }
         self.referrals.retain(|id, _| {
             self.referral_envelopes
                 .get(id)
@@ -281,6 +290,22 @@ mod tests {
         s.record_received(&user("alice"), text("alice", "old", 1_000));
         s.record_received(&user("alice"), text("alice", "new", 100_000));
         s.set_timer(&user("alice"), Some(7 * 86_400), 0);
+        let consult = |at_ms: i64, answers: Vec<(UserId, String, i64)>| ConsultRecord {
+            asker: user("alice"),
+            specialty: "Dermatology".into(),
+            text: "Rash?".into(),
+            at_ms,
+            fan_out: 2,
+            answers,
+            closed: false,
+            attachments: Vec::new(),
+        };
+        s.consults.insert("old".into(), consult(1_000, Vec::new()));
+        let answers = vec![
+            (user("bob"), "early".into(), 1_000),
+            (user("bob"), "late".into(), 100_000),
+        ];
+        s.consults.insert("kept".into(), consult(100_000, answers));
         let policy = Policy {
             retention_secs: Some(60),
             recall_window_secs: 3600,
@@ -293,6 +318,16 @@ mod tests {
             .collect();
         assert_eq!(left, ["new"]);
         assert_eq!(s.timers[&user("alice")], 60);
+        assert_eq!(
+            s.consults.keys().collect::<Vec<_>>(),
+            ["kept"],
+            "an old consult goes, with its images"
+        );
+        assert_eq!(
+            s.consults["kept"].answers.len(),
+            1,
+            "and an answer older than the limit"
+        );
         assert_eq!(s.max_timer_secs(), Some(60));
         assert!(policy_words(&policy).contains("1 minute"));
     }

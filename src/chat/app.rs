@@ -58,6 +58,8 @@ pub(crate) enum Action {
     Consult(Option<(String, String)>),
     /// Answer consult number N (as `/consult` numbers them).
     Answer(usize, String),
+    /// Save consult N's images into a directory (default .).
+    ConsultImages(usize, Option<String>),
     /// Close consult number N.
     CloseConsult(usize),
     /// Leave.
@@ -110,6 +112,7 @@ pub(crate) const HELP: &[&str] = &[
     "/handoff ROLE: NAME    hand an on-call role you hold to a colleague, from now on",
     "/consult [SPECIALTY: QUESTION]  your consults, numbered; with a specialty: ask its clinicians who answer consults",
     "/answer N TEXT         answer consult N;  /close N closes consult N you asked",
+    "/images N [DIR]        save consult N's images into DIR (default .)",
     "/help                  this help;  /quit (or Ctrl-C) leaves",
 ];
 
@@ -429,6 +432,16 @@ impl App {
                     return None;
                 }
                 Some(Action::Confirm(user, rest))
+            }
+            "/images" => {
+                let mut words = rest.split_whitespace();
+                match words.next().map(str::parse::<usize>) {
+                    Some(Ok(n)) if n > 0 => Some(Action::ConsultImages(n, words.next().map(str::to_owned))),
+                    _ => {
+                        self.notice("/images N [DIR]: N is the consult's number (/consult lists them)");
+                        None
+                    }
+                }
             }
             "/download" => {
                 let mut words = rest.split_whitespace();

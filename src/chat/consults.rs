@@ -55,7 +55,9 @@ pub(crate) fn notice_words(state: &LocalState, line: &str) -> Option<String> {
     let (id, rest) = rest.split_once("] ")?;
     let n = numbered(state).iter().position(|(i, _)| i.as_str() == id)? + 1;
     let rest = rest.split(" (answer: curbside consult").next().unwrap_or(rest);
-    Some(if rest.contains(" question from ") {
+    Some(if rest.contains(" question from ") && rest.contains(" [with ") {
+        format!("Consult {n}: {rest} — /answer {n} TEXT answers it; /images {n} [DIR] saves the images")
+    } else if rest.contains(" question from ") {
         format!("Consult {n}: {rest} — /answer {n} TEXT answers it")
     } else if rest.starts_with("answer from ") {
         format!("Consult {n}: {rest} (/consult shows them all; /close {n} ends it)")
@@ -86,7 +88,17 @@ pub(super) async fn ask(
     client: &mut Client,
     (specialty, text): (String, String),
 ) -> anyhow::Result<()> {
-    let posted = post(state, client, specialty.clone(), false, text.clone()).await;
+    let posted = post(
+        state,
+        client,
+        crate::consults::Question {
+            specialty: specialty.clone(),
+            share_answers: false,
+            text: text.clone(),
+            attachments: Vec::new(),
+        },
+    )
+    .await;
     profile.save_state(state)?;
     let consult = match posted {
         Ok(consult) => consult,
@@ -157,5 +169,30 @@ pub(super) async fn close(
     app.notice(format!(
         "Closed consult {n}: no more answers are taken, and those asked are told"
     ));
+    Ok(())
+}
+
+/// Saves consult N's images into a folder (default: the current one).
+pub(super) async fn images(
+    app: &mut App,
+    state: &LocalState,
+    client: &Client,
+    (n, dir): (usize, Option<String>),
+) -> anyhow::Result<()> {
+    let Some((_, record)) = nth(app, state, n) else {
+        return Ok(());
+    };
+    if record.attachments.is_empty() {
+        app.notice(format!("Consult {n} came without images"));
+        return Ok(());
+    }
+    let dir = std::path::PathBuf::from(dir.unwrap_or_else(|| ".".into()));
+    match crate::consults::save_all(&client.account, &record, &dir).await {
+        Ok(saved) => {
+            let list: Vec<String> = saved.iter().map(|p| p.display().to_string()).collect();
+            app.notice(format!("Saved consult {n}'s images: {}", list.join(", ")));
+        }
+        Err(e) => app.notice(format!("Consult {n}'s images were not saved: {e:#}")),
+    }
     Ok(())
 }

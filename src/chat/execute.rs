@@ -115,6 +115,7 @@ pub(crate) async fn execute(
         Action::Consult(Some(pair)) => super::consults::ask(app, profile, state, client, pair).await?,
         Action::Answer(n, text) => super::consults::answer(app, profile, state, client, (n, text)).await?,
         Action::CloseConsult(n) => super::consults::close(app, profile, state, client, n).await?,
+        Action::ConsultImages(n, dir) => super::consults::images(app, state, client, (n, dir)).await?,
         Action::Send(Conversation::With(user), text, confirmed) => {
             if !confirmed && !state.people.contains_key(&user) {
                 let warning = crate::people::unlisted_warning(state, std::slice::from_ref(&user));
@@ -375,7 +376,7 @@ async fn download(
         return Ok(());
     };
     let dir = std::path::PathBuf::from(dir.unwrap_or_else(|| ".".into()));
-    let path = free_path(&dir, &file.name);
+    let path = crate::messages::free_path(&dir, &file.name);
     let size = crate::messages::fetch(&client.account, file, &path).await?;
     app.notice(format!(
         "Saved {} ({size} bytes) to {}",
@@ -383,21 +384,6 @@ async fn download(
         path.display()
     ));
     Ok(())
-}
-
-/// `dir/name`, or `dir/name (2)` … if that exists; only the file name of
-/// `name` is used (a sender cannot choose where the file goes).
-fn free_path(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
-    let name = std::path::Path::new(name)
-        .file_name()
-        .map_or_else(|| "attachment".into(), |n| n.to_string_lossy().into_owned());
-    let mut path = dir.join(&name);
-    let mut i = 2;
-    while path.exists() {
-        path = dir.join(format!("{name} ({i})"));
-        i += 1;
-    }
-    path
 }
 
 /// Sends what waits in the sealed outbox (after a reconnect, or before a new
@@ -421,7 +407,7 @@ pub(super) async fn resend_queued(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::free_path;
+    use crate::messages::free_path;
 
     #[test]
     fn an_attachment_is_saved_under_its_file_name_only_and_never_over_a_file() {

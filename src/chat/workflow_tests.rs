@@ -263,6 +263,46 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
         "{notice}"
     );
 
+    // A consult with an image (asked from the CLI or the web; the chat
+    // saves it): the panel names it, /images saves it byte for byte.
+    let scan = dir.path().join("palm.png");
+    std::fs::write(&scan, b"\x89PNG pretend pixels of a palm").unwrap();
+    let (file, _) = crate::messages::upload_file(&a.client.account, &scan)
+        .await
+        .unwrap();
+    let question = crate::consults::Question {
+        specialty: "Dermatology".into(),
+        share_answers: false,
+        text: "And this one?".into(),
+        attachments: vec![file],
+    };
+    crate::consults::post(&mut a.state, &mut a.client, question)
+        .await
+        .unwrap();
+    c.receive_until(|s| s.consults.values().any(|c| !c.attachments.is_empty()))
+        .await;
+    c.type_line("/consult").await;
+    assert!(
+        c.panel().contains("with 1 image: palm.png (29 bytes)"),
+        "{}",
+        c.panel()
+    );
+    assert!(c
+        .type_line("/images 1")
+        .await
+        .contains("Consult 1 came without images"));
+    let saved = dir.path().join("carol-saved");
+    let notice = c.type_line(&format!("/images 2 {}", saved.display())).await;
+    assert!(notice.contains("Saved consult 2's images"), "{notice}");
+    assert_eq!(
+        std::fs::read(saved.join("palm.png")).unwrap(),
+        b"\x89PNG pretend pixels of a palm"
+    );
+    assert!(c
+        .type_line("/images x")
+        .await
+        .contains("N is the consult's number"));
+
     for client in [a.client, c.client, d, e] {
         client.close().await;
     }

@@ -161,3 +161,18 @@ pub(crate) async fn fetch(
     std::fs::rename(&partial, to).with_context(|| format!("writing {}", to.display()))?;
     Ok(size)
 }
+
+/// `dir/name`, or `dir/name (2)` … if that exists; only the file name of
+/// `name` is used (a sender cannot choose where the file goes).
+pub(crate) fn free_path(dir: &std::path::Path, name: &str) -> PathBuf {
+    let name = std::path::Path::new(name)
+        .file_name()
+        .map_or_else(|| "attachment".into(), |n| n.to_string_lossy().into_owned());
+    let mut path = dir.join(&name);
+    let mut i = 2;
+    while path.exists() {
+        path = dir.join(format!("{name} ({i})"));
+        i += 1;
+    }
+    path
+}

@@ -341,9 +341,13 @@ pub(crate) fn content_json(content: &Content) -> serde_json::Value {
             consult_id,
             specialty,
             text,
-        } => {
-            serde_json::json!({ "type": "consult", "consult_id": consult_id, "specialty": specialty, "text": text })
-        }
+            attachments,
+        } => serde_json::json!({
+            "type": "consult", "consult_id": consult_id, "specialty": specialty, "text": text,
+            "attachments": attachments.iter().map(|f| serde_json::json!({
+                "name": f.name, "size": f.size, "attachment_id": f.attachment_id,
+            })).collect::<Vec<_>>(),
+        }),
         Content::ConsultAnswer { consult_id, text } => {
             serde_json::json!({ "type": "consult_answer", "consult_id": consult_id, "text": text })
         }

@@ -4,10 +4,14 @@
 //! is open; answer; close. And what the receive loop does with consult
 //! content.
 
+mod images;
+
+use std::path::PathBuf;
+
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use curbside_client::api::Api;
-use curbside_client::content::Content;
+use curbside_client::content::{AttachmentRef, Content, MAX_CONSULT_ATTACHMENTS};
 use curbside_client::local::LocalState;
 use curbside_client::urgent::ConsultRecord;
 use curbside_client::{Client, Received, Urgency};
@@ -18,6 +22,8 @@ use curbside_protocol::ids::{ConsultId, UserId};
 use crate::commands::{out, ProfileArg};
 use crate::messages::{connect, now_ms, random_message_id};
 use crate::profile::Profile;
+pub(crate) use images::save_all;
+use images::{image_names, save};
 
 #[derive(Subcommand)]
 pub(crate) enum ConsultCommand {
@@ -39,8 +45,22 @@ pub(crate) enum ConsultCommand {
         /// Let everyone asked see every answer (by default answers come to you only).
         #[arg(long)]
         share_answers: bool,
+        /// An image (or other file) to go with the question, encrypted end
+        /// to end like any attachment (repeat, at most 4).
+        #[arg(long = "image", value_name = "FILE")]
+        images: Vec<PathBuf>,
         /// The question.
         text: String,
+    },
+    /// Save a consult's images into a folder, decrypted and verified.
+    Save {
+        #[command(flatten)]
+        profile: ProfileArg,
+        /// The consult.
+        consult: ConsultId,
+        /// The folder to save them in (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// The consults you asked or were asked, open first, with their answers.
     List {
@@ -79,6 +99,7 @@ pub(crate) fn received(
             consult_id,
             specialty,
             text,
+            attachments,
         } => {
             if from == me || state.consults.contains_key(consult_id) {
                 return Vec::new();
@@ -93,12 +114,23 @@ pub(crate) fn received(
                     fan_out: 0,
                     answers: Vec::new(),
                     closed: false,
+                    attachments: attachments.clone(),
                 },
             );
+            let dir = profile.dir().display();
+            let (images, save) = if attachments.is_empty() {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!(" [with {}]", image_names(attachments)),
+                    format!(
+                        "; save the images: curbside consult save --profile {dir} {consult_id} --out FOLDER"
+                    ),
+                )
+            };
             vec![format!(
-                "[consult {consult_id}] {specialty} question from {from}: {text} (answer: curbside consult answer \
-                 --profile {} {consult_id} \"…\")",
-                profile.dir().display()
+                "[consult {consult_id}] {specialty} question from {from}: {text}{images} (answer: curbside consult \
+                 answer --profile {dir} {consult_id} \"…\"{save})"
             )]
         }
         Content::ConsultAnswer { consult_id, text } => {
@@ -152,8 +184,14 @@ pub(crate) async fn run(cmd: ConsultCommand) -> anyhow::Result<()> {
             profile,
             specialty,
             share_answers,
+            images,
             text,
-        } => ask(&profile, specialty, share_answers, text).await,
+        } => ask(&profile, (specialty, share_answers), &images, text).await,
+        ConsultCommand::Save {
+            profile,
+            consult,
+            out,
+        } => save(&profile, &consult, &out).await,
         ConsultCommand::List { profile } => list(&profile).await,
         ConsultCommand::Answer {
             profile,
@@ -166,14 +204,31 @@ pub(crate) async fn run(cmd: ConsultCommand) -> anyhow::Result<()> {
 
 async fn ask(
     profile: &ProfileArg,
-    specialty: String,
-    share_answers: bool,
+    (specialty, share_answers): (String, bool),
+    images: &[PathBuf],
     text: String,
 ) -> anyhow::Result<()> {
+    if images.len() > MAX_CONSULT_ATTACHMENTS {
+        bail!("a consult carries at most {MAX_CONSULT_ATTACHMENTS} images: choose the ones that matter most");
+    }
     let (dir, account) = Profile::open(&profile.profile)?;
     let mut state = dir.load_state()?;
+    // Uploaded first: a file that cannot be read or stored asks no one.
+    let mut attachments = Vec::with_capacity(images.len());
+    for path in images {
+        let (file, _) = crate::messages::upload_file(&account, path)
+            .await
+            .with_context(|| format!("{} was not sent and nobody was asked", path.display()))?;
+        attachments.push(file);
+    }
     let mut client = connect(&dir, &mut state, account).await?;
-    let posted = post(&mut state, &mut client, specialty, share_answers, text).await;
+    let question = Question {
+        specialty,
+        share_answers,
+        text,
+        attachments,
+    };
+    let posted = post(&mut state, &mut client, question).await;
     let account = client.close().await;
     dir.save(&account)?;
     dir.save_state(&state)?;
@@ -193,15 +248,28 @@ async fn ask(
     ))
 }
 
+/// A consult's question as its asker writes it.
+pub(crate) struct Question {
+    pub(crate) specialty: String,
+    pub(crate) share_answers: bool,
+    pub(crate) text: String,
+    /// Already uploaded (their references only).
+    pub(crate) attachments: Vec<AttachmentRef>,
+}
+
 /// Posts a consult (the server chooses who is asked) and sends the
 /// question, end to end encrypted, to them.
 pub(crate) async fn post(
     state: &mut LocalState,
     client: &mut Client,
-    specialty: String,
-    share_answers: bool,
-    text: String,
+    question: Question,
 ) -> anyhow::Result<Consult> {
+    let Question {
+        specialty,
+        share_answers,
+        text,
+        attachments,
+    } = question;
     let (api, token) = crate::commands::login(&client.account).await?;
     let consult = api
         .post_consult(
@@ -223,12 +291,14 @@ pub(crate) async fn post(
             fan_out: consult.fan_out,
             answers: Vec::new(),
             closed: false,
+            attachments: attachments.clone(),
         },
     );
     let content = Content::Consult {
         consult_id: id.to_string(),
         specialty: consult.specialty.clone(),
         text,
+        attachments,
     };
     send_on_consult(client, &consult.recipients, (&content, id)).await?;
     Ok(consult)
@@ -284,6 +354,9 @@ pub(crate) fn describe(me: &UserId, label: &str, c: &ConsultRecord) -> Vec<Strin
             c.specialty, c.asker, c.text
         )
     }];
+    if !c.attachments.is_empty() {
+        lines.push(format!("    with {}", image_names(&c.attachments)));
+    }
     for (who, text, _) in &c.answers {
         lines.push(format!("    answer from {who}: {text}"));
     }
