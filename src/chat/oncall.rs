@@ -4,14 +4,12 @@
 //! conversation with that colleague); `/handoff ROLE: NAME` hands a role one
 //! holds to a colleague at once.
 
-use curbside_client::content::Content;
 use curbside_client::local::LocalState;
-use curbside_client::{Client, ClientError, Urgency};
-use curbside_protocol::error::ErrorCode;
+use curbside_client::{Client, Urgency};
 use curbside_protocol::oncall::HandOff;
 
 use super::app::{App, Conversation};
-use crate::messages::{random_message_id, send_content_with, Sent};
+use crate::messages::{random_message_id, Sent};
 use crate::profile::Profile;
 
 /// Shows the roles and who holds each now.
@@ -41,52 +39,23 @@ pub(super) async fn send(
     (typed, text): (String, String),
 ) -> anyhow::Result<()> {
     crate::people::pin_verified(state, client);
-    let id = random_message_id()?;
-    // A hand-off between reading the role and sending: read it again, and
-    // send again with the same id (once; then say so).
-    let mut attempt = 0;
-    let (role, sent) = loop {
-        let role = match crate::messages::resolve_role(&client.account, state, &typed).await {
-            Ok(role) => role,
-            Err(e) => {
-                app.error(&format!("{e:#}"));
-                return Ok(());
-            }
-        };
-        let me = &app.me;
-        let holders: Vec<_> = role
-            .holders
-            .iter()
-            .map(|h| h.user_id.clone())
-            .filter(|u| u != me)
-            .collect();
-        if holders.is_empty() {
-            app.notice(format!(
-                "You hold {} now yourself: messages to it come to you (/handoff {}: NAME hands it on)",
-                role.name, role.name
-            ));
+    let role = match crate::messages::resolve_role(&client.account, state, &typed).await {
+        Ok(role) => role,
+        Err(e) => {
+            app.error(&format!("{e:#}"));
             return Ok(());
         }
-        let content = Content::Text {
-            to: holders.clone(),
-            text: text.clone(),
-        };
-        let urgency = Urgency {
-            role: Some(role.role_id.clone()),
-            ..Urgency::routine()
-        };
-        match send_content_with(profile, state, client, &holders, &id, content, &urgency).await {
-            Err(e)
-                if attempt == 0
-                    && e.downcast_ref::<ClientError>().and_then(ClientError::code)
-                        == Some(ErrorCode::HoldersChanged) =>
-            {
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-            Ok(sent) => break (role, sent),
-        }
     };
+    if crate::messages::holders_now(&role, &app.me).is_err() {
+        app.notice(format!(
+            "You hold {} now yourself: messages to it come to you (/handoff {}: NAME hands it on)",
+            role.name, role.name
+        ));
+        return Ok(());
+    }
+    let id = random_message_id()?;
+    let how = (&Urgency::routine(), None);
+    let (role, sent) = crate::messages::send_to_role(profile, state, client, role, (&id, &text), how).await?;
     profile.save_state(state)?;
     if let Some(first) = role.holders.iter().find(|h| h.user_id != app.me) {
         state.contacts.entry(first.user_id.clone()).or_default();

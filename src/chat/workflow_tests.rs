@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use curbside_client::content::Content;
 use curbside_client::local::LocalState;
-use curbside_client::{Account, Client};
-use curbside_protocol::oncall::{CreateRole, ScheduleShift};
+use curbside_client::{Account, Client, Urgency};
+use curbside_protocol::oncall::{CreateRole, HandOff, ScheduleShift};
 
 use super::app::{App, Conversation};
 use super::execute::execute;
@@ -183,6 +183,46 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
     let got = d.next_message(Duration::from_secs(5)).await.unwrap().unwrap();
     assert_eq!(text_of(&got), "Photo taken, can you look?");
     d.ack(&[got.delivery_id]).await.unwrap();
+
+    // Handed back to Carol between reading the role and sending: the server
+    // refuses the old holders (holders_changed); it goes again, same id, to Carol.
+    let stale = crate::messages::resolve_role(&a.client.account, &mut a.state, "dermatology")
+        .await
+        .unwrap();
+    assert_eq!(stale.holders[0].user_id, dan_id);
+    let back = HandOff {
+        to: carol_id.clone(),
+        until: None,
+    };
+    api.hand_off(&admin, &role.role_id, &back).await.unwrap();
+    let id = crate::messages::random_message_id().unwrap();
+    let how = (&Urgency::routine(), None);
+    let (now_role, _) = crate::messages::send_to_role(
+        &a.profile,
+        &mut a.state,
+        &mut a.client,
+        stale,
+        (&id, "Still there?"),
+        how,
+    )
+    .await
+    .unwrap();
+    assert_eq!(now_role.holders.len(), 1);
+    assert_eq!(now_role.holders[0].user_id, carol_id);
+    let alice_id = a.app.me.clone();
+    c.receive_until(|s| {
+        s.conversations
+            .get(&alice_id)
+            .is_some_and(|ms| ms.iter().any(|m| m.message_id == id))
+    })
+    .await;
+    assert!(
+        d.next_message(Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_none(),
+        "Dan no longer holds it"
+    );
 
     // A consult reaches exactly Carol and Dan (opted in), not Eve.
     let notice = a

@@ -13,6 +13,7 @@ use curbside_protocol::referral::Priority;
 use rand_core::RngCore as _;
 use std::time::Duration;
 
+use super::role::{holders_now, holders_words, resolve_role, send_to_role};
 use crate::commands::{out, ProfileArg};
 use crate::profile::Profile;
 
@@ -339,24 +340,11 @@ pub(crate) async fn connect(
 pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
     let (profile, account) = Profile::open(&args.profile.profile)?;
     let mut state = profile.load_state()?;
-    let (to, role) = match &args.role {
+    let (mut to, role) = match &args.role {
         Some(typed) => {
             let role = resolve_role(&account, &mut state, typed).await?;
             crate::audit::note(&holders_words(&role));
-            let me = account.user_id()?;
-            let holders: Vec<UserId> = role
-                .holders
-                .iter()
-                .map(|h| h.user_id.clone())
-                .filter(|u| u != me)
-                .collect();
-            if holders.is_empty() {
-                bail!(
-                    "you hold {} now yourself: messages to it come to you (`curbside oncall handoff` hands it on)",
-                    role.name
-                );
-            }
-            (holders, Some(role.role_id))
+            (holders_now(&role, account.user_id()?)?, Some(role))
         }
         None => (
             crate::people::recipients(&account, &mut state, &args.to, args.allow_unverified, &profile)
@@ -364,7 +352,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
             None,
         ),
     };
-    let mut urgency = urgency_from(&account, &mut state, &args, &profile).await?;
+    let urgency = urgency_from(&account, &mut state, &args, &profile).await?;
     if let Some((backup, _)) = &urgency.escalation {
         if to.contains(backup) {
             bail!(
@@ -373,14 +361,13 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
             );
         }
     }
-    urgency.role = role;
     let id = match args.id {
         Some(id) => id,
         None => random_message_id()?,
     };
     let content = Content::Text {
         to: to.clone(),
-        text: args.text,
+        text: args.text.clone(),
     };
     let mut client = match Client::connect_or_return(account).await {
         Ok(client) => client,
@@ -406,16 +393,33 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         Ok(sent) => crate::audit::note(&format!("Sent {sent} queued message(s).")),
         Err(e) => crate::audit::note(&format!("queued messages not sent yet: {e}")),
     }
-    let result = send_trusting(
-        &profile,
-        &mut state,
-        &mut client,
-        (&to, &id),
-        content,
-        args.allow_unverified,
-        &urgency,
-    )
-    .await;
+    let result = match role {
+        Some(role) => {
+            let me = client.address()?.user_id;
+            let how = (&urgency, Some(args.allow_unverified));
+            match send_to_role(&profile, &mut state, &mut client, role, (&id, &args.text), how).await {
+                Ok((role, sent)) => {
+                    // Handed off meanwhile: it went to the holders now.
+                    to = holders_now(&role, &me)?;
+                    Ok(sent)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        None => {
+            let trust = args.allow_unverified;
+            send_trusting(
+                &profile,
+                &mut state,
+                &mut client,
+                (&to, &id),
+                content,
+                trust,
+                &urgency,
+            )
+            .await
+        }
+    };
     let account = client.close().await;
     profile.save(&account)?;
     if urgency.priority != Priority::Routine && result.is_ok() {
@@ -535,37 +539,4 @@ fn urgency_words(state: &LocalState, to: &[UserId], urgency: &Urgency) -> String
         ),
         None => format!("{what}: {} alerted until acknowledged.", alerted(state, to)),
     }
-}
-
-/// The on-call role a user means, with its holders now (their names
-/// remembered); nobody holding it is an error saying what to do.
-pub(crate) async fn resolve_role(
-    account: &curbside_client::Account,
-    state: &mut LocalState,
-    typed: &str,
-) -> anyhow::Result<curbside_protocol::oncall::OnCallRole> {
-    let (api, token) = crate::commands::login(account).await?;
-    let roles = api.oncall_roles(&token).await?;
-    let role = crate::oncall::find_role(&roles, typed)?;
-    if role.holders.is_empty() {
-        bail!(
-            "nobody holds {} now: `curbside oncall list` shows its shifts; write to a colleague by name instead",
-            role.name
-        );
-    }
-    for h in &role.holders {
-        state.remember(h.clone());
-    }
-    Ok(role.clone())
-}
-
-/// "To On-call dermatology: Dr. Carol Chen holds it now."
-pub(crate) fn holders_words(role: &curbside_protocol::oncall::OnCallRole) -> String {
-    let names: Vec<&str> = role.holders.iter().map(|h| h.display_name.as_str()).collect();
-    format!(
-        "To {}: {} {} it now.",
-        role.name,
-        names.join(" and "),
-        if names.len() == 1 { "holds" } else { "hold" }
-    )
 }
