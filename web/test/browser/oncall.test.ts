@@ -18,13 +18,18 @@
 // decrypts it to them; Carol answers and Alice sees the answer by name;
 // Alice closes it and Carol's browser shows it closed, without an answer
 // form, the image still there. Dan then asks with an image from his client:
-// Carol's browser shows it as a decrypted preview. Screenshots (SQLite
+// Carol's browser shows it as a decrypted preview. With the CLI: Dr. Fran
+// Fields (dermatology, CLI) opts in; Alice's next consult with a photo
+// reaches her (`consult list` names the image, `consult save` writes the
+// same bytes), and Fran's `consult ask --image` is a decrypted preview in
+// Carol's browser (a second `--image` that is not an image: a Download
+// button, the same bytes). Screenshots (SQLite
 // run): web-oncall-admin-*, web-oncall-thread-*, web-oncall-*,
 // web-consult-ask-*, web-consult-answer-*, web-consults-*,
 // web-consult-image-*.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -314,6 +319,48 @@ function oncall(backend: Backend): void {
       await item.getByRole('button', { name: /^Download mole-dermoscopy\.png \(/ }).waitFor();
       const box = await item.getByRole('img', { name: 'Image mole-dermoscopy.png' }).boundingBox();
       assert.ok(box !== null && box.width > 0);
+    });
+
+    test('with the CLI: the browser’s consult image reaches a CLI dermatologist (consult list names it, consult save writes its bytes); one asked with --image is a decrypted preview in Carol’s browser, a file that is not an image a download', async () => {
+      const FRAN = 'Dr. Fran Fields';
+      const fran = cli.profile('fran');
+      await cli.clinician('fran', FRAN, '823456789', 'Dermatology');
+      await cli.run(['consult', 'optin', '--profile', fran]);
+      const burn = png(160, 120);
+      await screen(alice, 'Consults');
+      await consultsMain(alice).getByLabel('Specialty', { exact: true }).fill('Dermatology');
+      await consultsMain(alice).getByLabel('Question', { exact: true }).fill('Healing burn on the forearm, photo attached: graft?');
+      const chooser = alice.waitForEvent('filechooser');
+      await consultsMain(alice).getByRole('button', { name: 'Add images' }).click();
+      await (await chooser).setFiles({ name: 'burn.png', mimeType: 'image/png', buffer: Buffer.from(burn) });
+      await consultsMain(alice).getByRole('button', { name: 'Ask', exact: true }).click();
+      await alice.getByText(/^Sent, with its image, to 3 Dermatology clinicians who answer consults\./).waitFor();
+      await cli.run(['sync', '--profile', fran, '--wait', '2']);
+      const list = await cli.run(['consult', 'list', '--profile', fran]);
+      const id = new RegExp(`\\[consult (c[0-9a-f]+)\\] open: Dermatology question from ${ALICE}: Healing burn on the forearm`).exec(list)?.[1];
+      assert.ok(id !== undefined, `the CLI lists Alice's consult by her name: ${list}`);
+      assert.match(list, /Healing burn on the forearm, photo attached: graft\?\n\s+with 1 image: burn\.png \(\d+ bytes\)/, 'and names its image');
+      const out = join(cli.dir, 'fran-saved');
+      await cli.run(['consult', 'save', '--profile', fran, id, '--out', out]);
+      assert.deepEqual(readdirSync(out), ['burn.png']);
+      assert.deepEqual(new Uint8Array(readFileSync(join(out, 'burn.png'))), burn, 'the CLI decrypts the bytes Alice picked');
+
+      const nail = join(cli.dir, 'nail.png');
+      writeFileSync(nail, png(64, 48));
+      const report = join(cli.dir, 'nail-report.pdf');
+      writeFileSync(report, '%PDF-1.4 not really, but not an image either');
+      await cli.run(['consult', 'ask', '--profile', fran, '--specialty', 'Dermatology', '--image', nail, '--image', report, 'Nail dystrophy, photo attached: onychomycosis?']);
+      const item = consultsMain(carol).locator('.consult', { hasText: 'Nail dystrophy' });
+      await item.getByText(`${FRAN} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
+      await decoded(carol, 'nail.png', 64);
+      await item.getByRole('button', { name: /^Download nail\.png \(/ }).waitFor();
+      // Not an image: a file to download, no preview.
+      assert.equal(await item.getByRole('img', { name: 'Image nail-report.pdf' }).count(), 0);
+      const download = carol.waitForEvent('download');
+      await item.getByRole('button', { name: /^Download nail-report\.pdf \(\d+ B\)$/ }).click();
+      const saved = await download;
+      assert.equal(saved.suggestedFilename(), 'nail-report.pdf');
+      assert.deepEqual(readFileSync((await saved.path()) ?? ''), readFileSync(report));
     });
 
     test('no serious accessibility violations, page errors or CSP reports', () => {
