@@ -6,6 +6,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
+import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -33,11 +34,12 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Starts `curbside serve` on a free port (127.0.0.1:0) and reads its address and bootstrap token. */
-export async function startServer(): Promise<Server> {
+/** Starts `curbside serve` on a free port (127.0.0.1:0) and reads its address and bootstrap token; `env`: settings such as `CURBSIDE_LIMITS__MAX_ATTACHMENT_BYTES`. */
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'curbside-web-live-'));
   const proc = spawn(BIN, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--log-format', 'json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   proc.stderr?.resume();
@@ -94,10 +96,13 @@ export function cli(args: string[]): Promise<string> {
  * A `fetch` over node:https trusting only the server's certificate. Bodies
  * as the web client sends them: text, bytes, a `Blob` (with its length) or a
  * stream (chunked, and, as the Fetch standard requires, only with `duplex:
- * 'half'`); the answer's body as a web stream, as `fetch` gives it.
+ * 'half'`); the answer's body as a web stream, as `fetch` gives it. As a
+ * browser does, a request that fails on a kept-alive connection the server
+ * had closed (after refusing an upload early, say) is sent once more on a
+ * new one, unless its body was a one-shot stream (Node's `reusedSocket`).
  */
 export function httpsFetch(ca: string): FetchLike {
-  return (url, init) =>
+  const attempt: FetchLike = (url, init) =>
     new Promise((resolve, reject) => {
       const body = init.body;
       const headers: Record<string, string | number> = { ...init.headers };
@@ -127,7 +132,11 @@ export function httpsFetch(ca: string): FetchLike {
           },
         });
       });
-      req.on('error', reject);
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        const repeatable = body === undefined || typeof body === 'string' || body instanceof Uint8Array || 'size' in body;
+        if (req.reusedSocket && repeatable && (e.code === 'ECONNRESET' || e.message === 'socket hang up')) resolve(attempt(url, { ...init, headers: { ...init.headers } }));
+        else reject(e);
+      });
       if (body === undefined) {
         req.end();
       } else if (typeof body === 'string' || body instanceof Uint8Array) {
@@ -146,6 +155,7 @@ export function httpsFetch(ca: string): FetchLike {
         })();
       }
     });
+  return attempt;
 }
 
 /** `ws` trusting only the server's certificate. */
@@ -178,4 +188,37 @@ export function userIdIn(text: string): string {
   const m = /u[0-9a-f]{24}/.exec(text);
   if (!m) throw new Error(`no user id in: ${text}`);
   return m[0];
+}
+
+/** A real PNG of `width`×`height` pixels (8-bit RGB, a gradient), built here: what a browser decodes to those dimensions. */
+export function png(width: number, height: number): Uint8Array {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Uint8Array): number => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = (crcTable[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Uint8Array): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), body.length + 4);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB, deflate, no filter, no interlace
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) rows.set([(x * 255) / Math.max(1, width - 1), (y * 255) / Math.max(1, height - 1), 160], row + 1 + x * 3);
+  }
+  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  return new Uint8Array(Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', new Uint8Array(0))]));
 }

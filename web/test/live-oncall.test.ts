@@ -10,7 +10,10 @@
 // cannot; Alice asks Dermatology: exactly Carol and Dan get the question,
 // the asker learns the count; Carol's answer reaches Alice; Alice closes it:
 // Carol's client stops showing it open, the server refuses a later answer;
-// not_found and too_many_consults say what to do. The audit log names who
+// not_found and too_many_consults say what to do. A consult with images
+// (real PNGs): uploaded before it is posted (one above the server's limit:
+// nothing posted, nothing sent, said in words), the references reach
+// everyone asked and decrypt to the picked bytes. The audit log names who
 // held the role for each message and each consult step (never content),
 // decoded by the web decoder with its leaf hashes recomputed.
 
@@ -26,7 +29,10 @@ import { decodeRecord, entryLeafHash } from '../src/audit/index.js';
 import { Client, enroll, OnCallApi, type Received } from '../src/client/index.js';
 import { toHex } from '../src/crypto/bytes.js';
 import { ServerError } from '../src/protocol/index.js';
-import { binaryMissing, httpsFetch, npi, startServer, wsFactory, type Server } from './live-helpers.js';
+import { binaryMissing, httpsFetch, npi, png, startServer, wsFactory, type Server } from './live-helpers.js';
+
+/** The server's limit on one attachment in this file (small, to refuse one image). */
+const MAX_ATTACHMENT = 256 * 1024;
 
 const missing = binaryMissing();
 if (missing !== undefined) {
@@ -79,7 +85,7 @@ function live(): void {
   let roleId = '';
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ CURBSIDE_LIMITS__MAX_ATTACHMENT_BYTES: String(MAX_ATTACHMENT) });
     const { account } = await enroll(where(), server.token, { displayName: 'Admin' }, { fetch: httpsFetch(server.certPem) });
     admin = new Client(account, opts());
     await clinician('alice', 'Dr. Alice Adeyemi', '323456789', 'Cardiology');
@@ -182,6 +188,48 @@ function live(): void {
       p('dan').client.send([p('alice').id], 'message', { type: 'consult_answer', consult_id: asCarol.id, text: 'late' }, undefined, { consult: asCarol.id }),
       (e: unknown) => e instanceof ServerError && e.code === 'invalid_request',
     );
+  });
+
+  test('a consult with images: uploaded first (one too large: nothing posted or sent), the references reach everyone asked, each decrypts to the picked bytes', async () => {
+    const erin = new SessionConsults(host('erin'));
+    const erinApi = new OnCallApi(p('erin').client.http);
+    const image = (bytes: Uint8Array, name: string) => ({ blob: new Blob([bytes], { type: 'image/png' }), name });
+    const shin = png(24, 16);
+    const closeUp = png(8, 8);
+    const tooLarge = await erin.ask('Dermatology', 'Too big?', false, [image(shin, 'shin.png'), image(new Uint8Array(MAX_ATTACHMENT + 4096), 'huge.png')]);
+    assert.equal(tooLarge.ok, false);
+    assert.equal(tooLarge.text, 'huge.png is too large for the server (or your attachment storage is full): choose a smaller image, then ask again. Nothing was posted.');
+    assert.deepEqual(await erinApi.consults(), [], 'nothing posted');
+    assert.equal(erin.list.length, 0);
+    assert.equal(await next(p('carol').client, 'consult', 1_500), undefined, 'nothing sent');
+
+    const asked = await erin.ask('Dermatology', 'Annular plaques on the shin, two photos: granuloma annulare?', false, [image(shin, 'shin.png'), image(closeUp, 'C:\\photos\\close-up.png')]);
+    assert.ok(asked.ok, asked.text);
+    assert.match(asked.text, /^Sent, with its 2 images, to 2 Dermatology clinicians who answer consults\./);
+    const [mine] = erin.list;
+    assert.deepEqual(mine?.files.map((f) => [f.name, f.size, f.image]), [['shin.png', shin.length, true], ['close-up.png', closeUp.length, true]], 'the asker sees them too (the name without its folder)');
+    const q = await next(p('carol').client, 'consult');
+    assert.ok(q?.content?.type === 'consult');
+    assert.equal(q.content.consult_id, mine?.id);
+    assert.deepEqual(q.content.attachments.map((a) => [a.name, a.size]), [['shin.png', shin.length], ['close-up.png', closeUp.length]]);
+    const atDan = await next(p('dan').client, 'consult');
+    assert.ok(atDan?.content?.type === 'consult' && atDan.content.attachments.length === 2, 'Dan has them too');
+    const carol = new SessionConsults(host('carol'));
+    carol.apply(q);
+    const view = carol.list.find((c) => c.id === mine?.id);
+    assert.deepEqual(view?.files.map((f) => f.name), ['shin.png', 'close-up.png']);
+    for (const [i, bytes] of [shin, closeUp].entries()) {
+      const blob = await carol.file(view?.files[i]?.key ?? '');
+      assert.equal(blob.type, 'image/png');
+      assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), bytes, `image ${i + 1} decrypts to the bytes Erin picked`);
+    }
+    // The asker's own, read from the server again (a later unlock: no copy in memory).
+    const later = await new SessionConsults(host('erin')).file(mine?.files[0]?.key ?? '');
+    assert.deepEqual(new Uint8Array(await later.arrayBuffer()), shin);
+    // Tampered reference: refused, nothing returned.
+    p('carol').state.consults!.items[mine?.id ?? '']!.attachments![1]!.digest = q.content.attachments[0]!.digest;
+    await assert.rejects(new SessionConsults(host('carol')).file(view?.files[1]?.key ?? ''));
+    assert.ok((await erin.close(mine?.id ?? '')).ok);
   });
 
   test('asking a specialty nobody answers, and more open consults than allowed, say what to do next', async () => {

@@ -15,8 +15,8 @@ import { applyConsult, consultViews, mergeServer } from '../src/app/consults.js'
 import { SessionOnCall, type OnCallHost } from '../src/app/oncall-session.js';
 import { isRoleKey, matchingRoles, roleKey, roleThread, roleView, storeRoleMessage } from '../src/app/oncall.js';
 import { applyReceived } from '../src/app/receive.js';
-import { newState, type AppState } from '../src/app/state.js';
-import { decodeContent, encodeContent, parseConsult, parseRole, type Client, type Content, type OnCallRoleJson, type Received, type SendOptions } from '../src/client/index.js';
+import { newState, stateFromJSON, type AppState } from '../src/app/state.js';
+import { CONSULT_MAX_ATTACHMENTS, decodeContent, encodeContent, parseConsult, parseRole, type Client, type Content, type OnCallRoleJson, type Received, type SendOptions } from '../src/client/index.js';
 import { outgoingFromJSON, outgoingToJSON } from '../src/client/outbox.js';
 import { ServerError } from '../src/protocol/index.js';
 
@@ -24,6 +24,7 @@ const ME = 'u000000000000000000000001';
 const CAROL = 'u000000000000000000000002';
 const DAN = 'u000000000000000000000003';
 const ROLE = 'o000000000000000000000009';
+const FILE = { attachment_id: 'a'.repeat(32), key: 'a2V5'.repeat(11), digest: 'ZGln'.repeat(11), name: 'rash.png', size: 3 };
 
 const state = (): AppState => {
   const s = newState({ userId: ME, name: 'Dr. Me', npi: '', specialty: 'Cardiology' });
@@ -51,11 +52,27 @@ test('the outbox keeps a send’s role and consult; the consult content round-tr
   assert.equal(json.consult, 'c1');
   assert.deepEqual(outgoingFromJSON(json), o);
   for (const c of [
-    { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'Is this a melanoma?' },
+    { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'Is this a melanoma?', attachments: [] },
+    { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'Is this a melanoma?', attachments: [FILE, { ...FILE, name: 'dermoscopy.jpg', size: 9 }] },
     { type: 'consult_answer', consult_id: 'c1', text: 'Biopsy it.' },
     { type: 'consult_closed', consult_id: 'c1' },
   ] as Content[]) assert.deepEqual(decodeContent(encodeContent(c)), c);
   assert.equal(decodeContent(encodeContent({ type: 'consult_closed' } as unknown as Content)).type, 'text', 'a malformed one is text');
+});
+
+test('consult content: attachments left out when none (as older clients wrote it), read as none when absent; invalid ones make it text', () => {
+  const json = (c: Content): Record<string, unknown> => JSON.parse(new TextDecoder().decode(encodeContent(c))) as Record<string, unknown>;
+  const plain: Content = { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q', attachments: [] };
+  assert.deepEqual(json(plain), { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q' }, 'no attachments key');
+  assert.deepEqual(json({ ...plain, attachments: [FILE] })['attachments'], [FILE], 'the AttachmentRef shape, as in referral content');
+  const bytes = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
+  const old = decodeContent(bytes({ type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q' }));
+  assert.deepEqual(old, plain, 'content without attachments decodes, with none');
+  for (const bad of [null, 'rash.png', {}, [{ ...FILE, size: '3' }], [{ ...FILE, key: undefined }], [FILE, 7]]) {
+    const c = decodeContent(bytes({ type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q', attachments: bad }));
+    assert.equal(c.type, 'text', `attachments ${JSON.stringify(bad)}: the whole content is text`);
+  }
+  assert.equal(CONSULT_MAX_ATTACHMENTS, 4);
 });
 
 test('roles as the views show them: who holds it now (until when), nobody, matching by name or specialty', () => {
@@ -204,7 +221,7 @@ test('consults: the asker sees how many were asked, not who; answers name their 
   const q = f.sends.at(-1);
   assert.deepEqual(q?.to, [CAROL, DAN]);
   assert.equal(q?.options.consult, 'c1');
-  assert.deepEqual(q?.content, { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'Is this a melanoma?' });
+  assert.deepEqual(q?.content, { type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'Is this a melanoma?', attachments: [] });
   let [view] = consults.list;
   assert.equal(view?.summary, 'Sent to 2 Dermatology clinicians · no answer yet');
   assert.ok(!JSON.stringify(view).includes('Carol'), 'no names before an answer');
@@ -229,7 +246,7 @@ test('a recipient: the question arrives, the answer goes to the asker (and to ev
   const s = state();
   const f = fake();
   const consults = new SessionConsults(consultHost(s, f));
-  consults.apply(received(CAROL, 'q', { type: 'consult', consult_id: 'c7', specialty: 'Cardiology', text: 'Murmur?' }));
+  consults.apply(received(CAROL, 'q', { type: 'consult', consult_id: 'c7', specialty: 'Cardiology', text: 'Murmur?', attachments: [] }));
   assert.equal(consults.toAnswer, 1);
   let [view] = consults.list;
   assert.equal(view?.summary, 'Dr. Carol Chen asked Cardiology · your answer goes to them only');
@@ -245,6 +262,54 @@ test('a recipient: the question arrives, the answer goes to the asker (and to ev
   [view] = consultViews(s, (u) => s.people[u]?.name ?? '?');
   assert.equal(view?.open, false);
   assert.equal(view?.canAnswer, false);
+});
+
+test('a question’s images: kept with the consult (in the sealed state’s JSON), shown by name (an image as a preview, another file to download); the retention removes them, saying so; old records have none', async () => {
+  const s = state();
+  const f = fake();
+  const consults = new SessionConsults(consultHost(s, f));
+  const pdf = { ...FILE, attachment_id: 'b'.repeat(32), name: 'ecg.pdf', size: 2048 };
+  consults.apply(received(CAROL, 'q', { type: 'consult', consult_id: 'c8', specialty: 'Cardiology', text: 'This rash?', attachments: [FILE, pdf] }, Date.now() - 120_000));
+  const kept = stateFromJSON(JSON.parse(JSON.stringify(s)));
+  assert.deepEqual(kept.consults?.items['c8']?.attachments, [FILE, pdf], 'the references survive a write and a read');
+  let [view] = consults.list;
+  assert.deepEqual(view?.files, [
+    { key: 'c8:0', name: 'rash.png', size: 3, image: true },
+    { key: 'c8:1', name: 'ecg.pdf', size: 2048, image: false },
+  ]);
+  assert.equal(view?.filesNote, undefined);
+  await assert.rejects(consults.file('c8:7'), /no such file/);
+  // A record written before consults had images.
+  s.consults!.items['old'] = { id: 'old', asker: CAROL, specialty: 'Cardiology', text: 'old one', at: 5, fanOut: 0, shareAnswers: false, recipients: [], answers: [], closed: true };
+  assert.deepEqual(consults.list.find((c) => c.id === 'old')?.files, []);
+  // Closed: the images stay.
+  applyConsult(s, received(CAROL, 'z', { type: 'consult_closed', consult_id: 'c8' }));
+  assert.equal(consults.list.find((c) => c.id === 'c8')?.files.length, 2, 'closing keeps the images');
+  assert.equal(consults.retain(Date.now()), false, 'no retention: nothing removed');
+  s.policy = { retentionSecs: 3600, recallWindowSecs: 600, changedAt: 1 };
+  assert.equal(consults.retain(Date.now()), false, 'younger than the retention: kept');
+  s.policy = { retentionSecs: 60, recallWindowSecs: 600, changedAt: 1 };
+  assert.equal(consults.retain(Date.now()), true);
+  view = consults.list.find((c) => c.id === 'c8');
+  assert.deepEqual(view?.files, []);
+  assert.equal(view?.filesNote, "2 attached files were removed under your organisation's retention policy: ask Dr. Carol Chen to send them again if still needed.");
+  assert.equal(JSON.stringify(s).includes(FILE.attachment_id), false, 'no reference left in the state');
+  assert.equal(view?.text, 'This rash?', 'the question itself stays (as before images)');
+});
+
+test('asking with images: more than four, or a file that is not an image, is refused before anything is uploaded or posted', async () => {
+  const s = state();
+  const f = fake();
+  const consults = new SessionConsults(consultHost(s, f));
+  const png = (n: number) => ({ blob: new Blob([new Uint8Array([137, 80, 78, 71])], { type: 'image/png' }), name: `photo-${n}.png` });
+  const five = await consults.ask('Dermatology', 'Which of these?', false, [1, 2, 3, 4, 5].map(png));
+  assert.equal(five.ok, false);
+  assert.equal(five.text, 'A consult takes at most 4 images: remove 1, then ask again.');
+  const doc = await consults.ask('Dermatology', 'And this?', false, [png(1), { blob: new Blob(['x'], { type: 'application/pdf' }), name: 'notes.pdf' }]);
+  assert.equal(doc.ok, false);
+  assert.match(doc.text, /^notes\.pdf is not an image: attach photos or screenshots only/);
+  assert.equal(f.sends.length, 0, 'nothing sent');
+  assert.deepEqual(consults.list, [], 'nothing posted');
 });
 
 test('an urgent message to a role carries its priority and escalation through a re-resolution; a holder as the backup is refused in words', async () => {

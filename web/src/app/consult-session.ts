@@ -6,14 +6,32 @@
  * the asker, and to everyone asked when the asker shares answers), closing
  * (`POST …/close`, then `consult_closed` to everyone asked), the server's
  * list folded in at each connection and whenever the screen is shown.
- * Refusals say what to do next (`too_many_consults`, `not_found`).
+ * A question's images are encrypted and uploaded first (the attachment
+ * machinery of a conversation's files, `../client/attachments.ts`), so that
+ * nothing is posted if one cannot be; their references go in the question
+ * to everyone asked, and each is decrypted on demand for the views.
+ * Refusals say what to do next (`too_many_consults`, `not_found`, a file
+ * too large).
  */
 
+import { downloadAttachment, uploadAttachment } from '../client/attachments.js';
 import type { Client, Received } from '../client/client.js';
+import { CONSULT_MAX_ATTACHMENTS, type AttachmentRef } from '../client/content.js';
 import { OnCallApi } from '../client/oncall.js';
+import { systemRandom } from '../crypto/primitives.js';
 import { ServerError } from '../protocol/errors.js';
-import { applyConsult, consultPeople, consultsOf, consultViews, mergeServer, openAsked, recordAsked, type ConsultView } from './consults.js';
+import type { BlobLike } from '../protocol/platform.js';
+import { applyConsult, consultFileKey, consultPeople, consultsOf, consultViews, mergeServer, openAsked, purgeConsultFiles, recordAsked, type ConsultView } from './consults.js';
 import type { AppState } from './state.js';
+import { mimeOf } from './views.js';
+
+/** A file picked for a consult question. */
+export interface ConsultFile {
+  readonly blob: Blob;
+  readonly name: string;
+}
+
+export { CONSULT_MAX_ATTACHMENTS };
 
 export interface ConsultHost {
   readonly client: Client;
@@ -32,6 +50,8 @@ export interface ConsultOutcome {
 
 export class SessionConsults {
   private readonly api: OnCallApi;
+  /** Decrypted files by {@link consultFileKey}, while unlocked (our own question's: the files we picked). */
+  private readonly files = new Map<string, Promise<Blob>>();
 
   constructor(private readonly host: ConsultHost) {
     this.api = new OnCallApi(host.client.http);
@@ -102,13 +122,32 @@ export class SessionConsults {
     }
   }
 
-  /** Asks a specialty: the server chooses who (verified, opted in); the question goes end to end encrypted to them. */
-  async ask(specialty: string, text: string, shareAnswers: boolean): Promise<ConsultOutcome> {
+  /**
+   * Asks a specialty: the server chooses who (verified, opted in); the
+   * question, with its images (at most {@link CONSULT_MAX_ATTACHMENTS}),
+   * goes end to end encrypted to them. The images are uploaded before the
+   * consult is posted: if one cannot be, nothing is posted.
+   */
+  async ask(specialty: string, text: string, shareAnswers: boolean, images: readonly ConsultFile[] = []): Promise<ConsultOutcome> {
     const s = specialty.trim();
     const q = text.trim();
     if (s === '') return { ok: false, text: 'Choose the specialty to ask, such as Dermatology.' };
     if (q === '') return { ok: false, text: 'Write your question first.' };
+    if (images.length > CONSULT_MAX_ATTACHMENTS) return { ok: false, text: `A consult takes at most ${CONSULT_MAX_ATTACHMENTS} images: remove ${images.length - CONSULT_MAX_ATTACHMENTS}, then ask again.` };
+    const notImage = images.find((f) => !f.blob.type.startsWith('image/') && mimeOf(f.name) === 'application/octet-stream');
+    if (notImage !== undefined) return { ok: false, text: `${notImage.name} is not an image: attach photos or screenshots only (PNG, JPEG, …), or send the file in a colleague's conversation.` };
     if (this.host.client.state !== 'online') return { ok: false, text: 'Asking a consult needs the connection: try again once Curbside shows Online.' };
+    const refs: AttachmentRef[] = [];
+    for (const [i, f] of images.entries()) {
+      const name = f.name.replace(/^.*[\\/]/, '') || `image-${i + 1}`;
+      try {
+        refs.push((await uploadAttachment(this.host.client.http, f.blob as unknown as BlobLike, name, systemRandom)).file);
+      } catch (e) {
+        const code = e instanceof ServerError ? e.code : (e as { code?: unknown } | null)?.code;
+        if (code === 'payload_too_large' || code === 'too_large') return { ok: false, text: `${name} is too large for the server (or your attachment storage is full): choose a smaller image, then ask again. Nothing was posted.` };
+        return { ok: false, text: `${name} could not be uploaded: check your connection and ask again. Nothing was posted.` };
+      }
+    }
     let consult;
     try {
       consult = await this.api.postConsult(s, shareAnswers);
@@ -120,14 +159,38 @@ export class SessionConsults {
       if (code === 'not_found') return { ok: false, text: `No verified ${s} clinician answers consults yet: check the specialty as the directory writes it, or write to a colleague by name (Find a colleague).` };
       return { ok: false, text: 'The consult could not be posted: check your connection and try again.' };
     }
-    recordAsked(this.host.state, consult, q, Date.now());
+    recordAsked(this.host.state, consult, q, Date.now(), refs);
+    images.forEach((f, i) => this.files.set(consultFileKey(consult.consult_id, i), Promise.resolve(new Blob([f.blob], { type: mimeOf(refs[i]?.name ?? f.name) }))));
     this.store();
     try {
-      await this.host.client.send([...consult.recipients], 'message', { type: 'consult', consult_id: consult.consult_id, specialty: consult.specialty, text: q }, undefined, { consult: consult.consult_id });
+      await this.host.client.send([...consult.recipients], 'message', { type: 'consult', consult_id: consult.consult_id, specialty: consult.specialty, text: q, attachments: refs }, undefined, { consult: consult.consult_id });
     } catch {
       return { ok: false, text: `The consult was posted but the question could not be sent: close it (Close, below) and ask again.` };
     }
-    return { ok: true, text: `Sent to ${consult.fan_out} ${consult.specialty} clinician${consult.fan_out === 1 ? '' : 's'} who answer consults. Their answers come here${shareAnswers ? ' and go to everyone asked' : ''}.` };
+    const withImages = refs.length === 0 ? '' : `, with ${refs.length === 1 ? 'its image' : `its ${refs.length} images`},`;
+    return { ok: true, text: `Sent${withImages} to ${consult.fan_out} ${consult.specialty} clinician${consult.fan_out === 1 ? '' : 's'} who answer consults. Their answers come here${shareAnswers ? ' and go to everyone asked' : ''}.` };
+  }
+
+  /** A consult's file (`ConsultFileView.key`), downloaded and decrypted here (every chunk, the digest and the size verified). */
+  file(key: string): Promise<Blob> {
+    const cached = this.files.get(key);
+    if (cached !== undefined) return cached;
+    const cut = key.lastIndexOf(':');
+    const ref = consultsOf(this.host.state).items[key.slice(0, cut)]?.attachments?.[Number(key.slice(cut + 1))];
+    if (cut < 0 || ref === undefined) return Promise.reject(new Error('no such file'));
+    const p = downloadAttachment(this.host.client.http, ref, { as: 'blob' }).then((b) => new Blob([b as Blob], { type: mimeOf(ref.name) }));
+    this.files.set(key, p);
+    p.catch(() => this.files.delete(key));
+    return p;
+  }
+
+  /** The organisation's retention: the files of older questions go (their references and decrypted copies); whether any did. */
+  retain(now: number): boolean {
+    const removed = purgeConsultFiles(this.host.state, now);
+    if (removed.length === 0) return false;
+    for (const k of removed) this.files.delete(k);
+    this.store();
+    return true;
   }
 
   /** Answers a consult we were asked: to its asker (and everyone asked, if shared). */

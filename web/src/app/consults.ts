@@ -9,12 +9,17 @@
  * answers are shared). The asker sees how many clinicians were asked, not
  * who, until answers come back (each answer names its author). Once closed
  * (`consult_closed` from the asker, or the server's list) it is no longer
- * open anywhere.
+ * open anywhere. A question's images are kept as their references (key,
+ * digest: decrypted on demand, `./consult-session.ts`); the organisation's
+ * retention removes the references of questions older than it, as it does a
+ * conversation's files (the server deletes the blobs then too).
  */
 
 import type { Received } from '../client/client.js';
+import type { AttachmentRef } from '../client/content.js';
 import type { ConsultJson } from '../client/oncall.js';
 import type { AppState } from './state.js';
+import { isImage } from './views.js';
 
 export interface ConsultAnswer {
   readonly from: string;
@@ -35,6 +40,10 @@ export interface ConsultRecord {
   recipients: string[];
   answers: ConsultAnswer[];
   closed: boolean;
+  /** The question's files (absent in records kept before consults had images: none). */
+  attachments?: AttachmentRef[];
+  /** How many of its files the retention removed. */
+  purgedFiles?: number;
 }
 
 export interface ConsultsState {
@@ -51,8 +60,8 @@ export function consultsOf(state: AppState): ConsultsState {
 }
 
 /** A consult we asked (the server's answer to `POST /v1/consults`). */
-export function recordAsked(state: AppState, c: ConsultJson, text: string, at: number): ConsultRecord {
-  const record: ConsultRecord = { id: c.consult_id, asker: c.asker, specialty: c.specialty, text, at, fanOut: c.fan_out, shareAnswers: c.share_answers, recipients: [...c.recipients], answers: [], closed: false };
+export function recordAsked(state: AppState, c: ConsultJson, text: string, at: number, attachments: readonly AttachmentRef[] = []): ConsultRecord {
+  const record: ConsultRecord = { id: c.consult_id, asker: c.asker, specialty: c.specialty, text, at, fanOut: c.fan_out, shareAnswers: c.share_answers, recipients: [...c.recipients], answers: [], closed: false, ...(attachments.length > 0 ? { attachments: [...attachments] } : {}) };
   consultsOf(state).items[c.consult_id] = record;
   trim(state);
   return record;
@@ -78,7 +87,7 @@ export function applyConsult(state: AppState, r: Received): ConsultEffect {
   switch (c.type) {
     case 'consult': {
       if (items[c.consult_id] !== undefined) return undefined;
-      items[c.consult_id] = { id: c.consult_id, asker: from, specialty: c.specialty, text: c.text, at: r.sentAt, fanOut: 0, shareAnswers: false, recipients: [], answers: [], closed: false };
+      items[c.consult_id] = { id: c.consult_id, asker: from, specialty: c.specialty, text: c.text, at: r.sentAt, fanOut: 0, shareAnswers: false, recipients: [], answers: [], closed: false, ...(c.attachments.length > 0 ? { attachments: [...c.attachments] } : {}) };
       trim(state);
       return from === me ? undefined : 'question';
     }
@@ -116,6 +125,37 @@ export function mergeServer(state: AppState, list: readonly ConsultJson[]): bool
   return changed;
 }
 
+/** The organisation's retention: the files of questions older than it are removed (their references; the server deleted the blobs); the keys (`consult:index`) removed. */
+export function purgeConsultFiles(state: AppState, now: number): string[] {
+  const limit = state.policy?.retentionSecs ?? null;
+  if (limit === null || state.consults === undefined) return [];
+  const cutoff = now - limit * 1000;
+  const removed: string[] = [];
+  for (const r of Object.values(state.consults.items)) {
+    const files = r.attachments ?? [];
+    if (files.length === 0 || r.at > cutoff) continue;
+    files.forEach((_, i) => removed.push(consultFileKey(r.id, i)));
+    r.purgedFiles = (r.purgedFiles ?? 0) + files.length;
+    delete r.attachments;
+  }
+  return removed;
+}
+
+/** The key of a consult's file (the session's cache, the views' object URLs). */
+export function consultFileKey(consultId: string, index: number): string {
+  return `${consultId}:${index}`;
+}
+
+/** A consult's file as the views show it. */
+export interface ConsultFileView {
+  /** {@link consultFileKey}: what the session's `file` takes. */
+  readonly key: string;
+  readonly name: string;
+  readonly size: number;
+  /** Shown as a decrypted preview (else a file to download). */
+  readonly image: boolean;
+}
+
 /** A consult as the views show it (names, never ids). */
 export interface ConsultView {
   readonly id: string;
@@ -125,6 +165,9 @@ export interface ConsultView {
   readonly specialty: string;
   readonly text: string;
   readonly at: number;
+  readonly files: readonly ConsultFileView[];
+  /** "2 images were removed: …" once the retention took them; else undefined. */
+  readonly filesNote: string | undefined;
   readonly open: boolean;
   /** "Sent to 3 Dermatology clinicians · 1 answer", or "Dr. Ann Adams asked Dermatology". */
   readonly summary: string;
@@ -146,7 +189,14 @@ export function consultViews(state: AppState, nameOf: (u: string) => string): Co
       const summary = mine
         ? `Sent to ${r.fanOut > 0 ? plural(r.fanOut, `${r.specialty} clinician`) : `${r.specialty} clinicians`} · ${answers.length === 0 ? 'no answer yet' : plural(answers.length, 'answer')}${r.shareAnswers ? ' · answers shared with everyone asked' : ''}`
         : `${nameOf(r.asker)} asked ${r.specialty}${r.shareAnswers ? ' · answers are shared with everyone asked' : ' · your answer goes to them only'}`;
-      return { id: r.id, mine, asker: mine ? 'You' : nameOf(r.asker), specialty: r.specialty, text: r.text, at: r.at, open: !r.closed, summary, answers, canAnswer: !mine && !r.closed, canClose: mine && !r.closed };
+      const files = (r.attachments ?? []).map((f, i): ConsultFileView => ({ key: consultFileKey(r.id, i), name: f.name, size: f.size, image: isImage(f) }));
+      const purged = r.purgedFiles ?? 0;
+      const them = purged === 1 ? 'it' : 'them';
+      const filesNote =
+        purged === 0
+          ? undefined
+          : `${plural(purged, 'attached file')} ${purged === 1 ? 'was' : 'were'} removed under your organisation's retention policy: ${mine ? `attach ${them} to a new consult` : `ask ${nameOf(r.asker)} to send ${them} again`} if still needed.`;
+      return { id: r.id, mine, asker: mine ? 'You' : nameOf(r.asker), specialty: r.specialty, text: r.text, at: r.at, files, filesNote, open: !r.closed, summary, answers, canAnswer: !mine && !r.closed, canClose: mine && !r.closed };
     })
     .sort((a, b) => (a.open === b.open ? b.at - a.at : a.open ? -1 : 1));
 }

@@ -16,7 +16,7 @@
  * - `admin.ts`: the administrator's console (invites, users, verification, roles, devices, deactivation).
  * - `urgent.ts`, `urgent-session.ts`, `urgent-views.ts`: urgent and stat messages (acknowledgement, alerting again, escalation), recall, the retention policy.
  * - `oncall.ts`, `oncall-session.ts`: on-call roles (their holders and shifts, messages to a role, its thread, hand-off, the administrator's roles and shifts).
- * - `consults.ts`, `consult-session.ts`: curbside consults (opt-in, ask a specialty, answers, close).
+ * - `consults.ts`, `consult-session.ts`: curbside consults (opt-in, ask a specialty with optional images, answers, close).
  * - `explain.ts`: a refused send or a connection's end in words, with what to do next.
  * - `enroll-form.ts`: the enrollment form's checks, the invite link's role, the server's refusals in words; `ports.ts`: what the host provides; `events.ts`: change events.
  */
@@ -65,5 +65,5 @@ export type { DeviceEnrollForm, DeviceField, DeviceFieldErrors, DeviceLinking } 
 export { isRoleKey } from './oncall.js';
 export type { RoleMessageView, RoleView, ShiftView } from './oncall.js';
 export type { OnCallOutcome, RoleSendResult, SessionOnCall } from './oncall-session.js';
-export type { ConsultView } from './consults.js';
-export type { ConsultOutcome, SessionConsults } from './consult-session.js';
+export type { ConsultFileView, ConsultView } from './consults.js';
+export { CONSULT_MAX_ATTACHMENTS, type ConsultFile, type ConsultOutcome, type SessionConsults } from './consult-session.js';

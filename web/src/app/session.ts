@@ -192,7 +192,7 @@ export class Session {
 
   private purge(): void {
     this.urgent.tick(Date.now());
-    this.teams.retain(Date.now());
+    for (const kept of [this.teams, this.consults]) kept.retain(Date.now()); // the retention: team messages, consults' images
     if (purgeExpired(this.state, Date.now()) > 0) {
       void this.persist().catch(() => undefined);
       this.changed();

@@ -29,15 +29,25 @@ export type Content =
   | { type: 'team_message'; team_id: string; key: string; sealed: string }
   | { type: 'referral'; referral_id: string; bundle: string; attachments: AttachmentRef[] }
   | { type: 'referral_reason'; referral_id: string; reason: string }
-  /** A curbside consult's question, to the clinicians the server chose (PROTOCOL.md, "Curbside consults"). */
-  | { type: 'consult'; consult_id: string; specialty: string; text: string }
+  /**
+   * A curbside consult's question, to the clinicians the server chose (PROTOCOL.md, "Curbside consults"),
+   * with its images (at most {@link CONSULT_MAX_ATTACHMENTS} sent; `attachments` left out of the JSON when none; absent reads as none).
+   */
+  | { type: 'consult'; consult_id: string; specialty: string; text: string; attachments: AttachmentRef[] }
   /** An answer, to the asker (and to every recipient when the asker shares answers). */
   | { type: 'consult_answer'; consult_id: string; text: string }
   /** Kind `control`: the asker closed the consult; stop showing it as open. */
   | { type: 'consult_closed'; consult_id: string };
 
-/** The bytes to encrypt. */
+/** The most files a client attaches to a consult question. */
+export const CONSULT_MAX_ATTACHMENTS = 4;
+
+/** The bytes to encrypt (a consult without files carries no `attachments`, as older clients wrote it). */
 export function encodeContent(c: Content): Uint8Array {
+  if (c.type === 'consult' && c.attachments.length === 0) {
+    const { attachments: _none, ...rest } = c;
+    return utf8(JSON.stringify(rest));
+  }
   return utf8(JSON.stringify(c));
 }
 
@@ -98,10 +108,12 @@ export function decodeContent(bytes: Uint8Array): Content {
       return isStr(o['referral_id']) && isStr(o['reason'])
         ? { type: 'referral_reason', referral_id: o['referral_id'], reason: o['reason'] }
         : asText;
-    case 'consult':
-      return isStr(o['consult_id']) && isStr(o['specialty']) && isStr(o['text'])
-        ? { type: 'consult', consult_id: o['consult_id'], specialty: o['specialty'], text: o['text'] }
+    case 'consult': {
+      const a = o['attachments'] === undefined ? [] : o['attachments']; // absent: none (older clients); null or anything else: not consult content
+      return isStr(o['consult_id']) && isStr(o['specialty']) && isStr(o['text']) && Array.isArray(a) && a.every(isRef)
+        ? { type: 'consult', consult_id: o['consult_id'], specialty: o['specialty'], text: o['text'], attachments: a }
         : asText;
+    }
     case 'consult_answer':
       return isStr(o['consult_id']) && isStr(o['text']) ? { type: 'consult_answer', consult_id: o['consult_id'], text: o['text'] } : asText;
     case 'consult_closed':

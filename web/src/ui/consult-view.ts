@@ -1,13 +1,15 @@
 /**
  * The Consults screen (the top bar's Consults button): the opt-in to
  * answer consults of one's specialty, Ask (specialty, question, "share
- * answers with everyone asked"), and the consults asked and received, open
- * first: the asker sees how many were asked and the answers by name, and
- * closes it; a recipient reads the question and answers. Closed ones are
- * marked closed and take no answers.
+ * answers with everyone asked", up to four images: `./consult-files.ts`), and
+ * the consults asked and received, open first: the asker sees how many were
+ * asked and the answers by name, and closes it; a recipient reads the
+ * question, sees its images (decrypted previews) and answers. Closed ones
+ * are marked closed and take no answers (their images stay viewable).
  */
 
 import type { AppModel, ConsultOutcome, ConsultView } from '../app/index.js';
+import { ConsultFiles, ConsultImagePicker } from './consult-files.js';
 import { h, replace, uid } from './dom.js';
 import { clock, dayLabel } from './format.js';
 
@@ -18,6 +20,8 @@ export class ConsultsView {
   private readonly optInLabel = h('label', {});
   private readonly list = h('ul', { class: 'consult-list', 'aria-label': 'Consults' });
   private readonly drafts = new Map<string, string>();
+  private readonly images = new ConsultImagePicker();
+  private readonly files = new ConsultFiles(() => this.model.consults);
   private rendered = '';
 
   constructor(private readonly model: AppModel) {
@@ -49,6 +53,7 @@ export class ConsultsView {
       h('p', { class: 'hint' }, 'Your question goes, end-to-end encrypted, to the verified clinicians of the specialty who answer consults. You see how many were asked, and who answers.'),
       h('div', { class: 'field' }, h('label', { for: specId }, 'Specialty'), specialty),
       h('div', { class: 'field' }, h('label', { for: textId }, 'Question'), question),
+      this.images.el,
       h('div', { class: 'field checkbox' }, share, h('label', { for: shareId }, 'Share answers with everyone who received it')),
       ask,
     );
@@ -57,10 +62,12 @@ export class ConsultsView {
       const c = this.model.consults;
       if (c === undefined) return;
       ask.disabled = true;
-      void c.ask(specialty.value, question.value, share.checked).then((r) => {
+      const images = this.images.files;
+      if (images.length > 0) this.show({ ok: true, text: `Encrypting and uploading ${images.length === 1 ? 'the image' : `${images.length} images`}…` });
+      void c.ask(specialty.value, question.value, share.checked, images).then((r) => {
         ask.disabled = false;
         this.show(r);
-        if (r.ok) (question.value = ''), (share.checked = false);
+        if (r.ok) (question.value = ''), (share.checked = false), this.images.clear();
       });
     });
     this.el = h(
@@ -83,6 +90,11 @@ export class ConsultsView {
     void this.model.consults?.sync();
   }
 
+  /** Locked: the decrypted images leave memory. */
+  dispose(): void {
+    this.files.release();
+  }
+
   private show(o: ConsultOutcome): void {
     replace(this.status, h('p', { class: o.ok ? 'admin-ok' : 'form-error' }, o.text));
   }
@@ -93,6 +105,7 @@ export class ConsultsView {
     if (!this.optIn.disabled) this.optIn.checked = c.optedIn; // not while the change is on its way
     this.optInLabel.textContent = c.specialty ? `Answer ${c.specialty} consults from colleagues` : 'Answer consults of my specialty (verified clinicians only)';
     const consults = c.list;
+    this.files.keep(new Set(consults.flatMap((x) => x.files.map((f) => f.key))));
     const key = JSON.stringify(consults);
     if (key === this.rendered) return;
     // Keep what is being typed in an answer across redraws.
@@ -146,6 +159,8 @@ export class ConsultsView {
         h('time', { datetime: new Date(c.at).toISOString() }, `${dayLabel(c.at)} ${clock(c.at)}`),
       ),
       h('p', { class: 'text consult-question' }, c.text),
+      this.files.render(c.files, c.asker),
+      c.filesNote === undefined ? null : h('p', { class: 'hint consult-files-note' }, c.filesNote),
       h('p', { class: 'hint consult-summary' }, c.summary),
       answers,
       answerForm,

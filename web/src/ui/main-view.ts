@@ -191,6 +191,7 @@ export class MainView {
     this.conversation.dispose();
     this.team.dispose();
     this.roleThread.dispose();
+    this.workflow.dispose();
   }
 
   private async settings(): Promise<void> {

@@ -72,6 +72,11 @@ export class WorkflowScreens {
     this.update();
   }
 
+  /** Locked: the consults' decrypted images leave memory. */
+  dispose(): void {
+    this.consults.dispose();
+  }
+
   update(): void {
     for (const s of this.all) {
       if (s.el.isConnected) {

@@ -12,20 +12,32 @@
 // not Carol. Consults: Carol opts in from the Consults screen and Dan over
 // HTTP, Erin does not; Alice asks Dermatology and sees "Sent to 2
 // Dermatology clinicians" (not who); exactly Carol and Dan get the
-// question; Carol answers and Alice sees the answer by name; Alice closes it
-// and Carol's browser shows it closed, without an answer form. Screenshots
-// (SQLite run): web-oncall-admin-*, web-oncall-thread-*, web-oncall-*,
-// web-consult-ask-*, web-consult-answer-*, web-consults-*.
+// question; Alice attaches a photo (a real PNG made here) from the picker:
+// her consult shows it, Carol's browser shows it decrypted (its pixels
+// decoded: naturalWidth) and downloads the same bytes, and Dan's client
+// decrypts it to them; Carol answers and Alice sees the answer by name;
+// Alice closes it and Carol's browser shows it closed, without an answer
+// form, the image still there. Dan then asks with an image from his client:
+// Carol's browser shows it as a decrypted preview. With the CLI: Dr. Fran
+// Fields (dermatology, CLI) opts in; Alice's next consult with a photo
+// reaches her (`consult list` names the image, `consult save` writes the
+// same bytes), and Fran's `consult ask --image` is a decrypted preview in
+// Carol's browser (a second `--image` that is not an image: a Download
+// button, the same bytes). Screenshots (SQLite
+// run): web-oncall-admin-*, web-oncall-thread-*, web-oncall-*,
+// web-consult-ask-*, web-consult-answer-*, web-consults-*,
+// web-consult-image-*.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import type { BrowserContext, Page } from 'playwright-core';
 
-import { Client, enroll, OnCallApi, type Received } from '../../src/client/index.js';
-import { httpsFetch, npi, wsFactory } from '../live-helpers.js';
+import { Client, downloadAttachment, enroll, OnCallApi, uploadAttachment, type Received } from '../../src/client/index.js';
+import { systemRandom } from '../../src/crypto/primitives.js';
+import { httpsFetch, npi, png, wsFactory } from '../live-helpers.js';
 import { seriousViolations } from './checks.js';
 import { backends, browserMissing, cleanup, Cli, DESKTOP, launchProfile, PHONE, SCREENSHOTS, skippedTest, startWebServer, type Backend, type WebServer } from './world.js';
 
@@ -124,6 +136,10 @@ function oncall(backend: Backend): void {
   const thread = (page: Page) => page.locator('main.oncall-thread');
   const oncallMain = (page: Page) => page.locator('#oncall-main');
   const consultsMain = (page: Page) => page.locator('#consults-main');
+  /** Whether the page shows the image `name` decoded, `width` pixels wide (decrypted in the page: a blob: URL). */
+  const decoded = (page: Page, name: string, width: number) =>
+    page.waitForFunction(([alt, w]) => [...document.querySelectorAll('img')].some((i) => i.alt === alt && i.complete && i.naturalWidth === w && i.src.startsWith('blob:')), [`Image ${name}`, width] as const, { timeout: 20_000 });
+  const SHIN = png(320, 200);
 
   describe(`on-call roles and consults in the browser, on ${backend}`, () => {
     before(async () => {
@@ -238,16 +254,41 @@ function oncall(backend: Backend): void {
       await alice.getByText(/^No verified Neurology clinician answers consults yet/).waitFor();
       await consultsMain(alice).getByLabel('Specialty', { exact: true }).fill('Dermatology');
       await consultsMain(alice).getByLabel('Question', { exact: true }).fill('Target lesions on the palms after a new drug: EM or SJS?');
+      const chooser = alice.waitForEvent('filechooser');
+      await consultsMain(alice).getByRole('button', { name: 'Add images' }).click();
+      const extras = [1, 2, 3, 4].map((n) => ({ name: `extra-${n}.png`, mimeType: 'image/png', buffer: Buffer.from(png(4, 4)) }));
+      await (await chooser).setFiles([{ name: 'palms.png', mimeType: 'image/png', buffer: Buffer.from(SHIN) }, ...extras]);
+      const picked = consultsMain(alice).getByRole('list', { name: 'Images to attach' });
+      await picked.getByText(/^palms\.png \(\d+(\.\d)? KB\)$/).waitFor();
+      await consultsMain(alice).getByText('A consult takes at most 4 images: remove 1.', { exact: true }).waitFor();
+      for (const e of extras) await picked.getByRole('button', { name: `Remove ${e.name}` }).click();
+      assert.equal(await picked.locator('li').count(), 1);
+      assert.equal(await consultsMain(alice).getByText(/at most 4 images/).count(), 0, 'the error goes once it is fixed');
       await consultsMain(alice).getByRole('button', { name: 'Ask', exact: true }).click();
-      await alice.getByText(/^Sent to 2 Dermatology clinicians who answer consults\./).waitFor();
+      await alice.getByText(/^Sent, with its image, to 2 Dermatology clinicians who answer consults\./).waitFor();
+      assert.equal(await consultsMain(alice).getByRole('list', { name: 'Images to attach' }).locator('li').count(), 0, 'the picker is cleared once sent');
       await consultsMain(alice).locator('.consult', { hasText: 'Target lesions' }).getByText('Sent to 2 Dermatology clinicians · no answer yet', { exact: true }).waitFor();
+      await decoded(alice, 'palms.png', 320); // the asker sees her image too
       await shoot(alice, 'consult-ask', () => consultsMain(alice).evaluate((el) => el.scrollTo(0, 0)));
       const q = await next(dan, 'consult');
       assert.ok(q?.content?.type === 'consult' && q.content.specialty === 'Dermatology');
+      assert.deepEqual(q.content.attachments.map((a) => a.name), ['palms.png'], 'the question names its image');
+      assert.deepEqual(await downloadAttachment(dan.http, q.content.attachments[0]!), SHIN, 'Dan decrypts it to the bytes Alice picked');
       assert.equal(await next(erin, 'consult', 1_500), undefined, 'Erin did not opt in');
 
       const asked = consultsMain(carol).locator('.consult', { hasText: 'Target lesions' });
       await asked.getByText(`${ALICE} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
+      await decoded(carol, 'palms.png', 320);
+      const download = carol.waitForEvent('download');
+      await asked.getByRole('button', { name: /^Download palms\.png/ }).click();
+      const saved = await download;
+      assert.equal(saved.suggestedFilename(), 'palms.png');
+      assert.deepEqual(new Uint8Array(readFileSync((await saved.path()) ?? '')), SHIN, 'Carol downloads the decrypted bytes');
+      await shoot(carol, 'consult-image', () => asked.getByRole('img', { name: 'Image palms.png' }).scrollIntoViewIfNeeded());
+      await carol.setViewportSize(PHONE);
+      const fits = await carol.evaluate(() => ({ page: document.documentElement.scrollWidth, width: innerWidth, items: [...document.querySelectorAll('.consult img, .consult button')].map((e) => e.getBoundingClientRect().right) }));
+      assert.ok(fits.page <= fits.width && fits.items.every((r) => r <= fits.width), `on a phone the consult and its image fit the width: ${JSON.stringify(fits)}`);
+      await carol.setViewportSize(DESKTOP);
       await asked.getByLabel('Your answer').fill('No mucosal involvement? Then likely EM minor; stop the drug.');
       await shoot(carol, 'consult-answer', () => asked.getByLabel('Your answer').scrollIntoViewIfNeeded());
       await asked.getByRole('button', { name: 'Send answer' }).click();
@@ -262,7 +303,64 @@ function oncall(backend: Backend): void {
       await mine.getByText('Closed', { exact: true }).waitFor();
       await asked.getByText('Closed', { exact: true }).waitFor({ timeout: 20_000 });
       assert.equal(await asked.getByLabel('Your answer').count(), 0, 'no answer form once closed');
+      await decoded(carol, 'palms.png', 320); // closed, its image still shown
       assert.ok((await next(dan, 'consult_closed')) !== undefined, 'Dan is told too');
+    });
+
+    test('a consult with an image asked from Dan’s client: Carol’s browser shows it as a decrypted preview with its name', async () => {
+      const mole = png(40, 30);
+      const { file } = await uploadAttachment(dan.http, mole, 'mole-dermoscopy.png', systemRandom);
+      const c = await new OnCallApi(dan.http).postConsult('Dermatology', false);
+      assert.deepEqual(c.recipients, [await cli.userId(CAROL)], 'Carol is the one other opted-in dermatologist');
+      await dan.send([...c.recipients], 'message', { type: 'consult', consult_id: c.consult_id, specialty: 'Dermatology', text: 'Asymmetric mole, dermoscopy attached: excise?', attachments: [file] }, undefined, { consult: c.consult_id });
+      const item = consultsMain(carol).locator('.consult', { hasText: 'Asymmetric mole' });
+      await item.getByText(`${DAN} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
+      await decoded(carol, 'mole-dermoscopy.png', 40);
+      await item.getByRole('button', { name: /^Download mole-dermoscopy\.png \(/ }).waitFor();
+      const box = await item.getByRole('img', { name: 'Image mole-dermoscopy.png' }).boundingBox();
+      assert.ok(box !== null && box.width > 0);
+    });
+
+    test('with the CLI: the browser’s consult image reaches a CLI dermatologist (consult list names it, consult save writes its bytes); one asked with --image is a decrypted preview in Carol’s browser, a file that is not an image a download', async () => {
+      const FRAN = 'Dr. Fran Fields';
+      const fran = cli.profile('fran');
+      await cli.clinician('fran', FRAN, '823456789', 'Dermatology');
+      await cli.run(['consult', 'optin', '--profile', fran]);
+      const burn = png(160, 120);
+      await screen(alice, 'Consults');
+      await consultsMain(alice).getByLabel('Specialty', { exact: true }).fill('Dermatology');
+      await consultsMain(alice).getByLabel('Question', { exact: true }).fill('Healing burn on the forearm, photo attached: graft?');
+      const chooser = alice.waitForEvent('filechooser');
+      await consultsMain(alice).getByRole('button', { name: 'Add images' }).click();
+      await (await chooser).setFiles({ name: 'burn.png', mimeType: 'image/png', buffer: Buffer.from(burn) });
+      await consultsMain(alice).getByRole('button', { name: 'Ask', exact: true }).click();
+      await alice.getByText(/^Sent, with its image, to 3 Dermatology clinicians who answer consults\./).waitFor();
+      await cli.run(['sync', '--profile', fran, '--wait', '2']);
+      const list = await cli.run(['consult', 'list', '--profile', fran]);
+      const id = new RegExp(`\\[consult (c[0-9a-f]+)\\] open: Dermatology question from ${ALICE}: Healing burn on the forearm`).exec(list)?.[1];
+      assert.ok(id !== undefined, `the CLI lists Alice's consult by her name: ${list}`);
+      assert.match(list, /Healing burn on the forearm, photo attached: graft\?\n\s+with 1 image: burn\.png \(\d+ bytes\)/, 'and names its image');
+      const out = join(cli.dir, 'fran-saved');
+      await cli.run(['consult', 'save', '--profile', fran, id, '--out', out]);
+      assert.deepEqual(readdirSync(out), ['burn.png']);
+      assert.deepEqual(new Uint8Array(readFileSync(join(out, 'burn.png'))), burn, 'the CLI decrypts the bytes Alice picked');
+
+      const nail = join(cli.dir, 'nail.png');
+      writeFileSync(nail, png(64, 48));
+      const report = join(cli.dir, 'nail-report.pdf');
+      writeFileSync(report, '%PDF-1.4 not really, but not an image either');
+      await cli.run(['consult', 'ask', '--profile', fran, '--specialty', 'Dermatology', '--image', nail, '--image', report, 'Nail dystrophy, photo attached: onychomycosis?']);
+      const item = consultsMain(carol).locator('.consult', { hasText: 'Nail dystrophy' });
+      await item.getByText(`${FRAN} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
+      await decoded(carol, 'nail.png', 64);
+      await item.getByRole('button', { name: /^Download nail\.png \(/ }).waitFor();
+      // Not an image: a file to download, no preview.
+      assert.equal(await item.getByRole('img', { name: 'Image nail-report.pdf' }).count(), 0);
+      const download = carol.waitForEvent('download');
+      await item.getByRole('button', { name: /^Download nail-report\.pdf \(\d+ B\)$/ }).click();
+      const saved = await download;
+      assert.equal(saved.suggestedFilename(), 'nail-report.pdf');
+      assert.deepEqual(readFileSync((await saved.path()) ?? ''), readFileSync(report));
     });
 
     test('no serious accessibility violations, page errors or CSP reports', () => {
