@@ -264,7 +264,7 @@ test('a recipient: the question arrives, the answer goes to the asker (and to ev
   assert.equal(view?.canAnswer, false);
 });
 
-test('a question’s images: kept with the consult (in the sealed state’s JSON), shown by name (an image as a preview, another file to download); the retention removes them, saying so; old records have none', async () => {
+test('a question’s images: kept with the consult (in the sealed state’s JSON), shown by name (an image as a preview, another file to download); the retention removes the consult with them (and older answers); old records have none', async () => {
   const s = state();
   const f = fake();
   const consults = new SessionConsults(consultHost(s, f));
@@ -277,10 +277,9 @@ test('a question’s images: kept with the consult (in the sealed state’s JSON
     { key: 'c8:0', name: 'rash.png', size: 3, image: true },
     { key: 'c8:1', name: 'ecg.pdf', size: 2048, image: false },
   ]);
-  assert.equal(view?.filesNote, undefined);
   await assert.rejects(consults.file('c8:7'), /no such file/);
   // A record written before consults had images.
-  s.consults!.items['old'] = { id: 'old', asker: CAROL, specialty: 'Cardiology', text: 'old one', at: 5, fanOut: 0, shareAnswers: false, recipients: [], answers: [], closed: true };
+  s.consults!.items['old'] = { id: 'old', asker: CAROL, specialty: 'Cardiology', text: 'old one', at: Date.now() - 130_000, fanOut: 0, shareAnswers: false, recipients: [], answers: [], closed: true };
   assert.deepEqual(consults.list.find((c) => c.id === 'old')?.files, []);
   // Closed: the images stay.
   applyConsult(s, received(CAROL, 'z', { type: 'consult_closed', consult_id: 'c8' }));
@@ -289,12 +288,15 @@ test('a question’s images: kept with the consult (in the sealed state’s JSON
   s.policy = { retentionSecs: 3600, recallWindowSecs: 600, changedAt: 1 };
   assert.equal(consults.retain(Date.now()), false, 'younger than the retention: kept');
   s.policy = { retentionSecs: 60, recallWindowSecs: 600, changedAt: 1 };
+  // A younger consult stays, without its answers older than the limit.
+  s.consults!.items['young'] = { id: 'young', asker: CAROL, specialty: 'Cardiology', text: 'new one', at: Date.now() - 1000, fanOut: 0, shareAnswers: false, recipients: [], answers: [{ from: ME, text: 'stale', at: Date.now() - 120_000 }, { from: ME, text: 'fresh', at: Date.now() - 500 }], closed: false };
   assert.equal(consults.retain(Date.now()), true);
-  view = consults.list.find((c) => c.id === 'c8');
-  assert.deepEqual(view?.files, []);
-  assert.equal(view?.filesNote, "2 attached files were removed under your organisation's retention policy: ask Dr. Carol Chen to send them again if still needed.");
+  assert.equal(consults.list.find((c) => c.id === 'c8'), undefined, 'a consult asked before the limit goes, with its images');
+  assert.equal(consults.list.find((c) => c.id === 'old'), undefined);
+  assert.deepEqual(consults.list.find((c) => c.id === 'young')?.answers.map((a) => a.text), ['fresh']);
   assert.equal(JSON.stringify(s).includes(FILE.attachment_id), false, 'no reference left in the state');
-  assert.equal(view?.text, 'This rash?', 'the question itself stays (as before images)');
+  await assert.rejects(consults.file('c8:0'), /no such file/, 'nor a decrypted copy');
+  assert.equal(consults.retain(Date.now()), false, 'nothing more to remove');
 });
 
 test('asking with images: more than four, or a file that is not an image, is refused before anything is uploaded or posted', async () => {

@@ -21,7 +21,7 @@ import { OnCallApi } from '../client/oncall.js';
 import { systemRandom } from '../crypto/primitives.js';
 import { ServerError } from '../protocol/errors.js';
 import type { BlobLike } from '../protocol/platform.js';
-import { applyConsult, consultFileKey, consultPeople, consultsOf, consultViews, mergeServer, openAsked, purgeConsultFiles, recordAsked, type ConsultView } from './consults.js';
+import { applyConsult, consultFileKey, consultPeople, consultsOf, consultViews, mergeServer, openAsked, purgeConsults, recordAsked, type ConsultView } from './consults.js';
 import type { AppState } from './state.js';
 import { mimeOf } from './views.js';
 
@@ -184,11 +184,11 @@ export class SessionConsults {
     return p;
   }
 
-  /** The organisation's retention: the files of older questions go (their references and decrypted copies); whether any did. */
+  /** The organisation's retention: older consults go with their files (references and decrypted copies), older answers go; whether anything did. */
   retain(now: number): boolean {
-    const removed = purgeConsultFiles(this.host.state, now);
-    if (removed.length === 0) return false;
-    for (const k of removed) this.files.delete(k);
+    const { files, changed } = purgeConsults(this.host.state, now);
+    if (!changed) return false;
+    for (const k of files) this.files.delete(k);
     this.store();
     return true;
   }

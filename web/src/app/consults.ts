@@ -11,8 +11,9 @@
  * (`consult_closed` from the asker, or the server's list) it is no longer
  * open anywhere. A question's images are kept as their references (key,
  * digest: decrypted on demand, `./consult-session.ts`); the organisation's
- * retention removes the references of questions older than it, as it does a
- * conversation's files (the server deletes the blobs then too).
+ * retention removes a consult whose question is older than it, with its
+ * files (the server deletes the blobs then too), and answers older than it,
+ * as every client does (the CLI and the chat too).
  */
 
 import type { Received } from '../client/client.js';
@@ -42,8 +43,6 @@ export interface ConsultRecord {
   closed: boolean;
   /** The question's files (absent in records kept before consults had images: none). */
   attachments?: AttachmentRef[];
-  /** How many of its files the retention removed. */
-  purgedFiles?: number;
 }
 
 export interface ConsultsState {
@@ -125,20 +124,25 @@ export function mergeServer(state: AppState, list: readonly ConsultJson[]): bool
   return changed;
 }
 
-/** The organisation's retention: the files of questions older than it are removed (their references; the server deleted the blobs); the keys (`consult:index`) removed. */
-export function purgeConsultFiles(state: AppState, now: number): string[] {
+/** The organisation's retention: consults asked before it go with their files, answers older than it go; the keys of the files removed (`consult:index`), and whether anything went. */
+export function purgeConsults(state: AppState, now: number): { files: string[]; changed: boolean } {
   const limit = state.policy?.retentionSecs ?? null;
-  if (limit === null || state.consults === undefined) return [];
+  if (limit === null || state.consults === undefined) return { files: [], changed: false };
   const cutoff = now - limit * 1000;
-  const removed: string[] = [];
-  for (const r of Object.values(state.consults.items)) {
-    const files = r.attachments ?? [];
-    if (files.length === 0 || r.at > cutoff) continue;
-    files.forEach((_, i) => removed.push(consultFileKey(r.id, i)));
-    r.purgedFiles = (r.purgedFiles ?? 0) + files.length;
-    delete r.attachments;
+  const files: string[] = [];
+  let changed = false;
+  const items = state.consults.items;
+  for (const [id, r] of Object.entries(items)) {
+    if (r.at > cutoff) {
+      const kept = r.answers.filter((a) => a.at > cutoff);
+      if (kept.length !== r.answers.length) (r.answers = kept), (changed = true);
+      continue;
+    }
+    (r.attachments ?? []).forEach((_, i) => files.push(consultFileKey(r.id, i)));
+    delete items[id];
+    changed = true;
   }
-  return removed;
+  return { files, changed };
 }
 
 /** The key of a consult's file (the session's cache, the views' object URLs). */
@@ -166,8 +170,6 @@ export interface ConsultView {
   readonly text: string;
   readonly at: number;
   readonly files: readonly ConsultFileView[];
-  /** "2 images were removed: …" once the retention took them; else undefined. */
-  readonly filesNote: string | undefined;
   readonly open: boolean;
   /** "Sent to 3 Dermatology clinicians · 1 answer", or "Dr. Ann Adams asked Dermatology". */
   readonly summary: string;
@@ -190,13 +192,7 @@ export function consultViews(state: AppState, nameOf: (u: string) => string): Co
         ? `Sent to ${r.fanOut > 0 ? plural(r.fanOut, `${r.specialty} clinician`) : `${r.specialty} clinicians`} · ${answers.length === 0 ? 'no answer yet' : plural(answers.length, 'answer')}${r.shareAnswers ? ' · answers shared with everyone asked' : ''}`
         : `${nameOf(r.asker)} asked ${r.specialty}${r.shareAnswers ? ' · answers are shared with everyone asked' : ' · your answer goes to them only'}`;
       const files = (r.attachments ?? []).map((f, i): ConsultFileView => ({ key: consultFileKey(r.id, i), name: f.name, size: f.size, image: isImage(f) }));
-      const purged = r.purgedFiles ?? 0;
-      const them = purged === 1 ? 'it' : 'them';
-      const filesNote =
-        purged === 0
-          ? undefined
-          : `${plural(purged, 'attached file')} ${purged === 1 ? 'was' : 'were'} removed under your organisation's retention policy: ${mine ? `attach ${them} to a new consult` : `ask ${nameOf(r.asker)} to send ${them} again`} if still needed.`;
-      return { id: r.id, mine, asker: mine ? 'You' : nameOf(r.asker), specialty: r.specialty, text: r.text, at: r.at, files, filesNote, open: !r.closed, summary, answers, canAnswer: !mine && !r.closed, canClose: mine && !r.closed };
+      return { id: r.id, mine, asker: mine ? 'You' : nameOf(r.asker), specialty: r.specialty, text: r.text, at: r.at, files, open: !r.closed, summary, answers, canAnswer: !mine && !r.closed, canClose: mine && !r.closed };
     })
     .sort((a, b) => (a.open === b.open ? b.at - a.at : a.open ? -1 : 1));
 }

@@ -160,7 +160,6 @@ export class ConsultsView {
       ),
       h('p', { class: 'text consult-question' }, c.text),
       this.files.render(c.files, c.asker),
-      c.filesNote === undefined ? null : h('p', { class: 'hint consult-files-note' }, c.filesNote),
       h('p', { class: 'hint consult-summary' }, c.summary),
       answers,
       answerForm,
