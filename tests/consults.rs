@@ -364,6 +364,15 @@ async fn a_consult_from_the_cli() {
         "{seen}"
     );
     let id = consult_id_in(&seen, "Target lesions");
+    let inbox = run(&["inbox", "--profile", "carol"]);
+    assert!(
+        inbox.contains("Dermatology question from Dr. alice: Target lesions on both palms? [with 2 images"),
+        "by name, not id, where it arrives: {inbox}"
+    );
+    assert!(
+        inbox.contains("save the images: curbside consult save"),
+        "{inbox}"
+    );
     let out = dir.join("bob-images");
     let saved = run(&[
         "consult",

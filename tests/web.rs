@@ -1,11 +1,13 @@
 //! The web client's own suites, as part of `cargo test`, in `web/`:
-//! `npm run test:node` (TypeScript strict type checks, then node's test
+//! `npm run test:node` (node's test
 //! runner: the crypto core reproducing every published vector byte for
 //! byte, its property tests, the committed bundle being the fresh build,
 //! and the protocol client against this build's real `curbside serve`,
 //! conversing with the real CLI) and `npm run test:browser` (the
 //! application in headless Chromium, served by this build's binary: the
-//! client built into it, not the files on disk).
+//! client built into it, not the files on disk). Both are compiled once
+//! (`npm run build`: TypeScript strict type checks, into `web/dist`), then
+//! run side by side (`test:node:built`, `test:browser:built`).
 //!
 //! Without the web client's packages (`npm ci --prefix web`, which CI
 //! runs), or without Chromium for the second, the test is ignored with that
@@ -17,16 +19,33 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
-/// Both suites compile into `web/dist`: one at a time.
-static DIST: Mutex<()> = Mutex::new(());
+/// Both suites run from `web/dist`: compiled once (`npm run build`, which
+/// empties it first), then the two run side by side.
+static DIST: Mutex<bool> = Mutex::new(false);
 
 fn npm(script: &str) {
-    let _dist = DIST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     assert!(
         web.join("node_modules").exists(),
         "the web client's packages are not installed: run `npm ci --prefix web`"
     );
+    {
+        let mut built = DIST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !*built {
+            let out = Command::new("npm")
+                .args(["run", "build"])
+                .current_dir(&web)
+                .output()
+                .expect("npm runs (Node.js 20+ is needed for the web client's suite)");
+            assert!(
+                out.status.success(),
+                "npm run build failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            *built = true;
+        }
+    }
     let out = Command::new("npm")
         .args(["run", script])
         .current_dir(&web)
@@ -62,7 +81,7 @@ fn npm(script: &str) {
     ignore = "needs Node.js 20+ and the web client's packages: run `npm ci --prefix web`, then cargo test again"
 )]
 fn the_web_clients_suite_passes() {
-    npm("test:node");
+    npm("test:node:built");
 }
 
 #[test]
@@ -71,5 +90,5 @@ fn the_web_clients_suite_passes() {
     ignore = "needs the web client's packages (`npm ci --prefix web`) and Chromium at /usr/bin/chromium (Debian: `apt-get install chromium`) or at $CHROMIUM"
 )]
 fn the_web_client_passes_in_chromium() {
-    npm("test:browser");
+    npm("test:browser:built");
 }

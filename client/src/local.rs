@@ -417,6 +417,9 @@ impl LocalState {
                 .flat_map(|r| [r.referring.clone(), r.receiving.clone()]),
         );
         out.extend(self.referrals.values().map(|r| r.counterpart.clone()));
+        out.extend(self.consults.values().flat_map(|c| {
+            std::iter::once(c.asker.clone()).chain(c.answers.iter().map(|(who, _, _)| who.clone()))
+        }));
         out.retain(|u| !self.people.contains_key(u));
         out.into_iter().collect()
     }

@@ -111,11 +111,12 @@ impl LocalState {
         n
     }
 
-    /// The urgent and stat messages still open, oldest first.
+    /// The urgent and stat messages still open: STAT first, oldest first in each.
     #[must_use]
     pub fn open_urgent(&self) -> Vec<&UrgentRecord> {
         let mut open: Vec<&UrgentRecord> = self.urgent.iter().filter(|u| u.is_open()).collect();
-        open.sort_by_key(|u| u.at_ms);
+        // STAT before urgent, then oldest first.
+        open.sort_by_key(|u| (u.priority != Priority::Stat, u.at_ms));
         open
     }
 
@@ -254,6 +255,23 @@ mod tests {
             ..urgent("alice", "m2")
         });
         assert_eq!(s.open_urgent().len(), 1);
+        s.urgent.push(UrgentRecord {
+            priority: Priority::Urgent,
+            at_ms: 0,
+            ..urgent("dan", "m8")
+        });
+        s.urgent.push(UrgentRecord {
+            at_ms: i64::MAX,
+            ..urgent("carol", "m9")
+        });
+        let order: Vec<&str> = s.open_urgent().iter().map(|u| u.message_id.as_str()).collect();
+        assert_eq!(
+            order,
+            ["m1", "m9", "m8"],
+            "STAT first however recent, then urgent; oldest first in each"
+        );
+        s.urgent
+            .retain(|u| !["m8", "m9"].contains(&u.message_id.as_str()));
         assert_eq!(
             s.mark_acknowledged(&user("alice"), &[id("m1")], &user("bob"), 5),
             1
