@@ -322,6 +322,27 @@ async fn a_consult_from_the_cli() {
         String::from_utf8_lossy(&missing.stderr).contains("was not sent and nobody was asked"),
         "{missing:?}"
     );
+    std::fs::write(dir.join("empty.png"), b"").unwrap();
+    let empty_path = dir.join("empty.png");
+    let empty = cli(
+        &dir,
+        &server,
+        &[
+            "consult",
+            "ask",
+            "--profile",
+            "alice",
+            "--specialty",
+            "Dermatology",
+            "--image",
+            empty_path.to_str().unwrap(),
+            "Empty?",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&empty.stderr).contains("is empty: choose the image file itself"),
+        "{empty:?}"
+    );
     let mut five = vec![
         "consult",
         "ask",

@@ -216,6 +216,12 @@ async fn ask(
     // Uploaded first: a file that cannot be read or stored asks no one.
     let mut attachments = Vec::with_capacity(images.len());
     for path in images {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            bail!(
+                "{} is empty: choose the image file itself (nobody was asked)",
+                path.display()
+            );
+        }
         let (file, _) = crate::messages::upload_file(&account, path)
             .await
             .with_context(|| format!("{} was not sent and nobody was asked", path.display()))?;
