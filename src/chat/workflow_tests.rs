@@ -314,11 +314,25 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
         specialty: "Dermatology".into(),
         share_answers: false,
         text: "And this one?".into(),
-        attachments: vec![file],
+        attachments: vec![file.clone()],
     };
     crate::consults::post(&mut a.state, &mut a.client, question)
         .await
         .unwrap();
+    // A hostile sender's flood of references: the first four are kept.
+    let flood = crate::consults::Question {
+        specialty: "Dermatology".into(),
+        share_answers: false,
+        text: "Flood".into(),
+        attachments: vec![file; 500],
+    };
+    crate::consults::post(&mut a.state, &mut a.client, flood)
+        .await
+        .unwrap();
+    c.receive_until(|s| s.consults.values().any(|c| c.text == "Flood"))
+        .await;
+    let kept = c.state.consults.values().find(|c| c.text == "Flood").unwrap();
+    assert_eq!(kept.attachments.len(), 4);
     c.receive_until(|s| s.consults.values().any(|c| !c.attachments.is_empty()))
         .await;
     c.type_line("/consult").await;

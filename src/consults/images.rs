@@ -78,3 +78,21 @@ pub(super) async fn save(profile: &ProfileArg, consult: &ConsultId, out_dir: &Pa
         list.join(", ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_name;
+
+    #[test]
+    fn a_colleagues_file_name_is_shown_and_saved_without_paths_or_terminal_controls() {
+        assert_eq!(safe_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_name("C:\\Users\\x\\rash.png"), "rash.png");
+        assert_eq!(
+            safe_name("rash\u{1b}[2J.png"),
+            "rash[2J.png",
+            "no escape sequence reaches the terminal"
+        );
+        assert_eq!(safe_name(".."), "image");
+        assert_eq!(safe_name(" \u{7} "), "image");
+    }
+}

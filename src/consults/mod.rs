@@ -114,9 +114,15 @@ pub(crate) fn received(
                     fan_out: 0,
                     answers: Vec::new(),
                     closed: false,
-                    attachments: attachments.clone(),
+                    // A hostile sender's hundreds of references: the first few only.
+                    attachments: attachments
+                        .iter()
+                        .take(MAX_CONSULT_ATTACHMENTS)
+                        .cloned()
+                        .collect(),
                 },
             );
+            let attachments = &attachments[..attachments.len().min(MAX_CONSULT_ATTACHMENTS)];
             let dir = profile.dir().display();
             let (images, save) = if attachments.is_empty() {
                 (String::new(), String::new())

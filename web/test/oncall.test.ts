@@ -68,6 +68,8 @@ test('consult content: attachments left out when none (as older clients wrote it
   const bytes = (o: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(o));
   const old = decodeContent(bytes({ type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q' }));
   assert.deepEqual(old, plain, 'content without attachments decodes, with none');
+  const flood = decodeContent(bytes({ type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q', attachments: Array.from({ length: 500 }, () => FILE) }));
+  assert.ok(flood.type === 'consult' && flood.attachments.length === 4, 'a hostile sender’s 500 references: the first four only');
   for (const bad of [null, 'rash.png', {}, [{ ...FILE, size: '3' }], [{ ...FILE, key: undefined }], [FILE, 7]]) {
     const c = decodeContent(bytes({ type: 'consult', consult_id: 'c1', specialty: 'Dermatology', text: 'q', attachments: bad }));
     assert.equal(c.type, 'text', `attachments ${JSON.stringify(bad)}: the whole content is text`);

@@ -111,7 +111,7 @@ export function decodeContent(bytes: Uint8Array): Content {
     case 'consult': {
       const a = o['attachments'] === undefined ? [] : o['attachments']; // absent: none (older clients); null or anything else: not consult content
       return isStr(o['consult_id']) && isStr(o['specialty']) && isStr(o['text']) && Array.isArray(a) && a.every(isRef)
-        ? { type: 'consult', consult_id: o['consult_id'], specialty: o['specialty'], text: o['text'], attachments: a }
+        ? { type: 'consult', consult_id: o['consult_id'], specialty: o['specialty'], text: o['text'], attachments: a.slice(0, CONSULT_MAX_ATTACHMENTS) } // a hostile sender's hundreds: the first few only
         : asText;
     }
     case 'consult_answer':
