@@ -6,8 +6,12 @@
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use curbside_client::api::Api;
+use curbside_client::local::LocalState;
+use curbside_client::oncall::{role_changes, RoleChange};
 use curbside_protocol::audit::format_time_ms;
+use curbside_protocol::ids::UserId;
 use curbside_protocol::oncall::{CreateRole, HandOff, OnCallRole, ScheduleShift};
+use curbside_protocol::time::now_ms;
 
 use crate::commands::{out, ProfileArg};
 use crate::profile::Profile;
@@ -151,6 +155,40 @@ pub(crate) fn describe(role: &OnCallRole, now: i64) -> String {
     format!("{}{specialty}: {holders}{next}", role.name)
 }
 
+/// "You now hold On-call dermatology (until 2026-12-04 08:00): messages to it
+/// come to you." / "You no longer hold On-call dermatology: Dr. Carol Chen
+/// holds it now."
+pub(crate) fn change_words(change: &RoleChange) -> String {
+    match change {
+        RoleChange::Taken { name, until_ms } => {
+            let until = until_ms
+                .map(|t| format!(" (until {})", short_time(t)))
+                .unwrap_or_default();
+            format!("You now hold {name}{until}: messages to it come to you.")
+        }
+        RoleChange::Left { name, holders } if holders.is_empty() => {
+            format!("You no longer hold {name}: nobody holds it now.")
+        }
+        RoleChange::Left { name, holders } => format!(
+            "You no longer hold {name}: {} {} it now.",
+            holders.join(" and "),
+            if holders.len() == 1 { "holds" } else { "hold" }
+        ),
+    }
+}
+
+/// What changed in the roles this user holds since the profile last knew
+/// (read from the server now), in words; remembered in `state`.
+pub(crate) async fn role_news(api: &Api, token: &str, state: &mut LocalState, me: &UserId) -> Vec<String> {
+    let Ok(roles) = api.oncall_roles(token).await else {
+        return Vec::new();
+    };
+    role_changes(me, &mut state.held_roles, &roles, true, now_ms())
+        .iter()
+        .map(change_words)
+        .collect()
+}
+
 fn short_time(ms: i64) -> String {
     let t = format_time_ms(ms);
     t.get(..16).unwrap_or(&t).replace('T', " ")
@@ -163,7 +201,7 @@ async fn session(profile: &ProfileArg) -> anyhow::Result<(Profile, curbside_clie
 }
 
 pub(crate) async fn run(cmd: OnCallCommand) -> anyhow::Result<()> {
-    let now = curbside_protocol::time::now_ms();
+    let now = now_ms();
     match cmd {
         OnCallCommand::List { profile } => {
             let (_, _, api, token) = session(&profile).await?;
@@ -251,7 +289,7 @@ pub(crate) async fn run(cmd: OnCallCommand) -> anyhow::Result<()> {
             profile_dir.save_state(&state)?;
             out(&format!(
                 "Handed off. {}. Messages to the role go to them from now on.",
-                describe(&now_role, curbside_protocol::time::now_ms())
+                describe(&now_role, now_ms())
             ))
         }
     }

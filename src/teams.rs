@@ -9,10 +9,12 @@ use clap::Subcommand;
 use curbside_client::content::Content;
 use curbside_client::local::{LocalState, Status, StoredMessage};
 use curbside_client::team::{self, Team, TeamId};
-use curbside_client::Client;
+use curbside_client::urgent::UrgentRecord;
+use curbside_client::{Client, Urgency};
 use curbside_protocol::audit::format_time_ms;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
+use curbside_protocol::referral::Priority;
 
 use crate::commands::{out, ProfileArg};
 use crate::messages::{connect, content_json, now_ms, random_message_id, receive, upload_file};
@@ -65,6 +67,10 @@ pub(crate) enum TeamCommand {
         team: String,
         /// The text.
         text: String,
+        /// routine, urgent or stat: urgent and stat alert every other
+        /// member until one of them acknowledges it.
+        #[arg(long, default_value = "routine", value_parser = crate::messages::parse_priority)]
+        priority: Priority,
     },
     /// Send a file to a team: encrypted and uploaded once; only its key
     /// travels to each member device.
@@ -241,26 +247,58 @@ pub(crate) async fn team_send(
     id: &TeamId,
     content: Content,
 ) -> anyhow::Result<curbside_protocol::ids::MessageId> {
+    team_send_with(profile, state, client, id, content, Priority::Routine).await
+}
+
+/// [`team_send`] as urgent or stat: every other member is alerted until
+/// one of them acknowledges it (no escalation in a team: a backup outside
+/// it could not open it).
+pub(crate) async fn team_send_with(
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    id: &TeamId,
+    content: Content,
+    priority: Priority,
+) -> anyhow::Result<curbside_protocol::ids::MessageId> {
     let t = state.teams.get(id).cloned().context("no such team")?;
     let me = client.address()?.user_id;
     let message_id = random_message_id()?;
     let envelope = team::seal(id, &message_id, &content, &mut rand_core::OsRng)?;
     let recipients: Vec<UserId> = t.members.iter().filter(|u| **u != me).cloned().collect();
+    let urgency = Urgency {
+        priority,
+        ..Urgency::routine()
+    };
     let sent = client
-        .send(
+        .send_with(
             &recipients,
             MessageKind::Message,
             &message_id,
             &envelope.to_bytes(),
+            &urgency,
         )
         .await;
+    let at_ms = now_ms();
+    if sent.is_ok() && priority != Priority::Routine {
+        state.record_urgent(UrgentRecord {
+            sender: me.clone(),
+            message_id: message_id.clone(),
+            priority,
+            to: recipients,
+            escalated: false,
+            escalation: None,
+            acknowledged: None,
+            at_ms,
+        });
+    }
     state.record_team_message(
         id,
         StoredMessage {
             message_id: message_id.clone(),
             from: me,
             device: None,
-            at_ms: now_ms(),
+            at_ms,
             content,
             status: if sent.is_ok() {
                 Status::Sent
@@ -281,7 +319,7 @@ pub(crate) async fn team_send(
 async fn send_to_team(
     profile: &Profile,
     team: &str,
-    content: Content,
+    (content, priority): (Content, Priority),
     account: curbside_client::Account,
 ) -> anyhow::Result<(Team, curbside_protocol::ids::MessageId)> {
     let mut state = profile.load_state()?;
@@ -300,7 +338,7 @@ async fn send_to_team(
             return Err(e);
         }
     };
-    let sent = team_send(profile, &mut state, &mut client, &t.team_id, content).await;
+    let sent = team_send_with(profile, &mut state, &mut client, &t.team_id, content, priority).await;
     let account = client.close().await;
     profile.save(&account)?;
     let id = sent?;
@@ -357,21 +395,35 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
             current(&profile.load_state()?, &team)?;
             let (file, blob) = upload_file(&account, &file).await?;
             let (name, size) = (file.name.clone(), file.size);
-            let content = Content::Attachment { to: Vec::new(), file };
-            let (t, id) = send_to_team(&profile, &team, content, account).await?;
+            let content = Content::attachment(Vec::new(), file);
+            let (t, id) = send_to_team(&profile, &team, (content, Priority::Routine), account).await?;
             out(&format!(
                 "Sent {name} ({size} bytes, encrypted once: {blob} bytes) to team {} as {id}",
                 t.name
             ))
         }
-        TeamCommand::Send { profile, team, text } => {
+        TeamCommand::Send {
+            profile,
+            team,
+            text,
+            priority,
+        } => {
             let (profile, account) = Profile::open(&profile.profile)?;
-            let content = Content::Text { to: Vec::new(), text };
-            let (t, id) = send_to_team(&profile, &team, content, account).await?;
+            let content = Content::text(Vec::new(), text);
+            let (t, id) = send_to_team(&profile, &team, (content, priority), account).await?;
+            if priority == Priority::Routine {
+                return out(&format!(
+                    "Sent to team {} ({} members): {id}",
+                    t.name,
+                    t.members.len()
+                ));
+            }
             out(&format!(
-                "Sent to team {} ({} members): {id}",
+                "{} sent to team {}: its {} other member(s) are alerted until one of them acknowledges it                  (`curbside urgent --profile {}` shows where it stands): {id}",
+                priority.as_str().to_uppercase(),
                 t.name,
-                t.members.len()
+                t.members.len().saturating_sub(1),
+                profile.dir().display()
             ))
         }
         TeamCommand::History { profile, team, json } => {

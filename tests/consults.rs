@@ -210,20 +210,15 @@ fn consult_id_in(out: &str, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_from_the_cli() {
-    let db = Db::new(curbside_server::store::Backend::Sqlite).await.unwrap();
+    let (db, server) = cli_world(&[
+        ("alice", "Family Medicine"),
+        ("bob", "Dermatology"),
+        ("carol", "Dermatology"),
+        ("dan", "Dermatology"),
+    ])
+    .await;
     let dir = db.dir.path().to_path_buf();
-    let server = spawn_for_cli(&db, "127.0.0.1:0");
     let run = |args: &[&str]| cli_ok(&dir, &server, args);
-    enroll_clinicians(
-        &dir,
-        &server,
-        &[
-            ("alice", "Family Medicine"),
-            ("bob", "Dermatology"),
-            ("carol", "Dermatology"),
-            ("dan", "Dermatology"),
-        ],
-    );
     for who in ["bob", "carol"] {
         let opted = run(&["consult", "optin", "--profile", who]);
         assert!(opted.contains("You now receive Dermatology consults"), "{opted}");
@@ -293,11 +288,15 @@ async fn a_consult_from_the_cli() {
 
     // With images: uploaded encrypted before anyone is asked, saved by a
     // recipient byte for byte.
-    let palm: Vec<u8> = (0..300_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
+    // (Images by their first bytes: the CLI refuses other files.)
+    let palm: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+        .iter()
+        .copied()
+        .chain((0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]))
         .collect();
+    let back: &[u8] = b"\xff\xd8\xff\xe0 a second, small image";
     std::fs::write(dir.join("palm.png"), &palm).unwrap();
-    std::fs::write(dir.join("back.jpg"), b"a second, small image").unwrap();
+    std::fs::write(dir.join("back.jpg"), back).unwrap();
     let (palm_path, back_path) = (dir.join("palm.png"), dir.join("back.jpg"));
     let (palm_arg, back_arg) = (palm_path.to_str().unwrap(), back_path.to_str().unwrap());
     let missing = cli(
@@ -343,6 +342,31 @@ async fn a_consult_from_the_cli() {
         String::from_utf8_lossy(&empty.stderr).contains("is empty: choose the image file itself"),
         "{empty:?}"
     );
+    // A file that is not an image (as the web client refuses it too).
+    std::fs::write(dir.join("notes.png"), b"%PDF-1.7\n not an image").unwrap();
+    let notes_path = dir.join("notes.png");
+    let not_image = cli(
+        &dir,
+        &server,
+        &[
+            "consult",
+            "ask",
+            "--profile",
+            "alice",
+            "--specialty",
+            "Dermatology",
+            "--image",
+            notes_path.to_str().unwrap(),
+            "A PDF?",
+        ],
+    );
+    assert!(!not_image.status.success());
+    let said = String::from_utf8_lossy(&not_image.stderr);
+    assert!(
+        said.contains("is not an image (PNG, JPEG, GIF, WebP, HEIC, TIFF or BMP)")
+            && said.contains("nobody was asked"),
+        "{not_image:?}"
+    );
     let mut five = vec![
         "consult",
         "ask",
@@ -381,7 +405,7 @@ async fn a_consult_from_the_cli() {
     assert!(asked.contains("Asked 2 verified"), "{asked}");
     let seen = run(&["consult", "list", "--profile", "bob"]);
     assert!(
-        seen.contains("with 2 images: palm.png (300000 bytes), back.jpg (21 bytes)"),
+        seen.contains("with 2 images: palm.png (300008 bytes), back.jpg (26 bytes)"),
         "{seen}"
     );
     let id = consult_id_in(&seen, "Target lesions");
@@ -410,10 +434,7 @@ async fn a_consult_from_the_cli() {
         palm,
         "byte for byte"
     );
-    assert_eq!(
-        std::fs::read(out.join("back.jpg")).unwrap(),
-        b"a second, small image"
-    );
+    assert_eq!(std::fs::read(out.join("back.jpg")).unwrap(), back);
     let again = run(&[
         "consult",
         "save",

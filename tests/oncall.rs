@@ -18,7 +18,7 @@ use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::UserId;
 use curbside_protocol::oncall::{CreateRole, HandOff, ScheduleShift};
-use curbside_server::store::{now_ms, Backend};
+use curbside_server::store::now_ms;
 
 fn to_role(role: &curbside_protocol::ids::OnCallRoleId) -> Urgency {
     Urgency {
@@ -145,6 +145,10 @@ on_every_backend!(
             .await
             .unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::HoldersChanged));
+        // The refusal names who holds it by name, as a client may show it.
+        let said = e.to_string();
+        assert!(said.contains("held by Dr. Carol Chen now"), "{said}");
+        assert!(!said.contains(c_id.as_str()), "{said}");
         a.send_with(
             &[c_id.clone()],
             MessageKind::Message,
@@ -157,6 +161,15 @@ on_every_backend!(
         let got = c.next_message(WAIT).await.unwrap().unwrap();
         assert_eq!(got.message_id, mid("role-3"));
         assert!(b.next_message(QUIET).await.unwrap().is_none());
+        // The old and the new holder were told of the hand-off (pushed
+        // `oncall_changed`, the role as it is now); Alice, no holder, was not.
+        for (who, pushed) in [("Bob", &b.oncall_changes), ("Carol", &c.oncall_changes)] {
+            assert_eq!(pushed.len(), 1, "{who}: {pushed:?}");
+            let holders: Vec<&UserId> = pushed[0].holders.iter().map(|h| &h.user_id).collect();
+            assert_eq!(holders, [&c_id], "{who}");
+        }
+        assert!(a.next_message(QUIET).await.unwrap().is_none());
+        assert!(a.oncall_changes.is_empty());
 
         // The resolutions and the hand-off are audited, by message and holder.
         let db = &world.db;
@@ -193,19 +206,14 @@ on_every_backend!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_call_roles_from_the_cli() {
-    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let (db, server) = cli_world(&[
+        ("alice", "Family Medicine"),
+        ("bob", "Dermatology"),
+        ("carol", "Dermatology"),
+    ])
+    .await;
     let dir = db.dir.path().to_path_buf();
-    let server = spawn_for_cli(&db, "127.0.0.1:0");
     let run = |args: &[&str]| cli_ok(&dir, &server, args);
-    enroll_clinicians(
-        &dir,
-        &server,
-        &[
-            ("alice", "Family Medicine"),
-            ("bob", "Dermatology"),
-            ("carol", "Dermatology"),
-        ],
-    );
     let created = run(&[
         "oncall",
         "create",
@@ -265,7 +273,16 @@ async fn on_call_roles_from_the_cli() {
         String::from_utf8_lossy(&sent.stderr).contains("To On-call dermatology: Dr. bob holds it now."),
         "{sent:?}"
     );
-    assert!(run(&["inbox", "--profile", "bob"]).contains("Bulla on the shin"));
+    // Bob sees it came to the role, and (his first look since the shift began) that the role is his.
+    let bobs = run(&["inbox", "--profile", "bob"]);
+    assert!(
+        bobs.contains("[to On-call dermatology] Bulla on the shin"),
+        "{bobs}"
+    );
+    assert!(
+        bobs.contains("You now hold On-call dermatology (until "),
+        "{bobs}"
+    );
     // Bob hands off to Carol; Alice's next message to the role reaches Carol.
     let handed = run(&[
         "oncall",
@@ -288,7 +305,16 @@ async fn on_call_roles_from_the_cli() {
         "On-call dermatology",
         "Still there?",
     ]);
-    assert!(run(&["inbox", "--profile", "carol"]).contains("Still there?"));
+    // Each is told of the hand-off once, by name.
+    let carols = run(&["inbox", "--profile", "carol"]);
+    assert!(carols.contains("Still there?"), "{carols}");
+    assert!(carols.contains("You now hold On-call dermatology"), "{carols}");
+    let bobs = run(&["inbox", "--profile", "bob"]);
+    assert!(
+        bobs.contains("You no longer hold On-call dermatology: Dr. carol holds it now.")
+            && !bobs.contains("Still there?"),
+        "{bobs}"
+    );
     assert!(run(&["inbox", "--profile", "bob"]).contains("No new messages"));
     // The conversation shows who answered: Carol, by name.
     run(&["send", "--profile", "carol", "--to", "Dr. alice", "On it"]);

@@ -58,10 +58,7 @@ on_every_backend!(
         let mut b = Client::connect(bob).await.unwrap();
         let mut c = Client::connect(carol).await.unwrap();
 
-        let text = Content::Text {
-            to: vec![b_id.clone()],
-            text: "BP 70/40 in bed 4, please come".into(),
-        };
+        let text = Content::text(vec![b_id.clone()], "BP 70/40 in bed 4, please come".into());
         a.send_with(
             &[b_id.clone()],
             MessageKind::Message,
@@ -172,10 +169,7 @@ on_every_backend!(
             .await
             .unwrap();
         next(&mut c).await;
-        let text = Content::Text {
-            to: vec![b_id.clone()],
-            text: "K+ 7.1, ECG changes".into(),
-        };
+        let text = Content::text(vec![b_id.clone()], "K+ 7.1, ECG changes".into());
         a.send_with(
             &[b_id.clone()],
             MessageKind::Message,

@@ -8,7 +8,13 @@
 mod common;
 
 use common::*;
-use curbside_server::store::Backend;
+
+/// The clinicians of these walkthroughs (profile, specialty).
+const WARD: &[(&str, &str)] = &[
+    ("alice", "Emergency Medicine"),
+    ("bob", "Internal Medicine"),
+    ("carol", "Internal Medicine"),
+];
 
 /// The id in the first line that mentions `needle`: `[id] …`.
 fn id_in(out: &str, needle: &str) -> String {
@@ -21,19 +27,9 @@ fn id_in(out: &str, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urgent_messages_recall_and_retention_from_the_cli() {
-    let db = Db::new(Backend::Sqlite).await.unwrap();
+    let (db, server) = cli_world(WARD).await;
     let dir = db.dir.path().to_path_buf();
-    let server = spawn_for_cli(&db, "127.0.0.1:0");
     let run = |args: &[&str]| cli_ok(&dir, &server, args);
-    enroll_clinicians(
-        &dir,
-        &server,
-        &[
-            ("alice", "Emergency Medicine"),
-            ("bob", "Internal Medicine"),
-            ("carol", "Internal Medicine"),
-        ],
-    );
 
     // A stat message alerts until acknowledged; its escalation is withdrawn.
     let sent = run(&[
@@ -53,6 +49,8 @@ async fn urgent_messages_recall_and_retention_from_the_cli() {
     assert!(sent.contains("Accepted"), "{sent}");
     let open = run(&["urgent", "--profile", "bob"]);
     assert!(open.contains("STAT from Dr. alice: BP 70/40 in bed 4"), "{open}");
+    // Just arrived and waiting: said once, not as new and again as waiting.
+    assert_eq!(open.matches("BP 70/40 in bed 4").count(), 1, "{open}");
     let id = id_in(&open, "STAT from");
     let waiting = run(&["urgent", "--profile", "alice"]);
     assert!(
@@ -157,4 +155,69 @@ async fn urgent_messages_recall_and_retention_from_the_cli() {
         String::from_utf8_lossy(&timer.stderr).contains("at most that long"),
         "{timer:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urgent_team_message_alerts_every_member_until_one_acknowledges_it() {
+    let (db, server) = cli_world(WARD).await;
+    let dir = db.dir.path().to_path_buf();
+    let run = |args: &[&str]| cli_ok(&dir, &server, args);
+    let created = run(&[
+        "team",
+        "create",
+        "--profile",
+        "alice",
+        "--name",
+        "Ward 4",
+        "--member",
+        "Dr. bob",
+        "--member",
+        "Dr. carol",
+    ]);
+    assert!(created.contains("Created team"), "{created}");
+    for who in ["bob", "carol"] {
+        assert!(run(&["inbox", "--profile", who]).contains("Ward 4"));
+    }
+    let sent = run(&[
+        "team",
+        "send",
+        "--profile",
+        "alice",
+        "--priority",
+        "urgent",
+        "Ward 4",
+        "Bed 12 desaturating",
+    ]);
+    assert!(
+        sent.contains("URGENT sent to team Ward 4: its 2 other member(s) are alerted"),
+        "{sent}"
+    );
+    // Both members are alerted, with how to acknowledge.
+    for who in ["bob", "carol"] {
+        let inbox = run(&["inbox", "--profile", who]);
+        assert!(
+            inbox.contains("[URGENT] team Ward 4 from Dr. alice") && inbox.contains("Bed 12 desaturating"),
+            "{inbox}"
+        );
+        assert!(inbox.contains("(acknowledge: curbside ack"), "{inbox}");
+        let open = run(&["urgent", "--profile", who]);
+        assert!(
+            open.contains("URGENT from Dr. alice: Bed 12 desaturating"),
+            "{open}"
+        );
+    }
+    let waiting = run(&["urgent", "--profile", "alice"]);
+    assert!(waiting.contains("not yet acknowledged"), "{waiting}");
+    // Bob takes it: Alice is told who, and Carol's alert stops.
+    let open = run(&["urgent", "--profile", "bob"]);
+    let id = id_in(&open, "URGENT from");
+    assert!(run(&["ack", "--profile", "bob", &id]).contains("Acknowledged"));
+    let told = run(&["urgent", "--profile", "alice"]);
+    assert!(told.contains("No urgent or stat message"), "{told}");
+    let carol = run(&["inbox", "--profile", "carol"]);
+    assert!(carol.contains("taken by Dr. bob, who acknowledged it"), "{carol}");
+    assert!(run(&["urgent", "--profile", "carol"]).contains("No urgent or stat message"));
+    // A routine team message still says what it always did.
+    let routine = run(&["team", "send", "--profile", "alice", "Ward 4", "Thanks"]);
+    assert!(routine.contains("Sent to team Ward 4 (3 members)"), "{routine}");
 }

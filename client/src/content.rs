@@ -34,6 +34,36 @@ impl core::fmt::Debug for AttachmentRef {
     }
 }
 
+/// The on-call role a message was written to, as its sender named it:
+/// `{"role_id":"o…","name":"On-call dermatology"}` inside the encrypted
+/// content, so that a holder sees "to On-call dermatology", not only the
+/// sender. A tag of another shape, or longer than [`RoleTag::MAX_LEN`], is
+/// ignored (the message is kept, without the tag).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleTag {
+    /// The role's id on the server.
+    pub role_id: String,
+    /// Its name when the message was sent.
+    pub name: String,
+}
+
+impl RoleTag {
+    /// The longest `role_id` or `name` accepted, in bytes.
+    pub const MAX_LEN: usize = 200;
+}
+
+/// A `role` field that is not a well-formed [`RoleTag`] reads as none.
+fn lenient_role<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RoleTag>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value::<RoleTag>(value).ok().filter(|t| {
+        !t.role_id.is_empty()
+            && !t.name.trim().is_empty()
+            && t.role_id.len() <= RoleTag::MAX_LEN
+            && t.name.len() <= RoleTag::MAX_LEN
+            && !t.name.chars().any(char::is_control)
+    }))
+}
+
 /// The most files a consult's question carries (clients refuse more).
 pub const MAX_CONSULT_ATTACHMENTS: usize = 4;
 
@@ -47,6 +77,13 @@ pub enum Content {
         to: Vec<UserId>,
         /// The text.
         text: String,
+        /// Written to this on-call role (its holders are `to`); absent otherwise.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "lenient_role"
+        )]
+        role: Option<RoleTag>,
     },
     /// A file.
     Attachment {
@@ -54,6 +91,13 @@ pub enum Content {
         to: Vec<UserId>,
         /// The encrypted blob and its key.
         file: AttachmentRef,
+        /// Sent to this on-call role (its holders are `to`); absent otherwise.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "lenient_role"
+        )]
+        role: Option<RoleTag>,
     },
     /// Sets (or, with `None`, turns off) the conversation's disappearing-message
     /// timer: every client deletes a message this long after it was sent.
@@ -193,15 +237,22 @@ impl Content {
         serde_json::from_slice(bytes).unwrap_or_else(|_| Self::Text {
             to: Vec::new(),
             text: String::from_utf8_lossy(bytes).into_owned(),
+            role: None,
         })
     }
 
     /// A one-line summary for lists and terminals.
     #[must_use]
     pub fn summary(&self) -> String {
+        let to_role = |what: String| match self.role() {
+            Some(role) => format!("[to {}] {what}", role.name),
+            None => what,
+        };
         match self {
-            Self::Text { text, .. } => text.clone(),
-            Self::Attachment { file, .. } => format!("[attachment {} ({} bytes)]", file.name, file.size),
+            Self::Text { text, .. } => to_role(text.clone()),
+            Self::Attachment { file, .. } => {
+                to_role(format!("[attachment {} ({} bytes)]", file.name, file.size))
+            }
             Self::Timer { seconds: Some(s), .. } => format!(
                 "[messages sent from now on disappear {} after they are sent]",
                 duration_words(*s)
@@ -232,6 +283,27 @@ impl Content {
         }
     }
 
+    /// A text message (to no role).
+    #[must_use]
+    pub fn text(to: Vec<UserId>, text: String) -> Self {
+        Self::Text { to, text, role: None }
+    }
+
+    /// A file (to no role).
+    #[must_use]
+    pub fn attachment(to: Vec<UserId>, file: AttachmentRef) -> Self {
+        Self::Attachment { to, file, role: None }
+    }
+
+    /// The on-call role a text or file was written to.
+    #[must_use]
+    pub fn role(&self) -> Option<&RoleTag> {
+        match self {
+            Self::Text { role, .. } | Self::Attachment { role, .. } => role.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The recipients a sender named.
     #[must_use]
     pub fn recipients(&self) -> &[UserId] {
@@ -255,6 +327,43 @@ pub use curbside_protocol::time::duration_words;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_role_tag_travels_and_a_malformed_one_is_dropped_not_the_message() {
+        use super::{Content, RoleTag};
+        let tag = RoleTag {
+            role_id: "o1".into(),
+            name: "On-call dermatology".into(),
+        };
+        let sent = Content::Text {
+            to: Vec::new(),
+            text: "rash".into(),
+            role: Some(tag.clone()),
+        };
+        assert_eq!(Content::from_bytes(&sent.to_bytes()).role(), Some(&tag));
+        assert_eq!(sent.summary(), "[to On-call dermatology] rash");
+        // Without a role, the field is absent (older clients read it the same).
+        let plain = Content::text(Vec::new(), "hi".into()).to_bytes();
+        assert!(!String::from_utf8_lossy(&plain).contains("role"));
+        let long = "x".repeat(RoleTag::MAX_LEN + 1);
+        for bad in [
+            r#""o1""#.to_owned(),
+            r#"{"role_id":"o1"}"#.to_owned(),
+            r#"{"role_id":"","name":"Derm"}"#.to_owned(),
+            r#"{"role_id":"o1","name":"Derm\u001b[2J"}"#.to_owned(),
+            format!(r#"{{"role_id":"o1","name":"{long}"}}"#),
+            "null".to_owned(),
+        ] {
+            let json = format!(r#"{{"type":"text","to":[],"text":"rash","role":{bad}}}"#);
+            match Content::from_bytes(json.as_bytes()) {
+                Content::Text { text, role, .. } => {
+                    assert_eq!(text, "rash", "{bad}");
+                    assert_eq!(role, None, "{bad}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn timers_are_said_in_words() {
         assert_eq!(duration_words(86_400), "1 day");

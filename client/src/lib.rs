@@ -30,6 +30,7 @@ pub mod error;
 pub mod fhir;
 pub mod files;
 pub mod local;
+pub mod oncall;
 pub mod people;
 pub mod team;
 pub mod tls;

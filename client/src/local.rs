@@ -153,6 +153,9 @@ pub struct LocalState {
     /// Curbside consults asked or received, by consult id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub consults: BTreeMap<String, crate::urgent::ConsultRecord>,
+    /// The on-call roles this user held when last told (role id → name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held_roles: crate::oncall::HeldRoles,
 }
 
 /// What this profile holds of a referral (the server holds only its envelope).
@@ -183,6 +186,10 @@ pub struct Outgoing<C = Content> {
     pub to: Vec<UserId>,
     /// What it carries.
     pub content: C,
+    /// Written to this on-call role: `to` are its holders when it was
+    /// written (a hand-off meanwhile re-addresses it when it is sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<curbside_protocol::ids::OnCallRoleId>,
 }
 
 impl Outgoing {
@@ -457,10 +464,7 @@ mod tests {
             from: UserId::new(from).unwrap(),
             device: None,
             at_ms: 1,
-            content: Content::Text {
-                to: Vec::new(),
-                text: "x".into(),
-            },
+            content: Content::text(Vec::new(), "x".into()),
             status,
         }
     }

@@ -127,10 +127,7 @@ mod tests {
     #[test]
     fn sealed_once_opens_for_the_right_message_only() {
         let id = MessageId::new("m1").unwrap();
-        let content = Content::Text {
-            to: Vec::new(),
-            text: "rounds at 7".into(),
-        };
+        let content = Content::text(Vec::new(), "rounds at 7".into());
         let (t1, t2) = (TeamId::new("t1"), TeamId::new("t2"));
         let Content::TeamMessage { key, sealed, .. } =
             seal(&t1, &id, &content, &mut rand_core::OsRng).unwrap()

@@ -224,10 +224,7 @@ mod tests {
             from: user(from),
             device: None,
             at_ms,
-            content: Content::Text {
-                to: vec![],
-                text: "rash on the left forearm".into(),
-            },
+            content: Content::text(vec![], "rash on the left forearm".into()),
             status: Status::Received,
         }
     }

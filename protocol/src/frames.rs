@@ -397,6 +397,13 @@ pub enum ServerFrame {
         /// The policy now in effect.
         policy: crate::http::Policy,
     },
+    /// An on-call role this user held, or now holds, changed hands (a
+    /// hand-off, or a shift scheduled to cover now). Best effort, to the
+    /// devices connected then; `GET /v1/oncall` is the truth.
+    OncallChanged {
+        /// The role as it now is, as in `GET /v1/oncall`.
+        role: crate::oncall::OnCallRole,
+    },
     /// Answer to `ping`.
     Pong {
         /// Request id.
@@ -424,7 +431,8 @@ impl ServerFrame {
             | Self::Delivered { .. }
             | Self::ReferralUpdated { .. }
             | Self::PrekeysLow { .. }
-            | Self::PolicyChanged { .. } => None,
+            | Self::PolicyChanged { .. }
+            | Self::OncallChanged { .. } => None,
         }
     }
 }

@@ -44,8 +44,8 @@ pub(crate) enum Action {
     Unlock(Passphrase),
     /// Move a referral along its lifecycle (with a reason for decline/cancel).
     Refer(Transition, String, Option<String>),
-    /// Send text to a colleague as urgent or stat.
-    Urgent(UserId, String, curbside_protocol::referral::Priority),
+    /// Send text to a colleague or a team as urgent or stat.
+    Urgent(Conversation, String, curbside_protocol::referral::Priority),
     /// Acknowledge every urgent or stat message still alerting.
     Acknowledge,
     /// Recall the last message sent to this colleague.
@@ -106,11 +106,11 @@ pub(crate) const HELP: &[&str] = &[
     "/confirm DIGITS        confirm it: the 60 digits your colleague reads out to you",
     "/team [NAME]           open a care team (without a name: list your teams)",
     "/referrals             the referral inbox; /refer accept|decline|cancel|complete ID [reason]",
-    "/urgent TEXT, /stat TEXT  alert (pinned in red) until acknowledged; /ack acknowledges what is pinned",
+    "/urgent TEXT, /stat TEXT  alert a colleague or a team (pinned in red) until acknowledged; /ack acknowledges what is pinned",
     "/recall                take back your last message here (a colleague who read it may remember it)",
     "/oncall [ROLE: TEXT]   on-call roles and who holds each now; with ROLE: TEXT, write to whoever holds it",
     "/handoff ROLE: NAME    hand an on-call role you hold to a colleague, from now on",
-    "/consult [SPECIALTY: QUESTION]  your consults, numbered; with a specialty: ask its clinicians who answer consults",
+    "/consult [SPECIALTY: QUESTION [--image PATH]…]  your consults, numbered; with a specialty: ask its clinicians who answer consults (up to 4 images)",
     "/answer N TEXT         answer consult N;  /close N closes consult N you asked",
     "/images N [DIR]        save consult N's images into DIR (default .)",
     "/help                  this help;  /quit (or Ctrl-C) leaves",
@@ -379,13 +379,20 @@ impl App {
                 None
             }
             "/urgent" | "/stat" => {
-                let user = with_one(self, command)?;
                 let priority = if command == "/stat" {
                     curbside_protocol::referral::Priority::Stat
                 } else {
                     curbside_protocol::referral::Priority::Urgent
                 };
-                Some(Action::Urgent(user, rest, priority))
+                match current.clone() {
+                    Some(c @ (Conversation::With(_) | Conversation::Team(_))) => {
+                        Some(Action::Urgent(c, rest, priority))
+                    }
+                    _ => {
+                        self.notice(format!("{command} works in a conversation with a colleague or a team (/to NAME, /team NAME)"));
+                        None
+                    }
+                }
             }
             "/ack" => Some(Action::Acknowledge),
             "/oncall" | "/consult" if rest.is_empty() => Some(if command == "/oncall" {
@@ -423,6 +430,12 @@ impl App {
                         None
                     }
                 }
+            }
+            "/recall" if !rest.is_empty() => {
+                self.notice(
+                    "/recall takes back your last message in this conversation, and takes nothing after it",
+                );
+                None
             }
             "/recall" => with_one(self, "/recall").map(Action::Recall),
             "/confirm" => {

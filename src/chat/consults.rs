@@ -42,7 +42,7 @@ pub(super) async fn list(
             .collect()
     };
     app.show(
-        "Consults: /answer N TEXT answers one; /close N closes one you asked",
+        "Consults: /answer N TEXT answers one; /images N [DIR] saves its images; /close N closes one you asked",
         lines,
     );
     Ok(())
@@ -86,8 +86,21 @@ pub(super) async fn ask(
     profile: &Profile,
     state: &mut LocalState,
     client: &mut Client,
-    (specialty, text): (String, String),
+    (specialty, typed): (String, String),
 ) -> anyhow::Result<()> {
+    let (text, images) = split_images(&typed);
+    if text.is_empty() {
+        app.input = format!("/consult {specialty}: {typed}");
+        app.notice("/consult SPECIALTY: QUESTION [--image PATH]…: the question comes before the images");
+        return Ok(());
+    }
+    let attachments = match crate::consults::upload_images(&client.account, &images).await {
+        Ok(attachments) => attachments,
+        Err(e) => {
+            app.input = format!("/consult {specialty}: {typed}");
+            return Err(e);
+        }
+    };
     let posted = post(
         state,
         client,
@@ -95,7 +108,7 @@ pub(super) async fn ask(
             specialty: specialty.clone(),
             share_answers: false,
             text: text.clone(),
-            attachments: Vec::new(),
+            attachments,
         },
     )
     .await;
@@ -104,15 +117,48 @@ pub(super) async fn ask(
         Ok(consult) => consult,
         Err(e) => {
             // What was typed is kept, to send again once the reason is dealt with.
-            app.input = format!("/consult {specialty}: {text}");
+            app.input = format!("/consult {specialty}: {typed}");
             return Err(e);
         }
     };
+    let with = match images.len() {
+        0 => String::new(),
+        1 => ", with 1 image,".to_owned(),
+        n => format!(", with {n} images,"),
+    };
     app.notice(format!(
-        "Consult asked of {} verified {} clinician(s) who answer consults; answers come to you (/consult shows them)",
+        "Consult asked{with} of {} verified {} clinician(s) who answer consults; answers come to you (/consult shows them)",
         consult.fan_out, consult.specialty
     ));
     Ok(())
+}
+
+/// "Rash? --image a.png --image my photos/b.jpg" → the question and the
+/// image paths (a path runs to the next ` --image `, so it may hold spaces).
+fn split_images(typed: &str) -> (String, Vec<std::path::PathBuf>) {
+    let mut parts = typed.split("--image ");
+    let text = parts.next().unwrap_or_default().trim().to_owned();
+    let images = parts
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .collect();
+    (text, images)
+}
+
+#[cfg(test)]
+#[test]
+fn a_question_and_its_images_are_read_from_one_line() {
+    let (text, images) = split_images("Target lesions? --image palm.png --image my photos/back.jpg ");
+    assert_eq!(text, "Target lesions?");
+    assert_eq!(
+        images,
+        vec![
+            std::path::PathBuf::from("palm.png"),
+            std::path::PathBuf::from("my photos/back.jpg")
+        ]
+    );
+    assert_eq!(split_images("No images").1, Vec::<std::path::PathBuf>::new());
 }
 
 /// Answers consult number `n`.

@@ -99,10 +99,14 @@ pub(crate) async fn execute(
             }
         }
         Action::Open(typed) => open(app, profile, state, client, &typed).await?,
-        Action::Urgent(user, text, priority) => {
+        Action::Urgent(Conversation::With(user), text, priority) => {
             resend_queued(app, profile, state, client).await;
             super::urgent::send(app, profile, state, client, (user, text, priority)).await?;
         }
+        Action::Urgent(Conversation::Team(id), text, priority) => {
+            super::urgent::send_team(app, profile, state, client, (id, text, priority)).await?;
+        }
+        Action::Urgent(Conversation::Referrals, ..) => {}
         Action::Acknowledge => super::urgent::acknowledge_all(app, profile, state, client).await?,
         Action::Recall(user) => super::urgent::recall_last(app, profile, state, client, user).await?,
         Action::OnCall(None) => super::oncall::list(app, client).await?,
@@ -129,10 +133,7 @@ pub(crate) async fn execute(
                 client.allow_changed.insert(user.clone());
             }
             let to = vec![user.clone()];
-            let content = Content::Text {
-                to: to.clone(),
-                text: text.clone(),
-            };
+            let content = Content::text(to.clone(), text.clone());
             match send_content(profile, state, client, &to, &random_message_id()?, content).await {
                 Ok(Sent::Queued(reason)) => app.notice(format!(
                     "Queued (the server cannot take it now: {reason}); it is sent when the connection is back"
@@ -148,21 +149,14 @@ pub(crate) async fn execute(
             }
         }
         Action::Send(Conversation::Team(id), text, _) => {
-            team_send(
-                profile,
-                state,
-                client,
-                &id,
-                Content::Text { to: Vec::new(), text },
-            )
-            .await?;
+            team_send(profile, state, client, &id, Content::text(Vec::new(), text)).await?;
         }
         Action::Attach(Conversation::With(user), path) => {
             crate::people::pin_verified(state, client);
             let (file, _) = upload_file(&client.account, std::path::Path::new(&path)).await?;
             let name = file.name.clone();
             let to = vec![user];
-            let content = Content::Attachment { to: to.clone(), file };
+            let content = Content::attachment(to.clone(), file);
             let id = random_message_id()?;
             let sent = send_content(profile, state, client, &to, &id, content).await?;
             app.notice(sent.describe(&format!("Sent {name}"), &id));
@@ -170,7 +164,7 @@ pub(crate) async fn execute(
         Action::Attach(Conversation::Team(id), path) => {
             let (file, _) = upload_file(&client.account, std::path::Path::new(&path)).await?;
             let name = file.name.clone();
-            let content = Content::Attachment { to: Vec::new(), file };
+            let content = Content::attachment(Vec::new(), file);
             let message = team_send(profile, state, client, &id, content).await?;
             app.notice(format!("Sent {name} to the team as {message}"));
         }

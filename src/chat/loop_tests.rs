@@ -167,10 +167,7 @@ async fn the_chat_reconnects_after_a_server_restart_and_sends_what_was_typed_mea
         }
     }
     assert_eq!(texts, ["Before the restart", "While it was down"]);
-    let reply = Content::Text {
-        to: vec![alice_id.clone()],
-        text: "Got both".into(),
-    };
+    let reply = Content::text(vec![alice_id.clone()], "Got both".into());
     b.send(
         std::slice::from_ref(&alice_id),
         MessageKind::Message,

@@ -82,6 +82,10 @@ pub(super) async fn catch_up(app: &mut App, profile: &Profile, state: &mut Local
         }
     }
     let me = app.me.clone();
+    let news = crate::oncall::role_news(&api, &token, state, &me).await;
+    if !news.is_empty() {
+        app.notice(news.join(" "));
+    }
     if !state.people.contains_key(&me) {
         if let Ok(found) = api.directory_where(&token, &[("user_id", me.as_str())]).await {
             found.into_iter().for_each(|e| state.remember(e));

@@ -172,10 +172,7 @@ async fn the_chat_ui_sends_and_shows_the_message_read() {
     )
     .await
     .unwrap();
-    let reply = Content::Text {
-        to: vec![alice_id.clone()],
-        text: "Send a photo".into(),
-    };
+    let reply = Content::text(vec![alice_id.clone()], "Send a photo".into());
     b.send(
         std::slice::from_ref(&alice_id),
         MessageKind::Message,

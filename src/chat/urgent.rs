@@ -71,7 +71,7 @@ pub(super) async fn send(
     (user, text, priority): (UserId, String, Priority),
 ) -> anyhow::Result<()> {
     let to = vec![user];
-    let content = Content::Text { to: to.clone(), text };
+    let content = Content::text(to.clone(), text);
     let urgency = Urgency {
         priority,
         escalation: None,
@@ -89,6 +89,25 @@ pub(super) async fn send(
             state.names(&to)
         ),
     });
+    Ok(())
+}
+
+/// Sends `text` to a team as urgent or stat: every other member is alerted
+/// until one of them acknowledges it.
+pub(super) async fn send_team(
+    app: &mut App,
+    profile: &Profile,
+    state: &mut LocalState,
+    client: &mut Client,
+    (team, text, priority): (curbside_client::team::TeamId, String, Priority),
+) -> anyhow::Result<()> {
+    let content = Content::text(Vec::new(), text);
+    crate::teams::team_send_with(profile, state, client, &team, content, priority).await?;
+    let name = state.teams.get(&team).map(|t| t.name.clone()).unwrap_or_default();
+    app.notice(format!(
+        "{} sent to team {name}: every other member is alerted until one of them acknowledges it",
+        priority.as_str().to_uppercase()
+    ));
     Ok(())
 }
 
@@ -146,19 +165,31 @@ pub(super) async fn recall_last(
     }
     let id = last.message_id.clone();
     let what: String = last.content.summary().chars().take(40).collect();
-    let undelivered = client.recall(std::slice::from_ref(&user), &id).await?;
+    // Everyone it went to (several holders of a role, say), not only this conversation's.
+    let mut to: Vec<UserId> = last
+        .content
+        .recipients()
+        .iter()
+        .filter(|u| **u != me)
+        .cloned()
+        .collect();
+    if !to.contains(&user) {
+        to.push(user.clone());
+    }
+    let undelivered = client.recall(&to, &id).await?;
     state.apply_recall(&me, std::slice::from_ref(&id));
     profile.save_state(state)?;
     profile.save(&client.account)?;
     app.notice(if undelivered > 0 {
         format!(
             "Recalled \"{what}\": deleted before {} received it",
-            state.name(&user)
+            state.names(&to)
         )
     } else {
         format!(
-            "Recalled \"{what}\": {} is told to delete it, but may have read it already",
-            state.name(&user)
+            "Recalled \"{what}\": {} {} told to delete it, but may have read it already",
+            state.names(&to),
+            if to.len() == 1 { "is" } else { "are" }
         )
     });
     Ok(())

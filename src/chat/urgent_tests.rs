@@ -38,10 +38,7 @@ async fn a_stat_page_stays_pinned_until_acknowledged_and_the_sender_is_told() {
 
     // Bob pages Alice.
     let mut b = Client::connect(bob).await.unwrap();
-    let page = Content::Text {
-        to: vec![alice_id.clone()],
-        text: "Sats 84% in bay 2".into(),
-    };
+    let page = Content::text(vec![alice_id.clone()], "Sats 84% in bay 2".into());
     let stat = Urgency {
         priority: Priority::Stat,
         escalation: None,

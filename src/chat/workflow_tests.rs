@@ -149,6 +149,18 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
             .any(|m| m.content.summary().contains("forearm"))
     })
     .await;
+    // Carol sees it was written to the role, not only who wrote it.
+    assert!(
+        c.state
+            .conversations
+            .values()
+            .flatten()
+            .any(|m| m.content.summary() == "[to On-call dermatology] Rash on the forearm, spreading"),
+        "{:?}",
+        c.state.conversations
+    );
+    // Her chat, at its connection, told her the role is hers.
+    assert!(c.state.held_roles.contains_key(role.role_id.as_str()));
 
     // The holder writing to her own role is told so (not an empty-named error).
     let notice = c.type_line("/oncall dermatology: note to self").await;
@@ -195,6 +207,30 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
         until: None,
     };
     api.hand_off(&admin, &role.role_id, &back).await.unwrap();
+    // Carol's chat is told at once, pushed (`oncall_changed`), in words.
+    let mut told = Vec::new();
+    for _ in 0..50 {
+        told.extend(
+            crate::messages::receive(
+                &c.profile,
+                &mut c.state,
+                &mut c.client,
+                Duration::from_millis(100),
+                false,
+                false,
+            )
+            .await
+            .unwrap(),
+        );
+        if told.iter().any(|l| l.starts_with("You now hold")) {
+            break;
+        }
+    }
+    assert!(
+        told.iter()
+            .any(|l| l.starts_with("You now hold On-call dermatology (until ")),
+        "{told:?}"
+    );
     let id = crate::messages::random_message_id().unwrap();
     let how = (&Urgency::routine(), None);
     let (now_role, _) = crate::messages::send_to_role(
@@ -222,6 +258,63 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
             .unwrap()
             .is_none(),
         "Dan no longer holds it"
+    );
+    // Dan's device was told too: the role as it is now, Carol holding it.
+    let pushed = d
+        .oncall_changes
+        .last()
+        .expect("oncall_changed pushed to the old holder");
+    assert_eq!(pushed.holders[0].user_id, carol_id);
+
+    // Queued while the server could not take it, to the holder then (Dan),
+    // and handed off since: sent from the outbox to Carol, with its role,
+    // and moved from the conversation with Dan to the one with her.
+    let queued = crate::messages::random_message_id().unwrap();
+    let tag = crate::messages::role_tag(&now_role);
+    let content = Content::Text {
+        to: vec![dan_id.clone()],
+        text: "Queued for the role".into(),
+        role: Some(tag),
+    };
+    let at = curbside_protocol::time::now_ms();
+    a.state.record_outgoing(
+        &alice_id,
+        std::slice::from_ref(&dan_id),
+        &queued,
+        &content,
+        at,
+        curbside_client::local::Status::Queued,
+    );
+    a.state.outbox.push(curbside_client::local::Outgoing {
+        message_id: queued.clone(),
+        to: vec![dan_id.clone()],
+        content,
+        role: Some(role.role_id.clone()),
+    });
+    let sent = crate::messages::flush_outbox(&a.profile, &mut a.state, &mut a.client)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1);
+    assert!(a.state.outbox.is_empty());
+    assert!(!a.state.conversations[&dan_id]
+        .iter()
+        .any(|m| m.message_id == queued));
+    assert!(a.state.conversations[&carol_id]
+        .iter()
+        .any(|m| m.message_id == queued && m.status >= curbside_client::local::Status::Sent));
+    c.receive_until(|s| {
+        s.conversations
+            .get(&alice_id)
+            .is_some_and(|ms| ms.iter().any(|m| m.message_id == queued))
+    })
+    .await;
+    let got = c.state.conversations[&alice_id]
+        .iter()
+        .find(|m| m.message_id == queued)
+        .unwrap();
+    assert_eq!(
+        got.content.summary(),
+        "[to On-call dermatology] Queued for the role"
     );
 
     // A consult reaches exactly Carol and Dan (opted in), not Eve.

@@ -11,6 +11,84 @@ use curbside_protocol::ids::ConsultId;
 use crate::commands::{out, ProfileArg};
 use crate::profile::Profile;
 
+/// What a file's first bytes say it is, if an image clinicians send:
+/// PNG, JPEG, GIF, WebP, HEIC/HEIF, TIFF or BMP.
+pub(crate) fn image_kind(head: &[u8]) -> Option<&'static str> {
+    let at = |i: usize, magic: &[u8]| head.get(i..i + magic.len()) == Some(magic);
+    if at(0, b"\x89PNG\r\n\x1a\n") {
+        Some("PNG")
+    } else if at(0, &[0xff, 0xd8, 0xff]) {
+        Some("JPEG")
+    } else if at(0, b"GIF87a") || at(0, b"GIF89a") {
+        Some("GIF")
+    } else if at(0, b"RIFF") && at(8, b"WEBP") {
+        Some("WebP")
+    } else if at(4, b"ftyp")
+        && [&b"heic"[..], b"heix", b"mif1", b"msf1", b"heif"]
+            .iter()
+            .any(|b| at(8, b))
+    {
+        Some("HEIC")
+    } else if at(0, b"II*\0") || at(0, b"MM\0*") {
+        Some("TIFF")
+    } else if at(0, b"BM") {
+        Some("BMP")
+    } else {
+        None
+    }
+}
+
+/// Checks and uploads a consult's images (encrypted), before anything is
+/// asked: too many, an empty file, one that is not an image, or one that
+/// cannot be read or stored asks no one.
+pub(crate) async fn upload_images(
+    account: &curbside_client::Account,
+    images: &[PathBuf],
+) -> anyhow::Result<Vec<AttachmentRef>> {
+    if images.len() > curbside_client::content::MAX_CONSULT_ATTACHMENTS {
+        bail!(
+            "a consult carries at most {} images: choose the ones that matter most",
+            curbside_client::content::MAX_CONSULT_ATTACHMENTS
+        );
+    }
+    for path in images {
+        let head = read_head(path).with_context(|| {
+            format!(
+                "{} cannot be read: it was not sent and nobody was asked",
+                path.display()
+            )
+        })?;
+        if head.is_empty() {
+            bail!(
+                "{} is empty: choose the image file itself (nobody was asked)",
+                path.display()
+            );
+        }
+        if image_kind(&head).is_none() {
+            bail!(
+                "{} is not an image (PNG, JPEG, GIF, WebP, HEIC, TIFF or BMP): a consult carries images; \
+                 send other files in a conversation (nobody was asked)",
+                path.display()
+            );
+        }
+    }
+    let mut attachments = Vec::with_capacity(images.len());
+    for path in images {
+        let (file, _) = crate::messages::upload_file(account, path)
+            .await
+            .with_context(|| format!("{} was not sent and nobody was asked", path.display()))?;
+        attachments.push(file);
+    }
+    Ok(attachments)
+}
+
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path)?.take(16).read_to_end(&mut head)?;
+    Ok(head)
+}
+
 /// A consult's files in words: "2 images: palm.png (1234 bytes), back.jpg (56789 bytes)".
 pub(crate) fn image_names(files: &[AttachmentRef]) -> String {
     let names: Vec<String> = files
@@ -82,6 +160,27 @@ pub(super) async fn save(profile: &ProfileArg, consult: &ConsultId, out_dir: &Pa
 #[cfg(test)]
 mod tests {
     use super::safe_name;
+
+    #[test]
+    fn images_are_told_from_other_files_by_their_first_bytes() {
+        use super::image_kind;
+        assert_eq!(image_kind(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("PNG"));
+        assert_eq!(image_kind(&[0xff, 0xd8, 0xff, 0xe0, 0, 0x10]), Some("JPEG"));
+        assert_eq!(image_kind(b"GIF89a\x01\0"), Some("GIF"));
+        assert_eq!(image_kind(b"RIFF\x24\0\0\0WEBPVP8 "), Some("WebP"));
+        assert_eq!(image_kind(b"\0\0\0\x18ftypheic\0\0\0\0"), Some("HEIC"));
+        assert_eq!(image_kind(b"II*\0\x08\0\0\0"), Some("TIFF"));
+        for other in [
+            &b"%PDF-1.7\n"[..],
+            b"PK\x03\x04",
+            b"hello world",
+            b"RIFF\0\0\0\0WAVE",
+            b"\x89PN",
+            b"",
+        ] {
+            assert_eq!(image_kind(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn a_colleagues_file_name_is_shown_and_saved_without_paths_or_terminal_controls() {

@@ -23,6 +23,7 @@ use crate::commands::{out, ProfileArg};
 use crate::messages::{connect, now_ms, random_message_id};
 use crate::profile::Profile;
 pub(crate) use images::save_all;
+pub(crate) use images::upload_images;
 use images::{image_names, save};
 
 #[derive(Subcommand)]
@@ -214,25 +215,10 @@ async fn ask(
     images: &[PathBuf],
     text: String,
 ) -> anyhow::Result<()> {
-    if images.len() > MAX_CONSULT_ATTACHMENTS {
-        bail!("a consult carries at most {MAX_CONSULT_ATTACHMENTS} images: choose the ones that matter most");
-    }
     let (dir, account) = Profile::open(&profile.profile)?;
     let mut state = dir.load_state()?;
     // Uploaded first: a file that cannot be read or stored asks no one.
-    let mut attachments = Vec::with_capacity(images.len());
-    for path in images {
-        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
-            bail!(
-                "{} is empty: choose the image file itself (nobody was asked)",
-                path.display()
-            );
-        }
-        let (file, _) = crate::messages::upload_file(&account, path)
-            .await
-            .with_context(|| format!("{} was not sent and nobody was asked", path.display()))?;
-        attachments.push(file);
-    }
+    let attachments = upload_images(&account, images).await?;
     let mut client = connect(&dir, &mut state, account).await?;
     let question = Question {
         specialty,

@@ -80,7 +80,7 @@ pub(crate) async fn attach(args: AttachArgs) -> anyhow::Result<()> {
     let (name, size) = (file.name.clone(), file.size);
     let id = random_message_id()?;
     let mut client = connect(&profile, &mut state, account).await?;
-    let content = Content::Attachment { to: to.clone(), file };
+    let content = Content::attachment(to.clone(), file);
     let result = super::send::send_trusting(
         &profile,
         &mut state,

@@ -114,13 +114,17 @@ pub(crate) async fn receive(
                         status: if from_me { Status::Sent } else { Status::Received },
                     };
                     if state.record_team_message(team_id, stored) && !from_me {
+                        // Urgent or stat: alerting here until a member acknowledges it.
+                        super::urgent::record_received(state, &me, &r, &inner);
                         lines.push(format!(
-                            "[{}] team {} from {} (device {}): {}",
+                            "[{}] {}team {} from {} (device {}): {}{}",
                             r.message_id,
+                            super::urgent::flag(&r),
                             team.name,
                             r.sender.user_id,
                             r.sender.device_id,
-                            inner.summary()
+                            inner.summary(),
+                            super::urgent::hint(&r, profile)
                         ));
                     }
                     continue;
@@ -239,6 +243,18 @@ pub(crate) async fn receive(
                 .insert(referral.referral_id.to_string(), referral);
         }
     }
+    // A hand-off pushed while connected: told now (at each connection, the
+    // roles are compared with the server's list too: `oncall::role_news`).
+    let pushed = std::mem::take(&mut client.oncall_changes);
+    for change in curbside_client::oncall::role_changes(
+        &me,
+        &mut state.held_roles,
+        &pushed,
+        false,
+        curbside_protocol::time::now_ms(),
+    ) {
+        lines.push(crate::oncall::change_words(&change));
+    }
     for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {
         state.raise_status(&me, &recipient.user_id, &[message_id], Status::Delivered);
     }
@@ -273,16 +289,20 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     let account = client.close().await;
     let mut lines = lines?;
     // Referrals still open: a transition made while this device was away
-    // (one pushed while it was connected is among the lines already).
+    // (one pushed while it was connected is among the lines already); and
+    // on-call roles that came or went meanwhile.
     let open = state.referral_envelopes.values().any(|r| {
         matches!(
             r.status,
             curbside_protocol::referral::Status::Requested | curbside_protocol::referral::Status::Accepted
         )
     });
-    if open && !args.json {
+    if !args.json {
         if let Ok((api, token)) = crate::commands::login(&account).await {
-            lines.extend(crate::refer::catch_up(&api, &token, &mut state).await);
+            if open {
+                lines.extend(crate::refer::catch_up(&api, &token, &mut state).await);
+            }
+            lines.extend(crate::oncall::role_news(&api, &token, &mut state, account.user_id()?).await);
             profile.save_state(&state)?;
         }
     }
@@ -325,10 +345,13 @@ async fn send_read_receipts(client: &mut Client, shown: &[(UserId, MessageId)]) 
 
 pub(crate) fn content_json(content: &Content) -> serde_json::Value {
     match content {
-        Content::Attachment { file, .. } => serde_json::json!({
+        Content::Attachment { file, role, .. } => serde_json::json!({
             "type": "attachment", "name": file.name, "size": file.size, "attachment_id": file.attachment_id,
+            "role": role.as_ref().map(|r| &r.name),
         }),
-        Content::Text { text, .. } => serde_json::json!({ "type": "text", "text": text }),
+        Content::Text { text, role, .. } => {
+            serde_json::json!({ "type": "text", "text": text, "role": role.as_ref().map(|r| &r.name) })
+        }
         Content::Read { message_ids } => serde_json::json!({ "type": "read", "message_ids": message_ids }),
         Content::Acknowledge { message_ids } => {
             serde_json::json!({ "type": "acknowledge", "message_ids": message_ids })

@@ -3,7 +3,7 @@
 //! again and sends once more under the same id.
 
 use anyhow::bail;
-use curbside_client::content::Content;
+use curbside_client::content::{Content, RoleTag};
 use curbside_client::local::LocalState;
 use curbside_client::{Client, ClientError, Urgency};
 use curbside_protocol::error::ErrorCode;
@@ -86,6 +86,7 @@ pub(crate) async fn send_to_role(
         let content = Content::Text {
             to: holders.clone(),
             text: text.to_owned(),
+            role: Some(role_tag(&role)),
         };
         let urgency = Urgency {
             role: Some(role.role_id.clone()),
@@ -105,6 +106,69 @@ pub(crate) async fn send_to_role(
             }
             sent => return sent.map(|sent| (role, sent)),
         }
+    }
+}
+
+/// The first message in the outbox was written to a role handed off since:
+/// re-addresses it to the role's holders now (moving it, still queued, from
+/// the conversations with those who no longer hold it). False when the
+/// role cannot be read now or nobody else holds it (the caller fails it).
+pub(crate) async fn readdress(
+    account: &curbside_client::Account,
+    state: &mut LocalState,
+    me: &UserId,
+) -> bool {
+    let Some(item) = state.outbox.first().cloned() else {
+        return false;
+    };
+    let Some(role_id) = &item.role else {
+        return false;
+    };
+    let Ok(role) = resolve_role(account, state, role_id.as_str()).await else {
+        return false;
+    };
+    let Ok(to) = holders_now(&role, me) else {
+        return false;
+    };
+    let content = match item.content.clone() {
+        Content::Text { text, .. } => Content::Text {
+            to: to.clone(),
+            text,
+            role: Some(role_tag(&role)),
+        },
+        Content::Attachment { file, .. } => Content::Attachment {
+            to: to.clone(),
+            file,
+            role: Some(role_tag(&role)),
+        },
+        _ => return false,
+    };
+    for old in item.to.iter().filter(|u| !to.contains(u)) {
+        if let Some(conversation) = state.conversations.get_mut(old) {
+            conversation.retain(|m| !(m.from == *me && m.message_id == item.message_id));
+        }
+    }
+    let at = curbside_protocol::time::now_ms();
+    state.record_outgoing(
+        me,
+        &to,
+        &item.message_id,
+        &content,
+        at,
+        curbside_client::local::Status::Queued,
+    );
+    if let Some(first) = state.outbox.first_mut() {
+        first.to = to;
+        first.content = content;
+    }
+    true
+}
+
+/// The tag a message to `role` carries in its content.
+pub(crate) fn role_tag(role: &OnCallRole) -> RoleTag {
+    RoleTag {
+        role_id: role.role_id.to_string(),
+        name: role.name.clone(),
     }
 }
 

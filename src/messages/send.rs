@@ -7,6 +7,7 @@ use curbside_client::content::Content;
 use curbside_client::local::{key_set_fingerprint, LocalState, Outgoing, Status, Trust};
 use curbside_client::urgent::UrgentRecord;
 use curbside_client::{Client, Urgency};
+use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::MessageKind;
 use curbside_protocol::ids::{MessageId, UserId};
 use curbside_protocol::referral::Priority;
@@ -52,7 +53,7 @@ pub(crate) struct SendArgs {
     text: String,
 }
 
-fn parse_priority(s: &str) -> Result<Priority, String> {
+pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
     Priority::parse(&s.to_ascii_lowercase())
         .ok_or_else(|| format!("{s:?} is not a priority: give routine, urgent or stat"))
 }
@@ -176,11 +177,12 @@ pub(crate) async fn send_content_with(
             message_id: id.clone(),
             to: to.to_vec(),
             content,
+            role: urgency.role.clone(),
         });
     }
     profile.save_state(state)?;
     match outcome {
-        Err(e) if e.code() == Some(curbside_protocol::error::ErrorCode::NotFound) => {
+        Err(e) if e.code() == Some(ErrorCode::NotFound) => {
             let names: Vec<&str> = to.iter().map(UserId::as_str).collect();
             bail!(
                 "{} is not a user of this server: check the id (`curbside directory --profile {}` \
@@ -264,9 +266,13 @@ pub(crate) async fn flush_outbox(
 ) -> anyhow::Result<usize> {
     let me = client.address()?.user_id;
     let mut sent = 0;
+    let mut readdressed = false;
     while let Some(item) = state.outbox.first().cloned() {
         let mut refused_unknown = false;
-        let urgency = urgency_of(state, &me, &item.message_id);
+        let urgency = Urgency {
+            role: item.role.clone(),
+            ..urgency_of(state, &me, &item.message_id)
+        };
         let status = match client
             .send_with(
                 &item.to,
@@ -280,16 +286,26 @@ pub(crate) async fn flush_outbox(
             Ok(_) => Status::Sent,
             // Not now (unreachable, storage unavailable): stays queued, in order.
             Err(e) if e.is_retryable() => return Err(e.into()),
+            // Written to a role handed off since: to its holders now, once.
+            Err(e) if e.code() == Some(ErrorCode::HoldersChanged) && !readdressed => {
+                readdressed = true;
+                if super::role::readdress(&client.account, state, &me).await {
+                    profile.save_state(state)?;
+                    continue;
+                }
+                Status::Failed
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "queued message refused");
                 crate::audit::note(&format!(
                     "A queued message ({}) was refused: {e}",
                     item.message_id
                 ));
-                refused_unknown = e.code() == Some(curbside_protocol::error::ErrorCode::NotFound);
+                refused_unknown = e.code() == Some(ErrorCode::NotFound);
                 Status::Failed
             }
         };
+        readdressed = false;
         for peer in &item.to {
             state.raise_status(&me, peer, std::slice::from_ref(&item.message_id), status);
             // A conversation that only ever held refused messages to an id
@@ -365,10 +381,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         Some(id) => id,
         None => random_message_id()?,
     };
-    let content = Content::Text {
-        to: to.clone(),
-        text: args.text.clone(),
-    };
+    let content = Content::text(to.clone(), args.text.clone());
     let mut client = match Client::connect_or_return(account).await {
         Ok(client) => client,
         // Unreachable, or unable to store it now: keep it for later.
@@ -380,6 +393,7 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
                 message_id: id.clone(),
                 to: to.clone(),
                 content,
+                role: None,
             });
             profile.save_state(&state)?;
             return out(&format!(

@@ -213,7 +213,16 @@ pub(crate) async fn urgent(args: UrgentArgs) -> anyhow::Result<()> {
     let received = receive_shown(&profile, &mut state, &mut client, args.wait).await;
     let account = client.close().await;
     profile.save(&account)?;
-    let mut lines = received?;
+    // A page that just arrived is said once: in the list of those waiting.
+    let waiting: Vec<String> = state
+        .open_urgent()
+        .iter()
+        .map(|u| format!("[{}] ", u.message_id))
+        .collect();
+    let mut lines: Vec<String> = received?
+        .into_iter()
+        .filter(|l| !waiting.iter().any(|w| l.starts_with(w.as_str())))
+        .collect();
     let open = open_lines(&state, &me, &profile);
     if open.is_empty() {
         lines.push("No urgent or stat message is waiting for an acknowledgement.".into());

@@ -154,6 +154,16 @@ pub fn enroll_admin(dir: &Path, server: &Process) -> String {
 
 /// With the real binary: enrolls the admin (bootstrap token), then one
 /// verified clinician per `(profile, specialty)`; returns their user ids.
+/// A SQLite server for CLI tests, with the administrator and these
+/// clinicians (profile, specialty) enrolled and verified; the profiles live
+/// in `db.dir`.
+pub async fn cli_world(who: &[(&str, &str)]) -> (Db, Process) {
+    let db = Db::new(curbside_server::store::Backend::Sqlite).await.unwrap();
+    let server = spawn_for_cli(&db, "127.0.0.1:0");
+    enroll_clinicians(db.dir.path(), &server, who);
+    (db, server)
+}
+
 pub fn enroll_clinicians(dir: &Path, server: &Process, who: &[(&str, &str)]) -> Vec<String> {
     let run = |args: &[&str]| cli_ok(dir, server, args);
     enroll_admin(dir, server);

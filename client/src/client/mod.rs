@@ -98,6 +98,8 @@ pub struct Client {
     pub receipts: Vec<(MessageId, Address, i64)>,
     /// Referral envelopes pushed by the server (created or changed) so far.
     pub referral_updates: Vec<curbside_protocol::referral::Referral>,
+    /// On-call roles pushed as changed (`oncall_changed`), for the caller to take.
+    pub oncall_changes: Vec<curbside_protocol::oncall::OnCallRole>,
     /// Trust at send time: the identity keys (their
     /// [`crate::local::key_set_fingerprint`]) each colleague had when the
     /// user confirmed the safety number. A send to a colleague whose keys
@@ -135,6 +137,7 @@ impl Client {
             seen: VecDeque::new(),
             receipts: Vec::new(),
             referral_updates: Vec::new(),
+            oncall_changes: Vec::new(),
             verified_keys: std::collections::BTreeMap::new(),
             allow_changed: std::collections::BTreeSet::new(),
         };

@@ -133,6 +133,9 @@ impl Client {
                 ServerFrame::ReferralUpdated { referral } => {
                     self.referral_updates.push(referral);
                 }
+                ServerFrame::OncallChanged { role } => {
+                    self.oncall_changes.push(role);
+                }
                 ServerFrame::Error {
                     code,
                     message,

@@ -119,6 +119,7 @@ impl Client {
                         plaintext: Zeroizing::new(plaintext.to_vec()),
                         urgency: urgency.clone(),
                     },
+                    role: urgency.role.clone(),
                 });
                 Ok(SendOutcome::Queued)
             }

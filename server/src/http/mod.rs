@@ -125,6 +125,29 @@ impl Caller {
 ///
 /// Server-side failures (a bug, or storage that would refuse the entry too)
 /// are not the caller's failed attempt: they are returned unrecorded.
+/// Pushes `frame` to every current device of `users` (best effort, on any
+/// node: a device not connected learns the change from the API later).
+pub(crate) async fn notify_users<'a>(
+    state: &AppState,
+    users: impl IntoIterator<Item = &'a curbside_protocol::ids::UserId>,
+    frame: &curbside_protocol::frames::ServerFrame,
+) {
+    for user in users {
+        let Ok(devices) = state.store.current_devices(user).await else {
+            continue;
+        };
+        for device_id in devices {
+            let address = Address {
+                user_id: user.clone(),
+                device_id,
+            };
+            state
+                .hub
+                .notify(&address, crate::hub::HubEvent::Frame(Box::new(frame.clone())));
+        }
+    }
+}
+
 pub(crate) async fn refused(state: &AppState, event: Event, e: ApiError) -> ApiError {
     if matches!(e.code, ErrorCode::Internal | ErrorCode::StorageUnavailable) {
         return e;

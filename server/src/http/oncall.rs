@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use curbside_protocol::audit::Action;
 use curbside_protocol::error::ErrorCode;
+use curbside_protocol::frames::ServerFrame;
 use curbside_protocol::http::Role;
 use curbside_protocol::ids::{OnCallRoleId, UserId};
 use curbside_protocol::oncall::{CreateRole, HandOff, OnCallRole, ScheduleShift, MAX_SHIFT_MS};
@@ -49,6 +50,24 @@ fn refusal(problem: OnCallProblem) -> ApiError {
             "only the clinician holding this role now, or an administrator, may hand it off",
         ),
     }
+}
+
+/// Tells every current device of the role's holders before and after a
+/// change (`oncall_changed`, best effort: a device not connected learns it
+/// from `GET /v1/oncall` when it comes back).
+async fn notify(state: &AppState, before: &[UserId], role: &OnCallRole) {
+    let mut users: Vec<&UserId> = before
+        .iter()
+        .chain(role.holders.iter().map(|h| &h.user_id))
+        .collect();
+    users.sort();
+    users.dedup();
+    let frame = ServerFrame::OncallChanged { role: role.clone() };
+    super::notify_users(state, users, &frame).await;
+}
+
+fn holder_ids(role: &OnCallRole) -> Vec<UserId> {
+    role.holders.iter().map(|h| h.user_id.clone()).collect()
 }
 
 /// One role as `GET /v1/oncall` lists it.
@@ -108,6 +127,10 @@ async fn schedule(
             "ends_at: a shift ends after it starts, and lasts at most 31 days",
         ));
     }
+    let before = role_now(&state, &role)
+        .await
+        .map(|r| holder_ids(&r))
+        .unwrap_or_default();
     let shift_id = state
         .store
         .schedule_shift(
@@ -120,6 +143,11 @@ async fn schedule(
         .await?
         .map_err(refusal)?;
     tracing::info!(by = %caller.device.user_id, role = %role, user = %req.user_id, "on-call shift scheduled");
+    if let Ok(now) = role_now(&state, &role).await {
+        if holder_ids(&now) != before {
+            notify(&state, &before, &now).await;
+        }
+    }
     Ok(Json(Scheduled { shift_id }))
 }
 
@@ -141,11 +169,17 @@ async fn hand_off(
     let admin = caller.roles.contains(&Role::Admin);
     let actor = caller.actor(admin.then_some(Role::Admin));
     let by: &UserId = &caller.device.user_id;
+    let before = role_now(&state, &role)
+        .await
+        .map(|r| holder_ids(&r))
+        .unwrap_or_default();
     state
         .store
         .hand_off(&role, (by, admin), &req.to, req.until, &actor, now)
         .await?
         .map_err(refusal)?;
     tracing::info!(by = %by, role = %role, to = %req.to, "on-call role handed off");
-    Ok(Json(role_now(&state, &role).await?))
+    let now = role_now(&state, &role).await?;
+    notify(&state, &before, &now).await;
+    Ok(Json(now))
 }

@@ -14,13 +14,12 @@ use curbside_protocol::audit::Action;
 use curbside_protocol::error::ErrorCode;
 use curbside_protocol::frames::ServerFrame;
 use curbside_protocol::http::Role;
-use curbside_protocol::ids::{Address, ReferralId};
+use curbside_protocol::ids::ReferralId;
 use curbside_protocol::referral::{CreateReferral, Party, Referral, Status, Transition, TransitionRequest};
 
 use super::Caller;
 use crate::audit::{Actor, Event};
 use crate::error::ApiError;
-use crate::hub::HubEvent;
 use crate::store::{now_ms, ReferralProblem};
 use crate::AppState;
 
@@ -33,21 +32,10 @@ pub(super) fn router() -> Router<AppState> {
 
 /// Tells every current device of both parties.
 async fn notify(state: &AppState, referral: &Referral) {
-    for user in [&referral.referring, &referral.receiving] {
-        let Ok(devices) = state.store.current_devices(user).await else {
-            continue;
-        };
-        for device_id in devices {
-            let address = Address {
-                user_id: user.clone(),
-                device_id,
-            };
-            let frame = ServerFrame::ReferralUpdated {
-                referral: referral.clone(),
-            };
-            state.hub.notify(&address, HubEvent::Frame(Box::new(frame)));
-        }
-    }
+    let frame = ServerFrame::ReferralUpdated {
+        referral: referral.clone(),
+    };
+    super::notify_users(state, [&referral.referring, &referral.receiving], &frame).await;
 }
 
 /// Records a refused referral action (on the referral, if known), then

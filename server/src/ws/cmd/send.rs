@@ -205,7 +205,8 @@ async fn check_holders(
         .filter(|u| *u != sender)
         .collect();
     if held != named {
-        let names: Vec<&str> = holders.iter().map(|h| h.user_id.as_str()).collect();
+        // By name: a client may show the refusal as it is.
+        let names: Vec<&str> = holders.iter().map(|h| h.display_name.as_str()).collect();
         return Err(ApiError::new(
             ErrorCode::HoldersChanged,
             format!(
