@@ -419,7 +419,8 @@ pub(crate) async fn run(cmd: TeamCommand) -> anyhow::Result<()> {
                 ));
             }
             out(&format!(
-                "{} sent to team {}: its {} other member(s) are alerted until one of them acknowledges it                  (`curbside urgent --profile {}` shows where it stands): {id}",
+                "{} sent to team {}: its {} other member(s) are alerted until one of them acknowledges it \
+                 (`curbside urgent --profile {}` shows where it stands): {id}",
                 priority.as_str().to_uppercase(),
                 t.name,
                 t.members.len().saturating_sub(1),

@@ -277,6 +277,9 @@ impl App {
             KeyCode::Backspace => {
                 self.input.pop();
             }
+            // Ctrl-U clears the line (as in a shell); other control keys type nothing.
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => self.input.clear(),
+            KeyCode::Char(_) if key.modifiers.contains(KeyModifiers::CONTROL) => {}
             KeyCode::Char(c) => self.input.push(c),
             KeyCode::Enter => return self.submit(state),
             _ => {}

@@ -41,6 +41,19 @@ mod completion {
         key(&mut app, &state, KeyCode::Tab);
         assert!(app.notice.contains("No colleague you know"), "{}", app.notice);
     }
+
+    /// Found by a user: Ctrl-U typed a "u" into the line instead of clearing it.
+    #[test]
+    fn ctrl_u_clears_the_line_and_other_control_keys_type_nothing() {
+        let state = LocalState::new();
+        let mut app = App::new(UserId::new("u_me").unwrap());
+        app.input = "/consult Dermatology: typo".into();
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        app.handle_key(ctrl('a'), &state);
+        assert_eq!(app.input, "/consult Dermatology: typo");
+        app.handle_key(ctrl('u'), &state);
+        assert_eq!(app.input, "");
+    }
 }
 
 mod selection {
