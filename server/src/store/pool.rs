@@ -267,6 +267,10 @@ pub(super) async fn writer(
                         // Deleted content is overwritten, not left in free
                         // space (the module documentation).
                         "PRAGMA secure_delete = ON",
+                        // Statement journals (a multi-row statement that may
+                        // fail half-way) in memory, not in temporary files
+                        // written and synced beside the database.
+                        "PRAGMA temp_store = MEMORY",
                     ] {
                         conn.execute(pragma).await?;
                     }
