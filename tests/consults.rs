@@ -57,6 +57,13 @@ on_every_backend!(
         assert_eq!(e.code(), Some(ErrorCode::InvalidRequest));
         // Erin leaves again: opted in are Alice and Carol.
         api.consult_opt_in(&tokens[3], vec![]).await.unwrap();
+        // Each reads the opt-in as the server has it (the user's, any device;
+        // spelled as the directory spells the specialty).
+        assert_eq!(api.consult_opt_ins(&tokens[2]).await.unwrap(), ["Dermatology"]);
+        let again = world.login(&carol).await;
+        assert_eq!(api.consult_opt_ins(&again).await.unwrap(), ["Dermatology"]);
+        assert!(api.consult_opt_ins(&tokens[3]).await.unwrap().is_empty());
+        assert!(api.consult_opt_ins(&tokens[1]).await.unwrap().is_empty());
 
         let ask = PostConsult {
             specialty: "dermatology".into(),

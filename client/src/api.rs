@@ -205,6 +205,15 @@ impl Api {
         Ok(())
     }
 
+    /// `GET /v1/consults/opt-in`: the specialties this user answers consults
+    /// for (the user's, set from any device).
+    pub async fn consult_opt_ins(&self, token: &str) -> Result<Vec<String>> {
+        let got: curbside_protocol::consult::OptIn = self
+            .call::<(), _>(reqwest::Method::GET, "/v1/consults/opt-in", Some(token), None)
+            .await?;
+        Ok(got.specialties)
+    }
+
     /// `POST /v1/consults`: asks a specialty; the answer names who it goes to.
     pub async fn post_consult(
         &self,
