@@ -231,6 +231,42 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
             .any(|l| l.starts_with("You now hold On-call dermatology (until ")),
         "{told:?}"
     );
+    // Read as JSON lines (`inbox --json`), a push is one JSON object too.
+    let to_dan = HandOff {
+        to: dan_id.clone(),
+        until: None,
+    };
+    api.hand_off(&admin, &role.role_id, &to_dan).await.unwrap();
+    let mut lines = Vec::new();
+    for _ in 0..50 {
+        lines.extend(
+            crate::messages::receive(
+                &c.profile,
+                &mut c.state,
+                &mut c.client,
+                Duration::from_millis(100),
+                true,
+                false,
+            )
+            .await
+            .unwrap(),
+        );
+        if !lines.is_empty() {
+            break;
+        }
+    }
+    let pushed: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(pushed["type"], "oncall_changed");
+    assert!(
+        pushed["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("You no longer hold On-call dermatology: Dr. Dan Diaz holds it now"),
+        "{pushed}"
+    );
+    api.hand_off(&admin, &role.role_id, &back).await.unwrap();
+    c.receive_until(|s| s.held_roles.contains_key(role.role_id.as_str()))
+        .await;
     let id = crate::messages::random_message_id().unwrap();
     let how = (&Urgency::routine(), None);
     let (now_role, _) = crate::messages::send_to_role(

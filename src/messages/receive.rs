@@ -231,13 +231,22 @@ pub(crate) async fn receive(
             .get(referral.referral_id.as_str())
             .is_none_or(|known| known.updated_at <= referral.updated_at)
         {
-            lines.push(format!(
-                "[referral {}] {} ({}, {})",
-                referral.referral_id,
-                referral.status.as_str(),
-                referral.priority.as_str(),
-                referral.specialty
-            ));
+            lines.push(if json {
+                serde_json::json!({
+                    "type": "referral_updated", "referral_id": referral.referral_id,
+                    "status": referral.status.as_str(), "priority": referral.priority.as_str(),
+                    "specialty": referral.specialty,
+                })
+                .to_string()
+            } else {
+                format!(
+                    "[referral {}] {} ({}, {})",
+                    referral.referral_id,
+                    referral.status.as_str(),
+                    referral.priority.as_str(),
+                    referral.specialty
+                )
+            });
             state
                 .referral_envelopes
                 .insert(referral.referral_id.to_string(), referral);
@@ -253,7 +262,12 @@ pub(crate) async fn receive(
         false,
         curbside_protocol::time::now_ms(),
     ) {
-        lines.push(crate::oncall::change_words(&change));
+        let words = crate::oncall::change_words(&change);
+        lines.push(if json {
+            serde_json::json!({ "type": "oncall_changed", "text": words }).to_string()
+        } else {
+            words
+        });
     }
     for (message_id, recipient, _) in std::mem::take(&mut client.receipts) {
         state.raise_status(&me, &recipient.user_id, &[message_id], Status::Delivered);
