@@ -53,6 +53,8 @@ export interface StoredMessage {
   ack?: { by: string; at: number; pending?: boolean };
   /** Ours, sent to an on-call role (`./oncall.ts`): the role, its name, and the holders it went to. */
   oncall?: { role: string; name: string; to: string[] };
+  /** Theirs, written to an on-call role this user held (the content's role tag): the role and its name as the sender wrote it. */
+  toRole?: { role: string; name: string };
 }
 
 /** The organisation's policy (`GET /v1/policy`), as last read. */
