@@ -1,5 +1,5 @@
 //! Curbside consults: `PUT /v1/consults/opt-in` (answer consults of one's
-//! own specialty), `POST /v1/consults` (ask a specialty; the server chooses
+//! own specialty) and `GET` (whether one does, set from any device), `POST /v1/consults` (ask a specialty; the server chooses
 //! who receives it), `GET /v1/consults` (one's own, asked or received),
 //! `POST /v1/consults/{id}/close` (the asker).
 
@@ -19,7 +19,7 @@ use crate::AppState;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/consults/opt-in", put(opt_in))
+        .route("/v1/consults/opt-in", put(opt_in).get(opted_in))
         .route("/v1/consults", post(post_consult).get(list))
         .route("/v1/consults/{consult_id}/close", post(close))
 }
@@ -69,6 +69,12 @@ async fn opt_in(
         .map_err(refusal)?;
     tracing::info!(user = %me, specialties = req.specialties.len(), "consult opt-in set");
     Ok(Json(req))
+}
+
+/// The caller's opt-in as stored (the user's, whichever device set it).
+async fn opted_in(State(state): State<AppState>, caller: Caller) -> Result<Json<OptIn>, ApiError> {
+    let specialties = state.store.consult_optins_of(&caller.device.user_id).await?;
+    Ok(Json(OptIn { specialties }))
 }
 
 async fn post_consult(

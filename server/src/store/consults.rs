@@ -76,6 +76,31 @@ impl Store {
         Ok(Ok(()))
     }
 
+    /// The specialties for which `user` answers consults, spelled as the
+    /// directory spells the user's own (the opt-ins are kept lowercased).
+    pub async fn consult_optins_of(&self, user: &UserId) -> Result<Vec<String>, ServerError> {
+        let rows = self
+            .writer
+            .fetch_all(
+                sqlx::query(
+                    "SELECT o.specialty_key, u.specialty FROM consult_optins o \
+                     JOIN users u ON u.user_id = o.user_id WHERE o.user_id = $1 ORDER BY o.specialty_key",
+                )
+                .bind(user.as_str()),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let key: String = r.try_get("specialty_key")?;
+            let own: Option<String> = r.try_get("specialty")?;
+            out.push(match own {
+                Some(own) if own.trim().to_lowercase() == key => own,
+                _ => key,
+            });
+        }
+        Ok(out)
+    }
+
     /// Posts a consult: chooses at most `max` verified clinicians of the
     /// specialty who opted in (not the asker; at random when more did),
     /// records them and the audit entry (`consult.posted`, its fan-out).
