@@ -123,6 +123,9 @@ interface FakeClient {
   refuseOnce: boolean;
   uploads: number[];
   uploadFails?: boolean;
+  /** The server's opt-in for this user (from any device). */
+  optIns: string[];
+  optInRead?: 'slow' | 'missing';
 }
 
 async function streamSize(stream: ReadableStream<Uint8Array>): Promise<number> {
@@ -133,7 +136,7 @@ async function streamSize(stream: ReadableStream<Uint8Array>): Promise<number> {
 }
 
 function fake(): FakeClient {
-  const f: FakeClient = { holder: CAROL, sends: [], refuseOnce: false, uploads: [], client: undefined as unknown as Client };
+  const f: FakeClient = { holder: CAROL, sends: [], refuseOnce: false, uploads: [], optIns: [], client: undefined as unknown as Client };
   const consults: unknown[] = [];
   f.client = {
     state: 'online',
@@ -154,6 +157,13 @@ function fake(): FakeClient {
           return c;
         }
         if (method === 'GET' && path === '/v1/consults') return consults;
+        if (path === '/v1/consults/opt-in') {
+          if (f.optInRead === 'missing') throw new ServerError('unknown', 'Method Not Allowed', undefined, 405);
+          if (method === 'PUT') return { specialties: (f.optIns = [...(body?.['specialties'] as string[])]) };
+          const now = [...f.optIns];
+          if (f.optInRead === 'slow') await new Promise((r) => setTimeout(r, 30));
+          return { specialties: now };
+        }
         if (method === 'POST' && path.endsWith('/close')) {
           for (const c of consults as { consult_id: string; status: string }[]) if (path.includes(c.consult_id)) c.status = 'closed';
           return null;
@@ -385,6 +395,30 @@ test('a file to a role: uploaded once, its reference sent naming the role; holde
   assert.match(big.text, /^scan\.png could not be uploaded \(.+\): nothing was sent; try again\.$/);
   assert.equal(f.sends.length, 2);
   assert.equal(roleThread(s, ROLE).length, 1);
+});
+
+test('the consult opt-in is the user’s, as the server has it: read at each sync (set on another device, or before a fresh login), a read begun before a change here is not applied, a server without the read keeps the last known', async () => {
+  const s = state(); // a fresh login: nothing kept on this device
+  const f = fake();
+  const consults = new SessionConsults(consultHost(s, f));
+  assert.equal(consults.optedIn, false);
+  f.optIns = ['cardiology']; // opted in from another device (the server keeps it lowercased or as spelled)
+  await consults.sync();
+  assert.equal(consults.optedIn, true, 'shown as on');
+  f.optIns = [];
+  await consults.sync();
+  assert.equal(consults.optedIn, false, 'turned off elsewhere: off here too');
+  // A read on its way when the user turns it on here: the change wins.
+  f.optInRead = 'slow';
+  const reading = consults.sync();
+  assert.ok((await consults.setOptIn(true)).ok);
+  await reading;
+  assert.equal(consults.optedIn, true);
+  assert.deepEqual(f.optIns, ['Cardiology']);
+  // An older server (no GET: 405): the last known stays.
+  f.optInRead = 'missing';
+  await consults.sync();
+  assert.equal(consults.optedIn, true);
 });
 
 test('the role tag: a message to a role carries {role_id, name} in its content (an ordinary one none); decoded with its shape checked (a bad tag is ignored, not the message); the holder sees “to On-call dermatology”, our other device keeps it in the role’s thread', async () => {
