@@ -465,3 +465,21 @@ test('the role tag: a message to a role carries {role_id, name} in its content (
   assert.deepEqual(roleThread(other, ROLE).map((m) => m.note), ['To Dr. Carol Chen and Dr. Dan Diaz, on call']);
   assert.equal(messageViews(other, other.conversations[CAROL]!)[0]?.toRole, undefined, 'ours: no “to” tag');
 });
+
+test('at each connection the session compares the roles with those remembered held: a hand-off while offline is told by name, once', async () => {
+  const s = state();
+  const f = fake();
+  const told: string[] = [];
+  const oncall = new SessionOnCall({ ...oncallHost(s, f), tell: (t) => told.push(t) });
+  f.holder = ME;
+  await oncall.online();
+  assert.deepEqual(told, [], 'the first connection on this device: remembered, not told');
+  assert.deepEqual(s.oncallHeld, [{ roleId: ROLE, name: 'On-call dermatology' }]);
+  f.holder = DAN; // handed off while this device was offline
+  await oncall.online();
+  await oncall.online();
+  assert.deepEqual(told, ['On-call dermatology is now held by Dr. Dan Diaz.']);
+  f.holder = ME;
+  await oncall.online();
+  assert.match(told[1] ?? '', /^You now hold On-call dermatology \(until .+\)\.$/);
+});

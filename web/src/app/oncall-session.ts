@@ -18,6 +18,7 @@ import { systemRandom } from '../crypto/primitives.js';
 import { ServerError } from '../protocol/errors.js';
 import type { BlobLike } from '../protocol/platform.js';
 import { explain } from './explain.js';
+import { OnCallChanges, type OnCallOutcome } from './oncall-changes.js';
 import { isRoleKey, matchingRoles, roleCopies, roleIdOf, roleThread, roleThreads, roleView, storeRoleMessage, type RoleMessageView, type RoleView } from './oncall.js';
 import { raiseStatus, type AppState, type Body, type StoredMessage } from './state.js';
 import type { Trust } from './trust.js';
@@ -31,13 +32,11 @@ export interface OnCallHost {
   changed(): void;
   problem(text: string): void;
   trust(user: string): Trust;
+  /** A hand-off of a role this user held or now holds, in words (a notice, and a notification where allowed). */
+  tell?(text: string): void;
 }
 
-/** An action's outcome, in words. */
-export interface OnCallOutcome {
-  readonly ok: boolean;
-  readonly text: string;
-}
+export type { OnCallOutcome };
 
 export type RoleSendResult = 'sent' | 'queued' | 'confirm' | 'failed';
 
@@ -56,9 +55,11 @@ export class SessionOnCall {
   private rolesValue: OnCallRoleJson[] | undefined;
   private readError: string | undefined;
   private readonly resending = new Set<string>();
+  private readonly changes: OnCallChanges;
 
   constructor(private readonly host: OnCallHost) {
     this.api = new OnCallApi(host.client.http);
+    this.changes = new OnCallChanges({ ...host, api: this.api, refresh: () => this.refresh(), roles: () => this.rolesValue, replace: (r) => void (this.rolesValue &&= [...this.rolesValue.filter((x) => x.role_id !== r.role_id), r]) });
   }
 
   private get me(): string {
@@ -96,9 +97,16 @@ export class SessionOnCall {
     return this.rolesValue;
   }
 
-  /** At each connection. */
+  /** At each connection: the roles read again, and a hand-off (or a shift begun) since the last connection told. */
   async online(): Promise<void> {
-    await this.refresh();
+    const roles = await this.refresh();
+    if (roles === undefined) return;
+    this.changes.connected(roles);
+  }
+
+  /** `oncall_changed`: a role this user held or now holds changed hands. */
+  onChanged(raw: unknown): void {
+    this.changes.onChanged(raw);
   }
 
   /** Roles whose name or specialty contains `query` (the directory search shows them beside colleagues). */
@@ -334,63 +342,17 @@ export class SessionOnCall {
     return { key: one.user_id, name: one.display_name, specialty: one.specialty, npi: one.npi };
   }
 
-  // ---- administration and hand-off --------------------------------------------------
+  // ---- administration and hand-off (`./oncall-changes.ts`) --------------------------------
 
-  private refusal(e: unknown, what: string): OnCallOutcome {
-    const code = e instanceof ServerError ? e.code : undefined;
-    const message = e instanceof ServerError ? e.message.replace(/^[a-z_]+: /, '') : '';
-    switch (code) {
-      case 'conflict':
-        return { ok: false, text: 'An on-call role with this name exists: choose another name.' };
-      case 'forbidden':
-        return { ok: false, text: `${what} is for the clinician holding the role now, or an administrator: ask them.` };
-      case 'invalid_request':
-        return { ok: false, text: /verified clinician/.test(message) ? 'Only verified clinicians hold on-call roles: an administrator verifies them first (Admin screen).' : `Not accepted: ${message}` };
-      case 'not_found':
-        return { ok: false, text: 'This on-call role no longer exists: reload the roles.' };
-      default:
-        return { ok: false, text: `${what} did not go through: check your connection and try again.` };
-    }
+  createRole(name: string, specialty: string): Promise<OnCallOutcome> {
+    return this.changes.createRole(name, specialty);
   }
 
-  /** An administrator creates a role. */
-  async createRole(name: string, specialty: string): Promise<OnCallOutcome> {
-    const n = name.trim();
-    if (n === '') return { ok: false, text: 'Give the role a name, such as “On-call dermatology”.' };
-    try {
-      const role = await this.api.createRole(n, specialty.trim() === '' ? null : specialty.trim());
-      await this.refresh();
-      return { ok: true, text: `Created ${role.name}. Schedule who holds it below (recorded in the audit log).` };
-    } catch (e) {
-      return this.refusal(e, 'Creating a role');
-    }
+  schedule(roleId: string, who: Clinician, startsAt: number, endsAt: number): Promise<OnCallOutcome> {
+    return this.changes.schedule(roleId, who, startsAt, endsAt);
   }
 
-  /** An administrator schedules a clinician (found by name) for a shift. */
-  async schedule(roleId: string, who: Clinician, startsAt: number, endsAt: number): Promise<OnCallOutcome> {
-    if (!(endsAt > startsAt)) return { ok: false, text: 'The shift must end after it starts.' };
-    if (endsAt - startsAt > 31 * 86_400_000) return { ok: false, text: 'A shift lasts at most 31 days: schedule several.' };
-    const role = this.rolesValue?.find((r) => r.role_id === roleId);
-    try {
-      await this.api.scheduleShift(roleId, who.key, startsAt, endsAt);
-      this.host.state.people[who.key] = { name: who.name, specialty: who.specialty, npi: who.npi, listed: true };
-      await this.refresh();
-      return { ok: true, text: `${who.name} holds ${role?.name ?? 'the role'} from ${new Date(startsAt).toLocaleString()} until ${new Date(endsAt).toLocaleString()} (recorded in the audit log).` };
-    } catch (e) {
-      return this.refusal(e, 'Scheduling a shift');
-    }
-  }
-
-  /** The holder (or an administrator) hands the role off now to a colleague found by name. */
-  async handOff(roleId: string, to: Clinician): Promise<OnCallOutcome> {
-    const role = this.rolesValue?.find((r) => r.role_id === roleId);
-    try {
-      const now = await this.api.handOff(roleId, to.key);
-      this.host.state.people[to.key] = { name: to.name, specialty: to.specialty, npi: to.npi, listed: true };
-      await this.refresh();
-      return { ok: true, text: `Handed off: ${to.name} holds ${now.name} from now on; messages to the role go to them.` };
-    } catch (e) {
-      return this.refusal(e, `Handing off ${role?.name ?? 'the role'}`);
-    }
+  handOff(roleId: string, to: Clinician): Promise<OnCallOutcome> {
+    return this.changes.handOff(roleId, to);
   }
 }

@@ -82,6 +82,8 @@ export interface ClientOptions {
   onAccepted?: (messageId: string, acceptedAt: number) => void;
   /** `policy_changed`: the organisation's policy now in effect. */
   onPolicyChanged?: (policy: PolicyJson) => void;
+  /** `oncall_changed`: a role this user held or now holds was handed off (the role unchecked: `parseRole`). */
+  onOnCallChanged?: (role: Record<string, unknown>) => void;
 }
 
 /** The serializable client state besides the account (store it sealed: the outbox holds plaintext). */
@@ -548,6 +550,9 @@ export class Client {
         return;
       case 'policy_changed':
         this.opts.onPolicyChanged?.(f.policy);
+        return;
+      case 'oncall_changed':
+        this.opts.onOnCallChanged?.(f.role);
         return;
       default:
         return;
