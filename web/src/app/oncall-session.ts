@@ -1,12 +1,13 @@
 /**
  * On-call roles in an unlocked session (over `./oncall.ts`): the roles read
  * with `GET /v1/oncall` (at each connection, when the On-call screen opens,
- * and right before a message to a role), sending to a role (encrypted to
- * every device of its holders, `role` in the `send`; on `holders_changed`
- * the roles are read again and the message resent under the same id, to
- * the new holders, now or when a queued message is refused later), an
- * administrator's new role and shift, and a hand-off by the holder or an
- * administrator. Every outcome in words that name people.
+ * and right before a message to a role), sending text or a file to a role
+ * (encrypted to every device of its holders, `role` in the `send` and the
+ * role's tag in the content; on `holders_changed` the roles are read again
+ * and the message resent under the same id, to the new holders, now or when
+ * a queued message is refused later). An administrator's new role and
+ * shift, a hand-off, and the notices when a role changes hands are
+ * `./oncall-changes.ts`'s. Every outcome in words that name people.
  */
 
 import { uploadAttachment } from '../client/attachments.js';
