@@ -16,7 +16,8 @@ import { SessionOnCall, type OnCallHost } from '../src/app/oncall-session.js';
 import { isRoleKey, matchingRoles, roleKey, roleThread, roleView, storeRoleMessage } from '../src/app/oncall.js';
 import { applyReceived } from '../src/app/receive.js';
 import { newState, stateFromJSON, type AppState } from '../src/app/state.js';
-import { CONSULT_MAX_ATTACHMENTS, decodeContent, encodeContent, parseConsult, parseRole, type Client, type Content, type OnCallRoleJson, type Received, type SendOptions } from '../src/client/index.js';
+import { messageViews } from '../src/app/views.js';
+import { CONSULT_MAX_ATTACHMENTS, decodeContent, encodeContent, parseConsult, parseRole, roleTagOf, type Client, type Content, type OnCallRoleJson, type Received, type SendOptions } from '../src/client/index.js';
 import { outgoingFromJSON, outgoingToJSON } from '../src/client/outbox.js';
 import { ServerError } from '../src/protocol/index.js';
 
@@ -120,14 +121,32 @@ interface FakeClient {
   holder: string | undefined;
   sends: { to: string[]; id: string | undefined; options: SendOptions; content?: Content }[];
   refuseOnce: boolean;
+  uploads: number[];
+  uploadFails?: boolean;
+  /** The server's opt-in for this user (from any device). */
+  optIns: string[];
+  optInRead?: 'slow' | 'missing';
+}
+
+async function streamSize(stream: ReadableStream<Uint8Array>): Promise<number> {
+  let n = 0;
+  const reader = stream.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) n += r.value.length;
+  return n;
 }
 
 function fake(): FakeClient {
-  const f: FakeClient = { holder: CAROL, sends: [], refuseOnce: false, client: undefined as unknown as Client };
+  const f: FakeClient = { holder: CAROL, sends: [], refuseOnce: false, uploads: [], optIns: [], client: undefined as unknown as Client };
   const consults: unknown[] = [];
   f.client = {
     state: 'online',
     http: {
+      uploadAttachment: async (body: unknown) => {
+        if (f.uploadFails) throw new ServerError('too_large', 'the attachment is larger than the server takes', undefined, 413);
+        const size = body instanceof Uint8Array ? body.length : body instanceof Blob ? body.size : await streamSize(body as ReadableStream<Uint8Array>);
+        f.uploads.push(size);
+        return { attachment_id: 'f'.repeat(32), size, expires_at: Date.now() + 86_400_000 };
+      },
       json: async (method: string, path: string, body?: Record<string, unknown>) => {
         if (method === 'GET' && path === '/v1/oncall') return [role(f.holder)];
         if (method === 'POST' && path === '/v1/consults') {
@@ -138,6 +157,13 @@ function fake(): FakeClient {
           return c;
         }
         if (method === 'GET' && path === '/v1/consults') return consults;
+        if (path === '/v1/consults/opt-in') {
+          if (f.optInRead === 'missing') throw new ServerError('unknown', 'Method Not Allowed', undefined, 405);
+          if (method === 'PUT') return { specialties: (f.optIns = [...(body?.['specialties'] as string[])]) };
+          const now = [...f.optIns];
+          if (f.optInRead === 'slow') await new Promise((r) => setTimeout(r, 30));
+          return { specialties: now };
+        }
         if (method === 'POST' && path.endsWith('/close')) {
           for (const c of consults as { consult_id: string; status: string }[]) if (path.includes(c.consult_id)) c.status = 'closed';
           return null;
@@ -155,6 +181,10 @@ function fake(): FakeClient {
     },
     send: async (to: string[], _kind: string, content: Content, id: string | undefined, options: SendOptions = {}) => {
       f.sends.push({ to, id, options, content });
+      if (options.role !== undefined && (f.refuseOnce || to.join() !== (f.holder ?? ''))) {
+        f.refuseOnce = false;
+        throw new ServerError('holders_changed', 'resolve it again');
+      }
       return { messageId: id ?? 'x', outcome: 'accepted' };
     },
   } as unknown as Client;
@@ -332,4 +362,124 @@ test('an urgent message to a role carries its priority and escalation through a 
   const refusedBackup = await oncall.sendText(roleKey(ROLE), 'x', false, { priority: 'urgent', escalation: { backup: CAROL, afterSecs: 60 } });
   assert.equal(refusedBackup.result, 'failed');
   assert.equal(refusedBackup.text, 'Dr. Carol Chen holds On-call dermatology now and receives the message anyway: choose another backup, or untick the escalation.');
+});
+
+test('a file to a role: uploaded once, its reference sent naming the role; holders_changed reads the roles again and resends the same reference under the same id; an upload refused sends nothing', async () => {
+  const s = state();
+  const f = fake();
+  const oncall = new SessionOnCall(oncallHost(s, f));
+  f.holder = DAN; // handed off after this client last read the roles
+  f.refuseOnce = true;
+  const photo = new Blob([new Uint8Array(1000).fill(7)], { type: 'image/png' });
+  const r = await oncall.sendFile(roleKey(ROLE), photo, 'C:\\photos\\forearm.png');
+  assert.equal(r.result, 'sent', r.text);
+  assert.equal(r.text, 'forearm.png: Sent to Dr. Dan Diaz, who holds On-call dermatology now.');
+  assert.equal(f.uploads.length, 1, 'uploaded once');
+  const [refused, resent] = f.sends;
+  assert.ok(refused !== undefined && resent !== undefined);
+  assert.equal(refused.id, resent.id, 'the same message id');
+  assert.equal(resent.options.role, ROLE, 'the send names the role');
+  assert.deepEqual(resent.to, [DAN]);
+  assert.ok(resent.content?.type === 'attachment' && refused.content?.type === 'attachment');
+  assert.deepEqual(resent.content.file, refused.content.file, 'the same reference: not uploaded again');
+  assert.equal(resent.content.file.name, 'forearm.png', 'the name without its folders');
+  assert.deepEqual(resent.content.to, [DAN]);
+  const copy = s.conversations[DAN]?.messages.find((m) => m.id === resent.id);
+  assert.equal(copy?.body.type, 'attachment');
+  assert.equal(copy?.status, 'sent');
+  assert.deepEqual(roleThread(s, ROLE).map((m) => [m.note, m.body.type]), [['To Dr. Dan Diaz, on call', 'file']]);
+  // A refused upload: nothing is sent, nothing stored, and the words say what to do.
+  f.uploadFails = true;
+  const big = await oncall.sendFile(roleKey(ROLE), photo, 'scan.png');
+  assert.equal(big.result, 'failed');
+  assert.match(big.text, /^scan\.png could not be uploaded \(.+\): nothing was sent; try again\.$/);
+  assert.equal(f.sends.length, 2);
+  assert.equal(roleThread(s, ROLE).length, 1);
+});
+
+test('the consult opt-in is the user’s, as the server has it: read at each sync (set on another device, or before a fresh login), a read begun before a change here is not applied, a server without the read keeps the last known', async () => {
+  const s = state(); // a fresh login: nothing kept on this device
+  const f = fake();
+  const consults = new SessionConsults(consultHost(s, f));
+  assert.equal(consults.optedIn, false);
+  f.optIns = ['cardiology']; // opted in from another device (the server keeps it lowercased or as spelled)
+  await consults.sync();
+  assert.equal(consults.optedIn, true, 'shown as on');
+  f.optIns = [];
+  await consults.sync();
+  assert.equal(consults.optedIn, false, 'turned off elsewhere: off here too');
+  // A read on its way when the user turns it on here: the change wins.
+  f.optInRead = 'slow';
+  const reading = consults.sync();
+  assert.ok((await consults.setOptIn(true)).ok);
+  await reading;
+  assert.equal(consults.optedIn, true);
+  assert.deepEqual(f.optIns, ['Cardiology']);
+  // An older server (no GET: 405): the last known stays.
+  f.optInRead = 'missing';
+  await consults.sync();
+  assert.equal(consults.optedIn, true);
+});
+
+test('the role tag: a message to a role carries {role_id, name} in its content (an ordinary one none); decoded with its shape checked (a bad tag is ignored, not the message); the holder sees “to On-call dermatology”, our other device keeps it in the role’s thread', async () => {
+  const tag = { role_id: ROLE, name: 'On-call dermatology' };
+  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+  for (const c of [
+    { type: 'text', to: [CAROL], text: 'rash', role: tag },
+    { type: 'attachment', to: [CAROL], file: FILE, role: tag },
+    { type: 'text', to: [CAROL], text: 'plain' },
+  ] as Content[]) assert.deepEqual(decodeContent(encodeContent(c)), c);
+  assert.equal(new TextDecoder().decode(encodeContent({ type: 'text', to: [CAROL], text: 'plain' })).includes('role'), false, 'absent for ordinary messages');
+  for (const bad of [
+    null, 'On-call dermatology', [ROLE, 'x'], {}, { role_id: ROLE }, { name: 'x' },
+    { role_id: ROLE, name: 'x', holder: CAROL }, // an unknown shape
+    { role_id: 'o 1', name: 'x' }, { role_id: 'o'.repeat(65), name: 'x' }, { role_id: 7, name: 'x' },
+    { role_id: ROLE, name: '' }, { role_id: ROLE, name: '   ' }, { role_id: ROLE, name: 'x'.repeat(81) }, { role_id: ROLE, name: 'On-call\u202edermatology' }, { role_id: ROLE, name: 'line\nbreak' }, { role_id: ROLE, name: 3 },
+  ]) {
+    const text = decodeContent(enc({ type: 'text', to: [ME], text: 'still here', role: bad }));
+    assert.deepEqual(text, { type: 'text', to: [ME], text: 'still here' }, `tag ${JSON.stringify(bad)} ignored, the message kept`);
+    const file = decodeContent(enc({ type: 'attachment', to: [ME], file: FILE, role: bad }));
+    assert.deepEqual(file, { type: 'attachment', to: [ME], file: FILE });
+  }
+  assert.equal(roleTagOf({ role_id: ROLE, name: 'x'.repeat(80) })?.name.length, 80, 'up to 80 characters');
+  assert.equal(roleTagOf({ role_id: ROLE, name: 'Garde dermatologie — nuit' })?.name, 'Garde dermatologie — nuit');
+
+  // Sent: the tag is in the content of text and of a file to a role.
+  const s = state();
+  const f = fake();
+  const oncall = new SessionOnCall(oncallHost(s, f));
+  await oncall.sendText(roleKey(ROLE), 'rash, please see');
+  await oncall.sendFile(roleKey(ROLE), new Blob([new Uint8Array(10)]), 'rash.png');
+  assert.deepEqual(f.sends.map((x) => (x.content as { role?: unknown } | undefined)?.role), [tag, tag]);
+
+  // Received by a holder: named beside the sender.
+  const holder = newState({ userId: CAROL, name: 'Dr. Carol Chen', npi: '', specialty: 'Dermatology' });
+  holder.people[ME] = { name: 'Dr. Me', specialty: 'Cardiology', npi: '', listed: true };
+  applyReceived(holder, received(ME, 'm1', { type: 'text', to: [CAROL], text: 'rash, please see', role: tag }));
+  applyReceived(holder, received(ME, 'm2', { type: 'text', to: [CAROL], text: 'and directly' }));
+  const views = messageViews(holder, holder.conversations[ME]!);
+  assert.deepEqual(views.map((v) => [v.sender, v.toRole]), [['Dr. Me', 'On-call dermatology'], ['Dr. Me', undefined]]);
+  // Our own other device: the copy joins the role's thread.
+  const other = state();
+  applyReceived(other, received(ME, 'm1', { type: 'text', to: [CAROL, DAN], text: 'rash, please see', role: tag }));
+  assert.deepEqual(roleThread(other, ROLE).map((m) => m.note), ['To Dr. Carol Chen and Dr. Dan Diaz, on call']);
+  assert.equal(messageViews(other, other.conversations[CAROL]!)[0]?.toRole, undefined, 'ours: no “to” tag');
+});
+
+test('at each connection the session compares the roles with those remembered held: a hand-off while offline is told by name, once', async () => {
+  const s = state();
+  const f = fake();
+  const told: string[] = [];
+  const oncall = new SessionOnCall({ ...oncallHost(s, f), tell: (t) => told.push(t) });
+  f.holder = ME;
+  await oncall.online();
+  assert.deepEqual(told, [], 'the first connection on this device: remembered, not told');
+  assert.deepEqual(s.oncallHeld, [{ roleId: ROLE, name: 'On-call dermatology' }]);
+  f.holder = DAN; // handed off while this device was offline
+  await oncall.online();
+  await oncall.online();
+  assert.deepEqual(told, ['On-call dermatology is now held by Dr. Dan Diaz.']);
+  f.holder = ME;
+  await oncall.online();
+  assert.match(told[1] ?? '', /^You now hold On-call dermatology \(until .+\)\.$/);
 });

@@ -13,7 +13,8 @@ import { test } from 'node:test';
 import { ACTION_LABELS } from '../src/app/audit-labels.js';
 import { applyReceived } from '../src/app/receive.js';
 import { newState, type AppState, type StoredMessage } from '../src/app/state.js';
-import { SessionUrgent, type UrgentHost } from '../src/app/urgent-session.js';
+import { storeRoleMessage } from '../src/app/oncall.js';
+import { namesWords, recallRecipients, SessionUrgent, type UrgentHost } from '../src/app/urgent-session.js';
 import { urgentAlert, urgentView } from '../src/app/urgent-views.js';
 import { ALERT_INTERVAL_MS, alerting, applyAcknowledge, applyRecall, policyWords, purgeRetention, recallable, timerRefusal } from '../src/app/urgent.js';
 import { messageViews } from '../src/app/views.js';
@@ -244,6 +245,30 @@ test('the session: an open urgent message alerts again every interval until ackn
   urgent.tick(4 * ALERT_INTERVAL_MS);
   assert.equal(alerts.length, 2);
   assert.equal(urgent.alert, undefined);
+});
+
+test('the session: Recall of a message to an on-call role held by two tells both holders (and the backup), from either holder’s conversation', async () => {
+  const s = state();
+  const ROLE = 'o000000000000000000000009';
+  const ZED = 'u000000000000000000000004';
+  s.people[ZED] = { name: 'Dr. Zed Zane', specialty: 'Dermatology', npi: '', listed: true };
+  const m: StoredMessage = { id: 'r1', from: ME, at: 0, body: { type: 'text', text: 'wrong bay' }, status: 'sent', priority: 'urgent', escalation: { afterSecs: 300, backup: ZED } };
+  const copies = storeRoleMessage(s, m, { role: ROLE, name: 'On-call dermatology' }, [BOB, YAN]);
+  assert.equal(copies.length, 2, 'one copy in each holder’s conversation');
+  const f = fakeClient();
+  const { urgent } = session(s, f);
+  // The role's thread recalls through the first holder's conversation it finds; either one must tell both.
+  for (const peer of [YAN, BOB]) {
+    f.calls.length = 0;
+    for (const c of copies) c.body = { type: 'text', text: 'wrong bay' };
+    const r = await urgent.recall(peer, `${ME}:r1`);
+    assert.equal(r.ok, true, r.text);
+    assert.deepEqual(f.calls, [`recall r1 to ${BOB},${YAN},${ZED}`], 'every holder’s devices are told, and the backup');
+    assert.equal(r.text, 'Recalled: it had not reached Dr. Bob Brennan and Dr. Yan Young yet and was deleted from the server.');
+    assert.deepEqual(copies.map((c) => c.body.type), ['recalled', 'recalled'], 'both copies show it recalled');
+  }
+  assert.deepEqual(recallRecipients({ id: 'x', from: ME, at: 0, body: { type: 'text', text: 'x' }, status: 'sent' }, BOB), [BOB], 'a message to one colleague: that colleague');
+  assert.equal(namesWords(['A', 'B', 'C']), 'A, B and C');
 });
 
 test('the session: Recall tells the recipients and the backup; too late is said with the organisation’s window', async () => {

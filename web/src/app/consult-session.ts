@@ -1,6 +1,7 @@
 /**
  * Curbside consults in an unlocked session (over `./consults.ts`): the
- * opt-in (`PUT /v1/consults/opt-in`, one's own specialty), asking (`POST
+ * opt-in (`PUT /v1/consults/opt-in`, one's own specialty; `GET` read at
+ * each connection and visit, so that it is the user's, not the device's), asking (`POST
  * /v1/consults`, then the question end to end encrypted to every device of
  * the clinicians the server chose, `consult` in the `send`), answering (to
  * the asker, and to everyone asked when the asker shares answers), closing
@@ -52,6 +53,8 @@ export class SessionConsults {
   private readonly api: OnCallApi;
   /** Decrypted files by {@link consultFileKey}, while unlocked (our own question's: the files we picked). */
   private readonly files = new Map<string, Promise<Blob>>();
+  /** Counts the opt-in changes made here (a read begun before one is not applied). */
+  private optInChanges = 0;
 
   constructor(private readonly host: ConsultHost) {
     this.api = new OnCallApi(host.client.http);
@@ -82,9 +85,15 @@ export class SessionConsults {
     return this.host.state.me.specialty;
   }
 
-  /** Whether this user answers consults of their specialty (as set from this device). */
+  /**
+   * Whether this user answers consults of their specialty: as the server
+   * has it (read at each connection and each visit of the Consults screen,
+   * so a change from another device or before a fresh login shows), or as
+   * last set or read here until then.
+   */
   get optedIn(): boolean {
-    return consultsOf(this.host.state).optedIn.length > 0;
+    const own = this.specialty.trim().toLowerCase();
+    return consultsOf(this.host.state).optedIn.some((s) => own === '' || s.trim().toLowerCase() === own);
   }
 
   /** A received message: consult content is kept (whether it was consult content). */
@@ -96,19 +105,38 @@ export class SessionConsults {
     return t === 'consult' || t === 'consult_answer' || t === 'consult_closed';
   }
 
-  /** Reads the server's list: closed ones, fan-out, recipients. */
+  /** Reads the server's list (closed ones, fan-out, recipients) and this user's opt-in. */
   async sync(): Promise<void> {
+    await Promise.all([
+      this.api.consults().then(
+        (list) => mergeServer(this.host.state, list) && this.store(),
+        () => undefined, // read again at the next connection or visit
+      ),
+      this.readOptIn(),
+    ]);
+  }
+
+  /** The server's opt-in for this user, unless a change from here is on its way (its answer is the truth then). */
+  private async readOptIn(): Promise<void> {
+    const asked = this.optInChanges;
+    let now: string[];
     try {
-      if (mergeServer(this.host.state, await this.api.consults())) this.store();
+      now = await this.api.optedIn();
     } catch {
-      /* read again at the next connection or visit */
+      return; // offline, or a server without the read (405): the last known stays
     }
+    if (asked !== this.optInChanges) return;
+    const kept = consultsOf(this.host.state);
+    if (JSON.stringify(kept.optedIn) === JSON.stringify(now)) return;
+    kept.optedIn = now;
+    this.store();
   }
 
   /** Answers consults of one's specialty, or stops. */
   async setOptIn(on: boolean): Promise<ConsultOutcome> {
     const specialty = this.specialty;
     if (on && specialty === '') return { ok: false, text: 'Only verified clinicians with a specialty answer consults: an administrator verifies you first.' };
+    this.optInChanges++;
     try {
       const now = await this.api.optIn(on ? [specialty] : []);
       consultsOf(this.host.state).optedIn = now;

@@ -195,6 +195,7 @@ export class AppModel {
         this.noticeValue = text;
         this.changed();
       },
+      oncall: (text) => ((this.noticeValue = text), this.changed(), this.onNotify?.('Curbside on-call', text, 'curbside-oncall')), // a hand-off: told even while the page is shown, as an urgent message
     };
   }
 

@@ -1,25 +1,30 @@
 /**
  * On-call roles in an unlocked session (over `./oncall.ts`): the roles read
  * with `GET /v1/oncall` (at each connection, when the On-call screen opens,
- * and right before a message to a role), sending to a role (encrypted to
- * every device of its holders, `role` in the `send`; on `holders_changed`
- * the roles are read again and the message resent under the same id, to
- * the new holders, now or when a queued message is refused later), an
- * administrator's new role and shift, and a hand-off by the holder or an
- * administrator. Every outcome in words that name people.
+ * and right before a message to a role), sending text or a file to a role
+ * (encrypted to every device of its holders, `role` in the `send` and the
+ * role's tag in the content; on `holders_changed` the roles are read again
+ * and the message resent under the same id, to the new holders, now or when
+ * a queued message is refused later). An administrator's new role and
+ * shift, a hand-off, and the notices when a role changes hands are
+ * `./oncall-changes.ts`'s. Every outcome in words that name people.
  */
 
+import { uploadAttachment } from '../client/attachments.js';
 import type { Client, SendOptions, SendOutcome } from '../client/client.js';
+import type { Content } from '../client/content.js';
 import { newMessageId } from '../client/outbox.js';
 import { OnCallApi, type OnCallRoleJson } from '../client/oncall.js';
 import { systemRandom } from '../crypto/primitives.js';
 import { ServerError } from '../protocol/errors.js';
+import type { BlobLike } from '../protocol/platform.js';
 import { explain } from './explain.js';
+import { OnCallChanges, type OnCallOutcome } from './oncall-changes.js';
 import { isRoleKey, matchingRoles, roleCopies, roleIdOf, roleThread, roleThreads, roleView, storeRoleMessage, type RoleMessageView, type RoleView } from './oncall.js';
-import { raiseStatus, type AppState, type StoredMessage } from './state.js';
+import { raiseStatus, type AppState, type Body, type StoredMessage } from './state.js';
 import type { Trust } from './trust.js';
-import type { UrgentOptions } from './urgent-session.js';
-import type { Clinician } from './views.js';
+import { namesWords, recallRecipients, type UrgentOptions } from './urgent-session.js';
+import { personView, type Clinician } from './views.js';
 
 export interface OnCallHost {
   readonly client: Client;
@@ -28,15 +33,20 @@ export interface OnCallHost {
   changed(): void;
   problem(text: string): void;
   trust(user: string): Trust;
+  /** A hand-off of a role this user held or now holds, in words (a notice, and a notification where allowed). */
+  tell?(text: string): void;
 }
 
-/** An action's outcome, in words. */
-export interface OnCallOutcome {
-  readonly ok: boolean;
-  readonly text: string;
-}
+export type { OnCallOutcome };
 
 export type RoleSendResult = 'sent' | 'queued' | 'confirm' | 'failed';
+
+/** What may be written to a role: text, or a file's reference. */
+type RoleBody = Extract<Body, { type: 'text' } | { type: 'attachment' }>;
+
+function roleBody(b: Body): RoleBody | undefined {
+  return b.type === 'text' || b.type === 'attachment' ? b : undefined;
+}
 
 /** How often a refused send is resolved again and resent before giving up. */
 const RESOLVE_ATTEMPTS = 3;
@@ -46,9 +56,11 @@ export class SessionOnCall {
   private rolesValue: OnCallRoleJson[] | undefined;
   private readError: string | undefined;
   private readonly resending = new Set<string>();
+  private readonly changes: OnCallChanges;
 
   constructor(private readonly host: OnCallHost) {
     this.api = new OnCallApi(host.client.http);
+    this.changes = new OnCallChanges({ ...host, api: this.api, refresh: () => this.refresh(), roles: () => this.rolesValue, replace: (r) => void (this.rolesValue &&= [...this.rolesValue.filter((x) => x.role_id !== r.role_id), r]) });
   }
 
   private get me(): string {
@@ -86,9 +98,16 @@ export class SessionOnCall {
     return this.rolesValue;
   }
 
-  /** At each connection. */
+  /** At each connection: the roles read again, and a hand-off (or a shift begun) since the last connection told. */
   async online(): Promise<void> {
-    await this.refresh();
+    const roles = await this.refresh();
+    if (roles === undefined) return;
+    this.changes.connected(roles);
+  }
+
+  /** `oncall_changed`: a role this user held or now holds changed hands. */
+  onChanged(raw: unknown): void {
+    this.changes.onChanged(raw);
   }
 
   /** Roles whose name or specialty contains `query` (the directory search shows them beside colleagues). */
@@ -148,6 +167,28 @@ export class SessionOnCall {
 
   /** Sends text to whoever holds the role now, routine unless `urgent` says otherwise (`'confirm'`: a holder's verified keys changed; ask first). */
   async sendText(key: string, text: string, confirmed = false, urgent: UrgentOptions = { priority: 'routine' }): Promise<{ result: RoleSendResult; text: string }> {
+    return this.write(key, { type: 'text', text }, confirmed, urgent);
+  }
+
+  /**
+   * Encrypts and uploads a file in this browser, then sends its reference to
+   * whoever holds the role now (`role` in the send, as for text; on
+   * `holders_changed` the roles are read again and the same reference resent
+   * under the same id): the file is uploaded once, whoever receives it.
+   */
+  async sendFile(key: string, file: Blob, name: string, confirmed = false): Promise<{ result: RoleSendResult; text: string }> {
+    const safeName = name.replace(/^.*[\\/]/, '') || 'file';
+    return this.write(key, async () => {
+      try {
+        return { type: 'attachment', file: (await uploadAttachment(this.host.client.http, file as unknown as BlobLike, safeName, systemRandom)).file };
+      } catch (e) {
+        return `${safeName} could not be uploaded (${explain(e)}): nothing was sent; try again.`;
+      }
+    }, confirmed, { priority: 'routine' });
+  }
+
+  /** Resolves the role, asks about changed keys, then stores the message (a file uploaded first) and delivers it. */
+  private async write(key: string, body: RoleBody | (() => Promise<RoleBody | string>), confirmed: boolean, urgent: UrgentOptions): Promise<{ result: RoleSendResult; text: string }> {
     const roleId = roleIdOf(key);
     if (this.host.client.state !== 'online') return { result: 'failed', text: 'Writing to an on-call role needs the connection (to know who holds it now): try again once Curbside shows Online.' };
     const role = await this.resolve(roleId);
@@ -156,21 +197,29 @@ export class SessionOnCall {
     if (!confirmed && holders.some((h) => this.host.trust(h) === 'changed')) return { result: 'confirm', text: '' };
     const backup = urgent.escalation?.backup;
     if (backup !== undefined && holders.includes(backup)) return { result: 'failed', text: `${this.host.state.people[backup]?.name ?? 'The backup'} holds ${role.name} now and receives the message anyway: choose another backup, or untick the escalation.` };
+    const ready = typeof body === 'function' ? await body() : body;
+    if (typeof ready === 'string') return { result: 'failed', text: ready };
     const id = newMessageId(systemRandom);
-    const m: StoredMessage = { id, from: this.me, at: Date.now(), body: { type: 'text', text }, status: 'queued' };
+    const m: StoredMessage = { id, from: this.me, at: Date.now(), body: ready, status: 'queued' };
     if (urgent.priority !== 'routine') m.priority = urgent.priority;
     if (urgent.priority !== 'routine' && urgent.escalation !== undefined) m.escalation = { ...urgent.escalation };
     storeRoleMessage(this.host.state, m, { role: role.role_id, name: role.name }, holders);
     this.host.changed();
     await this.host.persist().catch(() => undefined);
-    const r = await this.deliver(role, id, text);
+    const r = await this.deliver(role, id, ready);
     await this.host.persist().catch(() => undefined);
     this.host.changed();
     return r;
   }
 
+  /** The content of a message to `role`'s `holders`, tagged with the role (the holders see "to On-call dermatology"). */
+  private content(role: OnCallRoleJson, holders: string[], body: RoleBody): Content {
+    const tag = { role_id: role.role_id, name: role.name };
+    return body.type === 'text' ? { type: 'text', to: holders, text: body.text, role: tag } : { type: 'attachment', to: holders, file: body.file, role: tag };
+  }
+
   /** Sends (and on `holders_changed` resolves and resends, same id) until accepted, queued or refused. */
-  private async deliver(first: OnCallRoleJson, id: string, text: string): Promise<{ result: RoleSendResult; text: string }> {
+  private async deliver(first: OnCallRoleJson, id: string, body: RoleBody): Promise<{ result: RoleSendResult; text: string }> {
     let role = first;
     const stored = roleCopies(this.host.state, id)[0];
     const options: SendOptions = { role: role.role_id };
@@ -181,13 +230,13 @@ export class SessionOnCall {
       const names = role.holders.map((h) => h.display_name).join(' and ');
       let outcome: SendOutcome;
       try {
-        ({ outcome } = await this.host.client.sendText(holders, text, id, { ...options, role: role.role_id }));
+        ({ outcome } = await this.host.client.send(holders, 'message', this.content(role, holders, body), id, { ...options, role: role.role_id }));
       } catch (e) {
         if (e instanceof ServerError && e.code === 'holders_changed' && attempt < RESOLVE_ATTEMPTS) {
           const again = await this.resolve(role.role_id);
           if (typeof again !== 'string') {
             role = again;
-            storeRoleMessage(this.host.state, this.copy(id) ?? { id, from: this.me, at: Date.now(), body: { type: 'text', text }, status: 'queued' }, { role: role.role_id, name: role.name }, role.holders.map((h) => h.user_id));
+            storeRoleMessage(this.host.state, this.copy(id) ?? { id, from: this.me, at: Date.now(), body, status: 'queued' }, { role: role.role_id, name: role.name }, role.holders.map((h) => h.user_id));
             this.host.changed();
             continue;
           }
@@ -199,9 +248,11 @@ export class SessionOnCall {
         const c = this.host.state.conversations[h];
         if (c !== undefined && outcome !== 'queued') raiseStatus(c, this.me, [id], 'sent');
       }
+      const what = body.type === 'attachment' ? `${body.file.name}: ` : '';
+      const hold = holders.length > 1 ? 'hold' : 'holds';
       return outcome === 'queued'
-        ? { result: 'queued', text: `Offline: queued for ${names}, who holds ${role.name}; it goes when the connection is back.` }
-        : { result: 'sent', text: `Sent to ${names}, who holds ${role.name} now.` };
+        ? { result: 'queued', text: `${what}Offline: queued for ${names}, who ${hold} ${role.name}; it goes when the connection is back.` }
+        : { result: 'sent', text: `${what}Sent to ${names}, who ${hold} ${role.name} now.` };
     }
   }
 
@@ -229,14 +280,14 @@ export class SessionOnCall {
     const copies = roleCopies(this.host.state, id);
     if (copies.length === 0) return false;
     const first = copies[0] as StoredMessage;
-    if (outcome === 'refused' && error instanceof ServerError && error.code === 'holders_changed' && !this.resending.has(id) && first.body.type === 'text') {
+    const body = roleBody(first.body);
+    if (outcome === 'refused' && error instanceof ServerError && error.code === 'holders_changed' && !this.resending.has(id) && body !== undefined) {
       this.resending.add(id);
-      const text = first.body.text;
       void this.resolve(first.oncall?.role ?? '')
         .then(async (role) => {
           if (typeof role === 'string') return void this.fail(id, role);
           storeRoleMessage(this.host.state, this.copy(id) ?? first, { role: role.role_id, name: role.name }, role.holders.map((h) => h.user_id));
-          await this.deliver(role, id, text);
+          await this.deliver(role, id, body);
         })
         .finally(() => {
           this.resending.delete(id);
@@ -257,9 +308,20 @@ export class SessionOnCall {
     const id = messageKey.slice(messageKey.indexOf(':') + 1);
     const copies = roleCopies(this.host.state, id);
     const first = copies[0];
-    if (first === undefined || first.status !== 'failed' || first.body.type !== 'text') return { result: 'failed', text: 'This message cannot be sent again.' };
+    const body = first === undefined ? undefined : roleBody(first.body);
+    if (first === undefined || first.status !== 'failed' || body === undefined) return { result: 'failed', text: 'This message cannot be sent again.' };
     for (const c of Object.values(this.host.state.conversations)) c.messages = c.messages.filter((m) => !(m.from === this.me && m.id === id));
-    return this.sendText(key, first.body.text, true, first.priority === undefined ? { priority: 'routine' } : { priority: first.priority, ...(first.escalation ? { escalation: first.escalation } : {}) });
+    // A file goes again as the reference already uploaded.
+    return this.write(key, body, true, first.priority === undefined ? { priority: 'routine' } : { priority: first.priority, ...(first.escalation ? { escalation: first.escalation } : {}) });
+  }
+
+  /** Whom our message of a role's thread went to, by name ("Dr. A and Dr. B"): a recall tells each of them. */
+  recipientNames(messageKey: string): string {
+    for (const c of Object.values(this.host.state.conversations)) {
+      const m = c.messages.find((x) => `${x.from}:${x.id}` === messageKey);
+      if (m !== undefined) return namesWords(recallRecipients(m, c.peer).map((u) => personView(this.host.state, u).name));
+    }
+    return '';
   }
 
   /** The holder's conversation a message of a role's thread is kept in (for its recall and acknowledgement). */
@@ -281,63 +343,17 @@ export class SessionOnCall {
     return { key: one.user_id, name: one.display_name, specialty: one.specialty, npi: one.npi };
   }
 
-  // ---- administration and hand-off --------------------------------------------------
+  // ---- administration and hand-off (`./oncall-changes.ts`) --------------------------------
 
-  private refusal(e: unknown, what: string): OnCallOutcome {
-    const code = e instanceof ServerError ? e.code : undefined;
-    const message = e instanceof ServerError ? e.message.replace(/^[a-z_]+: /, '') : '';
-    switch (code) {
-      case 'conflict':
-        return { ok: false, text: 'An on-call role with this name exists: choose another name.' };
-      case 'forbidden':
-        return { ok: false, text: `${what} is for the clinician holding the role now, or an administrator: ask them.` };
-      case 'invalid_request':
-        return { ok: false, text: /verified clinician/.test(message) ? 'Only verified clinicians hold on-call roles: an administrator verifies them first (Admin screen).' : `Not accepted: ${message}` };
-      case 'not_found':
-        return { ok: false, text: 'This on-call role no longer exists: reload the roles.' };
-      default:
-        return { ok: false, text: `${what} did not go through: check your connection and try again.` };
-    }
+  createRole(name: string, specialty: string): Promise<OnCallOutcome> {
+    return this.changes.createRole(name, specialty);
   }
 
-  /** An administrator creates a role. */
-  async createRole(name: string, specialty: string): Promise<OnCallOutcome> {
-    const n = name.trim();
-    if (n === '') return { ok: false, text: 'Give the role a name, such as “On-call dermatology”.' };
-    try {
-      const role = await this.api.createRole(n, specialty.trim() === '' ? null : specialty.trim());
-      await this.refresh();
-      return { ok: true, text: `Created ${role.name}. Schedule who holds it below (recorded in the audit log).` };
-    } catch (e) {
-      return this.refusal(e, 'Creating a role');
-    }
+  schedule(roleId: string, who: Clinician, startsAt: number, endsAt: number): Promise<OnCallOutcome> {
+    return this.changes.schedule(roleId, who, startsAt, endsAt);
   }
 
-  /** An administrator schedules a clinician (found by name) for a shift. */
-  async schedule(roleId: string, who: Clinician, startsAt: number, endsAt: number): Promise<OnCallOutcome> {
-    if (!(endsAt > startsAt)) return { ok: false, text: 'The shift must end after it starts.' };
-    if (endsAt - startsAt > 31 * 86_400_000) return { ok: false, text: 'A shift lasts at most 31 days: schedule several.' };
-    const role = this.rolesValue?.find((r) => r.role_id === roleId);
-    try {
-      await this.api.scheduleShift(roleId, who.key, startsAt, endsAt);
-      this.host.state.people[who.key] = { name: who.name, specialty: who.specialty, npi: who.npi, listed: true };
-      await this.refresh();
-      return { ok: true, text: `${who.name} holds ${role?.name ?? 'the role'} from ${new Date(startsAt).toLocaleString()} until ${new Date(endsAt).toLocaleString()} (recorded in the audit log).` };
-    } catch (e) {
-      return this.refusal(e, 'Scheduling a shift');
-    }
-  }
-
-  /** The holder (or an administrator) hands the role off now to a colleague found by name. */
-  async handOff(roleId: string, to: Clinician): Promise<OnCallOutcome> {
-    const role = this.rolesValue?.find((r) => r.role_id === roleId);
-    try {
-      const now = await this.api.handOff(roleId, to.key);
-      this.host.state.people[to.key] = { name: to.name, specialty: to.specialty, npi: to.npi, listed: true };
-      await this.refresh();
-      return { ok: true, text: `Handed off: ${to.name} holds ${now.name} from now on; messages to the role go to them.` };
-    } catch (e) {
-      return this.refusal(e, `Handing off ${role?.name ?? 'the role'}`);
-    }
+  handOff(roleId: string, to: Clinician): Promise<OnCallOutcome> {
+    return this.changes.handOff(roleId, to);
   }
 }

@@ -52,6 +52,12 @@ export function applyReceived(state: AppState, r: Received, now = Date.now()): E
         const c = conversation(state, peer);
         if (content.type === 'timer') setTimer(c, content.seconds, r.sentAt);
         const m: StoredMessage = { id: r.messageId, from: sender, at: r.sentAt, body, status: fromMe ? 'sent' : 'received' };
+        const role = content.type === 'timer' ? undefined : content.role;
+        // To an on-call role: the holder sees which; our own other devices keep it in the role's thread too.
+        if (role !== undefined && r.kind === 'message') {
+          if (fromMe) m.oncall = { role: role.role_id, name: role.name, to: [...peers] };
+          else m.toRole = { role: role.role_id, name: role.name };
+        }
         if (r.kind === 'message' && r.priority !== 'routine' && content.type !== 'timer') m.priority = r.priority;
         if (r.escalated && !fromMe) m.escalated = { afterSecs: Math.max(0, Math.round((now - r.sentAt) / 1000)) };
         const added = addMessage(c, m);

@@ -37,6 +37,7 @@ export interface SessionEvents {
   /** An open urgent message alerts again (`./urgent-session.ts`; the model notifies even while the page is shown). */ alert?(title: string, body: string): void;
   /** A problem to show the user, in words that say what to do. */
   problem(text: string): void;
+  /** An on-call role this user held or now holds changed hands (`./oncall-notices.ts`): a notice, and a notification even while the page is shown. */ oncall?(text: string): void;
   /** The server refused this device for good (revoked, or the account deactivated): `./device-link.ts`'s lock-out. */ lockedOut?(reason: 'revoked' | 'deactivated'): void;
 }
 
@@ -74,10 +75,11 @@ export class Session {
       onReferralUpdated: (r) => this.referrals.onUpdated(r),
       onAccepted: (id, at) => this.urgent.accepted(id, at),
       onPolicyChanged: (p) => this.urgent.setPolicy(p),
+      onOnCallChanged: (r) => this.oncall.onChanged(r),
     });
     this.referrals = new SessionReferrals({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), search: (q) => this.search(q), notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
     this.urgent = new SessionUrgent({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), alert: (t, b) => events.alert?.(t, b), nameOf: (u) => personView(state, u).name, lookUp: (u) => this.lookUp(u), sendContent: (...a) => this.sendContent(...a), forgetFiles: (keys) => keys.forEach((k) => this.files.delete(k)), others: () => this.teams.urgent });
-    this.oncall = new SessionOnCall({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), trust: (u) => this.trust(u) });
+    this.oncall = new SessionOnCall({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), tell: (t) => (events.oncall ?? events.problem)(t) });
     this.consults = new SessionConsults({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), nameOf: (u) => personView(state, u).name, notify: (t, b, tag) => this.events.notify?.(t, b, tag) });
     this.teams = new SessionTeams({ client: this.client, state, persist: () => this.persist(), changed: () => this.changed(), lookUp: (u) => this.lookUp(u), arrived: () => events.arrived(), problem: (t) => events.problem(t), trust: (u) => this.trust(u), explain });
   }
@@ -115,9 +117,7 @@ export class Session {
     return run;
   }
 
-  private changed(): void {
-    this.events.changed();
-  }
+  private changed(): void { this.events.changed(); }
 
   // ---- the client's callbacks ------------------------------------------------
 

@@ -11,6 +11,7 @@
 import type { AttachmentRef } from '../client/content.js';
 import type { ReferralInboxJSON } from '../client/referrals/index.js';
 import type { ConsultsState } from './consults.js';
+import type { HeldRole } from './oncall-notices.js';
 import type { TeamStateJSON } from './teams.js';
 
 /** A message's status: ours go queued → sent → delivered → read; theirs are received. */
@@ -53,6 +54,8 @@ export interface StoredMessage {
   ack?: { by: string; at: number; pending?: boolean };
   /** Ours, sent to an on-call role (`./oncall.ts`): the role, its name, and the holders it went to. */
   oncall?: { role: string; name: string; to: string[] };
+  /** Theirs, written to an on-call role this user held (the content's role tag): the role and its name as the sender wrote it. */
+  toRole?: { role: string; name: string };
 }
 
 /** The organisation's policy (`GET /v1/policy`), as last read. */
@@ -99,6 +102,8 @@ export interface AppState {
   recalled?: string[] | undefined;
   /** Curbside consults asked or received, and this user's opt-in (`./consults.ts`). */
   consults?: ConsultsState | undefined;
+  /** The on-call roles this user held at the last connection (`./oncall-notices.ts`: a hand-off since is told at the next). */
+  oncallHeld?: HeldRole[] | undefined;
 }
 
 export const DEFAULT_IDLE_LOCK_MINUTES = 5;
@@ -123,6 +128,7 @@ export function stateFromJSON(json: unknown): AppState {
     ...(s.policy !== undefined ? { policy: s.policy } : {}),
     ...(s.recalled !== undefined ? { recalled: s.recalled } : {}),
     ...(s.consults !== undefined ? { consults: s.consults } : {}),
+    ...(Array.isArray(s.oncallHeld) ? { oncallHeld: s.oncallHeld } : {}),
   };
 }
 

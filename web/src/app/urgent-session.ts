@@ -53,6 +53,18 @@ export interface UrgentSource {
   flushAcks(): Promise<void>;
 }
 
+/** Whom a recall of our message `m` (kept in `peer`'s conversation) tells: every holder it went to for a message to an on-call role, else `peer`. */
+export function recallRecipients(m: StoredMessage, peer: string): string[] {
+  const to = m.oncall?.to ?? [];
+  return to.length > 0 ? [...new Set(to)] : [peer];
+}
+
+/** "Dr. A", "Dr. A and Dr. B", "Dr. A, Dr. B and Dr. C". */
+export function namesWords(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? '';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] as string}`;
+}
+
 /** A recall's outcome, in words. */
 export interface RecallOutcome {
   readonly ok: boolean;
@@ -200,9 +212,11 @@ export class SessionUrgent {
   async recall(peer: string, key: string): Promise<RecallOutcome> {
     const m = this.find(peer, key);
     if (m === undefined || m.from !== this.me || m.body.type === 'recalled') return { ok: false, text: 'This message cannot be recalled.' };
-    const name = this.host.nameOf(peer);
+    // A message to an on-call role went to every holder at send time (one copy in each one's conversation): each is told.
+    const to = recallRecipients(m, peer);
+    const name = namesWords(to.map((u) => this.host.nameOf(u)));
     if (this.host.client.state !== 'online') return { ok: false, text: 'Recalling needs the connection: try again once Curbside shows Online.' };
-    const recipients = [peer, ...(m.escalation !== undefined ? [m.escalation.backup] : [])];
+    const recipients = [...to, ...(m.escalation !== undefined && !to.includes(m.escalation.backup) ? [m.escalation.backup] : [])];
     try {
       const r = await this.host.client.recall(m.id, recipients);
       const deleted = applyRecall(this.host.state, this.me, [m.id]);
@@ -210,7 +224,7 @@ export class SessionUrgent {
       this.store();
       return {
         ok: true,
-        text: r.undelivered > 0 ? `Recalled: it had not reached ${name} yet and was deleted from the server.` : `Recalled: ${name}'s devices are told to delete it.`,
+        text: r.undelivered > 0 ? `Recalled: it had not reached ${name} yet and was deleted from the server.` : `Recalled: the devices of ${name} are told to delete it.`,
       };
     } catch (e) {
       const code = e instanceof ServerError ? e.code : undefined;

@@ -54,6 +54,8 @@ export interface MessageView {
   readonly urgent?: UrgentView | undefined;
   /** Ours, still within the recall window as far as this device knows. */
   readonly canRecall?: boolean;
+  /** Theirs, written to an on-call role this user held: the role's name ("On-call dermatology"). */
+  readonly toRole?: string | undefined;
 }
 
 /** A directory search result. */
@@ -138,6 +140,7 @@ export function messageViews(state: AppState, c: Conversation, now = Date.now())
     error: m.error,
     urgent: urgentView(state, m, nameOf, now),
     canRecall: canRecall(state, m, now),
+    ...(m.toRole !== undefined && m.from !== me ? { toRole: m.toRole.name } : {}),
   }));
 }
 

@@ -34,28 +34,10 @@ import { uploadAttachment, type AttachmentSource, type UploadOptions, type Uploa
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
 import { newMessageId, outgoingFromJSON, outgoingToJSON, type Outgoing, type StoredOutgoing } from './outbox.js';
+import { Inbox, SeenKeys, type Received } from './receiving.js';
 import { decryptFrom, openSessions } from './sessions.js';
 
-/** How many (sender, message id) pairs are remembered to drop re-deliveries (as the Rust client). */
-export const SEEN_CAPACITY = 10_000;
-
-/** A message received and decrypted (or not), not yet acknowledged. */
-export interface Received {
-  readonly deliveryId: number;
-  readonly messageId: string;
-  readonly sender: Address;
-  readonly kind: MessageKind;
-  /** The decoded content, unless decryption failed. */
-  readonly content: Content | undefined;
-  /** Why it could not be decrypted (a {@link CryptoError} code). */
-  readonly error: string | undefined;
-  /** The server's acceptance time (ms). */
-  readonly sentAt: number;
-  /** The envelope's priority (`routine` unless the sender said otherwise). */
-  readonly priority: MessagePriority;
-  /** An escalation copy: nobody acknowledged the message in time, so it came to this user as the sender's backup. */
-  readonly escalated: boolean;
-}
+export { SEEN_CAPACITY, type Received } from './receiving.js';
 
 /** How a message is sent: its priority and, for urgent or stat, an escalation to a backup clinician. */
 export interface SendOptions {
@@ -100,6 +82,8 @@ export interface ClientOptions {
   onAccepted?: (messageId: string, acceptedAt: number) => void;
   /** `policy_changed`: the organisation's policy now in effect. */
   onPolicyChanged?: (policy: PolicyJson) => void;
+  /** `oncall_changed`: a role this user held or now holds was handed off (the role unchecked: `parseRole`). */
+  onOnCallChanged?: (role: Record<string, unknown>) => void;
 }
 
 /** The serializable client state besides the account (store it sealed: the outbox holds plaintext). */
@@ -124,10 +108,8 @@ export class Client {
   private readonly backoff: Backoff;
   private outbox: Outgoing[] = [];
   private readonly waiters = new Map<string, Waiter>();
-  private readonly seen: string[] = [];
-  private readonly seenSet = new Set<string>();
-  private readonly inbox: Received[] = [];
-  private inboxWaiters: (() => void)[] = [];
+  private readonly seen: SeenKeys;
+  private readonly inbox = new Inbox();
   private lock: Promise<unknown> = Promise.resolve();
   private handlerChain: Promise<unknown> = Promise.resolve();
   private flushing = false;
@@ -148,7 +130,7 @@ export class Client {
       account.identity,
     );
     for (const o of opts.state?.outbox ?? []) this.outbox.push(outgoingFromJSON(o));
-    for (const s of opts.state?.seen ?? []) this.remember(s);
+    this.seen = new SeenKeys(opts.state?.seen ?? []);
   }
 
   get state(): ConnectionState {
@@ -167,7 +149,7 @@ export class Client {
 
   /** The outbox and remembered ids, for the sealed store (the account is `account.toJSON()`). */
   stateJSON(): ClientStateJSON {
-    return { outbox: this.outbox.map(outgoingToJSON), seen: [...this.seen] };
+    return { outbox: this.outbox.map(outgoingToJSON), seen: this.seen.toJSON() };
   }
 
   // ---- connection -------------------------------------------------------
@@ -548,14 +530,6 @@ export class Client {
 
   // ---- receiving -------------------------------------------------------------
 
-  private remember(key: string): boolean {
-    if (this.seenSet.has(key)) return false;
-    if (this.seen.length >= SEEN_CAPACITY) this.seenSet.delete(this.seen.shift() as string);
-    this.seen.push(key);
-    this.seenSet.add(key);
-    return true;
-  }
-
   private onFrame(f: ServerFrame): void {
     switch (f.type) {
       case 'deliver':
@@ -577,6 +551,9 @@ export class Client {
       case 'policy_changed':
         this.opts.onPolicyChanged?.(f.policy);
         return;
+      case 'oncall_changed':
+        this.opts.onOnCallChanged?.(f.role);
+        return;
       default:
         return;
     }
@@ -590,7 +567,7 @@ export class Client {
     } catch (e) {
       error = e instanceof CryptoError ? e.code : e instanceof ProtocolError ? 'bad_base64' : 'decryption_failed';
     }
-    const fresh = this.remember(`${addressKey(f.sender)}:${f.message_id}`);
+    const fresh = this.seen.remember(`${addressKey(f.sender)}:${f.message_id}`);
     if (error === 'duplicate_message' || !fresh) {
       // A re-delivery of something already received: acknowledge it silently.
       this.trySend({ type: 'ack', delivery_ids: [f.delivery_id], receipt_ids: [] });
@@ -616,9 +593,6 @@ export class Client {
       return;
     }
     this.inbox.push(received);
-    const w = this.inboxWaiters;
-    this.inboxWaiters = [];
-    for (const f2 of w) f2();
   }
 
   private trySend(frame: Parameters<Connection['send']>[0]): void {
@@ -633,20 +607,8 @@ export class Client {
    * The next received message, waiting up to `timeoutMs`; `undefined` if none
    * came. Acknowledge it with {@link Client.ack} once stored.
    */
-  async nextMessage(timeoutMs: number): Promise<Received | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.inbox.length === 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      await new Promise<void>((resolve) => {
-        const cancel = setTimer(resolve, left);
-        this.inboxWaiters.push(() => {
-          cancel();
-          resolve();
-        });
-      });
-    }
-    return this.inbox.shift();
+  nextMessage(timeoutMs: number): Promise<Received | undefined> {
+    return this.inbox.next(timeoutMs);
   }
 
   /**

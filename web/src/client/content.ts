@@ -16,9 +16,25 @@ export interface AttachmentRef {
   size: number;
 }
 
+/**
+ * The on-call role a message was written to (`"role":{"role_id","name"}`
+ * in a text or attachment sent to a role; absent otherwise): the holder
+ * sees "to On-call dermatology". Checked where it arrives: a tag of any
+ * other shape is ignored, never the message.
+ */
+export interface RoleTag {
+  role_id: string;
+  name: string;
+}
+
+/** The longest role name a tag may carry (the server's limit on a role's name). */
+export const ROLE_NAME_MAX = 80;
+/** Role ids as the server makes them (PROTOCOL.md's ids: 1 to 64 of A-Z a-z 0-9 - _). */
+const ROLE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export type Content =
-  | { type: 'text'; to: string[]; text: string }
-  | { type: 'attachment'; to: string[]; file: AttachmentRef }
+  | { type: 'text'; to: string[]; text: string; role?: RoleTag }
+  | { type: 'attachment'; to: string[]; file: AttachmentRef; role?: RoleTag }
   | { type: 'read'; message_ids: string[] }
   /** Kind `receipt`: these urgent or stat messages were acknowledged (to the sender's devices and our own others). */
   | { type: 'acknowledge'; message_ids: string[] }
@@ -59,6 +75,23 @@ function isRef(v: unknown): v is AttachmentRef {
   return isStr(r['attachment_id']) && isStr(r['key']) && isStr(r['digest']) && isStr(r['name']) && Number.isSafeInteger(r['size']);
 }
 
+/**
+ * A role tag as sent, or `undefined` for anything else: an object of exactly
+ * `role_id` (an id) and `name` (1 to {@link ROLE_NAME_MAX} characters, no
+ * control characters, not blank).
+ */
+export function roleTagOf(v: unknown): RoleTag | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length !== 2 || !keys.includes('role_id') || !keys.includes('name')) return undefined;
+  const id = o['role_id'];
+  const name = o['name'];
+  if (typeof id !== 'string' || !ROLE_ID.test(id) || typeof name !== 'string') return undefined;
+  if ([...name].length > ROLE_NAME_MAX || name.trim() === '' || /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(name)) return undefined;
+  return { role_id: id, name };
+}
+
 /** Reads decrypted bytes; anything that is not Curbside content is text (invalid UTF-8 replaced). */
 export function decodeContent(bytes: Uint8Array): Content {
   let text: string;
@@ -77,10 +110,14 @@ export function decodeContent(bytes: Uint8Array): Content {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return asText;
   const o = v as Record<string, unknown>;
   switch (o['type']) {
-    case 'text':
-      return isStrs(o['to']) && isStr(o['text']) ? { type: 'text', to: o['to'], text: o['text'] } : asText;
-    case 'attachment':
-      return isStrs(o['to']) && isRef(o['file']) ? { type: 'attachment', to: o['to'], file: o['file'] } : asText;
+    case 'text': {
+      const role = roleTagOf(o['role']);
+      return isStrs(o['to']) && isStr(o['text']) ? { type: 'text', to: o['to'], text: o['text'], ...(role ? { role } : {}) } : asText;
+    }
+    case 'attachment': {
+      const role = roleTagOf(o['role']);
+      return isStrs(o['to']) && isRef(o['file']) ? { type: 'attachment', to: o['to'], file: o['file'], ...(role ? { role } : {}) } : asText;
+    }
     case 'read':
       return isStrs(o['message_ids']) ? { type: 'read', message_ids: o['message_ids'] } : asText;
     case 'acknowledge':

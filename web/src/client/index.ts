@@ -27,7 +27,7 @@ export {
   type Uploaded,
   type UploadOptions,
 } from './attachments.js';
-export { CONSULT_MAX_ATTACHMENTS, decodeContent, encodeContent, type AttachmentRef, type Content } from './content.js';
+export { CONSULT_MAX_ATTACHMENTS, decodeContent, encodeContent, ROLE_NAME_MAX, roleTagOf, type AttachmentRef, type Content, type RoleTag } from './content.js';
 export { enroll, type EnrollOptions, type UserDetails } from './enroll.js';
 export { newMessageId, type Outgoing, type StoredOutgoing } from './outbox.js';
 export { acceptSession, decryptFrom, openSessions } from './sessions.js';

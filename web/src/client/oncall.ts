@@ -145,6 +145,12 @@ export class OnCallApi {
     return list(o['specialties'], 'opt-in.specialties').filter((s): s is string => typeof s === 'string');
   }
 
+  /** `GET /v1/consults/opt-in`: the specialties this user answers consults for, as the server has them (set from any device). */
+  async optedIn(): Promise<string[]> {
+    const o = object(await this.http.json('GET', '/v1/consults/opt-in'), 'opt-in');
+    return list(o['specialties'], 'opt-in.specialties').filter((s): s is string => typeof s === 'string');
+  }
+
   /** `POST /v1/consults`: the server chooses the recipients (`not_found`: nobody answers that specialty; `too_many_consults`). */
   async postConsult(specialty: string, shareAnswers: boolean): Promise<ConsultJson> {
     return parseConsult(await this.http.json('POST', '/v1/consults', { specialty, share_answers: shareAnswers }));

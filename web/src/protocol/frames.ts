@@ -131,6 +131,8 @@ export type ServerFrame =
     }
   | { type: 'recalled'; id: string; message_id: string; undelivered: number }
   | { type: 'policy_changed'; policy: PolicyJson }
+  /** A hand-off of an on-call role this device's user held or now holds: the role as `GET /v1/oncall` gives it (checked by `../client/oncall.ts`). */
+  | { type: 'oncall_changed'; role: Record<string, unknown> }
   | { type: 'pong'; id: string }
   | { type: 'error'; id?: string; code: string; message: string; details?: unknown };
 
@@ -273,6 +275,8 @@ export function parseServerFrame(text: string): ServerFrame {
       return { type, id: str(o, 'id'), message_id: str(o, 'message_id'), undelivered: int(o, 'undelivered') };
     case 'policy_changed':
       return { type, policy: parsePolicy(o['policy']) };
+    case 'oncall_changed':
+      return { type, role: obj(o['role'], 'oncall_changed.role') };
     case 'pong':
       return { type, id: str(o, 'id') };
     case 'error': {

@@ -1,8 +1,10 @@
 /**
- * The main screen: a header (the connection state, the user, settings and
- * Lock), the conversations (nav) and the open conversation (main). Two
+ * The main screen: a header (the connection state, the user, the screens'
+ * buttons, Settings and Lock: one row on a desktop, two fixed rows on a
+ * phone), the conversations (nav) and the open conversation (main). Two
  * panes on a desktop; on a phone one at a time (the list, or the
- * conversation with its Back button).
+ * conversation with its Back button). The page itself never scrolls: each
+ * screen scrolls in its own pane under the header.
  */
 
 import { IDLE_LOCK_CHOICES, isRoleKey, isTeamKey, type AppModel, type LinkState } from '../app/index.js';
@@ -82,11 +84,9 @@ export class MainView {
       h('h1', { class: 'brand' }, 'Curbside'),
       this.link,
       this.me,
-      ...this.workflow.buttons,
-      this.referralsButton,
-      this.adminButton,
-      this.auditButton,
-      h('button', { type: 'button', onclick: () => void this.settings() }, 'Settings'),
+      // The screens: in the row on a desktop; on a phone a strip of their own under the brand, Settings and Lock (app.css).
+      h('div', { class: 'topnav', role: 'group', 'aria-label': 'Screens' }, ...this.workflow.buttons, this.referralsButton, this.adminButton, this.auditButton),
+      h('button', { type: 'button', class: 'settings', onclick: () => void this.settings() }, 'Settings'),
       h('button', { type: 'button', class: 'lock', onclick: () => void this.model.lock() }, 'Lock'),
     );
     this.referrals = new ReferralsView(model);

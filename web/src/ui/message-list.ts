@@ -93,7 +93,7 @@ export class MessageList<M extends MessageView = MessageView> {
     }
     if (this.rendered === peer && last !== undefined && last.key !== this.lastKey && !last.mine) {
       this.announced = last.key;
-      this.announcer.textContent = `${last.sender === '' ? '' : `${last.sender}: `}${last.urgent !== undefined ? `${last.urgent.label}: ` : ''}${last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
+      this.announcer.textContent = `${last.sender === '' ? '' : `${last.sender}${last.toRole === undefined ? '' : ` to ${last.toRole}`}: `}${last.urgent !== undefined ? `${last.urgent.label}: ` : ''}${last.body.type === 'file' ? `file ${last.body.name}` : last.body.text}`;
     }
     this.lastKey = last?.key;
     this.rendered = peer;
@@ -109,6 +109,7 @@ export class MessageList<M extends MessageView = MessageView> {
       'p',
       { class: 'meta' },
       m.mine ? null : h('span', { class: 'sender' }, m.sender),
+      m.mine || m.toRole === undefined ? null : h('span', { class: 'to-role' }, `to ${m.toRole}`),
       h('time', { datetime: new Date(m.at).toISOString() }, clock(m.at)),
       m.mine ? h('span', { class: `status status-${m.status}` }, srOnly('Status: '), STATUS[m.status]) : null,
     );

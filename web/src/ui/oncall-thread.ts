@@ -3,8 +3,9 @@
  * holds it now, our messages (each saying whom it went to) and the
  * holders' answers (each saying who answered), and a composer that writes
  * to whoever holds the role at send time, with a priority (urgent and stat
- * ask the holder to acknowledge; Recall as in any conversation). Files go to a colleague's own
- * conversation (this composer sends text).
+ * ask the holder to acknowledge; Recall as in any conversation). Files
+ * (the paperclip, the camera) go the same way: encrypted here,
+ * uploaded once, their reference sent to whoever holds the role.
  */
 
 import { isRoleKey, type AppModel, type RoleMessageView } from '../app/index.js';
@@ -28,13 +29,14 @@ export class OnCallThreadView {
 
   constructor(private readonly model: AppModel) {
     this.list = new MessageList<RoleMessageView>(
-      { messages: (key) => this.model.oncall?.thread(key) ?? [], file: (_key, messageKey) => this.model.file(messageKey.slice(0, messageKey.indexOf(':')), messageKey) }, // a holder's file, from their conversation,
+      // A file, ours or a holder's, from the holder's conversation it is kept in.
+      { messages: (key) => this.model.oncall?.thread(key) ?? [], file: (_key, messageKey) => this.model.file(this.model.oncall?.peerOf(messageKey) ?? messageKey.slice(0, messageKey.indexOf(':')), messageKey) },
       (messageKey) => void this.retry(messageKey),
       (m, li) => li.appendChild(h('p', { class: 'role-note' }, m.note)),
       (messageKey) => void this.recall(messageKey),
     );
     this.priority = new PriorityPicker(model, () => undefined, () => this.composer?.setStatus(''));
-    this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: async () => this.composer.setStatus('Files go to one colleague: open their conversation (from the list) to send one.') }, this.priority.el);
+    this.composer = new Composer({ sendText: (t) => this.sendText(t), sendFiles: (files) => this.sendFiles(files) }, this.priority.el);
     this.composer.text.placeholder = 'Write to whoever is on call';
     const header = h(
       'header',
@@ -109,10 +111,30 @@ export class OnCallThreadView {
     return r.result !== 'failed';
   }
 
+  /** Each file encrypted here, uploaded once and sent to whoever holds the role at send time. */
+  private async sendFiles(files: File[]): Promise<void> {
+    const key = this.key;
+    const o = this.model.oncall;
+    if (key === undefined || o === undefined) return;
+    let confirmed = false;
+    for (const f of files) {
+      this.composer.setStatus(`Encrypting and sending ${f.name} to whoever is on call…`);
+      let r = await o.sendFile(key, f, f.name, confirmed);
+      if (r.result === 'confirm') {
+        if (!(await this.confirmChanged())) return this.composer.setStatus('');
+        confirmed = true;
+        r = await o.sendFile(key, f, f.name, true);
+      }
+      this.composer.setStatus(r.text);
+      if (r.result === 'failed') return;
+    }
+  }
+
   private async recall(messageKey: string): Promise<void> {
-    const peer = this.model.oncall?.peerOf(messageKey);
+    const o = this.model.oncall;
+    const peer = o?.peerOf(messageKey);
     const urgent = this.model.urgent;
-    if (peer === undefined || urgent === undefined || !(await confirmRecall(this.model.person(peer).name))) return;
+    if (o === undefined || peer === undefined || urgent === undefined || !(await confirmRecall(o.recipientNames(messageKey)))) return;
     this.composer.setStatus('Recalling…');
     this.composer.setStatus((await urgent.recall(peer, messageKey)).text);
   }

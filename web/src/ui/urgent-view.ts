@@ -66,7 +66,7 @@ export class UrgentPins {
 /** Asks before recalling, honestly (`team`: the message went to a care team's members); whether to go on. */
 export async function confirmRecall(name: string, team = false): Promise<boolean> {
   const who = team ? `the members of ${name}` : name;
-  const whose = team ? "the members' devices" : `${name}'s devices`;
+  const whose = team ? "the members' devices" : `the devices of ${name}`;
   const choice = await openDialog(
     'Recall this message?',
     [
