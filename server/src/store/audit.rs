@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::rows::corrupt;
-use super::sql::placeholders;
+use super::sql::values_list;
 use super::tx::Tx;
 use super::{Backend, Store};
 use crate::audit::Event;
@@ -69,7 +69,7 @@ pub(super) async fn append(tx: &mut Tx, events: Vec<Event>, now: i64) -> Result<
     for chunk in entries.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
-            placeholders(1, chunk.len(), 16)
+            values_list(conn, chunk.len(), 16)
         );
         let mut q = sqlx::query(&sql);
         for (e, leaf) in chunk {
@@ -97,7 +97,7 @@ pub(super) async fn append(tx: &mut Tx, events: Vec<Event>, now: i64) -> Result<
     for chunk in nodes.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO audit_nodes (level, idx, hash) VALUES {}",
-            placeholders(1, chunk.len(), 3)
+            values_list(conn, chunk.len(), 3)
         );
         let mut q = sqlx::query(&sql);
         for (id, hash) in chunk {

@@ -16,6 +16,21 @@ pub(super) type Statement<'q> = Query<'q, Any, AnyArguments<'q>>;
 /// multi-row `VALUES` list), `placeholders(3, 1, 2)` is `($3,$4)` (an `IN`
 /// list after two other parameters).
 pub(super) fn placeholders(first: usize, rows: usize, cols: usize) -> String {
+    numbered_or_anonymous(first, rows, cols, true)
+}
+
+/// The `VALUES` list of a statement whose only parameters are these, bound
+/// in textual order: numbered on PostgreSQL, anonymous `?` on SQLite. SQLite
+/// treats `$N` as a *named* parameter and sqlx asks each parameter's name as
+/// it binds, which SQLite answers by scanning the statement's list of
+/// names: a 64-row insert of numbered placeholders binds in quadratic time
+/// (5 % of the server's profile under load, BENCHMARKS.md). Never mix the
+/// two kinds in one statement: sqlx numbers unnamed ones on its own.
+pub(super) fn values_list(conn: &sqlx::AnyConnection, rows: usize, cols: usize) -> String {
+    numbered_or_anonymous(1, rows, cols, conn.backend_name() != "SQLite")
+}
+
+fn numbered_or_anonymous(first: usize, rows: usize, cols: usize, numbered: bool) -> String {
     let mut out = String::with_capacity(rows * (cols * 5 + 3));
     for r in 0..rows {
         if r > 0 {
@@ -26,7 +41,11 @@ pub(super) fn placeholders(first: usize, rows: usize, cols: usize) -> String {
             if c > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "${}", first + r * cols + c);
+            if numbered {
+                let _ = write!(out, "${}", first + r * cols + c);
+            } else {
+                out.push('?');
+            }
         }
         out.push(')');
     }

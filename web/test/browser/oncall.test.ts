@@ -349,18 +349,17 @@ function oncall(backend: Backend): void {
       writeFileSync(nail, png(64, 48));
       const report = join(cli.dir, 'nail-report.pdf');
       writeFileSync(report, '%PDF-1.4 not really, but not an image either');
-      await cli.run(['consult', 'ask', '--profile', fran, '--specialty', 'Dermatology', '--image', nail, '--image', report, 'Nail dystrophy, photo attached: onychomycosis?']);
+      // The CLI refuses a file that is not an image, as this client does, before anything is posted.
+      await assert.rejects(
+        cli.run(['consult', 'ask', '--profile', fran, '--specialty', 'Dermatology', '--image', nail, '--image', report, 'Nail dystrophy?']),
+        /nail-report\.pdf is not an image \(PNG, JPEG, GIF, WebP, HEIC, TIFF or BMP\)[\s\S]*nobody was asked/,
+      );
+      await cli.run(['consult', 'ask', '--profile', fran, '--specialty', 'Dermatology', '--image', nail, 'Nail dystrophy, photo attached: onychomycosis?']);
       const item = consultsMain(carol).locator('.consult', { hasText: 'Nail dystrophy' });
       await item.getByText(`${FRAN} asked Dermatology`, { exact: true }).waitFor({ timeout: 20_000 });
       await decoded(carol, 'nail.png', 64);
       await item.getByRole('button', { name: /^Download nail\.png \(/ }).waitFor();
-      // Not an image: a file to download, no preview.
-      assert.equal(await item.getByRole('img', { name: 'Image nail-report.pdf' }).count(), 0);
-      const download = carol.waitForEvent('download');
-      await item.getByRole('button', { name: /^Download nail-report\.pdf \(\d+ B\)$/ }).click();
-      const saved = await download;
-      assert.equal(saved.suggestedFilename(), 'nail-report.pdf');
-      assert.deepEqual(readFileSync((await saved.path()) ?? ''), readFileSync(report));
+      assert.equal(await consultsMain(carol).locator('.consult', { hasText: 'Nail dystrophy?' }).count(), 0, 'the refused question was never asked');
     });
 
     test('no serious accessibility violations, page errors or CSP reports', () => {

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use crate::audit::{sha256_hex, Event};
 use crate::error::ServerError;
 use crate::store::ms;
-use crate::store::sql::placeholders;
+use crate::store::sql::values_list;
 use crate::store::usage::{Admission, Deltas, QueueFull, QueueQuota};
 
 use super::{Accepted, NewMessage, ROWS};
@@ -36,7 +36,7 @@ pub(super) async fn accept(
         let sql = format!(
             "INSERT INTO messages (sender_user, message_id, sender_device, kind, accepted_at, recipient_count, \
              priority) VALUES {} ON CONFLICT DO NOTHING RETURNING sender_user, message_id",
-            placeholders(1, chunk.len(), 7)
+            values_list(conn, chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for (_, a) in chunk {
@@ -171,7 +171,7 @@ pub(super) async fn accept(
         let sql = format!(
             "INSERT INTO queue (recipient_user, recipient_device, sender_user, sender_device, message_id, \
              kind, ciphertext, sent_at, expires_at, priority, held_until, escalated) VALUES {}",
-            placeholders(1, chunk.len(), 12)
+            values_list(conn, chunk.len(), 12)
         );
         let mut q = sqlx::query(&sql);
         for (a, e, held_until, expires_at) in chunk {
@@ -224,7 +224,7 @@ async fn record_urgent(conn: &mut AnyConnection, urgent: &[&NewMessage]) -> Resu
         for chunk in users.chunks(ROWS) {
             let sql = format!(
                 "INSERT INTO message_recipients (sender_user, message_id, recipient_user) VALUES {}",
-                placeholders(1, chunk.len(), 3)
+                values_list(conn, chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql);
             for user in chunk {
@@ -319,7 +319,7 @@ async fn admit(
     for chunk in keys.chunks(ROWS) {
         let sql = format!(
             "DELETE FROM messages WHERE (sender_user, message_id) IN (VALUES {})",
-            placeholders(1, chunk.len(), 2)
+            values_list(conn, chunk.len(), 2)
         );
         let mut q = sqlx::query(&sql);
         for (user, id) in chunk {

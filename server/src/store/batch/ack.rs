@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 use crate::audit::Event;
 use crate::error::ServerError;
 use crate::store::rows::{device_id, message_id, user_id};
-use crate::store::sql::placeholders;
+use crate::store::sql::{placeholders, values_list};
 use crate::store::usage::Deltas;
 use crate::store::{ms, Acked};
 
@@ -106,7 +106,7 @@ pub(super) async fn acknowledge(
         let sql = format!(
             "INSERT INTO receipts (sender_user, sender_device, message_id, recipient_user, \
              recipient_device, delivered_at, expires_at) VALUES {}",
-            placeholders(1, chunk.len(), 7)
+            values_list(conn, chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for (acked, a, expires_at) in chunk {
