@@ -18,7 +18,7 @@ import { newState, stateFromJSON } from '../src/app/state.js';
 import { Account, Client, parseRole, type OnCallRoleJson } from '../src/client/index.js';
 import { fromBase64 } from '../src/protocol/base64.js';
 import { parseServerFrame, ProtocolError } from '../src/protocol/index.js';
-import type { WebSocketLike } from '../src/protocol/platform.js';
+import { ServerSide } from './stand-in-server.js';
 
 const ME = 'u000000000000000000000001';
 const BOB = 'u000000000000000000000002';
@@ -84,37 +84,6 @@ test('the frame: oncall_changed with its role checked; a frame of an unknown typ
   }
 });
 
-/** The server's side of one connection: hello, auth_ok, then whatever the test pushes; pings answered. */
-class ServerSide implements WebSocketLike {
-  readyState = 0;
-  onopen: ((event: unknown) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: ((event: unknown) => void) | null = null;
-  readonly received: Record<string, unknown>[] = [];
-  constructor() {
-    setTimeout(() => {
-      this.readyState = 1;
-      this.onopen?.({});
-      this.push({ type: 'hello', versions: [1], challenge: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', server_name: 'localhost', max_frame_bytes: 1 << 20, auth_deadline_ms: 10_000 });
-    }, 0);
-  }
-  push(frame: unknown): void {
-    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
-  }
-  send(data: string): void {
-    const f = JSON.parse(data) as Record<string, unknown>;
-    this.received.push(f);
-    if (f['type'] === 'auth') setTimeout(() => this.push({ type: 'auth_ok', version: 1, user_id: ME, device_id: 1, one_time_prekeys: 100 }), 0);
-    if (f['type'] === 'directory_search') setTimeout(() => this.push({ type: 'directory_results', id: f['id'], clinicians: [] }), 0);
-  }
-  close(): void {
-    if (this.readyState === 3) return;
-    this.readyState = 3;
-    setTimeout(() => this.onclose?.({ code: 1000, reason: '' }), 0);
-  }
-}
-
 test('a real Client: unknown and malformed frames are skipped, the connection stays up; oncall_changed reaches the session, which tells the user and remembers what it holds', async () => {
   const json = Account.generate({ url: 'https://localhost:1', serverName: 'localhost' }, (n) => new Uint8Array(n).fill(3)).toJSON() as unknown as Record<string, unknown>;
   json['address'] = { user_id: ME, device_id: 1 };
@@ -125,7 +94,7 @@ test('a real Client: unknown and malformed frames are skipped, the connection st
   const told: string[] = [];
   let oncall: SessionOnCall | undefined;
   const client = new Client(account, {
-    webSocket: () => (socket = new ServerSide()),
+    webSocket: () => (socket = new ServerSide(ME)),
     fetch: async () => ({ ok: false, status: 503, text: async () => '{"code":"storage_unavailable","message":"x"}' }) as never,
     onOnCallChanged: (r) => oncall?.onChanged(r),
   });

@@ -231,7 +231,11 @@ export class Client {
       this.backoff.reset();
       const closed = new Promise<CloseInfo>((resolve) => {
         this.conn = conn;
-        conn.listen((f) => this.onFrame(f), resolve);
+        // After stop(), nothing more is taken in (a frame can still arrive while the socket closes): a delivery
+        // not decrypted, remembered or acknowledged stays the server's, delivered again at the next connection.
+        conn.listen((f) => {
+          if (!this.stopped) this.onFrame(f);
+        }, resolve);
       });
       this.setState('online');
       void this.afterConnect(conn);
