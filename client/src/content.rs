@@ -37,8 +37,11 @@ impl core::fmt::Debug for AttachmentRef {
 /// The on-call role a message was written to, as its sender named it:
 /// `{"role_id":"o…","name":"On-call dermatology"}` inside the encrypted
 /// content, so that a holder sees "to On-call dermatology", not only the
-/// sender. A tag of another shape, or longer than [`RoleTag::MAX_LEN`], is
-/// ignored (the message is kept, without the tag).
+/// sender. A tag of another shape is ignored (the message is kept, without
+/// the tag): an id of 1–[`RoleTag::MAX_ID`] of `[A-Za-z0-9_-]`, a name of
+/// 1–[`RoleTag::MAX_NAME`] characters (the server's limit for role names),
+/// not blank, without control or invisible formatting characters (as the
+/// web client decodes it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleTag {
     /// The role's id on the server.
@@ -48,20 +51,51 @@ pub struct RoleTag {
 }
 
 impl RoleTag {
-    /// The longest `role_id` or `name` accepted, in bytes.
-    pub const MAX_LEN: usize = 200;
+    /// The longest `role_id` accepted, in bytes.
+    pub const MAX_ID: usize = 64;
+    /// The longest `name` accepted, in characters.
+    pub const MAX_NAME: usize = 80;
+
+    fn is_well_formed(&self) -> bool {
+        let id_ok = (1..=Self::MAX_ID).contains(&self.role_id.len())
+            && self
+                .role_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let name_ok = !self.name.trim().is_empty()
+            && self.name.chars().count() <= Self::MAX_NAME
+            && !self.name.chars().any(|c| c.is_control() || is_format(c));
+        id_ok && name_ok
+    }
+}
+
+/// Unicode's invisible formatting characters (general category Cf, the
+/// ones in use) and the line and paragraph separators: a name shown in a
+/// terminal or a page must not reorder or hide text.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'..='\u{E007F}'
+    )
 }
 
 /// A `role` field that is not a well-formed [`RoleTag`] reads as none.
 fn lenient_role<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RoleTag>, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
-    Ok(serde_json::from_value::<RoleTag>(value).ok().filter(|t| {
-        !t.role_id.is_empty()
-            && !t.name.trim().is_empty()
-            && t.role_id.len() <= RoleTag::MAX_LEN
-            && t.name.len() <= RoleTag::MAX_LEN
-            && !t.name.chars().any(char::is_control)
-    }))
+    Ok(serde_json::from_value::<RoleTag>(value)
+        .ok()
+        .filter(RoleTag::is_well_formed))
 }
 
 /// The most files a consult's question carries (clients refuse more).
@@ -344,12 +378,21 @@ mod tests {
         // Without a role, the field is absent (older clients read it the same).
         let plain = Content::text(Vec::new(), "hi".into()).to_bytes();
         assert!(!String::from_utf8_lossy(&plain).contains("role"));
-        let long = "x".repeat(RoleTag::MAX_LEN + 1);
+        // The longest name accepted: 80 characters (of two bytes each here).
+        let longest = "é".repeat(RoleTag::MAX_NAME);
+        let json = format!(
+            r#"{{"type":"text","to":[],"text":"rash","role":{{"role_id":"o1","name":"{longest}"}}}}"#
+        );
+        assert!(Content::from_bytes(json.as_bytes()).role().is_some());
+        let long = "é".repeat(RoleTag::MAX_NAME + 1);
         for bad in [
             r#""o1""#.to_owned(),
             r#"{"role_id":"o1"}"#.to_owned(),
             r#"{"role_id":"","name":"Derm"}"#.to_owned(),
+            r#"{"role_id":"o/1","name":"Derm"}"#.to_owned(),
             r#"{"role_id":"o1","name":"Derm\u001b[2J"}"#.to_owned(),
+            r#"{"role_id":"o1","name":"Derm\u202etxt.exe"}"#.to_owned(),
+            r#"{"role_id":"o1","name":"   "}"#.to_owned(),
             format!(r#"{{"role_id":"o1","name":"{long}"}}"#),
             "null".to_owned(),
         ] {

@@ -60,6 +60,27 @@ impl Chat {
             .unwrap_or_default()
     }
 
+    /// What the receive loop says (`json`: as `inbox --json`) until `done` holds of it, or 5 s.
+    async fn lines_until(&mut self, json: bool, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        for _ in 0..50 {
+            let wait = Duration::from_millis(100);
+            let more = crate::messages::receive(
+                &self.profile,
+                &mut self.state,
+                &mut self.client,
+                wait,
+                json,
+                false,
+            );
+            lines.extend(more.await.unwrap());
+            if done(&lines) {
+                break;
+            }
+        }
+        lines
+    }
+
     async fn receive_until(&mut self, done: impl Fn(&LocalState) -> bool) {
         receive_until(&self.profile, &mut self.state, &mut self.client, done).await;
         super::terminal::catch_up(&mut self.app, &self.profile, &mut self.state, &self.client).await;
@@ -208,24 +229,9 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
     };
     api.hand_off(&admin, &role.role_id, &back).await.unwrap();
     // Carol's chat is told at once, pushed (`oncall_changed`), in words.
-    let mut told = Vec::new();
-    for _ in 0..50 {
-        told.extend(
-            crate::messages::receive(
-                &c.profile,
-                &mut c.state,
-                &mut c.client,
-                Duration::from_millis(100),
-                false,
-                false,
-            )
-            .await
-            .unwrap(),
-        );
-        if told.iter().any(|l| l.starts_with("You now hold")) {
-            break;
-        }
-    }
+    let told = c
+        .lines_until(false, |ls| ls.iter().any(|l| l.starts_with("You now hold")))
+        .await;
     assert!(
         told.iter()
             .any(|l| l.starts_with("You now hold On-call dermatology (until ")),
@@ -237,24 +243,7 @@ async fn roles_hand_offs_and_consults_from_the_chat() {
         until: None,
     };
     api.hand_off(&admin, &role.role_id, &to_dan).await.unwrap();
-    let mut lines = Vec::new();
-    for _ in 0..50 {
-        lines.extend(
-            crate::messages::receive(
-                &c.profile,
-                &mut c.state,
-                &mut c.client,
-                Duration::from_millis(100),
-                true,
-                false,
-            )
-            .await
-            .unwrap(),
-        );
-        if !lines.is_empty() {
-            break;
-        }
-    }
+    let lines = c.lines_until(true, |ls| !ls.is_empty()).await;
     let pushed: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(pushed["type"], "oncall_changed");
     assert!(
