@@ -142,7 +142,9 @@ function scale(backend: Backend): void {
     await page.getByLabel('Action', { exact: true }).selectOption('message.accepted');
     const t = Date.now();
     await page.getByRole('button', { name: 'Search the log' }).click();
-    await page.getByText(/^Page 1 of \d+ \(\d+ entries\)$/).waitFor({ timeout: 60_000 });
+    // Not a speed check (BENCHMARKS.md measures): on PostgreSQL under CI's load (node and browser suites side by
+    // side) this proven query of ~2,500 entries has taken over a minute; the timing line below reports it.
+    await page.getByText(/^Page 1 of \d+ \(\d+ entries\)$/).waitFor({ timeout: 240_000 });
     timings.push(`${backend}: a proven query of ${await page.getByText(/^Page 1 of/).innerText()} in ${seconds(t)}`);
     await page.waitForFunction(() => !(document.querySelector('.audit-entries tbody')?.textContent ?? '').includes('Looking up name…'));
     const actors = await page.locator('.audit-entries tbody .audit-actor').allInnerTexts();
