@@ -306,73 +306,38 @@ async fn a_consult_from_the_cli() {
     std::fs::write(dir.join("back.jpg"), back).unwrap();
     let (palm_path, back_path) = (dir.join("palm.png"), dir.join("back.jpg"));
     let (palm_arg, back_arg) = (palm_path.to_str().unwrap(), back_path.to_str().unwrap());
-    let missing = cli(
-        &dir,
-        &server,
-        &[
+    // Refused before anything is asked: what the CLI says (it fails).
+    let refused = |images: &[&str], text: &str| {
+        let mut args = vec![
             "consult",
             "ask",
             "--profile",
             "alice",
             "--specialty",
             "Dermatology",
-            "--image",
-            palm_arg,
-            "--image",
-            "/nonexistent/rash.png",
-            "Target lesions?",
-        ],
-    );
-    assert!(!missing.status.success());
-    assert!(
-        String::from_utf8_lossy(&missing.stderr).contains("was not sent and nobody was asked"),
-        "{missing:?}"
-    );
+        ];
+        for image in images {
+            args.extend(["--image", image]);
+        }
+        args.push(text);
+        let out = cli(&dir, &server, &args);
+        assert!(!out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = refused(&[palm_arg, "/nonexistent/rash.png"], "Target lesions?");
+    assert!(said.contains("was not sent and nobody was asked"), "{said}");
     std::fs::write(dir.join("empty.png"), b"").unwrap();
     let empty_path = dir.join("empty.png");
-    let empty = cli(
-        &dir,
-        &server,
-        &[
-            "consult",
-            "ask",
-            "--profile",
-            "alice",
-            "--specialty",
-            "Dermatology",
-            "--image",
-            empty_path.to_str().unwrap(),
-            "Empty?",
-        ],
-    );
-    assert!(
-        String::from_utf8_lossy(&empty.stderr).contains("is empty: choose the image file itself"),
-        "{empty:?}"
-    );
+    let said = refused(&[empty_path.to_str().unwrap()], "Empty?");
+    assert!(said.contains("is empty: choose the image file itself"), "{said}");
     // A file that is not an image (as the web client refuses it too).
     std::fs::write(dir.join("notes.png"), b"%PDF-1.7\n not an image").unwrap();
     let notes_path = dir.join("notes.png");
-    let not_image = cli(
-        &dir,
-        &server,
-        &[
-            "consult",
-            "ask",
-            "--profile",
-            "alice",
-            "--specialty",
-            "Dermatology",
-            "--image",
-            notes_path.to_str().unwrap(),
-            "A PDF?",
-        ],
-    );
-    assert!(!not_image.status.success());
-    let said = String::from_utf8_lossy(&not_image.stderr);
+    let said = refused(&[notes_path.to_str().unwrap()], "A PDF?");
     assert!(
         said.contains("is not an image (PNG, JPEG, GIF, WebP, HEIC, TIFF or BMP)")
             && said.contains("nobody was asked"),
-        "{not_image:?}"
+        "{said}"
     );
     let mut five = vec![
         "consult",
